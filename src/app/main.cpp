@@ -1,1 +1,179 @@
-int main(){}
+// The `riptide` binary: one executable, several subcommands.
+//
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <riptide/crypto/keyfile.hpp>
+#include <riptide/crypto/sha256.hpp>
+#include <riptide/node/config.hpp>
+#include <riptide/node/node.hpp>
+#include <riptide/util/metrics.hpp>
+
+namespace {
+
+constexpr int exit_runtime_error = 1;
+constexpr int exit_usage = 2;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+std::string hex(std::span<const std::uint8_t> b) {
+  std::string s;
+  for (auto x : b) s += fmt::format("{:02x}", x);
+  return s;
+}
+
+riptide::node::config build_config(const std::string& path, const std::vector<std::string>& sets) {
+  riptide::node::config cfg;
+  if (!path.empty()) riptide::node::load_config_file(path, cfg);
+  for (const auto& s : sets) riptide::node::apply_override(s, cfg);
+  cfg.validate();
+  return cfg;
+}
+
+int cmd_run(const std::string& path, const std::vector<std::string>& sets, std::uint64_t seconds,
+            bool seconds_given) {
+  auto cfg = build_config(path, sets);
+  if (seconds_given) cfg.node.run_seconds = seconds;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  riptide::node::node n(cfg);
+  const auto summary = n.run(g_stop, std::cout);
+  return summary.drained_cleanly ? 0 : exit_runtime_error;
+}
+
+int cmd_monitor(const std::string& path, std::uint64_t count) {
+  riptide::util::metrics_reader reader(path);
+  auto prev = reader.snapshot();
+  auto prev_t = std::chrono::steady_clock::now();
+  for (std::uint64_t i = 0; count == 0 || i < count; ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto cur = reader.snapshot();
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - prev_t).count();
+    const double age_s =
+        static_cast<double>(riptide::util::unix_time_ns() - cur.heartbeat_unix_ns) / 1e9;
+    std::cout << fmt::format("--- pid {} | heartbeat {:.1f} s ago{}\n", cur.pid, age_s,
+                             age_s > 5 ? " (node not running?)" : "");
+    for (std::size_t b = 0; b < cur.blocks.size(); ++b) {
+      const auto& blk = cur.blocks[b];
+      std::string line = fmt::format("{:<10}", blk.name);
+      for (std::size_t c = 0; c < blk.values.size(); ++c) {
+        const bool have_prev = b < prev.blocks.size() && c < prev.blocks[b].values.size();
+        const std::uint64_t v = blk.values[c];
+        // "slot" and "cpu" are levels, not counters: print them as they are.
+        if (blk.counter_names[c] == "slot" || blk.counter_names[c] == "cpu") {
+          line += fmt::format(" {}={}", blk.counter_names[c],
+                              v == ~std::uint64_t{0} ? std::string("-") : std::to_string(v));
+        } else {
+          const double rate = have_prev ? static_cast<double>(v - prev.blocks[b].values[c]) / dt : 0;
+          line += fmt::format(" {}={}({:.0f}/s)", blk.counter_names[c], v, rate);
+        }
+      }
+      std::cout << line << "\n";
+    }
+    std::cout << std::flush;
+    prev = std::move(cur);
+    prev_t = now;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"riptide: a proof-of-history validator node"};
+  app.require_subcommand(1);
+
+  auto* version = app.add_subcommand("version", "Print the version and the SHA-256 backend in use");
+
+  auto* keygen = app.add_subcommand("keygen", "Generate a keypair file (mode 0600)");
+  std::string key_out;
+  bool key_force = false;
+  keygen->add_option("-o,--outfile", key_out, "Where to write the key file")->required();
+  keygen->add_flag("--force", key_force, "Overwrite an existing file");
+
+  auto* config_cmd = app.add_subcommand("config", "Print or check configuration");
+  bool defaults = false;
+  std::string check_path;
+  std::vector<std::string> config_sets;
+  config_cmd->add_flag("--defaults", defaults, "Print every setting with its default and documentation");
+  config_cmd->add_option("--check", check_path, "Validate a config file and print the result")
+      ->check(CLI::ExistingFile);
+  config_cmd->add_option("--set", config_sets, "Override a setting: section.key=value (repeatable)");
+
+  auto* run = app.add_subcommand("run", "Run a node");
+  std::string run_config;
+  std::vector<std::string> run_sets;
+  std::uint64_t run_seconds = 0;
+  run->add_option("-c,--config", run_config, "TOML config file (defaults if omitted)");
+  run->add_option("--set", run_sets, "Override a setting: section.key=value (repeatable)");
+  auto* seconds_opt = run->add_option("--seconds", run_seconds, "Stop after this many seconds (node.run_seconds)");
+
+  auto* monitor = app.add_subcommand("monitor", "Print a running node's metrics, live, once a second");
+  std::string monitor_name = "node0";
+  std::string monitor_path;
+  std::uint64_t monitor_count = 0;
+  monitor->add_option("-n,--name", monitor_name, "Node name (finds its metrics file)");
+  monitor->add_option("-p,--path", monitor_path, "Metrics file path (overrides --name)");
+  monitor->add_option("--count", monitor_count, "Refreshes before exiting; 0 = until interrupted");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return exit_usage;
+  }
+
+  try {
+    if (*version) {
+      std::cout << "riptide " << RIPTIDE_VERSION << " (sha256: "
+                << riptide::crypto::to_string(riptide::crypto::sha256_active_backend()) << ")\n";
+      return 0;
+    }
+    if (*keygen) {
+      const auto kp = riptide::crypto::keypair::generate();
+      riptide::crypto::write_keyfile(key_out, kp, key_force);
+      std::cout << "wrote " << key_out << "\npubkey " << hex(kp.public_key()) << "\n";
+      return 0;
+    }
+    if (*config_cmd) {
+      if (defaults) {
+        std::cout << riptide::node::format_defaults();
+        return 0;
+      }
+      const auto cfg = build_config(check_path, config_sets);
+      std::cout << riptide::node::format_config(cfg);
+      if (!check_path.empty()) std::cerr << check_path << ": ok\n";
+      return 0;
+    }
+    if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
+    if (*monitor) {
+      if (monitor_path.empty()) {
+        riptide::node::config cfg;
+        cfg.node.name = monitor_name;
+        monitor_path = cfg.metrics_path().string();
+      }
+      return cmd_monitor(monitor_path, monitor_count);
+    }
+  } catch (const riptide::node::config_error& e) {
+    std::cerr << "config error: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return exit_runtime_error;
+  }
+  return 0;
+}

@@ -1,1 +1,265 @@
-// placeholder
+#include <riptide/node/node.hpp>
+
+#include <chrono>
+#include <map>
+#include <ostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <riptide/tpu/dedup_tile.hpp>
+#include <riptide/tpu/load_tile.hpp>
+#include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tpu/verify_tile.hpp>
+#include <riptide/util/cpu.hpp>
+#include <riptide/util/metrics.hpp>
+#include <riptide/util/runtime.hpp>
+
+namespace riptide::node {
+
+namespace {
+using ring = util::spsc_ring<util::frag_desc>;
+
+std::size_t next_pow2(std::size_t v) {
+  std::size_t p = 2;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+// Default layout for the CPUs we have. PoH in sleep mode is light and shares the first
+// core with load and dedup; flat-out PoH gets a core to itself when there is more than one.
+std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t cpus) {
+  std::vector<std::vector<std::string>> cores(std::max<std::size_t>(cpus, 1));
+  std::vector<std::string> rest;
+  cores[0].push_back("poh");
+  const bool poh_alone = cfg.poh.tick_us == 0 && cores.size() > 1;
+  if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
+  if (cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
+  for (std::uint64_t i = 0; i < cfg.verify.tiles; ++i) rest.push_back("verify");
+  const std::size_t first = cores.size() > 1 ? 1 : 0;
+  const std::size_t span = cores.size() - first;
+  for (std::size_t i = 0; i < rest.size(); ++i) cores[first + i % span].push_back(rest[i]);
+  std::erase_if(cores, [](const auto& c) { return c.empty(); });
+  return cores;
+}
+}  // namespace
+
+struct node::impl {
+  config cfg;
+  std::unique_ptr<util::metrics_registry> metrics;
+  std::vector<std::unique_ptr<ring>> rings;
+  std::unique_ptr<tpu::poh_tile> poh;
+  std::unique_ptr<tpu::load_tile> load;
+  std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
+  std::unique_ptr<tpu::dedup_tile> dedup;
+  std::vector<util::core_plan> plan;
+  std::vector<std::vector<std::string>> layout;
+  std::unique_ptr<util::runtime> rt;
+
+  ring* make_ring(std::size_t entries) {
+    rings.push_back(std::make_unique<ring>(entries));
+    return rings.back().get();
+  }
+};
+
+node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
+  auto& m = *impl_;
+  m.cfg = cfg;
+  const auto allowed = util::allowed_cpus();
+  m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size()) : cfg.layout.cores;
+
+  const std::uint32_t blocks = static_cast<std::uint32_t>(4 + m.layout.size() + 4 + cfg.verify.tiles);
+  m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
+
+  const std::size_t v = cfg.verify.tiles;
+  std::vector<ring*> to_verify, from_verify, verify_release;
+  for (std::size_t i = 0; i < v; ++i) {
+    to_verify.push_back(m.make_ring(cfg.verify.ring_entries));
+    from_verify.push_back(m.make_ring(cfg.verify.ring_entries));
+  }
+  tpu::poh_tile_config pc;
+  pc.hashes_per_tick = cfg.poh.hashes_per_tick;
+  pc.ticks_per_slot = cfg.poh.ticks_per_slot;
+  pc.target_tick_ns = cfg.poh.tick_us * 1000;
+  pc.hashes_per_poll = cfg.poh.hashes_per_poll;
+  pc.max_slots = cfg.poh.max_slots;
+  crypto::hash32 genesis{};  // a standalone node starts its chain from the zero hash
+  m.poh = std::make_unique<tpu::poh_tile>("poh", genesis, pc, nullptr, nullptr);
+
+  if (cfg.load.enabled) {
+    // Enough frames for every ring slot downstream to hold one, twice over.
+    const std::size_t frames = 2 * v * cfg.verify.ring_entries + 1024;
+    ring* dedup_release = m.make_ring(next_pow2(frames));
+    for (std::size_t i = 0; i < v; ++i) verify_release.push_back(m.make_ring(next_pow2(frames)));
+    std::vector<ring*> releases = verify_release;
+    releases.push_back(dedup_release);
+    tpu::load_tile_config lc;
+    lc.rate_tps = cfg.load.rate_tps;
+    lc.duplicate_percent = cfg.load.duplicate_percent;
+    lc.invalid_percent = cfg.load.invalid_percent;
+    lc.signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
+    lc.frames = static_cast<std::uint32_t>(frames);
+    m.load = std::make_unique<tpu::load_tile>("load", lc, to_verify, releases);
+    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", cfg.dedup.cache_entries, from_verify,
+                                                nullptr, dedup_release);
+    tpu::verify_tile_config vc;
+    vc.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
+    vc.batch = cfg.verify.batch;
+    for (std::size_t i = 0; i < v; ++i)
+      m.verifiers.push_back(std::make_unique<tpu::verify_tile>(
+          "verify" + std::to_string(i), m.load->frames(), *to_verify[i], *from_verify[i],
+          verify_release[i], vc));
+  } else if (v > 0) {
+    // No packet source yet besides the load tile: verify tiles would idle. Keep them so a
+    // layout can be tried, fed by nothing.
+    static const util::frame_pool empty_pool(1);
+    for (std::size_t i = 0; i < v; ++i)
+      m.verifiers.push_back(std::make_unique<tpu::verify_tile>(
+          "verify" + std::to_string(i), empty_pool, *to_verify[i], *from_verify[i], nullptr,
+          tpu::verify_tile_config{}));
+    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", cfg.dedup.cache_entries, from_verify,
+                                                nullptr, nullptr);
+  }
+
+  std::size_t next_verify = 0;
+  for (std::size_t c = 0; c < m.layout.size(); ++c) {
+    util::core_plan p;
+    if (!cfg.layout.cpus.empty()) p.cpu = static_cast<int>(cfg.layout.cpus[c]);
+    else p.cpu = allowed.empty() ? -1 : allowed[c % allowed.size()];
+    for (const auto& name : m.layout[c]) {
+      if (name == "poh") p.tiles.push_back(m.poh.get());
+      else if (name == "load") p.tiles.push_back(m.load.get());
+      else if (name == "dedup") p.tiles.push_back(m.dedup.get());
+      else if (name == "verify") p.tiles.push_back(m.verifiers.at(next_verify++).get());
+      else throw config_error("layout.cores: unknown tile '" + name + "'");
+    }
+    m.plan.push_back(std::move(p));
+  }
+  util::runtime_options ro;
+  ro.pin = cfg.layout.pin;
+  ro.metrics = m.metrics.get();
+  ro.housekeep_interval_ns = cfg.runtime.housekeep_interval_us * 1000;
+  ro.idle.spins = static_cast<std::uint32_t>(cfg.runtime.idle_spins);
+  ro.idle.pauses = static_cast<std::uint32_t>(cfg.runtime.idle_pauses);
+  ro.idle.yields = static_cast<std::uint32_t>(cfg.runtime.idle_yields);
+  ro.idle.min_sleep_us = static_cast<std::uint32_t>(cfg.runtime.idle_min_sleep_us);
+  ro.idle.max_sleep_us = static_cast<std::uint32_t>(cfg.runtime.idle_max_sleep_us);
+  m.rt = std::make_unique<util::runtime>(m.plan, ro);
+}
+
+node::~node() = default;
+
+std::string node::describe_layout() const {
+  std::string s;
+  for (std::size_t c = 0; c < impl_->plan.size(); ++c) {
+    s += fmt::format("  core thread {} (cpu {}{}):", c, impl_->plan[c].cpu,
+                     impl_->cfg.layout.pin ? ", pinned" : ", not pinned");
+    for (auto* t : impl_->plan[c].tiles) s += " " + t->name();
+    s += "\n";
+  }
+  return s;
+}
+
+namespace {
+struct totals {
+  std::uint64_t hashes, slot, ticks, sent, verified, sig_failed, parse_failed, unique, duplicate;
+};
+}  // namespace
+
+run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out) {
+  auto& m = *impl_;
+  auto own = [](const util::tile* t, std::size_t c) {
+    return t == nullptr ? 0 : t->metrics().get(util::first_own_counter + c);
+  };
+  auto read = [&]() {
+    totals t{};
+    t.hashes = own(m.poh.get(), tpu::poh_tile::c_hashes);
+    t.ticks = own(m.poh.get(), tpu::poh_tile::c_ticks);
+    t.slot = t.ticks / m.cfg.poh.ticks_per_slot;
+    t.sent = own(m.load.get(), tpu::load_tile::c_sent);
+    for (auto& v : m.verifiers) {
+      t.verified += own(v.get(), tpu::verify_tile::c_verified);
+      t.sig_failed += own(v.get(), tpu::verify_tile::c_sig_failed);
+      t.parse_failed += own(v.get(), tpu::verify_tile::c_parse_failed);
+    }
+    t.unique = own(m.dedup.get(), tpu::dedup_tile::c_unique);
+    t.duplicate = own(m.dedup.get(), tpu::dedup_tile::c_duplicate);
+    return t;
+  };
+
+  out << fmt::format("riptide node '{}': {} core thread(s), metrics at {}\n", m.cfg.node.name,
+                     m.plan.size(), m.cfg.metrics_path().string())
+      << describe_layout()
+      << fmt::format("  poh: {} hashes/tick, {} ticks/slot, {}\n", m.cfg.poh.hashes_per_tick,
+                     m.cfg.poh.ticks_per_slot,
+                     m.cfg.poh.tick_us == 0 ? std::string("flat out")
+                                            : fmt::format("sleep mode, {} us/tick", m.cfg.poh.tick_us))
+      << std::flush;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  m.rt->start();
+  totals prev{};
+  auto prev_time = t0;
+  const auto limit = std::chrono::seconds(m.cfg.node.run_seconds);
+  for (;;) {
+    const auto next = prev_time + std::chrono::seconds(1);
+    bool done = false;
+    while (std::chrono::steady_clock::now() < next) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const auto now = std::chrono::steady_clock::now();
+      if (stop_requested.load() || m.poh->finished() ||
+          (m.cfg.node.run_seconds != 0 && now - t0 >= limit)) {
+        done = true;
+        break;
+      }
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - prev_time).count();
+    const totals cur = read();
+    if (dt > 0.05) {
+      m.metrics->heartbeat(util::unix_time_ns());
+      std::string line = fmt::format(
+          "[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
+          std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
+          static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6);
+      if (m.load)
+        line += fmt::format(" | tx sent {:>7.0f}/s verified {:>7.0f}/s bad-sig {:>4.0f}/s unique {:>7.0f}/s dup {:>5.0f}/s",
+                            static_cast<double>(cur.sent - prev.sent) / dt,
+                            static_cast<double>(cur.verified - prev.verified) / dt,
+                            static_cast<double>(cur.sig_failed - prev.sig_failed) / dt,
+                            static_cast<double>(cur.unique - prev.unique) / dt,
+                            static_cast<double>(cur.duplicate - prev.duplicate) / dt);
+      out << line << "\n" << std::flush;
+    }
+    prev = cur;
+    prev_time = now;
+    if (done) break;
+  }
+  run_summary s;
+  s.drained_cleanly = m.rt->stop();
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const totals fin = read();
+  s.hashes = m.poh->hash_count();
+  s.ticks = m.poh->tick_count();
+  s.slots = m.poh->slot();
+  s.tx_sent = fin.sent;
+  s.tx_verified = fin.verified;
+  s.tx_sig_failed = fin.sig_failed;
+  s.tx_parse_failed = fin.parse_failed;
+  s.tx_unique = fin.unique;
+  s.tx_duplicate = fin.duplicate;
+  out << fmt::format(
+      "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average)\n",
+      s.seconds, s.slots, s.ticks, s.hashes, static_cast<double>(s.hashes) / s.seconds / 1e6);
+  if (m.load)
+    out << fmt::format(
+        "summary: tx sent {}, verified {}, bad signature {}, unparseable {}, unique {}, "
+        "duplicate {} ({:.0f} verified tx/s)\n",
+        s.tx_sent, s.tx_verified, s.tx_sig_failed, s.tx_parse_failed, s.tx_unique,
+        s.tx_duplicate, static_cast<double>(s.tx_verified) / s.seconds);
+  out << fmt::format("summary: pipeline {} on stop\n",
+                     s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
+  return s;
+}
+
+}  // namespace riptide::node

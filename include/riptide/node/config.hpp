@@ -1,0 +1,104 @@
+#pragma once
+// The node's configuration: one typed struct, every field documented and defaulted.
+//
+// Contract
+//   - Built once at start-up: defaults ← TOML file (`load_config_file`) ← command-line
+//     overrides (`apply_override("poh.tick_us", "0")`), then `validate()`; read-only after.
+//   - Every problem is a `config_error` whose message names the key (and file), e.g.
+//     "node.toml: unknown key 'poh.hashes_per_tik'". The CLI maps it to exit code 2.
+//   - `format_defaults()` prints every field with its documentation as a TOML file that
+//     loads back to the defaults (`riptide config --defaults`).
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace riptide::node {
+
+class config_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct node_section {
+  std::string name = "node0";
+  std::uint64_t run_seconds = 0;  // 0: until SIGINT/SIGTERM
+};
+
+struct layout_section {
+  // Empty: auto (poh on the first core, load/verify/dedup spread over the others).
+  // Otherwise one list of tile names per core thread, e.g. [["poh"], ["verify", "dedup"]].
+  std::vector<std::vector<std::string>> cores;
+  bool pin = true;
+  std::vector<std::int64_t> cpus;  // CPU for core thread i; empty: the allowed CPUs in order
+};
+
+struct poh_section {
+  std::uint64_t hashes_per_tick = 12'500;
+  std::uint64_t ticks_per_slot = 64;
+  std::uint64_t tick_us = 6'250;  // wall-clock tick target (sleep mode); 0: hash flat out
+  std::uint64_t hashes_per_poll = 256;
+  std::uint64_t max_slots = 0;    // stop the chain after this many slots; 0: never
+};
+
+struct verify_section {
+  std::uint64_t tiles = 1;
+  std::uint64_t pubkey_cache_entries = 4096;
+  std::uint64_t batch = 8;
+  std::uint64_t ring_entries = 4096;
+};
+
+struct load_section {
+  bool enabled = true;             // synthetic signed transfers into the verify tiles
+  std::uint64_t rate_tps = 2'000;  // 0: as fast as the verify tiles take them
+  std::uint64_t distinct_transactions = 4096;
+  std::uint64_t duplicate_percent = 5;  // share re-sent on purpose, to exercise dedup
+  std::uint64_t invalid_percent = 1;    // share with a corrupted signature
+};
+
+struct dedup_section {
+  std::uint64_t cache_entries = 1 << 20;
+};
+
+struct runtime_section {
+  std::uint64_t idle_spins = 64;
+  std::uint64_t idle_pauses = 256;
+  std::uint64_t idle_yields = 16;
+  std::uint64_t idle_min_sleep_us = 16;
+  std::uint64_t idle_max_sleep_us = 1000;
+  std::uint64_t housekeep_interval_us = 1000;
+};
+
+struct metrics_section {
+  std::string path = "/dev/shm/riptide/{name}.metrics";  // {name} = node.name
+};
+
+struct config {
+  node_section node;
+  layout_section layout;
+  poh_section poh;
+  verify_section verify;
+  load_section load;
+  dedup_section dedup;
+  runtime_section runtime;
+  metrics_section metrics;
+
+  // Throws config_error naming the key of the first invalid value.
+  void validate() const;
+  std::filesystem::path metrics_path() const;
+};
+
+// Applies the TOML file on top of `cfg`. Throws config_error ("FILE: …").
+void load_config_file(const std::filesystem::path& path, config& cfg);
+// Applies TOML text (tests, embedded defaults). `origin` names the source in errors.
+void load_config_text(std::string_view toml_text, std::string_view origin, config& cfg);
+// "section.key=value" or key and value apart; value parsed per the field's type.
+void apply_override(std::string_view key, std::string_view value, config& cfg);
+void apply_override(std::string_view assignment, config& cfg);
+std::string format_defaults();
+std::string format_config(const config& cfg);
+
+}  // namespace riptide::node

@@ -1,0 +1,52 @@
+#pragma once
+// A node: builds the tiles, rings and core threads a validated config asks for, runs them,
+// prints live rates once a second, and a summary at the end.
+//
+// Contract
+//   - Construction does all allocation (rings, frame pools, caches, metrics file) and throws
+//     on start-up errors with a clear message. `run()` starts the core threads and returns
+//     when the configured time is up, `stop_requested` becomes true (signal handler), or the
+//     PoH tile reached poh.max_slots; it then drains the pipeline and joins the threads.
+//   - The live lines and the summary are computed from the tiles' own counters: every
+//     number printed was counted, none is estimated.
+
+#include <atomic>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+
+#include <riptide/node/config.hpp>
+
+namespace riptide::node {
+
+struct run_summary {
+  double seconds = 0;
+  std::uint64_t hashes = 0;
+  std::uint64_t ticks = 0;
+  std::uint64_t slots = 0;
+  std::uint64_t tx_sent = 0;
+  std::uint64_t tx_verified = 0;
+  std::uint64_t tx_sig_failed = 0;
+  std::uint64_t tx_parse_failed = 0;
+  std::uint64_t tx_unique = 0;
+  std::uint64_t tx_duplicate = 0;
+  bool drained_cleanly = false;
+};
+
+class node {
+ public:
+  explicit node(const config& cfg);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  run_summary run(const std::atomic<bool>& stop_requested, std::ostream& out);
+  // Human-readable plan: which tiles run on which core thread / CPU.
+  std::string describe_layout() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace riptide::node

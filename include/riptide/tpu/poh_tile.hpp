@@ -1,0 +1,83 @@
+#pragma once
+// PoH tile: runs the proof-of-history hash chain, mixes in executed batches as entries,
+// emits ticks and ends slots.
+//
+// Contract
+//   - Runs on one core thread; wraps the pure crypto::poh state machine.
+//   - Inputs: optional `mixins` ring (bank → poh) of hashes to record as entries. A mixin is
+//     recorded as soon as it is popped (after the tick that may be due first).
+//   - Outputs: optional `entries` ring (poh → shred/ledger) of every entry (ticks and
+//     records) with its slot and tick height. PoH never waits: a full `entries` ring drops the
+//     entry and counts it (the chain itself is unaffected).
+//   - Pacing: with `target_tick_ns` = 0 the tile hashes flat out (a real leader). Otherwise it
+//     is in "sleep mode" for small machines: it hashes `hashes_per_tick` per tick and idles
+//     until the tick's wall-clock deadline, so a dev cluster's PoH does not eat a core.
+//   - Source tile: after begin_drain() it stops hashing (pending mixins are still recorded).
+//   - `max_slots` > 0 stops the chain after that many slots (bounded runs and tests).
+
+#include <cstdint>
+#include <string>
+
+#include <riptide/crypto/poh.hpp>
+#include <riptide/crypto/types.hpp>
+#include <riptide/util/spsc_ring.hpp>
+#include <riptide/util/tile.hpp>
+
+namespace riptide::tpu {
+
+struct poh_tile_config {
+  std::uint64_t hashes_per_tick = 12'500;
+  std::uint64_t ticks_per_slot = 64;
+  std::uint64_t target_tick_ns = 0;  // 0: as fast as possible
+  std::uint64_t hashes_per_poll = 256;
+  std::uint64_t max_slots = 0;       // 0: unbounded
+};
+
+struct poh_mixin {
+  crypto::hash32 hash;
+  std::uint64_t id;  // caller's batch id, echoed in the entry record
+};
+
+struct poh_entry_record {
+  crypto::poh_entry entry;
+  std::uint64_t slot;
+  std::uint64_t tick_height;  // ticks completed before this entry (ticks: including it)
+  std::uint64_t mixin_id;     // poh_mixin::id for records, ~0 for ticks
+  bool is_tick;
+};
+
+class poh_tile final : public util::tile {
+ public:
+  enum counter : std::size_t { c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot };
+
+  poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
+           util::spsc_ring<poh_mixin>* mixins, util::spsc_ring<poh_entry_record>* entries);
+
+  std::vector<std::string_view> own_counter_names() const override;
+  void on_start() override;
+  int poll() noexcept override;
+  void begin_drain() noexcept override { draining_ = true; }
+  bool drained() const noexcept override { return mixins_ == nullptr || mixins_->empty_approx(); }
+
+  // Read by the owning thread, or by others after the runtime stopped.
+  std::uint64_t slot() const noexcept { return chain_.tick_count() / config_.ticks_per_slot; }
+  std::uint64_t tick_count() const noexcept { return chain_.tick_count(); }
+  std::uint64_t hash_count() const noexcept { return hashes_; }
+  const crypto::hash32& last_hash() const noexcept { return chain_.last_hash(); }
+  bool finished() const noexcept { return finished_; }
+
+ private:
+  void emit(const crypto::poh_entry& e, std::uint64_t mixin_id, bool is_tick) noexcept;
+  int finish_tick() noexcept;
+
+  poh_tile_config config_;
+  crypto::poh chain_;
+  util::spsc_ring<poh_mixin>* mixins_;
+  util::spsc_ring<poh_entry_record>* entries_;
+  std::uint64_t start_ns_ = 0;
+  std::uint64_t hashes_ = 0;
+  bool draining_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace riptide::tpu
