@@ -1,2 +1,73 @@
 #!/usr/bin/env bash
-exit 0
+# End-to-end checks of the riptide binary: subcommands, exit codes, a short node run and a
+# live monitor attached to it.
+set -uo pipefail
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+expect_exit() {  # expect_exit CODE CMD...
+  local want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || { echo "  exit $got, wanted $want: $*"; cat "$tmp/err"; return 1; }
+}
+
+check "version" expect_exit 0 "$bin" version
+check "version names sha256 backend" grep -q 'sha256:' "$tmp/out"
+check "help" expect_exit 0 "$bin" run --help
+check "no subcommand is a usage error" expect_exit 2 "$bin"
+check "unknown option is a usage error" expect_exit 2 "$bin" run --bogus
+
+# keygen: 0600, refuses to overwrite, --force overwrites.
+check "keygen" expect_exit 0 "$bin" keygen -o "$tmp/id.key"
+check "key file mode 0600" [ "$(stat -c %a "$tmp/id.key")" = "600" ]
+check "keygen refuses to overwrite" expect_exit 1 "$bin" keygen -o "$tmp/id.key"
+check "overwrite error names the path" grep -q "$tmp/id.key" "$tmp/err"
+check "keygen --force" expect_exit 0 "$bin" keygen -o "$tmp/id.key" --force
+
+# config: defaults load back; unknown keys and bad values exit 2 naming the key.
+check "config --defaults" expect_exit 0 "$bin" config --defaults
+cp "$tmp/out" "$tmp/defaults.toml"
+check "defaults file checks clean" expect_exit 0 "$bin" config --check "$tmp/defaults.toml"
+printf '[poh]\nhashes_per_tik = 3\n' >"$tmp/typo.toml"
+check "unknown key exits 2" expect_exit 2 "$bin" run --config "$tmp/typo.toml" --seconds 1
+check "unknown key is named" grep -q 'poh.hashes_per_tik: unknown key' "$tmp/err"
+printf '[verify]\ntiles = "two"\n' >"$tmp/badval.toml"
+check "bad value exits 2" expect_exit 2 "$bin" config --check "$tmp/badval.toml"
+check "bad value is named" grep -q 'verify.tiles' "$tmp/err"
+check "bad override exits 2" expect_exit 2 "$bin" run --set poh.ticks_per_slot=0 --seconds 1
+check "bad override is named" grep -q 'poh.ticks_per_slot' "$tmp/err"
+
+# A short run with its own metrics file; a monitor reads it while it runs.
+metrics="$tmp/m.metrics"
+"$bin" run --seconds 4 --set node.name=itest --set "metrics.path=\"$metrics\"" \
+  --set poh.tick_us=1000 --set poh.hashes_per_tick=2000 --set poh.ticks_per_slot=8 \
+  --set load.rate_tps=500 --set layout.pin=false >"$tmp/run.out" 2>"$tmp/run.err" &
+node_pid=$!
+for _ in $(seq 50); do [ -f "$metrics" ] && break; sleep 0.1; done
+sleep 0.5
+"$bin" monitor --path "$metrics" --count 2 >"$tmp/mon.out" 2>"$tmp/mon.err"
+mon_rc=$?
+wait "$node_pid"
+node_rc=$?
+check "node run exits 0" [ "$node_rc" -eq 0 ]
+check "monitor exits 0" [ "$mon_rc" -eq 0 ]
+check "monitor shows the poh tile's hashes" grep -q '^poh .*hashes=' "$tmp/mon.out"
+check "monitor shows verify tile" grep -q '^verify0 .*verified=' "$tmp/mon.out"
+check "live lines printed" [ "$(grep -c '^\[ ' "$tmp/run.out")" -ge 3 ]
+slots=$(sed -n 's/^summary: .* s, \([0-9]*\) slots,.*/\1/p' "$tmp/run.out")
+check "slots were produced (${slots:-none})" [ "${slots:-0}" -ge 10 ]
+verified=$(sed -n 's/^summary: tx sent [0-9]*, verified \([0-9]*\),.*/\1/p' "$tmp/run.out")
+check "transactions were verified (${verified:-none})" [ "${verified:-0}" -ge 500 ]
+check "pipeline drained" grep -q 'drained cleanly' "$tmp/run.out"
+check "metrics file removed at exit" [ ! -e "$metrics" ]
+if [ "$fails" -ne 0 ]; then
+  echo "--- run output"; cat "$tmp/run.out" "$tmp/run.err"; echo "--- monitor"; cat "$tmp/mon.out" "$tmp/mon.err"
+fi
+echo "$fails check(s) failed"
+[ "$fails" -eq 0 ]

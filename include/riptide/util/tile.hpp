@@ -18,6 +18,7 @@
 //     runtime maintains; a tile's own counters follow at index `first_own_counter`.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,7 +39,11 @@ inline constexpr std::string_view tile_standard_counter_names[] = {
 
 class tile {
  public:
-  explicit tile(std::string name) : name_(std::move(name)) {}
+  // Until the runtime attaches a block in the shared metrics file, counters go to a private
+  // block, so a tile used alone (tests, benches) still counts correctly.
+  explicit tile(std::string name)
+      : name_(std::move(name)), local_(std::make_unique<metrics_file_block>()),
+        metrics_(local_.get()) {}
   virtual ~tile() = default;
   tile(const tile&) = delete;
   tile& operator=(const tile&) = delete;
@@ -63,9 +68,13 @@ class tile {
   void count(std::size_t own_counter, std::uint64_t n = 1) noexcept {
     metrics_.add(first_own_counter + own_counter, n);
   }
+  void set_counter(std::size_t own_counter, std::uint64_t value) noexcept {
+    metrics_.set(first_own_counter + own_counter, value);
+  }
 
  private:
   std::string name_;
+  std::unique_ptr<metrics_file_block> local_;
   metrics_block metrics_;
 };
 

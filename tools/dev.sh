@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# riptide developer entry point.
+#
+#   tools/dev.sh start   install what is missing, build, run a node with embedded defaults
+#                        for a bounded time (RIPTIDE_START_SECONDS, default 20), live rates
+#   tools/dev.sh test    install what is missing, build (release), run every test suite,
+#                        plus the ThreadSanitizer contention tests; prints "N passed, N failed"
+#   tools/dev.sh bench   build and run the benchmarks, JSON to perf/results/
+#   tools/dev.sh tsan    only the ThreadSanitizer contention tests (build-tsan/)
+#   tools/dev.sh fuzz [SECONDS]  build libFuzzer targets with clang and run each (default 60 s)
+#   tools/dev.sh deps    only install missing Debian packages
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${RIPTIDE_BUILD_DIR:-build}
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  liburing-dev libsecp256k1-dev libxxhash-dev libisal-dev
+  libbenchmark-dev libgtest-dev libtomlplusplus-dev libcli11-dev
+  libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libssl-dev
+)
+fuzz_packages=(clang libclang-rt-14-dev)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing missing packages: ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure() {
+  local dir=$1; shift
+  local werror=false
+  [ -n "${CI:-}" ] && werror=true
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" -Dwerror=$werror "$@" >/dev/null
+  else
+    log "configuring $dir"
+    meson setup "$dir" --buildtype=release -Dwerror=$werror "$@" >/dev/null
+  fi
+}
+
+build_release() {
+  install_missing "${packages[@]}"
+  configure "$build"
+  log "building ($build)"
+  ninja -C "$build"
+}
+
+# Runs `meson test` in $1 with the remaining args; adds its counts to the totals.
+total_pass=0; total_fail=0; total_skip=0
+run_meson_tests() {
+  local dir=$1; shift
+  local out rc=0
+  out=$(mktemp)
+  meson test -C "$dir" --no-rebuild --print-errorlogs "$@" 2>&1 | tee "$out" || rc=$?
+  local ok fail skip timeout exp unexp
+  ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  exp=$(sed -n 's/^Expected Fail: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  unexp=$(sed -n 's/^Unexpected Pass: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  timeout=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$out" | tail -1)
+  rm -f "$out"
+  total_pass=$((total_pass + ${ok:-0} + ${exp:-0}))
+  total_fail=$((total_fail + ${fail:-0} + ${unexp:-0} + ${timeout:-0}))
+  total_skip=$((total_skip + ${skip:-0}))
+  if [ "$rc" -ne 0 ] && [ "${fail:-0}" -eq 0 ] && [ "${timeout:-0}" -eq 0 ]; then
+    total_fail=$((total_fail + 1))  # meson itself failed
+  fi
+}
+
+tsan_tests=(util/spsc_ring util/runtime tpu/dedup_tile)
+run_tsan() {
+  install_missing "${packages[@]}"
+  configure build-tsan -Dtsan=true -Dbenchmarks=false -Dbuildtype=debugoptimized
+  log "building ThreadSanitizer contention tests (build-tsan)"
+  local targets=()
+  for t in "${tsan_tests[@]}"; do targets+=("tests/test_${t#*/}"); done
+  ninja -C build-tsan "${targets[@]}"
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_meson_tests build-tsan "${tsan_tests[@]}"
+}
+
+cmd=${1:-}
+case "$cmd" in
+  deps)
+    install_missing "${packages[@]}"
+    ;;
+  test)
+    build_release
+    log "running unit and integration tests"
+    run_meson_tests "$build"
+    run_tsan
+    echo "${total_pass} passed, ${total_fail} failed, ${total_skip} skipped"
+    [ "$total_fail" -eq 0 ]
+    ;;
+  tsan)
+    run_tsan
+    echo "${total_pass} passed, ${total_fail} failed, ${total_skip} skipped"
+    [ "$total_fail" -eq 0 ]
+    ;;
+  start)
+    build_release
+    seconds=${RIPTIDE_START_SECONDS:-20}
+    log "starting one node for ${seconds}s (Ctrl-C stops it early); watch it live from another"
+    log "terminal with: $build/src/app/riptide monitor"
+    exec "$build/src/app/riptide" run --seconds "$seconds" "${@:2}"
+    ;;
+  bench)
+    build_release
+    mkdir -p perf/results
+    host=$(hostname)
+    for b in "$build"/bench/bench_*; do
+      [ -x "$b" ] || continue
+      name=$(basename "$b")
+      log "running $name"
+      "$b" --benchmark_out="perf/results/${name}.json" --benchmark_out_format=json \
+        --benchmark_repetitions="${RIPTIDE_BENCH_REPS:-3}" --benchmark_report_aggregates_only=true \
+        "${@:2}"
+    done
+    log "results in perf/results/ (host $host)"
+    ;;
+  fuzz)
+    seconds=${2:-60}
+    install_missing "${packages[@]}" "${fuzz_packages[@]}"
+    if [ ! -f build-fuzz/build.ninja ]; then
+      CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false >/dev/null
+    fi
+    ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile
+    for f in build-fuzz/tests/fuzz/fuzz_*; do
+      [ -x "$f" ] || continue
+      name=$(basename "$f")
+      corpus="build-fuzz/corpus/$name"
+      mkdir -p "$corpus"
+      log "fuzzing $name for ${seconds}s"
+      "$f" -max_total_time="$seconds" -max_len=1400 -print_final_stats=1 \
+        -artifact_prefix="build-fuzz/$name-" "$corpus"
+    done
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
