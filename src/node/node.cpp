@@ -168,8 +168,8 @@ struct totals {
 
 run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out) {
   auto& m = *impl_;
-  auto own = [](const util::tile* t, std::size_t c) {
-    return t == nullptr ? 0 : t->metrics().get(util::first_own_counter + c);
+  auto own = [](const util::tile* t, std::size_t c) -> std::uint64_t {
+    return t == nullptr ? 0 : t->own_counter(c);
   };
   auto read = [&]() {
     totals t{};

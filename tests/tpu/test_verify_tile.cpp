@@ -22,7 +22,7 @@ struct fixture {
     return {frame, static_cast<std::uint16_t>(n), 0, 0};
   }
   std::uint64_t own(const tpu::verify_tile& t, std::size_t c) {
-    return t.metrics().get(util::first_own_counter + c);
+    return t.own_counter(c);
   }
 };
 }  // namespace

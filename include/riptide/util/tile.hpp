@@ -61,6 +61,10 @@ class tile {
   virtual void on_stop() noexcept {}
 
   void attach_metrics(metrics_block block) noexcept { metrics_ = block; }
+  // The tile's own counter i (index first_own_counter + i in its block).
+  std::uint64_t own_counter(std::size_t i) const noexcept {
+    return metrics_.get(first_own_counter + i);
+  }
   metrics_block& metrics() noexcept { return metrics_; }
   const metrics_block& metrics() const noexcept { return metrics_; }
 
