@@ -36,7 +36,10 @@ struct runtime::core {
   std::thread thread;
   metrics_block metrics;
   std::vector<std::uint64_t> busy, idle, work;  // per tile, flushed at housekeeping
+  // Published for the stop coordinator (written by this core only).
   alignas(cache_line_bytes) std::atomic<std::uint64_t> total_work{0};
+  std::atomic<std::uint64_t> idle_passes{0};  // completed passes that did no work
+  std::atomic<bool> drain_acked{false};       // begin_drain() called on every tile
   std::atomic<bool> started{false};
 };
 
@@ -141,6 +144,7 @@ void runtime::run_core(core& c) noexcept {
       idler.reset();
     } else {
       ++idle_passes;
+      c.idle_passes.store(idle_passes, std::memory_order_release);
       idler.idle();
     }
     // Read the clock every 16 busy passes or on every idle pass.
@@ -154,6 +158,7 @@ void runtime::run_core(core& c) noexcept {
       if (phase >= phase_drain && !draining) {
         draining = true;
         for (tile* t : c.plan.tiles) t->begin_drain();
+        c.drain_acked.store(true, std::memory_order_release);
       }
       if (phase == phase_exit) break;
     }
@@ -165,26 +170,37 @@ void runtime::run_core(core& c) noexcept {
 bool runtime::stop(std::chrono::milliseconds drain_timeout) {
   if (!started_ || stopped_) return true;
   phase_.store(phase_drain, std::memory_order_release);
+  // Quiescence: every core has stopped its sources (drain acknowledged), every tile says its
+  // inputs are empty, no core did any work over a whole check interval, and every core
+  // completed at least two idle passes inside that interval. The last condition matters on
+  // an oversubscribed machine: a core preempted in the middle of a pass (holding items it
+  // popped but has not pushed on) completes no pass, so it cannot be mistaken for idle.
   const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-  std::vector<std::uint64_t> last(cores_.size(), ~std::uint64_t{0});
-  int quiet_checks = 0;
+  std::vector<std::uint64_t> work_before(cores_.size()), idle_before(cores_.size());
+  auto sample = [&] {
+    for (std::size_t i = 0; i < cores_.size(); ++i) {
+      work_before[i] = cores_[i]->total_work.load(std::memory_order_acquire);
+      idle_before[i] = cores_[i]->idle_passes.load(std::memory_order_acquire);
+    }
+  };
+  sample();
   bool clean = false;
   while (std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     bool quiet = true;
-    for (std::size_t i = 0; i < cores_.size(); ++i) {
+    for (std::size_t i = 0; i < cores_.size() && quiet; ++i) {
       core& c = *cores_[i];
-      const std::uint64_t w = c.total_work.load(std::memory_order_relaxed);
-      if (w != last[i] || !c.started.load(std::memory_order_acquire)) quiet = false;
-      last[i] = w;
-      for (tile* t : c.plan.tiles)
-        if (!t->drained()) quiet = false;
+      quiet = c.started.load(std::memory_order_acquire) &&
+              c.drain_acked.load(std::memory_order_acquire) &&
+              c.total_work.load(std::memory_order_acquire) == work_before[i] &&
+              c.idle_passes.load(std::memory_order_acquire) >= idle_before[i] + 2;
+      for (tile* t : c.plan.tiles) quiet = quiet && t->drained();
     }
-    quiet_checks = quiet ? quiet_checks + 1 : 0;
-    if (quiet_checks >= 2) {
+    if (quiet) {
       clean = true;
       break;
     }
+    sample();
   }
   phase_.store(phase_exit, std::memory_order_release);
   for (auto& c : cores_)
