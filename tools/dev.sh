@@ -38,21 +38,24 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# configure DIR BUILDTYPE [meson options...]
 configure() {
-  local dir=$1; shift
+  local dir=$1 buildtype=$2; shift 2
   local werror=false
   [ -n "${CI:-}" ] && werror=true
   if [ -f "$dir/build.ninja" ]; then
-    meson configure "$dir" -Dwerror=$werror "$@" >/dev/null
+    meson configure "$dir" -Dbuildtype="$buildtype" -Dwerror=$werror "$@" >/dev/null
   else
     log "configuring $dir"
-    meson setup "$dir" --buildtype=release -Dwerror=$werror "$@" >/dev/null
+    meson setup "$dir" -Dbuildtype="$buildtype" -Dwerror=$werror "$@" >"$dir.setup.log" 2>&1 ||
+      { cat "$dir.setup.log" >&2; rm -f "$dir.setup.log"; return 1; }
+    rm -f "$dir.setup.log"
   fi
 }
 
 build_release() {
   install_missing "${packages[@]}"
-  configure "$build"
+  configure "$build" release
   log "building ($build)"
   ninja -C "$build"
 }
@@ -83,7 +86,7 @@ run_meson_tests() {
 tsan_tests=(util/spsc_ring util/runtime tpu/dedup_tile)
 run_tsan() {
   install_missing "${packages[@]}"
-  configure build-tsan -Dtsan=true -Dbenchmarks=false -Dbuildtype=debugoptimized
+  configure build-tsan debugoptimized -Dtsan=true -Dbenchmarks=false
   log "building ThreadSanitizer contention tests (build-tsan)"
   local targets=()
   for t in "${tsan_tests[@]}"; do targets+=("tests/test_${t#*/}"); done

@@ -135,7 +135,8 @@ TEST(runtime, several_tiles_share_one_core_unpinned) {
   opt.pin = false;
   runtime rt({core_plan{-1, {&src, &sink}}}, opt);
   rt.start();
-  while (sink.received() < 100'000) usleep(1000);
+  // Watch the flushed (atomic) counter; the tile's own fields belong to its core thread.
+  while (sink.own_counter(0) < 100'000) usleep(1000);
   EXPECT_TRUE(rt.stop());
   EXPECT_EQ(sink.received(), 100'000u);
   EXPECT_TRUE(sink.in_order());
