@@ -74,9 +74,7 @@ metrics_registry::metrics_registry(const std::filesystem::path& path, std::uint3
   h->pid = static_cast<std::uint32_t>(::getpid());
   h->start_unix_ns = unix_time_ns();
   h->heartbeat_unix_ns.store(h->start_unix_ns, std::memory_order_relaxed);
-  // Magic last: a reader that sees it sees a fully initialised header.
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = metrics_magic;
+  h->magic.store(metrics_magic, std::memory_order_release);
 }
 
 metrics_registry::~metrics_registry() {
@@ -124,7 +122,7 @@ metrics_reader::metrics_reader(const std::filesystem::path& path) : bytes_(0), b
   if (p == MAP_FAILED) throw std::runtime_error(errno_text(path, "cannot map metrics file"));
   base_ = static_cast<const std::uint8_t*>(p);
   const auto* h = reinterpret_cast<const metrics_file_header*>(base_);
-  if (h->magic != metrics_magic || h->version != metrics_version || h->block_bytes != block_bytes ||
+  if (h->magic.load(std::memory_order_acquire) != metrics_magic || h->version != metrics_version || h->block_bytes != block_bytes ||
       sizeof(metrics_file_header) + std::size_t{h->block_bytes} * h->max_blocks > bytes_) {
     ::munmap(const_cast<std::uint8_t*>(base_), bytes_);
     base_ = nullptr;

@@ -52,7 +52,7 @@ struct metrics_file_block {
 };
 
 struct metrics_file_header {
-  std::uint64_t magic;
+  std::atomic<std::uint64_t> magic;  // release-stored last: a reader that sees it sees the rest
   std::uint32_t version;
   std::uint32_t block_bytes;
   std::uint32_t max_blocks;
