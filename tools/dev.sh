@@ -124,7 +124,7 @@ case "$cmd" in
     mkdir -p perf/results
     host=$(hostname)
     for b in "$build"/bench/bench_*; do
-      [ -x "$b" ] || continue
+      [ -f "$b" ] && [ -x "$b" ] || continue
       name=$(basename "$b")
       log "running $name"
       "$b" --benchmark_out="perf/results/${name}.json" --benchmark_out_format=json \
@@ -141,7 +141,7 @@ case "$cmd" in
     fi
     ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile
     for f in build-fuzz/tests/fuzz/fuzz_*; do
-      [ -x "$f" ] || continue
+      [ -f "$f" ] && [ -x "$f" ] || continue
       name=$(basename "$f")
       corpus="build-fuzz/corpus/$name"
       mkdir -p "$corpus"
