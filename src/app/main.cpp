@@ -65,12 +65,13 @@ int cmd_monitor(const std::string& path, std::uint64_t count) {
                              age_s > 5 ? " (node not running?)" : "");
     for (std::size_t b = 0; b < cur.blocks.size(); ++b) {
       const auto& blk = cur.blocks[b];
-      std::string line = fmt::format("{:<10}", blk.name);
+      std::string line = fmt::format("{:<18}", blk.name);
       for (std::size_t c = 0; c < blk.values.size(); ++c) {
         const bool have_prev = b < prev.blocks.size() && c < prev.blocks[b].values.size();
         const std::uint64_t v = blk.values[c];
-        // "slot" and "cpu" are levels, not counters: print them as they are.
-        if (blk.counter_names[c] == "slot" || blk.counter_names[c] == "cpu") {
+        // "slot", "cpu" and "depth" are levels, not counters: print them as they are.
+        const auto& cname = blk.counter_names[c];
+        if (cname == "slot" || cname == "cpu" || cname == "depth") {
           line += fmt::format(" {}={}", blk.counter_names[c],
                               v == ~std::uint64_t{0} ? std::string("-") : std::to_string(v));
         } else {

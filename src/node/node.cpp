@@ -55,10 +55,23 @@ struct node::impl {
   std::vector<util::core_plan> plan;
   std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
+  // Link metrics: sampled from the rings' free-running indices by the main thread.
+  std::vector<std::pair<const ring*, util::metrics_block>> links;
 
-  ring* make_ring(std::size_t entries) {
+  ring* make_ring(std::size_t entries, const std::string& name) {
     rings.push_back(std::make_unique<ring>(entries));
+    links.emplace_back(rings.back().get(),
+                       metrics->add(util::metrics_kind::link, name, {"pushed", "popped", "depth"}));
     return rings.back().get();
+  }
+  void sample_links() {
+    for (auto& [r, block] : links) {
+      const std::uint64_t popped = r->popped_total();
+      const std::uint64_t pushed = r->pushed_total();
+      block.set(0, pushed);
+      block.set(1, popped);
+      block.set(2, pushed >= popped ? pushed - popped : 0);
+    }
   }
 };
 
@@ -68,14 +81,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   const auto allowed = util::allowed_cpus();
   m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size()) : cfg.layout.cores;
 
-  const std::uint32_t blocks = static_cast<std::uint32_t>(4 + m.layout.size() + 4 + cfg.verify.tiles);
+  // Blocks: one per core thread, per tile (poh, load, dedup, verifiers) and per link (four
+  // per verify tile at most).
+  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1);
   m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
 
   const std::size_t v = cfg.verify.tiles;
   std::vector<ring*> to_verify, from_verify, verify_release;
   for (std::size_t i = 0; i < v; ++i) {
-    to_verify.push_back(m.make_ring(cfg.verify.ring_entries));
-    from_verify.push_back(m.make_ring(cfg.verify.ring_entries));
+    to_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("load>verify{}", i)));
+    from_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("verify{}>dedup", i)));
   }
   tpu::poh_tile_config pc;
   pc.hashes_per_tick = cfg.poh.hashes_per_tick;
@@ -89,8 +104,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   if (cfg.load.enabled) {
     // Enough frames for every ring slot downstream to hold one, twice over.
     const std::size_t frames = 2 * v * cfg.verify.ring_entries + 1024;
-    ring* dedup_release = m.make_ring(next_pow2(frames));
-    for (std::size_t i = 0; i < v; ++i) verify_release.push_back(m.make_ring(next_pow2(frames)));
+    ring* dedup_release = m.make_ring(next_pow2(frames), "dedup>load.free");
+    for (std::size_t i = 0; i < v; ++i)
+      verify_release.push_back(m.make_ring(next_pow2(frames), fmt::format("verify{}>load.free", i)));
     std::vector<ring*> releases = verify_release;
     releases.push_back(dedup_release);
     tpu::load_tile_config lc;
@@ -216,6 +232,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - prev_time).count();
     const totals cur = read();
+    m.sample_links();
     if (dt > 0.05) {
       m.metrics->heartbeat(util::unix_time_ns());
       std::string line = fmt::format(
@@ -237,6 +254,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   }
   run_summary s;
   s.drained_cleanly = m.rt->stop();
+  m.sample_links();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const totals fin = read();
   s.hashes = m.poh->hash_count();

@@ -59,6 +59,7 @@ check "node run exits 0" [ "$node_rc" -eq 0 ]
 check "monitor exits 0" [ "$mon_rc" -eq 0 ]
 check "monitor shows the poh tile's hashes" grep -q '^poh .*hashes=' "$tmp/mon.out"
 check "monitor shows verify tile" grep -q '^verify0 .*verified=' "$tmp/mon.out"
+check "monitor shows a link" grep -q '^load>verify0 .*pushed=.*depth=' "$tmp/mon.out"
 check "live lines printed" [ "$(grep -c '^\[ ' "$tmp/run.out")" -ge 3 ]
 slots=$(sed -n 's/^summary: .* s, \([0-9]*\) slots,.*/\1/p' "$tmp/run.out")
 check "slots were produced (${slots:-none})" [ "${slots:-0}" -ge 10 ]

@@ -118,6 +118,11 @@ class spsc_ring {
   }
   bool empty_approx() const noexcept { return size_approx() == 0; }
 
+  // Free-running totals, readable from any thread (metrics sampling): the indices never
+  // wrap, so they double as "descriptors ever pushed / popped" counters at no cost.
+  std::uint64_t pushed_total() const noexcept { return head_.load(std::memory_order_acquire); }
+  std::uint64_t popped_total() const noexcept { return tail_.load(std::memory_order_acquire); }
+
  private:
   static std::size_t validated(std::size_t capacity) {
     if (capacity < 2 || (capacity & (capacity - 1)) != 0 || capacity > (std::size_t{1} << 32))
