@@ -139,7 +139,7 @@ case "$cmd" in
     if [ ! -f build-fuzz/build.ninja ]; then
       CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false >/dev/null
     fi
-    ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile
+    ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_gossip_message
     for f in build-fuzz/tests/fuzz/fuzz_*; do
       [ -f "$f" ] && [ -x "$f" ] || continue
       name=$(basename "$f")
