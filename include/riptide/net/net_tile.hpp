@@ -1,0 +1,200 @@
+#pragma once
+// The net tile: the node's UDP sockets, on io_uring (or a recvmmsg/sendmmsg fallback).
+//
+// Contract
+//   - Start-up (one thread, before the runtime starts): the constructor opens and binds one
+//     socket per configured port and sets up the backend; `connect_rx` and `add_tx` wire the
+//     rings. Errors there throw std::runtime_error with a message naming the socket, e.g.
+//       "udp 127.0.0.1:12000 (gossip): bind: Address already in use".
+//   - Running: `poll`, `housekeep` and `begin_drain` run on one thread, the tile's
+//     core thread (or a test's thread). With io_uring that thread must stay the same for the
+//     tile's life: the ring is created disabled and bound to the first thread that polls
+//     (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN). `drained()` may be called from any thread
+//     (it reads only atomics). The accessors (`rx_frames`, `backend`, `bound_port`) may be
+//     called from any thread once construction is done.
+//   - RX: a datagram received on port `kind` is copied into a frame of `rx_frames()` and
+//     pushed to that port's `out` ring as frag_desc{frame, len, kind, meta = source
+//     endpoint packed}. With io_uring the kernel first writes the datagram into a provided
+//     buffer (a buffer ring private to this tile); the tile copies it (≤ 1232 B) into a frame
+//     and recycles the buffer at once, so provided buffers never leave the tile and frames
+//     are the only thing that travels. The consumer owns the frame until it pushes the
+//     descriptor back through `release`. A full `out` ring, no free frame, a datagram longer
+//     than max_payload_bytes, or an open port with no ring connected: the packet is dropped
+//     and counted; nothing is ever held waiting.
+//   - Fault injection (fault.hpp) runs on received packets after the size check and before
+//     the push, identically for both backends. Packets held by a reorder window are released
+//     by later arrivals, by `begin_drain`, or by `housekeep` when a whole housekeeping
+//     interval passed without a packet (so a quiet link does not strand them).
+//   - TX: a producer pushes frag_desc{frame in its `pool`, len, kind = port to send from,
+//     meta = destination endpoint packed} to its `in` ring. The tile sends it from that
+//     port's socket and, when the send has completed (successfully or not), pushes the same
+//     descriptor to `release` so the producer can reuse the frame. The producer must size
+//     `release` to hold every frame it owns; if it is full anyway the descriptor is counted
+//     (tx_release_full) and lost to the producer. A descriptor that cannot be sent (bad frame,
+//     len > max_payload_bytes, port not open, destination 0) is counted in tx_errors and
+//     released at once.
+//   - poll() never blocks and does bounded work: ≤ rx_batch received datagrams, ≤ tx_batch
+//     queued sends, and at most one io_uring_enter (only when SQEs are queued or the kernel
+//     flagged pending completions; an idle poll makes no syscall). The fallback makes one
+//     non-blocking recvmmsg per open port and one sendmmsg per run of same-port sends.
+//   - Drain: `begin_drain` stops receiving (cancels the multishot receives), flushes held
+//     packets, and keeps sending until the tx rings are empty; `drained()` is true when no
+//     send is queued or in flight.
+//   - Memory: frames, provided buffers, send slots and message arrays are allocated in the
+//     constructor. poll() allocates nothing.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <riptide/net/fault.hpp>
+#include <riptide/net/udp.hpp>
+#include <riptide/util/frame_pool.hpp>
+#include <riptide/util/spsc_ring.hpp>
+#include <riptide/util/tile.hpp>
+
+namespace riptide::net {
+
+enum class backend_kind : std::uint8_t { automatic, io_uring, recvmmsg };
+const char* to_string(backend_kind kind) noexcept;  // "automatic", "io_uring", "recvmmsg"
+
+// Empty if this kernel runs what the io_uring backend needs (a ring with a provided buffer
+// ring, multishot recvmsg delivering a loopback datagram with its source address); otherwise
+// why not ("io_uring_queue_init: Operation not permitted", …). The first call runs the probe
+// (~100 µs, opens two loopback sockets); later calls return the cached answer. Thread-safe.
+const std::string& io_uring_unavailable_reason();
+
+struct net_tile_config {
+  // automatic: io_uring if the probe passes, else recvmmsg; the choice is logged on stderr.
+  // io_uring: fail (throw) if the probe does not pass.
+  backend_kind backend = backend_kind::automatic;
+  std::uint32_t bind_ip = 0x7f000001;                 // 127.0.0.1, host byte order
+  std::array<std::uint16_t, port_kind_count> ports{};  // 0 = port not opened
+  std::uint32_t rx_frames = 4096;  // receive frames (frame_pool, 1280 B each; payload ≤ 1232)
+  std::uint32_t rx_batch = 64;     // datagrams received per poll at most (1..1024)
+  std::uint32_t tx_batch = 64;     // sends queued per poll at most (1..1024)
+  std::uint32_t tx_inflight = 256; // io_uring: sends in flight at most (send slots)
+  // io_uring: provided receive buffers, 2 KiB each; a power of two in [64, 32768]. They only
+  // need to cover the datagrams the kernel can hand over between two polls.
+  std::uint32_t uring_buffers = 1024;
+  // SO_RCVBUF/SO_SNDBUF per socket (forced past rmem_max/wmem_max when running as root).
+  // The receive buffer absorbs bursts while the core thread sleeps; 0 = kernel default.
+  std::uint32_t socket_buffer_bytes = 4u << 20;
+  fault_config faults;
+  bool log_backend = true;  // print the backend choice on stderr at construction
+};
+
+class net_tile final : public util::tile {
+ public:
+  // Own counters (indices for own_counter()).
+  enum counter : std::size_t {
+    c_rx_gossip,              // datagrams received per port (every size)
+    c_rx_tpu,
+    c_rx_tpu_forwards,
+    c_rx_tvu,
+    c_rx_repair,
+    c_rx_bytes,               // bytes of those datagrams
+    c_rx_dropped_ring_full,   // consumer ring full
+    c_rx_dropped_no_frame,    // every rx frame held by consumers
+    c_rx_oversize,            // longer than max_payload_bytes (or truncated)
+    c_rx_unrouted,            // port open but no ring connected
+    c_fault_dropped,
+    c_fault_duplicated,
+    c_fault_reordered,        // released ahead of an older held packet
+    c_tx_packets,
+    c_tx_bytes,
+    c_tx_errors,              // bad descriptor or failed send (frame still released)
+    c_tx_release_full,        // producer's release ring full: frame lost to the producer
+    c_rx_rearms,              // io_uring: multishot receive re-armed (e.g. out of buffers)
+    c_syscalls,               // io_uring_enter / recvmmsg / sendmmsg calls
+    c_io_errors,              // unexpected syscall or completion errors, bad releases
+    c_own_count,
+  };
+  static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
+                util::metrics_max_counters);
+
+  net_tile(std::string name, const net_tile_config& config);
+  ~net_tile() override;
+
+  // Start-up only. Received packets of `kind` go to `out`; their frames come back through
+  // `release` (consumer → net; may be shared by several ports). The port must be open.
+  void connect_rx(port_kind kind, util::spsc_ring<util::frag_desc>* out,
+                  util::spsc_ring<util::frag_desc>* release);
+  // Start-up only. Descriptors on `in` name frames of `pool`; they come back on `release`
+  // (net → producer) after the send; `release` may be null if the producer does not want
+  // them back.
+  void add_tx(util::spsc_ring<util::frag_desc>* in, const util::frame_pool* pool,
+              util::spsc_ring<util::frag_desc>* release);
+
+  const util::frame_pool& rx_frames() const noexcept { return frames_; }
+  backend_kind backend() const noexcept { return backend_; }
+  std::uint16_t bound_port(port_kind kind) const noexcept;  // 0 if not open
+  endpoint local_endpoint(port_kind kind) const noexcept;  // {bind_ip, port}; port 0 if closed
+  // Frames currently free in the tile (not held by consumers, the kernel or a reorder window).
+  std::size_t free_rx_frames() const noexcept { return free_frames_.available(); }
+
+  std::vector<std::string_view> own_counter_names() const override;
+  int poll() noexcept override;
+  void housekeep(std::uint64_t monotonic_ns) noexcept override;
+  void begin_drain() noexcept override;
+  bool drained() const noexcept override;
+
+ private:
+  struct uring_state;  // net_uring.cpp
+  struct mmsg_state;   // net_mmsg.cpp
+  struct route {
+    util::spsc_ring<util::frag_desc>* out = nullptr;
+    util::spsc_ring<util::frag_desc>* release = nullptr;
+  };
+  struct tx_link {
+    util::spsc_ring<util::frag_desc>* in;
+    const util::frame_pool* pool;
+    util::spsc_ring<util::frag_desc>* release;
+  };
+
+  // Common receive path (net_tile.cpp).
+  void on_datagram(port_kind port, std::uint32_t bytes) noexcept;  // counts rx + bytes
+  void drop_oversize() noexcept { count(c_rx_oversize); }
+  // `frame` holds a received payload of acceptable size; applies faults and pushes.
+  void deliver(port_kind port, std::uint32_t frame, std::uint16_t len, endpoint from) noexcept;
+  void push_rx(port_kind port, const util::frag_desc& d) noexcept;
+  void recycle_frame(std::uint32_t frame) noexcept;
+  void flush_held() noexcept;
+  int reclaim_rx_frames() noexcept;
+  // Common send path: checks a descriptor popped from tx link `link`; on failure counts,
+  // releases it and returns false.
+  bool tx_acceptable(std::size_t link, const util::frag_desc& d) noexcept;
+  void tx_done(std::size_t link, const util::frag_desc& d, int result) noexcept;
+
+  // Backends.
+  void uring_init();
+  int uring_poll() noexcept;
+  void uring_drain() noexcept;
+  void uring_housekeep() noexcept;
+  void mmsg_init();
+  int mmsg_poll() noexcept;
+
+  net_tile_config config_;
+  backend_kind backend_ = backend_kind::recvmmsg;
+  std::array<udp_socket, port_kind_count> sockets_;
+  util::frame_pool frames_;
+  util::frame_stack free_frames_;
+  std::array<route, port_kind_count> routes_{};
+  std::vector<util::spsc_ring<util::frag_desc>*> releases_;  // distinct consumer release rings
+  std::vector<tx_link> tx_;
+  std::size_t tx_next_ = 0;  // round-robin start among tx links
+  fault_injector faults_;
+  bool faults_active_;
+  bool draining_ = false;
+  std::uint64_t rx_since_housekeep_ = 0;
+  std::uint64_t quiet_housekeeps_ = 0;
+  // Sends popped from tx rings and not yet completed; read by drained() from other threads.
+  std::atomic<std::uint32_t> tx_outstanding_{0};
+  std::unique_ptr<uring_state> uring_;
+  std::unique_ptr<mmsg_state> mmsg_;
+};
+
+}  // namespace riptide::net
