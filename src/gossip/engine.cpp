@@ -435,10 +435,11 @@ engine::ingest_result engine::ingest(const value_ref& v, std::uint64_t now,
     return ingest_result::duplicate;
   }
   if (v.origin == self_.id) {
-    // Only we sign as us. A NodeInstance of ours with another token means a second process
-    // runs with our identity (checked only when the signature is genuine).
-    if (v.kind == value_kind::node_instance && bad_signature_set_.count(hash) == 0 &&
-        verify_value_signature(v, *verifier_)) {
+    // Only we sign as us. A NodeInstance of ours with another token, signed after we
+    // started, means a second process runs with our identity; one signed before we started is
+    // our previous incarnation's, still circulating. Checked only if the signature is genuine.
+    if (v.kind == value_kind::node_instance && v.wallclock_ms >= instance_.started_ms &&
+        bad_signature_set_.count(hash) == 0 && verify_value_signature(v, *verifier_)) {
       const crds_value decoded = decode_value(v);
       if (std::get<node_instance>(decoded.body).token != instance_.token) {
         ++stats_.duplicate_identity_detected;
@@ -648,7 +649,8 @@ void engine::handle_pull_request(const socket_addr& from, const message_view& m,
   const std::uint64_t span = std::max<std::uint64_t>(table_.next_ordinal() - 1, 1);
   table_.for_each_from(1 + random_below(span), [&](const crds_entry& e) {
     if (hash_partition(e.hash, m.mask_bits) != m.mask) return true;
-    if (e.label.origin == m.sender) return true;
+    // The requester's own values are not skipped: its filter holds them anyway, and if a
+    // second process signs with its identity, this is how the requester finds out.
     if (e.wallclock_ms + cfg_.purge_after_ms < now) return true;
     if (m.filter.contains(e.hash)) return true;
     if (e.bytes.size() > budget) {
