@@ -133,15 +133,18 @@ int net_tile::poll() noexcept {
 
 void net_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   if (backend_ == backend_kind::io_uring) uring_housekeep();
-  // A window that saw no packet for a whole interval would otherwise hold its packets until
-  // traffic resumes; release them so a quiet link still delivers everything.
-  if (rx_since_housekeep_ == 0 && faults_.held_total() != 0) flush_held();
-  rx_since_housekeep_ = 0;
+  // A window on a quiet port would otherwise hold its packets until traffic resumes.
+  for (std::size_t p = 0; p < port_kind_count; ++p) {
+    quiet_housekeeps_[p] = rx_since_housekeep_[p] == 0 ? quiet_housekeeps_[p] + 1 : 0;
+    rx_since_housekeep_[p] = 0;
+    if (quiet_housekeeps_[p] >= config_.reorder_flush_housekeeps)
+      flush_held(static_cast<port_kind>(p));
+  }
 }
 
 void net_tile::begin_drain() noexcept {
   draining_ = true;
-  flush_held();
+  for (std::size_t p = 0; p < port_kind_count; ++p) flush_held(static_cast<port_kind>(p));
   if (backend_ == backend_kind::io_uring) uring_drain();
 }
 
@@ -176,7 +179,7 @@ void net_tile::deliver(port_kind port, std::uint32_t frame, std::uint16_t len,
     recycle_frame(frame);
     return;
   }
-  ++rx_since_housekeep_;
+  ++rx_since_housekeep_[static_cast<std::size_t>(port)];
   if (!faults_active_) {
     push_rx(port, d);
     return;
@@ -219,12 +222,9 @@ void net_tile::deliver(port_kind port, std::uint32_t frame, std::uint16_t len,
   }
 }
 
-void net_tile::flush_held() noexcept {
+void net_tile::flush_held(port_kind port) noexcept {
   util::frag_desc out;
-  for (std::size_t p = 0; p < port_kind_count; ++p) {
-    const auto port = static_cast<port_kind>(p);
-    while (faults_.flush_one(port, out)) push_rx(port, out);
-  }
+  while (faults_.flush_one(port, out)) push_rx(port, out);
 }
 
 int net_tile::reclaim_rx_frames() noexcept {

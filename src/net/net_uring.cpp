@@ -42,13 +42,14 @@ int enable_rings(io_uring& ring) noexcept {
 int create_ring(io_uring& ring, unsigned sq_entries, unsigned cq_entries, bool disabled,
                 bool& defer) noexcept {
   io_uring_params p{};
-  p.flags = defer_flags | IORING_SETUP_CQSIZE | (disabled ? IORING_SETUP_R_DISABLED : 0u);
+  p.flags = defer_flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP |
+            (disabled ? IORING_SETUP_R_DISABLED : 0u);
   p.cq_entries = cq_entries;
   int rc = io_uring_queue_init_params(sq_entries, &ring, &p);
   defer = rc == 0;
   if (rc == -EINVAL) {
     io_uring_params plain{};
-    plain.flags = IORING_SETUP_CQSIZE;
+    plain.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     plain.cq_entries = cq_entries;
     rc = io_uring_queue_init_params(sq_entries, &ring, &plain);
   }

@@ -23,8 +23,8 @@
 //     and counted; nothing is ever held waiting.
 //   - Fault injection (fault.hpp) runs on received packets after the size check and before
 //     the push, identically for both backends. Packets held by a reorder window are released
-//     by later arrivals, by `begin_drain`, or by `housekeep` when a whole housekeeping
-//     interval passed without a packet (so a quiet link does not strand them).
+//     by later arrivals on their port, by `begin_drain`, or by `housekeep` once the port has
+//     been quiet for `reorder_flush_housekeeps` intervals (so a quiet link strands nothing).
 //   - TX: a producer pushes frag_desc{frame in its `pool`, len, kind = port to send from,
 //     meta = destination endpoint packed} to its `in` ring. The tile sends it from that
 //     port's socket and, when the send has completed (successfully or not), pushes the same
@@ -84,6 +84,10 @@ struct net_tile_config {
   // The receive buffer absorbs bursts while the core thread sleeps; 0 = kernel default.
   std::uint32_t socket_buffer_bytes = 4u << 20;
   fault_config faults;
+  // A port's reorder window is flushed after this many housekeeping intervals (1 ms each by
+  // default) in a row without a packet on that port, so a quiet link does not strand the
+  // packets it holds. Larger values let slow streams be reordered too.
+  std::uint32_t reorder_flush_housekeeps = 20;
   bool log_backend = true;  // print the backend choice on stderr at construction
 };
 
@@ -162,7 +166,7 @@ class net_tile final : public util::tile {
   void deliver(port_kind port, std::uint32_t frame, std::uint16_t len, endpoint from) noexcept;
   void push_rx(port_kind port, const util::frag_desc& d) noexcept;
   void recycle_frame(std::uint32_t frame) noexcept;
-  void flush_held() noexcept;
+  void flush_held(port_kind port) noexcept;
   int reclaim_rx_frames() noexcept;
   // Common send path: checks a descriptor popped from tx link `link`; on failure counts,
   // releases it and returns false.
@@ -189,8 +193,8 @@ class net_tile final : public util::tile {
   fault_injector faults_;
   bool faults_active_;
   bool draining_ = false;
-  std::uint64_t rx_since_housekeep_ = 0;
-  std::uint64_t quiet_housekeeps_ = 0;
+  std::array<std::uint64_t, port_kind_count> rx_since_housekeep_{};
+  std::array<std::uint32_t, port_kind_count> quiet_housekeeps_{};
   // Sends popped from tx rings and not yet completed; read by drained() from other threads.
   std::atomic<std::uint32_t> tx_outstanding_{0};
   std::unique_ptr<uring_state> uring_;
