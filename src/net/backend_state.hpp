@@ -1,14 +1,15 @@
 #pragma once
 // Private state of the net tile's two backends (not a public header: src/net only).
 //
-// io_uring backend memory, all set up in the constructor and torn down in the destructor:
+// io_uring backend memory, set up in the constructor and torn down in the destructor:
 //
-//   buf_ring  : page-aligned ring of `buffer_count` io_uring_buf entries (addr, len, bid),
-//               registered as provided-buffer group 0; the kernel takes entries at its head,
-//               the tile adds recycled ones at the tail.
-//   buffers   : buffer_count × provided_buffer_bytes; buffer `bid` starts at bid × 2048 and,
-//               after a multishot recvmsg, holds:
-//                 | io_uring_recvmsg_out (16 B) | sockaddr_in (16 B) | payload (≤ 2016 B) |
+//   buf_ring  : page-aligned ring of `ring_entries` io_uring_buf entries (addr, len, bid),
+//               registered as provided-buffer group 0. The tile adds free rx frames at the
+//               tail (bid = frame index, addr = frame − 32, len = 1280); the kernel takes
+//               them from the head, in order. At most `window` are lent at a time.
+//   a lent frame after a multishot recvmsg (net_tile.hpp has the picture):
+//               | io_uring_recvmsg_out (16 B) | sockaddr_in (16 B) | payload … |
+//               ^ frame − 32 (tail of frame − 1)  ^ frame                ^ frame + 1248 at most
 //   recv[p]   : the msghdr each port's multishot recvmsg was armed with (only msg_namelen is
 //               used: the kernel lays the source address out in the buffer as above).
 //   sends     : tx_inflight slots; a slot owns the msghdr, iovec and destination sockaddr of
@@ -29,8 +30,13 @@
 
 namespace riptide::net {
 
-constexpr std::size_t provided_buffer_bytes = 2048;
 constexpr unsigned provided_buffer_group = 0;
+// The receive header the kernel writes in front of the payload: io_uring_recvmsg_out and
+// the source address. It must fit in the unused tail of the previous frame.
+constexpr std::size_t recv_header_bytes = 16 + sizeof(sockaddr_in);
+static_assert(recv_header_bytes == 32);
+static_assert(util::max_packet_frame_bytes - max_payload_bytes - 16 >= recv_header_bytes,
+              "the header of frame f must fit in frame f-1's tail, leaving payload+16 alone");
 
 enum class uring_tag : std::uint64_t { recv = 1, send = 2, cancel = 3 };
 constexpr int uring_tag_shift = 56;
@@ -48,10 +54,10 @@ struct net_tile::uring_state {
   void* buf_ring_mem = nullptr;
   std::size_t buf_ring_bytes = 0;
   io_uring_buf_ring* buf_ring = nullptr;
-  std::uint8_t* buffers = nullptr;
-  std::size_t buffers_bytes = 0;
-  std::uint32_t buffer_count = 0;
-  int buffer_mask = 0;
+  std::uint32_t ring_entries = 0;  // power of two ≥ window
+  int ring_mask = 0;
+  std::uint32_t window = 0;  // frames lent to the kernel at most
+  std::uint32_t lent = 0;    // frames lent and not yet returned by a completion
 
   struct recv_slot {
     msghdr msg{};

@@ -14,6 +14,8 @@ namespace riptide::net {
 namespace {
 
 constexpr std::uint32_t max_batch = 1024;
+constexpr std::uint32_t max_uring_frames = 65535;  // frames 1..65535: 16-bit buffer ids
+constexpr std::uint64_t kernel_drop_poll_housekeeps = 8;  // SO_MEMINFO read cadence
 constexpr std::size_t release_pop_batch = 64;
 
 const net_tile_config& validated(const net_tile_config& c) {
@@ -22,9 +24,9 @@ const net_tile_config& validated(const net_tile_config& c) {
   if (c.rx_batch == 0 || c.rx_batch > max_batch) fail("rx_batch must be in [1, 1024]");
   if (c.tx_batch == 0 || c.tx_batch > max_batch) fail("tx_batch must be in [1, 1024]");
   if (c.tx_inflight == 0 || c.tx_inflight > 65536) fail("tx_inflight must be in [1, 65536]");
-  if (c.uring_buffers < 64 || c.uring_buffers > 32768 ||
-      (c.uring_buffers & (c.uring_buffers - 1)) != 0)
-    fail("uring_buffers must be a power of two in [64, 32768]");
+  if (c.uring_provided_frames < 32 || c.uring_provided_frames > 32768 ||
+      (c.uring_provided_frames & (c.uring_provided_frames - 1)) != 0)
+    fail("uring_provided_frames must be a power of two in [32, 32768]");
   return c;
 }
 
@@ -40,12 +42,16 @@ const char* to_string(backend_kind kind) noexcept {
 }
 
 net_tile::net_tile(std::string name, const net_tile_config& config)
-    : util::tile(std::move(name)), config_(validated(config)), frames_(config.rx_frames),
-      free_frames_(0, config.rx_frames), faults_(config.faults),
+    : util::tile(std::move(name)), config_(validated(config)),
+      // Frame 0 is never handed out: it guards frame 1's receive header (net_tile.hpp).
+      frames_(config.rx_frames + 1), free_frames_(1, config.rx_frames), faults_(config.faults),
       faults_active_(faults_.active()) {
   const bool want_uring = config_.backend != backend_kind::recvmmsg;
   std::string why_not;
   if (want_uring) why_not = io_uring_unavailable_reason();
+  if (want_uring && why_not.empty() && config_.rx_frames > max_uring_frames)
+    why_not = "rx_frames above " + std::to_string(max_uring_frames) +
+              " (provided buffer ids are 16-bit)";
   if (config_.backend == backend_kind::io_uring && !why_not.empty())
     throw std::runtime_error("net: io_uring backend requested but unavailable: " + why_not);
   backend_ = want_uring && why_not.empty() ? backend_kind::io_uring : backend_kind::recvmmsg;
@@ -70,8 +76,9 @@ net_tile::net_tile(std::string name, const net_tile_config& config)
   if (config_.log_backend) {
     if (backend_ == backend_kind::io_uring) {
       std::fprintf(stderr,
-                   "net %s: backend io_uring (multishot recvmsg, %u provided buffers of %zu B, %s)\n",
-                   this->name().c_str(), config_.uring_buffers, provided_buffer_bytes,
+                   "net %s: backend io_uring (multishot recvmsg into rx frames, %u lent at a "
+                   "time, %s)\n",
+                   this->name().c_str(), uring_->window,
                    uring_->defer_taskrun ? "defer_taskrun" : "plain task work");
     } else if (why_not.empty()) {
       std::fprintf(stderr, "net %s: backend recvmmsg/sendmmsg (as configured)\n",
@@ -120,9 +127,9 @@ endpoint net_tile::local_endpoint(port_kind kind) const noexcept {
 std::vector<std::string_view> net_tile::own_counter_names() const {
   return {"rx_gossip",         "rx_tpu",           "rx_tpu_forwards",   "rx_tvu",
           "rx_repair",         "rx_bytes",         "rx_drop_ring_full", "rx_drop_no_frame",
-          "rx_oversize",       "rx_unrouted",      "fault_dropped",     "fault_duplicated",
-          "fault_reordered",   "tx_packets",       "tx_bytes",          "tx_errors",
-          "tx_release_full",   "rx_rearms",        "syscalls",          "io_errors"};
+          "rx_oversize",       "rx_kernel_drops",  "rx_unrouted",       "fault_dropped",
+          "fault_duplicated",  "fault_reordered",  "tx_packets",        "tx_bytes",
+          "tx_errors",         "rx_rearms",        "syscalls",          "io_errors"};
 }
 
 // ---- poll / lifecycle -------------------------------------------------------------------
@@ -131,8 +138,20 @@ int net_tile::poll() noexcept {
   return backend_ == backend_kind::io_uring ? uring_poll() : mmsg_poll();
 }
 
+std::size_t net_tile::free_rx_frames() const noexcept {
+  return free_frames_.available() + (uring_ ? uring_->lent : 0);
+}
+
 void net_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   if (backend_ == backend_kind::io_uring) uring_housekeep();
+  // Datagrams the kernel dropped because a socket's receive buffer was full (the tile was
+  // slow, or consumers held every frame): not seen by the tile, so ask the kernel.
+  if (housekeeps_++ % kernel_drop_poll_housekeeps == 0) {
+    std::uint64_t drops = 0;
+    for (const auto& s : sockets_)
+      if (s.is_open()) drops += static_cast<std::uint64_t>(std::max(0, s.kernel_drops()));
+    set_counter(c_rx_kernel_drops, drops);
+  }
   // A window on a quiet port would otherwise hold its packets until traffic resumes.
   for (std::size_t p = 0; p < port_kind_count; ++p) {
     quiet_housekeeps_[p] = rx_since_housekeep_[p] == 0 ? quiet_housekeeps_[p] + 1 : 0;
@@ -262,7 +281,7 @@ void net_tile::tx_done(std::size_t link, const util::frag_desc& d, int result) n
     count(c_tx_errors);
   }
   auto* release = tx_[link].release;
-  if (release != nullptr && !release->try_push(d)) count(c_tx_release_full);
+  if (release != nullptr && !release->try_push(d)) count(c_io_errors);
 }
 
 }  // namespace riptide::net

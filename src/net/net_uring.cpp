@@ -1,5 +1,6 @@
-// io_uring backend of the net tile: multishot recvmsg into a provided buffer ring, batched
-// SENDMSG, one io_uring_enter per poll at most. See backend_state.hpp for the memory layout.
+// io_uring backend of the net tile: multishot recvmsg straight into rx frames lent to the
+// kernel through a provided buffer ring, batched SENDMSG, one io_uring_enter per poll at
+// most. See backend_state.hpp and net_tile.hpp for the memory layout.
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -80,8 +81,9 @@ std::string probe_io_uring() {
   int rc = create_ring(ring, 8, 16, false, defer);
   if (rc < 0) return errno_text("io_uring_queue_init", rc);
   constexpr unsigned entries = 8;
+  constexpr std::size_t probe_buffer_bytes = 2048;
   void* ring_mem = map_anonymous(4096);
-  void* bufs = map_anonymous(entries * provided_buffer_bytes);
+  void* bufs = map_anonymous(entries * probe_buffer_bytes);
   std::string result;
   try {
     if (ring_mem == nullptr || bufs == nullptr) throw std::runtime_error("mmap failed");
@@ -94,8 +96,8 @@ std::string probe_io_uring() {
     rc = io_uring_register_buf_ring(&ring, &reg, 0);
     if (rc < 0) throw std::runtime_error(errno_text("io_uring_register_buf_ring", rc));
     for (unsigned i = 0; i < entries; ++i)
-      io_uring_buf_ring_add(br, static_cast<std::uint8_t*>(bufs) + i * provided_buffer_bytes,
-                            provided_buffer_bytes, static_cast<unsigned short>(i),
+      io_uring_buf_ring_add(br, static_cast<std::uint8_t*>(bufs) + i * probe_buffer_bytes,
+                            probe_buffer_bytes, static_cast<unsigned short>(i),
                             io_uring_buf_ring_mask(entries), static_cast<int>(i));
     io_uring_buf_ring_advance(br, entries);
 
@@ -121,7 +123,7 @@ std::string probe_io_uring() {
     if ((cqe->flags & IORING_CQE_F_BUFFER) == 0 || (cqe->flags & IORING_CQE_F_MORE) == 0)
       throw std::runtime_error("multishot recvmsg did not use a provided buffer or stay armed");
     auto* buf = static_cast<std::uint8_t*>(bufs) +
-                (cqe->flags >> IORING_CQE_BUFFER_SHIFT) * provided_buffer_bytes;
+                (cqe->flags >> IORING_CQE_BUFFER_SHIFT) * probe_buffer_bytes;
     auto* out = io_uring_recvmsg_validate(buf, cqe->res, &msg);
     sockaddr_in from{};
     if (out != nullptr) std::memcpy(&from, io_uring_recvmsg_name(out), sizeof from);
@@ -134,7 +136,7 @@ std::string probe_io_uring() {
     result = e.what();
   }
   io_uring_queue_exit(&ring);
-  if (bufs != nullptr) ::munmap(bufs, entries * provided_buffer_bytes);
+  if (bufs != nullptr) ::munmap(bufs, entries * probe_buffer_bytes);
   if (ring_mem != nullptr) ::munmap(ring_mem, 4096);
   return result;
 }
@@ -147,47 +149,43 @@ const std::string& io_uring_unavailable_reason() {
 }
 
 net_tile::uring_state::~uring_state() {
-  // Closing the ring cancels the outstanding receives before the buffers go away.
+  // Closing the ring cancels the outstanding receives before the frames go away (the tile
+  // destroys this state before its frame pool).
   if (ring_open) io_uring_queue_exit(&ring);
-  if (buffers != nullptr) ::munmap(buffers, buffers_bytes);
   if (buf_ring_mem != nullptr) ::munmap(buf_ring_mem, buf_ring_bytes);
 }
 
 void net_tile::uring_init() {
   uring_ = std::make_unique<uring_state>();
   uring_state& u = *uring_;
-  const std::uint32_t nbuf = config_.uring_buffers;
-  // Every CQE holds a provided buffer or a send slot until the tile consumes it, so a CQ this
-  // size cannot overflow (+ one terminating CQE per port and cancels).
-  const unsigned cq_entries = next_pow2(2 * (nbuf + config_.tx_inflight + 64));
+  // Never lend more than half the frames: the rest stay with the tile for fault duplicates
+  // and so that a burst does not strand every frame in the kernel at once.
+  u.window = std::min(config_.uring_provided_frames, std::max(1u, config_.rx_frames / 2));
+  u.ring_entries = next_pow2(u.window);
+  u.ring_mask = io_uring_buf_ring_mask(u.ring_entries);
+  // Every CQE holds a lent frame or a send slot until the tile consumes it, so a CQ this size
+  // cannot overflow (+ one terminating CQE per port, cancels and slack).
+  const unsigned cq_entries = next_pow2(2 * (u.window + config_.tx_inflight + 64));
   const unsigned sq_entries = next_pow2(config_.tx_batch + 4 * port_kind_count);
   int rc = create_ring(u.ring, sq_entries, cq_entries, true, u.defer_taskrun);
   if (rc < 0) throw std::runtime_error("net " + name() + ": " + errno_text("io_uring_queue_init", rc));
   u.ring_open = true;
 
-  u.buf_ring_bytes = page_round(nbuf * sizeof(io_uring_buf));
+  u.buf_ring_bytes = page_round(u.ring_entries * sizeof(io_uring_buf));
   u.buf_ring_mem = map_anonymous(u.buf_ring_bytes);
-  u.buffers_bytes = static_cast<std::size_t>(nbuf) * provided_buffer_bytes;
-  u.buffers = static_cast<std::uint8_t*>(map_anonymous(u.buffers_bytes));
-  if (u.buf_ring_mem == nullptr || u.buffers == nullptr)
-    throw std::runtime_error("net " + name() + ": mmap of provided buffers failed: " +
+  if (u.buf_ring_mem == nullptr)
+    throw std::runtime_error("net " + name() + ": mmap of the buffer ring failed: " +
                              std::strerror(errno));
   u.buf_ring = static_cast<io_uring_buf_ring*>(u.buf_ring_mem);
   io_uring_buf_ring_init(u.buf_ring);
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<std::uintptr_t>(u.buf_ring_mem);
-  reg.ring_entries = nbuf;
+  reg.ring_entries = u.ring_entries;
   reg.bgid = provided_buffer_group;
   rc = io_uring_register_buf_ring(&u.ring, &reg, 0);
   if (rc < 0)
     throw std::runtime_error("net " + name() + ": " + errno_text("io_uring_register_buf_ring", rc));
-  u.buffer_count = nbuf;
-  u.buffer_mask = io_uring_buf_ring_mask(nbuf);
-  for (std::uint32_t i = 0; i < nbuf; ++i)
-    io_uring_buf_ring_add(u.buf_ring, u.buffers + static_cast<std::size_t>(i) * provided_buffer_bytes,
-                          provided_buffer_bytes, static_cast<unsigned short>(i), u.buffer_mask,
-                          static_cast<int>(i));
-  io_uring_buf_ring_advance(u.buf_ring, static_cast<int>(nbuf));
+  lend_frames();
 
   for (std::size_t p = 0; p < port_kind_count; ++p) {
     auto& r = u.recv[p];
@@ -200,25 +198,36 @@ void net_tile::uring_init() {
   for (std::uint32_t i = config_.tx_inflight; i-- > 0;) u.free_sends.push_back(i);
 }
 
-namespace {
+void net_tile::lend_frames() noexcept {
+  uring_state& u = *uring_;
+  int added = 0;
+  std::uint32_t frame = 0;
+  while (u.lent < u.window && free_frames_.try_acquire(frame)) {
+    // The buffer starts recv_header_bytes before the frame (see net_tile.hpp) and ends where
+    // frame's payload area + spare ends, so the kernel never writes into frame + 1.
+    io_uring_buf_ring_add(u.buf_ring, frames_.frame(frame).data() - recv_header_bytes,
+                          static_cast<unsigned>(frames_.frame_bytes()),
+                          static_cast<unsigned short>(frame), u.ring_mask, added++);
+    ++u.lent;
+  }
+  if (added != 0) io_uring_buf_ring_advance(u.buf_ring, added);
+}
 
 // Queues a multishot receive for every open port flagged for it (submitted by the next
-// io_uring_enter).
-template <typename RecvSlots>
-void arm_receives(io_uring& ring, RecvSlots& recv,
-                  const std::array<udp_socket, port_kind_count>& sockets) noexcept {
+// io_uring_enter). Not while no frame is lent: the receive would end at once with -ENOBUFS.
+void net_tile::uring_arm() noexcept {
+  uring_state& u = *uring_;
+  if (draining_ || u.lent == 0) return;
   for (std::size_t p = 0; p < port_kind_count; ++p) {
-    auto& r = recv[p];
+    auto& r = u.recv[p];
     if (!r.rearm_now || !r.open || r.armed) continue;
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    io_uring_sqe* sqe = io_uring_get_sqe(&u.ring);
     if (sqe == nullptr) return;  // SQ full: try again next poll
-    prep_multishot_recv(sqe, sockets[p].fd(), &r.msg, p);
+    prep_multishot_recv(sqe, sockets_[p].fd(), &r.msg, p);
     r.armed = true;
     r.rearm_now = false;
   }
 }
-
-}  // namespace
 
 int net_tile::uring_poll() noexcept {
   uring_state& u = *uring_;
@@ -230,10 +239,12 @@ int net_tile::uring_poll() noexcept {
       u.broken = true;
       count(c_io_errors);
     }
-    if (!draining_) arm_receives(u.ring, u.recv, sockets_);
+    uring_arm();
   }
   if (u.broken) return 0;
   int work = reclaim_rx_frames();
+  lend_frames();
+  uring_arm();  // after a starvation: frames are back
 
   // Sends: pop descriptors round-robin across producers into SENDMSG SQEs.
   if (!tx_.empty()) {
@@ -288,7 +299,6 @@ int net_tile::uring_poll() noexcept {
   // Completions, in order, until rx_batch receives have been handled.
   std::uint32_t received = 0;
   unsigned seen = 0;
-  int recycled = 0;
   unsigned head;
   io_uring_cqe* cqe;
   io_uring_for_each_cqe(&u.ring, head, cqe) {
@@ -311,39 +321,33 @@ int net_tile::uring_poll() noexcept {
     auto& r = u.recv[index];
     const auto port = static_cast<port_kind>(index);
     if ((flags & IORING_CQE_F_BUFFER) != 0) {
-      const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-      std::uint8_t* buf = u.buffers + static_cast<std::size_t>(bid) * provided_buffer_bytes;
-      if (res >= 0) {
-        ++received;
-        io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, res, &r.msg);
-        if (out == nullptr || out->namelen < sizeof(sockaddr_in)) {
-          count(c_io_errors);
+      // The kernel wrote into lent frame `bid`: the frame is the tile's again.
+      const auto frame = static_cast<std::uint32_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      --u.lent;
+      io_uring_recvmsg_out* out =
+          res >= 0 && frames_.contains(frame)
+              ? io_uring_recvmsg_validate(frames_.frame(frame).data() - recv_header_bytes, res, &r.msg)
+              : nullptr;
+      if (res >= 0) ++received;
+      if (out == nullptr || out->namelen < sizeof(sockaddr_in)) {
+        if (res >= 0) count(c_io_errors);
+        if (frames_.contains(frame)) recycle_frame(frame);
+      } else {
+        on_datagram(port, out->payloadlen);
+        if ((out->flags & MSG_TRUNC) != 0 || out->payloadlen > max_payload_bytes) {
+          drop_oversize();
+          recycle_frame(frame);
         } else {
-          on_datagram(port, out->payloadlen);
-          std::uint32_t frame = 0;
-          if ((out->flags & MSG_TRUNC) != 0 || out->payloadlen > max_payload_bytes) {
-            drop_oversize();
-          } else if (routes_[index].out == nullptr) {
-            count(c_rx_unrouted);
-          } else if (!free_frames_.try_acquire(frame)) {
-            count(c_rx_dropped_no_frame);
-          } else {
-            sockaddr_in from{};
-            std::memcpy(&from, io_uring_recvmsg_name(out), sizeof from);
-            std::memcpy(frames_.frame(frame).data(), io_uring_recvmsg_payload(out, &r.msg),
-                        out->payloadlen);
-            deliver(port, frame, static_cast<std::uint16_t>(out->payloadlen), from_sockaddr(from));
-          }
+          sockaddr_in from{};
+          std::memcpy(&from, io_uring_recvmsg_name(out), sizeof from);
+          deliver(port, frame, static_cast<std::uint16_t>(out->payloadlen), from_sockaddr(from));
         }
       }
-      // The buffer goes straight back to the kernel: its bytes were copied (or dropped).
-      io_uring_buf_ring_add(u.buf_ring, buf, provided_buffer_bytes, static_cast<unsigned short>(bid),
-                            u.buffer_mask, recycled++);
     } else if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
       count(c_io_errors);
     }
     if ((flags & IORING_CQE_F_MORE) == 0) {
-      // The multishot receive ended: out of buffers (-ENOBUFS), cancelled, or an error.
+      // The multishot receive ended: out of lent frames (-ENOBUFS), cancelled, or an error.
       r.armed = false;
       if (!draining_) {
         count(c_rx_rearms);
@@ -356,8 +360,8 @@ int net_tile::uring_poll() noexcept {
     }
   }
   io_uring_cq_advance(&u.ring, seen);
-  if (recycled != 0) io_uring_buf_ring_advance(u.buf_ring, recycled);
-  if (!draining_) arm_receives(u.ring, u.recv, sockets_);  // submitted by the next poll
+  lend_frames();  // replace what the kernel used, from the warm end of the free stack
+  uring_arm();    // submitted by the next poll
   tx_outstanding_.store(u.inflight, std::memory_order_release);
   return work + static_cast<int>(received);
 }
@@ -371,7 +375,7 @@ void net_tile::uring_housekeep() noexcept {
       r.rearm_now = true;
     }
   }
-  arm_receives(u.ring, u.recv, sockets_);
+  uring_arm();
 }
 
 void net_tile::uring_drain() noexcept {

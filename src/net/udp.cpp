@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -159,6 +160,14 @@ int udp_socket::recv_buffer_bytes() const noexcept {
   socklen_t len = sizeof value;
   if (::getsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &value, &len) != 0) return -errno;
   return value;
+}
+
+int udp_socket::kernel_drops() const noexcept {
+  std::uint32_t info[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, info, &len) != 0) return -errno;
+  if (len < sizeof(std::uint32_t) * (SK_MEMINFO_DROPS + 1)) return -EINVAL;
+  return static_cast<int>(info[SK_MEMINFO_DROPS] & 0x7fffffff);
 }
 
 }  // namespace riptide::net

@@ -135,9 +135,9 @@ TEST(net_tile_setup, rejects_bad_config_and_wiring) {
   c.rx_batch = 0;
   EXPECT_THROW(net_tile("net", c), std::invalid_argument);
   c.rx_batch = 64;
-  c.uring_buffers = 1000;
+  c.uring_provided_frames = 1000;
   EXPECT_THROW(net_tile("net", c), std::invalid_argument);
-  c.uring_buffers = 1024;
+  c.uring_provided_frames = 1024;
   c.faults.drop[0] = 2;
   EXPECT_THROW(net_tile("net", c), std::invalid_argument);
   c.faults.drop[0] = 0;
@@ -291,7 +291,7 @@ TEST_P(net_tile_backend, full_out_ring_counts_drops_and_leaks_no_frame) {
   ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 256; }));
 }
 
-TEST_P(net_tile_backend, no_free_frame_counts_drops) {
+TEST_P(net_tile_backend, datagrams_wait_in_the_kernel_while_consumers_hold_every_frame) {
   auto cfg = config();
   cfg.rx_frames = 8;
   auto tile = make_tile(cfg, {port_kind::tpu});
@@ -300,11 +300,13 @@ TEST_P(net_tile_backend, no_free_frame_counts_drops) {
   udp_socket sender = plain_socket();
   const auto p = payload(64, 1);
   for (int i = 0; i < 12; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::tpu), p), 64);
-  // The consumer holds every frame: the first 8 packets are delivered; the rest either wait
-  // in the kernel (recvmmsg takes only what fits) or are dropped and counted (io_uring).
+  // The consumer holds every frame: 8 packets are delivered, the other 4 stay in the socket
+  // buffer (nothing is dropped, the tile just stops taking datagrams) …
   ASSERT_TRUE(poll_until(*tile, [&] { return out.size_approx() == 8; }));
-  for (int i = 0; i < 50; ++i) tile->poll();
-  const auto dropped = tile->own_counter(net_tile::c_rx_dropped_no_frame);
+  for (int i = 0; i < 100; ++i) tile->poll();
+  EXPECT_EQ(out.size_approx(), 8u);
+  EXPECT_EQ(tile->free_rx_frames(), 0u);
+  // … until frames come back.
   std::vector<util::frag_desc> held(8);
   ASSERT_EQ(out.try_pop_batch(held), 8u);
   for (const auto& d : held) ASSERT_TRUE(release.try_push(d));
@@ -313,14 +315,31 @@ TEST_P(net_tile_backend, no_free_frame_counts_drops) {
     util::frag_desc d;
     while (out.try_pop(d)) {
       ++delivered;
+      EXPECT_EQ(d.len, 64u);
       EXPECT_TRUE(release.try_push(d));
     }
-    return delivered + dropped == 12;
+    return delivered == 12;
   }));
   EXPECT_EQ(tile->own_counter(net_tile::c_rx_tpu), 12u);
-  if (GetParam() == backend_kind::io_uring) {
-    EXPECT_EQ(dropped, 4u);
-  }
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_no_frame), 0u);
+  tile->housekeep(0);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_kernel_drops), 0u);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 8; }));
+}
+
+TEST_P(net_tile_backend, kernel_drops_are_counted_when_the_socket_buffer_overflows) {
+  auto cfg = config();
+  cfg.rx_frames = 8;
+  cfg.socket_buffer_bytes = 64 * 1024;  // small, so a burst overflows it
+  auto tile = make_tile(cfg, {port_kind::tvu});
+  ring out(64), release(64);
+  tile->connect_rx(port_kind::tvu, &out, &release);
+  for (int i = 0; i < 4; ++i) tile->poll();
+  udp_socket sender = plain_socket();
+  const auto p = payload(1200, 1);
+  for (int i = 0; i < 400; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::tvu), p), 1200);
+  tile->housekeep(0);
+  EXPECT_GT(tile->own_counter(net_tile::c_rx_kernel_drops), 0u);
 }
 
 TEST_P(net_tile_backend, oversize_datagrams_are_dropped_and_counted) {

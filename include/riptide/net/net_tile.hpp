@@ -12,15 +12,28 @@
 //     (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN). `drained()` may be called from any thread
 //     (it reads only atomics). The accessors (`rx_frames`, `backend`, `bound_port`) may be
 //     called from any thread once construction is done.
-//   - RX: a datagram received on port `kind` is copied into a frame of `rx_frames()` and
-//     pushed to that port's `out` ring as frag_desc{frame, len, kind, meta = source
-//     endpoint packed}. With io_uring the kernel first writes the datagram into a provided
-//     buffer (a buffer ring private to this tile); the tile copies it (≤ 1232 B) into a frame
-//     and recycles the buffer at once, so provided buffers never leave the tile and frames
-//     are the only thing that travels. The consumer owns the frame until it pushes the
-//     descriptor back through `release`. A full `out` ring, no free frame, a datagram longer
-//     than max_payload_bytes, or an open port with no ring connected: the packet is dropped
-//     and counted; nothing is ever held waiting.
+//   - RX: a datagram received on port `kind` lands in a frame of `rx_frames()` and is pushed
+//     to that port's `out` ring as frag_desc{frame, len, kind, meta = source endpoint
+//     packed}. The kernel writes it there directly, with no copy in user space: recvmmsg
+//     into the frame; io_uring into a provided buffer that *is* the frame (below). The
+//     consumer owns the frame's payload bytes [0, max_payload_bytes) until it pushes the
+//     descriptor back through `release`; it must not write past them (see the layout).
+//     A full `out` ring, a datagram longer than max_payload_bytes, or an open port with no
+//     ring connected: the packet is dropped and counted; nothing is ever held waiting. When
+//     consumers hold every frame the tile stops taking datagrams; they wait in the socket's
+//     receive buffer, and what overflows it is counted from the kernel (rx_kernel_drops).
+//   - io_uring provided buffers are rx frames lent to the kernel: at most
+//     `uring_provided_frames` at a time, topped up each poll from the tile's LIFO of free
+//     frames (so the kernel writes into cache-warm frames). Buffer id = frame index. The
+//     kernel puts a 32-byte header (io_uring_recvmsg_out + source sockaddr_in) in front of
+//     the payload, so frame f's buffer starts 32 bytes before the frame, in the unused tail
+//     of frame f − 1; frame 0 is never handed out, it only guards frame 1's header:
+//
+//       frame f-1: | payload ≤ 1232 | 16 spare | hdr+addr of f (32) |  frame f: | payload …
+//                                                ^ buffer f starts here, 1280 bytes long
+//
+//     A datagram of up to 1248 bytes fits in frame f; anything longer is truncated by the
+//     kernel (MSG_TRUNC) and dropped as oversize, so nothing is ever written past frame f.
 //   - Fault injection (fault.hpp) runs on received packets after the size check and before
 //     the push, identically for both backends. Packets held by a reorder window are released
 //     by later arrivals on their port, by `begin_drain`, or by `housekeep` once the port has
@@ -30,7 +43,7 @@
 //     port's socket and, when the send has completed (successfully or not), pushes the same
 //     descriptor to `release` so the producer can reuse the frame. The producer must size
 //     `release` to hold every frame it owns; if it is full anyway the descriptor is counted
-//     (tx_release_full) and lost to the producer. A descriptor that cannot be sent (bad frame,
+//     (io_errors) and lost to the producer. A descriptor that cannot be sent (bad frame,
 //     len > max_payload_bytes, port not open, destination 0) is counted in tx_errors and
 //     released at once.
 //   - poll() never blocks and does bounded work: ≤ rx_batch received datagrams, ≤ tx_batch
@@ -73,13 +86,17 @@ struct net_tile_config {
   backend_kind backend = backend_kind::automatic;
   std::uint32_t bind_ip = 0x7f000001;                 // 127.0.0.1, host byte order
   std::array<std::uint16_t, port_kind_count> ports{};  // 0 = port not opened
-  std::uint32_t rx_frames = 4096;  // receive frames (frame_pool, 1280 B each; payload ≤ 1232)
+  // Receive frames (frame_pool, 1280 B each, payload ≤ 1232); the pool holds one more,
+  // frame 0, which is never handed out. io_uring: at most 65535 (16-bit buffer ids).
+  std::uint32_t rx_frames = 4096;
   std::uint32_t rx_batch = 64;     // datagrams received per poll at most (1..1024)
   std::uint32_t tx_batch = 64;     // sends queued per poll at most (1..1024)
   std::uint32_t tx_inflight = 256; // io_uring: sends in flight at most (send slots)
-  // io_uring: provided receive buffers, 2 KiB each; a power of two in [64, 32768]. They only
-  // need to cover the datagrams the kernel can hand over between two polls.
-  std::uint32_t uring_buffers = 1024;
+  // io_uring: rx frames lent to the kernel as provided buffers at a time; a power of two in
+  // [32, 32768] (capped at rx_frames / 2). Enough to cover what the kernel hands over between two
+  // polls (32 per port per io_uring_enter); fewer keeps the frames in cache. Running out is
+  // harmless: datagrams wait in the socket and the receive is re-armed (rx_rearms).
+  std::uint32_t uring_provided_frames = 256;
   // SO_RCVBUF/SO_SNDBUF per socket (forced past rmem_max/wmem_max when running as root).
   // The receive buffer absorbs bursts while the core thread sleeps; 0 = kernel default.
   std::uint32_t socket_buffer_bytes = 4u << 20;
@@ -104,6 +121,7 @@ class net_tile final : public util::tile {
     c_rx_dropped_ring_full,   // consumer ring full
     c_rx_dropped_no_frame,    // every rx frame held by consumers
     c_rx_oversize,            // longer than max_payload_bytes (or truncated)
+    c_rx_kernel_drops,        // socket receive buffer overflows, from the kernel (SO_MEMINFO)
     c_rx_unrouted,            // port open but no ring connected
     c_fault_dropped,
     c_fault_duplicated,
@@ -111,10 +129,11 @@ class net_tile final : public util::tile {
     c_tx_packets,
     c_tx_bytes,
     c_tx_errors,              // bad descriptor or failed send (frame still released)
-    c_tx_release_full,        // producer's release ring full: frame lost to the producer
     c_rx_rearms,              // io_uring: multishot receive re-armed (e.g. out of buffers)
     c_syscalls,               // io_uring_enter / recvmmsg / sendmmsg calls
-    c_io_errors,              // unexpected syscall or completion errors, bad releases
+    // Unexpected syscall or completion errors, a bad frame index or double release on a
+    // release ring, a producer's release ring full (that frame is lost to the producer).
+    c_io_errors,
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -137,8 +156,9 @@ class net_tile final : public util::tile {
   backend_kind backend() const noexcept { return backend_; }
   std::uint16_t bound_port(port_kind kind) const noexcept;  // 0 if not open
   endpoint local_endpoint(port_kind kind) const noexcept;  // {bind_ip, port}; port 0 if closed
-  // Frames currently free in the tile (not held by consumers, the kernel or a reorder window).
-  std::size_t free_rx_frames() const noexcept { return free_frames_.available(); }
+  // Frames not held by consumers or a reorder window (free, or lent to the kernel empty).
+  // Start-up value: rx_frames. Core thread only.
+  std::size_t free_rx_frames() const noexcept;
 
   std::vector<std::string_view> own_counter_names() const override;
   int poll() noexcept override;
@@ -176,6 +196,8 @@ class net_tile final : public util::tile {
   // Backends.
   void uring_init();
   int uring_poll() noexcept;
+  void uring_arm() noexcept;
+  void lend_frames() noexcept;
   void uring_drain() noexcept;
   void uring_housekeep() noexcept;
   void mmsg_init();
@@ -193,6 +215,7 @@ class net_tile final : public util::tile {
   fault_injector faults_;
   bool faults_active_;
   bool draining_ = false;
+  std::uint64_t housekeeps_ = 0;
   std::array<std::uint64_t, port_kind_count> rx_since_housekeep_{};
   std::array<std::uint32_t, port_kind_count> quiet_housekeeps_{};
   // Sends popped from tx rings and not yet completed; read by drained() from other threads.

@@ -96,6 +96,9 @@ class udp_socket {
   int recv_from(std::span<std::uint8_t> buffer, endpoint& from) noexcept;
   // Kernel's effective SO_RCVBUF, or -errno.
   int recv_buffer_bytes() const noexcept;
+  // Datagrams the kernel dropped on this socket so far (receive buffer full, …), from
+  // SO_MEMINFO; or -errno.
+  int kernel_drops() const noexcept;
 
   void close() noexcept;
 
