@@ -21,15 +21,6 @@ constexpr double ln2 = 0.69314718055994530942;
 
 }  // namespace
 
-std::uint64_t hash_prefix(const crypto::hash32& hash) noexcept {
-  return load_u64_le(hash.data());
-}
-
-std::uint64_t hash_partition(const crypto::hash32& hash, std::uint32_t mask_bits) noexcept {
-  if (mask_bits == 0) return 0;
-  return hash_prefix(hash) >> (64 - std::min<std::uint32_t>(mask_bits, 63));
-}
-
 std::uint32_t bloom_bit(const crypto::hash32& hash, std::uint64_t key,
                         std::uint32_t num_bits) noexcept {
   return static_cast<std::uint32_t>(crypto::xxh3_64(hash, key) % num_bits);
@@ -46,6 +37,20 @@ bloom_shape optimal_bloom_shape(std::size_t items, double false_positive_rate,
   const double k = std::round(static_cast<double>(bits) / n * ln2);
   const auto keys = static_cast<std::uint32_t>(std::clamp(k, 1.0, double{max_bloom_keys}));
   return {bits, keys};
+}
+
+std::uint32_t optimal_bloom_keys(std::size_t items, std::uint32_t num_bits) noexcept {
+  const double n = static_cast<double>(std::max<std::size_t>(items, 1));
+  const double k = std::round(static_cast<double>(num_bits) / n * ln2);
+  return static_cast<std::uint32_t>(std::clamp(k, 1.0, double{max_bloom_keys}));
+}
+
+double bloom_false_positive_rate(std::size_t items, std::uint32_t num_bits,
+                                 std::uint32_t num_keys) noexcept {
+  if (num_bits == 0) return 1.0;
+  const double k = num_keys;
+  const double fill = 1.0 - std::exp(-k * static_cast<double>(items) / num_bits);
+  return std::pow(fill, k);
 }
 
 std::size_t bloom_capacity(double false_positive_rate, std::uint32_t max_bits) noexcept {

@@ -77,6 +77,8 @@ crds_outcome crds_table::insert(const value_ref& value, const crypto::hash32& ha
     it = entries_.emplace(label, crds_entry{}).first;
     it->second.label = std::move(label);
     by_origin_[value.origin].push_back(&it->second);
+    it->second.dense_index = dense_.size();
+    dense_.push_back({hash, &it->second});
     ++counts_[kind_index(value.kind)];
   } else {
     crds_entry& held = it->second;
@@ -99,7 +101,20 @@ crds_outcome crds_table::insert(const value_ref& value, const crypto::hash32& ha
   e.pushable = options.pushable;
   by_hash_[hash] = &e;
   by_ordinal_.emplace(e.ordinal, &e);
+  dense_[e.dense_index].hash = hash;
   return outcome;
+}
+
+bool crds_table::promote(const crypto::hash32& hash, const crypto::pubkey& from) {
+  const auto it = by_hash_.find(hash);
+  if (it == by_hash_.end() || it->second->pushable) return false;
+  crds_entry& e = *it->second;
+  by_ordinal_.erase(e.ordinal);
+  e.ordinal = next_ordinal_++;
+  e.pushable = true;
+  e.from = from;
+  by_ordinal_.emplace(e.ordinal, &e);
+  return true;
 }
 
 const crds_entry* crds_table::find(const crds_label& label) const {
@@ -112,9 +127,17 @@ const crds_entry* crds_table::find(const crypto::hash32& hash) const {
   return it == by_hash_.end() ? nullptr : it->second;
 }
 
+void crds_table::dense_remove(crds_entry& entry) {
+  const std::size_t i = entry.dense_index;
+  dense_[i] = dense_.back();
+  dense_[i].entry->dense_index = i;
+  dense_.pop_back();
+}
+
 void crds_table::unlink(crds_entry& entry) {
   by_hash_.erase(entry.hash);
   by_ordinal_.erase(entry.ordinal);
+  dense_remove(entry);
   --counts_[kind_index(entry.label.kind)];
 }
 

@@ -19,8 +19,10 @@ constexpr std::size_t max_tracked_relayers = 16;
 constexpr std::size_t bad_signature_memory = 1024;
 // Candidate peers examined per attempt to fill the active set or find a pull target.
 constexpr std::size_t max_peer_samples = 64;
-// Untrusted peers pinged per pull round to widen the pool of trusted peers.
-constexpr std::size_t maintenance_pings_per_pull = 2;
+// Untrusted peers pinged per pull round to widen the pool of trusted peers, until it holds
+// trusted_pool_fanouts active sets' worth of peers.
+constexpr std::size_t maintenance_pings_per_pull = 1;
+constexpr std::size_t trusted_pool_fanouts = 2;
 
 std::uint64_t splitmix64(std::uint64_t& state) noexcept {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
@@ -116,6 +118,7 @@ void gossip_config::validate() const {
   need(trust_ttl_ms > 0, "trust_ttl_ms must be > 0");
   need(push_budget_bytes >= max_value_bytes, "push_budget_bytes must hold one value (684)");
   need(max_pull_requests >= 1 && max_pull_requests <= 64, "max_pull_requests must be in [1, 64]");
+  need(pull_fanout >= 1 && pull_fanout <= 16, "pull_fanout must be in [1, 16]");
   need(max_outgoing_packets >= 1 && max_outgoing_packets <= (1u << 20),
        "max_outgoing_packets must be in [1, 2^20]");
   need(max_addresses >= 1, "max_addresses must be >= 1");
@@ -407,20 +410,29 @@ void engine::forget_peer(const crypto::pubkey& id) {
 std::optional<crypto::pubkey> engine::random_trusted_peer(std::uint64_t now) {
   const std::size_t n = peer_list_.size();
   if (n == 0) return std::nullopt;
-  auto usable = [&](const crypto::pubkey& id) {
+  // Trust is per direction: a peer that answered our ping trusts us only if we answered its
+  // ping. Prefer peers with evidence of that (they pinged us, or answered a pull of ours), so
+  // fewer requests are dropped; fall back to any peer we trust.
+  auto usable = [&](const crypto::pubkey& id, bool mutual) {
     const peer_state& p = peers_.at(id);
-    return health_of(p, now) != peer_health::dead && trusted(id, gossip_addr_of(p.contact), now);
+    const socket_addr addr = gossip_addr_of(p.contact);
+    if (health_of(p, now) == peer_health::dead || !trusted(id, addr, now)) return false;
+    if (!mutual) return true;
+    const addr_state& a = addresses_.at(addr);
+    return a.trusts_us && now - std::min(now, a.trusts_us_ms) <= cfg_.trust_ttl_ms;
   };
-  for (std::size_t i = 0; i < std::min(n, max_peer_samples / 4); ++i) {
-    const crypto::pubkey& id = peer_list_[random_below(n)];
-    if (usable(id)) return id;
+  for (const bool mutual : {true, false}) {
+    for (std::size_t i = 0; i < std::min(n, max_peer_samples / 4); ++i) {
+      const crypto::pubkey& id = peer_list_[random_below(n)];
+      if (usable(id, mutual)) return id;
+    }
+    std::vector<crypto::pubkey> candidates;
+    for (const crypto::pubkey& id : peer_list_) {
+      if (usable(id, mutual)) candidates.push_back(id);
+    }
+    if (!candidates.empty()) return candidates[random_below(candidates.size())];
   }
-  std::vector<crypto::pubkey> candidates;
-  for (const crypto::pubkey& id : peer_list_) {
-    if (usable(id)) candidates.push_back(id);
-  }
-  if (candidates.empty()) return std::nullopt;
-  return candidates[random_below(candidates.size())];
+  return std::nullopt;
 }
 
 // ------------------------------------------------------------------------------ ingestion
@@ -431,6 +443,12 @@ engine::ingest_result engine::ingest(const value_ref& v, std::uint64_t now,
   const crypto::hash32 hash = value_hash(v.bytes);
   // Held already: no signature check, no further work.
   if (table_.contains(hash)) {
+    // A value we pulled quietly is being pushed around: relay it like a fresh push, so the
+    // rumour does not die at every node that happened to pull it first.
+    if (r == route::push && table_.promote(hash, delivered_by)) {
+      ++stats_.values_promoted;
+      return ingest_result::promoted;
+    }
     ++stats_.values_duplicate;
     return ingest_result::duplicate;
   }
@@ -596,7 +614,7 @@ void engine::on_packet(const socket_addr& from, std::span<const std::uint8_t> by
     switch (m.type) {
       case message_type::push: handle_push(from, m, now_ms); break;
       case message_type::pull_request: handle_pull_request(from, m, now_ms); break;
-      case message_type::pull_response: handle_pull_response(m, now_ms); break;
+      case message_type::pull_response: handle_pull_response(from, m, now_ms); break;
       case message_type::prune: handle_prune(m, now_ms); break;
       case message_type::ping: handle_ping(from, m, now_ms); break;
       case message_type::pong: handle_pong(from, m, now_ms); break;
@@ -612,14 +630,21 @@ void engine::handle_push(const socket_addr& from, const message_view& m, std::ui
     const ingest_result r = ingest(v, now, m.sender, route::push);
     if (r == ingest_result::rejected) continue;
     record_delivery(v.origin, m.sender, from,
-                    r == ingest_result::inserted || r == ingest_result::updated);
+                    r == ingest_result::inserted || r == ingest_result::updated ||
+                        r == ingest_result::promoted);
   }
 }
 
-void engine::handle_pull_response(const message_view& m, std::uint64_t now) {
+void engine::handle_pull_response(const socket_addr& from, const message_view& m,
+                                  std::uint64_t now) {
   ++stats_.pull_responses_received;
+  note_trusts_us(from, now);
   for (std::size_t i = 0; i < m.num_values; ++i) {
-    (void)ingest(m.values[i], now, m.sender, route::pull_response);
+    // A value for a label we did not know means we are behind (joining, or packets were
+    // lost): pull again next round instead of a pull interval later.
+    if (ingest(m.values[i], now, m.sender, route::pull_response) == ingest_result::inserted) {
+      catch_up_due_ = true;
+    }
   }
 }
 
@@ -646,13 +671,14 @@ void engine::handle_pull_request(const socket_addr& from, const message_view& m,
     packer.reset();
     --packets_left;
   };
-  const std::uint64_t span = std::max<std::uint64_t>(table_.next_ordinal() - 1, 1);
-  table_.for_each_from(1 + random_below(span), [&](const crds_entry& e) {
-    if (hash_partition(e.hash, m.mask_bits) != m.mask) return true;
+  // Start at a random place so a budget cut-off does not always favour the same values.
+  table_.scan_from(random_below(std::max<std::size_t>(table_.size(), 1)),
+                   [&](const crypto::hash32& hash, const crds_entry& e) {
+    if (hash_partition(hash, m.mask_bits) != m.mask) return true;
+    if (m.filter.contains(hash)) return true;
     // The requester's own values are not skipped: its filter holds them anyway, and if a
     // second process signs with its identity, this is how the requester finds out.
     if (e.wallclock_ms + cfg_.purge_after_ms < now) return true;
-    if (m.filter.contains(e.hash)) return true;
     if (e.bytes.size() > budget) {
       truncated = true;
       return false;
@@ -698,6 +724,7 @@ void engine::handle_ping(const socket_addr& from, const message_view& m, std::ui
   std::array<std::uint8_t, ping_message_bytes> buf;
   const std::size_t n = encode_pong(cfg_.shred_version, identity_, m.token, random_aux(), buf);
   if (n != 0 && enqueue(from, {buf.data(), n})) ++stats_.pongs_sent;
+  note_trusts_us(from, now);
   if (auto it = peers_.find(m.sender); it != peers_.end()) {
     it->second.observed = from;
     it->second.has_observed = true;
@@ -705,6 +732,27 @@ void engine::handle_ping(const socket_addr& from, const message_view& m, std::ui
   }
   // Ping back, so trust becomes mutual and the pinger's pull requests get answers.
   if (!trusted(m.sender, from, now)) (void)maybe_ping(from, now);
+  // A ping from a node we just sent a pull request to means it did not trust us and dropped
+  // the request; it will once our pong arrives, so ask again next tick instead of waiting a
+  // pull interval (one retry per request).
+  if (const auto a = addresses_.find(from);
+      a != addresses_.end() && a->second.pulled &&
+      now - std::min(now, a->second.pulled_ms) <= cfg_.pull_interval_ms) {
+    a->second.pulled = false;
+    schedule_repull(from);
+  }
+}
+
+void engine::note_trusts_us(const socket_addr& addr, std::uint64_t now) {
+  // Only addresses we track already (we pinged or pulled them): no entry per stranger.
+  const auto it = addresses_.find(addr);
+  if (it == addresses_.end()) return;
+  it->second.trusts_us = true;
+  it->second.trusts_us_ms = now;
+}
+
+void engine::schedule_repull(const socket_addr& to) {
+  if (std::find(repulls_.begin(), repulls_.end(), to) == repulls_.end()) repulls_.push_back(to);
 }
 
 void engine::handle_pong(const socket_addr& from, const message_view& m, std::uint64_t now) {
@@ -726,12 +774,10 @@ void engine::handle_pong(const socket_addr& from, const message_view& m, std::ui
   a->pong_ms = now;
   a->answered = true;
   note_contact(m.sender, now);
-  if (!was_trusted && is_entrypoint(from) &&
-      std::find(entrypoint_pulls_.begin(), entrypoint_pulls_.end(), from) ==
-          entrypoint_pulls_.end()) {
+  if (!was_trusted && is_entrypoint(from)) {
     // Join fast: pull from the entrypoint in the next tick (after this round's pong to its
     // ping-back is queued, so it trusts us by the time the request arrives).
-    entrypoint_pulls_.push_back(from);
+    schedule_repull(from);
   }
 }
 
@@ -742,12 +788,14 @@ void engine::tick(std::uint64_t now_ms) noexcept {
   try {
     if (!started_) {
       started_ = true;
+      first_tick_ms_ = now;
       next_push_ms_ = now;
       next_pull_ms_ = now + cfg_.pull_interval_ms;
       next_rotate_ms_ = now + cfg_.active_set_rotate_ms;
       next_refresh_ms_ = now + cfg_.refresh_own_values_ms;
       next_heartbeat_ms_ = now + cfg_.heartbeat_ms;
       next_secret_ms_ = now + cfg_.ping_secret_rotate_ms;
+      next_prune_flush_ms_ = now;
       if (now > self_.wallclock_ms) {
         refresh_own_values(now);
         sign_heartbeat(now);
@@ -772,19 +820,33 @@ void engine::tick(std::uint64_t now_ms) noexcept {
       rotate_active_set(now);
       next_rotate_ms_ = now + cfg_.active_set_rotate_ms;
     }
-    if (!entrypoint_pulls_.empty()) {
-      const std::vector<socket_addr> due = std::move(entrypoint_pulls_);
-      entrypoint_pulls_.clear();
+    if (!repulls_.empty()) {
+      const std::vector<socket_addr> due = std::move(repulls_);
+      repulls_.clear();
       for (const socket_addr& ep : due) send_pull_requests(now, &ep);
     }
     if (now >= next_pull_ms_) {
       run_pull(now);
       next_pull_ms_ = now + cfg_.pull_interval_ms;
+      catch_up_due_ = false;
+    } else if (catch_up_due_ && now >= next_push_ms_) {
+      catch_up_due_ = false;
+      ++stats_.catch_up_pulls;
+      send_pull_requests(now, nullptr);
     }
     if (now >= next_push_ms_) {
       pings_this_round_ = 0;
+      // Knowing no live peer, knock on the entrypoints every round, not every pull interval:
+      // joining (or rejoining) needs a ping, a pong and a pull to get through.
+      if (!entrypoints_.empty() && health(now) == node_health::isolated &&
+          now != first_tick_ms_) {
+        bootstrap(now);
+      }
       run_push(now);
-      flush_prunes(now);
+      if (now >= next_prune_flush_ms_) {
+        flush_prunes(now);
+        next_prune_flush_ms_ = now + cfg_.prune_flush_ms;
+      }
       next_push_ms_ = now + cfg_.push_interval_ms;
     }
   } catch (...) {
@@ -794,10 +856,9 @@ void engine::tick(std::uint64_t now_ms) noexcept {
 
 void engine::bootstrap(std::uint64_t now) {
   for (const socket_addr& ep : entrypoints_) {
-    const auto it = addresses_.find(ep);
-    const bool answered = it != addresses_.end() && it->second.answered &&
-                          now - std::min(now, it->second.pong_ms) <= cfg_.trust_ttl_ms;
-    if (!answered) (void)maybe_ping(ep, now);
+    // Pinged even if it answered before: if our pong to its ping-back was lost, it does not
+    // trust us and drops our pull requests, and our ping makes it ping us again.
+    (void)maybe_ping(ep, now);
     // Sent even before the entrypoint answered: it learns our ContactInfo from the request
     // and pings us back; the next request (after its pong) is answered.
     send_pull_requests(now, &ep);
@@ -805,11 +866,18 @@ void engine::bootstrap(std::uint64_t now) {
 }
 
 void engine::run_pull(std::uint64_t now) {
-  if (health(now) == node_health::isolated) bootstrap(now);
-  send_pull_requests(now, nullptr);
-  // Widen the trusted pool a little every round, so pull targets vary.
-  std::size_t pinged = 0;
+  for (std::size_t i = 0; i < cfg_.pull_fanout; ++i) send_pull_requests(now, nullptr);
+  // Widen the trusted pool a little every round until it is a few active sets deep, so pull
+  // targets and active-set rotations have some choice. (Every ping costs a signature on each
+  // side, and its ping-back two more, so the pool is not grown without need.)
   const std::size_t n = peer_list_.size();
+  std::size_t trusted_peers = 0;
+  for (const crypto::pubkey& id : peer_list_) {
+    const peer_state& p = peers_.at(id);
+    trusted_peers += trusted(id, gossip_addr_of(p.contact), now) ? 1 : 0;
+  }
+  if (trusted_peers >= trusted_pool_fanouts * cfg_.push_fanout) return;
+  std::size_t pinged = 0;
   for (std::size_t i = 0; i < std::min(n, max_peer_samples / 4) &&
                           pinged < maintenance_pings_per_pull;
        ++i) {
@@ -827,7 +895,7 @@ void engine::send_pull_requests(std::uint64_t now, const socket_addr* only_to) {
   const double fp = default_bloom_false_positive_rate;
   // Shape one filter at the target rate with the bits a packet leaves; split hash space into
   // 2^mask_bits partitions until each partition's share of the table fits one filter.
-  const bloom_shape full = optimal_bloom_shape(1000, fp, max_bloom_bits);
+  const bloom_shape full = optimal_bloom_shape(1000, fp, max_bloom_bits);  // k for the rate
   const std::uint32_t max_bits = max_pull_request_bits(full.num_keys);
   const std::size_t per_filter = std::max<std::size_t>(bloom_capacity(fp, max_bits), 1);
   const std::size_t items = table_.size();
@@ -840,9 +908,10 @@ void engine::send_pull_requests(std::uint64_t now, const socket_addr* only_to) {
       static_cast<std::size_t>(std::min<std::uint64_t>(partitions, cfg_.max_pull_requests));
   const std::uint64_t first = random_below(partitions);
   std::vector<std::vector<crypto::hash32>> buckets(requests);
-  table_.for_each([&](const crds_entry& e) {
-    const std::uint64_t slot = (hash_partition(e.hash, mask_bits) - first) & (partitions - 1);
-    if (slot < requests) buckets[slot].push_back(e.hash);
+  table_.scan_from(0, [&](const crypto::hash32& hash, const crds_entry&) {
+    const std::uint64_t slot = (hash_partition(hash, mask_bits) - first) & (partitions - 1);
+    if (slot < requests) buckets[slot].push_back(hash);
+    return true;
   });
   std::array<std::uint8_t, max_packet_bytes> buf;
   for (std::size_t i = 0; i < requests; ++i) {
@@ -854,8 +923,13 @@ void engine::send_pull_requests(std::uint64_t now, const socket_addr* only_to) {
       if (!peer) return;
       to = gossip_addr_of(peers_.at(*peer).contact);
     }
-    bloom_shape shape = optimal_bloom_shape(buckets[i].size(), fp, max_bits);
-    shape.num_bits = std::min(shape.num_bits, max_pull_request_bits(shape.num_keys));
+    // Use every bit the packet has room for: partitions are sized so a full filter stays at or
+    // below the target rate, and a smaller table gets a much lower one. That matters for the
+    // tail: a value hidden by a false positive waits a whole pull interval for its next chance.
+    bloom_shape shape;
+    shape.num_keys = optimal_bloom_keys(buckets[i].size(), max_bits);
+    shape.num_bits = max_pull_request_bits(shape.num_keys);
+    shape.num_keys = optimal_bloom_keys(buckets[i].size(), shape.num_bits);
     std::array<std::uint64_t, max_bloom_keys> keys{};
     for (std::uint32_t k = 0; k < shape.num_keys; ++k) keys[k] = next_random();
     bloom filter(shape.num_bits, {keys.data(), shape.num_keys});
@@ -863,11 +937,23 @@ void engine::send_pull_requests(std::uint64_t now, const socket_addr* only_to) {
     const std::uint64_t mask = (first + i) & (partitions - 1);
     const std::size_t n = encode_pull_request(cfg_.shred_version, self_.id, filter, mask_bits,
                                               mask, own_contact->bytes, buf);
-    if (n != 0 && enqueue(to, {buf.data(), n})) ++stats_.pull_requests_sent;
+    if (n != 0 && enqueue(to, {buf.data(), n})) {
+      ++stats_.pull_requests_sent;
+      addr_state* a = address(to, now);
+      a->pulled = true;
+      a->pulled_ms = now;
+    }
   }
 }
 
 void engine::fill_active_set(std::uint64_t now) {
+  // Candidates pinged for the active set and not answered yet count as members-to-be, so a
+  // node does not ping a new batch every round while the first batch's pongs are in flight.
+  std::erase_if(candidate_pings_, [&](const std::pair<socket_addr, std::uint64_t>& c) {
+    if (now - std::min(now, c.second) >= cfg_.ping_retry_ms) return true;
+    const auto it = addresses_.find(c.first);
+    return it != addresses_.end() && it->second.answered && it->second.pong_ms >= c.second;
+  });
   if (active_set_.size() >= cfg_.push_fanout || peer_list_.empty()) return;
   const std::size_t n = peer_list_.size();
   auto consider = [&](const crypto::pubkey& id) {
@@ -880,8 +966,10 @@ void engine::fill_active_set(std::uint64_t now) {
     const socket_addr addr = gossip_addr_of(p.contact);
     if (trusted(id, addr, now)) {
       active_set_.push_back({id, addr, {}});
-    } else if (pings_this_round_ < cfg_.max_pings_per_round && maybe_ping(addr, now)) {
+    } else if (active_set_.size() + candidate_pings_.size() < cfg_.push_fanout &&
+               pings_this_round_ < cfg_.max_pings_per_round && maybe_ping(addr, now)) {
       ++pings_this_round_;
+      candidate_pings_.emplace_back(addr, now);
     }
   };
   if (n <= max_peer_samples) {
@@ -898,8 +986,9 @@ void engine::fill_active_set(std::uint64_t now) {
 void engine::rotate_active_set(std::uint64_t now) {
   ++stats_.active_set_rotations;
   received_.clear();  // fresh duplicate scores for the new upstream mix
-  std::size_t drop = std::min(active_set_.size(), std::max<std::size_t>(1, cfg_.push_fanout / 2));
-  while (drop-- > 0) {
+  // One member at a time: every new member receives all our pushes until it has pruned the
+  // origins it gets elsewhere, so replacing many at once multiplies duplicates and prunes.
+  if (!active_set_.empty()) {
     active_set_.erase(active_set_.begin() +
                       static_cast<std::ptrdiff_t>(random_below(active_set_.size())));
   }

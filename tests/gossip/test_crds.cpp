@@ -210,6 +210,57 @@ TEST(Crds, ForEachFromWrapsAround) {
   EXPECT_EQ(n, 4u);
 }
 
+TEST(Crds, ScanFromVisitsEveryValueOnceWithItsHash) {
+  crds_table t(64);
+  const auto a = key(13), b = key(14);
+  std::set<crypto::hash32> held;
+  for (int i = 0; i < 12; ++i) {
+    const value_bytes v = data(i % 2 ? a : b, 1, key_name(i), "v");
+    (void)t.insert(v.ref(), v.hash(), at(0));
+    held.insert(v.hash());
+  }
+  // Remove and update some, so the dense array has been swap-removed and rewritten.
+  const value_bytes gone = data(b, 1, key_name(0), "v");
+  ASSERT_TRUE(t.remove(label_of(gone.ref())));
+  held.erase(gone.hash());
+  const value_bytes newer = data(a, 5, key_name(1), "w");
+  held.erase(data(a, 1, key_name(1), "v").hash());
+  (void)t.insert(newer.ref(), newer.hash(), at(0));
+  held.insert(newer.hash());
+  EXPECT_EQ(t.remove_origin(b.public_key()), 5u);
+  for (int i = 0; i < 12; i += 2) held.erase(data(b, 1, key_name(i), "v").hash());
+  for (const std::size_t start : {std::size_t{0}, std::size_t{3}, std::size_t{1000}}) {
+    std::set<crypto::hash32> seen;
+    t.scan_from(start, [&](const crypto::hash32& h, const crds_entry& e) {
+      EXPECT_EQ(h, e.hash);
+      EXPECT_TRUE(seen.insert(h).second);
+      return true;
+    });
+    EXPECT_EQ(seen, held);
+  }
+  std::size_t n = 0;
+  t.scan_from(0, [&](const crypto::hash32&, const crds_entry&) { return ++n < 2; });
+  EXPECT_EQ(n, 2u);
+}
+
+TEST(Crds, PromoteMakesAPulledValuePushableAgain) {
+  crds_table t(8);
+  const auto a = key(15), relayer = key(16);
+  const value_bytes v = data(a, 1, "k", "v");
+  (void)t.insert(v.ref(), v.hash(), {0, a.public_key(), false});
+  const std::uint64_t before = t.find(v.hash())->ordinal;
+  EXPECT_TRUE(t.promote(v.hash(), relayer.public_key()));
+  const crds_entry* e = t.find(v.hash());
+  EXPECT_TRUE(e->pushable);
+  EXPECT_GT(e->ordinal, before);
+  EXPECT_EQ(e->from, relayer.public_key());
+  EXPECT_FALSE(t.promote(v.hash(), relayer.public_key()));  // already pushable
+  EXPECT_FALSE(t.promote(crypto::hash32{}, relayer.public_key()));
+  std::size_t seen = 0;
+  (void)t.for_each_since(before + 1, [&](const crds_entry&) { return ++seen > 0; });
+  EXPECT_EQ(seen, 1u);
+}
+
 TEST(Crds, RemoveAndRemoveOrigin) {
   crds_table t(64);
   const auto a = key(9), b = key(10);

@@ -32,11 +32,18 @@ constexpr double default_bloom_false_positive_rate = 0.1;
 
 // The first 8 bytes of a value hash as a little-endian integer: what partitions and bloom
 // shapes key on. Value hashes are SHA-256 outputs, so these bits are uniform.
-[[nodiscard]] std::uint64_t hash_prefix(const crypto::hash32& hash) noexcept;
+[[nodiscard]] inline std::uint64_t hash_prefix(const crypto::hash32& hash) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | hash[static_cast<std::size_t>(i)];
+  return v;
+}
 
 // The partition (top mask_bits bits of hash_prefix) a hash falls in; 0 when mask_bits == 0.
-[[nodiscard]] std::uint64_t hash_partition(const crypto::hash32& hash,
-                                           std::uint32_t mask_bits) noexcept;
+// mask_bits must be at most 63 (the wire allows 32).
+[[nodiscard]] inline std::uint64_t hash_partition(const crypto::hash32& hash,
+                                                  std::uint32_t mask_bits) noexcept {
+  return mask_bits == 0 ? 0 : hash_prefix(hash) >> (64 - mask_bits);
+}
 
 // Bit index of `hash` under one key, in [0, num_bits). num_bits must be > 0.
 [[nodiscard]] std::uint32_t bloom_bit(const crypto::hash32& hash, std::uint64_t key,
@@ -51,6 +58,14 @@ struct bloom_shape {
 // (the rate then rises). Always at least 64 bits and one key; keys at most max_bloom_keys.
 [[nodiscard]] bloom_shape optimal_bloom_shape(std::size_t items, double false_positive_rate,
                                               std::uint32_t max_bits) noexcept;
+
+// The key count that minimises false positives for `items` entries in exactly num_bits bits
+// (num_bits / items * ln 2, rounded, clamped to [1, max_bloom_keys]).
+[[nodiscard]] std::uint32_t optimal_bloom_keys(std::size_t items, std::uint32_t num_bits) noexcept;
+
+// Expected false-positive rate of a filter with these dimensions holding `items` entries.
+[[nodiscard]] double bloom_false_positive_rate(std::size_t items, std::uint32_t num_bits,
+                                               std::uint32_t num_keys) noexcept;
 
 // How many items one filter of max_bits bits holds at false_positive_rate.
 [[nodiscard]] std::size_t bloom_capacity(double false_positive_rate,

@@ -84,7 +84,9 @@ struct crds_entry {
   std::uint64_t ordinal = 0;        // when it was inserted/updated, in table order
   std::uint64_t local_ms = 0;       // local time of insert/update
   crypto::pubkey from{};            // who delivered it (the origin's own node: itself)
+  std::size_t dense_index = 0;      // position in the table's dense array (see scan_from)
   bool pushable = true;             // false for values learned from pull responses
+                                    // until a push delivers them too (promote())
 
   [[nodiscard]] value_ref ref() const noexcept;  // the bytes re-parsed as a view
 };
@@ -105,6 +107,11 @@ class crds_table {
   // Inserts a parsed value. For `updated`, *replaced_hash (if given) is the old value's hash.
   crds_outcome insert(const value_ref& value, const crypto::hash32& hash,
                       const insert_options& options, crypto::hash32* replaced_hash = nullptr);
+
+  // Marks a held value pushable, with a fresh ordinal (so a push cursor sees it again) and
+  // `from` as its deliverer. False if the hash is not held or the value is pushable already.
+  // Rumour mongering: a value pulled quietly starts being relayed once someone pushes it.
+  bool promote(const crypto::hash32& hash, const crypto::pubkey& from);
 
   [[nodiscard]] const crds_entry* find(const crds_label& label) const;
   [[nodiscard]] const crds_entry* find(const crypto::hash32& hash) const;
@@ -159,6 +166,21 @@ class crds_table {
     }
   }
 
+  // Calls f(hash, entry) for every value, starting at position `start` (mod size) of a dense
+  // array of (hash, entry) and wrapping around, while f returns true. The hash sits in the
+  // array itself, so a scan that rejects most values by hash (a pull responder checking
+  // partition and bloom filter) does not touch the entries. Order changes as values come and go.
+  template <typename F>
+  void scan_from(std::size_t start, F&& f) const {
+    const std::size_t n = dense_.size();
+    if (n == 0) return;
+    start %= n;
+    for (std::size_t i = 0; i < n; ++i) {
+      const dense_slot& s = dense_[(start + i) % n];
+      if (!f(s.hash, *s.entry)) return;
+    }
+  }
+
   // Calls f(const crds_entry&) for every value of `origin`.
   template <typename F>
   void for_each_of(const crypto::pubkey& origin, F&& f) const {
@@ -172,6 +194,12 @@ class crds_table {
 
  private:
   void unlink(crds_entry& entry);
+  void dense_remove(crds_entry& entry);
+
+  struct dense_slot {
+    crypto::hash32 hash;
+    crds_entry* entry;
+  };
 
   std::size_t capacity_;
   std::uint64_t next_ordinal_ = 1;
@@ -180,6 +208,7 @@ class crds_table {
   std::unordered_map<crypto::hash32, crds_entry*, hash32_hasher> by_hash_;
   std::map<std::uint64_t, crds_entry*> by_ordinal_;
   std::unordered_map<crypto::pubkey, std::vector<crds_entry*>, pubkey_hasher> by_origin_;
+  std::vector<dense_slot> dense_;  // every entry once, swap-removed
   std::array<std::size_t, value_kind_count> counts_{};
 };
 

@@ -68,7 +68,7 @@ struct gossip_config {
   std::size_t push_fanout = 6;      // active set size
   std::uint64_t push_interval_ms = 100;         // one push round
   std::uint64_t pull_interval_ms = 1000;        // one pull round
-  std::uint64_t active_set_rotate_ms = 10000;   // replace half the active set
+  std::uint64_t active_set_rotate_ms = 10000;   // replace one active-set member
   std::uint64_t refresh_own_values_ms = 5000;   // re-sign own ContactInfo/Data/... with now
   std::uint64_t ping_secret_rotate_ms = 30000;  // a pong must answer a ping of the current or
                                                 // previous secret
@@ -86,12 +86,15 @@ struct gossip_config {
   // Additions beyond the list:
   std::size_t prune_keep_relayers = 2;   // per origin, the relayers that delivered first most
                                          // often are never pruned (keeps ingress redundant)
+  std::uint64_t prune_flush_ms = 100;    // prunes are batched per relayer and sent this often
+                                         // (each prune message costs a signature each side)
   std::uint64_t trust_ttl_ms = 120000;   // a pong keeps (id, address) trusted this long
-  std::uint64_t ping_retry_ms = 2000;    // minimum gap between pings to one address
+  std::uint64_t ping_retry_ms = 500;     // minimum gap between pings to one address
   std::size_t max_pings_per_round = 4;   // pings for candidate peers per push round
   std::uint64_t push_timeout_ms = 30000;  // values older than this (wallclock) are not pushed
   std::size_t push_budget_bytes = 64 * 1024;  // value bytes pushed per round (to each peer)
   std::size_t max_pull_requests = 8;     // hash partitions requested per pull round
+  std::size_t pull_fanout = 2;           // peers asked (for every partition) per pull round
   std::size_t max_outgoing_packets = 4096;  // outgoing queue bound
   std::size_t max_addresses = 16384;     // ping/trust table bound (address -> id, pong time)
   std::size_t max_own_data_keys = 64;    // set_data() refuses new keys beyond this
@@ -207,6 +210,7 @@ class engine {
     std::uint64_t values_inserted = 0;    // new label
     std::uint64_t values_updated = 0;     // replaced an older value
     std::uint64_t values_duplicate = 0;   // held already (no signature check)
+    std::uint64_t values_promoted = 0;    // held from a pull, first pushed copy: now relayed
     std::uint64_t values_outdated = 0;    // an equal-or-newer value is held (no signature check)
     std::array<std::uint64_t, value_reject_count> values_rejected{};
     std::uint64_t signatures_verified = 0;  // value signature checks (each distinct value once)
@@ -226,6 +230,7 @@ class engine {
     std::uint64_t pull_responses_sent = 0, pull_response_values_sent = 0;
     std::uint64_t pull_responses_received = 0;
     std::uint64_t pull_responses_truncated = 0;  // budget or queue space ran out
+    std::uint64_t catch_up_pulls = 0;  // extra pull rounds after an answer with new labels
 
     // Ping / pong.
     std::uint64_t pings_sent = 0, pings_received = 0, pings_rejected = 0;  // bad signature
@@ -270,7 +275,9 @@ class engine {
 
  private:
   enum class route : std::uint8_t { push, pull_request, pull_response };
-  enum class ingest_result : std::uint8_t { inserted, updated, duplicate, outdated, rejected };
+  enum class ingest_result : std::uint8_t {
+    inserted, updated, promoted, duplicate, outdated, rejected
+  };
 
   struct peer_state {
     contact_info contact{};
@@ -285,8 +292,12 @@ class engine {
     crypto::pubkey id{};       // who answered our ping here
     std::uint64_t pong_ms = 0;
     std::uint64_t ping_ms = 0;
+    std::uint64_t pulled_ms = 0;  // when we last sent it a pull request
+    std::uint64_t trusts_us_ms = 0;  // last evidence it trusts us (its ping, a pull answer)
     bool answered = false;
     bool pinged = false;
+    bool pulled = false;
+    bool trusts_us = false;
   };
   struct active_peer {
     crypto::pubkey id{};
@@ -307,7 +318,7 @@ class engine {
   // Packet handlers.
   void handle_push(const socket_addr& from, const message_view& m, std::uint64_t now);
   void handle_pull_request(const socket_addr& from, const message_view& m, std::uint64_t now);
-  void handle_pull_response(const message_view& m, std::uint64_t now);
+  void handle_pull_response(const socket_addr& from, const message_view& m, std::uint64_t now);
   void handle_prune(const message_view& m, std::uint64_t now);
   void handle_ping(const socket_addr& from, const message_view& m, std::uint64_t now);
   void handle_pong(const socket_addr& from, const message_view& m, std::uint64_t now);
@@ -339,6 +350,8 @@ class engine {
   [[nodiscard]] bool trusted(const crypto::pubkey& id, const socket_addr& addr,
                              std::uint64_t now) const noexcept;
   bool maybe_ping(const socket_addr& addr, std::uint64_t now);
+  void schedule_repull(const socket_addr& to);
+  void note_trusts_us(const socket_addr& addr, std::uint64_t now);
   [[nodiscard]] crypto::hash32 ping_token(const crypto::hash32& secret,
                                           const socket_addr& addr) const noexcept;
   addr_state* address(const socket_addr& addr, std::uint64_t now);
@@ -388,10 +401,14 @@ class engine {
   crypto::hash32 secret_{};
   crypto::hash32 previous_secret_{};
   bool started_ = false;
-  std::vector<socket_addr> entrypoint_pulls_;  // entrypoints that just answered our ping
+  bool catch_up_due_ = false;  // a pull answer taught us a new label: pull again next round
+  std::vector<std::pair<socket_addr, std::uint64_t>> candidate_pings_;  // (addr, ping time)
+  std::vector<socket_addr> repulls_;  // pull from these next tick (see handle_ping/pong)
+  std::uint64_t first_tick_ms_ = 0;
   std::size_t pings_this_round_ = 0;
   std::uint64_t next_push_ms_ = 0, next_pull_ms_ = 0, next_rotate_ms_ = 0,
-                next_refresh_ms_ = 0, next_heartbeat_ms_ = 0, next_secret_ms_ = 0;
+                next_refresh_ms_ = 0, next_heartbeat_ms_ = 0, next_secret_ms_ = 0,
+                next_prune_flush_ms_ = 0;
 
   std::vector<outgoing> out_;  // ring, grown on demand up to max_outgoing_packets
   std::size_t out_head_ = 0;
