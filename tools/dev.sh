@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # riptide developer entry point.
 #
-#   tools/dev.sh start   install what is missing, build, run a node with embedded defaults
-#                        for a bounded time (RIPTIDE_START_SECONDS, default 20), live rates
+#   tools/dev.sh start   install what is missing, build, run a 4-node cluster on loopback:
+#                        gossip converges, a key set on one node reaches the others, then
+#                        it stops by itself (tools/gossip-demo.sh)
+#   tools/dev.sh node    one node with PoH and a synthetic verify pipeline for a bounded
+#                        time (RIPTIDE_START_SECONDS, default 20), live rates
 #   tools/dev.sh test    install what is missing, build (release), run every test suite,
 #                        plus the ThreadSanitizer contention tests; prints "N passed, N failed"
 #   tools/dev.sh bench   build and run the benchmarks, JSON to perf/results/
@@ -19,7 +22,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   liburing-dev libsecp256k1-dev libxxhash-dev libisal-dev
   libbenchmark-dev libgtest-dev libtomlplusplus-dev libcli11-dev
-  libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libssl-dev
+  libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libssl-dev bc
 )
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -114,6 +117,10 @@ case "$cmd" in
     ;;
   start)
     build_release
+    RIPTIDE_BIN="$root/$build/src/app/riptide" exec tools/gossip-demo.sh "${@:2}"
+    ;;
+  node)
+    build_release
     seconds=${RIPTIDE_START_SECONDS:-20}
     log "starting one node for ${seconds}s (Ctrl-C stops it early); watch it live from another"
     log "terminal with: $build/src/app/riptide monitor"
@@ -151,7 +158,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -10,10 +10,12 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <httplib.h>
 
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/config.hpp>
+#include <riptide/node/genesis.hpp>
 #include <riptide/node/node.hpp>
 #include <riptide/util/metrics.hpp>
 
@@ -88,6 +90,26 @@ int cmd_monitor(const std::string& path, std::uint64_t count) {
   return 0;
 }
 
+// A minimal HTTP client for scripts (no curl needed): prints the body, exits 0 on 2xx.
+int cmd_rpc(const std::string& url, const std::string& method, const std::string& path,
+            const std::string& body) {
+  const auto ep = riptide::node::parse_endpoint(url);
+  if (!ep) throw riptide::node::config_error("--url: expected ip:port, got '" + url + "'");
+  httplib::Client client(fmt::format("{}.{}.{}.{}", ep->first >> 24, (ep->first >> 16) & 255,
+                                     (ep->first >> 8) & 255, ep->first & 255),
+                         ep->second);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(5, 0);
+  httplib::Result res = method == "POST" ? client.Post(path, body, "application/json") : client.Get(path);
+  if (!res) {
+    std::cerr << "error: " << url << path << ": " << httplib::to_string(res.error()) << "\n";
+    return exit_runtime_error;
+  }
+  std::cout << res->body;
+  if (!res->body.empty() && res->body.back() != '\n') std::cout << "\n";
+  return res->status >= 200 && res->status < 300 ? 0 : exit_runtime_error;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,6 +140,27 @@ int main(int argc, char** argv) {
   run->add_option("-c,--config", run_config, "TOML config file (defaults if omitted)");
   run->add_option("--set", run_sets, "Override a setting: section.key=value (repeatable)");
   auto* seconds_opt = run->add_option("--seconds", run_seconds, "Stop after this many seconds (node.run_seconds)");
+
+  auto* genesis_cmd = app.add_subcommand("genesis", "Create a local cluster: genesis file, keys and one config per node");
+  std::string genesis_dir;
+  riptide::node::local_cluster_options gopt;
+  bool genesis_force = false;
+  genesis_cmd->add_option("-o,--outdir", genesis_dir, "Directory for genesis.toml, node-<i>.key and node-<i>.toml")->required();
+  genesis_cmd->add_option("-n,--nodes", gopt.nodes, "Number of validators")->check(CLI::Range(1, 999));
+  genesis_cmd->add_option("--port-offset", gopt.port_offset, "Shift every port (gossip 12000+offset+i, ...)");
+  genesis_cmd->add_option("--stake", gopt.stake, "Stake of each validator");
+  genesis_cmd->add_option("--hashes-per-tick", gopt.hashes_per_tick, "PoH hashes per tick")->check(CLI::Range(2, 100000000));
+  genesis_cmd->add_option("--ticks-per-slot", gopt.ticks_per_slot, "PoH ticks per slot")->check(CLI::Range(1, 100000));
+  genesis_cmd->add_option("--tick-us", gopt.tick_us, "Wall-clock microseconds per tick (0: flat out)");
+  genesis_cmd->add_option("--shred-version", gopt.shred_version, "Cluster id (default: derived from the genesis hash)");
+  genesis_cmd->add_flag("--force", genesis_force, "Replace an existing cluster in the directory");
+
+  auto* rpc_cmd = app.add_subcommand("rpc", "Call a node's HTTP API (for scripts)");
+  std::string rpc_url = "127.0.0.1:11000", rpc_method = "GET", rpc_path, rpc_body;
+  rpc_cmd->add_option("--url", rpc_url, "Node HTTP address ip:port");
+  rpc_cmd->add_option("method", rpc_method, "GET or POST")->check(CLI::IsMember({"GET", "POST"}))->required();
+  rpc_cmd->add_option("path", rpc_path, "Path, e.g. /gossip/peers")->required();
+  rpc_cmd->add_option("body", rpc_body, "JSON body for POST");
 
   auto* monitor = app.add_subcommand("monitor", "Print a running node's metrics, live, once a second");
   std::string monitor_name = "node0";
@@ -160,6 +203,18 @@ int main(int argc, char** argv) {
       if (!check_path.empty()) std::cerr << check_path << ": ok\n";
       return 0;
     }
+    if (*genesis_cmd) {
+      gopt.overwrite = genesis_force;
+      const auto g = riptide::node::create_local_cluster(genesis_dir, gopt);
+      std::cout << fmt::format("wrote {}/genesis.toml (shred_version {}) and {} node configs and keys\n",
+                               genesis_dir, g.shred_version, g.validators.size());
+      for (std::size_t i = 0; i < g.validators.size(); ++i)
+        std::cout << fmt::format("  {}: gossip {}:{} rpc {} tpu {} tvu {} repair {}\n", g.validators[i].name,
+                                 g.validators[i].ip, g.validators[i].gossip_port, g.validators[i].rpc_port,
+                                 g.validators[i].tpu_port, g.validators[i].tvu_port, g.validators[i].repair_port);
+      return 0;
+    }
+    if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
     if (*monitor) {
       if (monitor_path.empty()) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <variant>
 
@@ -18,11 +19,13 @@ using bool_ref = bool& (*)(config&);
 using string_ref = std::string& (*)(config&);
 using ints_ref = std::vector<std::int64_t>& (*)(config&);
 using layout_ref = std::vector<std::vector<std::string>>& (*)(config&);
+using double_ref = double& (*)(config&);
+using strings_ref = std::vector<std::string>& (*)(config&);
 
 struct field {
   std::string_view key;  // "section.name"
   std::string_view doc;
-  std::variant<u64_ref, bool_ref, string_ref, ints_ref, layout_ref> ref;
+  std::variant<u64_ref, bool_ref, string_ref, ints_ref, layout_ref, double_ref, strings_ref> ref;
 };
 
 #define RT_FIELD(sec, name, doc) \
@@ -38,6 +41,42 @@ const std::vector<field>& fields() {
                "spread over the others."),
       RT_FIELD(layout, pin, "Pin each core thread to its CPU (pthread_setaffinity_np)."),
       RT_FIELD(layout, cpus, "CPU of core thread i; empty = the CPUs this process may use, in order."),
+      RT_FIELD(identity, key_file, "Node key file (riptide keygen); empty = a fresh key for this run only."),
+      RT_FIELD(cluster, genesis, "Genesis file (riptide genesis); empty = a standalone node."),
+      RT_FIELD(cluster, entrypoints, "Gossip addresses to join through, e.g. [\"127.0.0.1:12000\"]."),
+      RT_FIELD(cluster, shred_version, "Cluster id carried by every gossip message; taken from genesis when one is given."),
+      RT_FIELD(net, enabled, "Open UDP sockets (needed for gossip)."),
+      RT_FIELD(net, backend, "UDP backend: auto (io_uring if it works), io_uring, or recvmmsg."),
+      RT_FIELD(net, ip, "IPv4 address to bind and advertise."),
+      RT_FIELD(net, gossip_port, "Gossip UDP port."),
+      RT_FIELD(net, tpu_port, "Transaction UDP port (advertised)."),
+      RT_FIELD(net, tvu_port, "Shred UDP port (advertised)."),
+      RT_FIELD(net, repair_port, "Repair UDP port (advertised)."),
+      RT_FIELD(net, tpu_forwards_port, "Forwarded-transaction UDP port (advertised)."),
+      RT_FIELD(net, rx_frames, "Receive frames in the net tile's pool."),
+      RT_FIELD(net, drop_gossip, "Injected receive loss on the gossip port, probability 0..1."),
+      RT_FIELD(net, drop_tpu, "Injected receive loss on the tpu port, probability 0..1."),
+      RT_FIELD(net, drop_tvu, "Injected receive loss on the tvu port, probability 0..1."),
+      RT_FIELD(net, drop_repair, "Injected receive loss on the repair port, probability 0..1."),
+      RT_FIELD(net, duplicate, "Injected duplication of received packets, probability 0..1."),
+      RT_FIELD(net, reorder_window, "Injected reordering of received packets within this many packets; 0 = off."),
+      RT_FIELD(net, fault_seed, "Seed of the fault injector, so a lossy run can be repeated."),
+      RT_FIELD(gossip, enabled, "Run the gossip tile."),
+      RT_FIELD(gossip, push_fanout, "Peers in the push active set."),
+      RT_FIELD(gossip, push_interval_ms, "How often new values are pushed."),
+      RT_FIELD(gossip, pull_interval_ms, "How often a pull request (bloom filter) goes to a random peer."),
+      RT_FIELD(gossip, active_set_rotate_ms, "How often the push active set is rotated."),
+      RT_FIELD(gossip, refresh_own_values_ms, "How often the node re-signs its own values (liveness)."),
+      RT_FIELD(gossip, heartbeat_ms, "How often peers are pinged."),
+      RT_FIELD(gossip, suspect_after_ms, "A peer silent this long is suspected."),
+      RT_FIELD(gossip, dead_after_ms, "A peer silent this long is dead."),
+      RT_FIELD(gossip, purge_after_ms, "Values of a peer silent this long are purged."),
+      RT_FIELD(gossip, wallclock_tolerance_ms, "Values stamped further than this in the future are rejected."),
+      RT_FIELD(gossip, max_values, "Capacity of the CRDS table."),
+      RT_FIELD(rpc, enabled, "Serve the HTTP API (its own thread, never on a tile's core)."),
+      RT_FIELD(rpc, ip, "HTTP API bind address."),
+      RT_FIELD(rpc, port, "HTTP API port."),
+      RT_FIELD(rpc, max_body_bytes, "Largest accepted request body; larger ones get 400."),
       RT_FIELD(poh, hashes_per_tick, "SHA-256 hashes per PoH tick (from genesis in a cluster)."),
       RT_FIELD(poh, ticks_per_slot, "PoH ticks per slot."),
       RT_FIELD(poh, tick_us, "Wall-clock target per tick in microseconds (sleep mode, for small "
@@ -97,6 +136,18 @@ void set_from_toml(const field& f, const toml::node& n, std::string_view origin,
         } else if constexpr (std::is_same_v<R, string_ref>) {
           if (!n.is_string()) fail(origin, f.key, "expected a string, got " + type_name(n));
           ref(cfg) = *n.value<std::string>();
+        } else if constexpr (std::is_same_v<R, double_ref>) {
+          if (!n.is_number()) fail(origin, f.key, "expected a number, got " + type_name(n));
+          ref(cfg) = n.is_integer() ? static_cast<double>(*n.value<std::int64_t>()) : *n.value<double>();
+        } else if constexpr (std::is_same_v<R, strings_ref>) {
+          const auto* arr = n.as_array();
+          if (arr == nullptr) fail(origin, f.key, "expected an array of strings, got " + type_name(n));
+          std::vector<std::string> out;
+          for (const auto& e : *arr) {
+            if (!e.is_string()) fail(origin, f.key, "expected an array of strings");
+            out.push_back(*e.value<std::string>());
+          }
+          ref(cfg) = std::move(out);
         } else if constexpr (std::is_same_v<R, ints_ref>) {
           const auto* arr = n.as_array();
           if (arr == nullptr) fail(origin, f.key, "expected an array of integers, got " + type_name(n));
@@ -155,6 +206,17 @@ std::string format_value(const field& f, config& cfg) {
           return ref(cfg) ? "true" : "false";
         } else if constexpr (std::is_same_v<R, string_ref>) {
           return quote(ref(cfg));
+        } else if constexpr (std::is_same_v<R, double_ref>) {
+          std::ostringstream os;
+          os.precision(17);
+          os << ref(cfg);
+          std::string v = os.str();
+          if (v.find_first_of(".eE") == std::string::npos) v += ".0";
+          return v;
+        } else if constexpr (std::is_same_v<R, strings_ref>) {
+          std::string s = "[";
+          for (std::size_t i = 0; i < ref(cfg).size(); ++i) s += (i ? ", " : "") + quote(ref(cfg)[i]);
+          return s + "]";
         } else if constexpr (std::is_same_v<R, ints_ref>) {
           std::string s = "[";
           for (std::size_t i = 0; i < ref(cfg).size(); ++i)
@@ -176,6 +238,44 @@ std::string format_value(const field& f, config& cfg) {
 }
 
 }  // namespace
+
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) noexcept {
+  std::uint32_t ip = 0;
+  int parts = 0;
+  std::size_t i = 0;
+  while (parts < 4) {
+    std::uint32_t v = 0;
+    std::size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 4) {
+      v = v * 10 + static_cast<std::uint32_t>(text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || v > 255) return std::nullopt;
+    ip = ip << 8 | v;
+    if (++parts < 4) {
+      if (i >= text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+  }
+  if (i != text.size()) return std::nullopt;
+  return ip;
+}
+
+std::optional<std::pair<std::uint32_t, std::uint16_t>> parse_endpoint(std::string_view text) noexcept {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto ip = parse_ipv4(text.substr(0, colon));
+  const auto port_text = text.substr(colon + 1);
+  std::uint32_t port = 0;
+  if (!ip || port_text.empty() || port_text.size() > 5) return std::nullopt;
+  for (char ch : port_text) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    port = port * 10 + static_cast<std::uint32_t>(ch - '0');
+  }
+  if (port == 0 || port > 65535) return std::nullopt;
+  return std::pair{*ip, static_cast<std::uint16_t>(port)};
+}
 
 void load_config_text(std::string_view toml_text, std::string_view origin, config& cfg) {
   toml::table root;
@@ -263,14 +363,39 @@ void config::validate() const {
   require(runtime.idle_max_sleep_us <= 100'000, "runtime.idle_max_sleep_us", "must be <= 100000");
   require(runtime.housekeep_interval_us >= 10, "runtime.housekeep_interval_us", "must be >= 10");
   require(!metrics.path.empty(), "metrics.path", "must not be empty");
+  require(net.backend == "auto" || net.backend == "io_uring" || net.backend == "recvmmsg",
+          "net.backend", "must be auto, io_uring or recvmmsg");
+  require(parse_ipv4(net.ip).has_value(), "net.ip", "must be an IPv4 address");
+  require(parse_ipv4(rpc.ip).has_value(), "rpc.ip", "must be an IPv4 address");
+  for (auto [key, port] : {std::pair{"net.gossip_port", net.gossip_port}, {"net.tpu_port", net.tpu_port},
+                           {"net.tvu_port", net.tvu_port}, {"net.repair_port", net.repair_port},
+                           {"net.tpu_forwards_port", net.tpu_forwards_port}, {"rpc.port", rpc.port}})
+    require(port >= 1 && port <= 65535, key, "must be a port in 1..65535");
+  for (auto [key, p] : {std::pair{"net.drop_gossip", net.drop_gossip}, {"net.drop_tpu", net.drop_tpu},
+                        {"net.drop_tvu", net.drop_tvu}, {"net.drop_repair", net.drop_repair},
+                        {"net.duplicate", net.duplicate}})
+    require(p >= 0 && p <= 1, key, "must be a probability in 0..1");
+  require(net.rx_frames >= 64 && net.rx_frames <= (1u << 20), "net.rx_frames", "must be in 64..1048576");
+  require(net.reorder_window <= 4096, "net.reorder_window", "must be in 0..4096");
+  require(!gossip.enabled || net.enabled, "gossip.enabled", "needs net.enabled = true");
+  require(gossip.push_fanout >= 1 && gossip.push_fanout <= 64, "gossip.push_fanout", "must be in 1..64");
+  require(gossip.push_interval_ms >= 1, "gossip.push_interval_ms", "must be >= 1");
+  require(gossip.pull_interval_ms >= 1, "gossip.pull_interval_ms", "must be >= 1");
+  require(gossip.suspect_after_ms < gossip.dead_after_ms, "gossip.suspect_after_ms", "must be < gossip.dead_after_ms");
+  require(gossip.dead_after_ms <= gossip.purge_after_ms, "gossip.dead_after_ms", "must be <= gossip.purge_after_ms");
+  require(gossip.max_values >= 16, "gossip.max_values", "must be >= 16");
+  require(cluster.shred_version <= 65535, "cluster.shred_version", "must be in 0..65535");
+  for (const auto& e : cluster.entrypoints)
+    require(parse_endpoint(e).has_value(), "cluster.entrypoints", "'" + e + "' is not ip:port");
+  require(rpc.max_body_bytes >= 64 && rpc.max_body_bytes <= (1u << 20), "rpc.max_body_bytes", "must be in 64..1048576");
   for (auto cpu : layout.cpus) require(cpu >= 0 && cpu < 4096, "layout.cpus", "CPU numbers must be in 0..4095");
   if (!layout.cores.empty()) {
     std::map<std::string, std::uint64_t> seen;
     for (const auto& core : layout.cores) {
       require(!core.empty(), "layout.cores", "a core thread must run at least one tile");
       for (const auto& t : core) {
-        require(t == "poh" || t == "verify" || t == "load" || t == "dedup", "layout.cores",
-                "unknown tile '" + t + "' (known: poh, load, verify, dedup)");
+        require(t == "poh" || t == "verify" || t == "load" || t == "dedup" || t == "net" || t == "gossip",
+                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, net, gossip)");
         ++seen[t];
       }
     }
@@ -284,6 +409,12 @@ void config::validate() const {
     require(seen["load"] == (load.enabled ? 1u : 0u), "layout.cores",
             load.enabled ? "must place exactly one load tile (load.enabled = true)"
                          : "places a load tile but load.enabled = false");
+    require(seen["net"] == (net.enabled ? 1u : 0u), "layout.cores",
+            net.enabled ? "must place exactly one net tile (net.enabled = true)"
+                        : "places a net tile but net.enabled = false");
+    require(seen["gossip"] == (gossip.enabled ? 1u : 0u), "layout.cores",
+            gossip.enabled ? "must place exactly one gossip tile (gossip.enabled = true)"
+                           : "places a gossip tile but gossip.enabled = false");
     require(layout.cpus.empty() || layout.cpus.size() >= layout.cores.size(), "layout.cpus",
             "names fewer CPUs than layout.cores has core threads");
   }

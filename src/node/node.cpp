@@ -7,6 +7,11 @@
 
 #include <fmt/format.h>
 
+#include <riptide/crypto/keyfile.hpp>
+#include <riptide/gossip/gossip_tile.hpp>
+#include <riptide/net/net_tile.hpp>
+#include <riptide/node/genesis.hpp>
+#include <riptide/rpc/http_api.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
@@ -31,8 +36,11 @@ std::size_t next_pow2(std::size_t v) {
 std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t cpus) {
   std::vector<std::vector<std::string>> cores(std::max<std::size_t>(cpus, 1));
   std::vector<std::string> rest;
-  cores[0].push_back("poh");
   const bool poh_alone = cfg.poh.tick_us == 0 && cores.size() > 1;
+  cores[0].push_back("poh");
+  // net and gossip are light (io_uring polling, tens of packets/s) and share a core.
+  if (cfg.net.enabled) (poh_alone ? rest : cores[0]).push_back("net");
+  if (cfg.gossip.enabled) (poh_alone ? rest : cores[0]).push_back("gossip");
   if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
   if (cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
   for (std::uint64_t i = 0; i < cfg.verify.tiles; ++i) rest.push_back("verify");
@@ -52,6 +60,12 @@ struct node::impl {
   std::unique_ptr<tpu::load_tile> load;
   std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
   std::unique_ptr<tpu::dedup_tile> dedup;
+  std::unique_ptr<net::net_tile> net;
+  std::unique_ptr<gossip::gossip_tile> gossip;
+  std::unique_ptr<util::spsc_ring<gossip::gossip_command>> commands;
+  gossip::snapshot_board board;
+  std::unique_ptr<rpc::http_api> api;
+  crypto::keypair identity;
   std::vector<util::core_plan> plan;
   std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
@@ -83,7 +97,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
 
   // Blocks: one per core thread, per tile (poh, load, dedup, verifiers) and per link (four
   // per verify tile at most).
-  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1);
+  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1 + 2 + 4);
   m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
 
   const std::size_t v = cfg.verify.tiles;
@@ -96,6 +110,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   pc.hashes_per_tick = cfg.poh.hashes_per_tick;
   pc.ticks_per_slot = cfg.poh.ticks_per_slot;
   pc.target_tick_ns = cfg.poh.tick_us * 1000;
+  if (!cfg.cluster.genesis.empty()) {  // a cluster's PoH timing is the genesis's, not the node's
+    const riptide::node::genesis g = load_genesis(cfg.cluster.genesis);
+    pc.hashes_per_tick = g.hashes_per_tick;
+    pc.ticks_per_slot = g.ticks_per_slot;
+    pc.target_tick_ns = g.tick_us * 1000;
+    m.cfg.poh.hashes_per_tick = g.hashes_per_tick;
+    m.cfg.poh.ticks_per_slot = g.ticks_per_slot;
+    m.cfg.poh.tick_us = g.tick_us;
+  }
   pc.hashes_per_poll = cfg.poh.hashes_per_poll;
   pc.max_slots = cfg.poh.max_slots;
   crypto::hash32 genesis{};  // a standalone node starts its chain from the zero hash
@@ -137,6 +160,86 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                                 nullptr, nullptr);
   }
 
+  // Identity and cluster facts.
+  m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
+                                             : crypto::load_keyfile(cfg.identity.key_file);
+  std::uint16_t shred_version = static_cast<std::uint16_t>(cfg.cluster.shred_version);
+  if (!cfg.cluster.genesis.empty()) {
+    const riptide::node::genesis g = load_genesis(cfg.cluster.genesis);
+    shred_version = g.shred_version;
+  }
+
+  if (cfg.net.enabled) {
+    net::net_tile_config nc;
+    nc.backend = cfg.net.backend == "io_uring"   ? net::backend_kind::io_uring
+                 : cfg.net.backend == "recvmmsg" ? net::backend_kind::recvmmsg
+                                                 : net::backend_kind::automatic;
+    nc.bind_ip = *parse_ipv4(cfg.net.ip);
+    // Only ports with a consumer are opened; the others are advertised for later stages.
+    if (cfg.gossip.enabled)
+      nc.ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
+    nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
+    nc.faults.drop[static_cast<std::size_t>(net::port_kind::gossip)] = cfg.net.drop_gossip;
+    nc.faults.drop[static_cast<std::size_t>(net::port_kind::tpu)] = cfg.net.drop_tpu;
+    nc.faults.drop[static_cast<std::size_t>(net::port_kind::tvu)] = cfg.net.drop_tvu;
+    nc.faults.drop[static_cast<std::size_t>(net::port_kind::repair)] = cfg.net.drop_repair;
+    nc.faults.duplicate = cfg.net.duplicate;
+    nc.faults.reorder_window = static_cast<std::uint32_t>(cfg.net.reorder_window);
+    nc.faults.seed = cfg.net.fault_seed;
+    m.net = std::make_unique<net::net_tile>("net", nc);
+  }
+  if (cfg.gossip.enabled) {
+    gossip::contact_info self;
+    self.id = m.identity.public_key();
+    self.shred_version = shred_version;
+    self.ip = *parse_ipv4(cfg.net.ip);
+    self.gossip_port = static_cast<std::uint16_t>(cfg.net.gossip_port);
+    self.tpu_port = static_cast<std::uint16_t>(cfg.net.tpu_port);
+    self.tpu_forwards_port = static_cast<std::uint16_t>(cfg.net.tpu_forwards_port);
+    self.tvu_port = static_cast<std::uint16_t>(cfg.net.tvu_port);
+    self.repair_port = static_cast<std::uint16_t>(cfg.net.repair_port);
+    self.rpc_port = cfg.rpc.enabled ? static_cast<std::uint16_t>(cfg.rpc.port) : 0;
+    gossip::gossip_tile_config gc;
+    gc.engine.shred_version = shred_version;
+    gc.engine.push_fanout = cfg.gossip.push_fanout;
+    gc.engine.push_interval_ms = cfg.gossip.push_interval_ms;
+    gc.engine.pull_interval_ms = cfg.gossip.pull_interval_ms;
+    gc.engine.active_set_rotate_ms = cfg.gossip.active_set_rotate_ms;
+    gc.engine.refresh_own_values_ms = cfg.gossip.refresh_own_values_ms;
+    gc.engine.heartbeat_ms = cfg.gossip.heartbeat_ms;
+    gc.engine.suspect_after_ms = cfg.gossip.suspect_after_ms;
+    gc.engine.dead_after_ms = cfg.gossip.dead_after_ms;
+    gc.engine.purge_after_ms = cfg.gossip.purge_after_ms;
+    gc.engine.wallclock_tolerance_ms = cfg.gossip.wallclock_tolerance_ms;
+    gc.engine.max_values = cfg.gossip.max_values;
+    for (const auto& e : cfg.cluster.entrypoints) {
+      const auto ep = *parse_endpoint(e);
+      gc.entrypoints.push_back(gossip::socket_addr{ep.first, ep.second});
+    }
+    gc.seed = util::unix_time_ns() ^ (static_cast<std::uint64_t>(self.gossip_port) << 32);
+    gc.gossip_port_kind = static_cast<std::uint16_t>(net::port_kind::gossip);
+    ring* rx = m.make_ring(1024, "net>gossip");
+    ring* rx_free = m.make_ring(next_pow2(cfg.net.rx_frames), "gossip>net.free");
+    ring* tx = m.make_ring(1024, "gossip>net");
+    ring* tx_free = m.make_ring(next_pow2(gc.tx_frames), "net>gossip.free");
+    m.commands = std::make_unique<util::spsc_ring<gossip::gossip_command>>(64);
+    m.gossip = std::make_unique<gossip::gossip_tile>("gossip", m.identity, self, gc, m.net->rx_frames(),
+                                                     *rx, *rx_free, *tx, *tx_free, m.commands.get(),
+                                                     &m.board);
+    m.net->connect_rx(net::port_kind::gossip, rx, rx_free);
+    m.net->add_tx(tx, &m.gossip->tx_frames(), tx_free);
+  }
+  if (cfg.rpc.enabled) {
+    rpc::http_api_config hc;
+    hc.ip = cfg.rpc.ip;
+    hc.port = static_cast<std::uint16_t>(cfg.rpc.port);
+    hc.max_body_bytes = cfg.rpc.max_body_bytes;
+    hc.metrics_path = cfg.metrics_path();
+    hc.node_name = cfg.node.name;
+    m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
+                                            m.gossip ? m.commands.get() : nullptr);
+  }
+
   std::size_t next_verify = 0;
   for (std::size_t c = 0; c < m.layout.size(); ++c) {
     util::core_plan p;
@@ -147,6 +250,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       else if (name == "load") p.tiles.push_back(m.load.get());
       else if (name == "dedup") p.tiles.push_back(m.dedup.get());
       else if (name == "verify") p.tiles.push_back(m.verifiers.at(next_verify++).get());
+      else if (name == "net") p.tiles.push_back(m.net.get());
+      else if (name == "gossip") p.tiles.push_back(m.gossip.get());
       else throw config_error("layout.cores: unknown tile '" + name + "'");
     }
     m.plan.push_back(std::move(p));
@@ -179,6 +284,7 @@ std::string node::describe_layout() const {
 namespace {
 struct totals {
   std::uint64_t hashes, slot, ticks, sent, verified, sig_failed, parse_failed, unique, duplicate;
+  std::uint64_t gossip_rx, gossip_tx;
 };
 }  // namespace
 
@@ -200,6 +306,8 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     }
     t.unique = own(m.dedup.get(), tpu::dedup_tile::c_unique);
     t.duplicate = own(m.dedup.get(), tpu::dedup_tile::c_duplicate);
+    t.gossip_rx = own(m.gossip.get(), gossip::gossip_tile::c_rx_packets);
+    t.gossip_tx = own(m.gossip.get(), gossip::gossip_tile::c_tx_packets);
     return t;
   };
 
@@ -213,6 +321,17 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
       << std::flush;
 
   const auto t0 = std::chrono::steady_clock::now();
+  if (m.api) {
+    m.api->start();
+    out << fmt::format("  http api on {}:{}\n", m.cfg.rpc.ip, m.cfg.rpc.port);
+  }
+  if (m.net) out << fmt::format("  net backend: {}\n", m.net->backend() == net::backend_kind::io_uring ? "io_uring" : "recvmmsg");
+  if (m.gossip) {
+    std::string id;
+    for (auto b : m.identity.public_key()) id += fmt::format("{:02x}", b);
+    out << fmt::format("  identity {} gossip {}:{}\n", id, m.cfg.net.ip, m.cfg.net.gossip_port);
+  }
+  out << std::flush;
   m.rt->start();
   totals prev{};
   auto prev_time = t0;
@@ -239,6 +358,12 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
           "[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
           std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
           static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6);
+      if (m.gossip)
+        line += fmt::format(" | gossip peers {} values {} rx {:.0f}/s tx {:.0f}/s",
+                            own(m.gossip.get(), gossip::gossip_tile::c_peers_active),
+                            own(m.gossip.get(), gossip::gossip_tile::c_table_size),
+                            static_cast<double>(cur.gossip_rx - prev.gossip_rx) / dt,
+                            static_cast<double>(cur.gossip_tx - prev.gossip_tx) / dt);
       if (m.load)
         line += fmt::format(" | tx sent {:>7.0f}/s verified {:>7.0f}/s bad-sig {:>4.0f}/s unique {:>7.0f}/s dup {:>5.0f}/s",
                             static_cast<double>(cur.sent - prev.sent) / dt,
@@ -255,6 +380,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   run_summary s;
   s.drained_cleanly = m.rt->stop();
   m.sample_links();
+  if (m.api) m.api->stop();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const totals fin = read();
   s.hashes = m.poh->hash_count();

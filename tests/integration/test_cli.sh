@@ -47,7 +47,8 @@ check "bad override is named" grep -q 'poh.ticks_per_slot' "$tmp/err"
 metrics="$tmp/m.metrics"
 "$bin" run --seconds 4 --set node.name=itest --set "metrics.path=\"$metrics\"" \
   --set poh.tick_us=1000 --set poh.hashes_per_tick=2000 --set poh.ticks_per_slot=8 \
-  --set load.rate_tps=500 --set layout.pin=false >"$tmp/run.out" 2>"$tmp/run.err" &
+  --set load.rate_tps=500 --set layout.pin=false \
+  --set net.gossip_port=12990 --set rpc.port=11990 >"$tmp/run.out" 2>"$tmp/run.err" &
 node_pid=$!
 for _ in $(seq 50); do [ -f "$metrics" ] && break; sleep 0.1; done
 sleep 0.5
@@ -67,6 +68,17 @@ verified=$(sed -n 's/^summary: tx sent [0-9]*, verified \([0-9]*\),.*/\1/p' "$tm
 check "transactions were verified (${verified:-none})" [ "${verified:-0}" -ge 500 ]
 check "pipeline drained" grep -q 'drained cleanly' "$tmp/run.out"
 check "metrics file removed at exit" [ ! -e "$metrics" ]
+
+# genesis writes a cluster: keys 0600, configs that validate, distinct shred versions.
+check "genesis" expect_exit 0 "$bin" genesis -o "$tmp/c1" --nodes 3 --port-offset 100
+check "genesis files" [ -f "$tmp/c1/genesis.toml" ] && [ -f "$tmp/c1/node-2.toml" ]
+check "genesis key mode 0600" [ "$(stat -c %a "$tmp/c1/node-1.key")" = "600" ]
+check "node config validates" expect_exit 0 "$bin" config --check "$tmp/c1/node-1.toml"
+check "node 1 joins through node 0" grep -q 'entrypoints = \["127.0.0.1:12100"\]' "$tmp/c1/node-1.toml"
+check "genesis refuses to overwrite" expect_exit 1 "$bin" genesis -o "$tmp/c1" --nodes 3
+check "genesis --force" expect_exit 0 "$bin" genesis -o "$tmp/c1" --nodes 3 --force
+check "bad --nodes is a usage error" expect_exit 2 "$bin" genesis -o "$tmp/c2" --nodes 0
+check "rpc to a closed port fails" expect_exit 1 "$bin" rpc --url 127.0.0.1:1 GET /health
 if [ "$fails" -ne 0 ]; then
   echo "--- run output"; cat "$tmp/run.out" "$tmp/run.err"; echo "--- monitor"; cat "$tmp/mon.out" "$tmp/mon.err"
 fi

@@ -33,7 +33,7 @@ TEST(config, file_values_are_applied) {
 [node]
 name = "alpha"
 [layout]
-cores = [["poh"], ["load", "verify", "verify", "dedup"]]
+cores = [["poh", "net", "gossip"], ["load", "verify", "verify", "dedup"]]
 pin = false
 cpus = [0, 0]
 [poh]
@@ -100,7 +100,7 @@ TEST(config, command_line_overrides) {
   config c;
   apply_override("poh.tick_us=0", c);
   apply_override("node.name", "beta", c);
-  apply_override("layout.cores=[[\"poh\", \"load\", \"verify\", \"dedup\"]]", c);
+  apply_override("layout.cores=[[\"poh\", \"net\", \"gossip\", \"load\", \"verify\", \"dedup\"]]", c);
   EXPECT_EQ(c.poh.tick_us, 0u);
   EXPECT_EQ(c.node.name, "beta");
   EXPECT_EQ(c.layout.cores.size(), 1u);
@@ -108,6 +108,62 @@ TEST(config, command_line_overrides) {
   EXPECT_EQ(error_of([&] { apply_override("poh.nope=1", c); }), "--set: poh.nope: unknown key");
   EXPECT_NE(error_of([&] { apply_override("poh.tick_us=fast", c); }).find("poh.tick_us"), std::string::npos);
   EXPECT_NE(error_of([&] { apply_override("poh.tick_us", c); }).find("section.key=value"), std::string::npos);
+}
+
+TEST(config, network_fields_parse_and_validate) {
+  config c;
+  load_config_text(R"(
+[cluster]
+entrypoints = ["127.0.0.1:12000", "10.0.0.2:12001"]
+shred_version = 77
+[net]
+drop_gossip = 0.25
+duplicate = 1
+backend = "recvmmsg"
+)",
+                   "n.toml", c);
+  EXPECT_NO_THROW(c.validate());
+  ASSERT_EQ(c.cluster.entrypoints.size(), 2u);
+  EXPECT_EQ(c.cluster.entrypoints[1], "10.0.0.2:12001");
+  EXPECT_DOUBLE_EQ(c.net.drop_gossip, 0.25);
+  EXPECT_DOUBLE_EQ(c.net.duplicate, 1.0);  // an integer is accepted where a number is wanted
+  EXPECT_EQ(format_config(c).find("drop_gossip = 0.25") != std::string::npos, true);
+
+  auto invalid = [](auto mutate) {
+    config x;
+    mutate(x);
+    return error_of([&] { x.validate(); });
+  };
+  EXPECT_EQ(invalid([](config& x) { x.net.drop_gossip = 1.5; }).rfind("net.drop_gossip", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.net.backend = "epoll"; }).rfind("net.backend", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.net.ip = "localhost"; }).rfind("net.ip", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.net.gossip_port = 70000; }).rfind("net.gossip_port", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.cluster.entrypoints = {"127.0.0.1"}; }).rfind("cluster.entrypoints", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.net.enabled = false; }).rfind("gossip.enabled", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.gossip.suspect_after_ms = x.gossip.dead_after_ms; })
+                .rfind("gossip.suspect_after_ms", 0), 0u);
+  EXPECT_NE(error_of([&] { load_config_text("[cluster]\nentrypoints = [1]\n", "n", c); }).find("cluster.entrypoints"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_config_text("[net]\ndrop_tpu = \"x\"\n", "n", c); }).find("net.drop_tpu"),
+            std::string::npos);
+}
+
+TEST(config, ipv4_and_endpoint_parsing) {
+  EXPECT_EQ(parse_ipv4("127.0.0.1"), 0x7f000001u);
+  EXPECT_EQ(parse_ipv4("255.255.255.255"), 0xffffffffu);
+  EXPECT_FALSE(parse_ipv4("256.0.0.1"));
+  EXPECT_FALSE(parse_ipv4("1.2.3"));
+  EXPECT_FALSE(parse_ipv4("1.2.3.4.5"));
+  EXPECT_FALSE(parse_ipv4("1..3.4"));
+  EXPECT_FALSE(parse_ipv4(""));
+  const auto ep = parse_endpoint("10.1.2.3:12000");
+  ASSERT_TRUE(ep);
+  EXPECT_EQ(ep->first, 0x0a010203u);
+  EXPECT_EQ(ep->second, 12000);
+  EXPECT_FALSE(parse_endpoint("10.1.2.3"));
+  EXPECT_FALSE(parse_endpoint("10.1.2.3:0"));
+  EXPECT_FALSE(parse_endpoint("10.1.2.3:65536"));
+  EXPECT_FALSE(parse_endpoint("10.1.2.3:12a"));
 }
 
 TEST(config, missing_file_is_a_clear_error) {

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -72,12 +74,68 @@ struct runtime_section {
   std::uint64_t housekeep_interval_us = 1000;
 };
 
+struct identity_section {
+  std::string key_file;  // empty: a fresh key for this run only
+};
+
+struct cluster_section {
+  std::string genesis;                  // genesis file; empty: a standalone node
+  std::vector<std::string> entrypoints; // gossip addresses "ip:port" to join through
+  std::uint64_t shred_version = 0;      // from genesis when one is given
+};
+
+struct net_section {
+  bool enabled = true;
+  std::string backend = "auto";  // auto | io_uring | recvmmsg
+  std::string ip = "127.0.0.1";
+  std::uint64_t gossip_port = 12000;
+  std::uint64_t tpu_port = 13000;
+  std::uint64_t tvu_port = 14000;
+  std::uint64_t repair_port = 15000;
+  std::uint64_t tpu_forwards_port = 16000;
+  std::uint64_t rx_frames = 4096;
+  double drop_gossip = 0;   // injected receive loss per port, probability 0..1
+  double drop_tpu = 0;
+  double drop_tvu = 0;
+  double drop_repair = 0;
+  double duplicate = 0;     // probability a received packet is delivered twice
+  std::uint64_t reorder_window = 0;
+  std::uint64_t fault_seed = 1;
+};
+
+struct gossip_section {
+  bool enabled = true;
+  std::uint64_t push_fanout = 6;
+  std::uint64_t push_interval_ms = 100;
+  std::uint64_t pull_interval_ms = 1000;
+  std::uint64_t active_set_rotate_ms = 10000;
+  std::uint64_t refresh_own_values_ms = 5000;
+  std::uint64_t heartbeat_ms = 1000;
+  std::uint64_t suspect_after_ms = 5000;
+  std::uint64_t dead_after_ms = 15000;
+  std::uint64_t purge_after_ms = 60000;
+  std::uint64_t wallclock_tolerance_ms = 10000;
+  std::uint64_t max_values = 100000;
+};
+
+struct rpc_section {
+  bool enabled = true;
+  std::string ip = "127.0.0.1";
+  std::uint64_t port = 11000;
+  std::uint64_t max_body_bytes = 4096;
+};
+
 struct metrics_section {
   std::string path = "/dev/shm/riptide/{name}.metrics";  // {name} = node.name
 };
 
 struct config {
   node_section node;
+  identity_section identity;
+  cluster_section cluster;
+  net_section net;
+  gossip_section gossip;
+  rpc_section rpc;
   layout_section layout;
   poh_section poh;
   verify_section verify;
@@ -99,6 +157,9 @@ void load_config_text(std::string_view toml_text, std::string_view origin, confi
 void apply_override(std::string_view key, std::string_view value, config& cfg);
 void apply_override(std::string_view assignment, config& cfg);
 std::string format_defaults();
+// "a.b.c.d" → host-order address; "a.b.c.d:port" → address and port. nullopt if malformed.
+std::optional<std::uint32_t> parse_ipv4(std::string_view text) noexcept;
+std::optional<std::pair<std::uint32_t, std::uint16_t>> parse_endpoint(std::string_view text) noexcept;
 std::string format_config(const config& cfg);
 
 }  // namespace riptide::node

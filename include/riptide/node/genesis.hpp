@@ -1,0 +1,82 @@
+#pragma once
+// Genesis: the facts every node of a cluster starts from — its validators with their stakes
+// and addresses, the shred version that keeps clusters apart, and PoH timing.
+//
+// Contract
+//   - A genesis file is TOML (format below), written once by `riptide genesis` and read at
+//     start-up by every node. Loading validates everything and throws config_error naming
+//     the file and the field; nothing here is on a hot path.
+//   - `shred_version` defaults to a value derived from the genesis hash (never 0), so two
+//     clusters created separately do not gossip with each other by accident.
+//   - `create_local_cluster` writes a whole loopback cluster: genesis.toml, node-<i>.key
+//     (mode 0600) and node-<i>.toml per node, ports by the scheme of ARCHITECTURE.md
+//     (gossip 12000+i, rpc 11000+i, tpu 13000+i, tvu 14000+i, repair 15000+i,
+//     tpu_forwards 16000+i, all shifted by `port_offset`).
+//
+//   genesis.toml
+//     [cluster]
+//     shred_version = 4242          # u16, nonzero
+//     hashes_per_tick = 1250
+//     ticks_per_slot = 64
+//     tick_us = 6250
+//     creation_unix_ms = 1795000000000
+//     [[validators]]                # one table per validator, in index order
+//     name = "node0"
+//     pubkey = "<64 hex>"           # BIP-340 x-only key
+//     stake = 1000
+//     ip = "127.0.0.1"
+//     gossip_port = 12000  rpc_port = 11000  tpu_port = 13000
+//     tvu_port = 14000  repair_port = 15000  tpu_forwards_port = 16000
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <riptide/crypto/types.hpp>
+
+namespace riptide::node {
+
+struct genesis_validator {
+  std::string name;
+  crypto::pubkey id{};
+  std::uint64_t stake = 0;
+  std::string ip = "127.0.0.1";
+  std::uint16_t gossip_port = 0, rpc_port = 0, tpu_port = 0, tvu_port = 0, repair_port = 0,
+                tpu_forwards_port = 0;
+};
+
+struct genesis {
+  std::uint16_t shred_version = 0;
+  std::uint64_t hashes_per_tick = 1250;
+  std::uint64_t ticks_per_slot = 64;
+  std::uint64_t tick_us = 6250;
+  std::uint64_t creation_unix_ms = 0;
+  std::vector<genesis_validator> validators;
+
+  // SHA-256 over the canonical text of everything but shred_version.
+  crypto::hash32 hash() const;
+  std::uint16_t derived_shred_version() const;
+};
+
+std::string format_genesis(const genesis& g);
+genesis parse_genesis(std::string_view toml_text, std::string_view origin);  // throws config_error
+genesis load_genesis(const std::filesystem::path& path);                     // throws config_error
+void write_genesis(const std::filesystem::path& path, const genesis& g);     // throws on I/O error
+
+struct local_cluster_options {
+  std::uint32_t nodes = 4;
+  std::uint32_t port_offset = 0;
+  std::uint64_t stake = 1000;
+  std::uint64_t hashes_per_tick = 1250;  // low: a dev cluster's PoH must not eat the machine
+  std::uint64_t ticks_per_slot = 64;
+  std::uint64_t tick_us = 6250;
+  std::uint16_t shred_version = 0;       // 0: derived from the genesis hash
+  bool overwrite = false;
+};
+
+// Writes the cluster into `dir` (created if needed) and returns the genesis it wrote.
+// Refuses (throws) to overwrite existing files unless options.overwrite.
+genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& options);
+
+}  // namespace riptide::node

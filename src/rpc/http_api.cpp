@@ -1,0 +1,224 @@
+#include <riptide/rpc/http_api.hpp>
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <riptide/util/metrics.hpp>
+
+namespace riptide::rpc {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string hex(std::span<const std::uint8_t> b) {
+  std::string s;
+  s.reserve(b.size() * 2);
+  for (auto x : b) s += fmt::format("{:02x}", x);
+  return s;
+}
+
+std::string ip_text(std::uint32_t ip) {
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+json contact_json(const gossip::contact_info& c) {
+  return {{"id", hex(c.id)},
+          {"shred_version", c.shred_version},
+          {"wallclock_ms", c.wallclock_ms},
+          {"ip", ip_text(c.ip)},
+          {"ports",
+           {{"gossip", c.gossip_port}, {"tpu", c.tpu_port}, {"tpu_forwards", c.tpu_forwards_port},
+            {"tvu", c.tvu_port}, {"repair", c.repair_port}, {"rpc", c.rpc_port}}}};
+}
+
+json data_json(const gossip::data_view& d) {
+  return {{"origin", hex(d.origin)}, {"key", d.key}, {"value", d.value}, {"wallclock_ms", d.wallclock_ms}};
+}
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void error(httplib::Response& res, int status, const std::string& message) {
+  reply(res, status, json{{"error", message}});
+}
+
+std::string prometheus_name(const std::string& s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+}  // namespace
+
+struct http_api::impl {
+  http_api_config config;
+  const gossip::snapshot_board* board;
+  util::spsc_ring<gossip::gossip_command>* commands;
+  httplib::Server server;
+  std::thread thread;
+  bool started = false;
+
+  std::shared_ptr<const gossip::gossip_snapshot> snapshot(httplib::Response& res) const {
+    auto s = board != nullptr ? board->latest() : nullptr;
+    if (!s) error(res, 503, "gossip is not running yet");
+    return s;
+  }
+
+  void routes() {
+    server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = board != nullptr ? board->latest() : nullptr;
+      json j{{"status", "ok"}, {"node", config.node_name}};
+      if (s) j["gossip"] = gossip::to_string(s->health);
+      reply(res, 200, j);
+    });
+    server.Get("/gossip/peers", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      json arr = json::array();
+      for (const auto& p : s->peers) {
+        json j = contact_json(p.contact);
+        j["address"] = fmt::format("{}:{}", ip_text(p.addr.ip), p.addr.port);
+        j["health"] = gossip::to_string(p.health);
+        j["last_contact_ms_ago"] = s->taken_unix_ms >= p.last_contact_ms ? s->taken_unix_ms - p.last_contact_ms : 0;
+        j["trusted"] = p.trusted;
+        arr.push_back(std::move(j));
+      }
+      reply(res, 200, arr);
+    });
+    server.Get("/gossip/stats", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      json j = json::object();
+      for (const auto& [k, v] : s->stats) j[k] = v;
+      reply(res, 200, j);
+    });
+    server.Get("/gossip/data", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      json arr = json::array();
+      for (const auto& d : s->data) arr.push_back(data_json(d));
+      reply(res, 200, arr);
+    });
+    server.Get(R"(/gossip/data/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      const std::string key = req.matches[1];
+      json arr = json::array();
+      for (const auto& d : s->data)
+        if (d.key == key) arr.push_back(data_json(d));
+      if (arr.empty()) return error(res, 404, "no value for key '" + key + "'");
+      reply(res, 200, arr);
+    });
+    server.Post("/gossip/data", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.body.size() > config.max_body_bytes)
+        return error(res, 400, fmt::format("body is {} bytes; the limit is {}", req.body.size(), config.max_body_bytes));
+      json j;
+      try {
+        j = json::parse(req.body);
+      } catch (const json::parse_error& e) {
+        return error(res, 400, std::string("invalid JSON: ") + e.what());
+      }
+      if (!j.is_object() || !j.contains("key") || !j.contains("value") || !j["key"].is_string() ||
+          !j["value"].is_string())
+        return error(res, 400, R"(expected {"key": "<string>", "value": "<string>"})");
+      const auto key = j["key"].get<std::string>();
+      const auto value = j["value"].get<std::string>();
+      if (key.empty() || key.size() > gossip::command_key_max_bytes)
+        return error(res, 400, fmt::format("key must be 1..{} bytes", gossip::command_key_max_bytes));
+      if (value.size() > gossip::command_value_max_bytes)
+        return error(res, 400, fmt::format("value must be at most {} bytes", gossip::command_value_max_bytes));
+      if (commands == nullptr) return error(res, 503, "gossip is not running");
+      gossip::gossip_command cmd;
+      cmd.key_len = static_cast<std::uint8_t>(key.size());
+      cmd.value_len = static_cast<std::uint16_t>(value.size());
+      std::memcpy(cmd.key, key.data(), key.size());
+      std::memcpy(cmd.value, value.data(), value.size());
+      if (!commands->try_push(cmd)) return error(res, 503, "command queue full; retry");
+      reply(res, 202, json{{"accepted", true}, {"key", key}});
+    });
+    server.Get("/gossip/state", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      json counts = json::object();
+      for (const auto& [k, v] : s->counts_by_kind) counts[k] = v;
+      reply(res, 200, json{{"self", contact_json(s->self)},
+                           {"table_size", s->table_size},
+                           {"values_by_kind", counts},
+                           {"peers_known", s->peers.size()},
+                           {"snapshot_unix_ms", s->taken_unix_ms}});
+    });
+    server.Get("/gossip/health", [this](const httplib::Request&, httplib::Response& res) {
+      auto s = snapshot(res);
+      if (!s) return;
+      std::uint64_t active = 0, suspected = 0, dead = 0;
+      for (const auto& p : s->peers) {
+        active += p.health == gossip::peer_health::active;
+        suspected += p.health == gossip::peer_health::suspected;
+        dead += p.health == gossip::peer_health::dead;
+      }
+      reply(res, 200, json{{"node", gossip::to_string(s->health)},
+                           {"peers", {{"active", active}, {"suspected", suspected}, {"dead", dead}}}});
+    });
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      if (config.metrics_path.empty()) return error(res, 404, "no metrics file");
+      try {
+        util::metrics_reader reader(config.metrics_path);
+        const auto snap = reader.snapshot();
+        std::string out;
+        for (const auto& b : snap.blocks) {
+          const char* kind = b.kind == util::metrics_kind::tile ? "tile"
+                             : b.kind == util::metrics_kind::link ? "link" : "core";
+          for (std::size_t i = 0; i < b.values.size(); ++i)
+            out += fmt::format("riptide_{}_{}{{node=\"{}\",{}=\"{}\"}} {}\n", kind,
+                               prometheus_name(b.counter_names[i]), config.node_name, kind, b.name,
+                               b.values[i]);
+        }
+        res.set_content(out, "text/plain; version=0.0.4");
+      } catch (const std::exception& e) {
+        error(res, 500, e.what());
+      }
+    });
+  }
+};
+
+http_api::http_api(const http_api_config& config, const gossip::snapshot_board* board,
+                   util::spsc_ring<gossip::gossip_command>* commands)
+    : impl_(std::make_unique<impl>()) {
+  impl_->config = config;
+  impl_->board = board;
+  impl_->commands = commands;
+  // One worker: it is the command ring's single producer. Close after each request so a
+  // keep-alive client cannot hold the worker.
+  impl_->server.new_task_queue = [] { return new httplib::ThreadPool(1); };
+  impl_->server.set_keep_alive_max_count(1);
+  impl_->server.set_payload_max_length(1 << 20);
+  impl_->server.set_read_timeout(2, 0);
+  impl_->server.set_write_timeout(2, 0);
+  impl_->routes();
+}
+
+http_api::~http_api() { stop(); }
+
+void http_api::start() {
+  if (impl_->started) return;
+  if (!impl_->server.bind_to_port(impl_->config.ip, impl_->config.port))
+    throw std::runtime_error(fmt::format("http api {}:{}: bind failed: {}", impl_->config.ip,
+                                         impl_->config.port, std::strerror(errno)));
+  impl_->started = true;
+  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+}
+
+void http_api::stop() {
+  if (!impl_->started) return;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->started = false;
+}
+
+}  // namespace riptide::rpc

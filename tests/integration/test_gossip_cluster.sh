@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Real processes on loopback: 8 nodes converge; one is killed and the others mark it
+# suspected, then dead; it restarts and rejoins; a key set on one node reaches all; with
+# 20 % injected receive loss on the gossip port a fresh cluster still converges.
+# Bounded: every wait has a deadline, and the cluster is always torn down.
+set -uo pipefail
+bin=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+n=8
+offset=${RIPTIDE_TEST_PORT_OFFSET:-500}
+dir=$(mktemp -d)
+export RIPTIDE_BIN=$bin
+fast=(--set gossip.push_interval_ms=100 --set gossip.pull_interval_ms=500
+      --set gossip.heartbeat_ms=250 --set gossip.suspect_after_ms=1500
+      --set gossip.dead_after_ms=3000 --set gossip.purge_after_ms=60000
+      --set gossip.refresh_own_values_ms=500 --set layout.pin=false)
+cluster() { "$root/tools/cluster.sh" "$1" --dir "$dir" --port-offset "$offset" "${@:2}"; }
+cleanup() { cluster down >/dev/null 2>&1; rm -rf "$dir"; }
+trap cleanup EXIT
+fails=0
+check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi; }
+
+health() { "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/health 2>/dev/null; }
+count_of() { health "$1" | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"; }
+# peer_state NODE ID -> health that NODE reports for the peer with id ID
+peer_state() {
+  "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/peers 2>/dev/null |
+    tr -d '\n ' | grep -o "\"health\":\"[a-z]*\",\"id\":\"$2\"" | cut -d'"' -f4 | head -1
+}
+# wait_until SECONDS CMD... : polls every 0.2 s
+wait_until() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.2; done
+}
+all_active() {  # every listed node sees n-1 active peers
+  for i in $(seq 0 $((n - 1))); do [ "$(count_of "$i" active)" = "$((n - 1))" ] || return 1; done
+}
+others_say() {  # others_say STATE : every node but 7 reports node 7 in STATE
+  for i in $(seq 0 $((n - 2))); do [ "$(peer_state "$i" "$id7")" = "$1" ] || return 1; done
+}
+key_everywhere() {
+  for i in $(seq 0 $((n - 1))); do
+    "$bin" rpc --url "127.0.0.1:$((11000 + offset + i))" GET /gossip/data/itest 2>/dev/null | grep -q "$1" || return 1
+  done
+}
+dump() { cluster status; for f in "$dir"/logs/*.log; do echo "--- $f"; tail -5 "$f"; done; }
+
+cluster up "$n" -- "${fast[@]}" >/dev/null
+t0=$(date +%s.%N)
+check "8 nodes converge within 30 s" wait_until 30 all_active || dump
+echo "     converged after $(echo "$(date +%s.%N) - $t0" | bc) s"
+id7=$(sed -n 's/^pubkey = "\([0-9a-f]*\)"/\1/p' "$dir/genesis.toml" | sed -n 8p)
+
+cluster kill-node 7 --signal KILL >/dev/null
+check "killed node is suspected" wait_until 15 others_say suspected || dump
+check "then dead" wait_until 15 others_say dead || dump
+check "survivors stay healthy" [ "$(health 0 | sed -n 's/.*"node": "\([a-z]*\)".*/\1/p')" = healthy ]
+
+cluster start-node 7 -- "${fast[@]}" >/dev/null
+check "restarted node rejoins (all active again)" wait_until 30 all_active || dump
+
+"$bin" rpc --url "127.0.0.1:$((11000 + offset + 3))" POST /gossip/data '{"key":"itest","value":"from-node3"}' >/dev/null
+check "key set on node 3 reaches all 8" wait_until 15 key_everywhere from-node3 || dump
+check "bad JSON gets 400" bash -c "! '$bin' rpc --url 127.0.0.1:$((11000 + offset)) POST /gossip/data '{nope' | grep -q accepted"
+big=$(head -c 5000 /dev/zero | tr '\0' x)
+check "oversize body gets 400" bash -c "'$bin' rpc --url 127.0.0.1:$((11000 + offset)) POST /gossip/data '{\"key\":\"k\",\"value\":\"$big\"}' | grep -q 'limit'"
+check "prometheus metrics" bash -c "'$bin' rpc --url 127.0.0.1:$((11000 + offset)) GET /metrics | grep -q 'riptide_tile_rx_packets{node=\"node0\",tile=\"gossip\"}'"
+
+cluster down >/dev/null
+cluster up "$n" -- "${fast[@]}" --set net.drop_gossip=0.2 >/dev/null
+t0=$(date +%s.%N)
+check "with 20 % injected loss, 8 nodes converge within 45 s" wait_until 45 all_active || dump
+echo "     converged after $(echo "$(date +%s.%N) - $t0" | bc) s"
+dropped=$("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /metrics | sed -n 's/^riptide_tile_fault_dropped{node="node0",tile="net"} \([0-9]*\)/\1/p')
+check "loss was really injected (node0 dropped ${dropped:-?})" [ "${dropped:-0}" -gt 0 ]
+
+echo "$fails check(s) failed"
+[ "$fails" -eq 0 ]

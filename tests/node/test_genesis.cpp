@@ -1,0 +1,101 @@
+#include <riptide/node/genesis.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <riptide/crypto/keyfile.hpp>
+#include <riptide/node/config.hpp>
+
+using namespace riptide::node;
+
+namespace {
+std::filesystem::path temp_dir(const char* name) {
+  auto p = std::filesystem::temp_directory_path() /
+           (std::string("riptide-genesis-") + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(p);
+  return p;
+}
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(genesis, local_cluster_round_trips_and_configs_validate) {
+  const auto dir = temp_dir("cluster");
+  local_cluster_options o;
+  o.nodes = 3;
+  o.port_offset = 40;
+  const genesis g = create_local_cluster(dir, o);
+  ASSERT_EQ(g.validators.size(), 3u);
+  EXPECT_NE(g.shred_version, 0);
+  EXPECT_EQ(g.shred_version, g.derived_shred_version());
+  EXPECT_EQ(g.validators[2].gossip_port, 12042);
+  EXPECT_EQ(g.validators[2].rpc_port, 11042);
+  EXPECT_EQ(g.validators[2].repair_port, 15042);
+
+  const genesis back = load_genesis(dir / "genesis.toml");
+  EXPECT_EQ(format_genesis(back), format_genesis(g));
+  EXPECT_EQ(back.hash(), g.hash());
+
+  for (int i = 0; i < 3; ++i) {
+    config c;
+    load_config_file(dir / ("node-" + std::to_string(i) + ".toml"), c);
+    EXPECT_NO_THROW(c.validate());
+    EXPECT_EQ(c.net.gossip_port, 12040u + static_cast<unsigned>(i));
+    const auto kp = riptide::crypto::load_keyfile(c.identity.key_file);
+    EXPECT_EQ(kp.public_key(), g.validators[static_cast<std::size_t>(i)].id);
+    struct stat st {};
+    ASSERT_EQ(::stat(c.identity.key_file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_EQ(c.cluster.entrypoints.size(), 1u);
+    EXPECT_EQ(c.cluster.entrypoints[0], i == 0 ? "127.0.0.1:12041" : "127.0.0.1:12040");
+  }
+  EXPECT_THROW(create_local_cluster(dir, o), std::runtime_error);  // no silent overwrite
+  o.overwrite = true;
+  const genesis again = create_local_cluster(dir, o);
+  EXPECT_NE(again.validators[0].id, g.validators[0].id);  // fresh keys
+  std::filesystem::remove_all(dir);
+}
+
+TEST(genesis, clusters_created_apart_get_different_shred_versions) {
+  genesis a, b;
+  a.validators.push_back({"node0", {1}, 10, "127.0.0.1", 1, 2, 3, 4, 5, 6});
+  b = a;
+  b.validators[0].id[0] = 2;
+  EXPECT_NE(a.derived_shred_version(), b.derived_shred_version());
+  a.shred_version = 9;  // the shred version is not part of the hash
+  EXPECT_EQ(a.hash(), genesis{a}.hash());
+}
+
+TEST(genesis, parse_rejections_name_the_field) {
+  genesis g;
+  g.shred_version = 5;
+  g.validators.push_back({"node0", {1}, 10, "127.0.0.1", 12000, 11000, 13000, 14000, 15000, 16000});
+  const std::string good = format_genesis(g);
+  EXPECT_NO_THROW(parse_genesis(good, "g.toml"));
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string t = good;
+    const auto pos = t.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    t.replace(pos, from.size(), to);
+    return error_of([&] { parse_genesis(t, "g.toml"); });
+  };
+  EXPECT_NE(with("shred_version = 5", "shred_version = 0").find("cluster.shred_version"), std::string::npos);
+  EXPECT_NE(with("hashes_per_tick = 1250", "hashes_per_tick = 1").find("cluster.hashes_per_tick"), std::string::npos);
+  EXPECT_NE(with("stake = 10", "stake = -1").find("validators[0].stake"), std::string::npos);
+  EXPECT_NE(with("pubkey = \"01", "pubkey = \"zz").find("validators[0].pubkey"), std::string::npos);
+  EXPECT_NE(with("ip = \"127.0.0.1\"", "ip = \"nowhere\"").find("validators[0].ip"), std::string::npos);
+  EXPECT_NE(with("gossip_port = 12000", "gossip_port = 99999").find("validators[0].gossip_port"), std::string::npos);
+  EXPECT_NE(with("[cluster]", "[klaster]").find("[cluster]"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse_genesis("[cluster\n", "g.toml"); }).find("g.toml"), std::string::npos);
+  std::string dup = good + good.substr(good.find("[[validators]]"));
+  EXPECT_NE(error_of([&] { parse_genesis(dup, "g.toml"); }).find("duplicate"), std::string::npos);
+}

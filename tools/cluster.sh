@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A local riptide cluster on loopback.
+#
+#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [-- --set key=value ...]
+#        writes genesis, keys and configs for N nodes into DIR (default: cluster/), starts
+#        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
+#        arguments after -- go to every `riptide run`
+#   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
+#   tools/cluster.sh status [--dir DIR]        each node's health and peers from its HTTP API
+#   tools/cluster.sh start-node I [--dir DIR] [-- --set ...]   (re)start one node
+#   tools/cluster.sh kill-node I [--dir DIR] [--signal KILL]   stop one node
+#
+# Ports of node i: gossip 12000+K+i, HTTP 11000+K+i, tpu 13000+K+i, tvu 14000+K+i,
+# repair 15000+K+i, tpu_forwards 16000+K+i. Nodes are pinned round-robin to the CPUs there are.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
+dir=$root/cluster
+port_offset=0
+signal=TERM
+extra=()
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+pos=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dir) dir=$(realpath -m "$2"); shift 2 ;;
+    --port-offset) port_offset=$2; shift 2 ;;
+    --signal) signal=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) pos+=("$1"); shift ;;
+  esac
+done
+
+die() { echo "cluster.sh: $*" >&2; exit 2; }
+[ -x "$bin" ] || die "no riptide binary at $bin (run tools/dev.sh test or set RIPTIDE_BIN)"
+
+node_count() { ls "$dir"/node-*.toml 2>/dev/null | wc -l; }
+rpc_port() { sed -n 's/^port = \([0-9]*\)/\1/p' "$dir/node-$1.toml" | head -1; }
+
+start_node() {
+  local i=$1
+  [ -f "$dir/node-$i.toml" ] || die "no node $i in $dir"
+  mkdir -p "$dir/logs" "$dir/pids"
+  if [ -f "$dir/pids/node-$i.pid" ] && kill -0 "$(cat "$dir/pids/node-$i.pid")" 2>/dev/null; then
+    echo "node $i already running (pid $(cat "$dir/pids/node-$i.pid"))"
+    return 0
+  fi
+  # setsid: the node survives this script and is not hit by the caller's Ctrl-C.
+  setsid "$bin" run --config "$dir/node-$i.toml" "${extra[@]}" \
+    >>"$dir/logs/node-$i.log" 2>&1 </dev/null &
+  echo $! >"$dir/pids/node-$i.pid"
+  echo "node $i started (pid $!, log $dir/logs/node-$i.log)"
+}
+
+stop_node() {
+  local i=$1 sig=$2 pidfile="$dir/pids/node-$1.pid"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null || true
+      echo "node $i did not stop in 5 s: killed"
+    fi
+  fi
+  rm -f "$pidfile"
+}
+
+case "$cmd" in
+  up)
+    n=${pos[0]:-4}
+    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || die "up: N must be a positive number"
+    if [ -d "$dir/pids" ] && ls "$dir"/pids/*.pid >/dev/null 2>&1; then
+      die "a cluster seems to be running in $dir (tools/cluster.sh down first)"
+    fi
+    rm -rf "$dir/logs"
+    "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --force
+    for i in $(seq 0 $((n - 1))); do start_node "$i"; done
+    ;;
+  down)
+    for f in "$dir"/pids/node-*.pid; do
+      [ -f "$f" ] || continue
+      i=${f##*/node-}; i=${i%.pid}
+      stop_node "$i" TERM
+      echo "node $i stopped"
+    done
+    ;;
+  start-node)
+    start_node "${pos[0]:?start-node needs a node index}"
+    ;;
+  kill-node)
+    stop_node "${pos[0]:?kill-node needs a node index}" "$signal"
+    echo "node ${pos[0]} stopped with SIG$signal"
+    ;;
+  status)
+    n=$(node_count)
+    [ "$n" -gt 0 ] || die "no cluster in $dir"
+    for i in $(seq 0 $((n - 1))); do
+      port=$(rpc_port "$i")
+      if health=$("$bin" rpc --url "127.0.0.1:$port" GET /gossip/health 2>/dev/null); then
+        node=$(echo "$health" | sed -n 's/.*"node": "\([a-z]*\)".*/\1/p')
+        active=$(echo "$health" | sed -n 's/.*"active": \([0-9]*\).*/\1/p')
+        suspected=$(echo "$health" | sed -n 's/.*"suspected": \([0-9]*\).*/\1/p')
+        dead=$(echo "$health" | sed -n 's/.*"dead": \([0-9]*\).*/\1/p')
+        printf 'node %-3s http :%-5s %-9s peers active %-3s suspected %-3s dead %s\n' \
+          "$i" "$port" "$node" "$active" "$suspected" "$dead"
+      else
+        printf 'node %-3s http :%-5s not answering\n' "$i" "$port"
+      fi
+    done
+    ;;
+  *)
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

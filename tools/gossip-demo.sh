@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The main job of `tools/dev.sh start`: a 4-node cluster on loopback that shows gossip at
+# work and stops by itself.
+#   1. writes genesis + keys, starts 4 nodes (tools/cluster.sh)
+#   2. prints, once a second, how many peers each node sees as active, until all see all
+#   3. sets a key on node 0 through its HTTP API and shows when it arrives on each node
+#   4. prints each node's status and last log line, then stops the cluster
+# Environment: RIPTIDE_NODES (4), RIPTIDE_CLUSTER_DIR (cluster/), RIPTIDE_PORT_OFFSET (0).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
+n=${RIPTIDE_NODES:-4}
+dir=${RIPTIDE_CLUSTER_DIR:-$root/cluster}
+offset=${RIPTIDE_PORT_OFFSET:-0}
+cluster() { "$root/tools/cluster.sh" "$1" --dir "$dir" --port-offset "$offset" "${@:2}"; }
+trap 'echo "==> stopping the cluster"; cluster down >/dev/null' EXIT
+
+echo "==> starting a $n-node cluster in $dir"
+cluster up "$n" -- "$@"
+
+active_of() {  # active peer count of node $1, or - if it does not answer
+  "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/health 2>/dev/null |
+    sed -n 's/.*"active": \([0-9]*\).*/\1/p' | grep . || echo -
+}
+
+echo "==> waiting for gossip to converge (every node sees $((n - 1)) active peers)"
+start=$(date +%s.%N)
+converged=0
+for t in $(seq 1 60); do
+  sleep 1
+  line="" all=1
+  for i in $(seq 0 $((n - 1))); do
+    a=$(active_of "$i")
+    line+=" node$i=$a/$((n - 1))"
+    [ "$a" = "$((n - 1))" ] || all=0
+  done
+  echo "  [${t}s]$line"
+  if [ "$all" = 1 ]; then converged=1; break; fi
+done
+[ "$converged" = 1 ] || { echo "gossip did not converge in 60 s"; cluster status; exit 1; }
+printf '==> converged in %.1f s\n' "$(echo "$(date +%s.%N) - $start" | bc)"
+
+value="hello from node0 at $(date -u +%H:%M:%S)"
+echo "==> setting greeting=\"$value\" on node 0"
+"$bin" rpc --url "127.0.0.1:$((11000 + offset))" POST /gossip/data "{\"key\":\"greeting\",\"value\":\"$value\"}" >/dev/null
+start=$(date +%s.%N)
+declare -A arrived=()
+for _ in $(seq 1 100); do
+  for i in $(seq 0 $((n - 1))); do
+    [ -n "${arrived[$i]:-}" ] && continue
+    if "$bin" rpc --url "127.0.0.1:$((11000 + offset + i))" GET /gossip/data/greeting 2>/dev/null | grep -qF "$value"; then
+      arrived[$i]=$(echo "$(date +%s.%N) - $start" | bc)
+      printf '  node%s has it after %.2f s\n' "$i" "${arrived[$i]}"
+    fi
+  done
+  [ "${#arrived[@]}" = "$n" ] && break
+  sleep 0.1
+done
+[ "${#arrived[@]}" = "$n" ] || { echo "the key did not reach every node in 10 s"; exit 1; }
+
+echo "==> cluster status"
+cluster status
+echo "==> last log line of each node"
+for i in $(seq 0 $((n - 1))); do printf '  node%s: %s\n' "$i" "$(grep '^\[' "$dir/logs/node-$i.log" | tail -1)"; done
