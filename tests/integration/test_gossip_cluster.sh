@@ -66,6 +66,24 @@ big=$(head -c 5000 /dev/zero | tr '\0' x)
 check "oversize body gets 400" bash -c "'$bin' rpc --url 127.0.0.1:$((11000 + offset)) POST /gossip/data '{\"key\":\"k\",\"value\":\"$big\"}' | grep -q 'limit'"
 check "prometheus metrics" bash -c "'$bin' rpc --url 127.0.0.1:$((11000 + offset)) GET /metrics | grep -q 'riptide_tile_rx_packets{node=\"node0\",tile=\"gossip\"}'"
 
+# A flood of random datagrams at node 0's gossip port must not stop it from gossiping.
+flood() {
+  local end=$(( $(date +%s) + 3 )) sent=0
+  exec 5>/dev/udp/127.0.0.1/$((12000 + offset))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    for _ in $(seq 50); do head -c $((RANDOM % 1400 + 1)) /dev/urandom >&5 2>/dev/null; sent=$((sent + 1)); done
+  done
+  exec 5>&-
+  echo "     flooded node 0 with $sent random datagrams"
+}
+before=$("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /gossip/stats | tr -d ' \n' | grep -o '"parse_errors[^,}]*' | sed 's/.*://' | paste -sd+ | bc)
+flood
+after=$("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /gossip/stats | tr -d ' \n' | grep -o '"parse_errors[^,}]*' | sed 's/.*://' | paste -sd+ | bc)
+check "garbage was counted as parse errors (${before:-?} -> ${after:-?})" [ "${after:-0}" -gt "${before:-0}" ]
+"$bin" rpc --url "127.0.0.1:$((11000 + offset + 5))" POST /gossip/data '{"key":"itest","value":"after-flood"}' >/dev/null
+check "after the flood a new value still reaches all 8" wait_until 15 key_everywhere after-flood || dump
+check "after the flood all 8 still see each other" wait_until 15 all_active || dump
+
 cluster down >/dev/null
 cluster up "$n" -- "${fast[@]}" --set net.drop_gossip=0.2 >/dev/null
 t0=$(date +%s.%N)
