@@ -552,7 +552,7 @@ void engine::on_value_stored(const value_ref& v, std::uint64_t now) {
 }
 
 void engine::record_delivery(const crypto::pubkey& origin, const crypto::pubkey& relayer,
-                             const socket_addr& relayer_addr, bool fresh) {
+                             const socket_addr& relayer_addr, bool fresh, std::uint64_t now) {
   // The origin pushing its own values is the shortest path; it is never pruned.
   if (relayer == origin) return;
   std::vector<relayer_score>& scores = received_[origin];
@@ -579,7 +579,7 @@ void engine::record_delivery(const crypto::pubkey& origin, const crypto::pubkey&
   auto pending = std::find_if(pending_prunes_.begin(), pending_prunes_.end(),
                               [&](const auto& p) { return p.first == relayer; });
   if (pending == pending_prunes_.end()) {
-    pending_prunes_.push_back({relayer, pending_prune{relayer_addr, {}}});
+    pending_prunes_.push_back({relayer, pending_prune{relayer_addr, {}, now}});
     pending = pending_prunes_.end() - 1;
   }
   if (std::find(pending->second.origins.begin(), pending->second.origins.end(), origin) ==
@@ -631,7 +631,8 @@ void engine::handle_push(const socket_addr& from, const message_view& m, std::ui
     if (r == ingest_result::rejected) continue;
     record_delivery(v.origin, m.sender, from,
                     r == ingest_result::inserted || r == ingest_result::updated ||
-                        r == ingest_result::promoted);
+                        r == ingest_result::promoted,
+                    now);
   }
 }
 
@@ -795,7 +796,6 @@ void engine::tick(std::uint64_t now_ms) noexcept {
       next_refresh_ms_ = now + cfg_.refresh_own_values_ms;
       next_heartbeat_ms_ = now + cfg_.heartbeat_ms;
       next_secret_ms_ = now + cfg_.ping_secret_rotate_ms;
-      next_prune_flush_ms_ = now;
       if (now > self_.wallclock_ms) {
         refresh_own_values(now);
         sign_heartbeat(now);
@@ -829,8 +829,13 @@ void engine::tick(std::uint64_t now_ms) noexcept {
       run_pull(now);
       next_pull_ms_ = now + cfg_.pull_interval_ms;
       catch_up_due_ = false;
-    } else if (catch_up_due_ && now >= next_push_ms_) {
+    } else if (now >= next_push_ms_ &&
+               (catch_up_due_ || (peers_.size() > peer_list_.size() &&
+                                  now >= last_catch_up_ms_ + cfg_.pull_interval_ms / 2))) {
+      // Also pull early while some origin's values are held without its ContactInfo: a
+      // known gap (usually a lost push), at most twice per pull interval.
       catch_up_due_ = false;
+      last_catch_up_ms_ = now;
       ++stats_.catch_up_pulls;
       send_pull_requests(now, nullptr);
     }
@@ -843,10 +848,7 @@ void engine::tick(std::uint64_t now_ms) noexcept {
         bootstrap(now);
       }
       run_push(now);
-      if (now >= next_prune_flush_ms_) {
-        flush_prunes(now);
-        next_prune_flush_ms_ = now + cfg_.prune_flush_ms;
-      }
+      flush_prunes(now);
       next_push_ms_ = now + cfg_.push_interval_ms;
     }
   } catch (...) {
@@ -1046,7 +1048,15 @@ void engine::run_push(std::uint64_t now) {
 
 void engine::flush_prunes(std::uint64_t now) {
   std::array<std::uint8_t, max_packet_bytes> buf;
-  for (auto& [relayer, pending] : pending_prunes_) {
+  // A relayer's prunes wait (up to prune_flush_ms) until half a message's worth of origins is
+  // pending: each prune message costs a signature on each side, and duplicates of one origin
+  // tend to cross the threshold together with others from the same relayer.
+  std::erase_if(pending_prunes_, [&](auto& item) {
+    auto& [relayer, pending] = item;
+    if (pending.origins.size() < max_prune_origins / 2 &&
+        now - std::min(now, pending.first_ms) < cfg_.prune_flush_ms) {
+      return false;
+    }
     socket_addr to = pending.addr;
     if (const auto it = peers_.find(relayer); it != peers_.end() && it->second.has_contact) {
       to = gossip_addr_of(it->second.contact);
@@ -1061,8 +1071,8 @@ void engine::flush_prunes(std::uint64_t now) {
         stats_.prune_origins_sent += count;
       }
     }
-  }
-  pending_prunes_.clear();
+    return true;
+  });
 }
 
 void engine::run_health(std::uint64_t now) {

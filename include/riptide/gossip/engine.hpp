@@ -86,8 +86,8 @@ struct gossip_config {
   // Additions beyond the list:
   std::size_t prune_keep_relayers = 2;   // per origin, the relayers that delivered first most
                                          // often are never pruned (keeps ingress redundant)
-  std::uint64_t prune_flush_ms = 100;    // prunes are batched per relayer and sent this often
-                                         // (each prune message costs a signature each side)
+  std::uint64_t prune_flush_ms = 500;    // a relayer's prunes wait at most this long for more
+                                         // origins (each message costs a signature each side)
   std::uint64_t trust_ttl_ms = 120000;   // a pong keeps (id, address) trusted this long
   std::uint64_t ping_retry_ms = 500;     // minimum gap between pings to one address
   std::size_t max_pings_per_round = 4;   // pings for candidate peers per push round
@@ -230,7 +230,8 @@ class engine {
     std::uint64_t pull_responses_sent = 0, pull_response_values_sent = 0;
     std::uint64_t pull_responses_received = 0;
     std::uint64_t pull_responses_truncated = 0;  // budget or queue space ran out
-    std::uint64_t catch_up_pulls = 0;  // extra pull rounds after an answer with new labels
+    std::uint64_t catch_up_pulls = 0;  // extra pull rounds: an answer had new labels, or an
+                                       // origin's values are held without its ContactInfo
 
     // Ping / pong.
     std::uint64_t pings_sent = 0, pings_received = 0, pings_rejected = 0;  // bad signature
@@ -313,6 +314,7 @@ class engine {
   struct pending_prune {
     socket_addr addr{};
     std::vector<crypto::pubkey> origins;
+    std::uint64_t first_ms = 0;  // when the oldest pending origin was queued
   };
 
   // Packet handlers.
@@ -327,7 +329,7 @@ class engine {
                        route r);
   void on_value_stored(const value_ref& v, std::uint64_t now);
   void record_delivery(const crypto::pubkey& origin, const crypto::pubkey& relayer,
-                       const socket_addr& relayer_addr, bool fresh);
+                       const socket_addr& relayer_addr, bool fresh, std::uint64_t now);
   void reject(value_reject reason) noexcept { ++stats_.values_rejected[static_cast<std::size_t>(reason)]; }
 
   // Own values.
@@ -402,13 +404,13 @@ class engine {
   crypto::hash32 previous_secret_{};
   bool started_ = false;
   bool catch_up_due_ = false;  // a pull answer taught us a new label: pull again next round
+  std::uint64_t last_catch_up_ms_ = 0;
   std::vector<std::pair<socket_addr, std::uint64_t>> candidate_pings_;  // (addr, ping time)
   std::vector<socket_addr> repulls_;  // pull from these next tick (see handle_ping/pong)
   std::uint64_t first_tick_ms_ = 0;
   std::size_t pings_this_round_ = 0;
   std::uint64_t next_push_ms_ = 0, next_pull_ms_ = 0, next_rotate_ms_ = 0,
-                next_refresh_ms_ = 0, next_heartbeat_ms_ = 0, next_secret_ms_ = 0,
-                next_prune_flush_ms_ = 0;
+                next_refresh_ms_ = 0, next_heartbeat_ms_ = 0, next_secret_ms_ = 0;
 
   std::vector<outgoing> out_;  // ring, grown on demand up to max_outgoing_packets
   std::size_t out_head_ = 0;
