@@ -456,11 +456,18 @@ engine::ingest_result engine::ingest(const value_ref& v, std::uint64_t now,
     // Only we sign as us. A NodeInstance of ours with another token, signed after we
     // started, means a second process runs with our identity; one signed before we started is
     // our previous incarnation's, still circulating. Checked only if the signature is genuine.
-    if (v.kind == value_kind::node_instance && v.wallclock_ms >= instance_.started_ms &&
-        bad_signature_set_.count(hash) == 0 && verify_value_signature(v, *verifier_)) {
-      const crds_value decoded = decode_value(v);
-      if (std::get<node_instance>(decoded.body).token != instance_.token) {
+    // The last such value is remembered, so the same copy arriving again costs no check.
+    if (v.kind == value_kind::node_instance && v.wallclock_ms >= instance_.started_ms) {
+      if (hash == last_foreign_instance_) {
         ++stats_.duplicate_identity_detected;
+      } else if (bad_signature_set_.count(hash) == 0 && verify_value_signature(v, *verifier_)) {
+        const crds_value decoded = decode_value(v);
+        if (std::get<node_instance>(decoded.body).token != instance_.token) {
+          ++stats_.duplicate_identity_detected;
+          last_foreign_instance_ = hash;
+        }
+      } else {
+        remember_bad_signature(hash);
       }
     }
     reject(value_reject::own_origin);
@@ -499,14 +506,7 @@ engine::ingest_result engine::ingest(const value_ref& v, std::uint64_t now,
   ++stats_.signatures_verified;
   if (!verify_value_signature(v, *verifier_)) {
     reject(value_reject::bad_signature);
-    if (bad_signatures_.size() < bad_signature_memory) {
-      bad_signatures_.push_back(hash);
-    } else {
-      bad_signature_set_.erase(bad_signatures_[bad_signature_next_]);
-      bad_signatures_[bad_signature_next_] = hash;
-      bad_signature_next_ = (bad_signature_next_ + 1) % bad_signature_memory;
-    }
-    bad_signature_set_.insert(hash);
+    remember_bad_signature(hash);
     return ingest_result::rejected;
   }
   const crds_outcome outcome =
@@ -520,6 +520,17 @@ engine::ingest_result engine::ingest(const value_ref& v, std::uint64_t now,
   }
   on_value_stored(v, now);
   return outcome == crds_outcome::inserted ? ingest_result::inserted : ingest_result::updated;
+}
+
+void engine::remember_bad_signature(const crypto::hash32& hash) {
+  if (!bad_signature_set_.insert(hash).second) return;
+  if (bad_signatures_.size() < bad_signature_memory) {
+    bad_signatures_.push_back(hash);
+    return;
+  }
+  bad_signature_set_.erase(bad_signatures_[bad_signature_next_]);
+  bad_signatures_[bad_signature_next_] = hash;
+  bad_signature_next_ = (bad_signature_next_ + 1) % bad_signature_memory;
 }
 
 void engine::on_value_stored(const value_ref& v, std::uint64_t now) {

@@ -3,11 +3,12 @@
 //
 // Contract
 // - Purpose: keep a CRDS table of signed values in sync with the cluster by push (to a rotating
-//   active set, pruned where relayers are redundant), pull (bloom filter of what we hold, to a
-//   random trusted peer), and ping/pong (an address is trusted for pull answers and the active
+//   active set, pruned where relayers are redundant), pull (bloom filters of what we hold, to
+//   random trusted peers), and ping/pong (an address is trusted for pull answers and the active
 //   set only after it answered a ping); track peer health from last contact; purge stale values;
-//   refresh our own values. The glue (the gossip tile) feeds packets and time in and sends
-//   what pop_outgoing() yields.
+//   refresh our own values; join through entrypoint addresses. The glue (the gossip tile) feeds
+//   packets and time in and sends what pop_outgoing() yields. docs/protocol.md ("Gossip")
+//   describes the wire formats and the behaviour; perf/gossip.md the measured convergence.
 // - Threading: single owner. Every member runs on the caller's thread; nothing is shared
 //   except the optional signature_verifier, which the caller owns and must outlive the engine
 //   (it is called from this engine's calls only, so one verifier may serve many engines driven
@@ -328,6 +329,7 @@ class engine {
   ingest_result ingest(const value_ref& v, std::uint64_t now, const crypto::pubkey& delivered_by,
                        route r);
   void on_value_stored(const value_ref& v, std::uint64_t now);
+  void remember_bad_signature(const crypto::hash32& hash);
   void record_delivery(const crypto::pubkey& origin, const crypto::pubkey& relayer,
                        const socket_addr& relayer_addr, bool fresh, std::uint64_t now);
   void reject(value_reject reason) noexcept { ++stats_.values_rejected[static_cast<std::size_t>(reason)]; }
@@ -399,6 +401,7 @@ class engine {
   std::vector<crypto::hash32> bad_signatures_;  // ring of recent failures: never re-verified
   std::unordered_set<crypto::hash32, hash32_hasher> bad_signature_set_;
   std::size_t bad_signature_next_ = 0;
+  crypto::hash32 last_foreign_instance_{};  // our NodeInstance as signed by another process
 
   crypto::hash32 secret_{};
   crypto::hash32 previous_secret_{};
