@@ -715,6 +715,52 @@ TEST(GossipEngine, OwnValuesAreRefreshedAndStayAlive) {
   EXPECT_GT(a.get_stats().active_set_rotations, 0u);
 }
 
+TEST(GossipEngine, JoinsThroughAnyLiveEntrypoint) {
+  cluster c;
+  engine& a = c.add(1, {});
+  // Entrypoint 7 does not exist (its packets go nowhere); entrypoint 0 does.
+  engine& b = c.add(2, {7, 0});
+  ASSERT_TRUE(c.run_until([&] { return c.knows_all(); }, 2000));
+  EXPECT_EQ(b.health(c.now()), node_health::healthy);
+  EXPECT_EQ(b.peers(c.now()).at(0).contact.id, a.id());
+}
+
+TEST(GossipEngine, PullAnswersRespectTheByteBudget) {
+  gossip_config cfg = base_config();
+  cfg.pull_response_budget_bytes = 4096;
+  cluster c(cfg);
+  engine& a = c.add(1, {});
+  const crypto::keypair f = key(52);
+  for (int i = 0; i < 300; ++i) {
+    a.on_packet(addr_of(9),
+                push_packet(f.public_key(),
+                            signed_value(f, c.now(), data_value{name("key", i), "some value"})),
+                c.now());
+  }
+  ASSERT_EQ(a.data().size(), 300u);
+  c.drop = [](const packet_event& ev) { return ev.type == message_type::push; };  // pull only
+  engine& b = c.add(2, {0});
+  ASSERT_TRUE(c.run_until([&] { return b.data().size() == 300; }, 5000));
+  // Every answer fits a packet, and no single request got more than the budget.
+  std::map<std::uint64_t, std::size_t> value_bytes_per_pass;  // packets of one delivery pass
+  std::size_t responses = 0;
+  for (const packet_event& ev : c.log) {
+    if (ev.type != message_type::pull_response || ev.from != 0) continue;
+    ++responses;
+    EXPECT_LE(ev.bytes.size(), max_packet_bytes);
+    message_view m;
+    ASSERT_EQ(parse_message(ev.bytes, m), parse_error::none);
+    for (std::size_t i = 0; i < m.num_values; ++i) value_bytes_per_pass[ev.at_ms] += m.values[i].bytes.size();
+  }
+  EXPECT_GT(responses, 10u);
+  for (const auto& [at, total] : value_bytes_per_pass) {
+    // b sends at most pull_fanout requests per round (here all to a), each within budget.
+    EXPECT_LE(total, cfg.pull_fanout * cfg.pull_response_budget_bytes) << at;
+  }
+  EXPECT_GT(a.get_stats().pull_responses_truncated, 0u);
+  EXPECT_GT(b.get_stats().catch_up_pulls, 0u);  // new labels kept coming: pulled early
+}
+
 std::uint64_t run_digest(std::uint64_t seed) {
   cluster c;
   c.add(1, {}, seed);
