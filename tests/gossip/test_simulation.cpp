@@ -95,6 +95,7 @@ struct result {
   std::uint64_t packets = 0, bytes = 0, lost = 0, cut = 0;
   std::uint64_t signatures_verified = 0, memo_hits = 0;
   std::uint64_t pings = 0, prunes = 0, pull_requests = 0, outgoing_dropped = 0;
+  std::uint64_t steady_packets = 0, steady_bytes = 0;  // sent in the settle rounds
   double wall_s = 0;
   double model_rounds = 0;
 };
@@ -159,7 +160,7 @@ class simulation {
         break;
       }
     }
-    if (sc_.partition && r.converge_rounds != 0) r.heal_rounds = partition_and_heal(round);
+    if (sc_.partition && r.converge_rounds != 0) r.heal_rounds = partition_and_heal(round, r);
     for (const auto& e : engines_) {
       const engine::stats& s = e->get_stats();
       r.pings += s.pings_sent;
@@ -181,8 +182,11 @@ class simulation {
   // From a converged cluster: settle, cut every packet between the halves for
   // partition_rounds (a Data value is set in each half meanwhile), heal, and return the rounds
   // until every node holds both values and every ContactInfo (0 if never).
-  std::size_t partition_and_heal(std::size_t& round) {
+  std::size_t partition_and_heal(std::size_t& round, result& r) {
+    const std::uint64_t packets_before = packets_, bytes_before = bytes_;
     for (std::size_t i = 0; i < settle_rounds; ++i) step(round++);
+    r.steady_packets = packets_ - packets_before;
+    r.steady_bytes = bytes_ - bytes_before;
     partitioned_ = true;
     const std::size_t a = 1, b = sc_.nodes - 1;  // one node in each half
     for (std::size_t i = 0; i < partition_rounds; ++i) {
@@ -355,6 +359,14 @@ void print(const std::vector<result>& out) {
   }
   std::printf("(traffic, signature and wall figures are per run; the partition row shares the "
               "0%% run's)\n");
+  for (const result& r : out) {
+    if (!r.sc.partition || r.steady_bytes == 0) continue;
+    const double node_seconds = static_cast<double>(r.sc.nodes) * settle_rounds * round_ms / 1e3;
+    std::printf("steady state after convergence (%zu rounds, 0%% loss): %.1f packets/s and "
+                "%.1f KB/s sent per node\n",
+                settle_rounds, static_cast<double>(r.steady_packets) / node_seconds,
+                static_cast<double>(r.steady_bytes) / node_seconds / 1e3);
+  }
   std::fflush(stdout);
 }
 
