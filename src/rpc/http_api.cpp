@@ -197,6 +197,12 @@ http_api::http_api(const http_api_config& config, const gossip::snapshot_board* 
   // keep-alive client cannot hold the worker.
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(1); };
   impl_->server.set_keep_alive_max_count(1);
+  // httplib's default also sets SO_REUSEPORT, which would let a second node bind the same
+  // port and silently take half the requests. SO_REUSEADDR alone makes a conflict an error.
+  impl_->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl_->server.set_payload_max_length(1 << 20);
   impl_->server.set_read_timeout(2, 0);
   impl_->server.set_write_timeout(2, 0);
