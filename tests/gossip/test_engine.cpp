@@ -14,6 +14,8 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -777,6 +779,23 @@ std::uint64_t run_digest(std::uint64_t seed) {
 TEST(GossipEngine, DeterministicForSeedAndPacketSequence) {
   EXPECT_EQ(run_digest(5), run_digest(5));
   EXPECT_NE(run_digest(5), run_digest(6));
+}
+
+TEST(GossipEngine, MovedEngineKeepsWorking) {
+  static_assert(std::is_move_constructible_v<engine> && std::is_move_assignable_v<engine>);
+  cluster c;
+  engine& a = c.add(1, {});
+  c.add(2, {0});
+  ASSERT_TRUE(c.run_until([&] { return c.knows_all(); }, 3000));
+  engine moved(std::move(a));
+  EXPECT_EQ(moved.table_count(value_kind::contact_info), 2u);
+  EXPECT_TRUE(moved.set_data("after", "move", c.now()));
+  moved.tick(c.now() + 100);
+  outgoing o;
+  std::size_t pushes = 0;
+  while (moved.pop_outgoing(o)) pushes += o.bytes[0] == static_cast<std::uint8_t>(message_type::push);
+  EXPECT_GE(pushes, 1u);
+  EXPECT_EQ(moved.data("after").size(), 1u);
 }
 
 TEST(GossipEngine, NamesForEnums) {

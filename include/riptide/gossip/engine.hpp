@@ -167,6 +167,10 @@ class engine {
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
+  // Movable: tables are node-based, so the pointers between them survive a move; a verifier
+  // the engine owns lives on the heap.
+  engine(engine&&) = default;
+  engine& operator=(engine&&) = default;
 
   // Parses, verifies and applies one packet from `from`; may queue replies.
   void on_packet(const socket_addr& from, std::span<const std::uint8_t> bytes,
