@@ -50,6 +50,8 @@ struct net_tile::uring_state {
   bool defer_taskrun = false;  // SINGLE_ISSUER | DEFER_TASKRUN | R_DISABLED: enable on first poll
   bool started = false;        // enabled and receives armed (first poll)
   bool broken = false;         // enabling failed: poll does nothing but count
+  const void* owner_thread = nullptr;  // the polling thread (address of a thread_local)
+  bool warned_thread = false;
 
   void* buf_ring_mem = nullptr;
   std::size_t buf_ring_bytes = 0;

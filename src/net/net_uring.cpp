@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -229,10 +230,16 @@ void net_tile::uring_arm() noexcept {
   }
 }
 
+namespace {
+// Its address tells threads apart for free (no gettid syscall on the hot path).
+thread_local char poll_thread_marker;
+}  // namespace
+
 int net_tile::uring_poll() noexcept {
   uring_state& u = *uring_;
   if (!u.started) {
     u.started = true;
+    u.owner_thread = &poll_thread_marker;
     // The ring was created disabled so that the thread enabling it, this one, becomes its
     // single issuer and the only thread deferred task work runs on.
     if (u.defer_taskrun && enable_rings(u.ring) < 0) {
@@ -240,6 +247,18 @@ int net_tile::uring_poll() noexcept {
       count(c_io_errors);
     }
     uring_arm();
+  }
+  if (u.owner_thread != &poll_thread_marker) {
+    // Polled from a second thread: the kernel would refuse (SINGLE_ISSUER) or run the
+    // receive work on the first thread. A wiring bug; make it loud once, then count.
+    if (!u.warned_thread) {
+      u.warned_thread = true;
+      std::fprintf(stderr, "net %s: poll() from a second thread; io_uring is bound to the "
+                           "first thread that polled. Nothing is received or sent.\n",
+                   name().c_str());
+    }
+    count(c_io_errors);
+    return 0;
   }
   if (u.broken) return 0;
   int work = reclaim_rx_frames();

@@ -491,6 +491,19 @@ TEST(net_tile_uring, idle_poll_makes_no_syscall) {
   EXPECT_LE(tile->own_counter(net_tile::c_syscalls), before + 2);
 }
 
+TEST(net_tile_uring, polling_from_a_second_thread_is_refused_and_counted) {
+  if (!io_uring_unavailable_reason().empty())
+    GTEST_SKIP() << "io_uring unavailable: " << io_uring_unavailable_reason();
+  net_tile_config c;
+  c.backend = backend_kind::io_uring;
+  auto tile = make_tile(c, {port_kind::gossip});
+  tile->poll();  // this thread owns the ring now
+  std::thread([&] { EXPECT_EQ(tile->poll(), 0); }).join();
+  EXPECT_EQ(tile->own_counter(net_tile::c_io_errors), 1u);
+  EXPECT_EQ(tile->poll(), 0);  // the owner still polls normally
+  EXPECT_EQ(tile->own_counter(net_tile::c_io_errors), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, net_tile_backend,
                          ::testing::Values(backend_kind::io_uring, backend_kind::recvmmsg),
                          backend_name);

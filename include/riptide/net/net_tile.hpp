@@ -9,7 +9,8 @@
 //   - Running: `poll`, `housekeep` and `begin_drain` run on one thread, the tile's
 //     core thread (or a test's thread). With io_uring that thread must stay the same for the
 //     tile's life: the ring is created disabled and bound to the first thread that polls
-//     (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN). `drained()` may be called from any thread
+//     (IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN); a poll from another thread does nothing
+//     but count io_errors (and say so once on stderr). `drained()` may be called from any thread
 //     (it reads only atomics). The accessors (`rx_frames`, `backend`, `bound_port`) may be
 //     called from any thread once construction is done.
 //   - RX: a datagram received on port `kind` lands in a frame of `rx_frames()` and is pushed
@@ -53,8 +54,8 @@
 //   - Drain: `begin_drain` stops receiving (cancels the multishot receives), flushes held
 //     packets, and keeps sending until the tx rings are empty; `drained()` is true when no
 //     send is queued or in flight.
-//   - Memory: frames, provided buffers, send slots and message arrays are allocated in the
-//     constructor. poll() allocates nothing.
+//   - Memory: the frame pool, the provided-buffer ring, send slots and message arrays are
+//     allocated in the constructor. poll() allocates nothing.
 
 #include <array>
 #include <atomic>
