@@ -53,11 +53,14 @@ const std::vector<field>& fields() {
       RT_FIELD(net, tvu_port, "Shred UDP port (advertised)."),
       RT_FIELD(net, repair_port, "Repair UDP port (advertised)."),
       RT_FIELD(net, tpu_forwards_port, "Forwarded-transaction UDP port (advertised)."),
-      RT_FIELD(net, rx_frames, "Receive frames in the net tile's pool."),
+      RT_FIELD(net, rx_frames, "Receive frames in the net tile's pool (at most 65535 with io_uring)."),
+      RT_FIELD(net, uring_provided_frames, "Receive frames lent to the kernel at a time (io_uring)."),
+      RT_FIELD(net, socket_buffer_bytes, "Kernel receive/send buffer per socket; absorbs bursts while the core sleeps."),
       RT_FIELD(net, drop_gossip, "Injected receive loss on the gossip port, probability 0..1."),
       RT_FIELD(net, drop_tpu, "Injected receive loss on the tpu port, probability 0..1."),
       RT_FIELD(net, drop_tvu, "Injected receive loss on the tvu port, probability 0..1."),
       RT_FIELD(net, drop_repair, "Injected receive loss on the repair port, probability 0..1."),
+      RT_FIELD(net, drop_tpu_forwards, "Injected receive loss on the tpu_forwards port, probability 0..1."),
       RT_FIELD(net, duplicate, "Injected duplication of received packets, probability 0..1."),
       RT_FIELD(net, reorder_window, "Injected reordering of received packets within this many packets; 0 = off."),
       RT_FIELD(net, fault_seed, "Seed of the fault injector, so a lossy run can be repeated."),
@@ -373,10 +376,15 @@ void config::validate() const {
     require(port >= 1 && port <= 65535, key, "must be a port in 1..65535");
   for (auto [key, p] : {std::pair{"net.drop_gossip", net.drop_gossip}, {"net.drop_tpu", net.drop_tpu},
                         {"net.drop_tvu", net.drop_tvu}, {"net.drop_repair", net.drop_repair},
+                        {"net.drop_tpu_forwards", net.drop_tpu_forwards},
                         {"net.duplicate", net.duplicate}})
     require(p >= 0 && p <= 1, key, "must be a probability in 0..1");
   require(net.rx_frames >= 64 && net.rx_frames <= (1u << 20), "net.rx_frames", "must be in 64..1048576");
-  require(net.reorder_window <= 4096, "net.reorder_window", "must be in 0..4096");
+  require(net.reorder_window <= 1024, "net.reorder_window", "must be in 0..1024");
+  require(net.uring_provided_frames >= 8 && net.uring_provided_frames <= net.rx_frames,
+          "net.uring_provided_frames", "must be in 8..net.rx_frames");
+  require(net.socket_buffer_bytes >= 65536 && net.socket_buffer_bytes <= (1u << 30),
+          "net.socket_buffer_bytes", "must be in 65536..1073741824");
   require(!gossip.enabled || net.enabled, "gossip.enabled", "needs net.enabled = true");
   require(gossip.push_fanout >= 1 && gossip.push_fanout <= 64, "gossip.push_fanout", "must be in 1..64");
   require(gossip.push_interval_ms >= 1, "gossip.push_interval_ms", "must be >= 1");

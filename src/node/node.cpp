@@ -179,6 +179,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     if (cfg.gossip.enabled)
       nc.ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
     nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
+    nc.uring_provided_frames = static_cast<std::uint32_t>(cfg.net.uring_provided_frames);
+    nc.socket_buffer_bytes = static_cast<std::uint32_t>(cfg.net.socket_buffer_bytes);
+    nc.faults.drop[static_cast<std::size_t>(net::port_kind::tpu_forwards)] = cfg.net.drop_tpu_forwards;
     nc.faults.drop[static_cast<std::size_t>(net::port_kind::gossip)] = cfg.net.drop_gossip;
     nc.faults.drop[static_cast<std::size_t>(net::port_kind::tpu)] = cfg.net.drop_tpu;
     nc.faults.drop[static_cast<std::size_t>(net::port_kind::tvu)] = cfg.net.drop_tvu;

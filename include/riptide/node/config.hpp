@@ -94,10 +94,13 @@ struct net_section {
   std::uint64_t repair_port = 15000;
   std::uint64_t tpu_forwards_port = 16000;
   std::uint64_t rx_frames = 4096;
+  std::uint64_t uring_provided_frames = 256;
+  std::uint64_t socket_buffer_bytes = 4u << 20;
   double drop_gossip = 0;   // injected receive loss per port, probability 0..1
   double drop_tpu = 0;
   double drop_tvu = 0;
   double drop_repair = 0;
+  double drop_tpu_forwards = 0;
   double duplicate = 0;     // probability a received packet is delivered twice
   std::uint64_t reorder_window = 0;
   std::uint64_t fault_seed = 1;
