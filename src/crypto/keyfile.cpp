@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -223,6 +224,13 @@ keypair load_keyfile(const std::filesystem::path& path) {
   if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
   if (static_cast<std::uintmax_t>(st.st_size) > max_keyfile_bytes) {
     fail(path, "larger than " + std::to_string(max_keyfile_bytes) + " bytes; not a key file");
+  }
+  // Like ssh: a secret others can read is refused, not used.
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    fail(path, std::string("permissions ") + mode +
+                   " are too open: a key file must be readable by its owner only (chmod 600)");
   }
   // Read up to one byte past the limit so a file that grew after fstat is still caught.
   std::string text(max_keyfile_bytes + 1, '\0');

@@ -275,8 +275,17 @@ TEST(keyfile_disk, load_errors_name_the_path) {
 
   const fs::path bad = dir.path() / "bad.key";
   std::ofstream(bad) << replace(fixed_text, "36f9\n", "36f8\n");
+  fs::permissions(bad, fs::perms::owner_read | fs::perms::owner_write);
   expect_path_error(bad, to_string(keyfile_error::pubkey_mismatch),
                     [&] { (void)load_keyfile(bad); });
+
+  // A valid key that group or others can read is refused, naming the mode.
+  const fs::path open_key = dir.path() / "open.key";
+  write_keyfile(open_key, keypair::generate());
+  fs::permissions(open_key, fs::perms::group_read, fs::perm_options::add);
+  expect_path_error(open_key, "permissions 0640 are too open", [&] { (void)load_keyfile(open_key); });
+  fs::permissions(open_key, fs::perms::group_read, fs::perm_options::remove);
+  EXPECT_NO_THROW((void)load_keyfile(open_key));
 
   const fs::path big = dir.path() / "big.key";
   std::ofstream(big) << std::string(max_keyfile_bytes + 1, 'x');
