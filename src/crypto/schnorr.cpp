@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 #include <string>
 
 namespace riptide::crypto {
@@ -184,15 +185,32 @@ pubkey_cache& pubkey_cache::operator=(pubkey_cache&&) noexcept = default;
 
 bool pubkey_cache::verify(const pubkey& key, std::span<const std::uint8_t> msg,
                           const signature& sig) noexcept {
-  entry& e = entries_[static_cast<std::size_t>(xxh3_64(key, seed_)) & mask_];
-  if (e.st != entry::state::empty && e.key == key) {
+  // Two-way sets: two hot signers that hash to one set both stay cached. The most recently
+  // used entry of a set is kept first; a miss demotes it to second and evicts the other.
+  const std::size_t h = static_cast<std::size_t>(xxh3_64(key, seed_)) & mask_;
+  entry* e = &entries_[h];
+  if (mask_ != 0) {
+    entry& first = entries_[h & ~std::size_t{1}];
+    entry& second = entries_[h | 1];
+    e = &first;
+    if (first.st != entry::state::empty && first.key == key) {
+      ++hits_;
+      return first.st == entry::state::valid && verify_parsed(first.parsed, msg, sig);
+    }
+    if (second.st != entry::state::empty && second.key == key) {
+      ++hits_;
+      std::swap(first, second);
+      return first.st == entry::state::valid && verify_parsed(first.parsed, msg, sig);
+    }
+    second = first;
+  } else if (e->st != entry::state::empty && e->key == key) {
     ++hits_;
-  } else {
-    ++misses_;
-    e.key = key;
-    e.st = parse_key(key, e.parsed) ? entry::state::valid : entry::state::invalid;
+    return e->st == entry::state::valid && verify_parsed(e->parsed, msg, sig);
   }
-  return e.st == entry::state::valid && verify_parsed(e.parsed, msg, sig);
+  ++misses_;
+  e->key = key;
+  e->st = parse_key(key, e->parsed) ? entry::state::valid : entry::state::invalid;
+  return e->st == entry::state::valid && verify_parsed(e->parsed, msg, sig);
 }
 
 }  // namespace riptide::crypto

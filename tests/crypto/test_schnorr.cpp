@@ -238,6 +238,28 @@ TEST(pubkey_cache, capacity_one_replaces_on_collision) {
   EXPECT_EQ(cache.hits(), 1U);
 }
 
+TEST(pubkey_cache, two_way_sets_keep_two_alternating_signers) {
+  pubkey_cache cache(2);  // one set of two ways: every key maps to it
+  const keypair a = keypair::generate();
+  const keypair b = keypair::generate();
+  const keypair c = keypair::generate();
+  const auto msg = bytes_of("m");
+  const signature sa = a.sign(msg), sb = b.sign(msg), sc = c.sign(msg);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(cache.verify(a.public_key(), msg, sa));
+    EXPECT_TRUE(cache.verify(b.public_key(), msg, sb));
+  }
+  EXPECT_EQ(cache.misses(), 2U);
+  EXPECT_EQ(cache.hits(), 4U);
+  // A third key evicts the least recently used one (a), not the most recent (b).
+  EXPECT_TRUE(cache.verify(c.public_key(), msg, sc));
+  EXPECT_TRUE(cache.verify(b.public_key(), msg, sb));
+  EXPECT_EQ(cache.misses(), 3U);
+  EXPECT_EQ(cache.hits(), 5U);
+  EXPECT_TRUE(cache.verify(a.public_key(), msg, sa));
+  EXPECT_EQ(cache.misses(), 4U);
+}
+
 TEST(pubkey_cache, capacity_rounds_up_to_power_of_two) {
   EXPECT_EQ(pubkey_cache(1000).capacity(), 1024U);
   EXPECT_EQ(pubkey_cache(1024).capacity(), 1024U);

@@ -10,8 +10,8 @@
 // - verify(): free function, noexcept, no allocation, thread-safe; parses the public key every
 //   call (a field square root), so hot paths use pubkey_cache instead.
 // - pubkey_cache: one per verify tile (not thread-safe). Owns a fixed table, allocated in the
-//   constructor, of parsed keys indexed by a seeded hash of the 32-byte key; a colliding key
-//   replaces the slot. Keys that fail to parse are cached as invalid too, so a flood of bad keys
+//   constructor, of parsed keys indexed by a seeded hash of the 32-byte key, in two-way sets
+//   (capacity ≥ 2): a new key evicts the least recently used of its set. Keys that fail to parse are cached as invalid too, so a flood of bad keys
 //   costs one parse each per slot, not one per packet. verify() is noexcept and allocation-free.
 //   A moved-from cache may only be destroyed or assigned to.
 //
