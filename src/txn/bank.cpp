@@ -1,1 +1,395 @@
-// placeholder
+#include <riptide/txn/bank.hpp>
+
+#include <riptide/crypto/sha256.hpp>
+#include <riptide/crypto/xxh3.hpp>
+
+#include <algorithm>
+#include <cassert>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+
+namespace riptide::txn {
+
+namespace {
+
+constexpr std::uint32_t slot_empty = 0;
+constexpr std::uint32_t slot_writing = 1;
+constexpr std::uint32_t slot_ready = 2;
+// The lock stripe uses different hash bits than the slot index, so keys that collide in one
+// table are spread in the other.
+constexpr unsigned stripe_hash_shift_bits = 32;
+
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+inline void store_u64_le(std::uint8_t* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+}  // namespace
+
+const char* to_string(tx_result result) noexcept {
+  switch (result) {
+    case tx_result::ok: return "ok";
+    case tx_result::blockhash_too_old: return "blockhash_too_old";
+    case tx_result::insufficient_funds_for_fee: return "insufficient_funds_for_fee";
+    case tx_result::insufficient_funds: return "insufficient_funds";
+    case tx_result::unknown_program: return "unknown_program";
+    case tx_result::invalid_instruction: return "invalid_instruction";
+    case tx_result::account_table_full: return "account_table_full";
+  }
+  return "unknown";
+}
+
+std::uint64_t execution_counters::executed() const noexcept {
+  std::uint64_t total = 0;
+  for (const std::uint64_t n : by_result) total += n;
+  return total;
+}
+
+void execution_counters::add(const execution_counters& other) noexcept {
+  for (std::size_t i = 0; i < tx_result_count; ++i) by_result[i] += other.by_result[i];
+  fees_collected_lamports += other.fees_collected_lamports;
+  lock_conflicts += other.lock_conflicts;
+}
+
+// ------------------------------------------------------------------------- blockhash_queue
+
+void blockhash_queue::register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept {
+  entries_[next_] = entry{slot, hash};
+  next_ = (next_ + 1) % max_age_slots;
+  if (size_ < max_age_slots) ++size_;
+  newest_slot_ = std::max(newest_slot_, slot);
+}
+
+bool blockhash_queue::is_recent(const crypto::hash32& hash) const noexcept {
+  for (std::size_t i = 0; i < size_; ++i) {
+    const entry& e = entries_[i];
+    if (newest_slot_ - e.slot < max_age_slots && e.hash == hash) return true;
+  }
+  return false;
+}
+
+// ------------------------------------------------------------------------------------ bank
+
+bank::bank(const bank_config& config)
+    : max_accounts_(config.max_accounts),
+      slot_mask_(0),
+      stripe_mask_(0),
+      lamports_per_signature_(config.lamports_per_signature),
+      seed_(config.hash_seed) {
+  if (config.max_accounts == 0 || config.max_accounts > (std::size_t{1} << 31)) {
+    throw std::invalid_argument("bank: max_accounts must be in [1, 2^31]");
+  }
+  if (config.lock_stripes == 0 || config.lock_stripes > (std::size_t{1} << 30)) {
+    throw std::invalid_argument("bank: lock_stripes must be in [1, 2^30]");
+  }
+  // Load factor <= 1/2 keeps linear probes short.
+  const std::size_t table_slots = std::bit_ceil(config.max_accounts * 2);
+  slot_mask_ = table_slots - 1;
+  const std::size_t stripes = std::bit_ceil(config.lock_stripes);
+  stripe_mask_ = stripes - 1;
+  slots_ = std::make_unique<account_slot[]>(table_slots);
+  stripes_ = std::make_unique<std::atomic<std::uint32_t>[]>(stripes);
+  for (std::size_t i = 0; i < stripes; ++i) stripes_[i].store(0, std::memory_order_relaxed);
+  touched_ = std::make_unique<std::uint32_t[]>(config.max_accounts);
+}
+
+bank::~bank() = default;
+
+std::uint64_t bank::key_hash(const crypto::pubkey& key) const noexcept {
+  return crypto::xxh3_64(key, seed_);
+}
+
+bank::account_slot* bank::find(const crypto::pubkey& key) const noexcept {
+  std::size_t i = key_hash(key) & slot_mask_;
+  for (;;) {
+    account_slot& slot = slots_[i];
+    std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == slot_empty) return nullptr;
+    while (state == slot_writing) {  // another thread is between claim and publish
+      spin_pause();
+      state = slot.state.load(std::memory_order_acquire);
+    }
+    if (slot.key == key) return &slot;
+    i = (i + 1) & slot_mask_;
+  }
+}
+
+bank::account_slot* bank::find_or_insert(const crypto::pubkey& key) noexcept {
+  std::size_t i = key_hash(key) & slot_mask_;
+  for (;;) {
+    account_slot& slot = slots_[i];
+    std::uint32_t state = slot.state.load(std::memory_order_acquire);
+    if (state == slot_empty) {
+      // Reserve capacity first so the table never exceeds max_accounts_ (and the touched list,
+      // max_accounts_ long, can never overflow).
+      if (num_accounts_.fetch_add(1, std::memory_order_relaxed) >= max_accounts_) {
+        num_accounts_.fetch_sub(1, std::memory_order_relaxed);
+        return nullptr;
+      }
+      if (slot.state.compare_exchange_strong(state, slot_writing, std::memory_order_acquire,
+                                             std::memory_order_acquire)) {
+        slot.key = key;
+        slot.lamports = 0;
+        slot.touched_epoch = 0;
+        slot.state.store(slot_ready, std::memory_order_release);
+        return &slot;
+      }
+      num_accounts_.fetch_sub(1, std::memory_order_relaxed);
+      // Lost the race for this slot: state now holds what the winner wrote; look again.
+    }
+    while (state == slot_writing) {
+      spin_pause();
+      state = slot.state.load(std::memory_order_acquire);
+    }
+    if (state == slot_ready) {
+      if (slot.key == key) return &slot;
+      i = (i + 1) & slot_mask_;
+    }
+  }
+}
+
+bool bank::credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept {
+  if (lamports > std::numeric_limits<std::uint64_t>::max() - total_supply_) return false;
+  account_slot* slot = find_or_insert(key);
+  if (slot == nullptr) return false;
+  slot->lamports += lamports;
+  total_supply_ += lamports;
+  mark_touched(*slot);
+  return true;
+}
+
+std::uint64_t bank::balance(const crypto::pubkey& key) const noexcept {
+  const account_slot* slot = find(key);
+  return slot == nullptr ? 0 : slot->lamports;
+}
+
+std::uint64_t bank::total_lamports() const noexcept {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i <= slot_mask_; ++i) {
+    if (slots_[i].state.load(std::memory_order_acquire) == slot_ready) {
+      total += slots_[i].lamports;
+    }
+  }
+  return total;
+}
+
+std::size_t bank::held_stripes() const noexcept {
+  std::size_t held = 0;
+  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
+    if (stripes_[i].load(std::memory_order_acquire) != 0) ++held;
+  }
+  return held;
+}
+
+// ------------------------------------------------------------------------------------ locks
+
+std::size_t bank::lock_entries(const transaction_view& tx,
+                               std::array<lock_entry, max_accounts>& out) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
+    const bool exclusive = tx.is_writable(a);
+    const crypto::pubkey& key = tx.account_key(a);
+    if (!exclusive && key == system_program_id) continue;  // see the header: never read
+    const auto stripe =
+        static_cast<std::uint32_t>((key_hash(key) >> stripe_hash_shift_bits) & stripe_mask_);
+    // Two keys of one tx may share a stripe: lock it once, exclusively if either needs it.
+    bool merged = false;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (out[j].stripe == stripe) {
+        out[j].exclusive = out[j].exclusive || exclusive;
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) out[n++] = lock_entry{stripe, exclusive};
+  }
+  return n;
+}
+
+bool bank::try_lock(const transaction_view& tx) noexcept {
+  std::array<lock_entry, max_accounts> entries;
+  const std::size_t n = lock_entries(tx, entries);
+  std::size_t taken = 0;
+  for (; taken < n; ++taken) {
+    std::atomic<std::uint32_t>& word = stripes_[entries[taken].stripe];
+    if (entries[taken].exclusive) {
+      std::uint32_t expected = 0;
+      if (!word.compare_exchange_strong(expected, writer_bit, std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+        break;
+      }
+    } else {
+      std::uint32_t current = word.load(std::memory_order_relaxed);
+      bool acquired = false;
+      while ((current & writer_bit) == 0) {
+        if (word.compare_exchange_weak(current, current + 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+          acquired = true;
+          break;
+        }
+      }
+      if (!acquired) break;
+    }
+  }
+  if (taken == n) return true;
+  // All or nothing: give back what was taken, newest first.
+  while (taken > 0) {
+    --taken;
+    std::atomic<std::uint32_t>& word = stripes_[entries[taken].stripe];
+    if (entries[taken].exclusive) {
+      word.store(0, std::memory_order_release);
+    } else {
+      word.fetch_sub(1, std::memory_order_release);
+    }
+  }
+  return false;
+}
+
+void bank::unlock(const transaction_view& tx) noexcept {
+  std::array<lock_entry, max_accounts> entries;
+  const std::size_t n = lock_entries(tx, entries);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::atomic<std::uint32_t>& word = stripes_[entries[i].stripe];
+    if (entries[i].exclusive) {
+      assert(word.load(std::memory_order_relaxed) == writer_bit);
+      word.store(0, std::memory_order_release);
+    } else {
+      assert((word.load(std::memory_order_relaxed) & ~writer_bit) != 0);
+      word.fetch_sub(1, std::memory_order_release);
+    }
+  }
+}
+
+// -------------------------------------------------------------------------------- execution
+
+void bank::mark_touched(account_slot& slot) noexcept {
+  // The caller holds the account's stripe exclusively (or runs single-threaded at start-up), so
+  // touched_epoch is not raced; the list position is claimed atomically.
+  if (slot.touched_epoch == epoch_) return;
+  slot.touched_epoch = epoch_;
+  const std::size_t at = touched_count_.fetch_add(1, std::memory_order_relaxed);
+  assert(at < max_accounts_);
+  touched_[at] = static_cast<std::uint32_t>(&slot - slots_.get());
+}
+
+tx_result bank::execute(const transaction_view& tx, execution_counters& counters) noexcept {
+  const auto finish = [&counters](tx_result result) noexcept {
+    ++counters.by_result[static_cast<std::size_t>(result)];
+    return result;
+  };
+  if (!blockhashes_.is_recent(tx.recent_blockhash())) return finish(tx_result::blockhash_too_old);
+
+  // Balances of the accounts this tx writes, by account index, loaded lazily.
+  struct local_account {
+    account_slot* slot = nullptr;
+    std::uint64_t lamports = 0;
+    bool loaded = false;
+    bool changed = false;
+  };
+  std::array<local_account, max_accounts> local{};
+  const auto load = [&](std::size_t index) noexcept -> local_account& {
+    local_account& acc = local[index];
+    if (!acc.loaded) {
+      acc.slot = find(tx.account_key(index));
+      acc.lamports = acc.slot == nullptr ? 0 : acc.slot->lamports;
+      acc.loaded = true;
+    }
+    return acc;
+  };
+
+  const std::uint64_t fee = lamports_per_signature_ * tx.num_signatures();
+  local_account& payer = load(0);
+  if (payer.lamports < fee) return finish(tx_result::insufficient_funds_for_fee);
+  const std::uint64_t payer_after_fee = payer.lamports - fee;
+  const auto fail_with_fee = [&](tx_result result) noexcept {
+    if (fee != 0) {
+      payer.slot->lamports = payer_after_fee;  // fee > 0 and paid: the payer exists
+      mark_touched(*payer.slot);
+      counters.fees_collected_lamports += fee;
+    }
+    return finish(result);
+  };
+  payer.lamports = payer_after_fee;
+  payer.changed = fee != 0;
+
+  std::array<transfer, max_instructions> transfers;
+  const std::size_t num_transfers = tx.num_instructions();
+  for (std::size_t i = 0; i < num_transfers; ++i) {
+    switch (decode_transfer(tx, i, transfers[i])) {
+      case transfer_error::none: break;
+      case transfer_error::not_system_program: return fail_with_fee(tx_result::unknown_program);
+      default: return fail_with_fee(tx_result::invalid_instruction);
+    }
+  }
+
+  for (std::size_t i = 0; i < num_transfers; ++i) {
+    const transfer& t = transfers[i];
+    local_account& from = load(t.from_index);
+    if (from.lamports < t.lamports) return fail_with_fee(tx_result::insufficient_funds);
+    from.lamports -= t.lamports;
+    from.changed = true;
+    local_account& to = load(t.to_index);
+    // No overflow: every balance is <= total supply <= 2^64 - 1 (credit() enforces it).
+    to.lamports += t.lamports;
+    to.changed = true;
+  }
+
+  // Create missing receivers before committing anything, so a full store changes no balance.
+  // A missing account whose balance is still 0 is not created.
+  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
+    local_account& acc = local[a];
+    if (acc.changed && acc.slot == nullptr && acc.lamports != 0) {
+      acc.slot = find_or_insert(tx.account_key(a));
+      if (acc.slot == nullptr) return fail_with_fee(tx_result::account_table_full);
+    }
+  }
+  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
+    local_account& acc = local[a];
+    if (acc.changed && acc.slot != nullptr) {
+      acc.slot->lamports = acc.lamports;
+      mark_touched(*acc.slot);
+    }
+  }
+  counters.fees_collected_lamports += fee;
+  return finish(tx_result::ok);
+}
+
+// ------------------------------------------------------------------------------ bank hash
+
+crypto::hash32 bank::bank_hash(const crypto::hash32& last_poh) noexcept {
+  const std::size_t n = touched_count_.load(std::memory_order_acquire);
+  std::uint32_t* begin = touched_.get();
+  std::sort(begin, begin + n, [this](std::uint32_t a, std::uint32_t b) {
+    return slots_[a].key < slots_[b].key;
+  });
+  crypto::sha256_stream stream;
+  std::array<std::uint8_t, 8> word{};
+  store_u64_le(word.data(), n);
+  stream.update(word);
+  for (std::size_t i = 0; i < n; ++i) {
+    const account_slot& slot = slots_[begin[i]];
+    stream.update(slot.key);
+    store_u64_le(word.data(), slot.lamports);
+    stream.update(word);
+  }
+  stream.update(last_poh);
+  return stream.finish();
+}
+
+void bank::begin_slot() noexcept {
+  touched_count_.store(0, std::memory_order_relaxed);
+  if (++epoch_ == 0) {
+    // 2^32 slots later: clear the marks so an old mark can never look current.
+    for (std::size_t i = 0; i <= slot_mask_; ++i) slots_[i].touched_epoch = 0;
+    epoch_ = 1;
+  }
+}
+
+}  // namespace riptide::txn

@@ -1,0 +1,210 @@
+#pragma once
+// The bank: the accounts store, account locks, the recent-blockhash queue, transfer execution
+// and the per-slot bank hash. Pure logic: no threads, no clocks, no I/O.
+//
+// Contract
+// - Memory: everything is sized from bank_config in the constructor (which throws
+//   std::invalid_argument on a bad config); nothing allocates afterwards. A bank is neither
+//   copyable nor movable (bank tiles hold a reference to one shared bank).
+// - Start-up (one thread, before any tile runs): credit() for genesis funding,
+//   register_blockhash() for the genesis hash.
+// - Bank tiles (any number of threads, concurrently):
+//     if (bank.try_lock(tx)) { result = bank.execute(tx, my_counters); bank.unlock(tx); }
+//   try_lock() takes every writable account of tx exclusively and every readonly account
+//   shared, all or nothing: on false no lock of tx is held (the caller retries later or
+//   elsewhere). execute() must only be called on a tx this thread holds locked; then it only
+//   touches the balances of tx's writable accounts, which no other thread can touch, so
+//   disjoint transactions execute in parallel without data races. Counters are caller-owned
+//   (one execution_counters per tile, no shared cache line on the hot path).
+// - Slot boundary (quiescent: no thread between try_lock and unlock, and the caller has
+//   synchronized with the bank tiles, e.g. through the ring that says they are done):
+//   bank_hash(), begin_slot(), register_blockhash(), total_lamports(), balance().
+//   blockhash_queue::is_recent() may be called concurrently by many threads as long as no
+//   register_blockhash() runs at the same time.
+// - Failures: the hot path is noexcept. try_lock() returns false on a conflict; execute()
+//   returns a tx_result (ok or exactly one failure reason) and counts it.
+//
+// Locks (why striped): a lock word is chosen by hashing the account key into a fixed table of
+// lock_stripes atomics, so locking never has to insert into the accounts store and can never
+// fail for lack of space. Two accounts sharing a stripe only serialize more than necessary
+// (never less). Each stripe is a std::atomic<uint32_t>: 0 = free, writer_bit = held
+// exclusively, otherwise the number of shared holders.
+// Memory ordering: a successful acquire (CAS 0 -> writer_bit, or CAS n -> n+1 without
+// writer_bit) is memory_order_acquire; release (store 0, or fetch_sub 1) is
+// memory_order_release. So every balance write made under an exclusive lock happens-before
+// anything done by the next holder of that stripe. Failed CASes are relaxed (they publish and
+// consume nothing). Shared locks on system_program_id are skipped: it is the program of every
+// transfer, so locking it would put every transaction's atomic RMW on one cache line, and no
+// instruction reads the program account's state (a tx that writes it still locks it).
+//
+// Accounts store: open addressing with linear probing over a power-of-two table of at least
+// 2 * max_accounts slots, keyed by xxh3(pubkey, seed); insert-only (accounts are never
+// removed). Slots are claimed with a CAS on a per-slot state word (empty -> writing ->
+// ready, the last a release store), so lookups and inserts of different keys from different
+// threads are race-free; a balance is plain memory guarded by the account's stripe lock.
+//
+// Execution of one tx, in this order (fees burn into the counters' fees_collected_lamports):
+//   1. recent_blockhash not in the queue                  -> blockhash_too_old    (no change)
+//   2. fee = lamports_per_signature * num_signatures > payer's balance
+//                                                         -> insufficient_funds_for_fee
+//                                                                                 (no change)
+//   3. the fee is charged; then every instruction is decoded:
+//      program is not the system program                  -> unknown_program      (fee only)
+//      system program but not a well-formed transfer      -> invalid_instruction  (fee only)
+//   4. transfers are applied in order to a private copy of the balances (so a later transfer
+//      may spend what an earlier one received); any overdraft -> insufficient_funds (fee only)
+//   5. a receiver that does not exist yet is inserted; store full -> account_table_full
+//      (fee only). Otherwise every changed balance is committed: ok.
+// Balances never go negative and never overflow: credit() keeps the total supply <= 2^64-1.
+
+#include <riptide/crypto/types.hpp>
+#include <riptide/txn/transaction.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace riptide::txn {
+
+enum class tx_result : std::uint8_t {
+  ok,
+  blockhash_too_old,           // recent_blockhash is not one of the last 150 slots' hashes
+  insufficient_funds_for_fee,  // the fee payer cannot pay the fee: nothing changed
+  insufficient_funds,          // a transfer overdraws its source: fee charged, no transfer
+  unknown_program,             // an instruction's program is not the system program
+  invalid_instruction,         // a system instruction that is not a well-formed transfer
+  account_table_full,          // a new receiver could not be stored: fee charged, no transfer
+};
+constexpr std::size_t tx_result_count =
+    static_cast<std::size_t>(tx_result::account_table_full) + 1;
+
+// The enumerator's name, for logs and metric labels. Never null.
+[[nodiscard]] const char* to_string(tx_result result) noexcept;
+
+// Per-tile execution counters: plain integers, written only by the tile that owns them.
+struct execution_counters {
+  std::array<std::uint64_t, tx_result_count> by_result{};
+  std::uint64_t fees_collected_lamports = 0;
+  std::uint64_t lock_conflicts = 0;  // try_lock() failures (counted by the caller)
+
+  [[nodiscard]] std::uint64_t count(tx_result result) const noexcept {
+    return by_result[static_cast<std::size_t>(result)];
+  }
+  [[nodiscard]] std::uint64_t executed() const noexcept;
+  void add(const execution_counters& other) noexcept;
+};
+
+// The hashes of the most recent slots; a transaction must name one of them.
+class blockhash_queue {
+ public:
+  static constexpr std::size_t max_age_slots = 150;
+
+  // Records the hash of `slot` (slots must not decrease). Evicts hashes older than
+  // max_age_slots behind the newest slot. Not concurrent with is_recent().
+  void register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept;
+  // True iff hash was registered for a slot s with newest_slot - s < max_age_slots.
+  [[nodiscard]] bool is_recent(const crypto::hash32& hash) const noexcept;
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  struct entry {
+    std::uint64_t slot = 0;
+    crypto::hash32 hash{};
+  };
+  std::array<entry, max_age_slots> entries_{};
+  std::size_t next_ = 0;  // ring position of the next insertion
+  std::size_t size_ = 0;
+  std::uint64_t newest_slot_ = 0;
+};
+
+struct bank_config {
+  std::size_t max_accounts = 1 << 20;         // accounts the store can hold (>= 1)
+  std::size_t lock_stripes = 1 << 16;         // lock words; rounded up to a power of two
+  std::uint64_t lamports_per_signature = 5000;
+  std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
+};
+
+class bank {
+ public:
+  static constexpr std::uint32_t writer_bit = 0x8000'0000U;
+
+  explicit bank(const bank_config& config);
+  bank(const bank&) = delete;
+  bank& operator=(const bank&) = delete;
+  ~bank();
+
+  // ---- start-up (single thread)
+  // Adds lamports to key's balance, creating the account. False (nothing changed) if the store
+  // is full or the total supply would exceed 2^64 - 1.
+  [[nodiscard]] bool credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept;
+  void register_blockhash(std::uint64_t slot, const crypto::hash32& hash) noexcept {
+    blockhashes_.register_hash(slot, hash);
+  }
+  [[nodiscard]] const blockhash_queue& blockhashes() const noexcept { return blockhashes_; }
+
+  // ---- hot path (any thread)
+  [[nodiscard]] bool try_lock(const transaction_view& tx) noexcept;
+  void unlock(const transaction_view& tx) noexcept;
+  // tx must be locked by the calling thread (try_lock returned true).
+  tx_result execute(const transaction_view& tx, execution_counters& counters) noexcept;
+
+  // ---- slot boundary (quiescent)
+  // SHA-256 over the accounts changed since begin_slot(), sorted by key, then last_poh:
+  //   count u64 | { pubkey[32] | lamports u64 } * count | last_poh[32]   (integers LE)
+  [[nodiscard]] crypto::hash32 bank_hash(const crypto::hash32& last_poh) noexcept;
+  // Forgets the set of changed accounts (call after bank_hash()).
+  void begin_slot() noexcept;
+  [[nodiscard]] std::size_t touched_accounts() const noexcept {
+    return touched_count_.load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t balance(const crypto::pubkey& key) const noexcept;
+  [[nodiscard]] std::size_t num_accounts() const noexcept {
+    return num_accounts_.load(std::memory_order_relaxed);
+  }
+  // Sum of all balances (walks the whole table).
+  [[nodiscard]] std::uint64_t total_lamports() const noexcept;
+  // Sum of every credit() so far: total_lamports() + fees collected by all counters.
+  [[nodiscard]] std::uint64_t total_supply() const noexcept { return total_supply_; }
+  [[nodiscard]] std::uint64_t lamports_per_signature() const noexcept {
+    return lamports_per_signature_;
+  }
+  // Number of stripes currently held (exclusively or shared); for tests.
+  [[nodiscard]] std::size_t held_stripes() const noexcept;
+
+ private:
+  struct account_slot {
+    std::atomic<std::uint32_t> state{0};  // slot_empty / slot_writing / slot_ready
+    std::uint32_t touched_epoch = 0;      // == epoch_ iff in the touched list this slot
+    std::uint64_t lamports = 0;
+    crypto::pubkey key{};
+  };
+  struct lock_entry {
+    std::uint32_t stripe;
+    bool exclusive;
+  };
+
+  [[nodiscard]] std::uint64_t key_hash(const crypto::pubkey& key) const noexcept;
+  [[nodiscard]] account_slot* find(const crypto::pubkey& key) const noexcept;
+  [[nodiscard]] account_slot* find_or_insert(const crypto::pubkey& key) noexcept;
+  [[nodiscard]] std::size_t lock_entries(const transaction_view& tx,
+                                         std::array<lock_entry, max_accounts>& out) const noexcept;
+  void mark_touched(account_slot& slot) noexcept;
+
+  std::size_t max_accounts_;
+  std::size_t slot_mask_;
+  std::size_t stripe_mask_;
+  std::uint64_t lamports_per_signature_;
+  std::uint64_t seed_;
+  std::unique_ptr<account_slot[]> slots_;
+  std::unique_ptr<std::atomic<std::uint32_t>[]> stripes_;
+  std::unique_ptr<std::uint32_t[]> touched_;  // slot indices, max_accounts_ long
+  std::atomic<std::size_t> touched_count_{0};
+  std::atomic<std::size_t> num_accounts_{0};
+  std::uint32_t epoch_ = 1;
+  std::uint64_t total_supply_ = 0;
+  blockhash_queue blockhashes_;
+};
+
+}  // namespace riptide::txn
