@@ -1,1 +1,533 @@
-// placeholder
+#include <riptide/ledger/ledger.hpp>
+
+#include <isa-l/crc.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+namespace riptide::ledger {
+
+namespace {
+
+constexpr std::uint8_t segment_magic[8] = {'R', 'T', 'L', 'E', 'D', 'S', 'E', 'G'};
+constexpr std::uint8_t durable_magic[8] = {'R', 'T', 'L', 'E', 'D', 'D', 'U', 'R'};
+constexpr std::uint32_t crc_seed = 0xFFFFFFFFu;
+constexpr std::size_t page_bytes = 4096;
+constexpr std::size_t reserved_segments = 1024;  // segment list never reallocates below this
+constexpr std::size_t reserved_slots = 4096;
+
+static_assert(record_header_bytes % record_alignment_bytes == 0);
+static_assert(segment_header_bytes % record_alignment_bytes == 0);
+static_assert(max_record_payload_bytes <= UINT32_MAX);
+
+std::uint64_t load_u64_le(const std::uint8_t* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+std::uint32_t load_u32_le(const std::uint8_t* p) noexcept {
+  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+std::uint16_t load_u16_le(const std::uint8_t* p) noexcept {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
+void store_le(std::uint8_t* p, std::uint64_t v, std::size_t bytes) noexcept {
+  for (std::size_t i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+std::uint32_t crc32c(std::uint32_t crc, const std::uint8_t* p, std::size_t n) noexcept {
+  // ISA-L takes a non-const pointer and an int length; records are <= 16 MiB.
+  return crc32_iscsi(const_cast<unsigned char*>(p), static_cast<int>(n), crc);
+}
+
+// CRC of a record: header [0,12) then [16,24) then the payload.
+std::uint32_t record_crc(const std::uint8_t* header, const std::uint8_t* payload,
+                         std::size_t payload_bytes) noexcept {
+  std::uint32_t crc = crc32c(crc_seed, header, 12);
+  crc = crc32c(crc, header + 16, 8);
+  return crc32c(crc, payload, payload_bytes);
+}
+
+std::uint32_t segment_header_crc(const std::uint8_t* h) noexcept {
+  return crc32c(crc32c(crc_seed, h, 12), h + 16, segment_header_bytes - 16);
+}
+
+record_error parse_impl(std::span<const std::uint8_t> bytes, record_view& out,
+                        bool verify_crc) noexcept {
+  if (bytes.size() < record_header_bytes) return record_error::truncated_header;
+  const std::uint8_t* h = bytes.data();
+  if (load_u32_le(h) != record_magic) return record_error::bad_magic;
+  const std::uint16_t type = load_u16_le(h + 4);
+  if (type == 0 || type > max_record_type) return record_error::unknown_type;
+  if (load_u16_le(h + 6) != 0) return record_error::nonzero_flags;
+  const std::uint32_t length = load_u32_le(h + 8);
+  if (length > max_record_payload_bytes) return record_error::payload_too_large;
+  const std::size_t total = encoded_record_bytes(length);
+  if (bytes.size() < total) return record_error::truncated_payload;
+  for (std::size_t i = record_header_bytes + length; i < total; ++i)
+    if (h[i] != 0) return record_error::nonzero_padding;
+  if (verify_crc && record_crc(h, h + record_header_bytes, length) != load_u32_le(h + 12))
+    return record_error::checksum_mismatch;
+  out.type = static_cast<record_type>(type);
+  out.slot = load_u64_le(h + 16);
+  out.payload = bytes.subspan(record_header_bytes, length);
+  out.size = total;
+  return record_error::none;
+}
+
+[[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
+  throw std::runtime_error("ledger: " + file.string() + ": " + what);
+}
+[[noreturn]] void fail_errno(const std::filesystem::path& file, const std::string& what) {
+  fail(file, what + ": " + std::strerror(errno));
+}
+
+std::string segment_name(std::uint64_t index) {
+  char name[48];
+  std::snprintf(name, sizeof name, "segment-%08llu.log", static_cast<unsigned long long>(index));
+  return name;
+}
+
+bool parse_segment_name(const std::string& name, std::uint64_t& index) {
+  constexpr std::string_view prefix = "segment-";
+  constexpr std::string_view suffix = ".log";
+  if (name.size() <= prefix.size() + suffix.size() || !name.starts_with(prefix) ||
+      !name.ends_with(suffix))
+    return false;
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 18) return false;
+  index = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    index = index * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return true;
+}
+
+void write_segment_header(std::uint8_t* base, std::uint64_t index, std::uint64_t bytes) noexcept {
+  std::memcpy(base, segment_magic, 8);
+  store_le(base + 8, segment_version, 4);
+  store_le(base + 16, index, 8);
+  store_le(base + 24, bytes, 8);
+  store_le(base + 12, segment_header_crc(base), 4);
+}
+
+bool all_zero(const std::uint8_t* p, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+struct watermark {
+  std::uint64_t segment = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t records = 0;
+};
+
+}  // namespace
+
+const char* to_string(record_error error) noexcept {
+  switch (error) {
+    case record_error::none: return "none";
+    case record_error::truncated_header: return "truncated_header";
+    case record_error::bad_magic: return "bad_magic";
+    case record_error::unknown_type: return "unknown_type";
+    case record_error::nonzero_flags: return "nonzero_flags";
+    case record_error::payload_too_large: return "payload_too_large";
+    case record_error::truncated_payload: return "truncated_payload";
+    case record_error::nonzero_padding: return "nonzero_padding";
+    case record_error::checksum_mismatch: return "checksum_mismatch";
+  }
+  return "unknown";
+}
+
+const char* to_string(append_error error) noexcept {
+  switch (error) {
+    case append_error::none: return "none";
+    case append_error::payload_too_large: return "payload_too_large";
+    case append_error::invalid_type: return "invalid_type";
+    case append_error::slot_regressed: return "slot_regressed";
+    case append_error::segment_create_failed: return "segment_create_failed";
+  }
+  return "unknown";
+}
+
+record_error parse_record(std::span<const std::uint8_t> bytes, record_view& out) noexcept {
+  return parse_impl(bytes, out, true);
+}
+
+std::size_t encode_record(record_type type, std::uint64_t slot,
+                          std::span<const std::uint8_t> payload,
+                          std::span<std::uint8_t> out) noexcept {
+  std::uint8_t* h = out.data();
+  const std::size_t total = encoded_record_bytes(payload.size());
+  store_le(h, record_magic, 4);
+  store_le(h + 4, static_cast<std::uint16_t>(type), 2);
+  store_le(h + 6, 0, 2);
+  store_le(h + 8, payload.size(), 4);
+  store_le(h + 16, slot, 8);
+  store_le(h + 12, record_crc(h, payload.data(), payload.size()), 4);
+  if (!payload.empty()) std::memcpy(h + record_header_bytes, payload.data(), payload.size());
+  std::memset(h + record_header_bytes + payload.size(), 0,
+              total - record_header_bytes - payload.size());
+  return total;
+}
+
+// ---- ledger ----------------------------------------------------------------------------
+
+ledger ledger::open(const ledger_config& config) {
+  if (config.segment_bytes < min_segment_bytes || config.segment_bytes % page_bytes != 0)
+    throw std::invalid_argument("ledger: segment_bytes must be a multiple of 4096, >= 4096");
+  if (config.dir.empty()) throw std::invalid_argument("ledger: dir is empty");
+
+  ledger l;
+  l.dir_ = config.dir;
+  l.segment_bytes_ = config.segment_bytes;
+  l.segments_.reserve(reserved_segments);
+  l.index_.reserve(reserved_slots);
+
+  std::error_code ec;
+  std::filesystem::create_directories(l.dir_, ec);
+  if (ec) fail(l.dir_, "cannot create directory: " + ec.message());
+  l.dir_fd_ = ::open(l.dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (l.dir_fd_ < 0) fail_errno(l.dir_, "cannot open directory");
+
+  // Durable watermark.
+  const auto durable_path = l.dir_ / "durable";
+  watermark wm;
+  l.durable_fd_ = ::open(durable_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (l.durable_fd_ < 0) fail_errno(durable_path, "cannot open");
+  {
+    std::uint8_t buf[durable_file_bytes];
+    const ssize_t n = ::pread(l.durable_fd_, buf, sizeof buf, 0);
+    if (n < 0) fail_errno(durable_path, "cannot read");
+    if (n == 0) {
+      l.dir_dirty_ = true;  // freshly created
+    } else if (static_cast<std::size_t>(n) == sizeof buf && std::memcmp(buf, durable_magic, 8) == 0 &&
+               crc32c(crc_seed, buf, 32) == load_u32_le(buf + 32)) {
+      wm.segment = load_u64_le(buf + 8);
+      wm.offset = load_u64_le(buf + 16);
+      wm.records = load_u64_le(buf + 24);
+    }
+    // A torn or garbled watermark (power loss during its own rewrite) is treated as none:
+    // recovery is then less strict, never lossy.
+  }
+
+  // Segment files, which must be numbered 0..n-1.
+  std::vector<std::uint64_t> numbers;
+  for (const auto& entry : std::filesystem::directory_iterator(l.dir_, ec)) {
+    std::uint64_t index = 0;
+    if (entry.is_regular_file() && parse_segment_name(entry.path().filename().string(), index))
+      numbers.push_back(index);
+  }
+  if (ec) fail(l.dir_, "cannot list directory: " + ec.message());
+  std::sort(numbers.begin(), numbers.end());
+  for (std::size_t i = 0; i < numbers.size(); ++i)
+    if (numbers[i] != i) fail(l.dir_ / segment_name(i), "segment file missing");
+  if (!numbers.empty() && wm.segment >= numbers.size())
+    fail(durable_path, "durable watermark names segment " + std::to_string(wm.segment) +
+                           " but only " + std::to_string(numbers.size()) + " segments exist");
+
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    const auto path = l.dir_ / segment_name(i);
+    const bool last = i + 1 == numbers.size();
+    segment seg;
+    seg.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (seg.fd < 0) fail_errno(path, "cannot open");
+    l.segments_.push_back(seg);  // owned from here on: the destructor closes it
+    std::uint8_t header[segment_header_bytes];
+    struct stat st {};
+    if (::fstat(seg.fd, &st) != 0) fail_errno(path, "cannot stat");
+    if (::pread(seg.fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header))
+      fail(path, "segment header truncated at offset 0");
+    if (std::memcmp(header, segment_magic, 8) != 0) fail(path, "bad segment magic at offset 0");
+    if (load_u32_le(header + 8) != segment_version) fail(path, "unsupported segment version");
+    if (segment_header_crc(header) != load_u32_le(header + 12))
+      fail(path, "segment header checksum mismatch at offset 0");
+    if (load_u64_le(header + 16) != i) fail(path, "segment index does not match file name");
+    const std::uint64_t bytes = load_u64_le(header + 24);
+    if (bytes < min_segment_bytes || bytes % page_bytes != 0)
+      fail(path, "bad segment size in header");
+    const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
+    if (file_bytes > bytes) fail(path, "file is larger than its header says");
+    if (file_bytes < bytes) {
+      // Only the last segment may have lost its end (a truncated file): it is restored to
+      // full size with zeros and the scan below treats the cut as a torn tail.
+      if (!last) fail(path, "sealed segment is truncated at offset " + std::to_string(file_bytes));
+      if (::ftruncate(seg.fd, static_cast<off_t>(bytes)) != 0) fail_errno(path, "cannot extend");
+    }
+    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
+    if (base == MAP_FAILED) fail_errno(path, "cannot mmap");
+    l.segments_.back().base = static_cast<std::uint8_t*>(base);
+    l.segments_.back().bytes = bytes;
+  }
+
+  // Scan and index.
+  for (std::size_t i = 0; i < l.segments_.size(); ++i) {
+    segment& seg = l.segments_[i];
+    const auto path = l.dir_ / segment_name(i);
+    const bool last = i + 1 == l.segments_.size();
+    const bool verify = last || config.verify_all_checksums_on_open;
+    std::size_t off = segment_header_bytes;
+    record_view v;
+    record_error err = record_error::none;
+    while (off < seg.bytes) {
+      err = parse_impl({seg.base + off, seg.bytes - off}, v, verify);
+      if (err != record_error::none) break;
+      if (!l.empty() && v.slot < l.last_slot_)
+        fail(path, "slot regresses at offset " + std::to_string(off));
+      l.note_record(v.slot, {i, off});
+      l.stats_.records++;
+      l.stats_.bytes += v.size;
+      off += v.size;
+    }
+    seg.used = off;
+    if (err == record_error::none || all_zero(seg.base + off, seg.bytes - off)) {
+      if (last && i == wm.segment && off < wm.offset)
+        fail(path, "durable data missing: records end at offset " + std::to_string(off) +
+                       " but " + std::to_string(wm.offset) + " were durable");
+      continue;  // clean end of segment
+    }
+    const std::string where = "offset " + std::to_string(off) + " (" + to_string(err) + ")";
+    if (!last) fail(path, "corrupt record in sealed segment at " + where);
+    if (i < wm.segment || (i == wm.segment && off < wm.offset))
+      fail(path, "corrupt record below the durable watermark at " + where);
+    for (std::size_t p = off + record_alignment_bytes; p + record_header_bytes <= seg.bytes;
+         p += record_alignment_bytes) {
+      record_view later;
+      if (load_u32_le(seg.base + p) == record_magic &&
+          parse_impl({seg.base + p, seg.bytes - p}, later, true) == record_error::none)
+        fail(path, "corrupt record at " + where + " followed by a valid record at offset " +
+                       std::to_string(p));
+    }
+    // Torn tail: zero it so the next append starts clean.
+    std::size_t end = seg.bytes;
+    while (end > off && seg.base[end - 1] == 0) --end;
+    end = std::min(seg.bytes, (end + record_alignment_bytes - 1) & ~(record_alignment_bytes - 1));
+    std::memset(seg.base + off, 0, end - off);
+    l.stats_.truncated_tail_bytes = end - off;
+    l.stats_.truncated_tail_records = 1;
+  }
+  if (l.stats_.records < wm.records)
+    fail(durable_path, "durable watermark says " + std::to_string(wm.records) +
+                           " records but only " + std::to_string(l.stats_.records) + " remain");
+
+  if (l.segments_.empty() && !l.roll_segment())
+    fail_errno(l.dir_ / segment_name(0), "cannot create segment");
+  l.stats_.segments = l.segments_.size();
+  l.synced_segment_ = std::min<std::uint64_t>(wm.segment, l.segments_.size() - 1);
+  l.synced_offset_ = std::min<std::uint64_t>(wm.offset, l.segments_[l.synced_segment_].used);
+  if (l.stats_.truncated_tail_bytes != 0) l.synced_offset_ = 0;  // re-sync the zeroed tail
+  l.durable_records_ = wm.records;
+  l.durable_bytes_ = 0;
+  // Bytes are not in the watermark; everything up to its records is durable.
+  {
+    std::uint64_t counted = 0;
+    auto c = l.read_all();
+    record_view v;
+    while (counted < wm.records && c.next(v)) {
+      l.durable_bytes_ += v.size;
+      ++counted;
+    }
+  }
+  return l;
+}
+
+ledger::ledger(ledger&& other) noexcept { *this = std::move(other); }
+
+ledger& ledger::operator=(ledger&& other) noexcept {
+  if (this == &other) return *this;
+  close_all();
+  dir_ = std::move(other.dir_);
+  segment_bytes_ = other.segment_bytes_;
+  dir_fd_ = std::exchange(other.dir_fd_, -1);
+  durable_fd_ = std::exchange(other.durable_fd_, -1);
+  segments_ = std::move(other.segments_);
+  other.segments_.clear();
+  index_ = std::move(other.index_);
+  other.index_.clear();
+  last_slot_ = other.last_slot_;
+  synced_segment_ = other.synced_segment_;
+  synced_offset_ = other.synced_offset_;
+  dir_dirty_ = other.dir_dirty_;
+  durable_bytes_ = other.durable_bytes_;
+  durable_records_ = other.durable_records_;
+  stats_ = other.stats_;
+  return *this;
+}
+
+ledger::~ledger() { close_all(); }
+
+void ledger::close_all() noexcept {
+  for (auto& seg : segments_) {
+    if (seg.base != nullptr) ::munmap(seg.base, seg.bytes);
+    if (seg.fd >= 0) ::close(seg.fd);
+  }
+  segments_.clear();
+  if (dir_fd_ >= 0) ::close(std::exchange(dir_fd_, -1));
+  if (durable_fd_ >= 0) ::close(std::exchange(durable_fd_, -1));
+}
+
+std::size_t ledger::max_payload_bytes() const noexcept {
+  return std::min(max_record_payload_bytes,
+                  segment_bytes_ - segment_header_bytes - record_header_bytes);
+}
+
+bool ledger::roll_segment() noexcept {
+  const std::uint64_t index = segments_.size();
+  char name[64];
+  std::snprintf(name, sizeof name, "segment-%08llu.log", static_cast<unsigned long long>(index));
+  const int fd = ::openat(dir_fd_, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  // Preallocate so a full disk shows up here as an error, not later as SIGBUS on a store.
+  if (::posix_fallocate(fd, 0, static_cast<off_t>(segment_bytes_)) != 0) {
+    ::close(fd);
+    ::unlinkat(dir_fd_, name, 0);
+    return false;
+  }
+  void* base = ::mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED) {
+    ::close(fd);
+    ::unlinkat(dir_fd_, name, 0);
+    return false;
+  }
+  segment seg;
+  seg.fd = fd;
+  seg.base = static_cast<std::uint8_t*>(base);
+  seg.bytes = segment_bytes_;
+  seg.used = segment_header_bytes;
+  write_segment_header(seg.base, index, segment_bytes_);
+  segments_.push_back(seg);
+  dir_dirty_ = true;
+  stats_.segments = segments_.size();
+  return true;
+}
+
+void ledger::note_record(std::uint64_t slot, record_position pos) noexcept {
+  if (index_.empty() || index_.back().slot != slot) {
+    index_.push_back({slot, pos, 1});
+  } else {
+    index_.back().count++;
+  }
+  last_slot_ = slot;
+}
+
+append_error ledger::append(record_type type, std::uint64_t slot,
+                            std::span<const std::uint8_t> payload) noexcept {
+  append_error err = append_error::none;
+  const auto t = static_cast<std::uint16_t>(type);
+  if (t == 0 || t > max_record_type) {
+    err = append_error::invalid_type;
+  } else if (payload.size() > max_payload_bytes()) {
+    err = append_error::payload_too_large;
+  } else if (!empty() && slot < last_slot_) {
+    err = append_error::slot_regressed;
+  }
+  if (err == append_error::none) {
+    const std::size_t need = encoded_record_bytes(payload.size());
+    if (segments_.back().used + need > segments_.back().bytes && !roll_segment())
+      err = append_error::segment_create_failed;
+    if (err == append_error::none) {
+      segment& seg = segments_.back();
+      const std::size_t off = seg.used;
+      encode_record(type, slot, payload, {seg.base + off, need});
+      seg.used = off + need;
+      note_record(slot, {segments_.size() - 1, off});
+      stats_.records++;
+      stats_.bytes += need;
+      return append_error::none;
+    }
+  }
+  stats_.append_rejected[static_cast<std::size_t>(err)]++;
+  return err;
+}
+
+sync_result ledger::sync() noexcept {
+  sync_result r;
+  const std::uint64_t current = segments_.size() - 1;
+  for (std::uint64_t s = synced_segment_; s <= current; ++s) {
+    segment& seg = segments_[s];
+    const std::size_t start = (s == synced_segment_ ? synced_offset_ : 0) & ~(page_bytes - 1);
+    if (seg.used > start && ::msync(seg.base + start, seg.used - start, MS_SYNC) != 0) {
+      r.error = errno;
+      return r;
+    }
+    synced_segment_ = s;
+    synced_offset_ = seg.used;
+  }
+  if (dir_dirty_) {
+    if (::fsync(dir_fd_) != 0) {
+      r.error = errno;
+      return r;
+    }
+    dir_dirty_ = false;
+  }
+  std::uint8_t buf[durable_file_bytes] = {};
+  std::memcpy(buf, durable_magic, 8);
+  store_le(buf + 8, current, 8);
+  store_le(buf + 16, segments_[current].used, 8);
+  store_le(buf + 24, stats_.records, 8);
+  store_le(buf + 32, crc32c(crc_seed, buf, 32), 4);
+  if (::pwrite(durable_fd_, buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf) ||
+      ::fdatasync(durable_fd_) != 0) {
+    r.error = errno;
+    return r;
+  }
+  durable_records_ = stats_.records;
+  durable_bytes_ = stats_.bytes;
+  stats_.syncs++;
+  r.ok = true;
+  r.durable_records = durable_records_;
+  r.durable_bytes = durable_bytes_;
+  return r;
+}
+
+sync_result ledger::sync_through_slot(std::uint64_t /*slot*/) noexcept { return sync(); }
+
+slot_records ledger::records_in_slot(std::uint64_t slot) const noexcept {
+  auto it = std::lower_bound(index_.begin(), index_.end(), slot,
+                             [](const slot_records& a, std::uint64_t s) { return a.slot < s; });
+  if (it == index_.end() || it->slot != slot) return {slot, {}, 0};
+  return *it;
+}
+
+ledger::cursor ledger::read_all() const noexcept {
+  return cursor(this, {0, segment_header_bytes}, UINT64_MAX);
+}
+
+ledger::cursor ledger::read_slot(std::uint64_t slot) const noexcept {
+  const slot_records r = records_in_slot(slot);
+  return cursor(this, r.first, r.count);
+}
+
+bool ledger::cursor::next(record_view& out) noexcept {
+  while (remaining_ != 0 && pos_.segment < owner_->segments_.size()) {
+    const segment& seg = owner_->segments_[pos_.segment];
+    if (pos_.offset >= seg.used) {
+      pos_ = {pos_.segment + 1, segment_header_bytes};
+      continue;
+    }
+    // Already verified when written or opened: structure only, no CRC.
+    if (parse_impl({seg.base + pos_.offset, seg.used - pos_.offset}, out, false) !=
+        record_error::none)
+      return false;
+    pos_.offset += out.size;
+    --remaining_;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace riptide::ledger

@@ -1,0 +1,271 @@
+#pragma once
+// Ledger: an mmap'd, append-only, crash-safe log of typed records, one slot after another.
+//
+// Contract
+// - One thread owns a ledger (the ledger tile): append, sync and the readers are called from
+//   that thread only. Nothing inside is synchronised.
+// - ledger::open() is start-up: it creates the directory if needed, maps every segment,
+//   verifies the last segment's checksums, zeroes a torn tail (counted in
+//   stats().truncated_tail_bytes) and rebuilds the slot index. Anything else that is wrong
+//   (corruption before the tail, below the durable watermark, a missing segment, a bad
+//   segment header) throws std::runtime_error naming the file and the byte offset.
+// - append() is the hot path: noexcept, never blocks on the disk (no fsync, no msync), a
+//   memcpy into the mapping. It returns an append_error and counts every rejection. Only
+//   rolling to a new segment makes syscalls (open + posix_fallocate + mmap), once per
+//   segment_bytes. Slots must be non-decreasing (slot_regressed otherwise): the ledger is
+//   written in replay order, so a slot's records are contiguous and the index is a sorted
+//   vector.
+// - sync() makes every record appended so far durable (msync + fdatasync of the dirty range,
+//   fsync of the directory when segments were created) and then records the durable
+//   watermark in the `durable` file; what sync() reported survives kill -9 and power loss.
+//   Closing (the destructor) does NOT sync: call sync() first if you need it.
+// - Readers hand out record_view, zero-copy views into the mapping, valid while the ledger
+//   object lives (segments are never unmapped while it is open).
+// - parse_record() is the strict parser for record bytes from disk; every rejection is its
+//   own record_error. It is pure (no I/O) and is the libFuzzer target.
+//
+// On-disk format (all integers little-endian). A ledger is a directory:
+//
+//   <dir>/segment-00000000.log  segment-00000001.log ...   fixed-size segment files
+//   <dir>/durable                                          the durable watermark
+//
+// Segment file (segment_bytes long, preallocated; unused space is zero):
+//
+//   offset  size  field
+//   0       8     magic            "RTLEDSEG"
+//   8       4     version          u32, = 1
+//   12      4     crc32c           over bytes [0,12) and [16,32)
+//   16      8     segment_index    u64, = the number in the file name
+//   24      8     segment_bytes    u64, = the file size
+//   32      ...   records, back to back, each 8-byte aligned; then zeros to the end
+//
+// Record (record_header_bytes = 24, payload padded with zeros to a multiple of 8):
+//
+//   +--------+--------+--------+--------+--------+--------+--------+--------+
+//   | magic u32 "RTLR"                  | type u16        | flags u16 (= 0) |  0
+//   +--------+--------+--------+--------+--------+--------+--------+--------+
+//   | length u32 (payload bytes)        | crc32c u32                        |  8
+//   +--------+--------+--------+--------+--------+--------+--------+--------+
+//   | slot u64                                                              | 16
+//   +--------+--------+--------+--------+--------+--------+--------+--------+
+//   | payload (length bytes) ...                   | zero padding to 8      | 24
+//   +--------+--------+--------+--------+--------+--------+--------+--------+
+//
+//   crc32c = ISA-L crc32_iscsi chained over header bytes [0,12), then [16,24), then the
+//   payload, starting from 0xFFFFFFFF. Padding is not covered by the CRC but must be zero.
+//
+// Durable file (40 bytes, rewritten in place by sync()):
+//   0 magic u64 "RTLEDDUR" | 8 segment_index u64 | 16 offset u64 (end of the last durable
+//   record in that segment) | 24 records u64 | 32 crc32c u32 over [0,32) | 36 zero u32
+//
+// Recovery: the last segment is scanned with checksums. The first record that does not parse
+// ends the log. If it lies below the durable watermark, or any valid record follows it in
+// the segment, it is corruption (error naming segment file and offset); otherwise it is a
+// torn tail: the bytes from there to the last non-zero byte are zeroed and counted.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace riptide::ledger {
+
+constexpr std::size_t record_header_bytes = 24;
+constexpr std::size_t record_alignment_bytes = 8;
+constexpr std::size_t segment_header_bytes = 32;
+constexpr std::size_t durable_file_bytes = 40;
+constexpr std::size_t max_record_payload_bytes = std::size_t{16} << 20;  // 16 MiB
+constexpr std::size_t default_segment_bytes = std::size_t{256} << 20;    // 256 MiB
+constexpr std::size_t min_segment_bytes = 4096;
+constexpr std::uint32_t record_magic = 0x524C5452;  // "RTLR" little-endian
+constexpr std::uint32_t segment_version = 1;
+
+enum class record_type : std::uint16_t {
+  entry_batch = 1,  // serialized PoH entries of a slot
+  shred = 2,        // one shred as received
+  slot_meta = 3,    // end-of-slot metadata (bank hash, parent, ...)
+};
+constexpr std::uint16_t max_record_type = 3;
+
+enum class record_error : std::uint8_t {
+  none,
+  truncated_header,   // fewer than record_header_bytes bytes
+  bad_magic,          // magic != "RTLR"
+  unknown_type,       // type 0 or > max_record_type
+  nonzero_flags,      // flags != 0 (reserved)
+  payload_too_large,  // length > max_record_payload_bytes
+  truncated_payload,  // fewer bytes than header + length + padding
+  nonzero_padding,    // a padding byte after the payload is not zero
+  checksum_mismatch,  // crc32c does not match
+};
+constexpr std::size_t record_error_count =
+    static_cast<std::size_t>(record_error::checksum_mismatch) + 1;
+[[nodiscard]] const char* to_string(record_error error) noexcept;
+
+enum class append_error : std::uint8_t {
+  none,
+  payload_too_large,      // larger than max_payload_bytes() (segment or format limit)
+  invalid_type,           // record_type outside [1, max_record_type]
+  slot_regressed,         // slot < last_slot()
+  segment_create_failed,  // could not create/allocate/map a new segment (disk full, ...)
+};
+constexpr std::size_t append_error_count =
+    static_cast<std::size_t>(append_error::segment_create_failed) + 1;
+[[nodiscard]] const char* to_string(append_error error) noexcept;
+
+// Zero-copy view of one record. `size` is the whole encoded record (header, payload,
+// padding), i.e. the distance to the next record.
+struct record_view {
+  record_type type = record_type::entry_batch;
+  std::uint64_t slot = 0;
+  std::span<const std::uint8_t> payload;
+  std::size_t size = 0;
+};
+
+// Bytes a record with this payload occupies on disk.
+[[nodiscard]] constexpr std::size_t encoded_record_bytes(std::size_t payload_bytes) noexcept {
+  return record_header_bytes + ((payload_bytes + record_alignment_bytes - 1) &
+                                ~(record_alignment_bytes - 1));
+}
+
+// Parses the record at the start of `bytes` (trailing bytes after it are allowed: they are
+// the next record). On none, out views bytes; otherwise out is untouched.
+[[nodiscard]] record_error parse_record(std::span<const std::uint8_t> bytes,
+                                        record_view& out) noexcept;
+
+// Writes the encoding of a record into out (out.size() >= encoded_record_bytes(payload)).
+// Returns the bytes written. No validation beyond what the caller already did.
+std::size_t encode_record(record_type type, std::uint64_t slot,
+                          std::span<const std::uint8_t> payload,
+                          std::span<std::uint8_t> out) noexcept;
+
+struct ledger_config {
+  std::filesystem::path dir;                        // created if missing
+  std::size_t segment_bytes = default_segment_bytes;  // new segments; multiple of 4096
+  bool verify_all_checksums_on_open = false;  // also CRC-check sealed segments (slower open)
+};
+
+// Where a record lives.
+struct record_position {
+  std::uint64_t segment = 0;  // index into the segment list (= file number)
+  std::uint64_t offset = 0;   // byte offset in that segment
+};
+
+struct slot_records {
+  std::uint64_t slot = 0;
+  record_position first;
+  std::uint64_t count = 0;  // 0: slot not in the ledger
+};
+
+struct ledger_stats {
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;  // encoded record bytes (headers + payload + padding)
+  std::uint64_t segments = 0;
+  std::uint64_t truncated_tail_bytes = 0;  // zeroed at open (torn tail)
+  std::uint64_t truncated_tail_records = 0;  // 1 if a torn record was dropped at open
+  std::uint64_t append_rejected[append_error_count] = {};
+  std::uint64_t syncs = 0;
+};
+
+struct sync_result {
+  bool ok = false;
+  int error = 0;  // errno of the failed call when !ok
+  std::uint64_t durable_records = 0;
+  std::uint64_t durable_bytes = 0;
+};
+
+class ledger {
+ public:
+  // Throws std::runtime_error (message names the file and offset) on any unrecoverable
+  // problem, std::invalid_argument on a bad config.
+  static ledger open(const ledger_config& config);
+
+  ledger(ledger&& other) noexcept;
+  ledger& operator=(ledger&& other) noexcept;
+  ledger(const ledger&) = delete;
+  ledger& operator=(const ledger&) = delete;
+  ~ledger();
+
+  [[nodiscard]] append_error append(record_type type, std::uint64_t slot,
+                                    std::span<const std::uint8_t> payload) noexcept;
+
+  // Makes everything appended so far durable and records the watermark.
+  sync_result sync() noexcept;
+  // Makes every record of slots <= slot durable. Implemented as sync(): the records after
+  // them are in the same dirty pages, so the difference would not be worth a second path.
+  sync_result sync_through_slot(std::uint64_t slot) noexcept;
+
+  [[nodiscard]] std::uint64_t durable_bytes() const noexcept { return durable_bytes_; }
+  [[nodiscard]] std::uint64_t durable_records() const noexcept { return durable_records_; }
+  [[nodiscard]] const ledger_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] bool empty() const noexcept { return stats_.records == 0; }
+  // Highest slot appended (0 when empty).
+  [[nodiscard]] std::uint64_t last_slot() const noexcept { return last_slot_; }
+  [[nodiscard]] std::size_t max_payload_bytes() const noexcept;
+  [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+
+  // First position and count of the slot's records (count 0 if absent).
+  [[nodiscard]] slot_records records_in_slot(std::uint64_t slot) const noexcept;
+  // The slot index, ascending by slot.
+  [[nodiscard]] std::span<const slot_records> slot_index() const noexcept { return index_; }
+
+  // Forward cursor over records, starting at a position; next() returns false at the end.
+  class cursor {
+   public:
+    [[nodiscard]] bool next(record_view& out) noexcept;
+
+   private:
+    friend class ledger;
+    cursor(const ledger* owner, record_position pos, std::uint64_t limit) noexcept
+        : owner_(owner), pos_(pos), remaining_(limit) {}
+    const ledger* owner_;
+    record_position pos_;
+    std::uint64_t remaining_;
+  };
+  [[nodiscard]] cursor read_all() const noexcept;
+  [[nodiscard]] cursor read_slot(std::uint64_t slot) const noexcept;
+
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    auto c = read_all();
+    record_view v;
+    while (c.next(v)) fn(v);
+  }
+  template <typename Fn>
+  void for_each_in_slot(std::uint64_t slot, Fn&& fn) const {
+    auto c = read_slot(slot);
+    record_view v;
+    while (c.next(v)) fn(v);
+  }
+
+ private:
+  struct segment {
+    int fd = -1;
+    std::uint8_t* base = nullptr;
+    std::size_t bytes = 0;  // file size
+    std::size_t used = 0;   // end of the last record
+  };
+  ledger() = default;
+  void close_all() noexcept;
+  [[nodiscard]] bool roll_segment() noexcept;
+  void note_record(std::uint64_t slot, record_position pos) noexcept;
+
+  std::filesystem::path dir_;
+  std::size_t segment_bytes_ = default_segment_bytes;
+  int dir_fd_ = -1;
+  int durable_fd_ = -1;
+  std::vector<segment> segments_;  // all mapped; index = file number
+  std::vector<slot_records> index_;
+  std::uint64_t last_slot_ = 0;
+  // Sync bookkeeping: first segment and offset not yet msync'd.
+  std::uint64_t synced_segment_ = 0;
+  std::uint64_t synced_offset_ = 0;
+  bool dir_dirty_ = false;
+  std::uint64_t durable_bytes_ = 0;
+  std::uint64_t durable_records_ = 0;
+  ledger_stats stats_;
+};
+
+}  // namespace riptide::ledger
