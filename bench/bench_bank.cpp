@@ -1,2 +1,206 @@
+// Bank throughput: transfers per second through try_lock -> execute -> unlock.
+//   disjoint: every tx of every thread touches its own pair of accounts (no lock conflicts)
+//   hot:      every tx sends to one of hot_accounts shared accounts (conflicts across threads)
+// Reference in the same binary: execute without locks (one thread), the cost locking adds.
+// Threads are pinned to the allowed CPUs (thread i -> i-th allowed CPU, wrapping).
+#include <riptide/txn/bank.hpp>
+
 #include <benchmark/benchmark.h>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+using riptide::crypto::hash32;
+using riptide::crypto::pubkey;
+using riptide::txn::bank;
+using riptide::txn::execution_counters;
+using riptide::txn::transaction_view;
+
+constexpr std::size_t txs_per_thread = 4096;
+constexpr std::size_t max_threads = 2;
+constexpr std::size_t hot_accounts = 4;
+constexpr std::uint64_t genesis_lamports = 1'000'000'000'000'000;
+constexpr std::size_t recent_slots = 150;
+
+pubkey key_of(std::uint32_t n) {
+  pubkey key{};
+  key[0] = 0xBB;
+  for (std::size_t i = 0; i < 4; ++i) key[1 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  return key;
+}
+
+hash32 blockhash_of(std::uint64_t slot) {
+  hash32 h{};
+  for (std::size_t i = 0; i < 8; ++i) h[i] = static_cast<std::uint8_t>(slot >> (8 * i));
+  h[31] = 0x77;
+  return h;
+}
+
+// One transfer from -> to in wire format (signature bytes zero: the bank does not verify).
+struct wire_tx {
+  std::array<std::uint8_t, riptide::txn::transfer_transaction_bytes> bytes{};
+  transaction_view view;
+};
+
+void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& blockhash) {
+  std::size_t at = 0;
+  const auto put = [&](std::uint8_t b) { tx.bytes[at++] = b; };
+  const auto put_key = [&](const auto& k) {
+    for (const std::uint8_t b : k) put(b);
+  };
+  put(1);
+  at += riptide::crypto::signature_bytes;
+  for (const std::uint8_t b : {1, 1, 0, 1, 3}) put(b);  // version, R, RS, RU, A
+  put_key(from);
+  put_key(to);
+  put_key(riptide::txn::system_program_id);
+  put_key(blockhash);
+  for (const std::uint8_t b : {1, 2, 2, 0, 1, 12, 0, 2, 0, 0, 0}) put(b);  // 1 ins, kind 2
+  for (std::size_t i = 0; i < 8; ++i) put(i == 0 ? 1 : 0);                  // 1 lamport
+  if (riptide::txn::parse_transaction(tx.bytes, tx.view) != riptide::txn::parse_error::none) {
+    std::abort();
+  }
+}
+
+struct world {
+  bank b;
+  std::array<std::vector<wire_tx>, max_threads> disjoint;
+  std::array<std::vector<wire_tx>, max_threads> hot;
+
+  world() : b(make_config()) {
+    for (std::uint64_t slot = 0; slot < recent_slots; ++slot) {
+      b.register_blockhash(slot, blockhash_of(slot));
+    }
+    std::uint32_t next_key = 0;
+    for (std::size_t t = 0; t < max_threads; ++t) {
+      disjoint[t] = std::vector<wire_tx>(txs_per_thread);
+      hot[t] = std::vector<wire_tx>(txs_per_thread);
+      for (std::size_t i = 0; i < txs_per_thread; ++i) {
+        const hash32 blockhash = blockhash_of(i % recent_slots);
+        const pubkey from = key_of(next_key++);
+        const pubkey to = key_of(next_key++);
+        if (!b.credit(from, genesis_lamports)) std::abort();
+        build(disjoint[t][i], from, to, blockhash);
+        build(hot[t][i], from, key_of(0xFFFF'0000U + static_cast<std::uint32_t>(i % hot_accounts)),
+              blockhash);
+      }
+    }
+  }
+
+  static riptide::txn::bank_config make_config() {
+    riptide::txn::bank_config config;
+    config.max_accounts = 1 << 16;
+    config.lock_stripes = 1 << 16;
+    return config;
+  }
+};
+
+world& the_world() {
+  static world w;  // built once, before any benchmark thread enters its loop
+  return w;
+}
+
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+void pin(std::size_t thread_index) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  }
+  if (cpus.empty()) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpus[thread_index % cpus.size()], &one);
+  pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+}
+
+void run_locked(benchmark::State& state, bool hot) {
+  const auto t = static_cast<std::size_t>(state.thread_index());
+  pin(t);
+  world& w = the_world();
+  const std::vector<wire_tx>& txs = hot ? w.hot[t] : w.disjoint[t];
+  execution_counters counters;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const transaction_view& tx = txs[i].view;
+    if (!w.b.try_lock(tx)) {
+      ++counters.lock_conflicts;  // counts transactions that had to wait, not retries
+      while (!w.b.try_lock(tx)) spin_pause();
+    }
+    benchmark::DoNotOptimize(w.b.execute(tx, counters));
+    w.b.unlock(tx);
+    i = i + 1 == txs.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["conflicted_tx_fraction"] = benchmark::Counter(
+      static_cast<double>(counters.lock_conflicts) / static_cast<double>(state.iterations()),
+      benchmark::Counter::kAvgThreads);
+  if (counters.count(riptide::txn::tx_result::ok) != counters.executed()) {
+    state.SkipWithError("a transfer failed");
+  }
+}
+
+void bm_transfer_disjoint(benchmark::State& state) { run_locked(state, false); }
+void bm_transfer_hot(benchmark::State& state) { run_locked(state, true); }
+
+// Reference: the same disjoint transfers executed without taking any lock (one thread only).
+void bm_transfer_no_locks_reference(benchmark::State& state) {
+  pin(0);
+  world& w = the_world();
+  const std::vector<wire_tx>& txs = w.disjoint[0];
+  execution_counters counters;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(w.b.execute(txs[i].view, counters));
+    i = i + 1 == txs.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// Lock + unlock alone (no execution): the cost of the atomics.
+void bm_lock_unlock_only(benchmark::State& state) {
+  const auto t = static_cast<std::size_t>(state.thread_index());
+  pin(t);
+  world& w = the_world();
+  const std::vector<wire_tx>& txs = w.disjoint[t];
+  std::size_t i = 0;
+  for (auto _ : state) {
+    if (w.b.try_lock(txs[i].view)) w.b.unlock(txs[i].view);
+    i = i + 1 == txs.size() ? 0 : i + 1;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+// Slot end: bank hash over every account touched (2 * 2 * 4096 + hot accounts).
+void bm_bank_hash(benchmark::State& state) {
+  pin(0);
+  world& w = the_world();
+  const hash32 poh{};
+  for (auto _ : state) benchmark::DoNotOptimize(w.b.bank_hash(poh));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(w.b.touched_accounts()));
+}
+
+}  // namespace
+
+BENCHMARK(bm_transfer_no_locks_reference);
+BENCHMARK(bm_lock_unlock_only)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(bm_transfer_disjoint)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(bm_transfer_hot)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(bm_bank_hash);
+
 BENCHMARK_MAIN();

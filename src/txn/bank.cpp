@@ -62,13 +62,18 @@ void execution_counters::add(const execution_counters& other) noexcept {
 
 void blockhash_queue::register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept {
   entries_[next_] = entry{slot, hash};
+  std::memcpy(&prefixes_[next_], hash.data(), sizeof(std::uint64_t));
   next_ = (next_ + 1) % max_age_slots;
   if (size_ < max_age_slots) ++size_;
   newest_slot_ = std::max(newest_slot_, slot);
 }
 
 bool blockhash_queue::is_recent(const crypto::hash32& hash) const noexcept {
+  // Scan 8-byte prefixes first (one cache line holds 8 of them); compare in full on a match.
+  std::uint64_t prefix = 0;
+  std::memcpy(&prefix, hash.data(), sizeof(prefix));
   for (std::size_t i = 0; i < size_; ++i) {
+    if (prefixes_[i] != prefix) continue;
     const entry& e = entries_[i];
     if (newest_slot_ - e.slot < max_age_slots && e.hash == hash) return true;
   }

@@ -114,6 +114,7 @@ class blockhash_queue {
     crypto::hash32 hash{};
   };
   std::array<entry, max_age_slots> entries_{};
+  std::array<std::uint64_t, max_age_slots> prefixes_{};  // first 8 bytes of each entry's hash
   std::size_t next_ = 0;  // ring position of the next insertion
   std::size_t size_ = 0;
   std::uint64_t newest_slot_ = 0;
