@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -51,12 +52,9 @@ std::uint32_t crc32c(std::uint32_t crc, const std::uint8_t* p, std::size_t n) no
   return crc32_iscsi(const_cast<unsigned char*>(p), static_cast<int>(n), crc);
 }
 
-// CRC of a record: header [0,12) then [16,24) then the payload.
-std::uint32_t record_crc(const std::uint8_t* header, const std::uint8_t* payload,
-                         std::size_t payload_bytes) noexcept {
-  std::uint32_t crc = crc32c(crc_seed, header, 12);
-  crc = crc32c(crc, header + 16, 8);
-  return crc32c(crc, payload, payload_bytes);
+// CRC of an encoded record: bytes [4, 24 + payload) (everything after the CRC field).
+std::uint32_t record_crc(const std::uint8_t* record, std::size_t payload_bytes) noexcept {
+  return crc32c(crc_seed, record + 4, record_header_bytes - 4 + payload_bytes);
 }
 
 std::uint32_t segment_header_crc(const std::uint8_t* h) noexcept {
@@ -67,17 +65,17 @@ record_error parse_impl(std::span<const std::uint8_t> bytes, record_view& out,
                         bool verify_crc) noexcept {
   if (bytes.size() < record_header_bytes) return record_error::truncated_header;
   const std::uint8_t* h = bytes.data();
-  if (load_u32_le(h) != record_magic) return record_error::bad_magic;
-  const std::uint16_t type = load_u16_le(h + 4);
+  if (load_u32_le(h + 4) != record_magic) return record_error::bad_magic;
+  const std::uint16_t type = load_u16_le(h + 8);
   if (type == 0 || type > max_record_type) return record_error::unknown_type;
-  if (load_u16_le(h + 6) != 0) return record_error::nonzero_flags;
-  const std::uint32_t length = load_u32_le(h + 8);
+  if (load_u16_le(h + 10) != 0) return record_error::nonzero_flags;
+  const std::uint32_t length = load_u32_le(h + 12);
   if (length > max_record_payload_bytes) return record_error::payload_too_large;
   const std::size_t total = encoded_record_bytes(length);
   if (bytes.size() < total) return record_error::truncated_payload;
   for (std::size_t i = record_header_bytes + length; i < total; ++i)
     if (h[i] != 0) return record_error::nonzero_padding;
-  if (verify_crc && record_crc(h, h + record_header_bytes, length) != load_u32_le(h + 12))
+  if (verify_crc && record_crc(h, length) != load_u32_le(h))
     return record_error::checksum_mismatch;
   out.type = static_cast<record_type>(type);
   out.slot = load_u64_le(h + 16);
@@ -171,17 +169,23 @@ record_error parse_record(std::span<const std::uint8_t> bytes, record_view& out)
 std::size_t encode_record(record_type type, std::uint64_t slot,
                           std::span<const std::uint8_t> payload,
                           std::span<std::uint8_t> out) noexcept {
+  // The header is built in registers and stored with fixed-size memcpys (one or two
+  // instructions each); the CRC is computed over the destination right after the copy, while
+  // it is still in L1. x86-64 and aarch64 are little-endian, which the format is.
+  static_assert(std::endian::native == std::endian::little, "the format is little-endian");
   std::uint8_t* h = out.data();
   const std::size_t total = encoded_record_bytes(payload.size());
-  store_le(h, record_magic, 4);
-  store_le(h + 4, static_cast<std::uint16_t>(type), 2);
-  store_le(h + 6, 0, 2);
-  store_le(h + 8, payload.size(), 4);
-  store_le(h + 16, slot, 8);
-  store_le(h + 12, record_crc(h, payload.data(), payload.size()), 4);
+  const std::uint64_t word1 = static_cast<std::uint64_t>(record_magic) << 32;
+  const std::uint64_t word2 = static_cast<std::uint64_t>(static_cast<std::uint16_t>(type)) |
+                              (static_cast<std::uint64_t>(payload.size()) << 32);
+  std::memcpy(h, &word1, 8);
+  std::memcpy(h + 8, &word2, 8);
+  std::memcpy(h + 16, &slot, 8);
   if (!payload.empty()) std::memcpy(h + record_header_bytes, payload.data(), payload.size());
-  std::memset(h + record_header_bytes + payload.size(), 0,
-              total - record_header_bytes - payload.size());
+  const std::size_t pad = total - record_header_bytes - payload.size();
+  if (pad != 0) std::memset(h + record_header_bytes + payload.size(), 0, pad);
+  const std::uint32_t crc = record_crc(h, payload.size());
+  std::memcpy(h, &crc, 4);
   return total;
 }
 
@@ -307,7 +311,7 @@ ledger ledger::open(const ledger_config& config) {
     for (std::size_t p = off + record_alignment_bytes; p + record_header_bytes <= seg.bytes;
          p += record_alignment_bytes) {
       record_view later;
-      if (load_u32_le(seg.base + p) == record_magic &&
+      if (load_u32_le(seg.base + p + 4) == record_magic &&
           parse_impl({seg.base + p, seg.bytes - p}, later, true) == record_error::none)
         fail(path, "corrupt record at " + where + " followed by a valid record at offset " +
                        std::to_string(p));

@@ -162,7 +162,7 @@ TEST(ledger_record, rejects_truncated_header) {
 
 TEST(ledger_record, rejects_bad_magic) {
   auto b = encoded(record_type::shred, 1, {1, 2, 3});
-  b[0] ^= 1;
+  b[4] ^= 1;
   record_view v;
   EXPECT_EQ(parse_record(b, v), record_error::bad_magic);
 }
@@ -170,16 +170,16 @@ TEST(ledger_record, rejects_bad_magic) {
 TEST(ledger_record, rejects_unknown_type) {
   record_view v;
   auto b = encoded(record_type::shred, 1, {1});
-  b[4] = 0;
-  b[5] = 0;
+  b[8] = 0;
+  b[9] = 0;
   EXPECT_EQ(parse_record(b, v), record_error::unknown_type);
-  b[4] = max_record_type + 1;
+  b[8] = max_record_type + 1;
   EXPECT_EQ(parse_record(b, v), record_error::unknown_type);
 }
 
 TEST(ledger_record, rejects_nonzero_flags) {
   auto b = encoded(record_type::shred, 1, {1});
-  b[7] = 0x80;
+  b[11] = 0x80;
   record_view v;
   EXPECT_EQ(parse_record(b, v), record_error::nonzero_flags);
 }
@@ -187,7 +187,7 @@ TEST(ledger_record, rejects_nonzero_flags) {
 TEST(ledger_record, rejects_payload_too_large) {
   auto b = encoded(record_type::shred, 1, {1});
   const std::uint32_t len = max_record_payload_bytes + 1;
-  std::memcpy(b.data() + 8, &len, 4);
+  std::memcpy(b.data() + 12, &len, 4);
   record_view v;
   EXPECT_EQ(parse_record(b, v), record_error::payload_too_large);
 }
@@ -216,10 +216,10 @@ TEST(ledger_record, rejects_checksum_mismatch) {
   b[16] ^= 1;  // slot
   EXPECT_EQ(parse_record(b, v), record_error::checksum_mismatch);
   b = encoded(record_type::shred, 1, {1, 2, 3});
-  b[4] = static_cast<std::uint8_t>(record_type::entry_batch);  // the type is covered too
+  b[8] = static_cast<std::uint8_t>(record_type::entry_batch);  // the type is covered too
   EXPECT_EQ(parse_record(b, v), record_error::checksum_mismatch);
   b = encoded(record_type::shred, 1, {1, 2, 3});
-  b[12] ^= 0xFF;  // the CRC itself
+  b[0] ^= 0xFF;  // the CRC itself
   EXPECT_EQ(parse_record(b, v), record_error::checksum_mismatch);
 }
 
@@ -474,7 +474,7 @@ TEST(ledger, corruption_in_sealed_segment_is_an_error) {
     ASSERT_GT(l.stats().segments, 2u);
   }
   const auto first = dir.path() / "segment-00000000.log";
-  patch_file(first, segment_header_bytes, {0xFF});
+  patch_file(first, segment_header_bytes + 4, {0xFF});  // magic of the first record
   try {
     (void)ledger::open(config_for(dir.path()));
     FAIL() << "expected an error";
@@ -482,6 +482,40 @@ TEST(ledger, corruption_in_sealed_segment_is_an_error) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("segment-00000000.log"), std::string::npos) << msg;
     EXPECT_NE(msg.find("offset 32"), std::string::npos) << msg;
+  }
+}
+
+TEST(ledger, checksums_of_sealed_segments_are_verified_on_request) {
+  temp_dir dir;
+  std::uint64_t second = 0;
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    append_n(l, 0, 1000);
+    ASSERT_GT(l.stats().segments, 2u);
+    auto c = l.read_all();
+    record_view v;
+    ASSERT_TRUE(c.next(v));
+    second = segment_header_bytes + v.size;
+    ASSERT_TRUE(c.next(v));
+    ASSERT_GT(v.payload.size(), 0u);
+  }
+  const auto first = dir.path() / "segment-00000000.log";
+  const std::uint64_t at = second + record_header_bytes;
+  patch_file(first, at, {static_cast<std::uint8_t>(read_byte(first, at) ^ 0x40)});
+  // By default sealed segments are checked for structure only (fast open)...
+  EXPECT_NO_THROW((void)ledger::open(config_for(dir.path())));
+  // ...and fully on request.
+  auto c = config_for(dir.path());
+  c.verify_all_checksums_on_open = true;
+  try {
+    (void)ledger::open(c);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("segment-00000000.log"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("offset " + std::to_string(second) + " (checksum_mismatch)"),
+              std::string::npos)
+        << msg;
   }
 }
 

@@ -42,17 +42,20 @@
 // Record (record_header_bytes = 24, payload padded with zeros to a multiple of 8):
 //
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
-//   | magic u32 "RTLR"                  | type u16        | flags u16 (= 0) |  0
+//   | crc32c u32                        | magic u32 "RTLR"                  |  0
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
-//   | length u32 (payload bytes)        | crc32c u32                        |  8
+//   | type u16        | flags u16 (= 0) | length u32 (payload bytes)        |  8
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 //   | slot u64                                                              | 16
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 //   | payload (length bytes) ...                   | zero padding to 8      | 24
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 //
-//   crc32c = ISA-L crc32_iscsi chained over header bytes [0,12), then [16,24), then the
-//   payload, starting from 0xFFFFFFFF. Padding is not covered by the CRC but must be zero.
+//   crc32c = ISA-L crc32_iscsi over bytes [4, 24 + length) (the header without the CRC, then
+//   the payload), seeded with 0xFFFFFFFF. The CRC comes first so that what it covers is one
+//   contiguous range: one call per record, which matters for small records (three calls
+//   over the split ranges cost more than the memcpy of a 256-byte payload). Padding is not
+//   covered by the CRC but must be zero.
 //
 // Durable file (40 bytes, rewritten in place by sync()):
 //   0 magic u64 "RTLEDDUR" | 8 segment_index u64 | 16 offset u64 (end of the last durable
