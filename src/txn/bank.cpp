@@ -27,6 +27,15 @@ inline void spin_pause() noexcept {
 #endif
 }
 
+// 32-byte key equality without a memcmp call (the probe loop's hot compare).
+inline bool same_key(const crypto::pubkey& a, const crypto::pubkey& b) noexcept {
+  std::uint64_t x[4];
+  std::uint64_t y[4];
+  std::memcpy(x, a.data(), sizeof(x));
+  std::memcpy(y, b.data(), sizeof(y));
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0;
+}
+
 inline void store_u64_le(std::uint8_t* p, std::uint64_t v) noexcept {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
@@ -61,20 +70,42 @@ void execution_counters::add(const execution_counters& other) noexcept {
 // ------------------------------------------------------------------------- blockhash_queue
 
 void blockhash_queue::register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept {
+  if (size_ == max_age_slots) erase_from_index(next_);  // the entry about to be overwritten
   entries_[next_] = entry{slot, hash};
   std::memcpy(&prefixes_[next_], hash.data(), sizeof(std::uint64_t));
+  std::size_t i = prefixes_[next_] & index_mask;
+  while (index_[i] != 0) i = (i + 1) & index_mask;
+  index_[i] = static_cast<std::uint8_t>(next_ + 1);
   next_ = (next_ + 1) % max_age_slots;
   if (size_ < max_age_slots) ++size_;
   newest_slot_ = std::max(newest_slot_, slot);
 }
 
+void blockhash_queue::erase_from_index(std::size_t position) noexcept {
+  std::size_t i = prefixes_[position] & index_mask;
+  while (index_[i] != position + 1) i = (i + 1) & index_mask;
+  // Backward-shift deletion (linear probing without tombstones): pull later entries of the
+  // cluster into the hole when the hole lies between their home and where they sit.
+  std::size_t j = i;
+  for (;;) {
+    j = (j + 1) & index_mask;
+    if (index_[j] == 0) break;
+    const std::size_t home = prefixes_[index_[j] - 1U] & index_mask;
+    if (((j - home) & index_mask) >= ((j - i) & index_mask)) {
+      index_[i] = index_[j];
+      i = j;
+    }
+  }
+  index_[i] = 0;
+}
+
 bool blockhash_queue::is_recent(const crypto::hash32& hash) const noexcept {
-  // Scan 8-byte prefixes first (one cache line holds 8 of them); compare in full on a match.
   std::uint64_t prefix = 0;
   std::memcpy(&prefix, hash.data(), sizeof(prefix));
-  for (std::size_t i = 0; i < size_; ++i) {
-    if (prefixes_[i] != prefix) continue;
-    const entry& e = entries_[i];
+  for (std::size_t i = prefix & index_mask; index_[i] != 0; i = (i + 1) & index_mask) {
+    const std::size_t position = index_[i] - 1U;
+    if (prefixes_[position] != prefix) continue;
+    const entry& e = entries_[position];
     if (newest_slot_ - e.slot < max_age_slots && e.hash == hash) return true;
   }
   return false;
@@ -121,7 +152,7 @@ bank::account_slot* bank::find(const crypto::pubkey& key) const noexcept {
       spin_pause();
       state = slot.state.load(std::memory_order_acquire);
     }
-    if (slot.key == key) return &slot;
+    if (same_key(slot.key, key)) return &slot;
     i = (i + 1) & slot_mask_;
   }
 }
@@ -154,7 +185,7 @@ bank::account_slot* bank::find_or_insert(const crypto::pubkey& key) noexcept {
       state = slot.state.load(std::memory_order_acquire);
     }
     if (state == slot_ready) {
-      if (slot.key == key) return &slot;
+      if (same_key(slot.key, key)) return &slot;
       i = (i + 1) & slot_mask_;
     }
   }
@@ -291,22 +322,27 @@ tx_result bank::execute(const transaction_view& tx, execution_counters& counters
   };
   if (!blockhashes_.is_recent(tx.recent_blockhash())) return finish(tx_result::blockhash_too_old);
 
-  // Balances of the accounts this tx writes, by account index, loaded lazily.
+  // Balances of the accounts this tx writes, loaded lazily into a compact list (a transfer tx
+  // uses 2 of up to 32 accounts, so only the 32-byte position map is cleared per tx).
   struct local_account {
-    account_slot* slot = nullptr;
-    std::uint64_t lamports = 0;
-    bool loaded = false;
-    bool changed = false;
+    account_slot* slot;
+    std::uint64_t lamports;
+    std::uint8_t index;
+    bool changed;
   };
-  std::array<local_account, max_accounts> local{};
+  constexpr std::uint8_t not_loaded = 0xFF;
+  std::array<std::uint8_t, max_accounts> position;
+  position.fill(not_loaded);
+  std::array<local_account, max_accounts> local;  // [0, num_local) valid
+  std::size_t num_local = 0;
   const auto load = [&](std::size_t index) noexcept -> local_account& {
-    local_account& acc = local[index];
-    if (!acc.loaded) {
-      acc.slot = find(tx.account_key(index));
-      acc.lamports = acc.slot == nullptr ? 0 : acc.slot->lamports;
-      acc.loaded = true;
+    if (position[index] == not_loaded) {
+      account_slot* slot = find(tx.account_key(index));
+      position[index] = static_cast<std::uint8_t>(num_local);
+      local[num_local++] = local_account{slot, slot == nullptr ? 0 : slot->lamports,
+                                         static_cast<std::uint8_t>(index), false};
     }
-    return acc;
+    return local[position[index]];
   };
 
   const std::uint64_t fee = lamports_per_signature_ * tx.num_signatures();
@@ -348,15 +384,15 @@ tx_result bank::execute(const transaction_view& tx, execution_counters& counters
 
   // Create missing receivers before committing anything, so a full store changes no balance.
   // A missing account whose balance is still 0 is not created.
-  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
-    local_account& acc = local[a];
+  for (std::size_t i = 0; i < num_local; ++i) {
+    local_account& acc = local[i];
     if (acc.changed && acc.slot == nullptr && acc.lamports != 0) {
-      acc.slot = find_or_insert(tx.account_key(a));
+      acc.slot = find_or_insert(tx.account_key(acc.index));
       if (acc.slot == nullptr) return fail_with_fee(tx_result::account_table_full);
     }
   }
-  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
-    local_account& acc = local[a];
+  for (std::size_t i = 0; i < num_local; ++i) {
+    local_account& acc = local[i];
     if (acc.changed && acc.slot != nullptr) {
       acc.slot->lamports = acc.lamports;
       mark_touched(*acc.slot);

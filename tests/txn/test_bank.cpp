@@ -313,6 +313,35 @@ TEST(blockhash_queue, expires_by_slot_age_when_slots_are_skipped) {
   EXPECT_TRUE(q.is_recent(hash_of(160)));
 }
 
+TEST(blockhash_queue, random_hashes_over_many_slots_match_a_reference) {
+  blockhash_queue q;
+  std::mt19937_64 rng(3);
+  std::vector<hash32> registered;
+  for (std::uint64_t slot = 0; slot < 2000; ++slot) {
+    hash32 h{};
+    for (auto& byte : h) byte = static_cast<std::uint8_t>(rng());
+    if (slot % 7 == 0) h[0] = 0x11;  // clustered index homes
+    if (slot % 11 == 0 && !registered.empty()) h = registered.back();  // a repeated hash
+    q.register_hash(slot, h);
+    registered.push_back(h);
+    if (slot % 97 != 0 || slot < blockhash_queue::max_age_slots) continue;
+    for (std::size_t s = 0; s < registered.size(); ++s) {
+      const bool recent = slot - s < blockhash_queue::max_age_slots;
+      // A repeated hash counts as recent if any of its registrations is.
+      bool expected = false;
+      for (std::size_t k = slot + 1 - blockhash_queue::max_age_slots; k <= slot; ++k) {
+        if (registered[k] == registered[s]) {
+          expected = true;
+        }
+      }
+      EXPECT_EQ(q.is_recent(registered[s]), expected) << "slot " << slot << " s " << s;
+      if (recent) {
+        EXPECT_TRUE(expected);
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------ conservation
 
 TEST(bank, conservation_over_10000_random_transfers) {

@@ -114,7 +114,16 @@ class blockhash_queue {
     crypto::hash32 hash{};
   };
   std::array<entry, max_age_slots> entries_{};
+  // A linear-probing index over the ring, keyed by the first 8 bytes of each hash, so a lookup
+  // is a probe or two instead of a scan of 150 entries. index_ holds ring position + 1, 0 =
+  // empty; 256 slots keep the load <= 150/256.
+  static constexpr std::size_t index_slots = 256;
+  static constexpr std::size_t index_mask = index_slots - 1;
+  static_assert(max_age_slots < index_slots && max_age_slots < 256);  // position + 1 fits a u8
+  void erase_from_index(std::size_t position) noexcept;
+
   std::array<std::uint64_t, max_age_slots> prefixes_{};  // first 8 bytes of each entry's hash
+  std::array<std::uint8_t, index_slots> index_{};
   std::size_t next_ = 0;  // ring position of the next insertion
   std::size_t size_ = 0;
   std::uint64_t newest_slot_ = 0;
