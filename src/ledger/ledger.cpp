@@ -169,23 +169,28 @@ record_error parse_record(std::span<const std::uint8_t> bytes, record_view& out)
 std::size_t encode_record(record_type type, std::uint64_t slot,
                           std::span<const std::uint8_t> payload,
                           std::span<std::uint8_t> out) noexcept {
-  // The header is built in registers and stored with fixed-size memcpys (one or two
-  // instructions each); the CRC is computed over the destination right after the copy, while
-  // it is still in L1. x86-64 and aarch64 are little-endian, which the format is.
+  // The header is built in a local buffer and the CRC is computed from the header and the
+  // caller's payload, which are in cache, not read back from the destination: fresh
+  // page-cache pages are cold, and reading them back right after the copy stalls on the
+  // stores' cache misses (that cost 3x at 256-byte records). The stores themselves retire
+  // through the store buffer. x86-64 and aarch64 are little-endian, which the format is.
   static_assert(std::endian::native == std::endian::little, "the format is little-endian");
-  std::uint8_t* h = out.data();
+  std::uint8_t header[record_header_bytes];
   const std::size_t total = encoded_record_bytes(payload.size());
   const std::uint64_t word1 = static_cast<std::uint64_t>(record_magic) << 32;
   const std::uint64_t word2 = static_cast<std::uint64_t>(static_cast<std::uint16_t>(type)) |
                               (static_cast<std::uint64_t>(payload.size()) << 32);
-  std::memcpy(h, &word1, 8);
-  std::memcpy(h + 8, &word2, 8);
-  std::memcpy(h + 16, &slot, 8);
+  std::memcpy(header, &word1, 8);
+  std::memcpy(header + 8, &word2, 8);
+  std::memcpy(header + 16, &slot, 8);
+  std::uint32_t crc = crc32c(crc_seed, header + 4, record_header_bytes - 4);
+  crc = crc32c(crc, payload.data(), payload.size());
+  std::memcpy(header, &crc, 4);
+  std::uint8_t* h = out.data();
+  std::memcpy(h, header, record_header_bytes);
   if (!payload.empty()) std::memcpy(h + record_header_bytes, payload.data(), payload.size());
   const std::size_t pad = total - record_header_bytes - payload.size();
   if (pad != 0) std::memset(h + record_header_bytes + payload.size(), 0, pad);
-  const std::uint32_t crc = record_crc(h, payload.size());
-  std::memcpy(h, &crc, 4);
   return total;
 }
 
