@@ -125,6 +125,9 @@ bank::bank(const bank_config& config)
   if (config.lock_stripes == 0 || config.lock_stripes > (std::size_t{1} << 30)) {
     throw std::invalid_argument("bank: lock_stripes must be in [1, 2^30]");
   }
+  if (config.lamports_per_signature > std::numeric_limits<std::uint64_t>::max() / max_signatures) {
+    throw std::invalid_argument("bank: lamports_per_signature * max_signatures overflows u64");
+  }
   // Load factor <= 1/2 keeps linear probes short.
   const std::size_t table_slots = std::bit_ceil(config.max_accounts * 2);
   slot_mask_ = table_slots - 1;

@@ -289,6 +289,9 @@ TEST(bank, bad_config_throws) {
   config = small_config();
   config.lock_stripes = 0;
   EXPECT_THROW(bank{config}, std::invalid_argument);
+  config = small_config();
+  config.lamports_per_signature = UINT64_MAX / 2;
+  EXPECT_THROW(bank{config}, std::invalid_argument);
 }
 
 // ----------------------------------------------------------------------- blockhash queue

@@ -132,7 +132,7 @@ class blockhash_queue {
 struct bank_config {
   std::size_t max_accounts = 1 << 20;         // accounts the store can hold (>= 1)
   std::size_t lock_stripes = 1 << 16;         // lock words; rounded up to a power of two
-  std::uint64_t lamports_per_signature = 5000;
+  std::uint64_t lamports_per_signature = 5000;  // * max_signatures must fit a u64
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
 };
 
