@@ -509,6 +509,48 @@ TEST(bank_contention, random_transfers_from_several_threads_conserve_lamports) {
   EXPECT_EQ(b.held_stripes(), 0u);
 }
 
+// Threads create many new accounts at once (disjoint transfers to fresh receivers): the
+// insert-only store must give every receiver exactly one slot and lose no lamports.
+TEST(bank_contention, concurrent_inserts_of_new_receivers) {
+  bank b{small_config(/*max_accounts=*/4096)};
+  b.register_blockhash(0, genesis_hash);
+  constexpr int num_threads = 3;
+  constexpr std::uint32_t receivers_per_thread = 1000;
+  for (std::uint32_t t = 0; t < num_threads; ++t) ASSERT_TRUE(b.credit(key_of(t), 1'000'000));
+  std::vector<std::vector<raw_tx>> work(num_threads);
+  for (std::uint32_t t = 0; t < num_threads; ++t) {
+    work[t].reserve(receivers_per_thread);
+    for (std::uint32_t r = 0; r < receivers_per_thread; ++r) {
+      work[t].push_back(make_transfer(key_of(t), key_of(100'000 + t * receivers_per_thread + r),
+                                      r + 1, genesis_hash));
+    }
+  }
+  std::array<execution_counters, num_threads> counters{};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < num_threads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const raw_tx& tx : work[t]) {
+        while (!b.try_lock(tx.view)) {
+        }
+        (void)b.execute(tx.view, counters[t]);
+        b.unlock(tx.view);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (const auto& c : counters) EXPECT_EQ(c.count(tx_result::ok), receivers_per_thread);
+  EXPECT_EQ(b.num_accounts(), num_threads * (1 + receivers_per_thread));
+  for (std::uint32_t t = 0; t < num_threads; ++t) {
+    for (std::uint32_t r = 0; r < receivers_per_thread; ++r) {
+      ASSERT_EQ(b.balance(key_of(100'000 + t * receivers_per_thread + r)), r + 1);
+    }
+  }
+  execution_counters total;
+  for (const auto& c : counters) total.add(c);
+  EXPECT_EQ(b.total_lamports() + total.fees_collected_lamports, b.total_supply());
+  EXPECT_EQ(b.touched_accounts(), b.num_accounts());  // all in one slot, each once
+}
+
 // Readers and writers of one hot account: a shared holder never sees a writer inside.
 TEST(bank_contention, exclusive_and_shared_locks_exclude_each_other) {
   bank b{small_config()};
