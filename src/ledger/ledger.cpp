@@ -216,6 +216,7 @@ ledger ledger::open(const ledger_config& config) {
   // Durable watermark.
   const auto durable_path = l.dir_ / "durable";
   watermark wm;
+  bool have_wm = false;
   l.durable_fd_ = ::open(durable_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (l.durable_fd_ < 0) fail_errno(durable_path, "cannot open");
   {
@@ -226,6 +227,7 @@ ledger ledger::open(const ledger_config& config) {
       l.dir_dirty_ = true;  // freshly created
     } else if (static_cast<std::size_t>(n) == sizeof buf && std::memcmp(buf, durable_magic, 8) == 0 &&
                crc32c(crc_seed, buf, 32) == load_u32_le(buf + 32)) {
+      have_wm = true;
       wm.segment = load_u64_le(buf + 8);
       wm.offset = load_u64_le(buf + 16);
       wm.records = load_u64_le(buf + 24);
@@ -259,8 +261,23 @@ ledger ledger::open(const ledger_config& config) {
     std::uint8_t header[segment_header_bytes];
     struct stat st {};
     if (::fstat(seg.fd, &st) != 0) fail_errno(path, "cannot stat");
-    if (::pread(seg.fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header))
+    // A segment created after the last sync may have reached the disk without its header
+    // (power loss): the newest segment, beyond the watermark, with no header at all is
+    // re-initialised as empty; anywhere else a missing header is an error.
+    const ssize_t got = ::pread(seg.fd, header, sizeof header, 0);
+    if (got < 0) fail_errno(path, "cannot read");
+    if (last && i > 0 && (!have_wm || i > wm.segment) &&
+        all_zero(header, static_cast<std::size_t>(got))) {
+      if (::ftruncate(seg.fd, static_cast<off_t>(l.segment_bytes_)) != 0)
+        fail_errno(path, "cannot extend");
+      write_segment_header(header, i, l.segment_bytes_);
+      if (::pwrite(seg.fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header))
+        fail_errno(path, "cannot write segment header");
+      if (::fstat(seg.fd, &st) != 0) fail_errno(path, "cannot stat");
+      l.stats_.reinitialized_segments++;
+    } else if (got != static_cast<ssize_t>(sizeof header)) {
       fail(path, "segment header truncated at offset 0");
+    }
     if (std::memcmp(header, segment_magic, 8) != 0) fail(path, "bad segment magic at offset 0");
     if (load_u32_le(header + 8) != segment_version) fail(path, "unsupported segment version");
     if (segment_header_crc(header) != load_u32_le(header + 12))

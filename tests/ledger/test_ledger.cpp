@@ -519,6 +519,29 @@ TEST(ledger, checksums_of_sealed_segments_are_verified_on_request) {
   }
 }
 
+TEST(ledger, newest_segment_without_header_is_reinitialized) {
+  temp_dir dir;
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    append_n(l, 0, 100);
+    ASSERT_TRUE(l.sync().ok);
+  }
+  // What a power loss right after creating segment 1 can leave: an empty file.
+  { std::ofstream(dir.path() / "segment-00000001.log"); }
+  auto l = ledger::open(config_for(dir.path()));
+  expect_records(l, 100);
+  EXPECT_EQ(l.stats().reinitialized_segments, 1u);
+  EXPECT_EQ(l.stats().segments, 2u);
+  append_n(l, 100, 120);
+  ASSERT_TRUE(l.sync().ok);
+  auto again = ledger::open(config_for(dir.path()));
+  expect_records(again, 120);
+  // The first segment is never re-initialised: that would hide the loss of durable data.
+  std::vector<std::uint8_t> zeros(segment_header_bytes, 0);
+  patch_file(dir.path() / "segment-00000000.log", 0, zeros);
+  EXPECT_THROW((void)ledger::open(config_for(dir.path())), std::runtime_error);
+}
+
 TEST(ledger, missing_segment_is_an_error) {
   temp_dir dir;
   {

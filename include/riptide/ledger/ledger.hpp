@@ -168,6 +168,7 @@ struct ledger_stats {
   std::uint64_t segments = 0;
   std::uint64_t truncated_tail_bytes = 0;  // zeroed at open (torn tail)
   std::uint64_t truncated_tail_records = 0;  // 1 if a torn record was dropped at open
+  std::uint64_t reinitialized_segments = 0;  // newest segment found without a header at open
   std::uint64_t append_rejected[append_error_count] = {};
   std::uint64_t syncs = 0;
 };
