@@ -229,8 +229,7 @@ std::size_t bank::held_stripes() const noexcept {
 
 // ------------------------------------------------------------------------------------ locks
 
-std::size_t bank::lock_entries(const transaction_view& tx,
-                               std::array<lock_entry, max_accounts>& out) const noexcept {
+void bank::lock_entries(const transaction_view& tx, held_locks& out) const noexcept {
   std::size_t n = 0;
   for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
     const bool exclusive = tx.is_writable(a);
@@ -241,24 +240,35 @@ std::size_t bank::lock_entries(const transaction_view& tx,
     // Two keys of one tx may share a stripe: lock it once, exclusively if either needs it.
     bool merged = false;
     for (std::size_t j = 0; j < n; ++j) {
-      if (out[j].stripe == stripe) {
-        out[j].exclusive = out[j].exclusive || exclusive;
+      if (out.entries_[j].stripe == stripe) {
+        out.entries_[j].exclusive = out.entries_[j].exclusive || exclusive;
         merged = true;
         break;
       }
     }
-    if (!merged) out[n++] = lock_entry{stripe, exclusive};
+    if (!merged) out.entries_[n++] = held_locks::entry{stripe, exclusive};
   }
-  return n;
+  out.count_ = n;
 }
 
 bool bank::try_lock(const transaction_view& tx) noexcept {
-  std::array<lock_entry, max_accounts> entries;
-  const std::size_t n = lock_entries(tx, entries);
+  held_locks held;
+  return try_lock(tx, held);
+}
+
+void bank::unlock(const transaction_view& tx) noexcept {
+  held_locks held;
+  lock_entries(tx, held);
+  unlock(held);
+}
+
+bool bank::try_lock(const transaction_view& tx, held_locks& held) noexcept {
+  lock_entries(tx, held);
+  const std::size_t n = held.count_;
   std::size_t taken = 0;
   for (; taken < n; ++taken) {
-    std::atomic<std::uint32_t>& word = stripes_[entries[taken].stripe];
-    if (entries[taken].exclusive) {
+    std::atomic<std::uint32_t>& word = stripes_[held.entries_[taken].stripe];
+    if (held.entries_[taken].exclusive) {
       std::uint32_t expected = 0;
       if (!word.compare_exchange_strong(expected, writer_bit, std::memory_order_acquire,
                                         std::memory_order_relaxed)) {
@@ -278,25 +288,16 @@ bool bank::try_lock(const transaction_view& tx) noexcept {
     }
   }
   if (taken == n) return true;
-  // All or nothing: give back what was taken, newest first.
-  while (taken > 0) {
-    --taken;
-    std::atomic<std::uint32_t>& word = stripes_[entries[taken].stripe];
-    if (entries[taken].exclusive) {
-      word.store(0, std::memory_order_release);
-    } else {
-      word.fetch_sub(1, std::memory_order_release);
-    }
-  }
+  // All or nothing: give back what was taken.
+  held.count_ = taken;
+  unlock(held);
   return false;
 }
 
-void bank::unlock(const transaction_view& tx) noexcept {
-  std::array<lock_entry, max_accounts> entries;
-  const std::size_t n = lock_entries(tx, entries);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::atomic<std::uint32_t>& word = stripes_[entries[i].stripe];
-    if (entries[i].exclusive) {
+void bank::unlock(held_locks& held) noexcept {
+  for (std::size_t i = 0; i < held.count_; ++i) {
+    std::atomic<std::uint32_t>& word = stripes_[held.entries_[i].stripe];
+    if (held.entries_[i].exclusive) {
       assert(word.load(std::memory_order_relaxed) == writer_bit);
       word.store(0, std::memory_order_release);
     } else {
@@ -304,6 +305,7 @@ void bank::unlock(const transaction_view& tx) noexcept {
       word.fetch_sub(1, std::memory_order_release);
     }
   }
+  held.count_ = 0;
 }
 
 // -------------------------------------------------------------------------------- execution

@@ -452,6 +452,24 @@ TEST(bank_locks, failed_try_lock_leaves_nothing_locked) {
   EXPECT_EQ(b.held_stripes(), 0u);
 }
 
+TEST(bank_locks, held_locks_form_unlocks_without_rehashing) {
+  bank b{small_config()};
+  riptide::txn::held_locks h1;
+  riptide::txn::held_locks h2;
+  raw_tx t1 = make_transfer(key_of(1), key_of(2), 1, genesis_hash);
+  raw_tx t2 = make_transfer(key_of(2), key_of(3), 1, genesis_hash);
+  ASSERT_TRUE(b.try_lock(t1.view, h1));
+  EXPECT_EQ(h1.size(), 2u);  // from and to; the system program is not locked
+  EXPECT_FALSE(b.try_lock(t2.view, h2));
+  EXPECT_EQ(h2.size(), 0u);  // nothing held after a failure
+  EXPECT_EQ(b.held_stripes(), 2u);
+  b.unlock(h1);
+  EXPECT_EQ(h1.size(), 0u);
+  ASSERT_TRUE(b.try_lock(t2.view, h2));
+  b.unlock(t2.view);  // the two forms release the same words
+  EXPECT_EQ(b.held_stripes(), 0u);
+}
+
 TEST(bank_locks, two_keys_on_one_stripe_lock_once) {
   bank_config config = small_config();
   config.lock_stripes = 1;  // every key on one stripe
@@ -493,10 +511,11 @@ TEST(bank_contention, random_transfers_from_several_threads_conserve_lamports) {
       ready.fetch_add(1);
       while (ready.load() < num_threads) {
       }
+      riptide::txn::held_locks held;
       for (const raw_tx& tx : work[static_cast<std::size_t>(t)]) {
-        while (!b.try_lock(tx.view)) ++counters[static_cast<std::size_t>(t)].lock_conflicts;
+        while (!b.try_lock(tx.view, held)) ++counters[static_cast<std::size_t>(t)].lock_conflicts;
         (void)b.execute(tx.view, counters[static_cast<std::size_t>(t)]);
-        b.unlock(tx.view);
+        b.unlock(held);
       }
     });
   }

@@ -9,7 +9,9 @@
 // - Start-up (one thread, before any tile runs): credit() for genesis funding,
 //   register_blockhash() for the genesis hash.
 // - Bank tiles (any number of threads, concurrently):
-//     if (bank.try_lock(tx)) { result = bank.execute(tx, my_counters); bank.unlock(tx); }
+//     held_locks held;
+//     if (bank.try_lock(tx, held)) { result = bank.execute(tx, my_counters); bank.unlock(held); }
+//   (try_lock(tx) / unlock(tx) do the same but hash the account keys again to unlock.)
 //   try_lock() takes every writable account of tx exclusively and every readonly account
 //   shared, all or nothing: on false no lock of tx is held (the caller retries later or
 //   elsewhere). execute() must only be called on a tx this thread holds locked; then it only
@@ -136,6 +138,22 @@ struct bank_config {
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
 };
 
+// The lock words a locked tx holds, filled by bank::try_lock(tx, held), so that unlock(held)
+// need not hash the account keys again (the hot-path form; ~250 bytes, lives on the stack).
+class held_locks {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+
+ private:
+  friend class bank;
+  struct entry {
+    std::uint32_t stripe;
+    bool exclusive;
+  };
+  std::array<entry, max_accounts> entries_;
+  std::size_t count_ = 0;
+};
+
 class bank {
  public:
   static constexpr std::uint32_t writer_bit = 0x8000'0000U;
@@ -157,6 +175,10 @@ class bank {
   // ---- hot path (any thread)
   [[nodiscard]] bool try_lock(const transaction_view& tx) noexcept;
   void unlock(const transaction_view& tx) noexcept;
+  // Same, remembering the lock words: on true, held names them; on false, held is empty.
+  [[nodiscard]] bool try_lock(const transaction_view& tx, held_locks& held) noexcept;
+  // Releases what held names (held came from a successful try_lock) and empties it.
+  void unlock(held_locks& held) noexcept;
   // tx must be locked by the calling thread (try_lock returned true).
   tx_result execute(const transaction_view& tx, execution_counters& counters) noexcept;
 
@@ -190,16 +212,11 @@ class bank {
     std::uint64_t lamports = 0;
     crypto::pubkey key{};
   };
-  struct lock_entry {
-    std::uint32_t stripe;
-    bool exclusive;
-  };
 
   [[nodiscard]] std::uint64_t key_hash(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find_or_insert(const crypto::pubkey& key) noexcept;
-  [[nodiscard]] std::size_t lock_entries(const transaction_view& tx,
-                                         std::array<lock_entry, max_accounts>& out) const noexcept;
+  void lock_entries(const transaction_view& tx, held_locks& out) const noexcept;
   void mark_touched(account_slot& slot) noexcept;
 
   std::size_t max_accounts_;
