@@ -1,6 +1,7 @@
 #include <riptide/ledger/ledger.hpp>
 
 #include <gtest/gtest.h>
+#include <isa-l/crc.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -142,6 +143,20 @@ TEST(ledger_record, round_trip) {
   EXPECT_EQ(v.slot, 42u);
   EXPECT_EQ(v.size, 32u);
   EXPECT_TRUE(std::equal(payload.begin(), payload.end(), v.payload.begin(), v.payload.end()));
+}
+
+TEST(ledger_record, crc_is_crc32_iscsi_over_the_rest_of_the_record) {
+  // The writer may use a specific ISA-L kernel; the format is defined by crc32_iscsi.
+  for (std::size_t n : {0u, 1u, 7u, 8u, 63u, 256u, 1000u, 4096u, 70000u}) {
+    std::vector<std::uint8_t> payload(n);
+    for (std::size_t i = 0; i < n; ++i) payload[i] = static_cast<std::uint8_t>(i * 31 + n);
+    auto b = encoded(record_type::entry_batch, n * 1000 + 1, payload);
+    const std::uint32_t expected =
+        crc32_iscsi(b.data() + 4, static_cast<int>(record_header_bytes - 4 + n), 0xFFFFFFFFu);
+    std::uint32_t stored = 0;
+    std::memcpy(&stored, b.data(), 4);
+    EXPECT_EQ(stored, expected) << n;
+  }
 }
 
 TEST(ledger_record, empty_payload) {
