@@ -3,9 +3,11 @@
 //   BM_ledger_append/<payload bytes>     append to 256 MiB segments (page cache, no sync)
 //   BM_memcpy_reference/<payload bytes>  the same bytes memcpy'd into fresh, preallocated
 //                                        256 MiB mmap'd files: the ceiling for append
-//   BM_ledger_reopen/<MiB>               open + verify + index a ledger of that size (page
-//                                        cache warm); 256 MiB by default, 1024 MiB when
-//                                        RIPTIDE_BENCH_LEDGER_GIB=1 is set
+//   BM_ledger_reopen/mib:<M>/verify_all:<0|1>
+//                                        open + verify + index a ledger of that size (page
+//                                        cache warm, 4 KiB records); 256 MiB by default,
+//                                        also 1024 MiB (last segment CRC-checked, or all)
+//                                        when RIPTIDE_BENCH_LEDGER_GIB=1 is set
 //
 // Both append benchmarks roll to a new file every 256 MiB (that cost is part of appending)
 // and throw the directory away every 1 GiB (outside the timing) to bound disk use.
@@ -147,6 +149,7 @@ void BM_ledger_reopen(benchmark::State& state) {
     }
     (void)l.sync();
   }
+  config.verify_all_checksums_on_open = state.range(1) != 0;
   for (auto _ : state) {
     auto l = ledger::open(config);
     if (l.stats().records != records) state.SkipWithError("record count mismatch");
@@ -160,9 +163,10 @@ void BM_ledger_reopen(benchmark::State& state) {
 
 void register_reopen() {
   auto* b = benchmark::RegisterBenchmark("BM_ledger_reopen", BM_ledger_reopen);
-  b->Arg(256);
+  b->ArgNames({"mib", "verify_all"});
+  b->Args({256, 0});
   const char* gib = std::getenv("RIPTIDE_BENCH_LEDGER_GIB");
-  if (gib != nullptr && std::strcmp(gib, "1") == 0) b->Arg(1024);
+  if (gib != nullptr && std::strcmp(gib, "1") == 0) b->Args({1024, 0})->Args({1024, 1});
   b->Unit(benchmark::kMillisecond)->Iterations(5);
 }
 const int registered = (register_reopen(), 0);
