@@ -14,7 +14,9 @@
 //   rolling to a new segment makes syscalls (open + posix_fallocate + mmap), once per
 //   segment_bytes. Slots must be non-decreasing (slot_regressed otherwise): the ledger is
 //   written in replay order, so a slot's records are contiguous and the index is a sorted
-//   vector.
+//   vector. Allocation: the segment list and slot index are reserved at open (1024
+//   segments, 4096 slots); past that the index grows by one 32-byte entry per new slot
+//   (amortised vector growth), the only allocation on the append path.
 // - sync() makes every record appended so far durable (msync + fdatasync of the dirty range,
 //   fsync of the directory when segments were created) and then records the durable
 //   watermark in the `durable` file; what sync() reported survives kill -9 and power loss.
@@ -209,6 +211,11 @@ class ledger {
   [[nodiscard]] std::uint64_t last_slot() const noexcept { return last_slot_; }
   [[nodiscard]] std::size_t max_payload_bytes() const noexcept;
   [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
+
+  // Where the next record would go if it fits in the current segment (the end of the log).
+  [[nodiscard]] record_position end_position() const noexcept {
+    return {segments_.size() - 1, segments_.back().used};
+  }
 
   // First position and count of the slot's records (count 0 if absent).
   [[nodiscard]] slot_records records_in_slot(std::uint64_t slot) const noexcept;
