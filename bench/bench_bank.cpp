@@ -97,7 +97,7 @@ struct world {
   static riptide::txn::bank_config make_config() {
     riptide::txn::bank_config config;
     config.max_accounts = 1 << 16;
-    config.lock_stripes = 1 << 16;
+    config.lock_stripes = 1 << 14;
     return config;
   }
 };
@@ -113,14 +113,25 @@ inline void spin_pause() noexcept {
 #endif
 }
 
+// The CPUs the process may use, read once before anything is pinned: a pinned main thread
+// would otherwise report (and pass on to the threads it starts) only its own CPU.
+const std::vector<int>& allowed_cpus() {
+  static const std::vector<int> cpus = [] {
+    std::vector<int> out;
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+      for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &allowed)) out.push_back(c);
+      }
+    }
+    return out;
+  }();
+  return cpus;
+}
+
 void pin(std::size_t thread_index) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
-  std::vector<int> cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
-  }
+  const std::vector<int>& cpus = allowed_cpus();
   if (cpus.empty()) return;
   cpu_set_t one;
   CPU_ZERO(&one);
@@ -219,4 +230,11 @@ BENCHMARK(bm_transfer_disjoint)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(bm_transfer_hot)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(bm_bank_hash);
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  (void)allowed_cpus();  // before any benchmark pins the main thread
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

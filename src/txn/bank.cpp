@@ -134,8 +134,7 @@ bank::bank(const bank_config& config)
   const std::size_t stripes = std::bit_ceil(config.lock_stripes);
   stripe_mask_ = stripes - 1;
   slots_ = std::make_unique<account_slot[]>(table_slots);
-  stripes_ = std::make_unique<std::atomic<std::uint32_t>[]>(stripes);
-  for (std::size_t i = 0; i < stripes; ++i) stripes_[i].store(0, std::memory_order_relaxed);
+  stripes_ = std::make_unique<lock_word[]>(stripes);
   touched_ = std::make_unique<std::uint32_t[]>(config.max_accounts);
 }
 
@@ -222,7 +221,7 @@ std::uint64_t bank::total_lamports() const noexcept {
 std::size_t bank::held_stripes() const noexcept {
   std::size_t held = 0;
   for (std::size_t i = 0; i <= stripe_mask_; ++i) {
-    if (stripes_[i].load(std::memory_order_acquire) != 0) ++held;
+    if (stripes_[i].word.load(std::memory_order_acquire) != 0) ++held;
   }
   return held;
 }
@@ -267,7 +266,7 @@ bool bank::try_lock(const transaction_view& tx, held_locks& held) noexcept {
   const std::size_t n = held.count_;
   std::size_t taken = 0;
   for (; taken < n; ++taken) {
-    std::atomic<std::uint32_t>& word = stripes_[held.entries_[taken].stripe];
+    std::atomic<std::uint32_t>& word = stripes_[held.entries_[taken].stripe].word;
     if (held.entries_[taken].exclusive) {
       std::uint32_t expected = 0;
       if (!word.compare_exchange_strong(expected, writer_bit, std::memory_order_acquire,
@@ -296,7 +295,7 @@ bool bank::try_lock(const transaction_view& tx, held_locks& held) noexcept {
 
 void bank::unlock(held_locks& held) noexcept {
   for (std::size_t i = 0; i < held.count_; ++i) {
-    std::atomic<std::uint32_t>& word = stripes_[held.entries_[i].stripe];
+    std::atomic<std::uint32_t>& word = stripes_[held.entries_[i].stripe].word;
     if (held.entries_[i].exclusive) {
       assert(word.load(std::memory_order_relaxed) == writer_bit);
       word.store(0, std::memory_order_release);

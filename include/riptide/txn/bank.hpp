@@ -29,7 +29,8 @@
 // Locks (why striped): a lock word is chosen by hashing the account key into a fixed table of
 // lock_stripes atomics, so locking never has to insert into the accounts store and can never
 // fail for lack of space. Two accounts sharing a stripe only serialize more than necessary
-// (never less). Each stripe is a std::atomic<uint32_t>: 0 = free, writer_bit = held
+// (never less). Each word has its own cache line: bank tiles sweep the whole table, so
+// packed words would bounce between cores even for disjoint transactions. Each stripe is a std::atomic<uint32_t>: 0 = free, writer_bit = held
 // exclusively, otherwise the number of shared holders.
 // Memory ordering: a successful acquire (CAS 0 -> writer_bit, or CAS n -> n+1 without
 // writer_bit) is memory_order_acquire; release (store 0, or fetch_sub 1) is
@@ -133,7 +134,7 @@ class blockhash_queue {
 
 struct bank_config {
   std::size_t max_accounts = 1 << 20;         // accounts the store can hold (>= 1)
-  std::size_t lock_stripes = 1 << 16;         // lock words; rounded up to a power of two
+  std::size_t lock_stripes = 1 << 14;  // lock words (64 B each); rounded up to a power of two
   std::uint64_t lamports_per_signature = 5000;  // * max_signatures must fit a u64
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
 };
@@ -206,6 +207,12 @@ class bank {
   [[nodiscard]] std::size_t held_stripes() const noexcept;
 
  private:
+  static constexpr std::size_t cache_line_bytes = 64;
+  // One lock word per cache line: bank tiles sweep the whole table, so packed words would
+  // bounce between cores even when the transactions are disjoint.
+  struct alignas(cache_line_bytes) lock_word {
+    std::atomic<std::uint32_t> word{0};
+  };
   struct account_slot {
     std::atomic<std::uint32_t> state{0};  // slot_empty / slot_writing / slot_ready
     std::uint32_t touched_epoch = 0;      // == epoch_ iff in the touched list this slot
@@ -225,7 +232,7 @@ class bank {
   std::uint64_t lamports_per_signature_;
   std::uint64_t seed_;
   std::unique_ptr<account_slot[]> slots_;
-  std::unique_ptr<std::atomic<std::uint32_t>[]> stripes_;
+  std::unique_ptr<lock_word[]> stripes_;
   std::unique_ptr<std::uint32_t[]> touched_;  // slot indices, max_accounts_ long
   std::atomic<std::size_t> touched_count_{0};
   std::atomic<std::size_t> num_accounts_{0};
