@@ -36,7 +36,7 @@ pubkey key_of(std::uint32_t n) {
 
 hash32 hash_of(std::uint64_t n) {
   hash32 h{};
-  for (int i = 0; i < 8; ++i) h[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i) h[i] = static_cast<std::uint8_t>(n >> (8 * i));
   h[31] = 0x55;
   return h;
 }
@@ -231,6 +231,19 @@ TEST_F(bank_fixture, unknown_program_charges_fee_only) {
   EXPECT_EQ(b.balance(key_of(1)), 100 - fee_lamports);
   EXPECT_EQ(b.balance(key_of(2)), 0u);
   EXPECT_EQ(counters.count(tx_result::unknown_program), 1u);
+  expect_conserved();
+}
+
+TEST_F(bank_fixture, the_system_program_account_cannot_receive_lamports) {
+  ASSERT_TRUE(b.credit(key_of(1), 100));
+  raw_tx tx;  // the zero key as a writable receiver: the program must then be another key
+  tx.blockhash = genesis_hash;
+  tx.accounts = {key_of(1), riptide::txn::system_program_id, key_of(99)};
+  tx.readonly_unsigned = 1;
+  tx.instructions.push_back({2, {0, 1}, transfer_data(5)});
+  tx.build();
+  EXPECT_EQ(run(tx), tx_result::unknown_program);
+  EXPECT_EQ(b.balance(riptide::txn::system_program_id), 0u);
   expect_conserved();
 }
 

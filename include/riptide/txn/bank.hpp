@@ -30,15 +30,18 @@
 // lock_stripes atomics, so locking never has to insert into the accounts store and can never
 // fail for lack of space. Two accounts sharing a stripe only serialize more than necessary
 // (never less). Each word has its own cache line: bank tiles sweep the whole table, so
-// packed words would bounce between cores even for disjoint transactions. Each stripe is a std::atomic<uint32_t>: 0 = free, writer_bit = held
-// exclusively, otherwise the number of shared holders.
+// packed words would bounce between cores even for disjoint transactions. A word is a
+// std::atomic<uint32_t>: 0 = free, writer_bit = held exclusively, otherwise the number of
+// shared holders.
 // Memory ordering: a successful acquire (CAS 0 -> writer_bit, or CAS n -> n+1 without
 // writer_bit) is memory_order_acquire; release (store 0, or fetch_sub 1) is
 // memory_order_release. So every balance write made under an exclusive lock happens-before
 // anything done by the next holder of that stripe. Failed CASes are relaxed (they publish and
 // consume nothing). Shared locks on system_program_id are skipped: it is the program of every
 // transfer, so locking it would put every transaction's atomic RMW on one cache line, and no
-// instruction reads the program account's state (a tx that writes it still locks it).
+// instruction reads the program account's state (a tx that lists it as writable still locks
+// it, and cannot move lamports to it: keys are distinct, so none of that tx's instructions
+// can have the system program as its program).
 //
 // Accounts store: open addressing with linear probing over a power-of-two table of at least
 // 2 * max_accounts slots, keyed by xxh3(pubkey, seed); insert-only (accounts are never
