@@ -29,8 +29,10 @@
 // Locks (why striped): a lock word is chosen by hashing the account key into a fixed table of
 // lock_stripes atomics, so locking never has to insert into the accounts store and can never
 // fail for lack of space. Two accounts sharing a stripe only serialize more than necessary
-// (never less). Each word has its own cache line: bank tiles sweep the whole table, so
-// packed words would bounce between cores even for disjoint transactions. A word is a
+// (never less). Each word has its own cache line so that tiles locking different words never
+// share a line; a word itself still moves between cores when two tiles use it one after the
+// other, which is what limits 2-tile scaling today (perf/bank.md: route transactions to tiles
+// by the stripe hash to keep words on one core). A word is a
 // std::atomic<uint32_t>: 0 = free, writer_bit = held exclusively, otherwise the number of
 // shared holders.
 // Memory ordering: a successful acquire (CAS 0 -> writer_bit, or CAS n -> n+1 without
