@@ -2,6 +2,10 @@
 //
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -16,6 +20,7 @@
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/node/genesis.hpp>
+#include <riptide/node/ledger_tool.hpp>
 #include <riptide/node/node.hpp>
 #include <riptide/util/metrics.hpp>
 
@@ -162,6 +167,18 @@ int main(int argc, char** argv) {
   rpc_cmd->add_option("path", rpc_path, "Path, e.g. /gossip/peers")->required();
   rpc_cmd->add_option("body", rpc_body, "JSON body for POST");
 
+  auto* ledger_cmd = app.add_subcommand("ledger", "Inspect a ledger directory");
+  ledger_cmd->require_subcommand(1);
+  auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-verify checksums and the whole PoH chain, with progress");
+  auto* ledger_show = ledger_cmd->add_subcommand("show", "Print one slot's entries");
+  std::string ledger_dir;
+  unsigned ledger_threads = 0;
+  std::uint64_t ledger_slot = 0;
+  ledger_verify->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
+  ledger_verify->add_option("--threads", ledger_threads, "Verification threads (default: all CPUs)");
+  ledger_show->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
+  ledger_show->add_option("--slot", ledger_slot, "Slot to print")->required();
+
   auto* monitor = app.add_subcommand("monitor", "Print a running node's metrics, live, once a second");
   std::string monitor_name = "node0";
   std::string monitor_path;
@@ -214,6 +231,33 @@ int main(int argc, char** argv) {
                                  g.validators[i].tpu_port, g.validators[i].tvu_port, g.validators[i].repair_port);
       return 0;
     }
+    if (*ledger_verify) {
+      const unsigned threads = ledger_threads != 0 ? ledger_threads : std::max(1u, std::thread::hardware_concurrency());
+      const bool tty = ::isatty(2) != 0;
+      int last_pct = -1;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto r = riptide::node::verify_ledger(ledger_dir, threads, [&](double f) {
+        const int pct = static_cast<int>(f * 100);
+        if (pct == last_pct) return;
+        last_pct = pct;
+        const int bar = pct / 4;
+        std::cerr << (tty ? "\r" : "") << "verifying [" << std::string(static_cast<std::size_t>(bar), '#')
+                  << std::string(static_cast<std::size_t>(25 - bar), '.') << "] " << pct << "%" << (tty ? "" : "\n")
+                  << std::flush;
+      });
+      if (tty) std::cerr << "\n";
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!r.ok) {
+        std::cout << "FAILED: " << r.error << "\n";
+        return exit_runtime_error;
+      }
+      std::cout << fmt::format("ok: {} records, {} slots, {} entries ({} ticks), {} hashes re-verified in {:.2f} s "
+                               "({:.1f} M hashes/s, {} threads)\n",
+                               r.records, r.slots, r.entries, r.ticks, r.hashes, secs,
+                               static_cast<double>(r.hashes) / secs / 1e6, threads);
+      return 0;
+    }
+    if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
     if (*monitor) {

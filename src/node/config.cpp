@@ -102,6 +102,10 @@ const std::vector<field>& fields() {
       RT_FIELD(runtime, idle_min_sleep_us, "Then sleeps starting at this many microseconds…"),
       RT_FIELD(runtime, idle_max_sleep_us, "…doubling up to this many."),
       RT_FIELD(runtime, housekeep_interval_us, "How often tiles flush metrics and run timers."),
+      RT_FIELD(ledger, enabled, "Write PoH entries to an mmap'd append-only ledger (ledger tile)."),
+      RT_FIELD(ledger, dir, "Ledger directory (new or empty; resuming a chain is not supported yet)."),
+      RT_FIELD(ledger, sync_at_slot_end, "fdatasync at every slot end: what was reported durable survives kill -9."),
+      RT_FIELD(ledger, segment_mib, "Size of each ledger segment file in MiB."),
       RT_FIELD(metrics, path, "Shared-memory metrics file read by `riptide monitor`; {name} = node.name."),
   };
   return all;
@@ -395,6 +399,8 @@ void config::validate() const {
   require(cluster.shred_version <= 65535, "cluster.shred_version", "must be in 0..65535");
   for (const auto& e : cluster.entrypoints)
     require(parse_endpoint(e).has_value(), "cluster.entrypoints", "'" + e + "' is not ip:port");
+  require(!ledger.enabled || !ledger.dir.empty(), "ledger.dir", "must be set when ledger.enabled = true");
+  require(ledger.segment_mib >= 1 && ledger.segment_mib <= 65536, "ledger.segment_mib", "must be in 1..65536");
   require(rpc.max_body_bytes >= 64 && rpc.max_body_bytes <= (1u << 20), "rpc.max_body_bytes", "must be in 64..1048576");
   for (auto cpu : layout.cpus) require(cpu >= 0 && cpu < 4096, "layout.cpus", "CPU numbers must be in 0..4095");
   if (!layout.cores.empty()) {
@@ -402,8 +408,9 @@ void config::validate() const {
     for (const auto& core : layout.cores) {
       require(!core.empty(), "layout.cores", "a core thread must run at least one tile");
       for (const auto& t : core) {
-        require(t == "poh" || t == "verify" || t == "load" || t == "dedup" || t == "net" || t == "gossip",
-                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, net, gossip)");
+        require(t == "poh" || t == "verify" || t == "load" || t == "dedup" || t == "net" || t == "gossip" ||
+                    t == "ledger",
+                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, net, gossip, ledger)");
         ++seen[t];
       }
     }
@@ -423,6 +430,9 @@ void config::validate() const {
     require(seen["gossip"] == (gossip.enabled ? 1u : 0u), "layout.cores",
             gossip.enabled ? "must place exactly one gossip tile (gossip.enabled = true)"
                            : "places a gossip tile but gossip.enabled = false");
+    require(seen["ledger"] == (ledger.enabled ? 1u : 0u), "layout.cores",
+            ledger.enabled ? "must place exactly one ledger tile (ledger.enabled = true)"
+                           : "places a ledger tile but ledger.enabled = false");
     require(layout.cpus.empty() || layout.cpus.size() >= layout.cores.size(), "layout.cpus",
             "names fewer CPUs than layout.cores has core threads");
   }

@@ -13,6 +13,7 @@
 #include <riptide/node/genesis.hpp>
 #include <riptide/rpc/http_api.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
+#include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
@@ -41,6 +42,7 @@ std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t
   // net and gossip are light (io_uring polling, tens of packets/s) and share a core.
   if (cfg.net.enabled) (poh_alone ? rest : cores[0]).push_back("net");
   if (cfg.gossip.enabled) (poh_alone ? rest : cores[0]).push_back("gossip");
+  if (cfg.ledger.enabled) (poh_alone ? rest : cores[0]).push_back("ledger");
   if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
   if (cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
   for (std::uint64_t i = 0; i < cfg.verify.tiles; ++i) rest.push_back("verify");
@@ -60,6 +62,9 @@ struct node::impl {
   std::unique_ptr<tpu::load_tile> load;
   std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
   std::unique_ptr<tpu::dedup_tile> dedup;
+  std::unique_ptr<ledger::ledger> ledger_store;
+  std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
+  std::unique_ptr<tpu::ledger_tile> ledger_writer;
   std::unique_ptr<net::net_tile> net;
   std::unique_ptr<gossip::gossip_tile> gossip;
   std::unique_ptr<util::spsc_ring<gossip::gossip_command>> commands;
@@ -72,8 +77,8 @@ struct node::impl {
   // Link metrics: sampled from the rings' free-running indices by the main thread.
   std::vector<std::pair<const ring*, util::metrics_block>> links;
 
-  ring* make_ring(std::size_t entries, const std::string& name) {
-    rings.push_back(std::make_unique<ring>(entries));
+  ring* make_ring(std::size_t slots, const std::string& name) {
+    rings.push_back(std::make_unique<ring>(slots));
     links.emplace_back(rings.back().get(),
                        metrics->add(util::metrics_kind::link, name, {"pushed", "popped", "depth"}));
     return rings.back().get();
@@ -97,7 +102,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
 
   // Blocks: one per core thread, per tile (poh, load, dedup, verifiers) and per link (four
   // per verify tile at most).
-  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1 + 2 + 4);
+  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1 + 2 + 4 + 1);
   m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
 
   const std::size_t v = cfg.verify.tiles;
@@ -122,7 +127,20 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   pc.hashes_per_poll = cfg.poh.hashes_per_poll;
   pc.max_slots = cfg.poh.max_slots;
   crypto::hash32 genesis{};  // a standalone node starts its chain from the zero hash
-  m.poh = std::make_unique<tpu::poh_tile>("poh", genesis, pc, nullptr, nullptr);
+  if (cfg.ledger.enabled) {
+    ledger::ledger_config lc;
+    lc.dir = cfg.ledger.dir;
+    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
+    m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
+    m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
+    tpu::ledger_tile_config ltc;
+    ltc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
+    ltc.hashes_per_tick = pc.hashes_per_tick;
+    ltc.ticks_per_slot = pc.ticks_per_slot;
+    ltc.start_hash = genesis;
+    m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
+  }
+  m.poh = std::make_unique<tpu::poh_tile>("poh", genesis, pc, nullptr, m.entries.get());
 
   if (cfg.load.enabled) {
     // Enough frames for every ring slot downstream to hold one, twice over.
@@ -254,6 +272,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       else if (name == "dedup") p.tiles.push_back(m.dedup.get());
       else if (name == "verify") p.tiles.push_back(m.verifiers.at(next_verify++).get());
       else if (name == "net") p.tiles.push_back(m.net.get());
+      else if (name == "ledger") p.tiles.push_back(m.ledger_writer.get());
       else if (name == "gossip") p.tiles.push_back(m.gossip.get());
       else throw config_error("layout.cores: unknown tile '" + name + "'");
     }
@@ -361,6 +380,10 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
           "[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
           std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
           static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6);
+      if (m.ledger_writer)
+        line += fmt::format(" | ledger {} entries, durable slot {}",
+                            own(m.ledger_writer.get(), tpu::ledger_tile::c_entries),
+                            own(m.ledger_writer.get(), tpu::ledger_tile::c_durable_slot));
       if (m.gossip)
         line += fmt::format(" | gossip peers {} values {} rx {:.0f}/s tx {:.0f}/s",
                             own(m.gossip.get(), gossip::gossip_tile::c_peers_active),

@@ -135,6 +135,8 @@ backend = "recvmmsg"
     return error_of([&] { x.validate(); });
   };
   EXPECT_EQ(invalid([](config& x) { x.net.drop_gossip = 1.5; }).rfind("net.drop_gossip", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.ledger.enabled = true; }).rfind("ledger.dir", 0), 0u);
+  EXPECT_EQ(invalid([](config& x) { x.ledger.segment_mib = 0; }).rfind("ledger.segment_mib", 0), 0u);
   EXPECT_EQ(invalid([](config& x) { x.net.backend = "epoll"; }).rfind("net.backend", 0), 0u);
   EXPECT_EQ(invalid([](config& x) { x.net.ip = "localhost"; }).rfind("net.ip", 0), 0u);
   EXPECT_EQ(invalid([](config& x) { x.net.gossip_port = 70000; }).rfind("net.gossip_port", 0), 0u);

@@ -128,6 +128,13 @@ struct rpc_section {
   std::uint64_t max_body_bytes = 4096;
 };
 
+struct ledger_section {
+  bool enabled = false;
+  std::string dir;                  // required when enabled; must be new or empty
+  bool sync_at_slot_end = true;     // fdatasync at every slot end (what is durable survives kill -9)
+  std::uint64_t segment_mib = 256;  // size of each mmap'd segment file
+};
+
 struct metrics_section {
   std::string path = "/dev/shm/riptide/{name}.metrics";  // {name} = node.name
 };
@@ -139,6 +146,7 @@ struct config {
   net_section net;
   gossip_section gossip;
   rpc_section rpc;
+  ledger_section ledger;
   layout_section layout;
   poh_section poh;
   verify_section verify;

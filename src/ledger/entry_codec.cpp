@@ -1,0 +1,124 @@
+#include <riptide/ledger/entry_codec.hpp>
+
+#include <cstring>
+
+namespace riptide::ledger {
+
+namespace {
+constexpr std::uint8_t flag_tick = 1;
+constexpr std::uint8_t flag_mixin = 2;
+
+template <typename T>
+void put(std::uint8_t* p, T v) noexcept {
+  for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+template <typename T>
+T get(const std::uint8_t* p) noexcept {
+  T v = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) v = static_cast<T>(v | static_cast<T>(static_cast<T>(p[i]) << (8 * i)));
+  return v;
+}
+}  // namespace
+
+const char* to_string(entry_error e) noexcept {
+  switch (e) {
+    case entry_error::none: return "none";
+    case entry_error::truncated_count: return "truncated_count";
+    case entry_error::truncated_entry: return "truncated_entry";
+    case entry_error::bad_flags: return "bad_flags";
+    case entry_error::zero_hashes: return "zero_hashes";
+    case entry_error::truncated_txs: return "truncated_txs";
+    case entry_error::trailing_bytes: return "trailing_bytes";
+    case entry_error::bad_meta_size: return "bad_meta_size";
+    case entry_error::bad_meta_version: return "bad_meta_version";
+    case entry_error::bad_meta_kind: return "bad_meta_kind";
+  }
+  return "unknown";
+}
+
+std::size_t add_entry(std::span<std::uint8_t> out, std::size_t used, const crypto::poh_entry& e,
+                      bool is_tick) noexcept {
+  if (used < batch_header_bytes) used = batch_header_bytes;
+  const std::size_t need = 8 + 32 + 1 + (e.has_mixin ? 32 : 0) + 4;
+  if (out.size() < used + need) return 0;
+  std::uint8_t* p = out.data() + used;
+  put<std::uint64_t>(p, e.num_hashes);
+  std::memcpy(p + 8, e.hash.data(), 32);
+  p[40] = static_cast<std::uint8_t>((is_tick ? flag_tick : 0) | (e.has_mixin ? flag_mixin : 0));
+  std::size_t off = 41;
+  if (e.has_mixin) {
+    std::memcpy(p + off, e.mixin.data(), 32);
+    off += 32;
+  }
+  put<std::uint32_t>(p + off, 0);  // no transaction bodies yet
+  return used + off + 4;
+}
+
+void finish_batch(std::span<std::uint8_t> out, std::uint32_t entry_count) noexcept {
+  put<std::uint32_t>(out.data(), entry_count);
+}
+
+entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<decoded_entry>& out) {
+  if (payload.size() < 4) return entry_error::truncated_count;
+  const std::uint32_t count = get<std::uint32_t>(payload.data());
+  std::size_t off = 4;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (payload.size() - off < 41) return entry_error::truncated_entry;
+    const std::uint8_t* p = payload.data() + off;
+    decoded_entry d;
+    d.entry.num_hashes = get<std::uint64_t>(p);
+    std::memcpy(d.entry.hash.data(), p + 8, 32);
+    const std::uint8_t flags = p[40];
+    if ((flags & ~(flag_tick | flag_mixin)) != 0 || (flags & flag_tick && flags & flag_mixin))
+      return entry_error::bad_flags;
+    if (d.entry.num_hashes == 0) return entry_error::zero_hashes;
+    d.is_tick = (flags & flag_tick) != 0;
+    d.entry.has_mixin = (flags & flag_mixin) != 0;
+    off += 41;
+    if (d.entry.has_mixin) {
+      if (payload.size() - off < 32) return entry_error::truncated_entry;
+      std::memcpy(d.entry.mixin.data(), payload.data() + off, 32);
+      off += 32;
+    }
+    if (payload.size() - off < 4) return entry_error::truncated_entry;
+    d.tx_count = get<std::uint32_t>(payload.data() + off);
+    off += 4;
+    for (std::uint32_t t = 0; t < d.tx_count; ++t) {
+      if (payload.size() - off < 2) return entry_error::truncated_txs;
+      const std::uint16_t len = get<std::uint16_t>(payload.data() + off);
+      off += 2;
+      if (payload.size() - off < len) return entry_error::truncated_txs;
+      off += len;
+    }
+    out.push_back(d);
+  }
+  return off == payload.size() ? entry_error::none : entry_error::trailing_bytes;
+}
+
+std::size_t encode_meta(const slot_meta& m, std::span<std::uint8_t> out) noexcept {
+  if (out.size() < slot_meta_bytes) return 0;
+  std::uint8_t* p = out.data();
+  put<std::uint32_t>(p, 1);
+  put<std::uint32_t>(p + 4, static_cast<std::uint32_t>(m.kind));
+  put<std::uint64_t>(p + 8, m.hashes_per_tick);
+  put<std::uint64_t>(p + 16, m.ticks_per_slot);
+  put<std::uint64_t>(p + 24, m.tick_height);
+  std::memcpy(p + 32, m.hash.data(), 32);
+  return slot_meta_bytes;
+}
+
+entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) noexcept {
+  if (payload.size() != slot_meta_bytes) return entry_error::bad_meta_size;
+  const std::uint8_t* p = payload.data();
+  if (get<std::uint32_t>(p) != 1) return entry_error::bad_meta_version;
+  const std::uint32_t kind = get<std::uint32_t>(p + 4);
+  if (kind != 1 && kind != 2) return entry_error::bad_meta_kind;
+  out.kind = static_cast<meta_kind>(kind);
+  out.hashes_per_tick = get<std::uint64_t>(p + 8);
+  out.ticks_per_slot = get<std::uint64_t>(p + 16);
+  out.tick_height = get<std::uint64_t>(p + 24);
+  std::memcpy(out.hash.data(), p + 32, 32);
+  return entry_error::none;
+}
+
+}  // namespace riptide::ledger
