@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <riptide/util/hex.hpp>
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/config.hpp>
@@ -31,12 +32,6 @@ constexpr int exit_usage = 2;
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true); }
-
-std::string hex(std::span<const std::uint8_t> b) {
-  std::string s;
-  for (auto x : b) s += fmt::format("{:02x}", x);
-  return s;
-}
 
 riptide::node::config build_config(const std::string& path, const std::vector<std::string>& sets) {
   riptide::node::config cfg;
@@ -207,7 +202,7 @@ int main(int argc, char** argv) {
     if (*keygen) {
       const auto kp = riptide::crypto::keypair::generate();
       riptide::crypto::write_keyfile(key_out, kp, key_force);
-      std::cout << "wrote " << key_out << "\npubkey " << hex(kp.public_key()) << "\n";
+      std::cout << "wrote " << key_out << "\npubkey " << riptide::util::to_hex(kp.public_key()) << "\n";
       return 0;
     }
     if (*config_cmd) {

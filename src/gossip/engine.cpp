@@ -24,15 +24,6 @@ constexpr std::size_t max_peer_samples = 64;
 constexpr std::size_t maintenance_pings_per_pull = 1;
 constexpr std::size_t trusted_pool_fanouts = 2;
 
-std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-
 std::string sub_key_of(const value_body& body) {
   if (const auto* d = std::get_if<data_value>(&body)) return d->key;
   if (const auto* v = std::get_if<vote_value>(&body)) return std::string(1, static_cast<char>(v->index));
@@ -144,8 +135,7 @@ engine::engine(const crypto::keypair& identity, const contact_info& self,
     own_verifier_ = std::make_unique<pubkey_cache_verifier>(4096);
     verifier_ = own_verifier_.get();
   }
-  std::uint64_t sm = seed ^ crypto::xxh3_64(self_.id, 0x676f73736970ull);
-  for (auto& word : rng_) word = splitmix64(sm);
+  rng_ = util::xoshiro256ss(seed ^ crypto::xxh3_64(self_.id, 0x676f73736970ull));
   secret_ = random_hash();
   previous_secret_ = random_hash();
   instance_ = {next_random(), self.wallclock_ms};
@@ -157,17 +147,7 @@ engine::~engine() = default;
 
 // --------------------------------------------------------------------------- randomness
 
-std::uint64_t engine::next_random() noexcept {  // xoshiro256**
-  const std::uint64_t result = rotl(rng_[1] * 5, 7) * 9;
-  const std::uint64_t t = rng_[1] << 17;
-  rng_[2] ^= rng_[0];
-  rng_[3] ^= rng_[1];
-  rng_[1] ^= rng_[2];
-  rng_[0] ^= rng_[3];
-  rng_[2] ^= t;
-  rng_[3] = rotl(rng_[3], 45);
-  return result;
-}
+std::uint64_t engine::next_random() noexcept { return rng_.next(); }
 
 std::uint64_t engine::random_below(std::uint64_t n) noexcept {
   // Modulo of 64 random bits: bias below n / 2^64, negligible for the small n used here.

@@ -8,15 +8,6 @@ namespace riptide::net {
 
 namespace {
 
-std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
-
 void check_probability(double p, const std::string& what) {
   if (!(p >= 0.0 && p <= 1.0))  // also rejects NaN
     throw std::invalid_argument("fault_config: " + what + " = " + std::to_string(p) +
@@ -40,22 +31,11 @@ fault_injector::fault_injector(const fault_config& config)
     throw std::invalid_argument("fault_config: reorder_window = " +
                                 std::to_string(config.reorder_window) + " is above " +
                                 std::to_string(max_reorder_window));
-  std::uint64_t s = config.seed;
-  for (auto& word : rng_) word = splitmix64(s);
+  rng_ = util::xoshiro256ss(config.seed);
   slots_.resize(port_kind_count * window_);
 }
 
-std::uint64_t fault_injector::next_u64() noexcept {  // xoshiro256**
-  const std::uint64_t result = rotl(rng_[1] * 5, 7) * 9;
-  const std::uint64_t t = rng_[1] << 17;
-  rng_[2] ^= rng_[0];
-  rng_[3] ^= rng_[1];
-  rng_[1] ^= rng_[2];
-  rng_[0] ^= rng_[3];
-  rng_[2] ^= t;
-  rng_[3] = rotl(rng_[3], 45);
-  return result;
-}
+std::uint64_t fault_injector::next_u64() noexcept { return rng_.next(); }
 
 bool fault_injector::chance(double probability) noexcept {
   // 53 random bits as a double in [0, 1): probability 1 always hits, 0 never is drawn.

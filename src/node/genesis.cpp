@@ -12,16 +12,11 @@
 #include <riptide/node/config.hpp>
 #include <riptide/util/cpu.hpp>
 #include <riptide/util/metrics.hpp>
+#include <riptide/util/hex.hpp>
 
 namespace riptide::node {
 
 namespace {
-
-std::string hex(std::span<const std::uint8_t> b) {
-  std::string s;
-  for (auto x : b) s += fmt::format("{:02x}", x);
-  return s;
-}
 
 bool unhex(std::string_view text, std::span<std::uint8_t> out) {
   if (text.size() != out.size() * 2) return false;
@@ -47,7 +42,7 @@ std::string format_body(const genesis& g) {
         "\n[[validators]]\nname = \"{}\"\npubkey = \"{}\"\nstake = {}\nip = \"{}\"\n"
         "gossip_port = {}\nrpc_port = {}\ntpu_port = {}\ntvu_port = {}\nrepair_port = {}\n"
         "tpu_forwards_port = {}\n",
-        v.name, hex(v.id), v.stake, v.ip, v.gossip_port, v.rpc_port, v.tpu_port, v.tvu_port,
+        v.name, util::to_hex(v.id), v.stake, v.ip, v.gossip_port, v.rpc_port, v.tpu_port, v.tvu_port,
         v.repair_port, v.tpu_forwards_port);
   return s;
 }

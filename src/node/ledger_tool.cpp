@@ -9,17 +9,13 @@
 #include <riptide/crypto/poh.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/util/hex.hpp>
 
 namespace riptide::node {
 
 namespace {
 constexpr std::size_t verify_chunk_entries = 4096;
 
-std::string hex(const crypto::hash32& h) {
-  std::string s;
-  for (auto b : h) s += fmt::format("{:02x}", b);
-  return s;
-}
 }  // namespace
 
 ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned threads,
@@ -108,7 +104,7 @@ ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned th
       }
       if (m.hash != last_hash || m.tick_height != r.ticks) {
         r.error = fmt::format("slot {}: slot-end record says tick {} hash {}, the entries end at tick {} hash {}",
-                              v.slot, m.tick_height, hex(m.hash), r.ticks, hex(last_hash));
+                              v.slot, m.tick_height, util::to_hex(m.hash), r.ticks, util::to_hex(last_hash));
         return r;
       }
       ++r.slots;
@@ -144,15 +140,15 @@ bool show_ledger_slot(const std::filesystem::path& dir, std::uint64_t slot, std:
         }
         for (const auto& d : decoded)
           out << fmt::format("  {} num_hashes {:>8} hash {}{}{}\n", d.is_tick ? "tick " : "entry",
-                             d.entry.num_hashes, hex(d.entry.hash),
-                             d.entry.has_mixin ? " mixin " + hex(d.entry.mixin) : std::string(),
+                             d.entry.num_hashes, util::to_hex(d.entry.hash),
+                             d.entry.has_mixin ? " mixin " + util::to_hex(d.entry.mixin) : std::string(),
                              d.tx_count != 0 ? fmt::format(" txs {}", d.tx_count) : std::string());
       } else if (v.type == ledger::record_type::slot_meta) {
         ledger::slot_meta m;
         if (ledger::decode_meta(v.payload, m) == ledger::entry_error::none)
           out << fmt::format("  {} tick_height {} hash {}\n",
                              m.kind == ledger::meta_kind::chain_start ? "chain start" : "slot end", m.tick_height,
-                             hex(m.hash));
+                             util::to_hex(m.hash));
       }
     });
     return ok;

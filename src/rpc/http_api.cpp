@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <riptide/util/metrics.hpp>
+#include <riptide/util/hex.hpp>
 
 namespace riptide::rpc {
 
@@ -14,19 +15,12 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string hex(std::span<const std::uint8_t> b) {
-  std::string s;
-  s.reserve(b.size() * 2);
-  for (auto x : b) s += fmt::format("{:02x}", x);
-  return s;
-}
-
 std::string ip_text(std::uint32_t ip) {
   return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
 json contact_json(const gossip::contact_info& c) {
-  return {{"id", hex(c.id)},
+  return {{"id", util::to_hex(c.id)},
           {"shred_version", c.shred_version},
           {"wallclock_ms", c.wallclock_ms},
           {"ip", ip_text(c.ip)},
@@ -36,7 +30,7 @@ json contact_json(const gossip::contact_info& c) {
 }
 
 json data_json(const gossip::data_view& d) {
-  return {{"origin", hex(d.origin)}, {"key", d.key}, {"value", d.value}, {"wallclock_ms", d.wallclock_ms}};
+  return {{"origin", util::to_hex(d.origin)}, {"key", d.key}, {"value", d.value}, {"wallclock_ms", d.wallclock_ms}};
 }
 
 void reply(httplib::Response& res, int status, const json& body) {

@@ -35,6 +35,7 @@
 #include <riptide/gossip/bloom.hpp>
 #include <riptide/gossip/crds.hpp>
 #include <riptide/gossip/messages.hpp>
+#include <riptide/util/prng.hpp>
 
 #include <array>
 #include <cstddef>
@@ -386,7 +387,7 @@ class engine {
   std::vector<socket_addr> entrypoints_;
   std::unique_ptr<signature_verifier> own_verifier_;
   signature_verifier* verifier_;
-  std::array<std::uint64_t, 4> rng_{};
+  util::xoshiro256ss rng_;
 
   crds_table table_;
   node_instance instance_{};

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <riptide/net/udp.hpp>
+#include <riptide/util/prng.hpp>
 #include <riptide/util/spsc_ring.hpp>
 
 namespace riptide::net {
@@ -99,7 +100,7 @@ class fault_injector {
   fault_config config_;
   bool active_;
   std::uint32_t window_;
-  std::array<std::uint64_t, 4> rng_{};
+  util::xoshiro256ss rng_;
   std::array<window_state, port_kind_count> windows_{};
   std::vector<held_packet> slots_;  // port_kind_count × window_, each port a circular buffer
   std::uint64_t dropped_ = 0;
