@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -115,8 +116,11 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   pc.hashes_per_tick = cfg.poh.hashes_per_tick;
   pc.ticks_per_slot = cfg.poh.ticks_per_slot;
   pc.target_tick_ns = cfg.poh.tick_us * 1000;
-  if (!cfg.cluster.genesis.empty()) {  // a cluster's PoH timing is the genesis's, not the node's
-    const riptide::node::genesis g = load_genesis(cfg.cluster.genesis);
+  // A cluster's facts (shred version, PoH timing) are the genesis's, not the node's.
+  std::optional<riptide::node::genesis> cluster_genesis;
+  if (!cfg.cluster.genesis.empty()) cluster_genesis = load_genesis(cfg.cluster.genesis);
+  if (cluster_genesis) {
+    const auto& g = *cluster_genesis;
     pc.hashes_per_tick = g.hashes_per_tick;
     pc.ticks_per_slot = g.ticks_per_slot;
     pc.target_tick_ns = g.tick_us * 1000;
@@ -181,11 +185,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   // Identity and cluster facts.
   m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
                                              : crypto::load_keyfile(cfg.identity.key_file);
-  std::uint16_t shred_version = static_cast<std::uint16_t>(cfg.cluster.shred_version);
-  if (!cfg.cluster.genesis.empty()) {
-    const riptide::node::genesis g = load_genesis(cfg.cluster.genesis);
-    shred_version = g.shred_version;
-  }
+  const std::uint16_t shred_version = cluster_genesis
+                                          ? cluster_genesis->shred_version
+                                          : static_cast<std::uint16_t>(cfg.cluster.shred_version);
 
   if (cfg.net.enabled) {
     net::net_tile_config nc;

@@ -1,5 +1,7 @@
 #include <riptide/crypto/keyfile.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -41,23 +43,8 @@ std::string replace(std::string s, const std::string& from, const std::string& t
   return s.replace(at, from.size(), to);
 }
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "riptide-keyfile-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+struct temp_dir : riptide::testing::temp_dir {
+  temp_dir() : riptide::testing::temp_dir("riptide-keyfile") {}
 };
 
 std::string slurp(const fs::path& p) {

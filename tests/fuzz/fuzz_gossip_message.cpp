@@ -11,6 +11,8 @@
 #include <riptide/gossip/engine.hpp>
 #include <riptide/gossip/messages.hpp>
 
+#include "fuzz_check.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,20 +25,6 @@ namespace {
 
 using namespace riptide;
 using namespace riptide::gossip;
-
-#define FUZZ_CHECK(cond)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                       \
-      std::abort();                                                              \
-    }                                                                            \
-  } while (0)
-
-bool within(std::span<const std::uint8_t> inner, const std::uint8_t* begin,
-            const std::uint8_t* end) {
-  return inner.data() >= begin && inner.data() + inner.size() <= end;
-}
 
 void put(std::vector<std::uint8_t>& b, std::uint64_t v, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -58,12 +46,12 @@ std::vector<std::uint8_t> reencode_value(const value_ref& v) {
 }
 
 void check_value(const value_ref& v, const std::uint8_t* begin, const std::uint8_t* end) {
-  FUZZ_CHECK(within(v.bytes, begin, end));
+  FUZZ_CHECK(fuzz_within(v.bytes, begin, end));
   FUZZ_CHECK(v.bytes.size() >= value_header_bytes && v.bytes.size() <= max_value_bytes);
   FUZZ_CHECK(static_cast<std::size_t>(v.kind) >= 1 &&
              static_cast<std::size_t>(v.kind) <= value_kind_count);
   FUZZ_CHECK(v.sub_key.empty() ||
-             within(v.sub_key, v.bytes.data(), v.bytes.data() + v.bytes.size()));
+             fuzz_within(v.sub_key, v.bytes.data(), v.bytes.data() + v.bytes.size()));
   if (v.kind == value_kind::data) {
     FUZZ_CHECK(v.sub_key.size() >= 1 && v.sub_key.size() <= max_data_key_bytes);
   } else if (v.kind == value_kind::vote) {
@@ -150,7 +138,7 @@ void check_valid(const std::uint8_t* data, std::size_t size, const message_view&
     case message_type::prune:
       FUZZ_CHECK(m.num_values == 0);
       FUZZ_CHECK(m.num_origins() >= 1 && m.num_origins() <= max_prune_origins);
-      FUZZ_CHECK(within(m.origin_bytes, data, end));
+      FUZZ_CHECK(fuzz_within(m.origin_bytes, data, end));
       FUZZ_CHECK(m.origin_bytes.data() + m.origin_bytes.size() == end);
       break;
     case message_type::ping:

@@ -5,6 +5,8 @@
 
 #include <riptide/crypto/keyfile.hpp>
 
+#include "fuzz_check.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,15 +17,6 @@
 namespace {
 
 using namespace riptide::crypto;
-
-#define FUZZ_CHECK(cond)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                       \
-      std::abort();                                                              \
-    }                                                                            \
-  } while (0)
 
 constexpr keyfile_error last_error = keyfile_error::trailing_data;
 

@@ -4,6 +4,8 @@
 
 #include <riptide/txn/transaction.hpp>
 
+#include "fuzz_check.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -15,25 +17,6 @@ namespace {
 
 using namespace riptide;
 using namespace riptide::txn;
-
-#define FUZZ_CHECK(cond)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                       \
-      std::abort();                                                              \
-    }                                                                            \
-  } while (0)
-
-bool within(std::span<const std::uint8_t> inner, const std::uint8_t* begin,
-            const std::uint8_t* end) {
-  return inner.data() >= begin && inner.data() + inner.size() <= end;
-}
-
-bool within(const void* p, std::size_t n, const std::uint8_t* begin, const std::uint8_t* end) {
-  const auto* b = static_cast<const std::uint8_t*>(p);
-  return b >= begin && b + n <= end;
-}
 
 // Re-serializes a view from its accessors alone. The encoding is canonical (fixed-width
 // integers, no optional fields), so this must reproduce the input byte for byte.
@@ -84,11 +67,11 @@ void check_valid(const std::uint8_t* data, std::size_t size, const transaction_v
   FUZZ_CHECK(v.message()[0] == message_version_v1);
 
   for (std::size_t i = 0; i < sigs; ++i) {
-    FUZZ_CHECK(within(v.signature(i).data(), crypto::signature_bytes, data, v.message().data()));
+    FUZZ_CHECK(fuzz_within(v.signature(i).data(), crypto::signature_bytes, data, v.message().data()));
   }
   std::size_t writable = 0;
   for (std::size_t i = 0; i < accounts; ++i) {
-    FUZZ_CHECK(within(v.account_key(i).data(), crypto::pubkey_bytes, v.message().data(), end));
+    FUZZ_CHECK(fuzz_within(v.account_key(i).data(), crypto::pubkey_bytes, v.message().data(), end));
     for (std::size_t j = 0; j < i; ++j) FUZZ_CHECK(v.account_key(i) != v.account_key(j));
     FUZZ_CHECK(v.is_signer(i) == (i < sigs));
     writable += v.is_writable(i) ? 1 : 0;
@@ -96,7 +79,7 @@ void check_valid(const std::uint8_t* data, std::size_t size, const transaction_v
   FUZZ_CHECK(v.is_writable(0));  // the fee payer
   FUZZ_CHECK(writable ==
              (sigs - v.num_readonly_signed()) + (accounts - sigs - v.num_readonly_unsigned()));
-  FUZZ_CHECK(within(v.recent_blockhash().data(), crypto::hash_bytes, v.message().data(), end));
+  FUZZ_CHECK(fuzz_within(v.recent_blockhash().data(), crypto::hash_bytes, v.message().data(), end));
 
   const std::uint8_t* prev_end = nullptr;
   for (std::size_t i = 0; i < v.num_instructions(); ++i) {
@@ -105,8 +88,8 @@ void check_valid(const std::uint8_t* data, std::size_t size, const transaction_v
     FUZZ_CHECK(!v.is_signer(ix.program_index) && !v.is_writable(ix.program_index));
     FUZZ_CHECK(ix.account_indices.size() <= max_instruction_accounts);
     for (const std::uint8_t a : ix.account_indices) FUZZ_CHECK(a < accounts);
-    FUZZ_CHECK(within(ix.account_indices, v.message().data(), end));
-    FUZZ_CHECK(within(ix.data, v.message().data(), end));
+    FUZZ_CHECK(fuzz_within(ix.account_indices, v.message().data(), end));
+    FUZZ_CHECK(fuzz_within(ix.data, v.message().data(), end));
     FUZZ_CHECK(prev_end == nullptr || ix.account_indices.data() > prev_end);  // in order
     prev_end = ix.data.data() + ix.data.size();
 

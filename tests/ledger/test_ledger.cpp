@@ -1,5 +1,7 @@
 #include <riptide/ledger/ledger.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 #include <isa-l/crc.h>
 
@@ -27,23 +29,8 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t test_segment_bytes = 64 * 1024;
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "riptide-ledger-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+struct temp_dir : riptide::testing::temp_dir {
+  temp_dir() : riptide::testing::temp_dir("riptide-ledger") {}
 };
 
 // Deterministic payload for record number i: its size and bytes depend only on i.
