@@ -205,14 +205,14 @@ bool bank::credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept {
 
 std::uint64_t bank::balance(const crypto::pubkey& key) const noexcept {
   const account_slot* slot = find(key);
-  return slot == nullptr ? 0 : slot->lamports;
+  return slot == nullptr ? 0 : load_lamports(*slot);
 }
 
 std::uint64_t bank::total_lamports() const noexcept {
   std::uint64_t total = 0;
   for (std::size_t i = 0; i <= slot_mask_; ++i) {
     if (slots_[i].state.load(std::memory_order_acquire) == slot_ready) {
-      total += slots_[i].lamports;
+      total += load_lamports(slots_[i]);
     }
   }
   return total;
@@ -320,6 +320,12 @@ void bank::mark_touched(account_slot& slot) noexcept {
 }
 
 tx_result bank::execute(const transaction_view& tx, execution_counters& counters) noexcept {
+  return execute(tx, counters, nullptr);
+}
+
+tx_result bank::execute(const transaction_view& tx, execution_counters& counters,
+                        account_changes* changes) noexcept {
+  if (changes != nullptr) changes->count = 0;
   const auto finish = [&counters](tx_result result) noexcept {
     ++counters.by_result[static_cast<std::size_t>(result)];
     return result;
@@ -355,8 +361,9 @@ tx_result bank::execute(const transaction_view& tx, execution_counters& counters
   const std::uint64_t payer_after_fee = payer.lamports - fee;
   const auto fail_with_fee = [&](tx_result result) noexcept {
     if (fee != 0) {
-      payer.slot->lamports = payer_after_fee;  // fee > 0 and paid: the payer exists
+      store_lamports(*payer.slot, payer_after_fee);  // fee > 0 and paid: the payer exists
       mark_touched(*payer.slot);
+      if (changes != nullptr) changes->add(tx.account_key(0), payer_after_fee);
       counters.fees_collected_lamports += fee;
     }
     return finish(result);
@@ -398,8 +405,9 @@ tx_result bank::execute(const transaction_view& tx, execution_counters& counters
   for (std::size_t i = 0; i < num_local; ++i) {
     local_account& acc = local[i];
     if (acc.changed && acc.slot != nullptr) {
-      acc.slot->lamports = acc.lamports;
+      store_lamports(*acc.slot, acc.lamports);
       mark_touched(*acc.slot);
+      if (changes != nullptr) changes->add(tx.account_key(acc.index), acc.lamports);
     }
   }
   counters.fees_collected_lamports += fee;

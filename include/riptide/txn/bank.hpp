@@ -144,6 +144,20 @@ struct bank_config {
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
 };
 
+// An account's balance after a transaction changed it (what the slot's bank hash is built from).
+struct account_delta {
+  crypto::pubkey key{};
+  std::uint64_t lamports = 0;
+};
+// Every balance one execute() changed, in account order (at most max_accounts).
+struct account_changes {
+  std::array<account_delta, max_accounts> items;
+  std::size_t count = 0;
+  void add(const crypto::pubkey& key, std::uint64_t lamports) noexcept {
+    items[count++] = account_delta{key, lamports};
+  }
+};
+
 // The lock words a locked tx holds, filled by bank::try_lock(tx, held), so that unlock(held)
 // need not hash the account keys again (the hot-path form; ~250 bytes, lives on the stack).
 class held_locks {
@@ -187,6 +201,10 @@ class bank {
   void unlock(held_locks& held) noexcept;
   // tx must be locked by the calling thread (try_lock returned true).
   tx_result execute(const transaction_view& tx, execution_counters& counters) noexcept;
+  // Same, and fills `changes` (when not null) with every balance it changed: exactly the
+  // accounts bank_hash() will count as touched by this tx.
+  tx_result execute(const transaction_view& tx, execution_counters& counters,
+                    account_changes* changes) noexcept;
 
   // ---- slot boundary (quiescent)
   // SHA-256 over the accounts changed since begin_slot(), sorted by key, then last_poh:
@@ -197,6 +215,9 @@ class bank {
   [[nodiscard]] std::size_t touched_accounts() const noexcept {
     return touched_count_.load(std::memory_order_relaxed);
   }
+  // balance() and total_lamports() may also be called from any thread while bank tiles run
+  // (the HTTP API): balances are written with relaxed atomic stores, so such a read is
+  // race-free and sees some recent committed value (not a snapshot across accounts).
   [[nodiscard]] std::uint64_t balance(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] std::size_t num_accounts() const noexcept {
     return num_accounts_.load(std::memory_order_relaxed);
@@ -221,10 +242,18 @@ class bank {
   struct account_slot {
     std::atomic<std::uint32_t> state{0};  // slot_empty / slot_writing / slot_ready
     std::uint32_t touched_epoch = 0;      // == epoch_ iff in the touched list this slot
-    std::uint64_t lamports = 0;
+    alignas(8) std::uint64_t lamports = 0;  // atomic_ref access (see balance())
     crypto::pubkey key{};
   };
 
+  static std::uint64_t load_lamports(const account_slot& slot) noexcept {
+    // atomic_ref<const T> is C++26; the load does not write.
+    return std::atomic_ref<std::uint64_t>(const_cast<std::uint64_t&>(slot.lamports))
+        .load(std::memory_order_relaxed);
+  }
+  static void store_lamports(account_slot& slot, std::uint64_t lamports) noexcept {
+    std::atomic_ref<std::uint64_t>(slot.lamports).store(lamports, std::memory_order_relaxed);
+  }
   [[nodiscard]] std::uint64_t key_hash(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find_or_insert(const crypto::pubkey& key) noexcept;

@@ -1,0 +1,88 @@
+#pragma once
+// Chain board: the PoH chain's latest public facts (current slot, tick height, newest
+// blockhash, durable slot), published by tiles for readers on other threads (the HTTP API,
+// the load tile, tools). Plus `slot_hash`, the message PoH sends down its blockhash rings.
+//
+// Contract
+//   - publish() has one writer at a time: the PoH tile. set_durable_slot() has one writer:
+//     the ledger tile. read() may be called from any thread at any time; it never blocks a
+//     writer (a seqlock: the reader retries if a publish overlapped its copy).
+//   - Every word is an atomic, so concurrent read/publish is race-free under the C++ memory
+//     model (and under ThreadSanitizer), not merely "fine on x86".
+//   - Nothing allocates; no member throws.
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include <riptide/crypto/types.hpp>
+
+namespace riptide::tpu {
+
+// A slot's final PoH hash, which transactions may name as their recent blockhash. PoH pushes
+// one per slot end (and one for slot 0 with the chain's start hash) to every consumer that
+// keeps a blockhash queue (dedup, bank tiles).
+struct slot_hash {
+  std::uint64_t slot = 0;
+  crypto::hash32 hash{};
+};
+
+struct chain_status {
+  std::uint64_t slot = 0;             // slot PoH is producing now
+  std::uint64_t tick_height = 0;      // ticks since the chain started
+  std::uint64_t blockhash_slot = 0;   // slot whose final hash `blockhash` is
+  crypto::hash32 blockhash{};         // newest blockhash (zero hash before the first)
+  std::uint64_t durable_slot = 0;     // newest slot the ledger reported durable
+  bool has_durable_slot = false;
+};
+
+class chain_board {
+ public:
+  // PoH tile only.
+  void publish(std::uint64_t slot, std::uint64_t tick_height, const slot_hash& newest) noexcept {
+    const std::uint64_t s = seq_.load(std::memory_order_relaxed);
+    seq_.store(s + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    words_[0].store(slot, std::memory_order_relaxed);
+    words_[1].store(tick_height, std::memory_order_relaxed);
+    words_[2].store(newest.slot, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < 4; ++i) {
+      std::uint64_t w;
+      std::memcpy(&w, newest.hash.data() + 8 * i, 8);
+      words_[3 + i].store(w, std::memory_order_relaxed);
+    }
+    seq_.store(s + 2, std::memory_order_release);
+  }
+  // Ledger tile only.
+  void set_durable_slot(std::uint64_t slot) noexcept {
+    durable_.store(slot + 1, std::memory_order_release);
+  }
+  // Any thread.
+  chain_status read() const noexcept {
+    chain_status out;
+    for (;;) {
+      const std::uint64_t s0 = seq_.load(std::memory_order_acquire);
+      if ((s0 & 1) != 0) continue;
+      std::uint64_t w[7];
+      for (std::size_t i = 0; i < 7; ++i) w[i] = words_[i].load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (seq_.load(std::memory_order_relaxed) != s0) continue;
+      out.slot = w[0];
+      out.tick_height = w[1];
+      out.blockhash_slot = w[2];
+      for (std::size_t i = 0; i < 4; ++i) std::memcpy(out.blockhash.data() + 8 * i, &w[3 + i], 8);
+      break;
+    }
+    const std::uint64_t d = durable_.load(std::memory_order_acquire);
+    out.has_durable_slot = d != 0;
+    out.durable_slot = d == 0 ? 0 : d - 1;
+    return out;
+  }
+
+ private:
+  std::atomic<std::uint64_t> seq_{0};
+  std::atomic<std::uint64_t> words_[7]{};
+  std::atomic<std::uint64_t> durable_{0};  // durable slot + 1; 0 = none yet
+};
+
+}  // namespace riptide::tpu
