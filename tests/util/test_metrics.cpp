@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 using namespace riptide::util;
 
@@ -56,6 +58,28 @@ TEST(metrics, full_file_and_long_names_are_errors) {
   EXPECT_THROW(reg2.add(metrics_kind::tile, std::string(100, 'x'), {}), std::length_error);
   std::vector<std::string_view> many(metrics_max_counters + 1, "c");
   EXPECT_THROW(reg2.add(metrics_kind::tile, "t", many), std::length_error);
+}
+
+TEST(metrics, a_block_holds_max_counters) {
+  static_assert(metrics_max_counters == 48);
+  const auto path = temp_path("wide");
+  metrics_registry reg(path, 2);
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < metrics_max_counters; ++i)
+    names.push_back(std::string(metrics_counter_name_bytes - 4, 'a') + std::to_string(100 + i));
+  const std::vector<std::string_view> views(names.begin(), names.end());
+  auto a = reg.add(metrics_kind::tile, "wide", views);
+  auto b = reg.add(metrics_kind::tile, "next", {"x"});
+  for (std::size_t i = 0; i < metrics_max_counters; ++i) a.add(i, i + 1);
+  b.add(0, 77);  // the next block does not overlap the last counter
+  const auto snap = metrics_reader(path).snapshot();
+  ASSERT_EQ(snap.blocks.size(), 2u);
+  ASSERT_EQ(snap.blocks[0].values.size(), metrics_max_counters);
+  for (std::size_t i = 0; i < metrics_max_counters; ++i) {
+    EXPECT_EQ(snap.blocks[0].counter_names[i], names[i]);
+    EXPECT_EQ(snap.blocks[0].values[i], i + 1);
+  }
+  EXPECT_EQ(snap.blocks[1].values[0], 77u);
 }
 
 TEST(metrics, reader_rejects_missing_and_foreign_files) {
