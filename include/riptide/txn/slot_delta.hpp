@@ -13,7 +13,8 @@
 //     tiles) agree.
 //   - Fixed capacity `max_accounts` (distinct keys per slot), allocated at construction.
 //     record() returns false when a new key does not fit; overflowed() then stays true
-//     until finish(), and the caller must treat that slot's hash as unknown and count it.
+//     until finish(), and the caller must treat that slot's hash as unknown and count it
+//     (finish() then returns the zero hash, which the ledger reads as "unknown").
 //   - Not thread-safe; noexcept after construction.
 
 #include <cstddef>
@@ -38,6 +39,7 @@ class slot_delta {
   struct entry;
   std::size_t max_accounts_;
   std::size_t mask_;
+  std::uint64_t seed_;  // probe hash seed, random per process (never affects the bank hash)
   std::unique_ptr<entry[]> table_;
   std::unique_ptr<std::uint32_t[]> order_;  // table indices in insertion order (for clearing and sorting)
   std::size_t size_ = 0;
