@@ -100,10 +100,17 @@ void net_tile::connect_rx(port_kind kind, util::spsc_ring<util::frag_desc>* out,
                                 " is not open (its port is 0 in the config)");
   if (out == nullptr || release == nullptr)
     throw std::invalid_argument("net_tile::connect_rx: out and release rings are required");
-  if (routes_[p].out != nullptr)
-    throw std::invalid_argument(std::string("net_tile::connect_rx: port ") + to_string(kind) +
-                                " is already connected");
-  routes_[p] = {out, release};
+  auto& outs = routes_[p].outs;
+  if (std::find(outs.begin(), outs.end(), out) != outs.end())
+    throw std::invalid_argument(std::string("net_tile::connect_rx: this out ring is already "
+                                            "connected to port ") + to_string(kind));
+  outs.push_back(out);
+  add_release(release);
+}
+
+void net_tile::add_release(util::spsc_ring<util::frag_desc>* release) {
+  if (release == nullptr)
+    throw std::invalid_argument("net_tile::add_release: the release ring is required");
   if (std::find(releases_.begin(), releases_.end(), release) == releases_.end())
     releases_.push_back(release);
 }
@@ -184,16 +191,26 @@ void net_tile::recycle_frame(std::uint32_t frame) noexcept {
 }
 
 void net_tile::push_rx(port_kind port, const util::frag_desc& d) noexcept {
-  if (!routes_[static_cast<std::size_t>(port)].out->try_push(d)) {
-    count(c_rx_dropped_ring_full);
-    recycle_frame(d.frame);
+  route& r = routes_[static_cast<std::size_t>(port)];
+  const std::size_t n = r.outs.size();
+  // Round-robin from r.next; a full ring passes its turn to the next, once around.
+  std::size_t i = r.next;
+  for (std::size_t tried = 0; tried < n; ++tried) {
+    util::spsc_ring<util::frag_desc>* out = r.outs[i];
+    if (++i == n) i = 0;
+    if (out->try_push(d)) {
+      r.next = i;
+      return;
+    }
   }
+  count(c_rx_dropped_ring_full);
+  recycle_frame(d.frame);
 }
 
 void net_tile::deliver(port_kind port, std::uint32_t frame, std::uint16_t len,
                        endpoint from) noexcept {
   const util::frag_desc d{frame, len, static_cast<std::uint16_t>(port), from.pack()};
-  if (routes_[static_cast<std::size_t>(port)].out == nullptr) {
+  if (routes_[static_cast<std::size_t>(port)].outs.empty()) {
     count(c_rx_unrouted);
     recycle_frame(frame);
     return;

@@ -144,6 +144,24 @@ TEST(net_tile_setup, rejects_bad_config_and_wiring) {
   net_tile tile("net", c);
   ring out(8), rel(8);
   EXPECT_THROW(tile.connect_rx(port_kind::tpu, &out, &rel), std::invalid_argument);  // not open
+  EXPECT_THROW(tile.add_release(nullptr), std::invalid_argument);
+}
+
+TEST(net_tile_setup, several_rings_per_port_and_closed_ports_still_refused) {
+  net_tile_config c;
+  c.backend = backend_kind::recvmmsg;
+  auto tile = make_tile(c, {port_kind::tpu});
+  ring out0(8), out1(8), rel0(8), rel1(8), downstream(8);
+  tile->connect_rx(port_kind::tpu, &out0, &rel0);
+  tile->connect_rx(port_kind::tpu, &out1, &rel1);  // a second consumer of the same port
+  tile->connect_rx(port_kind::tpu, &downstream, &rel0);  // release rings may be shared
+  tile->add_release(&downstream);
+  tile->add_release(&rel1);  // already reclaimed from: nothing changes
+  EXPECT_THROW(tile->connect_rx(port_kind::tpu, &out0, &rel0), std::invalid_argument);  // twice
+  EXPECT_THROW(tile->connect_rx(port_kind::gossip, &out0, &rel0), std::invalid_argument);
+  EXPECT_THROW(tile->connect_rx(port_kind::tvu, &out1, &rel1), std::invalid_argument);
+  EXPECT_THROW(tile->connect_rx(port_kind::tpu, nullptr, &rel0), std::invalid_argument);
+  EXPECT_THROW(tile->connect_rx(port_kind::tpu, &out1, nullptr), std::invalid_argument);
 }
 
 TEST_P(net_tile_backend, receives_on_the_right_port_with_source_and_bytes) {
@@ -367,6 +385,103 @@ TEST_P(net_tile_backend, unconnected_port_counts_unrouted) {
   ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::gossip), payload(10, 1)), 10);
   ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_unrouted) == 1; }));
   EXPECT_EQ(tile->free_rx_frames(), 256u);
+}
+
+namespace {
+
+// Sends `n` datagrams of 100 + i bytes to `port`, a burst the socket buffer holds.
+void send_burst(udp_socket& sender, const net_tile& tile, port_kind port, std::uint32_t n) {
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const auto p = payload(100 + i, i);
+    ASSERT_EQ(sender.send_to(tile.local_endpoint(port), p), static_cast<int>(p.size()));
+  }
+}
+
+}  // namespace
+
+TEST_P(net_tile_backend, three_out_rings_on_one_port_share_round_robin) {
+  auto tile = make_tile(config(), {port_kind::tpu});
+  ring out[3] = {ring(64), ring(64), ring(64)};
+  ring release[3] = {ring(64), ring(64), ring(64)};
+  for (int i = 0; i < 3; ++i) tile->connect_rx(port_kind::tpu, &out[i], &release[i]);
+  udp_socket sender = plain_socket();
+  constexpr std::uint32_t n = 30;
+  send_burst(sender, *tile, port_kind::tpu, n);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_tpu) == n; }));
+  // One datagram at a time in turn: with no ring full, each gets exactly a third, and every
+  // datagram arrives once.
+  std::vector<int> seen(n, 0);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(out[i].size_approx(), n / 3) << "ring " << i;
+    util::frag_desc d;
+    while (out[i].try_pop(d)) {
+      ASSERT_GE(d.len, 100u);
+      ASSERT_LT(d.len, 100u + n);
+      const std::uint32_t tag = d.len - 100u;
+      EXPECT_EQ(std::memcmp(tile->rx_frames().frame(d.frame).data(), payload(d.len, tag).data(),
+                            d.len), 0);
+      ++seen[tag];
+      ASSERT_TRUE(release[i].try_push(d));  // each consumer hands back on its own ring
+    }
+  }
+  for (std::uint32_t i = 0; i < n; ++i) EXPECT_EQ(seen[i], 1) << i;
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 0u);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 256; }));
+  EXPECT_EQ(tile->own_counter(net_tile::c_io_errors), 0u);
+}
+
+TEST_P(net_tile_backend, a_full_out_ring_passes_its_share_to_the_others) {
+  auto tile = make_tile(config(), {port_kind::tpu});
+  ring small(4), big0(64), big1(64), release(256);
+  tile->connect_rx(port_kind::tpu, &small, &release);
+  tile->connect_rx(port_kind::tpu, &big0, &release);
+  tile->connect_rx(port_kind::tpu, &big1, &release);
+  udp_socket sender = plain_socket();
+  constexpr std::uint32_t n = 60;
+  send_burst(sender, *tile, port_kind::tpu, n);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_tpu) == n; }));
+  EXPECT_EQ(small.size_approx(), 4u);
+  EXPECT_EQ(big0.size_approx() + big1.size_approx(), n - 4);
+  EXPECT_GE(big0.size_approx(), (n - 4) / 3);  // both others took part of the share
+  EXPECT_GE(big1.size_approx(), (n - 4) / 3);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 0u);
+  EXPECT_EQ(tile->free_rx_frames(), 256u - n);
+  // Only when every ring is full is a datagram dropped.
+  ring tiny0(2), tiny1(2);
+  auto tile2 = make_tile(config(), {port_kind::tvu});
+  tile2->connect_rx(port_kind::tvu, &tiny0, &release);
+  tile2->connect_rx(port_kind::tvu, &tiny1, &release);
+  send_burst(sender, *tile2, port_kind::tvu, 7);
+  ASSERT_TRUE(poll_until(*tile2, [&] { return tile2->own_counter(net_tile::c_rx_tvu) == 7; }));
+  EXPECT_EQ(tiny0.size_approx() + tiny1.size_approx(), 4u);
+  EXPECT_EQ(tile2->own_counter(net_tile::c_rx_dropped_ring_full), 3u);
+  EXPECT_EQ(tile2->free_rx_frames(), 256u - 4u);
+  util::frag_desc d;
+  for (ring* r : {&small, &big0, &big1})
+    while (r->try_pop(d)) ASSERT_TRUE(release.try_push(d));
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 256; }));
+  EXPECT_EQ(tile->own_counter(net_tile::c_io_errors), 0u);
+}
+
+TEST_P(net_tile_backend, frames_come_back_through_an_added_release_ring) {
+  auto tile = make_tile(config(), {port_kind::tpu});
+  // verify consumes the port; dedup, further down, ends up owning some frames and hands them
+  // back on its own ring.
+  ring verify_in(64), verify_release(64), dedup_release(64);
+  tile->connect_rx(port_kind::tpu, &verify_in, &verify_release);
+  tile->add_release(&dedup_release);
+  const std::size_t start = tile->free_rx_frames();
+  EXPECT_EQ(start, 256u);
+  udp_socket sender = plain_socket();
+  constexpr std::uint32_t n = 20;
+  send_burst(sender, *tile, port_kind::tpu, n);
+  ASSERT_TRUE(poll_until(*tile, [&] { return verify_in.size_approx() == n; }));
+  EXPECT_EQ(tile->free_rx_frames(), start - n);
+  util::frag_desc d;
+  for (std::uint32_t i = 0; verify_in.try_pop(d); ++i)
+    ASSERT_TRUE((i % 4 == 0 ? verify_release : dedup_release).try_push(d));
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == start; }));
+  EXPECT_EQ(tile->own_counter(net_tile::c_io_errors), 0u);
 }
 
 TEST_P(net_tile_backend, twenty_percent_loss_gives_about_twenty_percent_drops) {
@@ -610,4 +725,55 @@ TEST_P(net_tile_backend, runs_under_the_runtime_while_another_thread_sends) {
   EXPECT_EQ(tile->own_counter(net_tile::c_tx_packets), m);
   EXPECT_EQ(tile->own_counter(net_tile::c_rx_tvu), n);
   EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 0u);
+}
+
+// A port sharded over two consumers on another core thread; one hands frames back on its
+// connect_rx ring, the other on a ring given to add_release (as a tile further down would).
+TEST_P(net_tile_backend, shards_a_port_over_consumers_on_another_core) {
+  auto cfg = config();
+  cfg.rx_frames = 512;
+  auto tile = make_tile(cfg, {port_kind::tvu});
+  ring out0(256), out1(256), release0(512), downstream_release(512);
+  tile->connect_rx(port_kind::tvu, &out0, &release0);
+  tile->connect_rx(port_kind::tvu, &out1, &release0);
+  tile->add_release(&downstream_release);
+  checking_sink sink0(tile->rx_frames(), out0, release0);
+  checking_sink sink1(tile->rx_frames(), out1, downstream_release);
+
+  util::runtime_options opts;
+  opts.pin = false;
+  util::runtime rt({util::core_plan{-1, {tile.get()}}, util::core_plan{-1, {&sink0, &sink1}}},
+                   opts);
+  rt.start();
+  constexpr std::uint32_t n = 3000;
+  auto received = [&] {
+    return sink0.received_.load(std::memory_order_acquire) +
+           sink1.received_.load(std::memory_order_acquire);
+  };
+  {
+    udp_socket s = plain_socket();
+    std::vector<std::uint8_t> p(600);
+    for (std::uint32_t seq = 0; seq < n; ++seq) {
+      std::memcpy(p.data(), &seq, sizeof seq);
+      for (std::size_t b = sizeof seq; b < p.size(); ++b) p[b] = static_cast<std::uint8_t>(seq + b);
+      while (seq > received() + 256) std::this_thread::sleep_for(50us);
+      ASSERT_EQ(s.send_to(tile->local_endpoint(port_kind::tvu), p), 600);
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (received() < n && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(rt.stop());
+  EXPECT_EQ(received(), n);
+  EXPECT_GT(sink0.received_.load(), 0u);
+  EXPECT_GT(sink1.received_.load(), 0u);
+  EXPECT_EQ(sink0.bad_.load() + sink1.bad_.load(), 0u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_tvu), n);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 0u);
+  // The runtime has stopped: this thread may poll the recvmmsg tile now to reclaim what the
+  // sinks released last (io_uring is bound to the stopped core thread; its frames were
+  // counted above).
+  if (GetParam() == backend_kind::recvmmsg) {
+    ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 512; }));
+  }
 }

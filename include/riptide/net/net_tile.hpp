@@ -3,8 +3,8 @@
 //
 // Contract
 //   - Start-up (one thread, before the runtime starts): the constructor opens and binds one
-//     socket per configured port and sets up the backend; `connect_rx` and `add_tx` wire the
-//     rings. Errors there throw std::runtime_error with a message naming the socket, e.g.
+//     socket per configured port and sets up the backend; `connect_rx`, `add_release` and
+//     `add_tx` wire the rings. Errors there throw std::runtime_error with a message naming the socket, e.g.
 //       "udp 127.0.0.1:12000 (gossip): bind: Address already in use".
 //   - Running: `poll`, `housekeep` and `begin_drain` run on one thread, the tile's
 //     core thread (or a test's thread). With io_uring that thread must stay the same for the
@@ -14,15 +14,21 @@
 //     (it reads only atomics). The accessors (`rx_frames`, `backend`, `bound_port`) may be
 //     called from any thread once construction is done.
 //   - RX: a datagram received on port `kind` lands in a frame of `rx_frames()` and is pushed
-//     to that port's `out` ring as frag_desc{frame, len, kind, meta = source endpoint
+//     to one of that port's `out` rings as frag_desc{frame, len, kind, meta = source endpoint
 //     packed}. The kernel writes it there directly, with no copy in user space: recvmmsg
 //     into the frame; io_uring into a provided buffer that *is* the frame (below). The
-//     consumer owns the frame's payload bytes [0, max_payload_bytes) until it pushes the
-//     descriptor back through `release`; it must not write past them (see the layout).
-//     A full `out` ring, a datagram longer than max_payload_bytes, or an open port with no
-//     ring connected: the packet is dropped and counted; nothing is ever held waiting. When
-//     consumers hold every frame the tile stops taking datagrams; they wait in the socket's
-//     receive buffer, and what overflows it is counted from the kernel (rx_kernel_drops).
+//     consumer owns the frame's payload bytes [0, max_payload_bytes) until the descriptor
+//     comes back through any release ring of the tile (its own from `connect_rx`, or one
+//     given to `add_release` by a tile further down the pipeline that ended up owning the
+//     frame); it must not write past them (see the layout).
+//   - Sharding: each `connect_rx` call adds an out ring to its port (one per consumer tile).
+//     A port's datagrams go to its rings round-robin, one datagram at a time; if the chosen
+//     ring is full the next ones are tried, once around. Only when every ring of the port is
+//     full is the datagram dropped (rx_dropped_ring_full). A datagram longer than
+//     max_payload_bytes, or one on an open port with no ring connected, is dropped and
+//     counted too; nothing is ever held waiting. When consumers hold every frame the tile
+//     stops taking datagrams; they wait in the socket's receive buffer, and what overflows it
+//     is counted from the kernel (rx_kernel_drops).
 //   - io_uring provided buffers are rx frames lent to the kernel: at most
 //     `uring_provided_frames` at a time, topped up each poll from the tile's LIFO of free
 //     frames (so the kernel writes into cache-warm frames). Buffer id = frame index. The
@@ -119,7 +125,7 @@ class net_tile final : public util::tile {
     c_rx_tvu,
     c_rx_repair,
     c_rx_bytes,               // bytes of those datagrams
-    c_rx_dropped_ring_full,   // consumer ring full
+    c_rx_dropped_ring_full,   // every consumer ring of the port full
     c_rx_dropped_no_frame,    // every rx frame held by consumers
     c_rx_oversize,            // longer than max_payload_bytes (or truncated)
     c_rx_kernel_drops,        // socket receive buffer overflows, from the kernel (SO_MEMINFO)
@@ -143,10 +149,16 @@ class net_tile final : public util::tile {
   net_tile(std::string name, const net_tile_config& config);
   ~net_tile() override;
 
-  // Start-up only. Received packets of `kind` go to `out`; their frames come back through
-  // `release` (consumer → net; may be shared by several ports). The port must be open.
+  // Start-up only. Adds `out` to the rings received packets of `kind` are sharded over (call
+  // once per consumer tile); their frames come back through `release` (consumer → net; may
+  // be shared by several ports or calls). Throws std::invalid_argument if the port is not
+  // open, a ring is null, or `out` is already connected to this port.
   void connect_rx(port_kind kind, util::spsc_ring<util::frag_desc>* out,
                   util::spsc_ring<util::frag_desc>* release);
+  // Start-up only. One more ring the tile takes rx frames back from, for a tile further down
+  // the pipeline (dedup, bank) that releases frames without consuming a port. Adding a ring
+  // the tile already reclaims from does nothing. Throws std::invalid_argument if null.
+  void add_release(util::spsc_ring<util::frag_desc>* release);
   // Start-up only. Descriptors on `in` name frames of `pool`; they come back on `release`
   // (net → producer) after the send; `release` may be null if the producer does not want
   // them back.
@@ -171,8 +183,8 @@ class net_tile final : public util::tile {
   struct uring_state;  // net_uring.cpp
   struct mmsg_state;   // net_mmsg.cpp
   struct route {
-    util::spsc_ring<util::frag_desc>* out = nullptr;
-    util::spsc_ring<util::frag_desc>* release = nullptr;
+    std::vector<util::spsc_ring<util::frag_desc>*> outs;  // consumers of the port
+    std::size_t next = 0;  // index in outs of the ring the next datagram tries first
   };
   struct tx_link {
     util::spsc_ring<util::frag_desc>* in;
@@ -210,7 +222,7 @@ class net_tile final : public util::tile {
   util::frame_pool frames_;
   util::frame_stack free_frames_;
   std::array<route, port_kind_count> routes_{};
-  std::vector<util::spsc_ring<util::frag_desc>*> releases_;  // distinct consumer release rings
+  std::vector<util::spsc_ring<util::frag_desc>*> releases_;  // distinct rx release rings
   std::vector<tx_link> tx_;
   std::size_t tx_next_ = 0;  // round-robin start among tx links
   fault_injector faults_;
