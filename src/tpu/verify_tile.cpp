@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
+#include <string_view>
 
 #include <riptide/crypto/xxh3.hpp>
 #include <riptide/txn/transaction.hpp>
@@ -10,7 +12,46 @@ namespace riptide::tpu {
 
 namespace {
 constexpr std::size_t max_batch = 64;
+
+// "parse_" + to_string(reason), with truncated/instruction/account/readonly/index written
+// trunc/ix/acct/ro/idx so the longest fits a metrics counter name (31 characters).
+constexpr std::string_view parse_counter_names[] = {
+    "parse_too_long",
+    "parse_empty",
+    "parse_no_signatures",
+    "parse_too_many_signatures",
+    "parse_trunc_signatures",
+    "parse_trunc_message_header",
+    "parse_unsupported_version",
+    "parse_signature_count_mismatch",
+    "parse_too_many_ro_signed",
+    "parse_too_many_accts",
+    "parse_fewer_accts_than_signers",
+    "parse_too_many_ro_unsigned",
+    "parse_trunc_acct_keys",
+    "parse_duplicate_acct_key",
+    "parse_trunc_blockhash",
+    "parse_trunc_ix_count",
+    "parse_too_many_ixs",
+    "parse_trunc_ix_header",
+    "parse_program_idx_out_of_range",
+    "parse_program_not_ro_unsigned",
+    "parse_too_many_ix_accts",
+    "parse_trunc_ix_accts",
+    "parse_acct_idx_out_of_range",
+    "parse_trunc_ix_data_length",
+    "parse_ix_data_overrun",
+    "parse_trailing_bytes",
+};
+static_assert(std::size(parse_counter_names) == txn::parse_error_count - 1,
+              "one counter name per parse_error other than none");
+constexpr bool names_fit() {
+  for (auto n : parse_counter_names)
+    if (n.size() >= util::metrics_counter_name_bytes) return false;
+  return true;
 }
+static_assert(names_fit());
+}  // namespace
 
 verify_tile::verify_tile(std::string name, const util::frame_pool& frames,
                          util::spsc_ring<util::frag_desc>& in,
@@ -21,7 +62,11 @@ verify_tile::verify_tile(std::string name, const util::frame_pool& frames,
       cache_(config.pubkey_cache_entries), batch_(std::clamp<std::size_t>(config.batch, 1, max_batch)) {}
 
 std::vector<std::string_view> verify_tile::own_counter_names() const {
-  return {"received", "verified", "parse_failed", "sig_failed", "backpressure", "release_full"};
+  std::vector<std::string_view> names = {"received",     "verified",     "parse_failed",
+                                         "sig_failed",   "backpressure", "release_full",
+                                         "bad_frame"};
+  names.insert(names.end(), std::begin(parse_counter_names), std::end(parse_counter_names));
+  return names;
 }
 
 int verify_tile::poll() noexcept {
@@ -38,19 +83,23 @@ int verify_tile::poll() noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     util::frag_desc d = descs[i];
     bool ok = false;
-    if (frames_.contains(d.frame) && d.len <= frames_.frame_bytes()) {
-      const auto bytes = frames_.frame(d.frame).first(d.len);
+    if (!frames_.contains(d.frame)) {
+      count(c_bad_frame);
+    } else if (d.len > frames_.frame_bytes() || d.len > txn::max_transaction_bytes) {
+      ++parse_failed;
+      count(parse_counter(txn::parse_error::too_long));
+    } else {
       txn::transaction_view tx;
-      if (txn::parse_transaction(bytes, tx) != txn::parse_error::none) {
+      const txn::parse_error e = txn::parse_transaction(frames_.frame(d.frame).first(d.len), tx);
+      if (e != txn::parse_error::none) {
         ++parse_failed;
+        count(parse_counter(e));
       } else if (!txn::verify_signatures(tx, cache_)) {
         ++sig_failed;
       } else {
         d.meta = crypto::xxh3_64(tx.signature(0));
         ok = true;
       }
-    } else {
-      ++parse_failed;
     }
     if (ok) {
       descs[passed++] = d;
