@@ -32,15 +32,31 @@ const char* to_string(entry_error e) noexcept {
     case entry_error::bad_meta_size: return "bad_meta_size";
     case entry_error::bad_meta_version: return "bad_meta_version";
     case entry_error::bad_meta_kind: return "bad_meta_kind";
+    case entry_error::tick_with_txs: return "tick_with_txs";
+    case entry_error::txs_without_mixin: return "txs_without_mixin";
+    case entry_error::empty_tx: return "empty_tx";
   }
   return "unknown";
 }
 
+bool tx_reader::next(entry_tx& out) noexcept {
+  if (remaining_ == 0 || txs_.size() - offset_ < tx_header_bytes) return false;
+  const std::uint8_t* p = txs_.data() + offset_;
+  const std::uint16_t len = get<std::uint16_t>(p);
+  if (txs_.size() - offset_ - tx_header_bytes < len) return false;
+  out.result = p[2];
+  out.body = txs_.subspan(offset_ + tx_header_bytes, len);
+  offset_ += tx_header_bytes + len;
+  --remaining_;
+  return true;
+}
+
 std::size_t add_entry(std::span<std::uint8_t> out, std::size_t used, const crypto::poh_entry& e,
-                      bool is_tick) noexcept {
+                      bool is_tick, std::uint32_t tx_count,
+                      std::span<const std::uint8_t> txs) noexcept {
   if (used < batch_header_bytes) used = batch_header_bytes;
-  const std::size_t need = 8 + 32 + 1 + (e.has_mixin ? 32 : 0) + 4;
-  if (out.size() < used + need) return 0;
+  const std::size_t need = entry_bytes(e.has_mixin, txs.size());
+  if (out.size() < used || out.size() - used < need) return 0;
   std::uint8_t* p = out.data() + used;
   put<std::uint64_t>(p, e.num_hashes);
   std::memcpy(p + 8, e.hash.data(), 32);
@@ -50,8 +66,10 @@ std::size_t add_entry(std::span<std::uint8_t> out, std::size_t used, const crypt
     std::memcpy(p + off, e.mixin.data(), 32);
     off += 32;
   }
-  put<std::uint32_t>(p + off, 0);  // no transaction bodies yet
-  return used + off + 4;
+  put<std::uint32_t>(p + off, tx_count);
+  off += 4;
+  if (!txs.empty()) std::memcpy(p + off, txs.data(), txs.size());
+  return used + off + txs.size();
 }
 
 void finish_batch(std::span<std::uint8_t> out, std::uint32_t entry_count) noexcept {
@@ -83,13 +101,18 @@ entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<deco
     if (payload.size() - off < 4) return entry_error::truncated_entry;
     d.tx_count = get<std::uint32_t>(payload.data() + off);
     off += 4;
+    if (d.tx_count != 0 && d.is_tick) return entry_error::tick_with_txs;
+    if (d.tx_count != 0 && !d.entry.has_mixin) return entry_error::txs_without_mixin;
+    const std::size_t area_start = off;
     for (std::uint32_t t = 0; t < d.tx_count; ++t) {
-      if (payload.size() - off < 2) return entry_error::truncated_txs;
+      if (payload.size() - off < tx_header_bytes) return entry_error::truncated_txs;
       const std::uint16_t len = get<std::uint16_t>(payload.data() + off);
-      off += 2;
+      off += tx_header_bytes;
+      if (len == 0) return entry_error::empty_tx;
       if (payload.size() - off < len) return entry_error::truncated_txs;
       off += len;
     }
+    d.txs = payload.subspan(area_start, off - area_start);
     out.push_back(d);
   }
   return off == payload.size() ? entry_error::none : entry_error::trailing_bytes;
@@ -98,19 +121,22 @@ entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<deco
 std::size_t encode_meta(const slot_meta& m, std::span<std::uint8_t> out) noexcept {
   if (out.size() < slot_meta_bytes) return 0;
   std::uint8_t* p = out.data();
-  put<std::uint32_t>(p, 1);
+  put<std::uint32_t>(p, slot_meta_version);
   put<std::uint32_t>(p + 4, static_cast<std::uint32_t>(m.kind));
   put<std::uint64_t>(p + 8, m.hashes_per_tick);
   put<std::uint64_t>(p + 16, m.ticks_per_slot);
   put<std::uint64_t>(p + 24, m.tick_height);
   std::memcpy(p + 32, m.hash.data(), 32);
+  std::memcpy(p + 64, m.bank_hash.data(), 32);
   return slot_meta_bytes;
 }
 
 entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) noexcept {
-  if (payload.size() != slot_meta_bytes) return entry_error::bad_meta_size;
+  // The version comes first so that a record of another version says so, not just its size.
+  if (payload.size() < 4) return entry_error::bad_meta_size;
   const std::uint8_t* p = payload.data();
-  if (get<std::uint32_t>(p) != 1) return entry_error::bad_meta_version;
+  if (get<std::uint32_t>(p) != slot_meta_version) return entry_error::bad_meta_version;
+  if (payload.size() != slot_meta_bytes) return entry_error::bad_meta_size;
   const std::uint32_t kind = get<std::uint32_t>(p + 4);
   if (kind != 1 && kind != 2) return entry_error::bad_meta_kind;
   out.kind = static_cast<meta_kind>(kind);
@@ -118,6 +144,7 @@ entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) n
   out.ticks_per_slot = get<std::uint64_t>(p + 16);
   out.tick_height = get<std::uint64_t>(p + 24);
   std::memcpy(out.hash.data(), p + 32, 32);
+  std::memcpy(out.bank_hash.data(), p + 64, 32);
   return entry_error::none;
 }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -16,6 +17,18 @@ crypto::poh_entry entry(std::uint64_t n, std::uint8_t tag, bool mixin) {
   e.has_mixin = mixin;
   if (mixin) e.mixin.fill(static_cast<std::uint8_t>(tag + 1));
   return e;
+}
+
+// A tx area as a microblock holds it: tx_count × (u16 len | u8 result | body).
+std::vector<std::uint8_t> tx_area(const std::vector<std::pair<std::vector<std::uint8_t>, std::uint8_t>>& txs) {
+  std::vector<std::uint8_t> a;
+  for (const auto& [body, result] : txs) {
+    a.push_back(static_cast<std::uint8_t>(body.size()));
+    a.push_back(static_cast<std::uint8_t>(body.size() >> 8));
+    a.push_back(result);
+    a.insert(a.end(), body.begin(), body.end());
+  }
+  return a;
 }
 
 std::vector<std::uint8_t> batch_of(const std::vector<std::pair<crypto::poh_entry, bool>>& es) {
@@ -39,6 +52,42 @@ TEST(entry_codec, batch_round_trip) {
   EXPECT_EQ(out[1].entry.mixin[0], 3);
   EXPECT_EQ(out[2].entry.hash[31], 3);
   EXPECT_EQ(out[2].tx_count, 0u);
+}
+
+TEST(entry_codec, entries_with_transactions_round_trip) {
+  const std::vector<std::uint8_t> a(300, 0xA1), b{1, 2, 3};
+  const auto area = tx_area({{a, 0}, {b, 4}});
+  std::vector<std::uint8_t> buf(4096);
+  std::size_t used = add_entry(buf, 0, entry(3, 1, true), false, 2, area);
+  ASSERT_EQ(used, batch_header_bytes + entry_bytes(true, area.size()));
+  used = add_entry(buf, used, entry(2, 2, false), true);
+  used = add_entry(buf, used, entry(9, 3, true), false, 1, tx_area({{b, 1}}));
+  ASSERT_NE(used, 0u);
+  finish_batch(buf, 3);
+  buf.resize(used);
+  std::vector<decoded_entry> out;
+  ASSERT_EQ(decode_batch(buf, out), entry_error::none);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].tx_count, 2u);
+  ASSERT_EQ(out[0].txs.size(), area.size());
+  EXPECT_TRUE(std::equal(area.begin(), area.end(), out[0].txs.begin()));
+  tx_reader r(out[0]);
+  entry_tx t;
+  ASSERT_TRUE(r.next(t));
+  EXPECT_EQ(t.body.size(), 300u);
+  EXPECT_EQ(t.result, 0);
+  ASSERT_TRUE(r.next(t));
+  EXPECT_EQ(t.body.size(), 3u);
+  EXPECT_EQ(t.body[2], 3);
+  EXPECT_EQ(t.result, 4);
+  EXPECT_FALSE(r.next(t));
+  EXPECT_EQ(out[1].tx_count, 0u);
+  EXPECT_TRUE(out[1].txs.empty());
+  EXPECT_EQ(out[2].tx_count, 1u);
+  tx_reader r2(out[2]);
+  ASSERT_TRUE(r2.next(t));
+  EXPECT_EQ(t.result, 1);
+  EXPECT_FALSE(r2.next(t));
 }
 
 TEST(entry_codec, add_entry_reports_a_full_buffer) {
@@ -66,8 +115,39 @@ TEST(entry_codec, every_batch_rejection) {
   for (int i = 0; i < 8; ++i) zero[4 + static_cast<std::size_t>(i)] = 0;
   EXPECT_EQ(decode_batch(zero, out), entry_error::zero_hashes);
   auto txs = good;
-  txs[4 + 41] = 1;  // claims one tx, none follows
-  EXPECT_EQ(decode_batch(txs, out), entry_error::truncated_txs);
+  txs[4 + 41] = 1;  // a tick that claims a tx
+  EXPECT_EQ(decode_batch(txs, out), entry_error::tick_with_txs);
+  // The tx rejections: build an entry with one 3-byte tx and corrupt it.
+  const std::vector<std::uint8_t> body{7, 7, 7};
+  const auto area = tx_area({{body, 0}});
+  std::vector<std::uint8_t> one(256);
+  std::size_t used = add_entry(one, 0, entry(5, 1, true), false, 1, area);
+  finish_batch(one, 1);
+  one.resize(used);
+  ASSERT_EQ(decode_batch(one, out), entry_error::none);
+  const std::size_t count_at = 4 + 41 + 32;  // tx_count after the mixin
+  std::vector<std::uint8_t> tick_txs(256);
+  used = add_entry(tick_txs, 0, entry(5, 1, false), true, 1, area);
+  finish_batch(tick_txs, 1);
+  tick_txs.resize(used);
+  EXPECT_EQ(decode_batch(tick_txs, out), entry_error::tick_with_txs);
+  std::vector<std::uint8_t> no_mixin(256);
+  used = add_entry(no_mixin, 0, entry(5, 1, false), false, 1, area);
+  finish_batch(no_mixin, 1);
+  no_mixin.resize(used);
+  EXPECT_EQ(decode_batch(no_mixin, out), entry_error::txs_without_mixin);
+  auto empty = one;
+  empty[count_at + 4] = 0;  // len = 0: the 3 body bytes then read as the next entry's
+  EXPECT_EQ(decode_batch(empty, out), entry_error::empty_tx);
+  auto overrun = one;
+  overrun[count_at + 4] = 4;  // len 4 with 3 bytes left
+  EXPECT_EQ(decode_batch(overrun, out), entry_error::truncated_txs);
+  auto too_many = one;
+  too_many[count_at] = 2;  // a second tx header that is not there
+  EXPECT_EQ(decode_batch(too_many, out), entry_error::truncated_txs);
+  auto short_body = one;
+  short_body[count_at + 4] = 2;  // lengths that do not add up leave a byte over
+  EXPECT_EQ(decode_batch(short_body, out), entry_error::trailing_bytes);
   auto trailing = good;
   trailing.push_back(0);
   EXPECT_EQ(decode_batch(trailing, out), entry_error::trailing_bytes);
@@ -88,10 +168,19 @@ TEST(entry_codec, meta_round_trip_and_rejections) {
   EXPECT_EQ(back.hashes_per_tick, 12500u);
   EXPECT_EQ(back.tick_height, 9u);
   EXPECT_EQ(back.hash, m.hash);
+  EXPECT_EQ(back.bank_hash, crypto::hash32{});
+  m.kind = meta_kind::slot_end;
+  m.bank_hash.fill(0xBA);
+  ASSERT_EQ(encode_meta(m, buf), slot_meta_bytes);
+  ASSERT_EQ(decode_meta(buf, back), entry_error::none);
+  EXPECT_EQ(back.kind, meta_kind::slot_end);
+  EXPECT_EQ(back.bank_hash, m.bank_hash);
   EXPECT_EQ(decode_meta(std::span(buf.data(), 10), back), entry_error::bad_meta_size);
   auto v = buf;
-  v[0] = 2;
+  v[0] = 1;  // the previous version (no bank hash)
   EXPECT_EQ(decode_meta(v, back), entry_error::bad_meta_version);
+  EXPECT_EQ(decode_meta(std::span(v.data(), 64), back), entry_error::bad_meta_version);
+  EXPECT_EQ(decode_meta(std::span(buf.data(), 3), back), entry_error::bad_meta_size);
   auto k = buf;
   k[4] = 9;
   EXPECT_EQ(decode_meta(k, back), entry_error::bad_meta_kind);

@@ -1,21 +1,45 @@
 #pragma once
-// How PoH entries and slot metadata are laid out inside ledger records.
+// How PoH entries, their transactions and slot metadata are laid out inside ledger records.
 //
 // Contract
 //   - Pure functions, no allocation in decode (views into the record payload); encode writes
 //     into a caller-owned buffer and returns the bytes used (0 if it does not fit).
 //   - decode_* are strict: every way the bytes can be wrong is its own entry_error, so
-//     `riptide ledger verify` can say exactly what it found.
+//     `riptide ledger verify` can say exactly what it found. What the codec cannot judge
+//     (a transaction's bytes, its result code, the mixin) is left to the ledger tool.
+//   - An entry's transactions are stored exactly as a bank tile's microblock holds them
+//     (tpu/microblock.hpp), so the ledger tile copies the whole area with one memcpy, and an
+//     entry never spans two records.
 //
 //   entry_batch payload (little-endian):
-//     u32 entry_count, then entry_count times:
-//       u64 num_hashes | hash[32] | u8 flags (bit0 tick, bit1 has_mixin) | mixin[32] if has_mixin
-//       | u32 tx_count | tx_count × (u16 len | len bytes)      (tx bodies; 0 until banking lands)
 //
-//   slot_meta payload (56 + 8 bytes):
-//     u32 version (=1) | u32 kind (1 = chain start, 2 = slot end)
-//     | u64 hashes_per_tick | u64 ticks_per_slot | u64 tick_height | hash[32]
-//     chain start: hash = the PoH start hash; slot end: hash = the slot's last PoH hash.
+//     +-----------------+---------------------------------------------------------------+
+//     | entry_count u32 | entry × entry_count                                           |
+//     +-----------------+---------------------------------------------------------------+
+//
+//     entry:
+//       offset  size  field
+//       0       8     num_hashes u64            (> 0)
+//       8       32    hash                      PoH hash after this entry
+//       40      1     flags                     bit0 tick, bit1 has_mixin, others zero
+//       41      32    mixin                     only if has_mixin
+//       k       4     tx_count u32              0 for ticks and mixin-less entries
+//       k+4     ...   tx area: tx_count × ( u16 len | u8 result | body[len] )
+//                       len > 0; result is the txn::tx_result of executing body;
+//                       body is the transaction's wire bytes (its first signature at [1, 65))
+//
+//   slot_meta payload (96 bytes):
+//
+//     offset  size  field
+//     0       4     version u32               = 2
+//     4       4     kind u32                  1 = chain start, 2 = slot end
+//     8       8     hashes_per_tick u64
+//     16      8     ticks_per_slot u64
+//     24      8     tick_height u64           ticks since the chain started (at slot end)
+//     32      32    hash                      chain start: the PoH start hash;
+//                                             slot end: the slot's last PoH hash
+//     64      32    bank_hash                 slot end: the slot's bank hash (txn/bank.hpp),
+//                                             all zero = unknown; chain start: zero
 
 #include <cstddef>
 #include <cstdint>
@@ -33,22 +57,52 @@ enum class entry_error : std::uint8_t {
   truncated_entry,      // an entry's fixed part runs past the payload
   bad_flags,            // unknown flag bits, or a tick with a mixin
   zero_hashes,          // num_hashes == 0
-  truncated_txs,        // a tx length or body runs past the payload
+  truncated_txs,        // the tx lengths do not add up: a tx header or body runs past the payload
   trailing_bytes,       // bytes after the last entry
   bad_meta_size,        // slot_meta payload is not slot_meta_bytes long
-  bad_meta_version,     // version != 1
+  bad_meta_version,     // version != slot_meta_version
   bad_meta_kind,        // kind not 1 or 2
+  tick_with_txs,        // a tick entry with tx_count != 0
+  txs_without_mixin,    // tx_count != 0 but the entry has no mixin
+  empty_tx,             // a transaction of length 0
 };
+constexpr std::size_t entry_error_count = static_cast<std::size_t>(entry_error::empty_tx) + 1;
 const char* to_string(entry_error e) noexcept;
 
 struct decoded_entry {
   crypto::poh_entry entry;
   bool is_tick = false;
   std::uint32_t tx_count = 0;
+  std::span<const std::uint8_t> txs;  // the tx area (without tx_count), a view into the payload
 };
 
+// One transaction of an entry's tx area.
+struct entry_tx {
+  std::span<const std::uint8_t> body;
+  std::uint8_t result = 0;
+};
+
+// Walks a tx area that decode_batch accepted (or a microblock's): next() yields each
+// transaction in order and returns false after the last (or on bytes that do not add up,
+// which a decoded entry never has).
+class tx_reader {
+ public:
+  tx_reader(std::uint32_t tx_count, std::span<const std::uint8_t> txs) noexcept
+      : remaining_(tx_count), txs_(txs) {}
+  explicit tx_reader(const decoded_entry& e) noexcept : tx_reader(e.tx_count, e.txs) {}
+  [[nodiscard]] bool next(entry_tx& out) noexcept;
+
+ private:
+  std::uint32_t remaining_;
+  std::span<const std::uint8_t> txs_;
+  std::size_t offset_ = 0;
+};
+
+constexpr std::size_t tx_header_bytes = 3;  // u16 len + u8 result
+
 enum class meta_kind : std::uint32_t { chain_start = 1, slot_end = 2 };
-constexpr std::size_t slot_meta_bytes = 4 + 4 + 8 + 8 + 8 + 32;
+constexpr std::uint32_t slot_meta_version = 2;
+constexpr std::size_t slot_meta_bytes = 4 + 4 + 8 + 8 + 8 + 32 + 32;
 
 struct slot_meta {
   meta_kind kind = meta_kind::slot_end;
@@ -56,15 +110,25 @@ struct slot_meta {
   std::uint64_t ticks_per_slot = 0;
   std::uint64_t tick_height = 0;
   crypto::hash32 hash{};
+  crypto::hash32 bank_hash{};  // zero = unknown (and always zero at chain start)
 };
 
-// Appends one entry (no transactions) to a batch being built in `out` starting at `used`.
-// The batch's count is patched by finish_batch. Returns the new used size, 0 if out is full.
-std::size_t add_entry(std::span<std::uint8_t> out, std::size_t used, const crypto::poh_entry& e,
-                      bool is_tick) noexcept;
-void finish_batch(std::span<std::uint8_t> out, std::uint32_t entry_count) noexcept;
 constexpr std::size_t batch_header_bytes = 4;
+// An entry without its tx area: num_hashes, hash, flags, mixin, tx_count.
 constexpr std::size_t max_entry_bytes = 8 + 32 + 1 + 32 + 4;
+// Bytes an entry takes in a batch.
+[[nodiscard]] constexpr std::size_t entry_bytes(bool has_mixin, std::size_t tx_area_bytes) noexcept {
+  return 8 + 32 + 1 + (has_mixin ? 32 : 0) + 4 + tx_area_bytes;
+}
+
+// Appends one entry and its transactions (tx_count, and the tx area exactly as a microblock
+// holds it) to a batch being built in `out` starting at `used`. The batch's count is patched
+// by finish_batch. Returns the new used size, 0 if out is full. The caller passes well-formed
+// input (decode_batch is the check); nothing is validated here beyond the size.
+std::size_t add_entry(std::span<std::uint8_t> out, std::size_t used, const crypto::poh_entry& e,
+                      bool is_tick, std::uint32_t tx_count = 0,
+                      std::span<const std::uint8_t> txs = {}) noexcept;
+void finish_batch(std::span<std::uint8_t> out, std::uint32_t entry_count) noexcept;
 
 // Decodes a batch, appending to `out` (the caller reuses the vector; it only grows).
 entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<decoded_entry>& out);
