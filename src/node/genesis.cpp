@@ -37,6 +37,7 @@ std::string format_body(const genesis& g) {
   std::string s = fmt::format(
       "hashes_per_tick = {}\nticks_per_slot = {}\ntick_us = {}\ncreation_unix_ms = {}\n",
       g.hashes_per_tick, g.ticks_per_slot, g.tick_us, g.creation_unix_ms);
+  s += fmt::format("\n[faucet]\npubkey = \"{}\"\nlamports = {}\n", util::to_hex(g.faucet.id), g.faucet.lamports);
   for (const auto& v : g.validators)
     s += fmt::format(
         "\n[[validators]]\nname = \"{}\"\npubkey = \"{}\"\nstake = {}\nip = \"{}\"\n"
@@ -105,6 +106,13 @@ genesis parse_genesis(std::string_view text, std::string_view origin) {
   g.creation_unix_ms = get_u64(*cluster, "creation_unix_ms", "cluster", origin, ~std::uint64_t{0} >> 1);
   if (g.hashes_per_tick < 2) fail(origin, "cluster.hashes_per_tick: must be >= 2");
   if (g.ticks_per_slot < 1) fail(origin, "cluster.ticks_per_slot: must be >= 1");
+  const auto* faucet = root["faucet"].as_table();
+  if (faucet == nullptr) fail(origin, "missing [faucet] table (pubkey, lamports)");
+  if (!unhex(get_string(*faucet, "pubkey", "faucet", origin), g.faucet.id))
+    fail(origin, "faucet.pubkey: expected 64 lowercase hex digits");
+  if (g.faucet.id == crypto::pubkey{})
+    fail(origin, "faucet.pubkey: must not be the system program id (all zeros)");
+  g.faucet.lamports = get_u64(*faucet, "lamports", "faucet", origin, ~std::uint64_t{0} >> 1);
   const auto* vals = root["validators"].as_array();
   if (vals == nullptr || vals->empty()) fail(origin, "missing [[validators]]");
   for (std::size_t i = 0; i < vals->size(); ++i) {
@@ -158,6 +166,11 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
   g.ticks_per_slot = o.ticks_per_slot;
   g.tick_us = o.tick_us;
   g.creation_unix_ms = util::unix_time_ns() / 1'000'000;
+  if (o.faucet_lamports > (~std::uint64_t{0} >> 1))
+    throw config_error("genesis: faucet lamports must be at most 2^63-1");
+  const auto faucet_key = crypto::keypair::generate();
+  g.faucet.id = faucet_key.public_key();
+  g.faucet.lamports = o.faucet_lamports;
   std::vector<crypto::keypair> keys;
   for (std::uint32_t i = 0; i < o.nodes; ++i) {
     keys.push_back(crypto::keypair::generate());
@@ -175,6 +188,8 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
     g.validators.push_back(v);
   }
   g.shred_version = o.shred_version != 0 ? o.shred_version : g.derived_shred_version();
+  // The faucet key first: if it cannot be written, no genesis names a key nobody holds.
+  crypto::write_keyfile(abs / "faucet.key", faucet_key, o.overwrite);
   write_genesis(abs / "genesis.toml", g);
   // Nodes are pinned round-robin to the CPUs there are.
   const auto cpus = util::allowed_cpus();

@@ -8,6 +8,8 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
 
+#include "../support/temp_dir.hpp"
+
 using namespace riptide::node;
 
 namespace {
@@ -40,10 +42,20 @@ TEST(genesis, local_cluster_round_trips_and_configs_validate) {
   EXPECT_EQ(g.validators[2].gossip_port, 12042);
   EXPECT_EQ(g.validators[2].rpc_port, 11042);
   EXPECT_EQ(g.validators[2].repair_port, 15042);
+  EXPECT_EQ(g.faucet.lamports, 1'000'000'000'000'000u);
+  {
+    const auto faucet = riptide::crypto::load_keyfile(dir / "faucet.key");
+    EXPECT_EQ(faucet.public_key(), g.faucet.id);
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / "faucet.key").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
 
   const genesis back = load_genesis(dir / "genesis.toml");
   EXPECT_EQ(format_genesis(back), format_genesis(g));
   EXPECT_EQ(back.hash(), g.hash());
+  EXPECT_EQ(back.faucet.id, g.faucet.id);
+  EXPECT_EQ(back.faucet.lamports, g.faucet.lamports);
 
   for (int i = 0; i < 3; ++i) {
     config c;
@@ -62,6 +74,8 @@ TEST(genesis, local_cluster_round_trips_and_configs_validate) {
   o.overwrite = true;
   const genesis again = create_local_cluster(dir, o);
   EXPECT_NE(again.validators[0].id, g.validators[0].id);  // fresh keys
+  EXPECT_NE(again.faucet.id, g.faucet.id);
+  EXPECT_EQ(riptide::crypto::load_keyfile(dir / "faucet.key").public_key(), again.faucet.id);
   std::filesystem::remove_all(dir);
 }
 
@@ -75,9 +89,34 @@ TEST(genesis, clusters_created_apart_get_different_shred_versions) {
   EXPECT_EQ(a.hash(), genesis{a}.hash());
 }
 
+TEST(genesis, hash_covers_the_faucet) {
+  genesis a;
+  a.faucet = {{7}, 1000};
+  a.validators.push_back({"node0", {1}, 10, "127.0.0.1", 1, 2, 3, 4, 5, 6});
+  genesis b = a;
+  b.faucet.lamports = 1001;
+  EXPECT_NE(a.hash(), b.hash());
+  b = a;
+  b.faucet.id[31] = 1;
+  EXPECT_NE(a.hash(), b.hash());
+}
+
+TEST(genesis, local_cluster_faucet_lamports_are_configurable) {
+  riptide::testing::temp_dir dir("riptide-genesis-faucet");
+  local_cluster_options o;
+  o.nodes = 1;
+  o.faucet_lamports = 12345;
+  const genesis g = create_local_cluster(dir.path(), o);
+  EXPECT_EQ(load_genesis(dir.path() / "genesis.toml").faucet.lamports, 12345u);
+  o.overwrite = true;
+  o.faucet_lamports = ~std::uint64_t{0};
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("faucet"), std::string::npos);
+}
+
 TEST(genesis, parse_rejections_name_the_field) {
   genesis g;
   g.shred_version = 5;
+  g.faucet = {{0xab}, 777};
   g.validators.push_back({"node0", {1}, 10, "127.0.0.1", 12000, 11000, 13000, 14000, 15000, 16000});
   const std::string good = format_genesis(g);
   EXPECT_NO_THROW(parse_genesis(good, "g.toml"));
@@ -96,6 +135,13 @@ TEST(genesis, parse_rejections_name_the_field) {
   EXPECT_NE(with("gossip_port = 12000", "gossip_port = 99999").find("validators[0].gossip_port"), std::string::npos);
   EXPECT_NE(with("[cluster]", "[klaster]").find("[cluster]"), std::string::npos);
   EXPECT_NE(error_of([&] { parse_genesis("[cluster\n", "g.toml"); }).find("g.toml"), std::string::npos);
+  EXPECT_NE(with("[faucet]", "[faucets]").find("[faucet]"), std::string::npos);
+  EXPECT_NE(with("pubkey = \"ab", "pubkey = \"AB").find("faucet.pubkey"), std::string::npos);
+  EXPECT_NE(with("pubkey = \"ab", "pubkey = \"00").find("faucet.pubkey"), std::string::npos);
+  EXPECT_NE(with("lamports = 777", "lamports = -7").find("faucet.lamports"), std::string::npos);
+  EXPECT_NE(with("lamports = 777", "lamport = 777").find("faucet.lamports: missing"), std::string::npos);
+  EXPECT_NE(with("lamports = 777", "lamports = \"777\"").find("faucet.lamports"), std::string::npos);
+  EXPECT_NE(with("pubkey = \"ab", "pubkeys = \"ab").find("faucet.pubkey"), std::string::npos);
   std::string dup = good + good.substr(good.find("[[validators]]"));
   EXPECT_NE(error_of([&] { parse_genesis(dup, "g.toml"); }).find("duplicate"), std::string::npos);
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Genesis: the facts every node of a cluster starts from — its validators with their stakes
-// and addresses, the shred version that keeps clusters apart, and PoH timing.
+// and addresses, the shred version that keeps clusters apart, PoH timing, and the faucet
+// (the one account that holds lamports at slot 0, from which clients fund their accounts).
 //
 // Contract
 //   - A genesis file is TOML (format below), written once by `riptide genesis` and read at
@@ -8,8 +9,12 @@
 //     the file and the field; nothing here is on a hot path.
 //   - `shred_version` defaults to a value derived from the genesis hash (never 0), so two
 //     clusters created separately do not gossip with each other by accident.
-//   - `create_local_cluster` writes a whole loopback cluster: genesis.toml, node-<i>.key
-//     (mode 0600) and node-<i>.toml per node, ports by the scheme of ARCHITECTURE.md
+//   - The genesis hash covers every field but shred_version, the faucet included.
+//   - A node credits `faucet.lamports` to `faucet.pubkey` in its bank before the first slot.
+//   - `create_local_cluster` writes a whole loopback cluster: genesis.toml, faucet.key (the
+//     faucet's secret key, crypto/keyfile.hpp format, mode 0600, for load generators and
+//     tests), node-<i>.key (mode 0600) and node-<i>.toml per node, ports by the scheme of
+//     ARCHITECTURE.md
 //     (gossip 12000+i, rpc 11000+i, tpu 13000+i, tvu 14000+i, repair 15000+i,
 //     tpu_forwards 16000+i, all shifted by `port_offset`).
 //
@@ -20,6 +25,9 @@
 //     ticks_per_slot = 64
 //     tick_us = 6250
 //     creation_unix_ms = 1795000000000
+//     [faucet]                      # required
+//     pubkey = "<64 hex>"           # BIP-340 x-only key, not the system program id (zeros)
+//     lamports = 1000000000000000   # u64 <= 2^63-1, credited at genesis
 //     [[validators]]                # one table per validator, in index order
 //     name = "node0"
 //     pubkey = "<64 hex>"           # BIP-340 x-only key
@@ -46,12 +54,18 @@ struct genesis_validator {
                 tpu_forwards_port = 0;
 };
 
+struct genesis_faucet {
+  crypto::pubkey id{};
+  std::uint64_t lamports = 0;
+};
+
 struct genesis {
   std::uint16_t shred_version = 0;
   std::uint64_t hashes_per_tick = 1250;
   std::uint64_t ticks_per_slot = 64;
   std::uint64_t tick_us = 6250;
   std::uint64_t creation_unix_ms = 0;
+  genesis_faucet faucet;
   std::vector<genesis_validator> validators;
 
   // SHA-256 over the canonical text of everything but shred_version.
@@ -72,6 +86,7 @@ struct local_cluster_options {
   std::uint64_t ticks_per_slot = 64;
   std::uint64_t tick_us = 6250;
   std::uint16_t shred_version = 0;       // 0: derived from the genesis hash
+  std::uint64_t faucet_lamports = 1'000'000'000'000'000;  // 10^15, credited to faucet.key
   bool overwrite = false;
 };
 
