@@ -24,7 +24,6 @@ constexpr std::uint8_t segment_magic[8] = {'R', 'T', 'L', 'E', 'D', 'S', 'E', 'G
 constexpr std::uint8_t durable_magic[8] = {'R', 'T', 'L', 'E', 'D', 'D', 'U', 'R'};
 constexpr std::uint32_t crc_seed = 0xFFFFFFFFu;
 constexpr std::size_t page_bytes = 4096;
-constexpr std::size_t reserved_segments = 1024;  // segment list never reallocates below this
 constexpr std::size_t reserved_slots = 4096;
 
 static_assert(record_header_bytes % record_alignment_bytes == 0);
@@ -225,7 +224,7 @@ ledger ledger::open(const ledger_config& config) {
   ledger l;
   l.dir_ = config.dir;
   l.segment_bytes_ = config.segment_bytes;
-  l.segments_.reserve(reserved_segments);
+  l.segments_.reserve(max_segments);  // never reallocates: the syncer reads it
   l.index_.reserve(reserved_slots);
 
   std::error_code ec;
@@ -238,6 +237,7 @@ ledger ledger::open(const ledger_config& config) {
   const auto durable_path = l.dir_ / "durable";
   watermark wm;
   bool have_wm = false;
+  bool fresh_dir = false;
   l.durable_fd_ = ::open(durable_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (l.durable_fd_ < 0) fail_errno(durable_path, "cannot open");
   {
@@ -245,7 +245,7 @@ ledger ledger::open(const ledger_config& config) {
     const ssize_t n = ::pread(l.durable_fd_, buf, sizeof buf, 0);
     if (n < 0) fail_errno(durable_path, "cannot read");
     if (n == 0) {
-      l.dir_dirty_ = true;  // freshly created
+      fresh_dir = true;  // freshly created
     } else if (static_cast<std::size_t>(n) == sizeof buf && std::memcmp(buf, durable_magic, 8) == 0 &&
                crc32c(crc_seed, buf, 32) == load_u32_le(buf + 32)) {
       have_wm = true;
@@ -268,6 +268,8 @@ ledger ledger::open(const ledger_config& config) {
   std::sort(numbers.begin(), numbers.end());
   for (std::size_t i = 0; i < numbers.size(); ++i)
     if (numbers[i] != i) fail(l.dir_ / segment_name(i), "segment file missing");
+  if (numbers.size() > max_segments)
+    fail(l.dir_, "more than " + std::to_string(max_segments) + " segments");
   if (!numbers.empty() && wm.segment >= numbers.size())
     fail(durable_path, "durable watermark names segment " + std::to_string(wm.segment) +
                            " but only " + std::to_string(numbers.size()) + " segments exist");
@@ -371,23 +373,24 @@ ledger ledger::open(const ledger_config& config) {
     fail(durable_path, "durable watermark says " + std::to_string(wm.records) +
                            " records but only " + std::to_string(l.stats_.records) + " remain");
 
+  l.dir_synced_segments_ = fresh_dir ? 0 : l.segments_.size();
   if (l.segments_.empty() && !l.roll_segment())
     fail_errno(l.dir_ / segment_name(0), "cannot create segment");
   l.stats_.segments = l.segments_.size();
   l.synced_segment_ = std::min<std::uint64_t>(wm.segment, l.segments_.size() - 1);
   l.synced_offset_ = std::min<std::uint64_t>(wm.offset, l.segments_[l.synced_segment_].used);
   if (l.stats_.truncated_tail_bytes != 0) l.synced_offset_ = 0;  // re-sync the zeroed tail
-  l.durable_records_ = wm.records;
-  l.durable_bytes_ = 0;
+  l.durable_records_.store(wm.records, std::memory_order_relaxed);
   // Bytes are not in the watermark; everything up to its records is durable.
   {
-    std::uint64_t counted = 0;
+    std::uint64_t counted = 0, bytes = 0;
     auto c = l.read_all();
     record_view v;
     while (counted < wm.records && c.next(v)) {
-      l.durable_bytes_ += v.size;
+      bytes += v.size;
       ++counted;
     }
+    l.durable_bytes_.store(bytes, std::memory_order_relaxed);
   }
   return l;
 }
@@ -408,9 +411,10 @@ ledger& ledger::operator=(ledger&& other) noexcept {
   last_slot_ = other.last_slot_;
   synced_segment_ = other.synced_segment_;
   synced_offset_ = other.synced_offset_;
-  dir_dirty_ = other.dir_dirty_;
-  durable_bytes_ = other.durable_bytes_;
-  durable_records_ = other.durable_records_;
+  dir_synced_segments_ = other.dir_synced_segments_;
+  durable_bytes_.store(other.durable_bytes_.load());
+  durable_records_.store(other.durable_records_.load());
+  syncs_.store(other.syncs_.load());
   stats_ = other.stats_;
   return *this;
 }
@@ -434,6 +438,7 @@ std::size_t ledger::max_payload_bytes() const noexcept {
 
 bool ledger::roll_segment() noexcept {
   const std::uint64_t index = segments_.size();
+  if (index == segments_.capacity()) return false;  // a reallocation would move the syncer's view
   char name[64];
   std::snprintf(name, sizeof name, "segment-%08llu.log", static_cast<unsigned long long>(index));
   const int fd = ::openat(dir_fd_, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -457,7 +462,6 @@ bool ledger::roll_segment() noexcept {
   seg.used = segment_header_bytes;
   write_segment_header(seg.base, index, segment_bytes_);
   segments_.push_back(seg);
-  dir_dirty_ = true;
   stats_.segments = segments_.size();
   return true;
 }
@@ -501,44 +505,127 @@ append_error ledger::append(record_type type, std::uint64_t slot,
   return err;
 }
 
-sync_result ledger::sync() noexcept {
+sync_point ledger::mark() const noexcept {
+  return {end_position(), stats_.records, stats_.bytes};
+}
+
+sync_result ledger::sync_to(const sync_point& p) noexcept {
   sync_result r;
-  const std::uint64_t current = segments_.size() - 1;
-  for (std::uint64_t s = synced_segment_; s <= current; ++s) {
-    segment& seg = segments_[s];
+  if (p.records < durable_records_.load(std::memory_order_relaxed)) {
+    r.ok = true;
+    r.durable_records = durable_records_.load(std::memory_order_relaxed);
+    r.durable_bytes = durable_bytes_.load(std::memory_order_relaxed);
+    return r;
+  }
+  // Only segments up to p.end.segment, and only bytes before p.end in the last of them: all
+  // written before the owner took p. Sealed segments' `used` is final.
+  for (std::uint64_t s = synced_segment_; s <= p.end.segment; ++s) {
+    const segment& seg = segments_[s];
+    const std::size_t end = s == p.end.segment ? p.end.offset : seg.used;
     const std::size_t start = (s == synced_segment_ ? synced_offset_ : 0) & ~(page_bytes - 1);
-    if (seg.used > start && ::msync(seg.base + start, seg.used - start, MS_SYNC) != 0) {
+    if (end > start && ::msync(seg.base + start, end - start, MS_SYNC) != 0) {
       r.error = errno;
       return r;
     }
     synced_segment_ = s;
-    synced_offset_ = seg.used;
+    synced_offset_ = end;
   }
-  if (dir_dirty_) {
+  if (p.end.segment + 1 > dir_synced_segments_) {
     if (::fsync(dir_fd_) != 0) {
       r.error = errno;
       return r;
     }
-    dir_dirty_ = false;
+    dir_synced_segments_ = p.end.segment + 1;
   }
   std::uint8_t buf[durable_file_bytes] = {};
   std::memcpy(buf, durable_magic, 8);
-  store_le(buf + 8, current, 8);
-  store_le(buf + 16, segments_[current].used, 8);
-  store_le(buf + 24, stats_.records, 8);
+  store_le(buf + 8, p.end.segment, 8);
+  store_le(buf + 16, p.end.offset, 8);
+  store_le(buf + 24, p.records, 8);
   store_le(buf + 32, crc32c(crc_seed, buf, 32), 4);
   if (::pwrite(durable_fd_, buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf) ||
       ::fdatasync(durable_fd_) != 0) {
     r.error = errno;
     return r;
   }
-  durable_records_ = stats_.records;
-  durable_bytes_ = stats_.bytes;
-  stats_.syncs++;
+  durable_records_.store(p.records, std::memory_order_release);
+  durable_bytes_.store(p.bytes, std::memory_order_release);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
   r.ok = true;
-  r.durable_records = durable_records_;
-  r.durable_bytes = durable_bytes_;
+  r.durable_records = p.records;
+  r.durable_bytes = p.bytes;
   return r;
+}
+
+void ledger::reindex_to(record_position end) noexcept {
+  index_.clear();
+  last_slot_ = 0;
+  stats_.records = 0;
+  stats_.bytes = 0;
+  auto c = read_all();
+  record_view v;
+  for (;;) {
+    const record_position at = c.position();
+    if (at.segment > end.segment || (at.segment == end.segment && at.offset >= end.offset)) break;
+    if (!c.next(v)) break;
+    // A record at the start of a later segment reports its position only after next().
+    const record_position start = {c.position().segment, c.position().offset - v.size};
+    if (start.segment > end.segment || (start.segment == end.segment && start.offset >= end.offset))
+      break;
+    note_record(v.slot, start);
+    stats_.records++;
+    stats_.bytes += v.size;
+  }
+}
+
+void ledger::truncate(record_position end) {
+  if (end.segment >= segments_.size())
+    fail(dir_, "truncate: no segment " + std::to_string(end.segment));
+  const auto path = dir_ / segment_name(end.segment);
+  {
+    // `end` must be the end of a record (or the start of the segment's records).
+    std::size_t off = segment_header_bytes;
+    const segment& seg = segments_[end.segment];
+    record_view v;
+    while (off < end.offset && off < seg.used &&
+           parse_impl({seg.base + off, seg.used - off}, v, false) == record_error::none)
+      off += v.size;
+    if (off != end.offset || end.offset > seg.used)
+      fail(path, "truncate: offset " + std::to_string(end.offset) + " is not a record boundary");
+  }
+  reindex_to(end);
+  // 1. The watermark moves first (after the bytes before `end` are durable).
+  if (synced_segment_ > end.segment ||
+      (synced_segment_ == end.segment && synced_offset_ > end.offset)) {
+    synced_segment_ = end.segment;
+    synced_offset_ = std::min<std::uint64_t>(synced_offset_, end.offset);
+  }
+  durable_records_.store(std::min(durable_records_.load(), stats_.records));
+  durable_bytes_.store(std::min(durable_bytes_.load(), stats_.bytes));
+  const sync_result r = sync_to({end, stats_.records, stats_.bytes});
+  if (!r.ok) fail(path, std::string("truncate: sync failed: ") + std::strerror(r.error));
+  // 2. Then the records go: zeroed in end's segment, later segments deleted.
+  segment& seg = segments_[end.segment];
+  if (seg.used > end.offset) {
+    std::memset(seg.base + end.offset, 0, seg.used - end.offset);
+    const std::size_t start = end.offset & ~(page_bytes - 1);
+    if (::msync(seg.base + start, seg.used - start, MS_SYNC) != 0)
+      fail_errno(path, "truncate: msync failed");
+    seg.used = end.offset;
+  }
+  bool removed = false;
+  while (segments_.size() > end.segment + 1) {
+    segment& last = segments_.back();
+    const std::string name = segment_name(segments_.size() - 1);
+    ::munmap(last.base, last.bytes);
+    ::close(last.fd);
+    segments_.pop_back();
+    if (::unlinkat(dir_fd_, name.c_str(), 0) != 0) fail_errno(dir_ / name, "truncate: cannot delete");
+    removed = true;
+  }
+  if (removed && ::fsync(dir_fd_) != 0) fail_errno(dir_, "truncate: fsync failed");
+  dir_synced_segments_ = std::min<std::uint64_t>(dir_synced_segments_, segments_.size());
+  stats_.segments = segments_.size();
 }
 
 sync_result ledger::sync_through_slot(std::uint64_t /*slot*/) noexcept { return sync(); }

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -608,6 +610,142 @@ TEST(ledger, kill_9_loses_nothing_reported_durable) {
   EXPECT_GE(iterations, 2);
   RecordProperty("iterations", iterations);
   RecordProperty("durable_records_checked", static_cast<int>(reported_total));
+}
+
+}  // namespace
+
+// ---- sync points, truncation, a syncer thread ---------------------------------------------
+
+namespace {
+
+TEST(ledger_sync, sync_to_a_mark_makes_exactly_that_much_durable) {
+  temp_dir d;
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    append_n(l, 0, 150);  // several segments
+    const sync_point p = l.mark();
+    EXPECT_EQ(p.records, 150u);
+    append_n(l, 150, 200);
+    const sync_result r = l.sync_to(p);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.durable_records, 150u);
+    EXPECT_EQ(l.durable_records(), 150u);
+    EXPECT_EQ(l.durable_bytes(), p.bytes);
+    EXPECT_EQ(l.stats().syncs, 1u);
+    // An older point is a no-op that reports what is durable.
+    EXPECT_TRUE(l.sync_to(sync_point{}).ok);
+    EXPECT_EQ(l.durable_records(), 150u);
+  }
+  ledger again = ledger::open(config_for(d.path()));
+  EXPECT_EQ(again.durable_records(), 150u);
+  expect_records(again, 200);  // the rest was in the page cache
+}
+
+TEST(ledger_sync, truncate_removes_the_tail_durably_across_segments) {
+  temp_dir d;
+  record_position cut;
+  std::uint64_t keep = 0;
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    append_n(l, 0, 600);
+    ASSERT_TRUE(l.sync().ok);
+    ASSERT_GE(l.stats().segments, 3u);
+    // Cut after record 120 (its end, found with a cursor).
+    auto c = l.read_all();
+    record_view v;
+    for (keep = 0; keep < 121; ++keep) ASSERT_TRUE(c.next(v));
+    cut = c.position();
+    l.truncate(cut);
+    EXPECT_EQ(l.stats().records, 121u);
+    EXPECT_EQ(l.durable_records(), 121u);
+    EXPECT_EQ(l.last_slot(), slot_for(120));
+    EXPECT_EQ(l.stats().segments, cut.segment + 1);
+    expect_records(l, 121);
+    append_n(l, 121, 130);  // appending goes on from the cut
+    ASSERT_TRUE(l.sync().ok);
+  }
+  ledger again = ledger::open(config_for(d.path()));
+  expect_records(again, 130);
+  EXPECT_EQ(again.durable_records(), 130u);
+  EXPECT_EQ(again.stats().truncated_tail_bytes, 0u);
+}
+
+TEST(ledger_sync, truncate_to_the_start_empties_the_ledger) {
+  temp_dir d;
+  ledger l = ledger::open(config_for(d.path()));
+  append_n(l, 0, 20);
+  ASSERT_TRUE(l.sync().ok);
+  l.truncate({0, segment_header_bytes});
+  EXPECT_TRUE(l.empty());
+  EXPECT_EQ(l.durable_records(), 0u);
+  ledger again = ledger::open(config_for(d.path()));
+  EXPECT_TRUE(again.empty());
+}
+
+TEST(ledger_sync, truncate_rejects_a_position_inside_a_record) {
+  temp_dir d;
+  ledger l = ledger::open(config_for(d.path()));
+  append_n(l, 0, 5);
+  EXPECT_THROW(l.truncate({0, segment_header_bytes + 8}), std::runtime_error);
+  EXPECT_THROW(l.truncate({7, segment_header_bytes}), std::runtime_error);
+  EXPECT_EQ(l.stats().records, 5u);
+}
+
+// The ledger tile's arrangement: the owner appends (rolling segments) and hands marks to a
+// syncer thread through a mutex; the syncer calls sync_to. Run under ThreadSanitizer.
+TEST(ledger_sync_contention, appender_and_syncer_threads) {
+  temp_dir d;
+  constexpr std::uint64_t total = 3000;
+  std::uint64_t synced_records = 0;
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    std::mutex m;
+    std::condition_variable cv;
+    sync_point pending;
+    bool have = false, done = false;
+    std::uint64_t syncs = 0;
+    std::thread syncer([&] {
+      for (;;) {
+        sync_point p;
+        {
+          std::unique_lock lock(m);
+          cv.wait(lock, [&] { return have || done; });
+          if (!have) return;
+          p = pending;
+          have = false;
+        }
+        const sync_result r = l.sync_to(p);
+        EXPECT_TRUE(r.ok);
+        EXPECT_GE(l.durable_records(), p.records);
+        ++syncs;
+      }
+    });
+    for (std::uint64_t i = 0; i < total; ++i) {
+      const auto p = payload_for(i);
+      ASSERT_EQ(l.append(type_for(i), slot_for(i), p), append_error::none);
+      if (i % 50 == 49) {
+        {
+          std::lock_guard lock(m);
+          pending = l.mark();
+          have = true;
+        }
+        cv.notify_one();
+      }
+    }
+    {
+      std::lock_guard lock(m);
+      done = true;
+    }
+    cv.notify_one();
+    syncer.join();
+    EXPECT_GT(syncs, 0u);
+    EXPECT_EQ(l.durable_records(), total);  // the last mark was after the last append
+    synced_records = l.durable_records();
+    EXPECT_GT(l.stats().segments, 10u);
+  }
+  ledger again = ledger::open(config_for(d.path()));
+  EXPECT_EQ(again.durable_records(), synced_records);
+  expect_records(again, total);
 }
 
 }  // namespace

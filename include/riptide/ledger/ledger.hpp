@@ -2,8 +2,19 @@
 // Ledger: an mmap'd, append-only, crash-safe log of typed records, one slot after another.
 //
 // Contract
-// - One thread owns a ledger (the ledger tile): append, sync and the readers are called from
-//   that thread only. Nothing inside is synchronised.
+// - Threads. One thread owns a ledger (the ledger tile, or a tool): append, truncate, mark,
+//   the readers and stats are called from that thread only. One other thread at a time may
+//   be the *syncer*: it calls sync_to(point) with a point the owner took with mark() and
+//   handed over through something that orders memory (a mutex, a release/acquire pair). The
+//   owner keeps appending meanwhile: sync_to only touches bytes before the point (already
+//   written, never rewritten), segments the owner has sealed (whose `used` no longer
+//   changes) and syncer-owned bookkeeping, and it is the only writer of the `durable` file.
+//   The segment list is reserved for max_segments at open and never reallocates, so an
+//   append that rolls a segment never moves what the syncer reads (rolling past
+//   max_segments fails as segment_create_failed). Segments are unmapped and closed only by
+//   truncate (start-up, no syncer) and the destructor: stop and join the syncer before either.
+//   durable_records()/durable_bytes() may be read from any thread. sync() is sync_to(mark())
+//   on the owner's thread, for when there is no separate syncer.
 // - ledger::open() is start-up: it creates the directory if needed, maps every segment,
 //   verifies the last segment's checksums, zeroes a torn tail (counted in
 //   stats().truncated_tail_bytes) and rebuilds the slot index. Anything else that is wrong
@@ -14,13 +25,17 @@
 //   rolling to a new segment makes syscalls (open + posix_fallocate + mmap), once per
 //   segment_bytes. Slots must be non-decreasing (slot_regressed otherwise): the ledger is
 //   written in replay order, so a slot's records are contiguous and the index is a sorted
-//   vector. Allocation: the segment list and slot index are reserved at open (1024
+//   vector. Allocation: the segment list and slot index are reserved at open (max_segments
 //   segments, 4096 slots); past that the index grows by one 32-byte entry per new slot
 //   (amortised vector growth), the only allocation on the append path.
-// - sync() makes every record appended so far durable (msync + fdatasync of the dirty range,
+// - sync_to(p) makes every record before p durable (msync + fdatasync of the dirty range,
 //   fsync of the directory when segments were created) and then records the durable
-//   watermark in the `durable` file; what sync() reported survives kill -9 and power loss.
+//   watermark p in the `durable` file; what it reported survives kill -9 and power loss.
 //   Closing (the destructor) does NOT sync: call sync() first if you need it.
+// - truncate(end) (start-up, owner, no syncer) durably removes every record at or after a
+//   record boundary: the watermark moves to `end` first, then the bytes are zeroed and later
+//   segments deleted, so a crash in between leaves a ledger that opens (the records past the
+//   watermark are then merely not durable, and truncating again removes them).
 // - Readers hand out record_view, zero-copy views into the mapping, valid while the ledger
 //   object lives (segments are never unmapped while it is open).
 // - parse_record() is the strict parser for record bytes from disk; every rejection is its
@@ -59,7 +74,7 @@
 //   over the split ranges cost more than the memcpy of a 256-byte payload). Padding is not
 //   covered by the CRC but must be zero.
 //
-// Durable file (40 bytes, rewritten in place by sync()):
+// Durable file (40 bytes, rewritten in place by sync_to(), and by truncate()):
 //   0 magic u64 "RTLEDDUR" | 8 segment_index u64 | 16 offset u64 (end of the last durable
 //   record in that segment) | 24 records u64 | 32 crc32c u32 over [0,32) | 36 zero u32
 //
@@ -68,6 +83,7 @@
 // the segment, it is corruption (error naming segment file and offset); otherwise it is a
 // torn tail: the bytes from there to the last non-zero byte are zeroed and counted.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -83,6 +99,7 @@ constexpr std::size_t segment_header_bytes = 32;
 constexpr std::size_t durable_file_bytes = 40;
 constexpr std::size_t max_record_payload_bytes = std::size_t{16} << 20;  // 16 MiB
 constexpr std::size_t default_segment_bytes = std::size_t{256} << 20;    // 256 MiB
+constexpr std::size_t max_segments = std::size_t{1} << 16;  // 16 TiB at the default size
 constexpr std::size_t min_segment_bytes = 4096;
 constexpr std::uint32_t record_magic = 0x524C5452;  // "RTLR" little-endian
 constexpr std::uint32_t segment_version = 1;
@@ -172,7 +189,14 @@ struct ledger_stats {
   std::uint64_t truncated_tail_records = 0;  // 1 if a torn record was dropped at open
   std::uint64_t reinitialized_segments = 0;  // newest segment found without a header at open
   std::uint64_t append_rejected[append_error_count] = {};
-  std::uint64_t syncs = 0;
+  std::uint64_t syncs = 0;  // successful sync_to() calls, by whichever thread
+};
+
+// Every record before a point in the log: what the owner hands the syncer.
+struct sync_point {
+  record_position end;       // the end of the last record (where the next one goes)
+  std::uint64_t records = 0;
+  std::uint64_t bytes = 0;
 };
 
 struct sync_result {
@@ -197,15 +221,36 @@ class ledger {
   [[nodiscard]] append_error append(record_type type, std::uint64_t slot,
                                     std::span<const std::uint8_t> payload) noexcept;
 
-  // Makes everything appended so far durable and records the watermark.
-  sync_result sync() noexcept;
+  // Owner: the end of everything appended so far.
+  [[nodiscard]] sync_point mark() const noexcept;
+  // Syncer (one thread at a time, concurrently with the owner's appends): makes every record
+  // before p durable and records the watermark. Points must not go backwards; an older
+  // point than the last synced one is a no-op that reports success.
+  sync_result sync_to(const sync_point& p) noexcept;
+  // Owner, when no syncer runs: sync_to(mark()).
+  sync_result sync() noexcept { return sync_to(mark()); }
   // Makes every record of slots <= slot durable. Implemented as sync(): the records after
   // them are in the same dirty pages, so the difference would not be worth a second path.
   sync_result sync_through_slot(std::uint64_t slot) noexcept;
 
-  [[nodiscard]] std::uint64_t durable_bytes() const noexcept { return durable_bytes_; }
-  [[nodiscard]] std::uint64_t durable_records() const noexcept { return durable_records_; }
-  [[nodiscard]] const ledger_stats& stats() const noexcept { return stats_; }
+  // Start-up only (owner, no syncer): removes every record at or after `end`, which must be a
+  // record boundary (a cursor's position()), and makes the cut durable. Throws
+  // std::runtime_error naming the file if `end` is not a boundary or a syscall fails.
+  void truncate(record_position end);
+
+  // Any thread.
+  [[nodiscard]] std::uint64_t durable_bytes() const noexcept {
+    return durable_bytes_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] std::uint64_t durable_records() const noexcept {
+    return durable_records_.load(std::memory_order_acquire);
+  }
+  // Owner (a copy: `syncs` is counted by the syncer).
+  [[nodiscard]] ledger_stats stats() const noexcept {
+    ledger_stats s = stats_;
+    s.syncs = syncs_.load(std::memory_order_relaxed);
+    return s;
+  }
   [[nodiscard]] bool empty() const noexcept { return stats_.records == 0; }
   // Highest slot appended (0 when empty).
   [[nodiscard]] std::uint64_t last_slot() const noexcept { return last_slot_; }
@@ -226,6 +271,8 @@ class ledger {
   class cursor {
    public:
     [[nodiscard]] bool next(record_view& out) noexcept;
+    // Where the next record would start: after next() returned a record, its end.
+    [[nodiscard]] record_position position() const noexcept { return pos_; }
 
    private:
     friend class ledger;
@@ -262,6 +309,7 @@ class ledger {
   void close_all() noexcept;
   [[nodiscard]] bool roll_segment() noexcept;
   void note_record(std::uint64_t slot, record_position pos) noexcept;
+  void reindex_to(record_position end) noexcept;
 
   std::filesystem::path dir_;
   std::size_t segment_bytes_ = default_segment_bytes;
@@ -270,13 +318,15 @@ class ledger {
   std::vector<segment> segments_;  // all mapped; index = file number
   std::vector<slot_records> index_;
   std::uint64_t last_slot_ = 0;
-  // Sync bookkeeping: first segment and offset not yet msync'd.
+  // Syncer-owned: first segment and offset not yet msync'd; segments whose directory entries
+  // are durable (a new segment needs an fsync of the directory).
   std::uint64_t synced_segment_ = 0;
   std::uint64_t synced_offset_ = 0;
-  bool dir_dirty_ = false;
-  std::uint64_t durable_bytes_ = 0;
-  std::uint64_t durable_records_ = 0;
-  ledger_stats stats_;
+  std::uint64_t dir_synced_segments_ = 0;
+  std::atomic<std::uint64_t> durable_bytes_{0};
+  std::atomic<std::uint64_t> durable_records_{0};
+  std::atomic<std::uint64_t> syncs_{0};
+  ledger_stats stats_;  // owner-owned (syncs lives in syncs_)
 };
 
 }  // namespace riptide::ledger
