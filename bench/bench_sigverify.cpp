@@ -11,14 +11,12 @@
 
 #include <benchmark/benchmark.h>
 
-#include <secp256k1.h>
-#include <secp256k1_extrakeys.h>
-#include <secp256k1_schnorrsig.h>
-
 #include <sched.h>
 
 #include <memory>
 #include <vector>
+
+#include "bench_support.hpp"
 
 #include <riptide/tpu/verify_tile.hpp>
 #include <riptide/txn/transaction.hpp>
@@ -53,43 +51,18 @@ const corpus& shared_corpus() {
   return c;
 }
 
-int cpu_at(std::size_t i) {
-  static const auto cpus = util::allowed_cpus();
-  return cpus.empty() ? -1 : cpus[i % cpus.size()];
-}
+using bench::cpu_at;
 
 void BM_schnorr_verify_raw(benchmark::State& state) {
   const auto& c = shared_corpus();
   // Same CPU as the first verify tile in BM_sigverify_tile, so the ratio compares like with like.
   util::pin_current_thread(cpu_at(1));
-  secp256k1_context* ctx = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
-  struct item {
-    const std::uint8_t* sig;
-    std::span<const std::uint8_t> msg;
-    secp256k1_xonly_pubkey key;
-  };
-  std::vector<item> items(tx_count);
-  for (std::uint32_t i = 0; i < tx_count; ++i) {
-    txn::transaction_view tx;
-    if (txn::parse_transaction(c.pool.frame(i).first(c.lens[i]), tx) != txn::parse_error::none) {
-      state.SkipWithError("corpus transaction does not parse");
-      return;
-    }
-    items[i].sig = tx.signature(0).data();
-    items[i].msg = tx.message();
-    if (!secp256k1_xonly_pubkey_parse(ctx, &items[i].key, tx.account_key(0).data())) {
-      state.SkipWithError("bad pubkey");
-      return;
-    }
-  }
+  std::vector<std::span<const std::uint8_t>> txs;
+  for (std::uint32_t i = 0; i < tx_count; ++i) txs.push_back(c.pool.frame(i).first(c.lens[i]));
+  const bench::raw_verifier verifier(txs);
   std::uint64_t n = 0, ok = 0;
-  for (auto _ : state) {
-    const auto& it = items[n++ % tx_count];
-    ok += static_cast<std::uint64_t>(
-        secp256k1_schnorrsig_verify(ctx, it.sig, it.msg.data(), it.msg.size(), &it.key));
-  }
+  for (auto _ : state) ok += verifier.verify(n++) ? 1 : 0;
   if (ok != n) state.SkipWithError("a valid signature failed to verify");
-  secp256k1_context_destroy(ctx);
   state.SetItemsProcessed(static_cast<std::int64_t>(n));
 }
 BENCHMARK(BM_schnorr_verify_raw)->UseRealTime()->MinTime(2.0);

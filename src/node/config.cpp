@@ -90,12 +90,23 @@ const std::vector<field>& fields() {
       RT_FIELD(verify, pubkey_cache_entries, "Parsed public keys cached per verify tile (power of two)."),
       RT_FIELD(verify, batch, "Packets a verify tile takes per poll (1..64)."),
       RT_FIELD(verify, ring_entries, "Slots in each ring into and out of the verify tiles (power of two)."),
-      RT_FIELD(load, enabled, "Feed the verify tiles with synthetic signed transfers."),
+      RT_FIELD(load, enabled, "Synthetic signed transfers between funded signers, sent as UDP to the node's own tpu port."),
       RT_FIELD(load, rate_tps, "Synthetic transactions per second; 0 = as fast as they are taken."),
       RT_FIELD(load, distinct_transactions, "Distinct signed transfers generated at start-up."),
       RT_FIELD(load, duplicate_percent, "Percent of sends that repeat an earlier transaction (0..100)."),
       RT_FIELD(load, invalid_percent, "Percent of distinct transactions with a corrupted signature (0..100)."),
-      RT_FIELD(dedup, cache_entries, "Recent signature tags remembered by the dedup tile."),
+      RT_FIELD(dedup, cache_entries, "Recent signature tags remembered by the dedup tile (replay "
+                                      "protection: keep at least 60 s of peak TPS)."),
+      RT_FIELD(bank, tiles, "Bank tiles executing transfers (dedup routes by fee payer); 0 = no "
+                            "banking. Bank tiles run only with ledger.enabled (the ledger tile stores and frees "
+                            "executed batches)."),
+      RT_FIELD(bank, max_accounts, "Accounts the bank can hold."),
+      RT_FIELD(bank, lamports_per_signature, "Fee per signature, in lamports."),
+      RT_FIELD(bank, max_txs_per_microblock, "Transactions per entry (and per bank poll) at most."),
+      RT_FIELD(bank, microblocks, "Executed batches a bank tile may have in flight to the ledger (power of two)."),
+      RT_FIELD(bank, retry_slots, "Transactions a bank tile holds while their account locks are taken."),
+      RT_FIELD(bank, ring_entries, "Slots in each dedup → bank ring (power of two)."),
+      RT_FIELD(bank, load_signer_lamports, "Balance the node gives each load-tile signer at start-up."),
       RT_FIELD(runtime, idle_spins, "Idle passes that just spin before backing off."),
       RT_FIELD(runtime, idle_pauses, "Then idle passes with a pause instruction."),
       RT_FIELD(runtime, idle_yields, "Then idle passes with sched_yield()."),
@@ -103,9 +114,11 @@ const std::vector<field>& fields() {
       RT_FIELD(runtime, idle_max_sleep_us, "…doubling up to this many."),
       RT_FIELD(runtime, housekeep_interval_us, "How often tiles flush metrics and run timers."),
       RT_FIELD(ledger, enabled, "Write PoH entries to an mmap'd append-only ledger (ledger tile)."),
-      RT_FIELD(ledger, dir, "Ledger directory (new or empty; resuming a chain is not supported yet)."),
+      RT_FIELD(ledger, dir, "Ledger directory; an existing ledger is resumed (replayed into the bank first)."),
       RT_FIELD(ledger, sync_at_slot_end, "fdatasync at every slot end: what was reported durable survives kill -9."),
       RT_FIELD(ledger, segment_mib, "Size of each ledger segment file in MiB."),
+      RT_FIELD(ledger, max_accounts_per_slot, "Distinct accounts one slot may change (sizes the bank-hash accumulator)."),
+      RT_FIELD(ledger, tx_status_entries, "Recent transaction statuses kept for GET /tx (power of two)."),
       RT_FIELD(metrics, path, "Shared-memory metrics file read by `riptide monitor`; {name} = node.name."),
   };
   return all;
@@ -359,6 +372,25 @@ void config::validate() const {
   require(power_of_two(verify.ring_entries) && verify.ring_entries >= 16,
           "verify.ring_entries", "must be a power of two >= 16");
   require(!load.enabled || verify.tiles >= 1, "load.enabled", "needs verify.tiles >= 1");
+  require(!load.enabled || net.enabled, "load.enabled", "needs net.enabled = true (it sends to the tpu port)");
+  require(bank.tiles <= 16, "bank.tiles", "must be in 0..16");
+  require(bank.tiles == 0 || verify.tiles >= 1, "bank.tiles", "needs verify.tiles >= 1");
+  require(bank.max_accounts >= 16 && bank.max_accounts <= (1ULL << 28), "bank.max_accounts",
+          "must be in 16..268435456");
+  require(bank.lamports_per_signature <= 1'000'000'000'000ULL, "bank.lamports_per_signature",
+          "must be <= 10^12");
+  require(bank.max_txs_per_microblock >= 1 && bank.max_txs_per_microblock <= 1024,
+          "bank.max_txs_per_microblock", "must be in 1..1024");
+  require(power_of_two(bank.microblocks) && bank.microblocks >= 4 && bank.microblocks <= 4096,
+          "bank.microblocks", "must be a power of two in 4..4096");
+  require(bank.retry_slots >= 1 && bank.retry_slots <= 65536, "bank.retry_slots", "must be in 1..65536");
+  require(power_of_two(bank.ring_entries) && bank.ring_entries >= 16, "bank.ring_entries",
+          "must be a power of two >= 16");
+  require(ledger.max_accounts_per_slot >= 16 && ledger.max_accounts_per_slot <= (1ULL << 26),
+          "ledger.max_accounts_per_slot", "must be in 16..67108864");
+  require(power_of_two(ledger.tx_status_entries) && ledger.tx_status_entries >= 16 &&
+              ledger.tx_status_entries <= (1ULL << 24),
+          "ledger.tx_status_entries", "must be a power of two in 16..16777216");
   require(load.distinct_transactions >= 1 && load.distinct_transactions <= 1'000'000,
           "load.distinct_transactions", "must be in 1..1000000");
   require(load.duplicate_percent <= 100, "load.duplicate_percent", "must be in 0..100");
@@ -409,8 +441,8 @@ void config::validate() const {
       require(!core.empty(), "layout.cores", "a core thread must run at least one tile");
       for (const auto& t : core) {
         require(t == "poh" || t == "verify" || t == "load" || t == "dedup" || t == "net" || t == "gossip" ||
-                    t == "ledger",
-                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, net, gossip, ledger)");
+                    t == "ledger" || t == "bank",
+                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, bank, net, gossip, ledger)");
         ++seen[t];
       }
     }
@@ -421,6 +453,10 @@ void config::validate() const {
     const std::uint64_t want_pipeline = verify.tiles > 0 ? 1 : 0;
     require(seen["dedup"] == want_pipeline, "layout.cores",
             verify.tiles > 0 ? "must place exactly one dedup tile" : "dedup needs verify tiles");
+    require(seen["bank"] == active_bank_tiles(), "layout.cores",
+            "places " + std::to_string(seen["bank"]) + " bank tiles but " +
+                std::to_string(active_bank_tiles()) +
+                " run (bank.tiles, and only with ledger.enabled and verify tiles)");
     require(seen["load"] == (load.enabled ? 1u : 0u), "layout.cores",
             load.enabled ? "must place exactly one load tile (load.enabled = true)"
                          : "places a load tile but load.enabled = false");

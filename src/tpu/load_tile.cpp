@@ -66,9 +66,10 @@ int load_tile::poll() noexcept {
   } else {
     const auto& from = signers_[next_signer_++ % signers_.size()];
     const auto& to = signers_[next_signer_ % signers_.size()].public_key();
-    crypto::hash32 blockhash{};  // no bank yet: any blockhash is accepted downstream
+    const crypto::hash32 blockhash =
+        config_.board != nullptr ? config_.board->read().blockhash : crypto::hash32{};
     try {
-      len = txn::build_transfer(from, to, lamports_++, blockhash, bytes);
+      len = txn::build_transfer(from, to, 1 + lamports_++ % 1000, blockhash, bytes);
     } catch (...) {  // signing failed (RNG): give the frame back and try next poll
       (void)free_.release(frame);
       return work;
@@ -80,7 +81,10 @@ int load_tile::poll() noexcept {
       last_tx_.assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len));
     }
   }
-  const util::frag_desc d{frame, static_cast<std::uint16_t>(len), 0, created_};
+  const util::frag_desc d = config_.desc_meta != 0
+                                ? util::frag_desc{frame, static_cast<std::uint16_t>(len),
+                                                  config_.desc_kind, config_.desc_meta}
+                                : util::frag_desc{frame, static_cast<std::uint16_t>(len), 0, created_};
   (void)out->try_push(d);  // room checked above; this tile is the ring's only producer
   next_out_ = (next_out_ + 1) % outs_.size();
   ++created_;

@@ -6,20 +6,87 @@ namespace riptide::tpu {
 
 poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
                    util::spsc_ring<poh_mixin>* mixins, util::spsc_ring<poh_entry_record>* entries)
-    : util::tile(std::move(name)), config_(config), chain_(start, config.hashes_per_tick),
-      mixins_(mixins), entries_(entries) {}
+    : poh_tile(std::move(name), start, config,
+               mixins == nullptr ? std::vector<util::spsc_ring<poh_mixin>*>{}
+                                 : std::vector<util::spsc_ring<poh_mixin>*>{mixins},
+               entries, {}, nullptr) {}
 
-std::vector<std::string_view> poh_tile::own_counter_names() const {
-  return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot"};
+poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
+                   std::vector<util::spsc_ring<poh_mixin>*> mixins,
+                   util::spsc_ring<poh_entry_record>* entries,
+                   std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board)
+    : util::tile(std::move(name)), config_(config), chain_(start, config.hashes_per_tick),
+      mixins_(std::move(mixins)), entries_(entries), blockhash_outs_(std::move(blockhash_outs)),
+      board_(board) {
+  newest_ = slot_hash{slot(), start};
 }
 
-void poh_tile::on_start() { start_ns_ = util::monotonic_ns(); }
+std::vector<std::string_view> poh_tile::own_counter_names() const {
+  return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
+          "mixins_dropped", "blockhash_dropped", "mixin_waits"};
+}
+
+void poh_tile::on_start() {
+  start_ns_ = util::monotonic_ns();
+  set_counter(c_slot, slot());
+  send_blockhash(newest_);
+  if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
+}
+
+bool poh_tile::drained() const noexcept {
+  for (const auto* r : mixins_)
+    if (!r->empty_approx()) return false;
+  return true;
+}
+
+void poh_tile::send_blockhash(const slot_hash& h) noexcept {
+  for (auto* r : blockhash_outs_)
+    if (!r->try_push(h)) count(c_blockhash_dropped);
+}
+
+int poh_tile::take_mixins() noexcept {
+  int work = 0;
+  const std::size_t rings = mixins_.size();
+  for (std::size_t k = 0; k < rings && static_cast<std::uint64_t>(work) < config_.mixins_per_poll;) {
+    auto* ring = mixins_[next_mixin_ring_];
+    if (!finished_ && entries_ != nullptr && entries_->free_approx() < 2) {
+      // Room for the record and a tick that may be due first; the banks wait meanwhile.
+      count(c_mixin_waits);
+      return work;
+    }
+    poh_mixin m;
+    if (!ring->try_pop(m)) {
+      next_mixin_ring_ = (next_mixin_ring_ + 1) % rings;
+      ++k;
+      continue;
+    }
+    ++work;
+    if (finished_) {
+      count(c_mixins_dropped);
+      continue;
+    }
+    auto rec = chain_.record(m.hash);
+    if (!rec) {
+      // A tick is due first. It is taken now even in sleep mode: ticks are never skipped
+      // and a mixin never waits for the wall clock.
+      finish_tick();
+      rec = chain_.record(m.hash);
+    }
+    if (rec) {
+      ++hashes_;
+      count(c_hashes);
+      count(c_mixins);
+      emit(*rec, m.id, false);
+    }
+  }
+  return work;
+}
 
 void poh_tile::emit(const crypto::poh_entry& e, std::uint64_t mixin_id, bool is_tick) noexcept {
   count(c_entries);
   if (entries_ == nullptr) return;
   // A tick belongs to the slot it completes, so take the slot from the height before it.
-  const std::uint64_t ticks = chain_.tick_count();
+  const std::uint64_t ticks = tick_count();
   const std::uint64_t entry_slot = (is_tick ? ticks - 1 : ticks) / config_.ticks_per_slot;
   if (!entries_->try_push(poh_entry_record{e, entry_slot, ticks, mixin_id, is_tick}))
     count(c_entries_dropped);
@@ -32,35 +99,21 @@ int poh_tile::finish_tick() noexcept {
   count(c_hashes);
   count(c_ticks);
   emit(*tick, ~std::uint64_t{0}, true);
-  if (chain_.tick_count() % config_.ticks_per_slot == 0) {
+  if (tick_count() % config_.ticks_per_slot == 0) {
     count(c_slots);
     set_counter(c_slot, slot());
-    if (config_.max_slots != 0 && slot() >= config_.max_slots) finished_ = true;
+    newest_ = slot_hash{slot() - 1, tick->hash};
+    send_blockhash(newest_);
+    if (config_.max_slots != 0 &&
+        slot() - config_.start_tick_height / config_.ticks_per_slot >= config_.max_slots)
+      finished_ = true;
   }
+  if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
   return 1;
 }
 
 int poh_tile::poll() noexcept {
-  int work = 0;
-  if (mixins_ != nullptr && !finished_) {
-    poh_mixin m;
-    if (mixins_->try_pop(m)) {
-      auto rec = chain_.record(m.hash);
-      if (!rec) {
-        // A tick is due first. It is taken now even in sleep mode: ticks are never skipped
-        // and a mixin never waits for the wall clock.
-        finish_tick();
-        rec = chain_.record(m.hash);
-      }
-      if (rec) {
-        ++hashes_;
-        count(c_hashes);
-        count(c_mixins);
-        emit(*rec, m.id, false);
-      }
-      ++work;
-    }
-  }
+  int work = mixins_.empty() ? 0 : take_mixins();
   if (draining_ || finished_) return work;
   const std::uint64_t before = chain_.remaining_hashes();
   const bool tick_due = chain_.hash(config_.hashes_per_poll);

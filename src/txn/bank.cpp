@@ -325,12 +325,17 @@ tx_result bank::execute(const transaction_view& tx, execution_counters& counters
 
 tx_result bank::execute(const transaction_view& tx, execution_counters& counters,
                         account_changes* changes) noexcept {
+  return execute(tx, counters, changes, blockhashes_);
+}
+
+tx_result bank::execute(const transaction_view& tx, execution_counters& counters,
+                        account_changes* changes, const blockhash_queue& recent) noexcept {
   if (changes != nullptr) changes->count = 0;
   const auto finish = [&counters](tx_result result) noexcept {
     ++counters.by_result[static_cast<std::size_t>(result)];
     return result;
   };
-  if (!blockhashes_.is_recent(tx.recent_blockhash())) return finish(tx_result::blockhash_too_old);
+  if (!recent.is_recent(tx.recent_blockhash())) return finish(tx_result::blockhash_too_old);
 
   // Balances of the accounts this tx writes, loaded lazily into a compact list (a transfer tx
   // uses 2 of up to 32 accounts, so only the 32-byte position map is cleared per tx).

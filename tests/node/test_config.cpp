@@ -40,6 +40,8 @@ cpus = [0, 0]
 tick_us = 0
 [verify]
 tiles = 2
+[load]
+enabled = true
 )",
                    "t.toml", c);
   EXPECT_NO_THROW(c.validate());
@@ -100,6 +102,7 @@ TEST(config, command_line_overrides) {
   config c;
   apply_override("poh.tick_us=0", c);
   apply_override("node.name", "beta", c);
+  apply_override("load.enabled=true", c);
   apply_override("layout.cores=[[\"poh\", \"net\", \"gossip\", \"load\", \"verify\", \"dedup\"]]", c);
   EXPECT_EQ(c.poh.tick_us, 0u);
   EXPECT_EQ(c.node.name, "beta");
@@ -172,4 +175,18 @@ TEST(config, missing_file_is_a_clear_error) {
   config c;
   EXPECT_NE(error_of([&] { load_config_file("/nonexistent/riptide.toml", c); }).find("/nonexistent/riptide.toml"),
             std::string::npos);
+}
+
+TEST(config, bank_tiles_run_only_with_the_ledger) {
+  config c;
+  EXPECT_EQ(c.active_bank_tiles(), 0u);  // ledger off by default: no banking
+  c.ledger.enabled = true;
+  c.ledger.dir = "/tmp/x";
+  EXPECT_EQ(c.active_bank_tiles(), 1u);
+  c.layout.cores = {{"poh", "net", "gossip", "ledger", "verify", "dedup"}};
+  EXPECT_EQ(error_of([&] { c.validate(); }).rfind("layout.cores: places 0 bank tiles but 1 run", 0), 0u);
+  c.layout.cores[0].push_back("bank");
+  EXPECT_NO_THROW(c.validate());
+  apply_override("bank.microblocks=48", c);
+  EXPECT_EQ(error_of([&] { c.validate(); }).rfind("bank.microblocks", 0), 0u);
 }

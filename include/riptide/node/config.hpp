@@ -31,7 +31,7 @@ struct node_section {
 };
 
 struct layout_section {
-  // Empty: auto (poh on the first core, load/verify/dedup spread over the others).
+  // Empty: auto (poh on the first core, load/verify/dedup/bank spread over the others).
   // Otherwise one list of tile names per core thread, e.g. [["poh"], ["verify", "dedup"]].
   std::vector<std::vector<std::string>> cores;
   bool pin = true;
@@ -50,11 +50,11 @@ struct verify_section {
   std::uint64_t tiles = 1;
   std::uint64_t pubkey_cache_entries = 4096;
   std::uint64_t batch = 8;
-  std::uint64_t ring_entries = 4096;
+  std::uint64_t ring_entries = 1024;
 };
 
 struct load_section {
-  bool enabled = true;             // synthetic signed transfers into the verify tiles
+  bool enabled = false;            // synthetic signed transfers, sent to the node's own tpu port
   std::uint64_t rate_tps = 2'000;  // 0: as fast as the verify tiles take them
   std::uint64_t distinct_transactions = 4096;
   std::uint64_t duplicate_percent = 5;  // share re-sent on purpose, to exercise dedup
@@ -62,7 +62,18 @@ struct load_section {
 };
 
 struct dedup_section {
-  std::uint64_t cache_entries = 1 << 20;
+  std::uint64_t cache_entries = 1 << 21;
+};
+
+struct bank_section {
+  std::uint64_t tiles = 1;                       // 0: no banking (verify → dedup only)
+  std::uint64_t max_accounts = 1 << 20;
+  std::uint64_t lamports_per_signature = 5000;
+  std::uint64_t max_txs_per_microblock = 64;
+  std::uint64_t microblocks = 64;                // buffers per bank tile until the ledger frees them
+  std::uint64_t retry_slots = 256;
+  std::uint64_t ring_entries = 1024;
+  std::uint64_t load_signer_lamports = 1'000'000'000'000;  // start balance of each load signer
 };
 
 struct runtime_section {
@@ -93,7 +104,7 @@ struct net_section {
   std::uint64_t tvu_port = 14000;
   std::uint64_t repair_port = 15000;
   std::uint64_t tpu_forwards_port = 16000;
-  std::uint64_t rx_frames = 4096;
+  std::uint64_t rx_frames = 16384;
   std::uint64_t uring_provided_frames = 256;
   std::uint64_t socket_buffer_bytes = 4u << 20;
   double drop_gossip = 0;   // injected receive loss per port, probability 0..1
@@ -133,6 +144,8 @@ struct ledger_section {
   std::string dir;                  // required when enabled; must be new or empty
   bool sync_at_slot_end = true;     // fdatasync at every slot end (what is durable survives kill -9)
   std::uint64_t segment_mib = 256;  // size of each mmap'd segment file
+  std::uint64_t max_accounts_per_slot = 1 << 18;  // distinct accounts a slot may change (bank hash)
+  std::uint64_t tx_status_entries = 1 << 18;      // recent transaction statuses kept for the API
 };
 
 struct metrics_section {
@@ -152,11 +165,16 @@ struct config {
   verify_section verify;
   load_section load;
   dedup_section dedup;
+  bank_section bank;
   runtime_section runtime;
   metrics_section metrics;
 
   // Throws config_error naming the key of the first invalid value.
   void validate() const;
+  // Bank tiles that actually run: bank.tiles when the ledger and verify tiles are on, else 0.
+  std::uint64_t active_bank_tiles() const noexcept {
+    return ledger.enabled && verify.tiles > 0 ? bank.tiles : 0;
+  }
   std::filesystem::path metrics_path() const;
 };
 

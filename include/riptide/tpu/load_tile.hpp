@@ -13,6 +13,8 @@
 //     (duplicates for dedup) and a share carry a corrupted signature (for verify).
 //   - Rings to verify are reliable: when the next verify ring is full the tile waits
 //     (backpressure), it does not drop.
+//   - Transfers go between the signers (1 to 1000 lamports), so with funded signers the
+//     bank executes them and balances only move between them, minus fees.
 //   - A source: after begin_drain() it stops creating transactions but keeps reclaiming frames.
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include <riptide/crypto/schnorr.hpp>
+#include <riptide/tpu/chain_board.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -35,6 +38,15 @@ struct load_tile_config {
   std::uint64_t invalid_percent = 1;
   std::uint32_t frames = 8192;
   std::uint64_t seed = 1;
+  // Recent blockhash for every transaction, read from the board when signing; null: the
+  // zero hash (accepted only where no blockhash check runs, e.g. verify-only benchmarks).
+  const chain_board* board = nullptr;
+  // When desc_meta != 0 every descriptor carries {kind = desc_kind, meta = desc_meta}: the
+  // net tile's send port and the packed destination, so the load goes out as UDP (to the
+  // node's own tpu port) and takes the same path as any client's. Otherwise meta is a
+  // sequence number and the outs are verify tiles.
+  std::uint16_t desc_kind = 0;
+  std::uint64_t desc_meta = 0;
 };
 
 class load_tile final : public util::tile {
@@ -51,6 +63,8 @@ class load_tile final : public util::tile {
   void begin_drain() noexcept override { draining_ = true; }
 
   const util::frame_pool& frames() const noexcept { return pool_; }
+  // The fee payers it signs with (start-up: the node funds them in its bank).
+  const std::vector<crypto::keypair>& signers() const noexcept { return signers_; }
 
  private:
   int reclaim() noexcept;

@@ -4,8 +4,17 @@
 //
 // Contract
 //   - Runs on one core thread; wraps the pure crypto::poh state machine.
-//   - Inputs: optional `mixins` ring (bank → poh) of hashes to record as entries. A mixin is
-//     recorded as soon as it is popped (after the tick that may be due first).
+//   - Inputs: `mixins` rings (bank → poh, one per bank tile) of hashes to record as entries.
+//     A mixin is recorded as soon as it is popped (after the tick that may be due first), in
+//     pop order, before anything else is popped: a bank tile reads its ring's popped_total()
+//     as "recorded" and only then releases the account locks of that microblock, so two
+//     conflicting microblocks are always recorded in the order they executed. A mixin is
+//     popped only while the entries ring has room for it (records are never dropped; the
+//     backpressure reaches the banks). After max_slots, mixins are popped and dropped
+//     (counted) so bank tiles can stop.
+//   - Blockhashes: at start (the start hash, as the first slot's) and at every slot end it
+//     pushes a slot_hash to each `blockhash_outs` ring (dedup, bank tiles); a full ring drops
+//     and counts. `board` (optional) is republished at every tick.
 //   - Outputs: optional `entries` ring (poh → shred/ledger) of every entry (ticks and
 //     records) with its slot and tick height. PoH never waits: a full `entries` ring drops the
 //     entry and counts it (the chain itself is unaffected).
@@ -17,9 +26,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/tpu/chain_board.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
@@ -31,6 +42,8 @@ struct poh_tile_config {
   std::uint64_t target_tick_ns = 0;  // 0: as fast as possible
   std::uint64_t hashes_per_poll = 256;
   std::uint64_t max_slots = 0;       // 0: unbounded
+  std::uint64_t start_tick_height = 0;  // resuming a chain: ticks before `start`
+  std::uint64_t mixins_per_poll = 16;
 };
 
 struct poh_mixin {
@@ -48,20 +61,27 @@ struct poh_entry_record {
 
 class poh_tile final : public util::tile {
  public:
-  enum counter : std::size_t { c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot };
+  enum counter : std::size_t {
+    c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
+    c_mixins_dropped, c_blockhash_dropped, c_mixin_waits,
+  };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
            util::spsc_ring<poh_mixin>* mixins, util::spsc_ring<poh_entry_record>* entries);
+  poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
+           std::vector<util::spsc_ring<poh_mixin>*> mixins,
+           util::spsc_ring<poh_entry_record>* entries,
+           std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board);
 
   std::vector<std::string_view> own_counter_names() const override;
   void on_start() override;
   int poll() noexcept override;
   void begin_drain() noexcept override { draining_ = true; }
-  bool drained() const noexcept override { return mixins_ == nullptr || mixins_->empty_approx(); }
+  bool drained() const noexcept override;
 
   // Read by the owning thread, or by others after the runtime stopped.
-  std::uint64_t slot() const noexcept { return chain_.tick_count() / config_.ticks_per_slot; }
-  std::uint64_t tick_count() const noexcept { return chain_.tick_count(); }
+  std::uint64_t slot() const noexcept { return tick_count() / config_.ticks_per_slot; }
+  std::uint64_t tick_count() const noexcept { return config_.start_tick_height + chain_.tick_count(); }
   std::uint64_t hash_count() const noexcept { return hashes_; }
   const crypto::hash32& last_hash() const noexcept { return chain_.last_hash(); }
   bool finished() const noexcept { return finished_; }
@@ -69,11 +89,17 @@ class poh_tile final : public util::tile {
  private:
   void emit(const crypto::poh_entry& e, std::uint64_t mixin_id, bool is_tick) noexcept;
   int finish_tick() noexcept;
+  int take_mixins() noexcept;
+  void send_blockhash(const slot_hash& h) noexcept;
 
   poh_tile_config config_;
   crypto::poh chain_;
-  util::spsc_ring<poh_mixin>* mixins_;
+  std::vector<util::spsc_ring<poh_mixin>*> mixins_;
   util::spsc_ring<poh_entry_record>* entries_;
+  std::vector<util::spsc_ring<slot_hash>*> blockhash_outs_;
+  chain_board* board_;
+  slot_hash newest_{};
+  std::size_t next_mixin_ring_ = 0;
   std::uint64_t start_ns_ = 0;
   std::uint64_t hashes_ = 0;
   bool draining_ = false;

@@ -205,6 +205,10 @@ class bank {
   // accounts bank_hash() will count as touched by this tx.
   tx_result execute(const transaction_view& tx, execution_counters& counters,
                     account_changes* changes) noexcept;
+  // Same, checking the recent blockhash against `recent` instead of the bank's own queue
+  // (bank tiles keep one queue each, fed by PoH, so none is written while others read).
+  tx_result execute(const transaction_view& tx, execution_counters& counters,
+                    account_changes* changes, const blockhash_queue& recent) noexcept;
 
   // ---- slot boundary (quiescent)
   // SHA-256 over the accounts changed since begin_slot(), sorted by key, then last_poh:
