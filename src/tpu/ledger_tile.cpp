@@ -1,20 +1,49 @@
 #include <riptide/tpu/ledger_tile.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <stdexcept>
+
+#include <riptide/txn/bank.hpp>
 
 namespace riptide::tpu {
 
 ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile_config& config,
                          util::spsc_ring<poh_entry_record>& in)
     : util::tile(std::move(name)), ledger_(lg), config_(config), in_(in) {
-  if (!lg.empty())
+  if (!lg.empty() && !config.resume)
     throw std::runtime_error(lg.dir().string() + ": the ledger already holds " +
                              std::to_string(lg.stats().records) +
-                             " records; resuming a chain is not supported yet (use a new ledger.dir)");
+                             " records; start with resume (or use a new ledger.dir)");
+  if (config.ticks_per_slot == 0) throw std::invalid_argument("ledger_tile: ticks_per_slot must be > 0");
+  // Room for the largest entry: a mixin entry carrying a whole microblock.
+  std::size_t tx_area = 0;
+  if (!config.banks.empty())
+    tx_area = config.max_microblock_tx_bytes != 0 ? config.max_microblock_tx_bytes
+                                                  : lg.max_payload_bytes();
+  batch_bytes_ = std::max<std::size_t>(
+      16384, ledger::batch_header_bytes + ledger::entry_bytes(true, tx_area));
+  batch_bytes_ = std::min(batch_bytes_, lg.max_payload_bytes());
+  batch_ = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[batch_bytes_]);
+  if (config.max_accounts_per_slot != 0) delta_.emplace(config.max_accounts_per_slot);
+}
+
+ledger_tile::~ledger_tile() {
+  // on_stop joins; this covers a tile destroyed after on_start without on_stop.
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_stop_ = true;
+    }
+    sync_cv_.notify_one();
+    sync_thread_.join();
+  }
 }
 
 std::vector<std::string_view> ledger_tile::own_counter_names() const {
-  return {"entries", "records", "bytes", "slots", "syncs", "sync_failures", "append_errors", "durable_slot"};
+  return {"entries", "records", "bytes", "slots", "syncs", "sync_failures", "append_errors",
+          "durable_slot", "txs", "failed_txs", "bank_hash_unknown", "bad_mixin_ids",
+          "oversized_entries"};
 }
 
 void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
@@ -28,21 +57,99 @@ void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
 }
 
 void ledger_tile::on_start() {
-  ledger::slot_meta start;
-  start.kind = ledger::meta_kind::chain_start;
-  start.hashes_per_tick = config_.hashes_per_tick;
-  start.ticks_per_slot = config_.ticks_per_slot;
-  start.hash = config_.start_hash;
-  std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
-  append(ledger::record_type::slot_meta, 0, std::span(buf.data(), ledger::encode_meta(start, buf)));
+  if (!(config_.resume && !ledger_.empty())) {
+    ledger::slot_meta start;
+    start.kind = ledger::meta_kind::chain_start;
+    start.hashes_per_tick = config_.hashes_per_tick;
+    start.ticks_per_slot = config_.ticks_per_slot;
+    start.hash = config_.start_hash;
+    std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
+    append(ledger::record_type::slot_meta, 0,
+           std::span(buf.data(), ledger::encode_meta(start, buf)));
+  }
+  sync_stop_ = false;
+  sync_has_pending_ = false;
+  sync_thread_ = std::thread([this] { sync_loop(); });
 }
 
 void ledger_tile::flush(std::uint64_t slot) noexcept {
   if (batch_count_ == 0) return;
-  ledger::finish_batch(batch_, batch_count_);
-  append(ledger::record_type::entry_batch, slot, std::span(batch_.data(), batch_used_));
+  const std::span<std::uint8_t> buf(batch_.get(), batch_bytes_);
+  ledger::finish_batch(buf, batch_count_);
+  append(ledger::record_type::entry_batch, slot, buf.first(batch_used_));
   batch_used_ = 0;
   batch_count_ = 0;
+}
+
+void ledger_tile::add(const poh_entry_record& r) noexcept {
+  const std::span<std::uint8_t> buf(batch_.get(), batch_bytes_);
+  microblock_view mb{};
+  microblock_store* store = nullptr;
+  std::uint64_t seq = 0;
+  if (r.entry.has_mixin && !r.is_tick && !config_.banks.empty()) {
+    const std::uint32_t bank = mixin_bank_index(r.mixin_id);
+    if (bank < config_.banks.size() && config_.banks[bank] != nullptr) {
+      store = config_.banks[bank];
+      seq = mixin_seq(r.mixin_id);
+      mb = store->view(seq);
+    } else {
+      count(c_bad_mixin_ids);
+    }
+  }
+  if (ledger::batch_header_bytes + ledger::entry_bytes(r.entry.has_mixin, mb.txs.size()) >
+      batch_bytes_) {
+    count(c_oversized_entries);  // cannot happen with a correct config: written without txs
+    mb = {};
+  }
+  std::size_t used = ledger::add_entry(buf, batch_used_, r.entry, r.is_tick, mb.tx_count, mb.txs);
+  if (used == 0) {  // batch full: write it and start another
+    flush(batch_slot_);
+    used = ledger::add_entry(buf, batch_used_, r.entry, r.is_tick, mb.tx_count, mb.txs);
+  }
+  batch_used_ = used;
+  ++batch_count_;
+  count(c_entries);
+  if (store == nullptr) return;
+
+  // A delta that does not fit leaves delta_->overflowed() set: end_slot counts it.
+  if (delta_)
+    for (const account_delta& d : mb.deltas) (void)delta_->record(d.key, d.lamports);
+  ledger::tx_reader reader(mb.tx_count, mb.txs);
+  ledger::entry_tx tx;
+  std::uint64_t txs = 0, failed = 0;
+  while (reader.next(tx)) {
+    ++txs;
+    if (tx.result != static_cast<std::uint8_t>(txn::tx_result::ok)) ++failed;
+    if (config_.statuses != nullptr && tx.body.size() >= 1 + crypto::signature_bytes) {
+      crypto::signature sig;
+      std::memcpy(sig.data(), tx.body.data() + 1, crypto::signature_bytes);
+      config_.statuses->record(sig, tx_status{r.slot, tx.result});
+    }
+  }
+  count(c_txs, txs);
+  count(c_failed_txs, failed);
+  store->release(seq);
+}
+
+void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
+  flush(r.slot);
+  ledger::slot_meta end;
+  end.kind = ledger::meta_kind::slot_end;
+  end.hashes_per_tick = config_.hashes_per_tick;
+  end.ticks_per_slot = config_.ticks_per_slot;
+  end.tick_height = r.tick_height;
+  end.hash = r.entry.hash;
+  if (delta_) {
+    const bool overflowed = delta_->overflowed();
+    end.bank_hash = delta_->finish(r.entry.hash);
+    if (overflowed) count(c_bank_hash_unknown);
+  } else {
+    count(c_bank_hash_unknown);
+  }
+  std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
+  append(ledger::record_type::slot_meta, r.slot, std::span(buf.data(), ledger::encode_meta(end, buf)));
+  count(c_slots);
+  if (config_.sync_at_slot_end) request_sync(r.slot);
 }
 
 int ledger_tile::poll() noexcept {
@@ -52,38 +159,57 @@ int ledger_tile::poll() noexcept {
     const auto& r = recs[i];
     if (batch_count_ != 0 && r.slot != batch_slot_) flush(batch_slot_);
     batch_slot_ = r.slot;
-    std::size_t used = ledger::add_entry(batch_, batch_used_, r.entry, r.is_tick);
-    if (used == 0) {  // batch full: write it and start another
-      flush(batch_slot_);
-      used = ledger::add_entry(batch_, batch_used_, r.entry, r.is_tick);
-    }
-    batch_used_ = used;
-    ++batch_count_;
-    count(c_entries);
-    if (r.is_tick && r.tick_height % config_.ticks_per_slot == 0) {
-      flush(r.slot);
-      ledger::slot_meta end;
-      end.kind = ledger::meta_kind::slot_end;
-      end.hashes_per_tick = config_.hashes_per_tick;
-      end.ticks_per_slot = config_.ticks_per_slot;
-      end.tick_height = r.tick_height;
-      end.hash = r.entry.hash;
-      std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
-      append(ledger::record_type::slot_meta, r.slot, std::span(buf.data(), ledger::encode_meta(end, buf)));
-      count(c_slots);
-      if (config_.sync_at_slot_end) {
-        const auto s = ledger_.sync();
-        count(s.ok ? c_syncs : c_sync_failures);
-        if (s.ok) set_counter(c_durable_slot, r.slot);
-      }
-    }
+    add(r);
+    if (r.is_tick && r.tick_height % config_.ticks_per_slot == 0) end_slot(r);
   }
   return static_cast<int>(n);
 }
 
+void ledger_tile::request_sync(std::uint64_t slot) noexcept {
+  {
+    std::lock_guard lock(sync_mutex_);
+    sync_pending_ = {ledger_.mark(), slot};
+    sync_has_pending_ = true;
+  }
+  sync_cv_.notify_one();
+}
+
+void ledger_tile::run_sync(const sync_request& req) noexcept {
+  const auto s = ledger_.sync_to(req.point);
+  count(s.ok ? c_syncs : c_sync_failures);
+  if (!s.ok) return;
+  set_counter(c_durable_slot, req.slot);
+  if (config_.board != nullptr) config_.board->set_durable_slot(req.slot);
+}
+
+void ledger_tile::sync_loop() noexcept {
+  for (;;) {
+    sync_request req;
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_cv_.wait(lock, [this] { return sync_has_pending_ || sync_stop_; });
+      if (!sync_has_pending_) return;  // stop, nothing left
+      req = sync_pending_;
+      sync_has_pending_ = false;
+    }
+    run_sync(req);
+  }
+}
+
 void ledger_tile::on_stop() noexcept {
   flush(batch_slot_);
-  if (ledger_.sync().ok) count(c_syncs);
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard lock(sync_mutex_);
+      sync_stop_ = true;
+    }
+    sync_cv_.notify_one();
+    sync_thread_.join();  // it finishes a pending request first
+  }
+  // The final sync, on this thread now that the sync thread is gone. A partial slot is
+  // durable too but not announced: durable_slot names only completed slots.
+  const auto s = ledger_.sync();
+  count(s.ok ? c_syncs : c_sync_failures);
 }
 
 }  // namespace riptide::tpu

@@ -1,47 +1,90 @@
 #pragma once
-// Ledger tile: appends the PoH tile's entries to the mmap'd ledger and makes each slot
-// durable when it ends.
+// Ledger tile: appends the PoH tile's entries, with the transactions the bank tiles executed
+// for them, to the mmap'd ledger; records each transaction's status; builds each slot's bank
+// hash; and has a sync thread make each slot durable when it ends.
 //
 // Contract
-//   - Runs on one core thread; owns the ledger while the runtime runs. Consumes
-//     poh_entry_record from the PoH tile's entries ring, so PoH never waits on the disk: a
-//     slow sync here backs up that ring (PoH counts what it could not push) and never the chain.
+//   - Runs on one core thread; owns the ledger while the runtime runs (as the ledger's owner,
+//     ledger.hpp). Consumes poh_entry_record from the PoH tile's entries ring, so PoH never
+//     waits on the disk: a slow disk backs up that ring (PoH counts what it could not push)
+//     and never the chain.
 //   - Entries are packed into entry_batch records (ledger/entry_codec.hpp), flushed when the
-//     batch is full or the slot ends. At a slot's last tick it appends a slot_meta (slot end,
-//     last PoH hash) and, with sync_at_slot_end, calls sync(): `durable_slot` then says which
-//     slots survive kill -9. The first record of a new ledger is a chain-start slot_meta with
-//     the start hash and timing, so `riptide ledger verify` can re-run the chain alone.
-//   - sync() is a blocking fdatasync; put this tile on a core whose other tiles tolerate that
-//     (not PoH's when PoH runs flat out).
+//     batch is full or the slot ends; an entry never spans records. For an entry with a mixin
+//     the tile reads banks[mixin_bank_index(id)]->view(mixin_seq(id)) (the microblock that
+//     mixin stands for), copies its tx area into the entry, feeds its account deltas to the
+//     slot's slot_delta, records every tx's status (first signature = body bytes [1, 65)) in
+//     `statuses`, then release()s the microblock. A mixin naming no configured bank is
+//     counted (bad_mixin_ids) and its entry is written without transactions.
+//   - At a slot's last tick it appends a slot_meta (slot end, last PoH hash, bank hash =
+//     slot_delta.finish(last PoH hash); zero if no bank hash is kept or the delta overflowed,
+//     counted in bank_hash_unknown) and, with sync_at_slot_end, hands the sync thread the
+//     ledger's mark(). The sync thread (started in on_start, joined in on_stop after a final
+//     sync) calls ledger::sync_to and then publishes durable_slot (counter and
+//     chain_board::set_durable_slot). The tile thread never blocks on the disk: the handoff
+//     is a mutex held for a copy. If the sync thread falls behind, only the newest request
+//     is kept (a later mark covers every earlier one).
+//   - The first record of a new ledger is a chain-start slot_meta with the start hash and
+//     timing, so `riptide ledger verify` can re-run the chain alone. With `resume`, the tile
+//     appends to a ledger that already holds a chain (node::find_resume_point cut it at its
+//     last slot end) and writes no chain start.
+//   - Memory: the batch buffer (room for the largest entry a microblock can make) and the
+//     slot delta are allocated in the constructor; nothing allocates in poll().
+//   - Failures: constructor throws std::runtime_error on a non-empty ledger without
+//     `resume`, std::invalid_argument on a bad config. poll() counts append errors, sync
+//     failures, bad mixin ids.
 
-#include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/tpu/chain_board.hpp>
+#include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tpu/tx_status.hpp>
+#include <riptide/txn/slot_delta.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
 namespace riptide::tpu {
 
 struct ledger_tile_config {
-  bool sync_at_slot_end = true;
+  bool sync_at_slot_end = true;    // hand each slot end to the sync thread
   std::uint64_t hashes_per_tick = 0;
   std::uint64_t ticks_per_slot = 64;
   crypto::hash32 start_hash{};
+  // Bank tiles' microblock stores; index = the bank index in a mixin id. Empty: entries are
+  // written without transactions (PoH-only nodes and tests).
+  std::vector<microblock_store*> banks;
+  tx_status_cache* statuses = nullptr;  // null: statuses are not recorded
+  chain_board* board = nullptr;         // null: durable slot only in the counter
+  // Distinct accounts a slot's transactions may change (slot_delta capacity); 0: no bank
+  // hash (slot ends carry the zero hash).
+  std::size_t max_accounts_per_slot = 0;
+  // Largest tx area of one microblock (its store's tx_bytes); 0: the ledger's largest
+  // record payload (always enough, but a larger buffer).
+  std::size_t max_microblock_tx_bytes = 0;
+  // Append to the chain already in the ledger (no chain-start record).
+  bool resume = false;
 };
 
 class ledger_tile final : public util::tile {
  public:
   enum counter : std::size_t {
     c_entries, c_records, c_bytes, c_slots, c_syncs, c_sync_failures, c_append_errors, c_durable_slot,
+    c_txs, c_failed_txs, c_bank_hash_unknown, c_bad_mixin_ids, c_oversized_entries,
   };
 
-  // Throws std::runtime_error if the ledger already holds a chain (resuming is not supported).
   ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile_config& config,
               util::spsc_ring<poh_entry_record>& in);
+  ~ledger_tile() override;
 
   std::vector<std::string_view> own_counter_names() const override;
   void on_start() override;
@@ -50,16 +93,35 @@ class ledger_tile final : public util::tile {
   void on_stop() noexcept override;
 
  private:
+  struct sync_request {
+    ledger::sync_point point;
+    std::uint64_t slot = 0;
+  };
   void flush(std::uint64_t slot) noexcept;
   void append(ledger::record_type type, std::uint64_t slot, std::span<const std::uint8_t> payload) noexcept;
+  void add(const poh_entry_record& r) noexcept;
+  void end_slot(const poh_entry_record& r) noexcept;
+  void request_sync(std::uint64_t slot) noexcept;
+  void sync_loop() noexcept;
+  void run_sync(const sync_request& req) noexcept;
 
   ledger::ledger& ledger_;
   ledger_tile_config config_;
   util::spsc_ring<poh_entry_record>& in_;
-  std::array<std::uint8_t, 16384> batch_{};
+  std::unique_ptr<std::uint8_t[]> batch_;
+  std::size_t batch_bytes_ = 0;
   std::size_t batch_used_ = 0;
   std::uint32_t batch_count_ = 0;
   std::uint64_t batch_slot_ = 0;
+  std::optional<txn::slot_delta> delta_;
+
+  // Sync thread handoff: the newest request, guarded by sync_mutex_.
+  std::thread sync_thread_;
+  std::mutex sync_mutex_;
+  std::condition_variable sync_cv_;
+  sync_request sync_pending_{};
+  bool sync_has_pending_ = false;
+  bool sync_stop_ = false;
 };
 
 }  // namespace riptide::tpu

@@ -1,0 +1,259 @@
+#include <riptide/tpu/ledger_tile.hpp>
+
+#include "../support/temp_dir.hpp"
+
+#include <riptide/crypto/poh.hpp>
+#include <riptide/crypto/schnorr.hpp>
+#include <riptide/txn/bank.hpp>
+#include <riptide/txn/transaction.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+using namespace riptide;
+
+namespace {
+
+constexpr std::uint64_t ticks_per_slot = 4;
+
+struct fixture {
+  riptide::testing::temp_dir dir{"riptide-ledger-tile"};
+  ledger::ledger lg;
+  util::spsc_ring<tpu::poh_entry_record> ring{1024};
+  tpu::microblock_store store{4, 8192, 64};
+  tpu::tx_status_cache statuses{64};
+  tpu::chain_board board;
+  txn::bank bank{[] {
+    txn::bank_config c;
+    c.max_accounts = 64;
+    c.lock_stripes = 16;
+    return c;
+  }()};
+  std::vector<crypto::keypair> keys;
+  crypto::hash32 blockhash{};
+  std::uint64_t tick_height = 0;
+  std::uint8_t next_hash = 1;
+
+  fixture() : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
+    for (int i = 0; i < 3; ++i) {
+      keys.push_back(crypto::keypair::generate());
+      EXPECT_TRUE(bank.credit(keys.back().public_key(), 1'000'000));
+    }
+    blockhash.fill(0x42);
+    bank.register_blockhash(0, blockhash);
+    bank.begin_slot();
+  }
+
+  tpu::ledger_tile_config config() {
+    tpu::ledger_tile_config c;
+    c.ticks_per_slot = ticks_per_slot;
+    c.hashes_per_tick = 10;
+    c.banks = {&store};
+    c.statuses = &statuses;
+    c.board = &board;
+    c.max_accounts_per_slot = 32;
+    c.max_microblock_tx_bytes = 8192;
+    return c;
+  }
+
+  crypto::hash32 fresh_hash() {
+    crypto::hash32 h{};
+    h.fill(next_hash++);
+    return h;
+  }
+
+  // Executes n transfers on the bank, stores them in one microblock, and returns its mixin
+  // id and the signatures' mixin.
+  std::pair<std::uint64_t, crypto::hash32> microblock(int n, std::vector<crypto::signature>& sigs) {
+    std::vector<crypto::signature> mine;
+    for (int i = 0; i < n; ++i) {
+      std::array<std::uint8_t, 512> buf{};
+      const std::size_t len = txn::build_transfer(keys[i % 3], keys[(i + 1) % 3].public_key(),
+                                                  100 + i, blockhash, buf);
+      txn::transaction_view tx;
+      EXPECT_EQ(txn::parse_transaction({buf.data(), len}, tx), txn::parse_error::none);
+      txn::execution_counters counters;
+      txn::account_changes changes;
+      EXPECT_TRUE(bank.try_lock(tx));
+      const auto result = bank.execute(tx, counters, &changes);
+      bank.unlock(tx);
+      EXPECT_TRUE(store.add({buf.data(), len}, static_cast<std::uint8_t>(result),
+                            {changes.items.data(), changes.count}));
+      crypto::signature s;
+      std::memcpy(s.data(), buf.data() + 1, 64);
+      mine.push_back(s);
+      sigs.push_back(s);
+    }
+    const std::uint64_t seq = store.publish();
+    return {tpu::make_mixin_id(0, seq), crypto::entry_mixin(mine)};
+  }
+
+  void push_mixin_entry(std::uint64_t slot, std::uint64_t id, const crypto::hash32& mixin) {
+    tpu::poh_entry_record r{};
+    r.entry.num_hashes = 3;
+    r.entry.hash = fresh_hash();
+    r.entry.has_mixin = true;
+    r.entry.mixin = mixin;
+    r.slot = slot;
+    r.tick_height = tick_height;
+    r.mixin_id = id;
+    r.is_tick = false;
+    ASSERT_TRUE(ring.try_push(r));
+  }
+  crypto::hash32 push_tick(std::uint64_t slot) {
+    tpu::poh_entry_record r{};
+    r.entry.num_hashes = 10;
+    r.entry.hash = fresh_hash();
+    r.slot = slot;
+    r.tick_height = ++tick_height;
+    r.mixin_id = ~std::uint64_t{0};
+    r.is_tick = true;
+    EXPECT_TRUE(ring.try_push(r));
+    return r.entry.hash;
+  }
+};
+
+void drain(tpu::ledger_tile& t, util::spsc_ring<tpu::poh_entry_record>& ring) {
+  while (!ring.empty_approx()) (void)t.poll();
+}
+
+bool wait_durable(const tpu::chain_board& board, std::uint64_t slot) {
+  for (int i = 0; i < 2000; ++i) {
+    const auto s = board.read();
+    if (s.has_durable_slot && s.durable_slot >= slot) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
+  fixture f;
+  tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+  t.on_start();
+  std::vector<crypto::signature> sigs;
+  // Slot 0: two microblocks, then its ticks.
+  auto [id0, mix0] = f.microblock(3, sigs);
+  f.push_mixin_entry(0, id0, mix0);
+  f.push_tick(0);
+  auto [id1, mix1] = f.microblock(2, sigs);
+  f.push_mixin_entry(0, id1, mix1);
+  crypto::hash32 last{};
+  for (std::uint64_t i = 1; i < ticks_per_slot; ++i) last = f.push_tick(0);
+  drain(t, f.ring);
+  const crypto::hash32 expected = f.bank.bank_hash(last);
+  f.bank.begin_slot();
+  ASSERT_TRUE(wait_durable(f.board, 0));
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_durable_slot), 0u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_txs), 5u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_failed_txs), 0u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_hash_unknown), 0u);
+  EXPECT_EQ(f.store.released(), 2u);
+  for (const auto& s : sigs) {
+    const auto st = f.statuses.find(s);
+    ASSERT_TRUE(st.has_value());
+    EXPECT_EQ(st->slot, 0u);
+    EXPECT_EQ(st->result, 0);
+  }
+  // Slot 1: ticks only (an empty slot still gets a bank hash).
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) last = f.push_tick(1);
+  drain(t, f.ring);
+  const crypto::hash32 expected1 = f.bank.bank_hash(last);
+  ASSERT_TRUE(wait_durable(f.board, 1));
+  t.on_stop();
+
+  // Read it back.
+  std::vector<ledger::decoded_entry> entries;
+  std::vector<ledger::slot_meta> metas;
+  f.lg.for_each([&](const ledger::record_view& v) {
+    if (v.type == ledger::record_type::entry_batch) {
+      ASSERT_EQ(ledger::decode_batch(v.payload, entries), ledger::entry_error::none);
+    } else {
+      ledger::slot_meta m;
+      ASSERT_EQ(ledger::decode_meta(v.payload, m), ledger::entry_error::none);
+      metas.push_back(m);
+    }
+  });
+  ASSERT_EQ(metas.size(), 3u);
+  EXPECT_EQ(metas[0].kind, ledger::meta_kind::chain_start);
+  EXPECT_EQ(metas[1].bank_hash, expected);
+  EXPECT_EQ(metas[2].bank_hash, expected1);
+  ASSERT_EQ(entries.size(), 2 + 2 * ticks_per_slot);
+  EXPECT_EQ(entries[0].tx_count, 3u);
+  EXPECT_EQ(entries[2].tx_count, 2u);
+  // The mixin is checkable from the stored bodies.
+  std::vector<crypto::signature> stored;
+  for (const auto& e : entries) {
+    if (!e.entry.has_mixin) continue;
+    std::vector<crypto::signature> own;
+    ledger::tx_reader r(e);
+    ledger::entry_tx tx;
+    while (r.next(tx)) {
+      crypto::signature s;
+      std::memcpy(s.data(), tx.body.data() + 1, 64);
+      own.push_back(s);
+      stored.push_back(s);
+    }
+    EXPECT_EQ(crypto::entry_mixin(own), e.entry.mixin);
+  }
+  EXPECT_EQ(stored, sigs);
+  EXPECT_EQ(f.lg.durable_records(), f.lg.stats().records);
+}
+
+TEST(ledger_tile, bad_mixin_id_is_counted_and_written_without_txs) {
+  fixture f;
+  tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+  t.on_start();
+  f.push_mixin_entry(0, tpu::make_mixin_id(7, 0), f.fresh_hash());
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(0);
+  drain(t, f.ring);
+  t.on_stop();
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bad_mixin_ids), 1u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_txs), 0u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_entries), 1 + ticks_per_slot);
+}
+
+TEST(ledger_tile, delta_overflow_makes_the_bank_hash_unknown) {
+  fixture f;
+  auto c = f.config();
+  c.max_accounts_per_slot = 1;  // a transfer changes two accounts
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  std::vector<crypto::signature> sigs;
+  auto [id, mix] = f.microblock(1, sigs);
+  f.push_mixin_entry(0, id, mix);
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(0);
+  drain(t, f.ring);
+  t.on_stop();
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_hash_unknown), 1u);
+  ledger::slot_meta end;
+  f.lg.for_each([&](const ledger::record_view& v) {
+    if (v.type == ledger::record_type::slot_meta) {
+      ASSERT_EQ(ledger::decode_meta(v.payload, end), ledger::entry_error::none);
+    }
+  });
+  EXPECT_EQ(end.kind, ledger::meta_kind::slot_end);
+  EXPECT_EQ(end.bank_hash, crypto::hash32{});
+}
+
+TEST(ledger_tile, refuses_a_used_ledger_unless_resuming) {
+  fixture f;
+  {
+    tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+    t.on_start();
+    t.on_stop();
+  }
+  EXPECT_THROW(tpu::ledger_tile("ledger", f.lg, f.config(), f.ring), std::runtime_error);
+  auto c = f.config();
+  c.resume = true;
+  const auto before = f.lg.stats().records;
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  t.on_stop();
+  EXPECT_EQ(f.lg.stats().records, before);  // no second chain start
+}
+
+}  // namespace
