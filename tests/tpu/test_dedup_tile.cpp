@@ -394,7 +394,9 @@ TEST(dedup_tile, age_check_and_routing_under_contention) {
   EXPECT_EQ(t.unique(), forwarded_tags.size());
   EXPECT_EQ(t.unique() + t.duplicates() + t.own_counter(tpu::dedup_tile::c_blockhash_too_old),
             received);
-  EXPECT_GE(t.duplicates(), 1u);  // the re-sent ones that were not too old
+  // Each of the 100 sent twice is forwarded once at most (which copy, if any, depends on
+  // whether its slot hash had arrived).
+  EXPECT_LE(t.unique(), total - 100);
   EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhashes), slots);
   EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_parse_failed), 0u);
   EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_release_full), 0u);
