@@ -115,20 +115,32 @@ int poh_tile::finish_tick() noexcept {
 int poh_tile::poll() noexcept {
   int work = mixins_.empty() ? 0 : take_mixins();
   if (draining_ || finished_) return work;
-  const std::uint64_t before = chain_.remaining_hashes();
-  const bool tick_due = chain_.hash(config_.hashes_per_poll);
-  const std::uint64_t done = before - chain_.remaining_hashes();
-  hashes_ += done;
-  if (done != 0) count(c_hashes, done);
-  work += static_cast<int>(done);
-  if (tick_due) {
-    // hash() stops one short of the tick; in sleep mode the tick waits for its deadline.
-    if (config_.target_tick_ns != 0) {
-      const std::uint64_t deadline = start_ns_ + (chain_.tick_count() + 1) * config_.target_tick_ns;
-      if (util::monotonic_ns() < deadline) return work;
-    }
-    work += finish_tick();
+  // In sleep mode the chain stops `slack` hashes before the tick and waits there for the
+  // wall clock, so mixins arriving meanwhile are recorded (one hash each) without pulling the
+  // tick forward; only more than `slack` mixins in one tick force it early. Flat out, the
+  // chain runs up to the tick.
+  const bool paced = config_.target_tick_ns != 0;
+  const std::uint64_t slack = paced ? std::min<std::uint64_t>(config_.mixin_slack_hashes,
+                                                              chain_.hashes_per_tick() - 1)
+                                    : 0;
+  auto hash_up_to = [&](std::uint64_t keep) noexcept {
+    const std::uint64_t before = chain_.remaining_hashes();
+    if (before - 1 <= keep) return;
+    (void)chain_.hash(std::min<std::uint64_t>(config_.hashes_per_poll, before - 1 - keep));
+    const std::uint64_t done = before - chain_.remaining_hashes();
+    hashes_ += done;
+    count(c_hashes, done);
+    work += static_cast<int>(done);
+  };
+  hash_up_to(slack);
+  if (chain_.remaining_hashes() - 1 > slack) return work;  // more hashing first
+  if (paced) {
+    const std::uint64_t deadline = start_ns_ + (chain_.tick_count() + 1) * config_.target_tick_ns;
+    if (util::monotonic_ns() < deadline) return work;
+    hash_up_to(0);
+    if (chain_.remaining_hashes() != 1) return work;
   }
+  work += finish_tick();
   return work;
 }
 

@@ -93,10 +93,23 @@ TEST(poh_tile, sleep_mode_waits_for_the_tick_deadline) {
   tpu::poh_tile_config c;
   c.hashes_per_tick = 10;
   c.target_tick_ns = 60'000'000'000ULL;  // one tick a minute: the first tick cannot be due yet
-  tpu::poh_tile t("poh", crypto::hash32{}, c, nullptr, nullptr);
+  c.mixin_slack_hashes = 3;
+  util::spsc_ring<tpu::poh_mixin> mixins(16);
+  util::spsc_ring<tpu::poh_entry_record> entries(64);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, &mixins, &entries);
   t.on_start();
   for (int i = 0; i < 100; ++i) (void)t.poll();
   EXPECT_EQ(t.tick_count(), 0u);
-  EXPECT_EQ(t.hash_count(), 9u);  // hashed up to one short of the tick, then waited
+  EXPECT_EQ(t.hash_count(), 6u);  // hashed up to the slack before the tick, then waited
   EXPECT_EQ(t.poll(), 0);          // idle while ahead of the clock
+  // Mixins are recorded inside the slack without moving the tick ahead of the clock...
+  for (std::uint64_t i = 0; i < 3; ++i) ASSERT_TRUE(mixins.try_push({crypto::hash32{}, i}));
+  for (int i = 0; i < 10; ++i) (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins), 3u);
+  EXPECT_EQ(t.tick_count(), 0u);
+  // ...and only more mixins than the slack holds force the tick early.
+  ASSERT_TRUE(mixins.try_push({crypto::hash32{}, 3}));
+  (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins), 4u);
+  EXPECT_EQ(t.tick_count(), 1u);
 }

@@ -44,6 +44,9 @@ struct poh_tile_config {
   std::uint64_t max_slots = 0;       // 0: unbounded
   std::uint64_t start_tick_height = 0;  // resuming a chain: ticks before `start`
   std::uint64_t mixins_per_poll = 16;
+  // Sleep mode: the chain waits this many hashes before each tick, so up to this many mixins
+  // per tick are recorded without moving the tick ahead of the wall clock.
+  std::uint64_t mixin_slack_hashes = 256;
 };
 
 struct poh_mixin {
