@@ -1,13 +1,26 @@
 #include <riptide/rpc/http_api.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <riptide/util/metrics.hpp>
+#include <riptide/rpc/hex_parse.hpp>
+#include <riptide/txn/transaction.hpp>
 #include <riptide/util/hex.hpp>
+#include <riptide/util/metrics.hpp>
 
 namespace riptide::rpc {
 
@@ -42,6 +55,24 @@ void error(httplib::Response& res, int status, const std::string& message) {
   reply(res, status, json{{"error", message}});
 }
 
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+const char* status_name(const tpu::tx_status& st) {
+  return st.result < txn::tx_result_count ? txn::to_string(static_cast<txn::tx_result>(st.result))
+                                          : "unknown_result";
+}
+
+json status_json(const tpu::tx_status& st) {
+  return {{"status", status_name(st)}, {"slot", st.slot}};
+}
+
+// Body of POST /tx: hex of at most max_transaction_bytes, plus a little whitespace.
+constexpr std::size_t max_tx_body_bytes = 2 * txn::max_transaction_bytes + 64;
+
 std::string prometheus_name(const std::string& s) {
   std::string out;
   for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -54,9 +85,100 @@ struct http_api::impl {
   http_api_config config;
   const gossip::snapshot_board* board;
   util::spsc_ring<gossip::gossip_command>* commands;
+  http_chain_view chain;
+  int tpu_socket = -1;  // for POST /tx; used only by the single worker thread
   httplib::Server server;
   std::thread thread;
   bool started = false;
+  std::uint16_t bound_port = 0;
+  std::atomic<bool> listen_returned{false};
+
+  ~impl() {
+    if (tpu_socket >= 0) ::close(tpu_socket);
+  }
+
+  void chain_routes() {
+    server.Get("/slot", [this](const httplib::Request&, httplib::Response& res) {
+      if (chain.board == nullptr) return error(res, 503, "the PoH chain is not running");
+      const auto st = chain.board->read();
+      reply(res, 200,
+            json{{"slot", st.slot},
+                 {"tick_height", st.tick_height},
+                 {"blockhash", util::to_hex(st.blockhash)},
+                 {"blockhash_slot", st.blockhash_slot},
+                 {"durable_slot", st.has_durable_slot ? json(st.durable_slot) : json(nullptr)},
+                 {"lamports_per_signature",
+                  chain.bank != nullptr ? json(chain.bank->lamports_per_signature()) : json(nullptr)}});
+    });
+    server.Get(R"(/balance/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string text = req.matches[1];
+      crypto::pubkey key{};
+      if (!parse_hex(text, key)) return error(res, 400, "pubkey: expected 64 hex digits");
+      if (chain.bank == nullptr) return error(res, 503, "the bank is not running");
+      reply(res, 200, json{{"pubkey", util::to_hex(key)}, {"lamports", chain.bank->balance(key)}});
+    });
+    server.Get(R"(/tx/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const std::string text = req.matches[1];
+      crypto::signature sig{};
+      if (!parse_hex(text, sig)) return error(res, 400, "signature: expected 128 hex digits");
+      if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
+      const auto st = chain.statuses->find(sig);
+      if (!st) return reply(res, 404, json{{"signature", util::to_hex(sig)}, {"status", "unknown"}});
+      json j = status_json(*st);
+      j["signature"] = util::to_hex(sig);
+      reply(res, 200, j);
+    });
+    server.Post("/tx/status", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.body.size() > config.max_batch_body_bytes)
+        return error(res, 400, fmt::format("body is {} bytes; the limit is {}", req.body.size(),
+                                           config.max_batch_body_bytes));
+      json j;
+      try {
+        j = json::parse(req.body);
+      } catch (const json::parse_error& e) {
+        return error(res, 400, std::string("invalid JSON: ") + e.what());
+      }
+      if (!j.is_object() || !j.contains("signatures") || !j["signatures"].is_array())
+        return error(res, 400, R"(expected {"signatures": ["<128 hex>", ...]})");
+      const auto& list = j["signatures"];
+      if (list.size() > max_status_batch)
+        return error(res, 400, fmt::format("{} signatures; at most {} per request", list.size(), max_status_batch));
+      std::vector<crypto::signature> sigs(list.size());
+      for (std::size_t i = 0; i < list.size(); ++i)
+        if (!list[i].is_string() || !parse_hex(list[i].get_ref<const std::string&>(), sigs[i]))
+          return error(res, 400, fmt::format("signatures[{}]: expected 128 hex digits", i));
+      if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
+      json out = json::array();
+      for (const auto& sig : sigs) {
+        const auto st = chain.statuses->find(sig);
+        out.push_back(st ? status_json(*st) : json(nullptr));
+      }
+      reply(res, 200, json{{"statuses", std::move(out)}});
+    });
+    server.Post("/tx", [this](const httplib::Request& req, httplib::Response& res) {
+      if (req.body.size() > max_tx_body_bytes)
+        return error(res, 400, fmt::format("body is {} bytes; a transaction is at most {} bytes ({} hex digits)",
+                                           req.body.size(), txn::max_transaction_bytes,
+                                           2 * txn::max_transaction_bytes));
+      const std::string_view text = trim(req.body);
+      if (text.size() % 2 != 0) return error(res, 400, "body: expected the transaction as hex (an even number of hex digits)");
+      std::vector<std::uint8_t> bytes(text.size() / 2);
+      if (!parse_hex(text, bytes)) return error(res, 400, "body: expected the transaction as hex digits only");
+      txn::transaction_view tx;
+      if (const auto e = txn::parse_transaction(bytes, tx); e != txn::parse_error::none)
+        return error(res, 400, std::string("invalid transaction: ") + txn::to_string(e));
+      if (chain.tpu_port == 0 || tpu_socket < 0) return error(res, 503, "no tpu address to send to");
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(chain.tpu_port);
+      to.sin_addr.s_addr = htonl(chain.tpu_ip);
+      const auto sent = ::sendto(tpu_socket, bytes.data(), bytes.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                                 sizeof to);
+      if (sent != static_cast<ssize_t>(bytes.size()))
+        return error(res, 503, fmt::format("send to the tpu failed: {}", std::strerror(errno)));
+      reply(res, 200, json{{"signature", util::to_hex(tx.signature(0))}});
+    });
+  }
 
   std::shared_ptr<const gossip::gossip_snapshot> snapshot(httplib::Response& res) const {
     auto s = board != nullptr ? board->latest() : nullptr;
@@ -197,21 +319,48 @@ http_api::http_api(const http_api_config& config, const gossip::snapshot_board* 
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  impl_->server.set_payload_max_length(1 << 20);
+  impl_->server.set_payload_max_length(
+      std::max<std::size_t>({std::size_t{1} << 20, config.max_body_bytes, config.max_batch_body_bytes}));
   impl_->server.set_read_timeout(2, 0);
   impl_->server.set_write_timeout(2, 0);
   impl_->routes();
+  impl_->chain_routes();
 }
 
 http_api::~http_api() { stop(); }
 
+void http_api::set_chain(const http_chain_view& view) {
+  if (impl_->started) throw std::logic_error("http_api::set_chain: call it before start()");
+  impl_->chain = view;
+}
+
 void http_api::start() {
   if (impl_->started) return;
-  if (!impl_->server.bind_to_port(impl_->config.ip, impl_->config.port))
-    throw std::runtime_error(fmt::format("http api {}:{}: bind failed: {}", impl_->config.ip,
-                                         impl_->config.port, std::strerror(errno)));
+  if (impl_->chain.tpu_port != 0 && impl_->tpu_socket < 0) {
+    impl_->tpu_socket = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (impl_->tpu_socket < 0)
+      throw std::runtime_error(fmt::format("http api: UDP socket for POST /tx: {}", std::strerror(errno)));
+  }
+  if (impl_->config.port == 0) {
+    const int port = impl_->server.bind_to_any_port(impl_->config.ip);
+    if (port <= 0)
+      throw std::runtime_error(fmt::format("http api {}:0: bind failed: {}", impl_->config.ip, std::strerror(errno)));
+    impl_->bound_port = static_cast<std::uint16_t>(port);
+  } else {
+    if (!impl_->server.bind_to_port(impl_->config.ip, impl_->config.port))
+      throw std::runtime_error(fmt::format("http api {}:{}: bind failed: {}", impl_->config.ip,
+                                           impl_->config.port, std::strerror(errno)));
+    impl_->bound_port = impl_->config.port;
+  }
   impl_->started = true;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  impl_->listen_returned = false;
+  impl_->thread = std::thread([this] {
+    impl_->server.listen_after_bind();
+    impl_->listen_returned = true;
+  });
+  // httplib's stop() does nothing until the listen loop has marked itself running, so a stop()
+  // right after start() would leave the thread listening forever: wait for the loop here.
+  while (!impl_->server.is_running() && !impl_->listen_returned) std::this_thread::sleep_for(std::chrono::microseconds(100));
 }
 
 void http_api::stop() {
@@ -219,6 +368,9 @@ void http_api::stop() {
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->started = false;
+  impl_->bound_port = 0;
 }
+
+std::uint16_t http_api::port() const noexcept { return impl_->bound_port; }
 
 }  // namespace riptide::rpc

@@ -10,8 +10,29 @@
 //     /gossip/state, /gossip/health, /metrics (Prometheus text); POST /gossip/data with JSON
 //     {"key": "...", "value": "..."}. Bad JSON, a wrong shape, an oversize key/value or body
 //     get 400 with {"error": "..."}; a full command ring gets 503.
-//   - start() binds and throws std::runtime_error naming the address if it cannot; stop()
-//     (or the destructor) shuts the server down and joins its thread.
+//   - Chain endpoints, served from the parts named by set_chain() (each part is optional; an
+//     endpoint whose part is null answers 503 {"error": "..."}). They read only what is safe
+//     from another thread: chain_board::read(), bank::balance(), tx_status_cache::find().
+//       GET  /slot              {"slot", "tick_height", "blockhash" (hex), "blockhash_slot",
+//                                "durable_slot" (null before the first), "lamports_per_signature"
+//                                (null without a bank)}                             needs board
+//       GET  /balance/{pubkey}  {"pubkey", "lamports"}; 400 on bad hex            needs bank
+//       GET  /tx/{signature}    {"signature", "status": "ok" | tx_result name, "slot"};
+//                               404 {"signature", "status": "unknown"}; 400 on bad hex
+//                                                                          needs statuses
+//       POST /tx/status         {"signatures": ["<128 hex>", ...]} (at most
+//                               max_status_batch, body at most max_batch_body_bytes) ->
+//                               {"statuses": [{"status", "slot"} | null, ...]} in request
+//                               order                                       needs statuses
+//       POST /tx                body: the transaction's bytes as hex (surrounding whitespace
+//                               ignored); parsed with txn::parse_transaction (400 names the
+//                               parse_error), then sent as one UDP datagram to the tpu address,
+//                               the path every client takes; -> {"signature": "<first, hex>"}
+//                                                                  needs tpu_ip and tpu_port
+//     Hex is lowercase, as the node prints it; uppercase is accepted on input.
+//   - start() binds and throws std::runtime_error naming the address if it cannot (or if the
+//     UDP socket for POST /tx cannot be made); stop() (or the destructor) shuts the server
+//     down and joins its thread.
 
 #include <cstdint>
 #include <filesystem>
@@ -20,16 +41,33 @@
 #include <thread>
 
 #include <riptide/gossip/gossip_tile.hpp>
+#include <riptide/tpu/chain_board.hpp>
+#include <riptide/tpu/tx_status.hpp>
+#include <riptide/txn/bank.hpp>
 #include <riptide/util/spsc_ring.hpp>
 
 namespace riptide::rpc {
 
+// Most signatures one POST /tx/status may ask about.
+constexpr std::size_t max_status_batch = 1024;
+
 struct http_api_config {
   std::string ip = "127.0.0.1";
-  std::uint16_t port = 11000;
-  std::size_t max_body_bytes = 4096;
+  std::uint16_t port = 11000;  // 0: any free port (tests), see http_api::port()
+  std::size_t max_body_bytes = 4096;                // POST /gossip/data
+  std::size_t max_batch_body_bytes = 256 * 1024;    // POST /tx/status (1024 signatures fit)
   std::filesystem::path metrics_path;  // for /metrics; empty: /metrics is 404
   std::string node_name;
+};
+
+// What the chain endpoints read. The pointed-to objects must outlive the http_api (or its
+// stop()). tpu_ip is host byte order (as node::parse_ipv4 returns it); tpu_port 0 = no tpu.
+struct http_chain_view {
+  const tpu::chain_board* board = nullptr;
+  const txn::bank* bank = nullptr;
+  const tpu::tx_status_cache* statuses = nullptr;
+  std::uint32_t tpu_ip = 0;
+  std::uint16_t tpu_port = 0;
 };
 
 class http_api {
@@ -40,8 +78,12 @@ class http_api {
   http_api(const http_api&) = delete;
   http_api& operator=(const http_api&) = delete;
 
+  // Before start() only (throws std::logic_error after): the parts the chain endpoints read.
+  void set_chain(const http_chain_view& view);
   void start();
   void stop();
+  // The port the server is bound to (after start()), or 0.
+  [[nodiscard]] std::uint16_t port() const noexcept;
 
  private:
   struct impl;
