@@ -374,7 +374,6 @@ void config::validate() const {
   require(!load.enabled || verify.tiles >= 1, "load.enabled", "needs verify.tiles >= 1");
   require(!load.enabled || net.enabled, "load.enabled", "needs net.enabled = true (it sends to the tpu port)");
   require(bank.tiles <= 16, "bank.tiles", "must be in 0..16");
-  require(bank.tiles == 0 || verify.tiles >= 1, "bank.tiles", "needs verify.tiles >= 1");
   require(bank.max_accounts >= 16 && bank.max_accounts <= (1ULL << 28), "bank.max_accounts",
           "must be in 16..268435456");
   require(bank.lamports_per_signature <= 1'000'000'000'000ULL, "bank.lamports_per_signature",

@@ -13,7 +13,12 @@
 #include <riptide/net/net_tile.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/rpc/http_api.hpp>
+#include <riptide/tpu/bank_tile.hpp>
+#include <riptide/tpu/chain_board.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
+#include <riptide/tpu/microblock.hpp>
+#include <riptide/tpu/tx_status.hpp>
+#include <riptide/txn/bank.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
@@ -46,6 +51,7 @@ std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t
   if (cfg.ledger.enabled) (poh_alone ? rest : cores[0]).push_back("ledger");
   if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
   if (cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
+  for (std::uint64_t i = 0; i < cfg.active_bank_tiles(); ++i) rest.push_back("bank");
   for (std::uint64_t i = 0; i < cfg.verify.tiles; ++i) rest.push_back("verify");
   const std::size_t first = cores.size() > 1 ? 1 : 0;
   const std::size_t span = cores.size() - first;
@@ -59,6 +65,13 @@ struct node::impl {
   config cfg;
   std::unique_ptr<util::metrics_registry> metrics;
   std::vector<std::unique_ptr<ring>> rings;
+  std::vector<std::unique_ptr<util::spsc_ring<tpu::slot_hash>>> blockhash_rings;
+  std::vector<std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>> mixin_rings;
+  tpu::chain_board board_chain;
+  std::unique_ptr<tpu::tx_status_cache> statuses;
+  std::unique_ptr<txn::bank> bank;
+  std::vector<std::unique_ptr<tpu::microblock_store>> stores;
+  std::vector<std::unique_ptr<tpu::bank_tile>> banks;
   std::unique_ptr<tpu::poh_tile> poh;
   std::unique_ptr<tpu::load_tile> load;
   std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
@@ -75,6 +88,7 @@ struct node::impl {
   std::vector<util::core_plan> plan;
   std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
+  std::string banking_note;  // why banking is off, printed at start
   // Link metrics: sampled from the rings' free-running indices by the main thread.
   std::vector<std::pair<const ring*, util::metrics_block>> links;
 
@@ -83,6 +97,10 @@ struct node::impl {
     links.emplace_back(rings.back().get(),
                        metrics->add(util::metrics_kind::link, name, {"pushed", "popped", "depth"}));
     return rings.back().get();
+  }
+  util::spsc_ring<tpu::slot_hash>* make_blockhash_ring() {
+    blockhash_rings.push_back(std::make_unique<util::spsc_ring<tpu::slot_hash>>(256));
+    return blockhash_rings.back().get();
   }
   void sample_links() {
     for (auto& [r, block] : links) {
@@ -101,22 +119,17 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   const auto allowed = util::allowed_cpus();
   m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size()) : cfg.layout.cores;
 
-  // Blocks: one per core thread, per tile (poh, load, dedup, verifiers) and per link (four
-  // per verify tile at most).
-  const std::uint32_t blocks = static_cast<std::uint32_t>(m.layout.size() + 3 + 5 * cfg.verify.tiles + 1 + 2 + 4 + 1);
+  const std::size_t v = cfg.verify.tiles;
+  const std::size_t b = cfg.active_bank_tiles();
+  // Blocks: one per core thread and tile, and one per sampled link (rings of descriptors).
+  const auto blocks = static_cast<std::uint32_t>(m.layout.size() + 16 + 4 * v + 3 * b + 16);
   m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
 
-  const std::size_t v = cfg.verify.tiles;
-  std::vector<ring*> to_verify, from_verify, verify_release;
-  for (std::size_t i = 0; i < v; ++i) {
-    to_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("load>verify{}", i)));
-    from_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("verify{}>dedup", i)));
-  }
   tpu::poh_tile_config pc;
   pc.hashes_per_tick = cfg.poh.hashes_per_tick;
   pc.ticks_per_slot = cfg.poh.ticks_per_slot;
   pc.target_tick_ns = cfg.poh.tick_us * 1000;
-  // A cluster's facts (shred version, PoH timing) are the genesis's, not the node's.
+  // A cluster's facts (shred version, PoH timing, funding) are the genesis's, not the node's.
   std::optional<riptide::node::genesis> cluster_genesis;
   if (!cfg.cluster.genesis.empty()) cluster_genesis = load_genesis(cfg.cluster.genesis);
   if (cluster_genesis) {
@@ -130,57 +143,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   pc.hashes_per_poll = cfg.poh.hashes_per_poll;
   pc.max_slots = cfg.poh.max_slots;
-  crypto::hash32 genesis{};  // a standalone node starts its chain from the zero hash
-  if (cfg.ledger.enabled) {
-    ledger::ledger_config lc;
-    lc.dir = cfg.ledger.dir;
-    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
-    m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
-    m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
-    tpu::ledger_tile_config ltc;
-    ltc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
-    ltc.hashes_per_tick = pc.hashes_per_tick;
-    ltc.ticks_per_slot = pc.ticks_per_slot;
-    ltc.start_hash = genesis;
-    m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
-  }
-  m.poh = std::make_unique<tpu::poh_tile>("poh", genesis, pc, nullptr, m.entries.get());
-
-  if (cfg.load.enabled) {
-    // Enough frames for every ring slot downstream to hold one, twice over.
-    const std::size_t frames = 2 * v * cfg.verify.ring_entries + 1024;
-    ring* dedup_release = m.make_ring(next_pow2(frames), "dedup>load.free");
-    for (std::size_t i = 0; i < v; ++i)
-      verify_release.push_back(m.make_ring(next_pow2(frames), fmt::format("verify{}>load.free", i)));
-    std::vector<ring*> releases = verify_release;
-    releases.push_back(dedup_release);
-    tpu::load_tile_config lc;
-    lc.rate_tps = cfg.load.rate_tps;
-    lc.duplicate_percent = cfg.load.duplicate_percent;
-    lc.invalid_percent = cfg.load.invalid_percent;
-    lc.signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
-    lc.frames = static_cast<std::uint32_t>(frames);
-    m.load = std::make_unique<tpu::load_tile>("load", lc, to_verify, releases);
-    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", cfg.dedup.cache_entries, from_verify,
-                                                nullptr, dedup_release);
-    tpu::verify_tile_config vc;
-    vc.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
-    vc.batch = cfg.verify.batch;
-    for (std::size_t i = 0; i < v; ++i)
-      m.verifiers.push_back(std::make_unique<tpu::verify_tile>(
-          "verify" + std::to_string(i), m.load->frames(), *to_verify[i], *from_verify[i],
-          verify_release[i], vc));
-  } else if (v > 0) {
-    // No packet source yet besides the load tile: verify tiles would idle. Keep them so a
-    // layout can be tried, fed by nothing.
-    static const util::frame_pool empty_pool(1);
-    for (std::size_t i = 0; i < v; ++i)
-      m.verifiers.push_back(std::make_unique<tpu::verify_tile>(
-          "verify" + std::to_string(i), empty_pool, *to_verify[i], *from_verify[i], nullptr,
-          tpu::verify_tile_config{}));
-    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", cfg.dedup.cache_entries, from_verify,
-                                                nullptr, nullptr);
-  }
+  crypto::hash32 start_hash{};  // a standalone node starts its chain from the zero hash
 
   // Identity and cluster facts.
   m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
@@ -189,6 +152,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                           ? cluster_genesis->shred_version
                                           : static_cast<std::uint16_t>(cfg.cluster.shred_version);
 
+  // ---- net: every UDP port with a consumer
+  const bool tpu_open = cfg.net.enabled && v > 0;
   if (cfg.net.enabled) {
     net::net_tile_config nc;
     nc.backend = cfg.net.backend == "io_uring"   ? net::backend_kind::io_uring
@@ -198,6 +163,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     // Only ports with a consumer are opened; the others are advertised for later stages.
     if (cfg.gossip.enabled)
       nc.ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
+    if (tpu_open)
+      nc.ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
     nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
     nc.uring_provided_frames = static_cast<std::uint32_t>(cfg.net.uring_provided_frames);
     nc.socket_buffer_bytes = static_cast<std::uint32_t>(cfg.net.socket_buffer_bytes);
@@ -211,6 +178,127 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     nc.faults.seed = cfg.net.fault_seed;
     m.net = std::make_unique<net::net_tile>("net", nc);
   }
+
+  // ---- bank and ledger
+  if (b > 0) {
+    txn::bank_config bc;
+    bc.max_accounts = cfg.bank.max_accounts;
+    bc.lamports_per_signature = cfg.bank.lamports_per_signature;
+    bc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
+    m.bank = std::make_unique<txn::bank>(bc);
+    // Genesis funding: the faucet's balance, credited before the first slot.
+    if (cluster_genesis && cluster_genesis->faucet.lamports != 0 &&
+        !m.bank->credit(cluster_genesis->faucet.id, cluster_genesis->faucet.lamports))
+      throw std::runtime_error("bank: cannot credit the genesis faucet");
+  } else if (v > 0 && !cfg.ledger.enabled) {
+    m.banking_note = "banking off: ledger.enabled = false (the ledger tile stores executed batches)";
+  }
+  if (cfg.ledger.enabled) {
+    ledger::ledger_config lc;
+    lc.dir = cfg.ledger.dir;
+    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
+    m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
+    m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
+    m.statuses = std::make_unique<tpu::tx_status_cache>(cfg.ledger.tx_status_entries);
+  }
+  for (std::size_t j = 0; j < b; ++j) {
+    const std::size_t txs = cfg.bank.max_txs_per_microblock;
+    m.stores.push_back(std::make_unique<tpu::microblock_store>(
+        cfg.bank.microblocks, txs * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes),
+        txs * txn::max_accounts));
+    m.mixin_rings.push_back(std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64));
+  }
+  if (cfg.ledger.enabled) {
+    tpu::ledger_tile_config ltc;
+    ltc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
+    ltc.hashes_per_tick = pc.hashes_per_tick;
+    ltc.ticks_per_slot = pc.ticks_per_slot;
+    ltc.start_hash = start_hash;
+    for (auto& st : m.stores) ltc.banks.push_back(st.get());
+    ltc.statuses = m.statuses.get();
+    ltc.board = &m.board_chain;
+    ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
+    m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
+  }
+
+  // ---- PoH
+  std::vector<util::spsc_ring<tpu::poh_mixin>*> mixins;
+  for (auto& r : m.mixin_rings) mixins.push_back(r.get());
+  std::vector<util::spsc_ring<tpu::slot_hash>*> hash_outs;
+  util::spsc_ring<tpu::slot_hash>* dedup_hashes = nullptr;
+  std::vector<util::spsc_ring<tpu::slot_hash>*> bank_hashes;
+  if (b > 0) {
+    dedup_hashes = m.make_blockhash_ring();
+    hash_outs.push_back(dedup_hashes);
+    for (std::size_t j = 0; j < b; ++j) {
+      bank_hashes.push_back(m.make_blockhash_ring());
+      hash_outs.push_back(bank_hashes.back());
+    }
+  }
+  m.poh = std::make_unique<tpu::poh_tile>("poh", start_hash, pc, std::move(mixins), m.entries.get(),
+                                          std::move(hash_outs), &m.board_chain);
+
+  // ---- TPU: tpu port → verify ×V → dedup → bank ×B (frames: the net tile's rx pool)
+  if (tpu_open) {
+    const util::frame_pool& frames = m.net->rx_frames();
+    const std::size_t free_slots = next_pow2(cfg.net.rx_frames);
+    std::vector<ring*> from_verify;
+    tpu::verify_tile_config vc;
+    vc.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
+    vc.batch = cfg.verify.batch;
+    for (std::size_t i = 0; i < v; ++i) {
+      ring* in = m.make_ring(cfg.verify.ring_entries, fmt::format("net>verify{}", i));
+      ring* free = m.make_ring(free_slots, fmt::format("verify{}>net.free", i));
+      from_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("verify{}>dedup", i)));
+      m.net->connect_rx(net::port_kind::tpu, in, free);
+      m.verifiers.push_back(std::make_unique<tpu::verify_tile>("verify" + std::to_string(i), frames,
+                                                               *in, *from_verify[i], free, vc));
+    }
+    ring* dedup_free = m.make_ring(free_slots, "dedup>net.free");
+    m.net->add_release(dedup_free);
+    std::vector<ring*> to_bank;
+    for (std::size_t j = 0; j < b; ++j)
+      to_bank.push_back(m.make_ring(cfg.bank.ring_entries, fmt::format("dedup>bank{}", j)));
+    tpu::dedup_tile_config dc;
+    dc.cache_entries = cfg.dedup.cache_entries;
+    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", dc, &frames, from_verify, to_bank,
+                                                dedup_free, dedup_hashes);
+    for (std::size_t j = 0; j < b; ++j) {
+      ring* free = m.make_ring(free_slots, fmt::format("bank{}>net.free", j));
+      m.net->add_release(free);
+      tpu::bank_tile_config btc;
+      btc.index = static_cast<std::uint32_t>(j);
+      btc.max_txs_per_microblock = cfg.bank.max_txs_per_microblock;
+      btc.retry_slots = cfg.bank.retry_slots;
+      btc.max_pending = 16;
+      m.banks.push_back(std::make_unique<tpu::bank_tile>(
+          "bank" + std::to_string(j), *m.bank, frames, *to_bank[j], free, bank_hashes[j],
+          *m.mixin_rings[j], *m.stores[j], btc));
+    }
+    if (cfg.load.enabled) {
+      // The load tile is a client of the node's own tpu port: its packets take the same path
+      // (net → verify → dedup → bank) as anyone's.
+      tpu::load_tile_config lc;
+      lc.rate_tps = cfg.load.rate_tps;
+      lc.duplicate_percent = cfg.load.duplicate_percent;
+      lc.invalid_percent = cfg.load.invalid_percent;
+      lc.signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
+      lc.frames = 4096;
+      lc.board = &m.board_chain;
+      lc.desc_kind = static_cast<std::uint16_t>(net::port_kind::tpu);
+      lc.desc_meta = m.net->local_endpoint(net::port_kind::tpu).pack();
+      ring* tx = m.make_ring(1024, "load>net");
+      ring* tx_free = m.make_ring(next_pow2(lc.frames), "net>load.free");
+      m.load = std::make_unique<tpu::load_tile>("load", lc, std::vector<ring*>{tx},
+                                                std::vector<ring*>{tx_free});
+      m.net->add_tx(tx, &m.load->frames(), tx_free);
+      if (m.bank)
+        for (const auto& k : m.load->signers())
+          if (!m.bank->credit(k.public_key(), cfg.bank.load_signer_lamports))
+            throw std::runtime_error("bank: cannot fund the load tile's signers (bank.max_accounts too small?)");
+    }
+  }
+
   if (cfg.gossip.enabled) {
     gossip::contact_info self;
     self.id = m.identity.public_key();
@@ -263,22 +351,26 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                             m.gossip ? m.commands.get() : nullptr);
   }
 
-  std::size_t next_verify = 0;
+  std::size_t next_verify = 0, next_bank = 0;
   for (std::size_t c = 0; c < m.layout.size(); ++c) {
     util::core_plan p;
     if (!cfg.layout.cpus.empty()) p.cpu = static_cast<int>(cfg.layout.cpus[c]);
     else p.cpu = allowed.empty() ? -1 : allowed[c % allowed.size()];
     for (const auto& name : m.layout[c]) {
-      if (name == "poh") p.tiles.push_back(m.poh.get());
-      else if (name == "load") p.tiles.push_back(m.load.get());
-      else if (name == "dedup") p.tiles.push_back(m.dedup.get());
-      else if (name == "verify") p.tiles.push_back(m.verifiers.at(next_verify++).get());
-      else if (name == "net") p.tiles.push_back(m.net.get());
-      else if (name == "ledger") p.tiles.push_back(m.ledger_writer.get());
-      else if (name == "gossip") p.tiles.push_back(m.gossip.get());
+      util::tile* t = nullptr;
+      if (name == "poh") t = m.poh.get();
+      else if (name == "load") t = m.load.get();
+      else if (name == "dedup") t = m.dedup.get();
+      else if (name == "verify") t = next_verify < m.verifiers.size() ? m.verifiers[next_verify++].get() : nullptr;
+      else if (name == "bank") t = next_bank < m.banks.size() ? m.banks[next_bank++].get() : nullptr;
+      else if (name == "net") t = m.net.get();
+      else if (name == "ledger") t = m.ledger_writer.get();
+      else if (name == "gossip") t = m.gossip.get();
       else throw config_error("layout.cores: unknown tile '" + name + "'");
+      // verify/dedup/bank exist only with net (their packets come from the tpu port).
+      if (t != nullptr) p.tiles.push_back(t);
     }
-    m.plan.push_back(std::move(p));
+    if (!p.tiles.empty()) m.plan.push_back(std::move(p));
   }
   util::runtime_options ro;
   ro.pin = cfg.layout.pin;
@@ -308,6 +400,7 @@ std::string node::describe_layout() const {
 namespace {
 struct totals {
   std::uint64_t hashes, slot, ticks, sent, verified, sig_failed, parse_failed, unique, duplicate;
+  std::uint64_t too_old, executed, ok, failed, tpu_rx;
   std::uint64_t gossip_rx, gossip_tx;
 };
 }  // namespace
@@ -321,7 +414,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     totals t{};
     t.hashes = own(m.poh.get(), tpu::poh_tile::c_hashes);
     t.ticks = own(m.poh.get(), tpu::poh_tile::c_ticks);
-    t.slot = t.ticks / m.cfg.poh.ticks_per_slot;
+    t.slot = own(m.poh.get(), tpu::poh_tile::c_slot);
     t.sent = own(m.load.get(), tpu::load_tile::c_sent);
     for (auto& v : m.verifiers) {
       t.verified += own(v.get(), tpu::verify_tile::c_verified);
@@ -330,6 +423,13 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     }
     t.unique = own(m.dedup.get(), tpu::dedup_tile::c_unique);
     t.duplicate = own(m.dedup.get(), tpu::dedup_tile::c_duplicate);
+    t.too_old = own(m.dedup.get(), tpu::dedup_tile::c_blockhash_too_old);
+    for (auto& bt : m.banks) {
+      t.executed += own(bt.get(), tpu::bank_tile::c_executed);
+      t.ok += own(bt.get(), tpu::bank_tile::c_ok);
+      t.failed += own(bt.get(), tpu::bank_tile::c_failed);
+    }
+    t.tpu_rx = own(m.net.get(), net::net_tile::c_rx_tpu);
     t.gossip_rx = own(m.gossip.get(), gossip::gossip_tile::c_rx_packets);
     t.gossip_tx = own(m.gossip.get(), gossip::gossip_tile::c_tx_packets);
     return t;
@@ -392,13 +492,16 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                             own(m.gossip.get(), gossip::gossip_tile::c_table_size),
                             static_cast<double>(cur.gossip_rx - prev.gossip_rx) / dt,
                             static_cast<double>(cur.gossip_tx - prev.gossip_tx) / dt);
-      if (m.load)
-        line += fmt::format(" | tx sent {:>7.0f}/s verified {:>7.0f}/s bad-sig {:>4.0f}/s unique {:>7.0f}/s dup {:>5.0f}/s",
-                            static_cast<double>(cur.sent - prev.sent) / dt,
-                            static_cast<double>(cur.verified - prev.verified) / dt,
-                            static_cast<double>(cur.sig_failed - prev.sig_failed) / dt,
-                            static_cast<double>(cur.unique - prev.unique) / dt,
-                            static_cast<double>(cur.duplicate - prev.duplicate) / dt);
+      auto rate = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / dt; };
+      if (m.load) line += fmt::format(" | load sent {:.0f}/s", rate(cur.sent, prev.sent));
+      if (!m.verifiers.empty())
+        line += fmt::format(" | tpu rx {:.0f}/s verified {:.0f}/s bad {:.0f}/s dup {:.0f}/s old {:.0f}/s",
+                            rate(cur.tpu_rx, prev.tpu_rx), rate(cur.verified, prev.verified),
+                            rate(cur.sig_failed + cur.parse_failed, prev.sig_failed + prev.parse_failed),
+                            rate(cur.duplicate, prev.duplicate), rate(cur.too_old, prev.too_old));
+      if (!m.banks.empty())
+        line += fmt::format(" | bank {:.0f} tx/s (failed {:.0f}/s), {} tx total", rate(cur.executed, prev.executed),
+                            rate(cur.failed, prev.failed), cur.executed);
       out << line << "\n" << std::flush;
     }
     prev = cur;
@@ -423,12 +526,25 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average)\n",
       s.seconds, s.slots, s.ticks, s.hashes, static_cast<double>(s.hashes) / s.seconds / 1e6);
-  if (m.load)
+  if (!m.verifiers.empty())
     out << fmt::format(
-        "summary: tx sent {}, verified {}, bad signature {}, unparseable {}, unique {}, "
-        "duplicate {} ({:.0f} verified tx/s)\n",
-        s.tx_sent, s.tx_verified, s.tx_sig_failed, s.tx_parse_failed, s.tx_unique,
-        s.tx_duplicate, static_cast<double>(s.tx_verified) / s.seconds);
+        "summary: tpu received {}, load sent {}, verified {}, bad signature {}, unparseable {}, "
+        "unique {}, duplicate {}, blockhash too old {} ({:.0f} verified tx/s)\n",
+        fin.tpu_rx, s.tx_sent, s.tx_verified, s.tx_sig_failed, s.tx_parse_failed, s.tx_unique,
+        s.tx_duplicate, fin.too_old, static_cast<double>(s.tx_verified) / s.seconds);
+  if (!m.banks.empty()) {
+    txn::execution_counters all;
+    for (auto& bt : m.banks) all.add(bt->execution());
+    std::string failures;
+    for (std::size_t r = 1; r < txn::tx_result_count; ++r)
+      if (all.by_result[r] != 0)
+        failures += fmt::format(" {}={}", txn::to_string(static_cast<txn::tx_result>(r)), all.by_result[r]);
+    out << fmt::format("summary: bank executed {} ({:.0f} tx/s), ok {}, failed {}{}{}, fees {} lamports\n",
+                       all.executed(), static_cast<double>(all.executed()) / s.seconds,
+                       all.count(txn::tx_result::ok), all.executed() - all.count(txn::tx_result::ok),
+                       failures.empty() ? "" : ":", failures, all.fees_collected_lamports);
+  }
+  if (!m.banking_note.empty()) out << "note: " << m.banking_note << "\n";
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
   return s;

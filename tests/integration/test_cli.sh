@@ -47,8 +47,9 @@ check "bad override is named" grep -q 'poh.ticks_per_slot' "$tmp/err"
 metrics="$tmp/m.metrics"
 "$bin" run --seconds 4 --set node.name=itest --set "metrics.path=\"$metrics\"" \
   --set poh.tick_us=1000 --set poh.hashes_per_tick=2000 --set poh.ticks_per_slot=8 \
-  --set load.rate_tps=500 --set layout.pin=false \
-  --set net.gossip_port=12990 --set rpc.port=11990 >"$tmp/run.out" 2>"$tmp/run.err" &
+  --set load.enabled=true --set load.rate_tps=500 --set layout.pin=false \
+  --set ledger.enabled=true --set ledger.dir="\"$tmp/ledger\"" --set ledger.segment_mib=8 \
+  --set net.gossip_port=12990 --set net.tpu_port=13990 --set rpc.port=11990 >"$tmp/run.out" 2>"$tmp/run.err" &
 node_pid=$!
 for _ in $(seq 50); do [ -f "$metrics" ] && break; sleep 0.1; done
 sleep 0.5
@@ -60,12 +61,15 @@ check "node run exits 0" [ "$node_rc" -eq 0 ]
 check "monitor exits 0" [ "$mon_rc" -eq 0 ]
 check "monitor shows the poh tile's hashes" grep -q '^poh .*hashes=' "$tmp/mon.out"
 check "monitor shows verify tile" grep -q '^verify0 .*verified=' "$tmp/mon.out"
-check "monitor shows a link" grep -q '^load>verify0 .*pushed=.*depth=' "$tmp/mon.out"
+check "monitor shows a link" grep -q '^net>verify0 .*pushed=.*depth=' "$tmp/mon.out"
+check "monitor shows the bank tile" grep -q '^bank0 .*executed=' "$tmp/mon.out"
 check "live lines printed" [ "$(grep -c '^\[ ' "$tmp/run.out")" -ge 3 ]
 slots=$(sed -n 's/^summary: .* s, \([0-9]*\) slots,.*/\1/p' "$tmp/run.out")
 check "slots were produced (${slots:-none})" [ "${slots:-0}" -ge 10 ]
-verified=$(sed -n 's/^summary: tx sent [0-9]*, verified \([0-9]*\),.*/\1/p' "$tmp/run.out")
+verified=$(sed -n 's/^summary: tpu received [0-9]*, load sent [0-9]*, verified \([0-9]*\),.*/\1/p' "$tmp/run.out")
 check "transactions were verified (${verified:-none})" [ "${verified:-0}" -ge 500 ]
+executed=$(sed -n 's/^summary: bank executed \([0-9]*\) .*/\1/p' "$tmp/run.out")
+check "transactions were executed (${executed:-none})" [ "${executed:-0}" -ge 400 ]
 check "pipeline drained" grep -q 'drained cleanly' "$tmp/run.out"
 check "metrics file removed at exit" [ ! -e "$metrics" ]
 

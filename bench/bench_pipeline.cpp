@@ -1,0 +1,241 @@
+// The leader pipeline end to end, against the signature-verify ceiling of its verify cores.
+//
+// BM_schnorr_verify_raw        : secp256k1_schnorrsig_verify over the same transactions, one
+//                                thread pinned to the CPU verify tile 0 uses: the per-core
+//                                ceiling.
+// BM_tpu_end_to_end/V          : signed transfers injected where the net tile's output rings
+//                                are (the benchmark thread plays net: it feeds V verify rings
+//                                round-robin and takes the frames back), through V verify
+//                                tiles → dedup → bank tile → PoH → ledger tile (a real ledger
+//                                in a temporary directory, synced at slot ends). A transfer
+//                                counts when the ledger tile has written its entry. Each
+//                                iteration builds a fresh pipeline and bank (set-up is not
+//                                timed) and times K transfers from start to the last one in
+//                                the ledger. Bar: items_per_second ≥ 0.8 × raw × V.
+//   Layout on a 2-CPU machine: verify0 alone on CPU 1; dedup, bank, PoH (sleep mode), ledger
+//   and any further verify tiles on CPU 0 with the feeder.
+
+#include <benchmark/benchmark.h>
+
+#include <sched.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "bench_support.hpp"
+
+#include <riptide/ledger/ledger.hpp>
+#include <riptide/tpu/bank_tile.hpp>
+#include <riptide/tpu/chain_board.hpp>
+#include <riptide/tpu/dedup_tile.hpp>
+#include <riptide/tpu/ledger_tile.hpp>
+#include <riptide/tpu/microblock.hpp>
+#include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tpu/tx_status.hpp>
+#include <riptide/tpu/verify_tile.hpp>
+#include <riptide/txn/bank.hpp>
+#include <riptide/txn/transaction.hpp>
+#include <riptide/util/frame_pool.hpp>
+#include <riptide/util/runtime.hpp>
+
+using namespace riptide;
+using bench::cpu_at;
+
+namespace {
+
+constexpr std::uint32_t per_iteration = 6000;  // transfers timed per iteration
+constexpr std::uint32_t payers = 512;
+constexpr std::size_t txs_per_microblock = 64;
+
+const std::vector<crypto::keypair>& payer_keys() {
+  static const std::vector<crypto::keypair> keys = [] {
+    std::vector<crypto::keypair> k;
+    for (std::uint32_t i = 0; i < payers; ++i) k.push_back(crypto::keypair::generate());
+    return k;
+  }();
+  return keys;
+}
+
+// Fresh transfers every call (a new pipeline has an empty dedup cache, but the amounts vary
+// anyway so no two transactions are alike).
+void sign_transfers(util::frame_pool& pool, std::vector<std::uint16_t>& lens,
+                    const crypto::hash32& blockhash, std::uint64_t salt) {
+  const auto& keys = payer_keys();
+  lens.resize(per_iteration);
+  for (std::uint32_t i = 0; i < per_iteration; ++i) {
+    const auto& from = keys[i % payers];
+    const auto& to = keys[(i * 7 + 3) % payers].public_key();
+    lens[i] = static_cast<std::uint16_t>(
+        txn::build_transfer(from, to, 1 + (salt * per_iteration + i) % 100'000, blockhash, pool.frame(i)));
+  }
+}
+
+void BM_schnorr_verify_raw(benchmark::State& state) {
+  util::pin_current_thread(cpu_at(1));
+  util::frame_pool pool(per_iteration);
+  std::vector<std::uint16_t> lens;
+  sign_transfers(pool, lens, crypto::hash32{}, 0);
+  std::vector<std::span<const std::uint8_t>> txs;
+  for (std::uint32_t i = 0; i < 1024; ++i) txs.push_back(pool.frame(i).first(lens[i]));
+  const bench::raw_verifier verifier(txs);
+  std::uint64_t n = 0, ok = 0;
+  for (auto _ : state) ok += verifier.verify(n++) ? 1 : 0;
+  if (ok != n) state.SkipWithError("a valid signature failed to verify");
+  state.SetItemsProcessed(static_cast<std::int64_t>(n));
+}
+BENCHMARK(BM_schnorr_verify_raw)->UseRealTime()->MinTime(2.0);
+
+using ring = util::spsc_ring<util::frag_desc>;
+
+struct pipeline {
+  std::filesystem::path dir;
+  util::frame_pool pool{per_iteration};
+  std::vector<std::uint16_t> lens;
+  txn::bank bank{txn::bank_config{1 << 16, 1 << 14, 5000, 0x5eed}};
+  tpu::chain_board board;
+  tpu::tx_status_cache statuses{1 << 16};
+  std::vector<std::unique_ptr<ring>> rings;
+  std::vector<ring*> to_verify, from_verify, verify_free;
+  std::unique_ptr<util::spsc_ring<tpu::slot_hash>> dedup_hashes, bank_hashes;
+  std::unique_ptr<util::spsc_ring<tpu::poh_mixin>> mixins;
+  std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
+  std::unique_ptr<tpu::microblock_store> store;
+  std::unique_ptr<ledger::ledger> lg;
+  std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
+  std::unique_ptr<tpu::dedup_tile> dedup;
+  std::unique_ptr<tpu::bank_tile> banker;
+  std::unique_ptr<tpu::poh_tile> poh;
+  std::unique_ptr<tpu::ledger_tile> writer;
+  std::unique_ptr<util::runtime> rt;
+
+  ring* make(std::size_t n) {
+    rings.push_back(std::make_unique<ring>(n));
+    return rings.back().get();
+  }
+
+  pipeline(std::size_t v, std::uint64_t salt) {
+    dir = std::filesystem::temp_directory_path() /
+          ("riptide-bench-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(salt));
+    std::filesystem::remove_all(dir);
+    const crypto::hash32 start{};  // the chain's start hash is slot 0's blockhash
+    sign_transfers(pool, lens, start, salt);
+    for (const auto& k : payer_keys())
+      if (!bank.credit(k.public_key(), 1'000'000'000'000)) throw std::runtime_error("credit");
+    for (std::size_t i = 0; i < v; ++i) {
+      to_verify.push_back(make(1024));
+      from_verify.push_back(make(1024));
+      verify_free.push_back(make(8192));
+    }
+    ring* dedup_free = make(8192);
+    ring* to_bank = make(1024);
+    ring* bank_free = make(8192);
+    verify_free.push_back(dedup_free);
+    verify_free.push_back(bank_free);
+    dedup_hashes = std::make_unique<util::spsc_ring<tpu::slot_hash>>(256);
+    bank_hashes = std::make_unique<util::spsc_ring<tpu::slot_hash>>(256);
+    mixins = std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64);
+    entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
+    store = std::make_unique<tpu::microblock_store>(
+        64, txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes),
+        txs_per_microblock * txn::max_accounts);
+    for (std::size_t i = 0; i < v; ++i)
+      verifiers.push_back(std::make_unique<tpu::verify_tile>(
+          "verify" + std::to_string(i), pool, *to_verify[i], *from_verify[i], verify_free[i],
+          tpu::verify_tile_config{}));
+    tpu::dedup_tile_config dc;
+    dc.cache_entries = 1 << 16;
+    dedup = std::make_unique<tpu::dedup_tile>("dedup", dc, &pool, from_verify,
+                                              std::vector<ring*>{to_bank}, dedup_free,
+                                              dedup_hashes.get());
+    tpu::bank_tile_config bc;
+    bc.max_txs_per_microblock = txs_per_microblock;
+    banker = std::make_unique<tpu::bank_tile>("bank0", bank, pool, *to_bank, bank_free,
+                                              bank_hashes.get(), *mixins, *store, bc);
+    tpu::poh_tile_config pc;
+    pc.hashes_per_tick = 1250;
+    pc.ticks_per_slot = 64;
+    pc.target_tick_ns = 6'250'000;  // sleep mode: 200 k hashes/s, PoH must not eat a core here
+    poh = std::make_unique<tpu::poh_tile>(
+        "poh", start, pc, std::vector<util::spsc_ring<tpu::poh_mixin>*>{mixins.get()}, entries.get(),
+        std::vector<util::spsc_ring<tpu::slot_hash>*>{dedup_hashes.get(), bank_hashes.get()}, &board);
+    ledger::ledger_config lc;
+    lc.dir = dir;
+    lc.segment_bytes = 64u << 20;
+    lg = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
+    tpu::ledger_tile_config ltc;
+    ltc.hashes_per_tick = pc.hashes_per_tick;
+    ltc.ticks_per_slot = pc.ticks_per_slot;
+    ltc.start_hash = start;
+    ltc.banks = {store.get()};
+    ltc.statuses = &statuses;
+    ltc.board = &board;
+    writer = std::make_unique<tpu::ledger_tile>("ledger", *lg, ltc, *entries);
+
+    std::vector<util::core_plan> plan;
+    plan.push_back(util::core_plan{cpu_at(1), {verifiers[0].get()}});
+    util::core_plan rest{cpu_at(0), {}};
+    for (std::size_t i = 1; i < v; ++i) rest.tiles.push_back(verifiers[i].get());
+    rest.tiles.push_back(dedup.get());
+    rest.tiles.push_back(banker.get());
+    rest.tiles.push_back(poh.get());
+    rest.tiles.push_back(writer.get());
+    plan.push_back(std::move(rest));
+    rt = std::make_unique<util::runtime>(plan, util::runtime_options{});
+  }
+  ~pipeline() {
+    rt.reset();
+    writer.reset();
+    lg.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
+void BM_tpu_end_to_end(benchmark::State& state) {
+  const std::size_t v = static_cast<std::size_t>(state.range(0));
+  std::uint64_t salt = 0, total = 0, microblocks = 0, conflicts = 0;
+  double seconds = 0;
+  for (auto _ : state) {
+    pipeline p(v, ++salt);
+    util::pin_current_thread(cpu_at(0));
+    const auto t0 = std::chrono::steady_clock::now();
+    p.rt->start();
+    std::uint32_t sent = 0;
+    std::uint64_t spins = 0;
+    while (p.statuses.recorded() < per_iteration) {
+      // Feed as fast as the verify rings take it; yield so tiles sharing this CPU run.
+      while (sent < per_iteration && p.to_verify[sent % v]->try_push(util::frag_desc{sent, p.lens[sent], 0, sent}))
+        ++sent;
+      sched_yield();
+      if (++spins > 50'000'000) break;
+    }
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    state.SetIterationTime(dt);
+    p.rt->stop();
+    if (p.statuses.recorded() != per_iteration) {
+      state.SkipWithError("not every transfer reached the ledger");
+      return;
+    }
+    if (p.banker->execution().count(txn::tx_result::ok) != per_iteration) {
+      state.SkipWithError("a transfer failed in the bank");
+      return;
+    }
+    total += per_iteration;
+    seconds += dt;
+    microblocks += p.banker->own_counter(tpu::bank_tile::c_microblocks);
+    conflicts += p.banker->own_counter(tpu::bank_tile::c_lock_conflicts);
+  }
+  state.counters["txs_per_entry"] = static_cast<double>(total) / static_cast<double>(std::max<std::uint64_t>(microblocks, 1));
+  state.counters["lock_conflicts_per_tx"] = static_cast<double>(conflicts) / static_cast<double>(std::max<std::uint64_t>(total, 1));
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+  state.counters["per_verify_core"] =
+      benchmark::Counter(static_cast<double>(total) / static_cast<double>(v) / seconds);
+}
+BENCHMARK(BM_tpu_end_to_end)->Arg(1)->Arg(2)->UseManualTime()->Iterations(4);
+
+}  // namespace
+
+BENCHMARK_MAIN();
