@@ -12,6 +12,7 @@
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/net/net_tile.hpp>
 #include <riptide/node/genesis.hpp>
+#include <riptide/node/ledger_tool.hpp>
 #include <riptide/rpc/http_api.hpp>
 #include <riptide/tpu/bank_tile.hpp>
 #include <riptide/tpu/chain_board.hpp>
@@ -89,6 +90,8 @@ struct node::impl {
   std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
   std::string banking_note;  // why banking is off, printed at start
+  std::string resume_note;   // how the ledger was resumed, printed at start
+  std::uint64_t poh_start_tick = 0;
   // Link metrics: sampled from the rings' free-running indices by the main thread.
   std::vector<std::pair<const ring*, util::metrics_block>> links;
 
@@ -180,6 +183,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
 
   // ---- bank and ledger
+  const std::uint64_t load_seed = 1;
+  const std::size_t load_signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
   if (b > 0) {
     txn::bank_config bc;
     bc.max_accounts = cfg.bank.max_accounts;
@@ -190,9 +195,17 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     if (cluster_genesis && cluster_genesis->faucet.lamports != 0 &&
         !m.bank->credit(cluster_genesis->faucet.id, cluster_genesis->faucet.lamports))
       throw std::runtime_error("bank: cannot credit the genesis faucet");
+    // The load tile's signers (deterministic keys) are funded the same way, so a node that
+    // resumes its ledger with the same load settings replays their transfers exactly.
+    if (cfg.load.enabled && tpu_open)
+      for (std::size_t i = 0; i < load_signers; ++i)
+        if (!m.bank->credit(tpu::load_tile::signer(load_seed, i).public_key(),
+                            cfg.bank.load_signer_lamports))
+          throw std::runtime_error("bank: cannot fund the load tile's signers (bank.max_accounts too small?)");
   } else if (v > 0 && !cfg.ledger.enabled) {
     m.banking_note = "banking off: ledger.enabled = false (the ledger tile stores executed batches)";
   }
+  std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
     ledger::ledger_config lc;
     lc.dir = cfg.ledger.dir;
@@ -200,6 +213,34 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
     m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     m.statuses = std::make_unique<tpu::tx_status_cache>(cfg.ledger.tx_status_entries);
+    resume = find_resume_point(*m.ledger_store);
+    if (resume) {
+      if (resume->hashes_per_tick != pc.hashes_per_tick || resume->ticks_per_slot != pc.ticks_per_slot)
+        throw std::runtime_error(fmt::format(
+            "{}: the ledger's chain has {} hashes/tick and {} ticks/slot, this node {} and {}; "
+            "use a new ledger.dir",
+            cfg.ledger.dir, resume->hashes_per_tick, resume->ticks_per_slot, pc.hashes_per_tick,
+            pc.ticks_per_slot));
+      start_hash = resume->last_hash;
+      pc.start_tick_height = resume->tick_height;
+      m.poh_start_tick = resume->tick_height;
+      m.resume_note = fmt::format("resuming the ledger at slot {} (tick height {}{})", resume->next_slot,
+                                  resume->tick_height,
+                                  resume->truncated_records != 0
+                                      ? fmt::format(", cut {} records of a partial slot", resume->truncated_records)
+                                      : std::string());
+      if (m.bank) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const replay_result r = replay_ledger(*m.ledger_store, *m.bank);
+        if (!r.ok())
+          throw std::runtime_error(cfg.ledger.dir + ": replaying the ledger into the bank failed: " +
+                                   r.first_problem);
+        m.resume_note += fmt::format(
+            "; replayed {} slots, {} txs into the bank in {:.2f} s ({} bank hashes matched)", r.slots, r.txs,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+            r.bank_hashes_checked);
+      }
+    }
   }
   for (std::size_t j = 0; j < b; ++j) {
     const std::size_t txs = cfg.bank.max_txs_per_microblock;
@@ -218,6 +259,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     ltc.statuses = m.statuses.get();
     ltc.board = &m.board_chain;
     ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
+    ltc.resume = resume.has_value();
     m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
   }
 
@@ -282,7 +324,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       lc.rate_tps = cfg.load.rate_tps;
       lc.duplicate_percent = cfg.load.duplicate_percent;
       lc.invalid_percent = cfg.load.invalid_percent;
-      lc.signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
+      lc.signers = load_signers;
+      lc.seed = load_seed;
       lc.frames = 4096;
       lc.board = &m.board_chain;
       lc.desc_kind = static_cast<std::uint16_t>(net::port_kind::tpu);
@@ -292,10 +335,6 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.load = std::make_unique<tpu::load_tile>("load", lc, std::vector<ring*>{tx},
                                                 std::vector<ring*>{tx_free});
       m.net->add_tx(tx, &m.load->frames(), tx_free);
-      if (m.bank)
-        for (const auto& k : m.load->signers())
-          if (!m.bank->credit(k.public_key(), cfg.bank.load_signer_lamports))
-            throw std::runtime_error("bank: cannot fund the load tile's signers (bank.max_accounts too small?)");
     }
   }
 
@@ -349,6 +388,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     hc.node_name = cfg.node.name;
     m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
                                             m.gossip ? m.commands.get() : nullptr);
+    rpc::http_chain_view view;
+    view.board = &m.board_chain;
+    view.bank = m.bank.get();
+    view.statuses = m.statuses.get();
+    if (tpu_open) {
+      view.tpu_ip = *parse_ipv4(cfg.net.ip);
+      view.tpu_port = m.net->bound_port(net::port_kind::tpu);
+    }
+    m.api->set_chain(view);
   }
 
   std::size_t next_verify = 0, next_bank = 0;
@@ -449,6 +497,8 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     m.api->start();
     out << fmt::format("  http api on {}:{}\n", m.cfg.rpc.ip, m.cfg.rpc.port);
   }
+  if (!m.resume_note.empty()) out << "  " << m.resume_note << "\n";
+  if (!m.banking_note.empty()) out << "  " << m.banking_note << "\n";
   if (m.net) out << fmt::format("  net backend: {}\n", m.net->backend() == net::backend_kind::io_uring ? "io_uring" : "recvmmsg");
   if (m.gossip) {
     std::string id;
@@ -523,9 +573,12 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   s.tx_parse_failed = fin.parse_failed;
   s.tx_unique = fin.unique;
   s.tx_duplicate = fin.duplicate;
+  const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
   out << fmt::format(
-      "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average)\n",
-      s.seconds, s.slots, s.ticks, s.hashes, static_cast<double>(s.hashes) / s.seconds / 1e6);
+      "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",
+      s.seconds, s.slots - first_slot, s.ticks - m.poh_start_tick, s.hashes,
+      static_cast<double>(s.hashes) / s.seconds / 1e6,
+      first_slot != 0 ? fmt::format(", resumed at slot {}", first_slot) : std::string());
   if (!m.verifiers.empty())
     out << fmt::format(
         "summary: tpu received {}, load sent {}, verified {}, bad signature {}, unparseable {}, "
@@ -544,7 +597,6 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                        all.count(txn::tx_result::ok), all.executed() - all.count(txn::tx_result::ok),
                        failures.empty() ? "" : ":", failures, all.fees_collected_lamports);
   }
-  if (!m.banking_note.empty()) out << "note: " << m.banking_note << "\n";
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
   return s;

@@ -1,7 +1,10 @@
 #include <riptide/tpu/load_tile.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+
+#include <riptide/crypto/sha256.hpp>
 
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/metrics.hpp>
@@ -16,8 +19,25 @@ load_tile::load_tile(std::string name, const load_tile_config& config,
   if (outs_.empty()) throw std::invalid_argument("load tile needs at least one output ring");
   signers_.reserve(config.signers);
   for (std::uint64_t i = 0; i < std::max<std::uint64_t>(config.signers, 1); ++i)
-    signers_.push_back(crypto::keypair::generate());
+    signers_.push_back(signer(config.seed, i));
   last_tx_.reserve(txn::max_transaction_bytes);
+}
+
+crypto::keypair load_tile::signer(std::uint64_t seed, std::uint64_t i) {
+  // sha256("riptide load signer" | seed | i | attempt): deterministic, so a node that resumes
+  // its ledger can fund the same signers before replaying their transfers.
+  for (std::uint32_t attempt = 0;; ++attempt) {
+    std::array<std::uint8_t, 19 + 8 + 8 + 4> in{};
+    std::memcpy(in.data(), "riptide load signer", 19);
+    std::memcpy(in.data() + 19, &seed, 8);
+    std::memcpy(in.data() + 27, &i, 8);
+    std::memcpy(in.data() + 35, &attempt, 4);
+    const crypto::hash32 h = crypto::sha256(in);
+    crypto::seckey secret;
+    std::memcpy(secret.data(), h.data(), secret.size());
+    crypto::keypair kp;
+    if (crypto::keypair::try_from_secret(secret, kp)) return kp;
+  }
 }
 
 std::vector<std::string_view> load_tile::own_counter_names() const {

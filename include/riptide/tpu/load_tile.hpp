@@ -63,6 +63,9 @@ class load_tile final : public util::tile {
   void begin_drain() noexcept override { draining_ = true; }
 
   const util::frame_pool& frames() const noexcept { return pool_; }
+  // Signer i of a load tile seeded with `seed` (the same keys every run, so a resumed node
+  // can fund them again before replaying its ledger).
+  static crypto::keypair signer(std::uint64_t seed, std::uint64_t i);
   // The fee payers it signs with (start-up: the node funds them in its bank).
   const std::vector<crypto::keypair>& signers() const noexcept { return signers_; }
 
