@@ -98,8 +98,12 @@ void ledger_tile::add(const poh_entry_record& r) noexcept {
   }
   if (ledger::batch_header_bytes + ledger::entry_bytes(r.entry.has_mixin, mb.txs.size()) >
       batch_bytes_) {
-    count(c_oversized_entries);  // cannot happen with a correct config: written without txs
+    // Cannot happen with a correct config. The entry is written without its txs (verify
+    // will flag its mixin), and they are neither hashed nor given a status.
+    count(c_oversized_entries);
     mb = {};
+    if (store != nullptr) store->release(seq);
+    store = nullptr;
   }
   std::size_t used = ledger::add_entry(buf, batch_used_, r.entry, r.is_tick, mb.tx_count, mb.txs);
   if (used == 0) {  // batch full: write it and start another
