@@ -172,6 +172,8 @@ struct pipeline {
     ltc.banks = {store.get()};
     ltc.statuses = &statuses;
     ltc.board = &board;
+    ltc.max_microblock_tx_bytes =
+        txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
     writer = std::make_unique<tpu::ledger_tile>("ledger", *lg, ltc, *entries);
 
     std::vector<util::core_plan> plan;

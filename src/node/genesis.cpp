@@ -206,13 +206,17 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
         "[cluster]\ngenesis = \"{}\"\nentrypoints = [{}]\n\n"
         "[net]\nip = \"{}\"\ngossip_port = {}\ntpu_port = {}\ntvu_port = {}\nrepair_port = {}\n"
         "tpu_forwards_port = {}\n\n[rpc]\nport = {}\n\n"
-        "[layout]\ncores = [[\"net\", \"gossip\", \"poh\"]]\ncpus = [{}]\n\n"
-        "[load]\nenabled = false\n\n[verify]\ntiles = 0\n\n"
+        "[layout]\n"
+        "cores = [[\"net\", \"gossip\", \"poh\", \"ledger\", \"dedup\", \"bank\", \"verify\"]]\n"
+        "cpus = [{}]\n\n"
+        "[load]\nenabled = false\n\n[verify]\ntiles = 1\n\n[bank]\ntiles = 1\nmax_accounts = 262144\n\n"
+        "[ledger]\nenabled = true\ndir = \"{}\"\nsegment_mib = 64\n\n"
         "[metrics]\npath = \"{}\"\n",
         i, v.name, key_path.string(), (abs / "genesis.toml").string(),
         o.nodes > 1 ? fmt::format("\"{}:{}\"", entry.ip, entry.gossip_port) : std::string(),
         v.ip, v.gossip_port, v.tpu_port, v.tvu_port, v.repair_port, v.tpu_forwards_port,
         v.rpc_port, cpus.empty() ? 0 : cpus[i % cpus.size()],
+        (abs / fmt::format("ledger-{}", i)).string(),
         (abs / fmt::format("node-{}.metrics", i)).string());
     const auto cfg_path = abs / fmt::format("node-{}.toml", i);
     std::ofstream out(cfg_path, std::ios::trunc);

@@ -260,6 +260,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     ltc.board = &m.board_chain;
     ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
     ltc.resume = resume.has_value();
+    ltc.max_microblock_tx_bytes =
+        cfg.bank.max_txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
     m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
   }
 

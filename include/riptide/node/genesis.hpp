@@ -16,7 +16,9 @@
 //     tests), node-<i>.key (mode 0600) and node-<i>.toml per node, ports by the scheme of
 //     ARCHITECTURE.md
 //     (gossip 12000+i, rpc 11000+i, tpu 13000+i, tvu 14000+i, repair 15000+i,
-//     tpu_forwards 16000+i, all shifted by `port_offset`).
+//     tpu_forwards 16000+i, all shifted by `port_offset`). Each node runs the whole leader
+//     pipeline on one core thread (net, gossip, PoH, ledger in DIR/ledger-<i>, dedup, one
+//     bank and one verify tile), idle until transactions reach its tpu port.
 //
 //   genesis.toml
 //     [cluster]
