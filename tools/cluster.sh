@@ -2,7 +2,8 @@
 # A local riptide cluster on loopback.
 #
 #   tools/cluster.sh up N [--dir DIR] [--port-offset K] [-- --set key=value ...]
-#        writes genesis, keys and configs for N nodes into DIR (default: cluster/), starts
+#        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
+#        there are removed: a new genesis starts new chains), starts
 #        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
 #        arguments after -- go to every `riptide run`
 #   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
@@ -78,7 +79,7 @@ case "$cmd" in
     if [ -d "$dir/pids" ] && ls "$dir"/pids/*.pid >/dev/null 2>&1; then
       die "a cluster seems to be running in $dir (tools/cluster.sh down first)"
     fi
-    rm -rf "$dir/logs"
+    rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
     "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --force
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;

@@ -86,7 +86,7 @@ run_meson_tests() {
   fi
 }
 
-tsan_tests=(util/spsc_ring util/runtime tpu/dedup_tile net/net_tile txn/bank tpu/tx_status ledger/ledger tpu/ledger_tile)
+tsan_tests=(util/spsc_ring util/runtime tpu/dedup_tile net/net_tile txn/bank tpu/tx_status ledger/ledger tpu/ledger_tile tpu/bank_tile)
 run_tsan() {
   install_missing "${packages[@]}"
   configure build-tsan debugoptimized -Dtsan=true -Dbenchmarks=false
@@ -124,7 +124,13 @@ case "$cmd" in
     seconds=${RIPTIDE_START_SECONDS:-20}
     log "starting one node for ${seconds}s (Ctrl-C stops it early); watch it live from another"
     log "terminal with: $build/src/app/riptide monitor"
-    exec "$build/src/app/riptide" run --seconds "$seconds" "${@:2}"
+    # A fresh ledger each time; the load tile sends signed transfers to the node's own tpu port.
+    ledger_dir=${RIPTIDE_LEDGER_DIR:-/tmp/riptide-node-ledger}
+    rm -rf "$ledger_dir"
+    "$build/src/app/riptide" run --seconds "$seconds" --set load.enabled=true \
+      --set ledger.enabled=true --set "ledger.dir=\"$ledger_dir\"" "${@:2}"
+    log "re-verifying the ledger it wrote ($ledger_dir)"
+    exec "$build/src/app/riptide" ledger verify "$ledger_dir"
     ;;
   bench)
     build_release
