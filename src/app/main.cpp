@@ -19,6 +19,7 @@
 #include <riptide/util/hex.hpp>
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/crypto/sha256.hpp>
+#include <riptide/node/bench_tps.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
@@ -182,6 +183,27 @@ int main(int argc, char** argv) {
   monitor->add_option("-p,--path", monitor_path, "Metrics file path (overrides --name)");
   monitor->add_option("--count", monitor_count, "Refreshes before exiting; 0 = until interrupted");
 
+  auto* bench_tps_cmd = app.add_subcommand(
+      "bench-tps", "Load generator: fund accounts from the faucet, send transfers to a node's tpu port, "
+                   "count confirmations (TPS, latency) and check the balances");
+  bench_tps_cmd->option_defaults()->always_capture_default();
+  riptide::node::bench_tps_options bench_opt;
+  std::string bench_rpc = "127.0.0.1:11000", bench_tpu = "127.0.0.1:13000", bench_faucet;
+  bench_tps_cmd->add_option("--rpc", bench_rpc, "Node HTTP address ip:port (GET /slot, /balance, POST /tx/status)");
+  bench_tps_cmd->add_option("--tpu", bench_tpu, "Node tpu address ip:port (transactions go there over UDP)");
+  bench_tps_cmd->add_option("--faucet-key", bench_faucet, "Key file of the genesis faucet (faucet.key of a local cluster)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  bench_tps_cmd->add_option("--accounts", bench_opt.accounts, "Fresh accounts to fund and transfer between")
+      ->check(CLI::Range(2, 65536));
+  bench_tps_cmd->add_option("--rate", bench_opt.rate_tps, "Target transfers per second (0 = as fast as possible)")
+      ->check(CLI::Range(0.0, 1e9));
+  bench_tps_cmd->add_option("--seconds", bench_opt.seconds, "Length of the send phase");
+  bench_tps_cmd->add_option("--lamports", bench_opt.lamports, "Lamports per transfer");
+  bench_tps_cmd->add_option("--fund-lamports", bench_opt.fund_lamports, "Lamports the faucet gives each account");
+  bench_tps_cmd->add_option("--timeout-s", bench_opt.timeout_s,
+                            "Seconds to wait for funding, and for confirmations after the send phase");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -255,6 +277,18 @@ int main(int argc, char** argv) {
     if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
+    if (*bench_tps_cmd) {
+      const auto rpc_ep = riptide::node::parse_endpoint(bench_rpc);
+      if (!rpc_ep) throw riptide::node::config_error("--rpc: expected ip:port, got '" + bench_rpc + "'");
+      const auto tpu_ep = riptide::node::parse_endpoint(bench_tpu);
+      if (!tpu_ep) throw riptide::node::config_error("--tpu: expected ip:port, got '" + bench_tpu + "'");
+      bench_opt.rpc_ip = rpc_ep->first;
+      bench_opt.rpc_port = rpc_ep->second;
+      bench_opt.tpu_ip = tpu_ep->first;
+      bench_opt.tpu_port = tpu_ep->second;
+      bench_opt.faucet_key = bench_faucet;
+      return riptide::node::run_bench_tps(bench_opt, std::cout);
+    }
     if (*monitor) {
       if (monitor_path.empty()) {
         riptide::node::config cfg;

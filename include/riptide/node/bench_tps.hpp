@@ -1,0 +1,108 @@
+#pragma once
+// `riptide bench-tps`: a load generator that measures confirmed transfers per second through
+// a running node, the way a client sees it.
+//
+// Flow of run_bench_tps()
+//   1. Make `accounts` fresh keypairs and fund each from the faucet (genesis.toml [faucet],
+//      faucet.key of a local cluster) with one transfer sent over UDP to the node's tpu port;
+//      wait until GET /balance shows every account funded (re-sending a funding transfer that
+//      has no status after a few seconds), or fail after `timeout_s`. Record the sum of the
+//      accounts' balances.
+//   2. Send phase (`seconds`): transfers of `lamports` between random distinct accounts at
+//      `rate_tps` (a token bucket; 0 = as fast as this thread can sign), over plain UDP
+//      (sendmmsg batches), with a recent blockhash refreshed from GET /slot about every
+//      second. Every ~200 ms POST /tx/status asks about outstanding signatures (a rotating
+//      window, batches of at most 1024); a status that is present is a confirmation, and its
+//      latency is now − send time (so latencies are quantized by the poll interval). One
+//      progress line a second.
+//   3. Wait up to `timeout_s` for stragglers, then print the summary from counted figures and
+//      check the balances: sum after == sum before − lamports_per_signature × (transactions
+//      confirmed with a fee-charging result).
+//   Exit code: 0 if at least one transfer confirmed ok and the balances check holds, else 1.
+//
+// Contract
+//   - run_bench_tps() is a tool: one thread, blocking I/O, allocates freely. It throws
+//     config_error for bad options or an unreadable faucet key (usage errors) and
+//     std::runtime_error (rpc::rpc_error among them) for a node that cannot be reached or
+//     cannot fund the accounts (runtime errors).
+//   - The helpers below it (token_bucket, percentiles, fee rule, balance check) are pure: no
+//     clocks but the ones passed in, no I/O; unit-tested alone.
+//   - The node must keep statuses long enough (ledger.tx_status_entries ≥ rate × a few
+//     seconds): a status evicted before it is polled is counted as unconfirmed.
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <span>
+#include <vector>
+
+#include <riptide/txn/bank.hpp>
+
+namespace riptide::node {
+
+struct bench_tps_options {
+  std::uint32_t rpc_ip = 0x7f000001;  // host byte order
+  std::uint16_t rpc_port = 11000;
+  std::uint32_t tpu_ip = 0x7f000001;
+  std::uint16_t tpu_port = 13000;
+  std::filesystem::path faucet_key;   // required
+  std::uint32_t accounts = 64;        // 2..65536
+  double rate_tps = 0;                // 0: as fast as possible
+  double seconds = 10;                // send phase, > 0
+  std::uint64_t lamports = 1;         // per transfer, >= 1
+  std::uint64_t fund_lamports = 10'000'000'000;  // given to each account by the faucet
+  double timeout_s = 30;              // for funding, and for stragglers after the send phase
+  double status_poll_ms = 200;
+  std::uint64_t seed = 0;             // account choice; 0 = from the clock
+};
+
+// Throws config_error naming the first bad option.
+void validate(const bench_tps_options& options);
+
+// Runs the benchmark; progress and the summary go to `out`. Returns the exit code (0 or 1).
+int run_bench_tps(const bench_tps_options& options, std::ostream& out);
+
+// ---------------------------------------------------------------------------- pure helpers
+
+// Tokens accrue at rate_per_s up to `burst`; take() hands out whole tokens. rate 0 means
+// unlimited: take() always grants `max`.
+class token_bucket {
+ public:
+  token_bucket(double rate_per_s, double burst, std::uint64_t now_ns) noexcept;
+  [[nodiscard]] std::uint64_t take(std::uint64_t now_ns, std::uint64_t max) noexcept;
+  // Nanoseconds until at least one token is available (0 if one is, or unlimited).
+  [[nodiscard]] std::uint64_t wait_ns() const noexcept;
+
+ private:
+  double rate_per_ns_;
+  double burst_;
+  double tokens_;
+  std::uint64_t last_ns_;
+};
+
+// Nearest-rank percentile (p in (0, 100]) of an ascending-sorted, non-empty list.
+[[nodiscard]] std::uint64_t percentile(std::span<const std::uint64_t> sorted, double p) noexcept;
+
+struct latency_summary {
+  std::size_t count = 0;  // 0: no latencies, every figure below is 0
+  std::uint64_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+[[nodiscard]] latency_summary summarize(std::vector<std::uint64_t> values);
+
+// Whether a transaction with this result paid its fee (bank.hpp, execution order): every
+// result but blockhash_too_old and insufficient_funds_for_fee.
+[[nodiscard]] bool charges_fee(txn::tx_result result) noexcept;
+
+struct balance_check {
+  std::uint64_t before = 0;            // sum of the accounts' balances after funding
+  std::uint64_t after = 0;             // sum after the run
+  std::uint64_t fee_per_tx = 0;        // lamports_per_signature (one signature per transfer)
+  std::uint64_t fee_charged_txs = 0;   // confirmed transactions whose result charges a fee
+  // expected_after() = before − fee_per_tx × fee_charged_txs; expected_valid() is false when
+  // that would overflow or go below zero, and then the check fails.
+  [[nodiscard]] bool expected_valid() const noexcept;
+  [[nodiscard]] std::uint64_t expected_after() const noexcept;
+  [[nodiscard]] bool conserved() const noexcept { return expected_valid() && after == expected_after(); }
+};
+
+}  // namespace riptide::node
