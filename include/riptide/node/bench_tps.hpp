@@ -5,8 +5,8 @@
 // Flow of run_bench_tps()
 //   1. Make `accounts` fresh keypairs and fund each from the faucet (genesis.toml [faucet],
 //      faucet.key of a local cluster) with one transfer sent over UDP to the node's tpu port;
-//      wait until GET /balance shows every account funded (re-sending a funding transfer that
-//      has no status after a few seconds), or fail after `timeout_s`. Record the sum of the
+//      wait until GET /balance shows every account funded (an account still unfunded after
+//      3 s gets a new funding transfer), or fail after `timeout_s`. Record the sum of the
 //      accounts' balances.
 //   2. Send phase (`seconds`): transfers of `lamports` between random distinct accounts at
 //      `rate_tps` (a token bucket; 0 = as fast as this thread can sign), over plain UDP
