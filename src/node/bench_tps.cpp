@@ -21,6 +21,7 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/rpc/chain_client.hpp>
+#include <riptide/rpc/http_api.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/hex.hpp>
 #include <riptide/util/metrics.hpp>
@@ -100,7 +101,6 @@ void validate(const bench_tps_options& o) {
 namespace {
 
 constexpr std::size_t send_batch = 64;            // transfers per sendmmsg
-constexpr std::size_t max_polled_per_round = 4096;  // signatures asked about per status poll
 constexpr std::uint64_t ns_per_s = 1'000'000'000;
 
 std::string ip_text(std::uint32_t ip) {
@@ -203,27 +203,35 @@ class confirmation_tracker {
   void add(const sent_tx& tx) { outstanding_.push_back(tx); }
   [[nodiscard]] std::size_t outstanding() const noexcept { return outstanding_.size(); }
 
-  // Asks about up to max_polled_per_round outstanding signatures; counts what came back.
-  void poll(rpc::chain_client& client, tally& t, std::vector<std::uint64_t>& latencies_ns) {
+  // Asks about outstanding signatures, a batch of max_status_batch at a time from the
+  // cursor on, until every one was asked once or budget_ns has passed; counts the answers.
+  void poll(rpc::chain_client& client, tally& t, std::vector<std::uint64_t>& latencies_ns,
+            std::uint64_t budget_ns) {
     if (outstanding_.empty()) return;
     const std::size_t size = outstanding_.size();
     if (cursor_ >= size) cursor_ = 0;
-    const std::size_t n = std::min(max_polled_per_round, size);
-    sigs_.clear();
-    for (std::size_t k = 0; k < n; ++k) sigs_.push_back(outstanding_[(cursor_ + k) % size].signature);
-    const auto answers = client.statuses(sigs_);
-    const std::uint64_t now = now_ns();
+    const std::uint64_t start = now_ns();
     done_.assign(size, false);
-    for (std::size_t k = 0; k < n; ++k) {
-      if (!answers[k]) continue;
-      const std::size_t i = (cursor_ + k) % size;
-      done_[i] = true;
-      latencies_ns.push_back(now - outstanding_[i].sent_ns);
-      t.by_result[static_cast<std::size_t>(answers[k]->result)] += 1;
-      if (answers[k]->result == txn::tx_result::ok) t.ok += 1;
+    std::size_t asked = 0;
+    while (asked < size) {
+      const std::size_t n = std::min(rpc::max_status_batch, size - asked);
+      sigs_.clear();
+      for (std::size_t k = 0; k < n; ++k) sigs_.push_back(outstanding_[(cursor_ + asked + k) % size].signature);
+      const auto answers = client.statuses(sigs_);
+      const std::uint64_t now = now_ns();
+      for (std::size_t k = 0; k < n; ++k) {
+        if (!answers[k]) continue;
+        const std::size_t i = (cursor_ + asked + k) % size;
+        done_[i] = true;
+        latencies_ns.push_back(now - outstanding_[i].sent_ns);
+        t.by_result[static_cast<std::size_t>(answers[k]->result)] += 1;
+        if (answers[k]->result == txn::tx_result::ok) t.ok += 1;
+      }
+      asked += n;
+      if (now - start >= budget_ns) break;
     }
-    // Compact, keeping the cursor on the first entry after the window just asked about.
-    const std::size_t next = (cursor_ + n) % size;
+    // Compact, keeping the cursor on the first entry after the ones just asked about.
+    const std::size_t next = (cursor_ + asked) % size;
     std::size_t kept = 0, new_cursor = 0;
     for (std::size_t i = 0; i < size; ++i) {
       if (i == next) new_cursor = kept;
@@ -389,7 +397,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
   };
   auto housekeeping = [&](std::uint64_t now) {
     if (now >= next_poll) {
-      tracker.poll(client, t, latencies_ns);
+      tracker.poll(client, t, latencies_ns, poll_ns / 2);
       next_poll = now_ns() + poll_ns;
     }
     if (now >= next_print) {
@@ -439,7 +447,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
     housekeeping(now);
     sleep_ns(20'000'000);
   }
-  if (tracker.outstanding() != 0) tracker.poll(client, t, latencies_ns);
+  if (tracker.outstanding() != 0) tracker.poll(client, t, latencies_ns, ~std::uint64_t{0});
   print_line(now_ns());
 
   const std::uint64_t after = sum_balances(client, keys);

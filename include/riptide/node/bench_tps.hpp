@@ -11,8 +11,9 @@
 //   2. Send phase (`seconds`): transfers of `lamports` between random distinct accounts at
 //      `rate_tps` (a token bucket; 0 = as fast as this thread can sign), over plain UDP
 //      (sendmmsg batches), with a recent blockhash refreshed from GET /slot about every
-//      second. Every ~200 ms POST /tx/status asks about outstanding signatures (a rotating
-//      window, batches of at most 1024); a status that is present is a confirmation, and its
+//      second. Every ~200 ms POST /tx/status asks about outstanding signatures (batches of
+//      at most 1024 from a rotating cursor, for up to half the poll interval, so a slow node
+//      cannot stop the sending); a status that is present is a confirmation, and its
 //      latency is now − send time (so latencies are quantized by the poll interval). One
 //      progress line a second.
 //   3. Wait up to `timeout_s` for stragglers, then print the summary from counted figures and
