@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The main job of `tools/dev.sh start`: a 4-node cluster on loopback that shows gossip at
-# work and stops by itself.
+# The main job of `tools/dev.sh start`: a 4-node cluster on loopback that shows gossip and
+# the leader pipeline at work, and stops by itself.
 #   1. writes genesis + keys, starts 4 nodes (tools/cluster.sh)
 #   2. prints, once a second, how many peers each node sees as active, until all see all
 #   3. sets a key on node 0 through its HTTP API and shows when it arrives on each node
-#   4. prints each node's status and last log line, then stops the cluster
-# Environment: RIPTIDE_NODES (4), RIPTIDE_CLUSTER_DIR (cluster/), RIPTIDE_PORT_OFFSET (0).
+#   4. runs `riptide bench-tps` against node 0's tpu port (funded from the genesis faucet):
+#      its live line each second, then sent / confirmed / TPS / latency percentiles and the
+#      balance check; node 0's own live lines (slots, entries, bank tx/s) follow
+#   5. prints each node's status and last log line, stops the cluster, and re-verifies node
+#      0's ledger (PoH chain, checksums, every entry's transactions)
+# Environment: RIPTIDE_NODES (4), RIPTIDE_CLUSTER_DIR (cluster/), RIPTIDE_PORT_OFFSET (0),
+# RIPTIDE_LOAD_SECONDS (10), RIPTIDE_LOAD_TPS (2000; 0 = as fast as it can).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
@@ -58,7 +63,22 @@ for _ in $(seq 1 100); do
 done
 [ "${#arrived[@]}" = "$n" ] || { echo "the key did not reach every node in 10 s"; exit 1; }
 
+load_s=${RIPTIDE_LOAD_SECONDS:-10}
+load_tps=${RIPTIDE_LOAD_TPS:-2000}
+echo "==> ${load_s}s of signed transfers into node 0's tpu port (riptide bench-tps, ${load_tps}/s)"
+"$bin" bench-tps --rpc "127.0.0.1:$((11000 + offset))" --tpu "127.0.0.1:$((13000 + offset))" \
+  --faucet-key "$dir/faucet.key" --accounts 64 --rate "$load_tps" --seconds "$load_s" || {
+  echo "bench-tps failed"; exit 1; }
+echo "==> node 0 while under load (its live lines: slots, ledger entries, bank tx/s)"
+grep '^\[' "$dir/logs/node-0.log" | tail -n "$((load_s + 2))" | sed 's/^/  /'
+
 echo "==> cluster status"
 cluster status
 echo "==> last log line of each node"
 for i in $(seq 0 $((n - 1))); do printf '  node%s: %s\n' "$i" "$(grep '^\[' "$dir/logs/node-$i.log" | tail -1)"; done
+echo "==> stopping the cluster"
+cluster down >/dev/null
+trap - EXIT
+grep '^summary' "$dir/logs/node-0.log" | tail -4 | sed 's/^/  node0 /'
+echo "==> re-verifying node 0's ledger"
+"$bin" ledger verify "$dir/ledger-0"

@@ -20,6 +20,9 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/bench_tps.hpp>
+#include <riptide/rpc/chain_client.hpp>
+#include <riptide/rpc/hex_parse.hpp>
+#include <riptide/txn/transaction.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
@@ -204,6 +207,20 @@ int main(int argc, char** argv) {
   bench_tps_cmd->add_option("--timeout-s", bench_opt.timeout_s,
                             "Seconds to wait for funding, and for confirmations after the send phase");
 
+  auto* transfer_cmd = app.add_subcommand(
+      "transfer", "Sign a transfer (recent blockhash from the node) and send it through POST /tx, or print it");
+  std::string transfer_rpc = "127.0.0.1:11000", transfer_from, transfer_to;
+  std::uint64_t transfer_lamports = 0;
+  bool transfer_print = false;
+  transfer_cmd->add_option("--rpc", transfer_rpc, "Node HTTP address ip:port");
+  transfer_cmd->add_option("--from", transfer_from, "Key file of the payer (signs and pays the fee)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  transfer_cmd->add_option("--to", transfer_to, "Receiver public key (64 hex digits)")->required();
+  transfer_cmd->add_option("--lamports", transfer_lamports, "Amount")->required();
+  transfer_cmd->add_flag("--print", transfer_print,
+                         "Print the signed transaction as hex instead of sending it (for POST /tx by hand)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -272,11 +289,31 @@ int main(int argc, char** argv) {
                                "({:.1f} M hashes/s, {} threads)\n",
                                r.records, r.slots, r.entries, r.ticks, r.hashes, secs,
                                static_cast<double>(r.hashes) / secs / 1e6, threads);
+      std::cout << "  " << r.tx_summary() << ", " << r.bank_hashes << " slot bank hashes\n";
       return 0;
     }
     if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
+    if (*transfer_cmd) {
+      const auto ep = riptide::node::parse_endpoint(transfer_rpc);
+      if (!ep) throw riptide::node::config_error("--rpc: expected ip:port, got '" + transfer_rpc + "'");
+      riptide::crypto::pubkey to{};
+      if (transfer_to.size() != 2 * to.size() || !riptide::rpc::parse_hex(transfer_to, to))
+        throw riptide::node::config_error("--to: expected 64 hex digits, got '" + transfer_to + "'");
+      const auto from = riptide::crypto::load_keyfile(transfer_from);
+      riptide::rpc::chain_client client(ep->first, ep->second);
+      const auto blockhash = client.slot().blockhash;
+      std::array<std::uint8_t, riptide::txn::max_transaction_bytes> tx{};
+      const std::size_t len = riptide::txn::build_transfer(from, to, transfer_lamports, blockhash, tx);
+      const std::span<const std::uint8_t> bytes(tx.data(), len);
+      if (transfer_print) {
+        std::cout << riptide::util::to_hex(bytes) << "\n";
+        return 0;
+      }
+      std::cout << "signature " << riptide::util::to_hex(client.submit(bytes)) << "\n";
+      return 0;
+    }
     if (*bench_tps_cmd) {
       const auto rpc_ep = riptide::node::parse_endpoint(bench_rpc);
       if (!rpc_ep) throw riptide::node::config_error("--rpc: expected ip:port, got '" + bench_rpc + "'");
