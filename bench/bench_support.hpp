@@ -1,6 +1,7 @@
 #pragma once
 // Shared by the benchmark binaries: CPU choice and the raw signature-verify reference loop.
 
+#include <benchmark/benchmark.h>
 #include <secp256k1.h>
 #include <secp256k1_extrakeys.h>
 #include <secp256k1_schnorrsig.h>
@@ -57,5 +58,15 @@ class raw_verifier {
   secp256k1_context* ctx_;
   std::vector<item> items_;
 };
+
+// The BM_schnorr_verify_raw body: verifies txs round-robin for as long as the benchmark runs.
+inline void run_raw_verify(benchmark::State& state,
+                           const std::vector<std::span<const std::uint8_t>>& txs) {
+  const raw_verifier verifier(txs);
+  std::uint64_t n = 0, ok = 0;
+  for (auto _ : state) ok += verifier.verify(n++) ? 1 : 0;
+  if (ok != n) state.SkipWithError("a valid signature failed to verify");
+  state.SetItemsProcessed(static_cast<std::int64_t>(n));
+}
 
 }  // namespace riptide::bench
