@@ -70,14 +70,15 @@ void tx_status_cache::record(const crypto::signature& first_signature,
         victim = &set[w];
   }
   const std::uint64_t seq = victim->seq.load(std::memory_order_relaxed);
+  // Seqlock without fences (ThreadSanitizer does not model them): every data store is a
+  // release, so none moves above the odd sequence store; readers load data with acquire.
   victim->seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);
-  victim->tag.store(tag, std::memory_order_relaxed);
-  victim->age.store(++clock_, std::memory_order_relaxed);
-  victim->slot_number.store(status.slot, std::memory_order_relaxed);
-  victim->result.store(status.result, std::memory_order_relaxed);
+  victim->tag.store(tag, std::memory_order_release);
+  victim->age.store(++clock_, std::memory_order_release);
+  victim->slot_number.store(status.slot, std::memory_order_release);
+  victim->result.store(status.result, std::memory_order_release);
   for (std::size_t i = 0; i < signature_words; ++i)
-    victim->sig[i].store(load_word(first_signature, i), std::memory_order_relaxed);
+    victim->sig[i].store(load_word(first_signature, i), std::memory_order_release);
   victim->seq.store(seq + 2, std::memory_order_release);
   recorded_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -93,14 +94,14 @@ std::optional<tx_status> tx_status_cache::find(
     for (;;) {
       const std::uint64_t s1 = s.seq.load(std::memory_order_acquire);
       if (s1 & 1) continue;  // a write in progress: it finishes within a few stores
-      const bool live = s.age.load(std::memory_order_relaxed) != 0;
-      bool same = live && s.tag.load(std::memory_order_relaxed) == tag;
+      // Acquire loads: the sequence re-check below cannot move above them.
+      const bool live = s.age.load(std::memory_order_acquire) != 0;
+      bool same = live && s.tag.load(std::memory_order_acquire) == tag;
       for (std::size_t i = 0; i < signature_words && same; ++i)
-        same = s.sig[i].load(std::memory_order_relaxed) == want[i];
+        same = s.sig[i].load(std::memory_order_acquire) == want[i];
       tx_status out;
-      out.slot = s.slot_number.load(std::memory_order_relaxed);
-      out.result = static_cast<std::uint8_t>(s.result.load(std::memory_order_relaxed));
-      std::atomic_thread_fence(std::memory_order_acquire);
+      out.slot = s.slot_number.load(std::memory_order_acquire);
+      out.result = static_cast<std::uint8_t>(s.result.load(std::memory_order_acquire));
       if (s.seq.load(std::memory_order_relaxed) != s1) continue;  // torn: read again
       if (same) return out;
       break;
