@@ -279,6 +279,9 @@ std::optional<resume_point> find_resume_point(ledger::ledger& lg) {
 
 replay_result replay_ledger(const ledger::ledger& lg, txn::bank& bank) {
   replay_result r;
+  // The genesis credits are the state slot 0 starts from, not changes made in slot 0 (the
+  // leader's bank hash covers only what transactions changed).
+  bank.begin_slot();
   auto problem = [&r](std::string what) {
     if (r.first_problem.empty()) r.first_problem = std::move(what);
   };

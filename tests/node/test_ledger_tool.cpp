@@ -59,6 +59,7 @@ struct ledger_builder {
     ledger::ledger lg = ledger::ledger::open({dir.path(), 1 << 20, false});
     txn::bank bank(bank_cfg());
     fund(bank);
+    bank.begin_slot();  // genesis funding is not a change made in slot 0 (as the leader sees it)
     crypto::hash32 start{};
     start.fill(0x11);
     bank.register_blockhash(0, start);

@@ -17,10 +17,21 @@ namespace {
 constexpr std::uint64_t fee = 5000;
 constexpr std::size_t max_txs = 8;
 
+// Fixed keys, so which accounts share a lock stripe never changes from run to run.
+crypto::keypair key(std::uint32_t i) {
+  crypto::seckey secret{};
+  secret[0] = 0x11;
+  secret[28] = static_cast<std::uint8_t>(i >> 24);
+  secret[29] = static_cast<std::uint8_t>(i >> 16);
+  secret[30] = static_cast<std::uint8_t>(i >> 8);
+  secret[31] = static_cast<std::uint8_t>(i);
+  return crypto::keypair::from_secret(secret);
+}
+
 // A bank tile with everything around it: frames holding signed transfers, the rings, a
 // store, and a bank whose payers are funded.
 struct rig {
-  txn::bank bank{txn::bank_config{1 << 12, 1 << 10, fee, 7}};
+  txn::bank bank{txn::bank_config{1 << 12, 1 << 16, fee, 7}};
   util::frame_pool frames{256};
   std::uint32_t next_frame = 0;
   util::spsc_ring<util::frag_desc> in{256}, release{256};
@@ -87,12 +98,12 @@ TEST(bank_tile, executes_a_batch_as_one_microblock_with_its_mixin) {
   rig r;
   std::vector<crypto::keypair> payers;
   for (int i = 0; i < 4; ++i) {
-    payers.push_back(crypto::keypair::generate());
+    payers.push_back(key(static_cast<std::uint32_t>(i + 1)));
     ASSERT_TRUE(r.bank.credit(payers.back().public_key(), 1'000'000));
   }
-  const auto sink = crypto::keypair::generate().public_key();
   std::vector<crypto::signature> sigs;
-  for (auto& p : payers) sigs.push_back(r.send(p, p.public_key() == sink ? sink : crypto::keypair::generate().public_key(), 100));
+  for (std::uint32_t i = 0; i < payers.size(); ++i)
+    sigs.push_back(r.send(payers[i], key(50 + i).public_key(), 100));
   EXPECT_GT(r.tile->poll(), 0);
 
   tpu::poh_mixin m;
@@ -121,9 +132,9 @@ TEST(bank_tile, executes_a_batch_as_one_microblock_with_its_mixin) {
 
 TEST(bank_tile, conflicting_transaction_waits_until_poh_recorded_the_first) {
   rig r;
-  const auto payer = crypto::keypair::generate();
+  const auto payer = key(104);
   ASSERT_TRUE(r.bank.credit(payer.public_key(), 1'000'000));
-  const auto to = crypto::keypair::generate().public_key();
+  const auto to = key(105).public_key();
   const auto first = r.send(payer, to, 10);
   const auto second = r.send(payer, to, 20);
   (void)r.tile->poll();
@@ -146,16 +157,16 @@ TEST(bank_tile, conflicting_transaction_waits_until_poh_recorded_the_first) {
 
 TEST(bank_tile, failed_transactions_are_recorded_with_their_result) {
   rig r;
-  const auto rich = crypto::keypair::generate();
-  const auto poor = crypto::keypair::generate();
-  const auto broke = crypto::keypair::generate();
+  const auto rich = key(106);
+  const auto poor = key(107);
+  const auto broke = key(108);
   ASSERT_TRUE(r.bank.credit(rich.public_key(), 1'000'000));
   ASSERT_TRUE(r.bank.credit(poor.public_key(), fee + 5));
   crypto::hash32 stale{};
   stale[0] = 0x99;
-  (void)r.send(rich, crypto::keypair::generate().public_key(), 1, &stale);   // unknown blockhash
-  (void)r.send(poor, crypto::keypair::generate().public_key(), 10);          // overdraft: fee only
-  (void)r.send(broke, crypto::keypair::generate().public_key(), 1);          // cannot pay the fee
+  (void)r.send(rich, key(109).public_key(), 1, &stale);   // unknown blockhash
+  (void)r.send(poor, key(110).public_key(), 10);          // overdraft: fee only
+  (void)r.send(broke, key(111).public_key(), 1);          // cannot pay the fee
   (void)r.tile->poll();
   tpu::poh_mixin m;
   ASSERT_TRUE(r.mixins.try_pop(m));
@@ -186,12 +197,12 @@ TEST(bank_tile, garbage_frame_is_counted_and_released) {
 
 TEST(bank_tile, waits_for_the_ledger_to_free_microblock_buffers) {
   rig r;
-  const auto payer = crypto::keypair::generate();
+  const auto payer = key(112);
   ASSERT_TRUE(r.bank.credit(payer.public_key(), 100'000'000));
   std::vector<tpu::poh_mixin> recorded;
   // 8 buffers: each poll makes one microblock (the same payer conflicts with itself).
   for (int i = 0; i < 12; ++i) {
-    (void)r.send(payer, crypto::keypair::generate().public_key(), 1);
+    (void)r.send(payer, key(113).public_key(), 1);
     (void)r.tile->poll();
     tpu::poh_mixin m;
     while (r.mixins.try_pop(m)) recorded.push_back(m);
@@ -217,7 +228,7 @@ TEST(bank_tile, two_tiles_conserve_balances_under_contention) {
   constexpr int per_tile = 300;
   std::vector<crypto::keypair> keys;
   for (int i = 0; i < accounts; ++i) {
-    keys.push_back(crypto::keypair::generate());
+    keys.push_back(key(static_cast<std::uint32_t>(200 + i)));
     ASSERT_TRUE(bank.credit(keys.back().public_key(), 10'000'000));
   }
   crypto::hash32 recent{};
