@@ -88,6 +88,8 @@ std::optional<merkle_node> merkle_root_from_proof(const merkle_node& leaf, std::
                                                   std::span<const merkle_node> proof) noexcept;
 
 // True if the proof ties `leaf` at `index` of `leaf_count` leaves to `root`.
+// The root does not commit to leaf_count (a 4-leaf tree's proof of leaf 0 also checks out
+// as leaf 0 of 3): take it from signed data, e.g. the FEC set's header, never from the proof.
 bool merkle_verify(const merkle_node& root, const merkle_node& leaf, std::size_t index,
                    std::size_t leaf_count, std::span<const merkle_node> proof) noexcept;
 
