@@ -69,7 +69,9 @@
 // - num_data and num_coding sit at the same offset in both kinds: any one shred of a set tells
 //   a receiver the set's shape (to size its buffers), and a data shred needs the leaf count
 //   to walk its proof, because the tree promotes a level's odd last node (shred/merkle.hpp):
-//   a proof's length depends on the leaf's position and the leaf count.
+//   a proof's length depends on the leaf's position and the leaf count. The root alone does
+//   not commit to the leaf count, but these fields lie inside the shred's own leaf: once its
+//   proof and the signature check out, the shape it was verified with is signed too.
 // - depth is the number of nodes in this shred's proof, so it differs between shreds of a set
 //   whose leaf count is not a power of two; the parser demands exactly
 //   merkle_proof_size(merkle_position, n), which fixes the shred's total size.
