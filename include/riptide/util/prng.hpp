@@ -14,6 +14,28 @@ class xoshiro256ss {
     for (auto& word : state_) word = splitmix64(seed);
   }
 
+  // A generator whose state is exactly `state` (protocol use: the state is a hash's four
+  // little-endian words, so other implementations can reproduce the sequence). The all-zero
+  // state, which xoshiro cannot leave, becomes {1, 0, 0, 0}.
+  static constexpr xoshiro256ss from_state(const std::array<std::uint64_t, 4>& state) noexcept {
+    xoshiro256ss g;
+    g.state_ = state;
+    if ((state[0] | state[1] | state[2] | state[3]) == 0) g.state_[0] = 1;
+    return g;
+  }
+
+  // Uniform in [0, bound) for bound >= 1, without modulo bias: Lemire's multiply-shift with
+  // rejection (x = next(); m = x * bound as 128 bits; if low64(m) < bound, redraw while
+  // low64(m) < (2^64 - bound) mod bound; return high64(m)).
+  constexpr std::uint64_t uniform(std::uint64_t bound) noexcept {
+    unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
+    if (static_cast<std::uint64_t>(m) < bound) {
+      const std::uint64_t t = (0 - bound) % bound;
+      while (static_cast<std::uint64_t>(m) < t) m = static_cast<unsigned __int128>(next()) * bound;
+    }
+    return static_cast<std::uint64_t>(m >> 64);
+  }
+
   constexpr std::uint64_t next() noexcept {
     const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
     const std::uint64_t t = state_[1] << 17;
