@@ -7,6 +7,8 @@
 //                                pattern each iteration, from 1024 precomputed), all rebuilt
 //   BM_fec_recover_32_32_all_data_lost   the 32 data shards rebuilt from the 32 coding ones
 //   BM_merkle_tree_64            merkle_tree::build over 64 shards of shard_bytes
+//   BM_shred_make                a slot's bytes to signed shreds: shredder vs make_fec_set
+//                                (its own comment says what it counts)
 //
 // Bytes are data bytes (32 × shard_bytes) per FEC set; items are FEC sets (trees for the
 // merkle benchmark). Bar: encode and recover ≥ 1 GB/s of data per core. Every benchmark
@@ -15,15 +17,20 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <ctime>
 #include <numeric>
 #include <random>
 #include <span>
 #include <stdexcept>
 #include <vector>
 
+#include <riptide/crypto/schnorr.hpp>
 #include <riptide/shred/fec.hpp>
 #include <riptide/shred/merkle.hpp>
+#include <riptide/shred/shred.hpp>
+#include <riptide/shred/shredder.hpp>
 #include <riptide/util/cpu.hpp>
 
 #include "bench_support.hpp"
@@ -156,6 +163,95 @@ void BM_merkle_tree_64(benchmark::State& state) {
   set_counters(state, leaves * shard_bytes);
 }
 BENCHMARK(BM_merkle_tree_64);
+
+// BM_shred_make: a slot's serialized entry bytes (16 full sets + 1000 bytes, 508 392 bytes,
+// added as 4 KiB entry batches) to signed, erasure-coded shreds. Arg 0 runs the shredder
+// (cached codecs, reused buffers, one signature per set); arg 1 cuts the same bytes into
+// the same sets with make_fec_set, the per-call reference (a codec and the shreds allocated
+// each set). bytes_per_second counts payload bytes, items_per_second shreds; sign_share is
+// the part of the CPU time one BIP-340 signature per set takes, from a timed sign loop run
+// before the measurement (thread CPU clock).
+void BM_shred_make(benchmark::State& state) {
+  pin();
+  const bool reference = state.range(0) != 0;
+  constexpr std::size_t batch_bytes = 4096;
+  const std::size_t full_set = max_fec_set_payload_bytes(max_coding_shreds_per_set);
+  const std::size_t slot_bytes = 16 * full_set + 1000;
+  std::vector<std::uint8_t> stream(slot_bytes);
+  std::mt19937_64 rng(17);
+  for (auto& b : stream) b = static_cast<std::uint8_t>(rng());
+  const crypto::keypair leader = crypto::keypair::generate();
+
+  const auto thread_cpu_ns = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+  };
+  // One signature's CPU cost, the way the shredder signs (caller-supplied aux).
+  double sign_ns = 0;
+  {
+    constexpr int signs = 200;
+    std::array<std::uint8_t, shred_signed_message_bytes> msg{};
+    crypto::aux_rand aux{};
+    const double t0 = thread_cpu_ns();
+    for (int i = 0; i < signs; ++i) {
+      msg[0] = static_cast<std::uint8_t>(i);
+      benchmark::DoNotOptimize(leader.sign(msg, aux));
+    }
+    sign_ns = (thread_cpu_ns() - t0) / signs;
+  }
+
+  struct counting_sink final : shred_sink {
+    void on_shred(std::span<const std::uint8_t> shred, shred_kind, std::uint32_t) noexcept override {
+      ++shreds;
+      checksum += shred[shred.size() - 1];
+    }
+    std::uint64_t shreds = 0;
+    std::uint64_t checksum = 0;
+  } sink;
+  shredder sh(leader, 1, shredder_config{});
+  std::uint64_t slot = 1;
+  std::uint64_t sets = 0;
+  bool ok = true;
+  const double t0 = thread_cpu_ns();
+  for (auto _ : state) {
+    if (!reference) {
+      ok &= sh.begin_slot(slot, slot - 1);
+      for (std::size_t at = 0; at < slot_bytes; at += batch_bytes) {
+        const std::size_t n = std::min(batch_bytes, slot_bytes - at);
+        ok &= sh.add(std::span<const std::uint8_t>(stream).subspan(at, n), true, sink);
+      }
+      ok &= sh.finish_slot(sink);
+    } else {
+      fec_set_params p;
+      p.slot = slot;
+      p.parent_offset = 1;
+      p.shred_version = 1;
+      for (std::size_t at = 0; at < slot_bytes; at += full_set) {
+        const std::size_t n = std::min(full_set, slot_bytes - at);
+        p.last_in_slot = at + n == slot_bytes;
+        const auto set = make_fec_set(leader, p, std::span<const std::uint8_t>(stream).subspan(at, n));
+        for (const auto& shred : set) {
+          ++sink.shreds;
+          sink.checksum += shred.back();
+        }
+        p.fec_set_index += static_cast<std::uint32_t>(data_shreds_for(n, p.num_coding));
+        ++sets;
+      }
+    }
+    ++slot;
+    benchmark::DoNotOptimize(sink.checksum);
+  }
+  const double loop_ns = thread_cpu_ns() - t0;
+  if (!reference) sets = sh.metrics().fec_sets;
+  if (!ok || sh.metrics().sets_dropped_sign_failed != 0) state.SkipWithError("shredder refused");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * slot_bytes));
+  state.SetItemsProcessed(static_cast<std::int64_t>(sink.shreds));
+  state.counters["sign_share"] = loop_ns > 0 ? sign_ns * static_cast<double>(sets) / loop_ns : 0;
+  state.counters["sign_us"] = sign_ns / 1e3;
+  state.counters["sets"] = benchmark::Counter(static_cast<double>(sets), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_shred_make)->ArgName("make_fec_set")->Arg(0)->Arg(1);
 
 }  // namespace
 
