@@ -28,10 +28,11 @@ class xoshiro256ss {
   // rejection (x = next(); m = x * bound as 128 bits; if low64(m) < bound, redraw while
   // low64(m) < (2^64 - bound) mod bound; return high64(m)).
   constexpr std::uint64_t uniform(std::uint64_t bound) noexcept {
-    unsigned __int128 m = static_cast<unsigned __int128>(next()) * bound;
+    __extension__ using u128 = unsigned __int128;  // GCC/Clang; __extension__: -Wpedantic
+    u128 m = static_cast<u128>(next()) * bound;
     if (static_cast<std::uint64_t>(m) < bound) {
       const std::uint64_t t = (0 - bound) % bound;
-      while (static_cast<std::uint64_t>(m) < t) m = static_cast<unsigned __int128>(next()) * bound;
+      while (static_cast<std::uint64_t>(m) < t) m = static_cast<u128>(next()) * bound;
     }
     return static_cast<std::uint64_t>(m >> 64);
   }
