@@ -1,6 +1,7 @@
 #include <riptide/shred/turbine.hpp>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 #include <stdexcept>
@@ -11,8 +12,6 @@ namespace riptide::shred {
 
 namespace {
 
-__extension__ using u128 = unsigned __int128;
-
 constexpr std::size_t seed_input_bytes = 8 + 4 + 1 + crypto::pubkey_bytes;
 
 std::uint64_t load_le64(const std::uint8_t* p) noexcept {
@@ -20,8 +19,6 @@ std::uint64_t load_le64(const std::uint8_t* p) noexcept {
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
 }
-
-constexpr std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
 
 bool canonical_less(const turbine_node& a, const turbine_node& b) noexcept {
   if (a.stake != b.stake) return a.stake > b.stake;
@@ -96,31 +93,6 @@ turbine_tree::turbine_tree(const turbine_cluster& cluster, std::uint32_t fanout)
   fenwick_.resize(std::max<std::size_t>(fenwick_.size(), std::size_t{fenwick_top_} * 2), UINT64_MAX);
 }
 
-std::uint64_t turbine_tree::next() noexcept {
-  const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-  const std::uint64_t t = state_[1] << 17;
-  state_[2] ^= state_[0];
-  state_[3] ^= state_[1];
-  state_[1] ^= state_[2];
-  state_[0] ^= state_[3];
-  state_[2] ^= t;
-  state_[3] = rotl(state_[3], 45);
-  return result;
-}
-
-std::uint64_t turbine_tree::uniform(std::uint64_t bound) noexcept {
-  u128 m = u128{next()} * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = u128{next()} * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
-
 void turbine_tree::restore() noexcept {
   if (!fenwick_dirty_) return;
   const std::uint32_t staked = cluster_.staked_count();
@@ -145,8 +117,9 @@ void turbine_tree::begin(std::uint64_t slot, std::uint32_t shred_index, turbine_
   restore();
   computed_ = false;
   const crypto::hash32 seed = turbine_seed(slot, shred_index, type, leader);
-  for (int w = 0; w < 4; ++w) state_[w] = load_le64(seed.data() + 8 * w);
-  if ((state_[0] | state_[1] | state_[2] | state_[3]) == 0) state_[0] = 1;
+  std::array<std::uint64_t, 4> state{};
+  for (int w = 0; w < 4; ++w) state[static_cast<std::size_t>(w)] = load_le64(seed.data() + 8 * w);
+  rng_ = util::xoshiro256ss::from_state(state);  // the all-zero state becomes s0 = 1 there
 
   drawn_ = 0;
   zero_started_ = false;
@@ -167,7 +140,7 @@ std::uint32_t turbine_tree::draw() noexcept {
   std::uint32_t node;
   if (remaining_stake_ != 0) {
     // Smallest canonical index whose cumulative remaining stake exceeds r.
-    std::uint64_t r = uniform(remaining_stake_);
+    std::uint64_t r = rng_.uniform(remaining_stake_);
     std::uint32_t pos = 0;
     // Branch-free descent: each level's outcome is a coin flip, so a branch would mispredict
     // half the time. Entries past staked_count hold UINT64_MAX, so no bounds test is needed.
@@ -192,7 +165,7 @@ std::uint32_t turbine_tree::draw() noexcept {
     }
     // Fisher-Yates forward over the zero-stake tail: j counts tail nodes already emitted.
     const std::uint32_t j = drawn_ - (tree_size_ - zero_count_);
-    const auto pick = j + static_cast<std::uint32_t>(uniform(zero_count_ - j));
+    const auto pick = j + static_cast<std::uint32_t>(rng_.uniform(zero_count_ - j));
     std::swap(zero_[j], zero_[pick]);
     node = zero_[j];
   }

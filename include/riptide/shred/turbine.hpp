@@ -12,7 +12,8 @@
 //     therefore occupy indices [0, staked_count), zero-stake nodes the rest.
 //  2. Seed. seed = SHA-256(slot u64 LE ‖ shred index u32 LE ‖ type u8 ‖ leader pubkey[32]),
 //     45 bytes in, type 0 = data, 1 = coding (turbine_seed()).
-//  3. PRNG. xoshiro256** (Blackman & Vigna) whose four state words are the seed's bytes
+//  3. PRNG. xoshiro256** (Blackman & Vigna; util::xoshiro256ss::from_state and its
+//     uniform(), shared with the leader schedule) whose four state words are the seed's bytes
 //     read as little-endian u64: s0 = seed[0..8), s1 = [8..16), s2 = [16..24), s3 = [24..32)
 //     (an all-zero state, which SHA-256 does not produce in practice, becomes s0 = 1).
 //     uniform(b), for b >= 1, is Lemire's multiply-shift with rejection:
@@ -58,6 +59,7 @@
 #include <vector>
 
 #include <riptide/crypto/types.hpp>
+#include <riptide/util/prng.hpp>
 
 namespace riptide::shred {
 
@@ -148,8 +150,6 @@ class turbine_tree {
   void begin(std::uint64_t slot, std::uint32_t shred_index, turbine_shred_type type,
              const crypto::pubkey& leader) noexcept;
   std::uint32_t draw() noexcept;  // next node of the shuffle; requires drawn_ < tree_size_
-  std::uint64_t next() noexcept;
-  std::uint64_t uniform(std::uint64_t bound) noexcept;
   void restore() noexcept;  // puts the Fenwick tree back to the whole cluster's stakes
   std::span<const std::uint32_t> children_at(std::uint32_t position) const noexcept;
 
@@ -159,7 +159,7 @@ class turbine_tree {
   std::vector<std::uint32_t> order_;        // s[0..drawn_)
   std::vector<std::uint32_t> position_;     // by canonical index, valid after compute()
   std::vector<std::uint32_t> zero_;         // zero-stake nodes left to shuffle
-  std::uint64_t state_[4] = {};
+  util::xoshiro256ss rng_;                  // seeded per shred (specification step 3)
   std::uint64_t remaining_stake_ = 0;
   std::uint32_t leader_ = turbine_npos;     // canonical index of this shred's leader
   std::uint32_t tree_size_ = 0;
