@@ -1,0 +1,194 @@
+#pragma once
+// TVU tile: the follower's shred path. Shreds received on the TVU port are verified and
+// grouped by the FEC resolver, retransmitted to this node's Turbine children, and their data
+// assembled into each slot's byte stream, which is handed to the consumer (replay) once the
+// slot is complete.
+//
+//   net (tvu port) ──in──► fec_resolver::add ──► accepted / recovered shreds
+//        ▲                                        ├─► turbine children ──tx──► net ──tx_release─┐
+//        └──────────── release (every rx frame) ◄─┤                                             │
+//                                                 └─► slot_assembler ──► completed slots ──out──► consumer
+//                                                                        buffers ◄──out_release──┘
+//
+// Contract
+// - Threads: one core thread runs poll(), housekeep() and set_root(); drained() may be called
+//   from any thread (it reads ring sizes only). The consumer of `out` may call stream() on its
+//   own thread for a slot it has popped and not yet released (the ring's release/acquire order
+//   makes the bytes visible).
+// - Input: `in` carries frag_desc{frame of `rx_frames`, len, kind, meta = source endpoint}
+//   from the net tile's TVU port. Every descriptor popped is pushed back on `release` once the
+//   shred has been handled, whatever happened to it (a full `release` is counted in
+//   rx_release_full and that frame is lost to the net tile: size `release` for every rx frame).
+// - Per shred: fec_resolver::add with the slot's leader from the leader_schedule and the
+//   tile's root slot. An accepted shred, and every shred recovered when it completes its set,
+//   is (1) retransmitted to this node's children in its Turbine tree (turbine_tree::children
+//   with the slot's leader and this node's cluster index): copied into a frame of the tile's
+//   own tx pool (tx_frames()) and pushed to `tx` as frag_desc{frame, len, kind =
+//   config.tx_port, meta = contacts[child].pack()}; the net tile gives the frame back on
+//   `tx_release` after the send. (2) If it is a data shred, inserted into the slot assembler.
+//   Shreds the resolver drops are neither retransmitted nor assembled; each is counted by
+//   reason (drop_<fec_resolver drop_reason>).
+// - Output: when a slot completes, its stream is copied (slot_assembler::take_slot) into one
+//   of config.output_slots tile-owned buffers of config.max_slot_bytes each, and
+//   completed_slot{slot, parent, buffer, bytes} is pushed to `out`. The consumer reads
+//   stream(c) and hands the buffer back by pushing the same completed_slot to `out_release`.
+//   While no buffer is free or `out` is full, complete slots wait in the assembler (which never
+//   evicts complete slots) and are handed over by later polls in completion order
+//   (out_backpressure counts polls that had to wait). A slot whose stream exceeds
+//   max_slot_bytes is dropped and counted (slots_dropped).
+// - Retransmit failures never block the pipeline: no free tx frame (tx_no_frame), `tx` full
+//   (tx_ring_full; the frame goes straight back to the free list) or a child without a contact
+//   (endpoint 0 or index outside `contacts`: tx_no_contact) drop that one copy and count it.
+// - Bounded work: each poll handles at most config.batch shreds from `in` (each may retransmit
+//   itself and up to 63 recovered shreds to fanout children), reclaims at most every tx frame
+//   and output buffer, and hands over at most the complete slots waiting. poll() is noexcept
+//   and returns shreds handled + frames/buffers reclaimed + slots handed over.
+// - Memory: the resolver, assembler, turbine scratch, tx frame pool and output buffers are all
+//   sized by the constructor; nothing allocates afterwards (the resolver's once-per-shape codec
+//   aside, see fec_resolver.hpp). `schedule`, `cluster`, `contacts` and the rings must outlive
+//   the tile. The constructor throws std::invalid_argument for a bad config.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <riptide/crypto/types.hpp>
+#include <riptide/net/udp.hpp>
+#include <riptide/shred/fec_resolver.hpp>
+#include <riptide/shred/leader_schedule.hpp>
+#include <riptide/shred/slot_assembler.hpp>
+#include <riptide/shred/turbine.hpp>
+#include <riptide/util/frame_pool.hpp>
+#include <riptide/util/spsc_ring.hpp>
+#include <riptide/util/tile.hpp>
+
+namespace riptide::tvu {
+
+struct tvu_tile_config {
+  shred::fec_resolver_config resolver;    // shred_version, sets in flight, window
+  shred::slot_assembler_config assembler;
+  std::uint32_t fanout = 200;             // Turbine fanout, the cluster's
+  std::size_t batch = 16;                 // shreds taken from `in` per poll (1..64)
+  std::uint32_t tx_frames = 1024;         // retransmit frames owned by the tile (≥ 1)
+  net::port_kind tx_port = net::port_kind::tvu;  // port retransmits are sent from
+  std::size_t output_slots = 4;           // completed-slot buffers (≥ 1)
+  std::size_t max_slot_bytes = 4u << 20;  // bytes per completed-slot buffer (≥ 1)
+  std::uint64_t root_slot = 0;            // initial root (set_root() moves it)
+
+  // Throws std::invalid_argument naming the first bad field (the resolver's and assembler's
+  // own fields are checked by their constructors).
+  void validate() const;
+};
+
+// One completed slot handed to the consumer. Pushed back unchanged on `out_release`.
+struct completed_slot {
+  std::uint64_t slot = 0;
+  std::uint64_t parent = 0;
+  std::uint64_t bytes = 0;   // stream length
+  std::uint32_t buffer = 0;  // which of the tile's output buffers holds the stream
+  std::uint32_t reserved = 0;
+};
+
+class tvu_tile final : public util::tile {
+ public:
+  enum counter : std::size_t {
+    c_received,          // descriptors popped from `in`
+    c_accepted,          // shreds the resolver accepted
+    c_drop_first,        // drop_<reason> for each fec_resolver drop_reason but none
+    c_recovered = c_drop_first + shred::drop_reason_count - 1,  // shreds rebuilt by FEC
+    c_retransmitted,     // copies pushed to `tx`
+    c_tx_no_frame,
+    c_tx_ring_full,
+    c_tx_no_contact,
+    c_tx_release_bad,    // a tx_release descriptor naming no free-able frame of the tx pool
+    c_rx_release_full,
+    c_bad_frame,         // descriptor outside the rx pool or longer than a frame
+    c_recovery_failed,   // resolver: sets whose recovery found the leader inconsistent
+    c_sets_evicted,      // resolver: sets in progress pushed out by newer ones
+    c_slots_completed,
+    c_slots_delivered,   // pushed to `out`
+    c_slots_dropped,     // complete slots longer than max_slot_bytes, never handed over
+    c_out_backpressure,  // polls where a complete slot waited for a buffer or room in `out`
+    c_out_release_bad,   // an out_release entry naming no buffer, or one not handed out
+    c_asm_first,         // asm_<insert_result> for each slot_assembler result but inserted
+    c_own_count = c_asm_first + shred::insert_result_count - 1,
+  };
+  static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
+                util::metrics_max_counters);
+  static constexpr std::size_t drop_counter(shred::drop_reason r) noexcept {
+    return c_drop_first + static_cast<std::size_t>(r) - 1;
+  }
+  static constexpr std::size_t assembler_counter(shred::insert_result r) noexcept {
+    return c_asm_first + static_cast<std::size_t>(r) - 1;
+  }
+
+  // `self` is this node's identity; if it is not in `cluster` the tile retransmits nothing.
+  // `contacts[i]` is where cluster index i receives shreds (the contact table).
+  tvu_tile(std::string name, const tvu_tile_config& config, const util::frame_pool& rx_frames,
+           util::spsc_ring<util::frag_desc>& in, util::spsc_ring<util::frag_desc>& release,
+           util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release,
+           util::spsc_ring<completed_slot>& out, util::spsc_ring<completed_slot>& out_release,
+           const shred::leader_schedule& schedule, const shred::turbine_cluster& cluster,
+           const crypto::pubkey& self, std::span<const net::endpoint> contacts);
+  ~tvu_tile() override;
+
+  // The pool `tx` descriptors name (give it to net_tile::add_tx).
+  const util::frame_pool& tx_frames() const noexcept { return tx_pool_; }
+  // Tx frames on the free list (all of them once every send came back). Core thread only.
+  std::size_t free_tx_frames() const noexcept { return tx_free_.available(); }
+  // The bytes of a slot popped from `out`, valid until it is pushed to `out_release`.
+  std::span<const std::uint8_t> stream(const completed_slot& c) const noexcept;
+
+  // Moves the root: shreds of older slots are dropped (too_old) and their slots forgotten.
+  void set_root(std::uint64_t root) noexcept;
+  std::uint64_t root() const noexcept { return root_; }
+
+  const shred::fec_resolver& resolver() const noexcept { return *resolver_; }
+  const shred::slot_assembler& assembler() const noexcept { return *assembler_; }
+
+  std::vector<std::string_view> own_counter_names() const override;
+  int poll() noexcept override;
+  bool drained() const noexcept override { return in_.empty_approx(); }
+
+ private:
+  class schedule_lookup;
+
+  void handle(const util::frag_desc& d) noexcept;
+  void on_shred(const shred::shred_view& v, const crypto::pubkey* leader) noexcept;
+  void retransmit(const shred::shred_view& v, const crypto::pubkey& leader) noexcept;
+  int reclaim_tx() noexcept;
+  int reclaim_outputs() noexcept;
+  int deliver_completed() noexcept;
+
+  tvu_tile_config config_;
+  const util::frame_pool& rx_frames_;
+  util::spsc_ring<util::frag_desc>& in_;
+  util::spsc_ring<util::frag_desc>& release_;
+  util::spsc_ring<util::frag_desc>& tx_;
+  util::spsc_ring<util::frag_desc>& tx_release_;
+  util::spsc_ring<completed_slot>& out_;
+  util::spsc_ring<completed_slot>& out_release_;
+  const shred::leader_schedule& schedule_;
+  std::span<const net::endpoint> contacts_;
+  std::unique_ptr<schedule_lookup> lookup_;
+  std::unique_ptr<shred::fec_resolver> resolver_;
+  std::unique_ptr<shred::slot_assembler> assembler_;
+  shred::turbine_tree tree_;
+  std::uint32_t self_;
+  util::frame_pool tx_pool_;
+  util::frame_stack tx_free_;
+  std::unique_ptr<std::uint8_t[]> outputs_;      // output_slots × max_slot_bytes
+  std::vector<std::uint32_t> free_outputs_;      // stack, capacity output_slots
+  std::vector<std::uint8_t> output_out_;         // 1 while buffer i is with the consumer
+  std::vector<std::uint64_t> pending_;           // complete slots waiting, oldest first
+  std::size_t pending_head_ = 0;                 // ring over pending_ (capacity max_slots)
+  std::size_t pending_count_ = 0;
+  std::uint64_t root_;
+};
+
+}  // namespace riptide::tvu

@@ -1,0 +1,478 @@
+// The TVU tile in process: a leader's shreds for two slots go through `in` frames of a test
+// frame pool (standing in for the net tile's rx pool), shuffled, with loss, duplicates and
+// forgeries; the test plays the net tile (takes tx descriptors, gives their frames back) and
+// the consumer (reads completed slots, gives their buffers back).
+
+#include <riptide/tvu/tvu_tile.hpp>
+
+#include <riptide/crypto/schnorr.hpp>
+#include <riptide/crypto/sha256.hpp>
+#include <riptide/shred/shredder.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace riptide;
+using bytes = std::vector<std::uint8_t>;
+using desc_ring = util::spsc_ring<util::frag_desc>;
+using slot_ring = util::spsc_ring<tvu::completed_slot>;
+
+constexpr std::uint16_t version = 7;
+constexpr std::size_t nodes = 6;
+constexpr std::uint32_t fanout = 2;
+constexpr std::uint32_t rx_frame_count = 64;
+
+crypto::keypair key_for(std::uint64_t domain, std::uint64_t i) {
+  for (std::uint64_t attempt = 0;; ++attempt) {
+    std::array<std::uint8_t, 24> in{};
+    for (int k = 0; k < 8; ++k) {
+      in[k] = static_cast<std::uint8_t>(domain >> (8 * k));
+      in[8 + k] = static_cast<std::uint8_t>(i >> (8 * k));
+      in[16 + k] = static_cast<std::uint8_t>(attempt >> (8 * k));
+    }
+    crypto::keypair kp;
+    if (crypto::keypair::try_from_secret(crypto::sha256(in), kp)) return kp;
+  }
+}
+
+struct collecting_sink final : shred::shred_sink {
+  void on_shred(std::span<const std::uint8_t> s, shred::shred_kind, std::uint32_t) noexcept override {
+    shreds.emplace_back(s.begin(), s.end());
+  }
+  std::vector<bytes> shreds;
+};
+
+shred::turbine_shred_type type_of(const shred::shred_view& v) {
+  return v.is_coding() ? shred::turbine_shred_type::coding : shred::turbine_shred_type::data;
+}
+
+// A cluster of six staked nodes, its schedule and contact table, and a leader's two slots.
+struct cluster_fixture {
+  std::vector<crypto::keypair> keys;
+  std::vector<shred::turbine_node> members;
+  std::unique_ptr<shred::turbine_cluster> cluster;
+  std::unique_ptr<shred::leader_schedule> schedule;
+  std::vector<net::endpoint> contacts;  // by cluster index
+  crypto::pubkey leader{};
+  std::size_t self = 0;                 // node number of the follower under test
+  std::vector<bytes> streams;           // slots 1 and 2
+  std::vector<bytes> shreds;            // every shred of both slots
+
+  cluster_fixture() {
+    for (std::size_t i = 0; i < nodes; ++i) {
+      keys.push_back(key_for(1, i));
+      members.push_back({keys[i].public_key(), 1000 * (i + 1)});
+    }
+    cluster = std::make_unique<shred::turbine_cluster>(members);
+    schedule = std::make_unique<shred::leader_schedule>(members, 0, 64);
+    contacts.resize(nodes);
+    for (std::uint32_t c = 0; c < nodes; ++c) contacts[c] = {0x7f000001, static_cast<std::uint16_t>(14000 + c)};
+    leader = *schedule->leader_for_slot(1);
+    EXPECT_EQ(*schedule->leader_for_slot(2), leader);  // 4 slots per leader
+    std::size_t leader_node = 0;
+    for (std::size_t i = 0; i < nodes; ++i) {
+      if (keys[i].public_key() == leader) leader_node = i;
+    }
+
+    shred::shredder sh(keys[leader_node], version, {});
+    std::mt19937_64 rng(3);
+    const std::size_t sizes[] = {40'000, 5'000};
+    for (std::uint64_t slot = 1; slot <= 2; ++slot) {
+      bytes stream(sizes[slot - 1]);
+      for (auto& b : stream) b = static_cast<std::uint8_t>(rng());
+      collecting_sink sink;
+      EXPECT_TRUE(sh.begin_slot(slot, slot - 1));
+      EXPECT_TRUE(sh.add({stream.data(), stream.size() / 3}, false, sink));
+      EXPECT_TRUE(sh.add({stream.data() + stream.size() / 3, stream.size() - stream.size() / 3},
+                         true, sink));
+      EXPECT_TRUE(sh.finish_slot(sink));
+      streams.push_back(std::move(stream));
+      for (auto& s : sink.shreds) shreds.push_back(std::move(s));
+    }
+
+    // The follower with the most Turbine children over these shreds, so retransmit is tested.
+    shred::turbine_tree tree(*cluster, fanout);
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < nodes; ++i) {
+      if (i == leader_node) continue;
+      const std::uint32_t ci = cluster->index_of(keys[i].public_key());
+      std::size_t total = 0;
+      for (const bytes& b : shreds) {
+        shred::shred_view v;
+        EXPECT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+        total += tree.children(v.slot(), v.index(), type_of(v), leader, ci).size();
+      }
+      if (total > best) {
+        best = total;
+        self = i;
+      }
+    }
+    EXPECT_GT(best, 0u);
+  }
+
+  // (destination packed, shred bytes) -> copies the follower must send.
+  std::map<std::pair<std::uint64_t, bytes>, int> expected_retransmits() const {
+    shred::turbine_tree tree(*cluster, fanout);
+    const std::uint32_t ci = cluster->index_of(keys[self].public_key());
+    std::map<std::pair<std::uint64_t, bytes>, int> out;
+    for (const bytes& b : shreds) {
+      shred::shred_view v;
+      (void)shred::parse_shred(b, v);
+      for (const std::uint32_t child : tree.children(v.slot(), v.index(), type_of(v), leader, ci)) {
+        ++out[{contacts[child].pack(), b}];
+      }
+    }
+    return out;
+  }
+};
+
+const cluster_fixture& fixture() {
+  static const cluster_fixture f;
+  return f;
+}
+
+tvu::tvu_tile_config small_config() {
+  tvu::tvu_tile_config c;
+  c.resolver.shred_version = version;
+  c.resolver.max_sets = 8;
+  c.resolver.completed_sets_remembered = 64;
+  c.assembler.max_slots = 8;
+  c.assembler.max_data_shreds_per_slot = 256;
+  c.assembler.pool_payloads = 256;
+  c.fanout = fanout;
+  c.batch = 8;
+  c.tx_frames = 512;
+  c.output_slots = 2;
+  c.max_slot_bytes = 64 * 1024;
+  return c;
+}
+
+// The tile with its rings, the test acting as net tile and consumer.
+struct harness {
+  const cluster_fixture& f = fixture();
+  util::frame_pool rx{rx_frame_count};
+  util::frame_stack rx_free{0, rx_frame_count};
+  desc_ring in, release{rx_frame_count}, tx, tx_release{1024};
+  slot_ring out{4}, out_release{4};
+  tvu::tvu_tile tile;
+
+  std::uint64_t pushed = 0, released = 0;
+  bool drain_tx = true;     // act as the net tile after every poll
+  bool release_slots = true;
+  std::vector<util::frag_desc> held_tx;
+  std::map<std::pair<std::uint64_t, bytes>, int> sent;
+  std::map<std::uint64_t, bytes> delivered;  // slot -> stream
+  std::map<std::uint64_t, std::uint64_t> parents;
+  std::vector<tvu::completed_slot> held_slots;
+  std::uint64_t wrong_kind = 0;  // tx descriptors not sent from the tvu port
+
+  explicit harness(const tvu::tvu_tile_config& config, std::size_t in_cap = 16,
+                   std::size_t tx_cap = 1024)
+      : in(in_cap), tx(tx_cap),
+        tile("tvu0", config, rx, in, release, tx, tx_release, out, out_release, *f.schedule,
+             *f.cluster, f.keys[f.self].public_key(), f.contacts) {}
+
+  std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
+
+  void take_outputs() {
+    util::frag_desc d;
+    while (release.try_pop(d)) {
+      ++released;
+      if (!rx.contains(d.frame)) continue;  // a bogus descriptor the test pushed
+      EXPECT_TRUE(rx_free.release(d.frame)) << "rx frame released twice";
+    }
+    while (tx.try_pop(d)) {
+      if (d.kind != static_cast<std::uint16_t>(net::port_kind::tvu)) ++wrong_kind;
+      const auto frame = tile.tx_frames().frame(d.frame);
+      ++sent[{d.meta, bytes(frame.begin(), frame.begin() + d.len)}];
+      held_tx.push_back(d);
+    }
+    if (drain_tx) give_back_tx();
+    tvu::completed_slot c;
+    while (out.try_pop(c)) {
+      const auto s = tile.stream(c);
+      EXPECT_EQ(s.size(), c.bytes);
+      EXPECT_FALSE(delivered.contains(c.slot)) << "slot " << c.slot << " delivered twice";
+      delivered[c.slot] = bytes(s.begin(), s.end());
+      parents[c.slot] = c.parent;
+      held_slots.push_back(c);
+    }
+    if (release_slots) give_back_slots();
+  }
+  void give_back_tx() {
+    for (const auto& d : held_tx) ASSERT_TRUE(tx_release.try_push(d));
+    held_tx.clear();
+  }
+  void give_back_slots() {
+    for (const auto& c : held_slots) ASSERT_TRUE(out_release.try_push(c));
+    held_slots.clear();
+  }
+  void settle() {
+    for (int i = 0; i < 10'000; ++i) {
+      const int w = tile.poll();
+      take_outputs();
+      if (w == 0 && in.empty_approx()) return;
+    }
+    ADD_FAILURE() << "tile never went idle";
+  }
+
+  void feed(const bytes& packet) {
+    std::uint32_t frame = 0;
+    while (!rx_free.try_acquire(frame)) {
+      tile.poll();
+      take_outputs();
+    }
+    std::memcpy(rx.frame(frame).data(), packet.data(), packet.size());
+    const util::frag_desc d{frame, static_cast<std::uint16_t>(packet.size()),
+                            static_cast<std::uint16_t>(net::port_kind::tvu),
+                            net::endpoint{0x7f000001, 14999}.pack()};
+    while (!in.try_push(d)) {
+      tile.poll();
+      take_outputs();
+    }
+    ++pushed;
+    if (pushed % 3 == 0) {
+      tile.poll();
+      take_outputs();
+    }
+  }
+};
+
+// The honest shreds in a shuffled order, every 7th one lost, every 5th one kept twice.
+// `lost` gets the shreds left out.
+std::vector<bytes> shuffled_feed(const cluster_fixture& f, std::vector<bytes>& lost) {
+  std::vector<bytes> order = f.shreds;
+  std::mt19937_64 rng(11);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<bytes> feed;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i % 7 == 3) {
+      lost.push_back(order[i]);
+      continue;
+    }
+    feed.push_back(order[i]);
+  }
+  for (std::size_t i = 0; i < feed.size(); i += 5) {
+    const std::size_t at = std::min(feed.size(), i + 1 + rng() % 40);
+    feed.insert(feed.begin() + static_cast<std::ptrdiff_t>(at), feed[i]);
+  }
+  return feed;
+}
+
+void flip_payload_byte(bytes& b) {
+  shred::shred_view v;
+  ASSERT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+  b[v.is_coding() ? shred::coding_headers_end + 10 : shred::data_headers_end + 1] ^= 0x01;
+}
+
+TEST(tvu_tile, counter_names_follow_the_resolver_and_assembler) {
+  harness h(small_config());
+  const auto names = h.tile.own_counter_names();
+  ASSERT_EQ(names.size(), tvu::tvu_tile::c_own_count);
+  for (std::size_t r = 1; r < shred::drop_reason_count; ++r) {
+    const auto reason = static_cast<shred::drop_reason>(r);
+    EXPECT_EQ(names[tvu::tvu_tile::drop_counter(reason)], std::string("drop_") + to_string(reason));
+  }
+  for (std::size_t r = 1; r < shred::insert_result_count; ++r) {
+    const auto result = static_cast<shred::insert_result>(r);
+    EXPECT_EQ(names[tvu::tvu_tile::assembler_counter(result)],
+              std::string("asm_") + to_string(result));
+  }
+  EXPECT_EQ(names[tvu::tvu_tile::c_retransmitted], "retransmitted");
+  EXPECT_EQ(names[tvu::tvu_tile::c_out_release_bad], "out_release_bad");
+  for (const auto n : names) EXPECT_LT(n.size(), util::metrics_counter_name_bytes);
+}
+
+TEST(tvu_tile, assembles_retransmits_to_turbine_children_and_rejects_forgeries) {
+  const cluster_fixture& f = fixture();
+  harness h(small_config());
+  std::vector<bytes> lost;
+  std::vector<bytes> feed = shuffled_feed(f, lost);
+
+  // Forgeries: a shred of slot 1 signed by a node that does not lead it, and an honest
+  // shred with a flipped byte, both first of their set (bad_signature); and a lost shred with
+  // a flipped byte right after the first honest shred of its set (wrong_root).
+  shred::fec_set_params p;
+  p.slot = 1;
+  p.parent_offset = 1;
+  p.shred_version = version;
+  p.last_in_slot = true;
+  p.batch_complete = true;
+  const bytes payload(2000, 0x5a);
+  const auto impostor = shred::make_fec_set(f.keys[(f.self + 1) % nodes].public_key() == f.leader
+                                                ? f.keys[(f.self + 2) % nodes]
+                                                : f.keys[(f.self + 1) % nodes],
+                                            p, payload);
+  bytes flipped_first = feed.front();
+  flip_payload_byte(flipped_first);
+  bytes flipped_lost = lost.front();
+  flip_payload_byte(flipped_lost);
+  shred::shred_view lv;
+  ASSERT_EQ(shred::parse_shred(lost.front(), lv), shred::shred_error::none);
+  std::size_t first_of_set = feed.size();
+  for (std::size_t i = 0; i < feed.size(); ++i) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(feed[i], v), shred::shred_error::none);
+    if (v.slot() == lv.slot() && v.fec_set_index() == lv.fec_set_index()) {
+      first_of_set = i;
+      break;
+    }
+  }
+  ASSERT_LT(first_of_set, feed.size());
+  feed.insert(feed.begin() + static_cast<std::ptrdiff_t>(first_of_set) + 1, flipped_lost);
+  feed.insert(feed.begin(), flipped_first);
+  feed.insert(feed.begin(), impostor.front());
+  feed.push_back(impostor.back());  // late: its set position already holds the honest shred
+
+  for (const bytes& b : feed) h.feed(b);
+  h.settle();
+
+  // Streams, byte for byte.
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.delivered[1], f.streams[0]);
+  EXPECT_EQ(h.delivered[2], f.streams[1]);
+  EXPECT_EQ(h.parents[1], 0u);
+  EXPECT_EQ(h.parents[2], 1u);
+
+  // Retransmits: every shred of both slots, received or rebuilt, to exactly this node's
+  // children in that shred's tree, with the leader's bytes; nothing forged.
+  const auto expected = f.expected_retransmits();
+  EXPECT_EQ(h.sent, expected);
+  std::uint64_t expected_total = 0;
+  for (const auto& [k, n] : expected) expected_total += static_cast<std::uint64_t>(n);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_retransmitted), expected_total);
+  EXPECT_EQ(h.wrong_kind, 0u);
+  EXPECT_GT(expected_total, 0u);
+  std::printf("shreds %zu, fed %zu (lost %zu), retransmits %llu, recovered %llu, dropped: bad_signature %llu wrong_root %llu duplicate %llu\n",
+              f.shreds.size(), feed.size(), lost.size(), static_cast<unsigned long long>(expected_total),
+              static_cast<unsigned long long>(h.counter(tvu::tvu_tile::c_recovered)),
+              static_cast<unsigned long long>(h.counter(tvu::tvu_tile::drop_counter(shred::drop_reason::bad_signature))),
+              static_cast<unsigned long long>(h.counter(tvu::tvu_tile::drop_counter(shred::drop_reason::wrong_root))),
+              static_cast<unsigned long long>(h.counter(tvu::tvu_tile::drop_counter(shred::drop_reason::duplicate))));
+
+  // Counters.
+  using t = tvu::tvu_tile;
+  EXPECT_EQ(h.counter(t::c_received), feed.size());
+  std::uint64_t drops = 0;
+  for (std::size_t r = 1; r < shred::drop_reason_count; ++r) {
+    drops += h.counter(t::drop_counter(static_cast<shred::drop_reason>(r)));
+  }
+  EXPECT_EQ(h.counter(t::c_accepted) + drops, feed.size());
+  EXPECT_GE(h.counter(t::drop_counter(shred::drop_reason::bad_signature)), 2u);
+  EXPECT_GE(h.counter(t::drop_counter(shred::drop_reason::wrong_root)), 1u);
+  EXPECT_GT(h.counter(t::drop_counter(shred::drop_reason::duplicate)), 0u);
+  EXPECT_GT(h.counter(t::c_recovered), 0u);
+  EXPECT_EQ(h.counter(t::c_accepted) + h.counter(t::c_recovered), f.shreds.size());
+  EXPECT_EQ(h.counter(t::c_slots_completed), 2u);
+  EXPECT_EQ(h.counter(t::c_slots_delivered), 2u);
+  for (std::size_t r = 1; r < shred::insert_result_count; ++r) {
+    EXPECT_EQ(h.counter(t::assembler_counter(static_cast<shred::insert_result>(r))), 0u);
+  }
+  EXPECT_EQ(h.counter(t::c_tx_no_frame) + h.counter(t::c_tx_ring_full) +
+                h.counter(t::c_tx_no_contact) + h.counter(t::c_tx_release_bad) +
+                h.counter(t::c_rx_release_full) + h.counter(t::c_bad_frame),
+            0u);
+
+  // Frames: every rx frame back, every tx frame back.
+  EXPECT_EQ(h.released, h.pushed);
+  EXPECT_EQ(h.rx_free.available(), rx_frame_count);
+  EXPECT_EQ(h.tile.free_tx_frames(), small_config().tx_frames);
+}
+
+TEST(tvu_tile, tx_pressure_drops_copies_but_loses_no_frame) {
+  const cluster_fixture& f = fixture();
+  std::uint64_t expected_total = 0;
+  for (const auto& [k, n] : f.expected_retransmits()) expected_total += static_cast<std::uint64_t>(n);
+  using t = tvu::tvu_tile;
+  {  // Few tx frames, none given back while shreds flow: tx_no_frame.
+    auto config = small_config();
+    config.tx_frames = 4;
+    harness h(config);
+    h.drain_tx = false;
+    for (const bytes& b : f.shreds) h.feed(b);
+    h.settle();
+    EXPECT_EQ(h.counter(t::c_retransmitted), 4u);
+    EXPECT_GT(h.counter(t::c_tx_no_frame), 0u);
+    EXPECT_EQ(h.counter(t::c_retransmitted) + h.counter(t::c_tx_no_frame), expected_total);
+    EXPECT_EQ(h.tile.free_tx_frames(), 0u);
+    h.give_back_tx();
+    h.settle();
+    EXPECT_EQ(h.tile.free_tx_frames(), 4u);
+    EXPECT_EQ(h.delivered.size(), 2u);
+  }
+  {  // A tiny tx ring that the net side never empties: tx_ring_full, frames stay home.
+    auto config = small_config();
+    harness h(config, 16, 2);
+    h.drain_tx = false;
+    for (const bytes& b : f.shreds) {
+      h.feed(b);
+    }
+    h.tile.poll();
+    EXPECT_GT(h.counter(t::c_tx_ring_full), 0u);
+    EXPECT_EQ(h.counter(t::c_retransmitted) + h.counter(t::c_tx_ring_full), expected_total);
+    h.take_outputs();
+    h.give_back_tx();
+    h.settle();
+    EXPECT_EQ(h.tile.free_tx_frames(), config.tx_frames);
+    EXPECT_EQ(h.delivered.size(), 2u);
+  }
+}
+
+TEST(tvu_tile, complete_slots_wait_for_a_free_buffer) {
+  const cluster_fixture& f = fixture();
+  auto config = small_config();
+  config.output_slots = 1;
+  harness h(config);
+  h.release_slots = false;
+  for (const bytes& b : f.shreds) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u);  // slot 1; slot 2 waits for the one buffer
+  EXPECT_GT(h.counter(tvu::tvu_tile::c_out_backpressure), 0u);
+  EXPECT_TRUE(h.tile.assembler().is_complete(2));
+  h.give_back_slots();
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.delivered[1], f.streams[0]);
+  EXPECT_EQ(h.delivered[2], f.streams[1]);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_delivered), 2u);
+}
+
+TEST(tvu_tile, bad_descriptors_and_old_slots_are_counted_and_released) {
+  const cluster_fixture& f = fixture();
+  auto config = small_config();
+  config.root_slot = 2;
+  harness h(config);
+  ASSERT_TRUE(h.in.try_push(util::frag_desc{rx_frame_count + 5, 100, 3, 0}));  // no such frame
+  ++h.pushed;
+  for (const bytes& b : f.shreds) h.feed(b);
+  h.settle();
+  using t = tvu::tvu_tile;
+  EXPECT_EQ(h.counter(t::c_bad_frame), 1u);
+  EXPECT_GT(h.counter(t::drop_counter(shred::drop_reason::too_old)), 0u);  // slot 1
+  ASSERT_EQ(h.delivered.size(), 1u);
+  EXPECT_EQ(h.delivered[2], f.streams[1]);
+  // The bogus descriptor came back as well (its frame is not the test pool's to take).
+  EXPECT_EQ(h.released, h.pushed);
+
+  // Moving the root past slot 2 makes its shreds too old.
+  const std::uint64_t too_old = h.counter(t::drop_counter(shred::drop_reason::too_old));
+  h.tile.set_root(3);
+  EXPECT_EQ(h.tile.root(), 3u);
+  h.feed(f.shreds.back());
+  h.settle();
+  EXPECT_EQ(h.counter(t::drop_counter(shred::drop_reason::too_old)), too_old + 1);
+  EXPECT_EQ(h.released, h.pushed);
+}
+
+}  // namespace
