@@ -112,7 +112,8 @@ class tvu_tile final : public util::tile {
     c_sets_evicted,      // resolver: sets in progress pushed out by newer ones
     c_slots_completed,
     c_slots_delivered,   // pushed to `out`
-    c_slots_dropped,     // complete slots longer than max_slot_bytes, never handed over
+    c_slots_dropped,     // complete slots never handed over: longer than max_slot_bytes (or,
+                         // defensively, no room left in the waiting list)
     c_out_backpressure,  // polls where a complete slot waited for a buffer or room in `out`
     c_out_release_bad,   // an out_release entry naming no buffer, or one not handed out
     c_asm_first,         // asm_<insert_result> for each slot_assembler result but inserted
