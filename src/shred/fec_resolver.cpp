@@ -1,5 +1,7 @@
 #include <riptide/shred/fec_resolver.hpp>
 
+#include "shred_layout.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -11,24 +13,14 @@ namespace riptide::shred {
 
 namespace {
 
-// Header offsets written into rebuilt coding shreds (shred.hpp's diagram).
-constexpr std::size_t variant_offset = 64;
-constexpr std::size_t slot_offset = 65;
-constexpr std::size_t index_offset = 73;
-constexpr std::size_t version_offset = 77;
-constexpr std::size_t fec_set_index_offset = 79;
-constexpr std::size_t num_data_offset = 83;
-constexpr std::size_t num_coding_offset = 85;
-constexpr std::size_t position_offset = 87;
+using namespace layout;  // field offsets and header writers (shred_layout.hpp)
+
 // A coding shred's leaf starts after the signature and takes its headers too.
 constexpr std::size_t coding_leaf_extra_bytes = coding_headers_end - shred_signature_bytes;  // 25
 
 static_assert(fec_max_shards <= 64, "present masks are 64-bit");
 static_assert(max_data_shreds_per_set + max_coding_shreds_per_set == fec_max_shards);
 
-void store_le(std::uint8_t* p, std::uint64_t v, std::size_t bytes) noexcept {
-  for (std::size_t i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
 std::uint64_t hash_key(std::uint64_t slot, std::uint32_t fec_set_index) noexcept {
   // splitmix64's finalizer over both fields: keys are only ever created from verified sets,
@@ -393,15 +385,12 @@ bool fec_resolver::recover_set(std::uint32_t set) noexcept {
       s.leaves[p] = merkle_leaf(std::span<const std::uint8_t>(b + shred_signature_bytes, shard));
     } else {
       const std::size_t position = p - num_data;
-      b[variant_offset] = static_cast<std::uint8_t>(
-          variant_coding_bit | (s.last_in_slot ? variant_last_in_slot_bit : 0) |
-          merkle_proof_size(p, n));
-      store_le(b + slot_offset, s.key.slot, 8);
-      store_le(b + index_offset, std::uint64_t{s.key.fec_set_index} + position, 4);
-      store_le(b + version_offset, config_.shred_version, 2);
-      store_le(b + fec_set_index_offset, s.key.fec_set_index, 4);
-      store_le(b + num_data_offset, num_data, 2);
-      store_le(b + num_coding_offset, num_coding, 2);
+      fec_set_params params;
+      params.slot = s.key.slot;
+      params.shred_version = config_.shred_version;
+      params.fec_set_index = s.key.fec_set_index;
+      write_common(b, true, s.last_in_slot, merkle_proof_size(p, n), params,
+                   static_cast<std::uint32_t>(s.key.fec_set_index + position), num_data, num_coding);
       store_le(b + position_offset, position, 2);
       s.leaves[p] = merkle_leaf(
           std::span<const std::uint8_t>(b + shred_signature_bytes, coding_leaf_extra_bytes + shard));

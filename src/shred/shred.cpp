@@ -1,5 +1,7 @@
 #include <riptide/shred/shred.hpp>
 
+#include "shred_layout.hpp"
+
 #include <riptide/shred/fec.hpp>
 
 #include <algorithm>
@@ -11,6 +13,8 @@ namespace riptide::shred {
 
 namespace {
 
+using namespace layout;  // field offsets and header writers (shred_layout.hpp)
+
 static_assert(common_header_bytes == shred_signature_bytes + 1 + 8 + 4 + 2 + 4);
 static_assert(max_data_shreds_per_set <= fec_max_data_shards);
 static_assert(max_coding_shreds_per_set <= fec_max_coding_shards);
@@ -21,18 +25,6 @@ static_assert(max_shred_bytes <= UINT16_MAX, "sizes are stored as u16");
 // The deepest coding shred of any set fills max_shred_bytes exactly.
 static_assert(coding_headers_end + shard_bytes(64) + merkle_node_bytes * 6 == max_shred_bytes);
 
-// Field offsets (see the diagram in the header).
-constexpr std::size_t variant_offset = 64;
-constexpr std::size_t slot_offset = 65;
-constexpr std::size_t index_offset = 73;
-constexpr std::size_t version_offset = 77;
-constexpr std::size_t fec_set_index_offset = 79;
-constexpr std::size_t num_data_offset = 83;
-constexpr std::size_t num_coding_offset = 85;
-constexpr std::size_t position_offset = 87;       // coding
-constexpr std::size_t parent_offset_offset = 87;  // data
-constexpr std::size_t flags_offset = 89;          // data
-constexpr std::size_t size_offset = 90;           // data
 
 std::uint16_t load_u16(const std::uint8_t* p) noexcept {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
@@ -49,9 +41,6 @@ std::uint64_t load_u64(const std::uint8_t* p) noexcept {
   return v;
 }
 
-void store_le(std::uint8_t* p, std::uint64_t v, std::size_t bytes) noexcept {
-  for (std::size_t i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
 bool all_zero(const std::uint8_t* p, std::size_t n) noexcept {
   std::uint8_t acc = 0;
@@ -59,24 +48,7 @@ bool all_zero(const std::uint8_t* p, std::size_t n) noexcept {
   return acc == 0;
 }
 
-bool parent_offset_valid(std::uint64_t slot, std::uint64_t parent_offset) noexcept {
-  return slot == 0 ? parent_offset == 0 : (parent_offset >= 1 && parent_offset <= slot);
-}
 
-// Writes the common header after the signature (which is filled in once the root is known).
-void write_common(std::uint8_t* b, bool coding, bool last_in_slot, std::size_t depth,
-                  const fec_set_params& p, std::uint32_t index, std::size_t num_data,
-                  std::size_t num_coding) noexcept {
-  b[variant_offset] = static_cast<std::uint8_t>((coding ? variant_coding_bit : 0) |
-                                                (last_in_slot ? variant_last_in_slot_bit : 0) |
-                                                depth);
-  store_le(b + slot_offset, p.slot, 8);
-  store_le(b + index_offset, index, 4);
-  store_le(b + version_offset, p.shred_version, 2);
-  store_le(b + fec_set_index_offset, p.fec_set_index, 4);
-  store_le(b + num_data_offset, num_data, 2);
-  store_le(b + num_coding_offset, num_coding, 2);
-}
 
 }  // namespace
 

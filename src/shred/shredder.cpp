@@ -1,5 +1,7 @@
 #include <riptide/shred/shredder.hpp>
 
+#include "shred_layout.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -9,18 +11,8 @@ namespace riptide::shred {
 
 namespace {
 
-// Field offsets (the diagram in shred.hpp; make_fec_set writes the same ones).
-constexpr std::size_t variant_offset = 64;
-constexpr std::size_t slot_offset = 65;
-constexpr std::size_t index_offset = 73;
-constexpr std::size_t version_offset = 77;
-constexpr std::size_t fec_set_index_offset = 79;
-constexpr std::size_t num_data_offset = 83;
-constexpr std::size_t num_coding_offset = 85;
-constexpr std::size_t position_offset = 87;       // coding
-constexpr std::size_t parent_offset_offset = 87;  // data
-constexpr std::size_t flags_offset = 89;          // data
-constexpr std::size_t size_offset = 90;           // data
+using namespace layout;  // field offsets and header writers (shred_layout.hpp)
+
 
 // Shred buffers sit buffer_stride apart from a 64-byte aligned base. A coding shred starts
 // coding_lead bytes into its buffer so that its erasure shard (at 89) is 64-byte aligned
@@ -33,27 +25,8 @@ static_assert(buffer_stride % buffer_align == 0);
 static_assert((coding_lead + coding_headers_end) % buffer_align == 0);
 static_assert(shred_signature_bytes % buffer_align == 0);
 
-void store_le(std::uint8_t* p, std::uint64_t v, std::size_t bytes) noexcept {
-  for (std::size_t i = 0; i < bytes; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
 
-bool parent_offset_valid(std::uint64_t slot, std::uint64_t parent_offset) noexcept {
-  return slot == 0 ? parent_offset == 0 : (parent_offset >= 1 && parent_offset <= slot);
-}
 
-void write_common(std::uint8_t* b, bool coding, bool last_in_slot, std::size_t depth,
-                  const fec_set_params& p, std::uint32_t index, std::size_t num_data,
-                  std::size_t num_coding) noexcept {
-  b[variant_offset] = static_cast<std::uint8_t>((coding ? variant_coding_bit : 0) |
-                                                (last_in_slot ? variant_last_in_slot_bit : 0) |
-                                                depth);
-  store_le(b + slot_offset, p.slot, 8);
-  store_le(b + index_offset, index, 4);
-  store_le(b + version_offset, p.shred_version, 2);
-  store_le(b + fec_set_index_offset, p.fec_set_index, 4);
-  store_le(b + num_data_offset, num_data, 2);
-  store_le(b + num_coding_offset, num_coding, 2);
-}
 
 std::size_t checked_num_coding(std::size_t num_coding) {
   if (num_coding == 0 || num_coding > max_coding_shreds_per_set) {
