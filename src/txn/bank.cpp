@@ -427,18 +427,27 @@ crypto::hash32 bank::bank_hash(const crypto::hash32& last_poh) noexcept {
   std::sort(begin, begin + n, [this](std::uint32_t a, std::uint32_t b) {
     return slots_[a].key < slots_[b].key;
   });
-  crypto::sha256_stream stream;
+  bank_hasher hasher(n);
+  for (std::size_t i = 0; i < n; ++i) hasher.add(slots_[begin[i]].key, slots_[begin[i]].lamports);
+  return hasher.finish(last_poh);
+}
+
+bank_hasher::bank_hasher(std::size_t count) noexcept {
   std::array<std::uint8_t, 8> word{};
-  store_u64_le(word.data(), n);
-  stream.update(word);
-  for (std::size_t i = 0; i < n; ++i) {
-    const account_slot& slot = slots_[begin[i]];
-    stream.update(slot.key);
-    store_u64_le(word.data(), slot.lamports);
-    stream.update(word);
-  }
-  stream.update(last_poh);
-  return stream.finish();
+  store_u64_le(word.data(), count);
+  stream_.update(word);
+}
+
+void bank_hasher::add(const crypto::pubkey& key, std::uint64_t lamports) noexcept {
+  std::array<std::uint8_t, 8> word{};
+  store_u64_le(word.data(), lamports);
+  stream_.update(key);
+  stream_.update(word);
+}
+
+crypto::hash32 bank_hasher::finish(const crypto::hash32& last_poh) noexcept {
+  stream_.update(last_poh);
+  return stream_.finish();
 }
 
 void bank::begin_slot() noexcept {

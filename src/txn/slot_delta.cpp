@@ -1,7 +1,7 @@
 #include <riptide/txn/slot_delta.hpp>
 
-#include <riptide/crypto/sha256.hpp>
 #include <riptide/crypto/xxh3.hpp>
+#include <riptide/txn/bank.hpp>
 
 #include <algorithm>
 #include <array>
@@ -21,10 +21,6 @@ struct slot_delta::entry {
 
 namespace {
 
-void store_u64_le(std::uint8_t* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-
 std::size_t table_size_for(std::size_t max_accounts) {
   std::size_t n = 4;
   while (n < 2 * max_accounts) n <<= 1;
@@ -41,14 +37,14 @@ std::uint64_t probe_seed() {
 
 }  // namespace
 
-slot_delta::slot_delta(std::size_t max_accounts) : max_accounts_(max_accounts) {
-  if (max_accounts == 0 || max_accounts > (std::size_t{1} << 30))
+slot_delta::slot_delta(std::size_t capacity) : max_accounts_(capacity) {
+  if (capacity == 0 || capacity > (std::size_t{1} << 30))
     throw std::invalid_argument("slot_delta: max_accounts must be in [1, 2^30]");
-  const std::size_t n = table_size_for(max_accounts);
+  const std::size_t n = table_size_for(capacity);
   mask_ = n - 1;
   seed_ = probe_seed();
   table_ = std::make_unique<entry[]>(n);
-  order_ = std::make_unique<std::uint32_t[]>(max_accounts);
+  order_ = std::make_unique<std::uint32_t[]>(capacity);
 }
 
 slot_delta::~slot_delta() = default;
@@ -83,18 +79,9 @@ crypto::hash32 slot_delta::finish(const crypto::hash32& last_poh) noexcept {
     std::sort(begin, begin + size_, [this](std::uint32_t a, std::uint32_t b) {
       return table_[a].key < table_[b].key;
     });
-    crypto::sha256_stream stream;
-    std::array<std::uint8_t, 8> word{};
-    store_u64_le(word.data(), size_);
-    stream.update(word);
-    for (std::size_t i = 0; i < size_; ++i) {
-      const entry& e = table_[begin[i]];
-      stream.update(e.key);
-      store_u64_le(word.data(), e.lamports);
-      stream.update(word);
-    }
-    stream.update(last_poh);
-    out = stream.finish();
+    txn::bank_hasher hasher(size_);  // the same bytes as bank::bank_hash()
+    for (std::size_t i = 0; i < size_; ++i) hasher.add(table_[begin[i]].key, table_[begin[i]].lamports);
+    out = hasher.finish(last_poh);
   }
   for (std::size_t i = 0; i < size_; ++i) table_[begin[i]] = entry{};
   size_ = 0;

@@ -65,6 +65,7 @@
 //      (fee only). Otherwise every changed balance is committed: ok.
 // Balances never go negative and never overflow: credit() keeps the total supply <= 2^64-1.
 
+#include <riptide/crypto/sha256.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/txn/transaction.hpp>
 
@@ -142,6 +143,19 @@ struct bank_config {
   std::size_t lock_stripes = 1 << 14;  // lock words (64 B each); rounded up to a power of two
   std::uint64_t lamports_per_signature = 5000;  // * max_signatures must fit a u64
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
+};
+
+// The bank-hash bytes, written once for the bank and for txn::slot_delta (which must agree):
+//   SHA-256( count u64 | { pubkey[32] | lamports u64 } × count | last_poh[32] )  (integers LE)
+// Call add() exactly `count` times, in ascending pubkey order, then finish().
+class bank_hasher {
+ public:
+  explicit bank_hasher(std::size_t count) noexcept;
+  void add(const crypto::pubkey& key, std::uint64_t lamports) noexcept;
+  [[nodiscard]] crypto::hash32 finish(const crypto::hash32& last_poh) noexcept;
+
+ private:
+  crypto::sha256_stream stream_;
 };
 
 // An account's balance after a transaction changed it (what the slot's bank hash is built from).
