@@ -409,6 +409,7 @@ ledger& ledger::operator=(ledger&& other) noexcept {
   index_ = std::move(other.index_);
   other.index_.clear();
   last_slot_ = other.last_slot_;
+  last_appended_ = other.last_appended_;
   synced_segment_ = other.synced_segment_;
   synced_offset_ = other.synced_offset_;
   dir_synced_segments_ = other.dir_synced_segments_;
@@ -496,6 +497,7 @@ append_error ledger::append(record_type type, std::uint64_t slot,
       encode_record(type, slot, payload, {seg.base + off, need});
       seg.used = off + need;
       note_record(slot, {segments_.size() - 1, off});
+      last_appended_ = {segments_.size() - 1, off};
       stats_.records++;
       stats_.bytes += need;
       return append_error::none;

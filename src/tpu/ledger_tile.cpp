@@ -10,7 +10,13 @@ namespace riptide::tpu {
 
 ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile_config& config,
                          util::spsc_ring<poh_entry_record>& in)
-    : util::tile(std::move(name)), ledger_(lg), config_(config), in_(in) {
+    : util::tile(std::move(name)), ledger_(lg), config_(config), in_(in),
+      syncer_(lg, [this](std::uint64_t slot, const ledger::sync_result& r) {
+        count(r.ok ? c_syncs : c_sync_failures);
+        if (!r.ok) return;
+        set_counter(c_durable_slot, slot);
+        if (config_.board != nullptr) config_.board->set_durable_slot(slot);
+      }) {
   if (!lg.empty() && !config.resume)
     throw std::runtime_error(lg.dir().string() + ": the ledger already holds " +
                              std::to_string(lg.stats().records) +
@@ -28,22 +34,12 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
   if (config.max_accounts_per_slot != 0) delta_.emplace(config.max_accounts_per_slot);
 }
 
-ledger_tile::~ledger_tile() {
-  // on_stop joins; this covers a tile destroyed after on_start without on_stop.
-  if (sync_thread_.joinable()) {
-    {
-      std::lock_guard lock(sync_mutex_);
-      sync_stop_ = true;
-    }
-    sync_cv_.notify_one();
-    sync_thread_.join();
-  }
-}
+ledger_tile::~ledger_tile() = default;  // background_sync joins its thread
 
 std::vector<std::string_view> ledger_tile::own_counter_names() const {
   return {"entries", "records", "bytes", "slots", "syncs", "sync_failures", "append_errors",
           "durable_slot", "txs", "failed_txs", "bank_hash_unknown", "bad_mixin_ids",
-          "oversized_entries"};
+          "oversized_entries", "records_out_waits", "records_out_dropped"};
 }
 
 void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
@@ -54,6 +50,16 @@ void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
   }
   count(c_records);
   count(c_bytes, payload.size());
+  if (config_.records_out != nullptr) {
+    ledger_record_ref ref;
+    ref.position = ledger_.last_appended();
+    ref.slot = slot;
+    ref.bytes = static_cast<std::uint32_t>(ledger::encoded_record_bytes(payload.size()));
+    ref.type = static_cast<std::uint16_t>(type);
+    ref.slot_end = type == ledger::record_type::slot_meta && slot_end_pending_;
+    // poll() made sure of room for every record it can append.
+    if (!config_.records_out->try_push(ref)) count(c_records_out_dropped);
+  }
 }
 
 void ledger_tile::on_start() {
@@ -67,9 +73,7 @@ void ledger_tile::on_start() {
     append(ledger::record_type::slot_meta, 0,
            std::span(buf.data(), ledger::encode_meta(start, buf)));
   }
-  sync_stop_ = false;
-  sync_has_pending_ = false;
-  sync_thread_ = std::thread([this] { sync_loop(); });
+  syncer_.start();
 }
 
 void ledger_tile::flush(std::uint64_t slot) noexcept {
@@ -151,14 +155,25 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
     count(c_bank_hash_unknown);
   }
   std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
+  slot_end_pending_ = true;
   append(ledger::record_type::slot_meta, r.slot, std::span(buf.data(), ledger::encode_meta(end, buf)));
+  slot_end_pending_ = false;
   count(c_slots);
-  if (config_.sync_at_slot_end) request_sync(r.slot);
+  if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), r.slot);
 }
 
 int ledger_tile::poll() noexcept {
   poh_entry_record recs[64];
-  const std::size_t n = in_.try_pop_batch(recs);
+  std::size_t take = std::size(recs);
+  if (config_.records_out != nullptr) {
+    // One entry appends at most 3 records (a full batch, the slot's last batch, its end).
+    take = std::min(take, config_.records_out->free_approx() / 3);
+    if (take == 0) {
+      count(c_records_out_waits);
+      return 0;
+    }
+  }
+  const std::size_t n = in_.try_pop_batch(std::span(recs, take));
   for (std::size_t i = 0; i < n; ++i) {
     const auto& r = recs[i];
     if (batch_count_ != 0 && r.slot != batch_slot_) flush(batch_slot_);
@@ -169,47 +184,9 @@ int ledger_tile::poll() noexcept {
   return static_cast<int>(n);
 }
 
-void ledger_tile::request_sync(std::uint64_t slot) noexcept {
-  {
-    std::lock_guard lock(sync_mutex_);
-    sync_pending_ = {ledger_.mark(), slot};
-    sync_has_pending_ = true;
-  }
-  sync_cv_.notify_one();
-}
-
-void ledger_tile::run_sync(const sync_request& req) noexcept {
-  const auto s = ledger_.sync_to(req.point);
-  count(s.ok ? c_syncs : c_sync_failures);
-  if (!s.ok) return;
-  set_counter(c_durable_slot, req.slot);
-  if (config_.board != nullptr) config_.board->set_durable_slot(req.slot);
-}
-
-void ledger_tile::sync_loop() noexcept {
-  for (;;) {
-    sync_request req;
-    {
-      std::unique_lock lock(sync_mutex_);
-      sync_cv_.wait(lock, [this] { return sync_has_pending_ || sync_stop_; });
-      if (!sync_has_pending_) return;  // stop, nothing left
-      req = sync_pending_;
-      sync_has_pending_ = false;
-    }
-    run_sync(req);
-  }
-}
-
 void ledger_tile::on_stop() noexcept {
   flush(batch_slot_);
-  if (sync_thread_.joinable()) {
-    {
-      std::lock_guard lock(sync_mutex_);
-      sync_stop_ = true;
-    }
-    sync_cv_.notify_one();
-    sync_thread_.join();  // it finishes a pending request first
-  }
+  syncer_.stop();  // it finishes a pending request first
   // The final sync, on this thread now that the sync thread is gone. A partial slot is
   // durable too but not announced: durable_slot names only completed slots.
   const auto s = ledger_.sync();

@@ -262,6 +262,18 @@ class ledger {
     return {segments_.size() - 1, segments_.back().used};
   }
 
+  // Owner: where the last record appended went (meaningless while empty()).
+  [[nodiscard]] record_position last_appended() const noexcept { return last_appended_; }
+  // Any thread: the `bytes` encoded bytes at `pos`, for a record the owner appended and whose
+  // position reached this thread through something that orders memory (a ring's release and
+  // acquire). Valid while the ledger is open: the segment list never reallocates and
+  // segments are not unmapped (truncate and the destructor aside, which need every reader
+  // stopped). How the shred tile reads what the ledger tile wrote without a copy.
+  [[nodiscard]] std::span<const std::uint8_t> encoded_at(record_position pos,
+                                                         std::size_t bytes) const noexcept {
+    return {segments_.data()[pos.segment].base + pos.offset, bytes};
+  }
+
   // First position and count of the slot's records (count 0 if absent).
   [[nodiscard]] slot_records records_in_slot(std::uint64_t slot) const noexcept;
   // The slot index, ascending by slot.
@@ -318,6 +330,7 @@ class ledger {
   std::vector<segment> segments_;  // all mapped; index = file number
   std::vector<slot_records> index_;
   std::uint64_t last_slot_ = 0;
+  record_position last_appended_{};
   // Syncer-owned: first segment and offset not yet msync'd; segments whose directory entries
   // are durable (a new segment needs an fsync of the directory).
   std::uint64_t synced_segment_ = 0;

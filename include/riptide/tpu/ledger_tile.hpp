@@ -34,15 +34,13 @@
 //     failures, bad mixin ids.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/tpu/chain_board.hpp>
@@ -54,6 +52,15 @@
 #include <riptide/util/tile.hpp>
 
 namespace riptide::tpu {
+
+// One record the ledger tile appended: where it is and what it is.
+struct ledger_record_ref {
+  ledger::record_position position;
+  std::uint64_t slot = 0;
+  std::uint32_t bytes = 0;     // encoded size (header, payload, padding)
+  std::uint16_t type = 0;      // ledger::record_type
+  std::uint16_t slot_end = 0;  // 1: the slot's last record (its slot_end slot_meta)
+};
 
 struct ledger_tile_config {
   bool sync_at_slot_end = true;    // hand each slot end to the sync thread
@@ -73,6 +80,11 @@ struct ledger_tile_config {
   std::size_t max_microblock_tx_bytes = 0;
   // Append to the chain already in the ledger (no chain-start record).
   bool resume = false;
+  // Optional: every appended record, in order, for the shred tile (which reads its bytes with
+  // ledger::encoded_at). The tile pops entries only while this ring has room for every record
+  // they can make, so no record is ever left out (a slow consumer backs up the entries ring;
+  // waits are counted in records_out_waits).
+  util::spsc_ring<ledger_record_ref>* records_out = nullptr;
 };
 
 class ledger_tile final : public util::tile {
@@ -80,6 +92,7 @@ class ledger_tile final : public util::tile {
   enum counter : std::size_t {
     c_entries, c_records, c_bytes, c_slots, c_syncs, c_sync_failures, c_append_errors, c_durable_slot,
     c_txs, c_failed_txs, c_bank_hash_unknown, c_bad_mixin_ids, c_oversized_entries,
+    c_records_out_waits, c_records_out_dropped,
   };
 
   ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile_config& config,
@@ -93,17 +106,10 @@ class ledger_tile final : public util::tile {
   void on_stop() noexcept override;
 
  private:
-  struct sync_request {
-    ledger::sync_point point;
-    std::uint64_t slot = 0;
-  };
   void flush(std::uint64_t slot) noexcept;
   void append(ledger::record_type type, std::uint64_t slot, std::span<const std::uint8_t> payload) noexcept;
   void add(const poh_entry_record& r) noexcept;
   void end_slot(const poh_entry_record& r) noexcept;
-  void request_sync(std::uint64_t slot) noexcept;
-  void sync_loop() noexcept;
-  void run_sync(const sync_request& req) noexcept;
 
   ledger::ledger& ledger_;
   ledger_tile_config config_;
@@ -115,13 +121,8 @@ class ledger_tile final : public util::tile {
   std::uint64_t batch_slot_ = 0;
   std::optional<txn::slot_delta> delta_;
 
-  // Sync thread handoff: the newest request, guarded by sync_mutex_.
-  std::thread sync_thread_;
-  std::mutex sync_mutex_;
-  std::condition_variable sync_cv_;
-  sync_request sync_pending_{};
-  bool sync_has_pending_ = false;
-  bool sync_stop_ = false;
+  bool slot_end_pending_ = false;  // the record being appended is a slot end
+  ledger::background_sync syncer_;
 };
 
 }  // namespace riptide::tpu
