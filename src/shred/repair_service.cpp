@@ -225,19 +225,23 @@ void repair_client::remember(std::uint64_t slot, repair_kind kind, std::uint32_t
 std::uint32_t repair_client::choose_peer(std::uint64_t slot, repair_kind kind,
                                          repair_peer_picker* picker,
                                          std::size_t chosen) noexcept {
+  auto valid = [&](std::uint32_t p) { return p < peers_.size() && p != self_index_; };
   if (picker != nullptr) {
-    // A few draws for a peer not asked yet for this target.
-    for (int attempt = 0; attempt < 4; ++attempt) {
-      const std::uint32_t p = picker->pick(slot, kind, rng_.next());
-      if (p >= peers_.size() || p == self_index_) return no_peer;
+    // A few draws for a peer not asked yet for this target, else the last one drawn again:
+    // a second request to the same peer still helps against loss.
+    std::uint32_t p = picker->pick(slot, kind, rng_.next());
+    for (int attempt = 1; attempt < 4 && valid(p); ++attempt) {
       const auto end = excluded_.begin() + static_cast<std::ptrdiff_t>(chosen);
-      if (std::find(excluded_.begin(), end, p) == end) return p;
+      if (std::find(excluded_.begin(), end, p) == end) break;
+      p = picker->pick(slot, kind, rng_.next());
     }
-    return already_chosen;
+    return valid(p) ? p : no_peer;
   }
-  // Uniform over the peers that are neither self nor chosen already: draw a rank among them,
-  // then step over the excluded indices (sorted) at or below it.
-  if (eligible_peers_ <= chosen) return chosen == 0 ? no_peer : already_chosen;
+  if (eligible_peers_ == 0) return no_peer;
+  // Uniform over the peers that are neither self nor asked already for this target (over all
+  // but self once every one has been): draw a rank among them, then step over the excluded
+  // indices (sorted) at or below it.
+  if (chosen >= eligible_peers_) chosen = 0;
   auto p = static_cast<std::uint32_t>(rng_.uniform(eligible_peers_ - chosen));
   std::array<std::uint32_t, 65> skip{};
   std::size_t n = 0;
@@ -263,7 +267,6 @@ bool repair_client::ask(repair_kind kind, std::uint64_t slot, std::uint32_t inde
     const std::uint32_t peer = choose_peer(slot, kind, picker, chosen);
     if (peer == no_peer) break;
     any_peer = true;
-    if (peer == already_chosen) continue;  // fewer distinct peers than copies
     excluded_[chosen++] = peer;
     const crypto::pubkey& peer_key = peers_[peer];
     if (peer_limit_ && !peer_limit_->try_acquire(peer_key, now_ms)) {

@@ -42,8 +42,8 @@
 //      highest_seen] the assembler neither tracks nor has taken (at most max_slots_per_plan
 //      slots of that range are looked at per call).
 //   A target (slot, kind, index) asked less than retry_ms ago is skipped (waiting). Each target
-//   goes to peers_per_target peers drawn at random (seeded) among the peers other than
-//   self_index, or chosen by a repair_peer_picker. Per peer, a token bucket (peer_burst tokens,
+//   goes to peers_per_target peers (distinct while there are enough) drawn at random (seeded)
+//   among the peers other than self_index, or chosen by a repair_peer_picker. Per peer, a token bucket (peer_burst tokens,
 //   refilled at peer_rate_per_second) caps requests outstanding at it: one token per request,
 //   given back when the answer comes; a target whose peer has no token is not sent
 //   (peer_limited) and is tried again at the next plan.
@@ -149,8 +149,8 @@ struct repair_client_config {
   std::size_t nonce_slots = 8192;        // outstanding request table
   std::uint64_t nonce_ttl_ms = 2'000;
   std::uint64_t seed = 1;                // peer choice
-  // Peers asked for each target per plan (distinct when there are enough): more than one
-  // trades bandwidth for fewer rounds when loss is high.
+  // Requests sent for each target per plan, to distinct peers while there are enough (then
+  // the same peer again): more than one trades bandwidth for fewer rounds when loss is high.
   std::size_t peers_per_target = 1;
   std::size_t retry_slots = 8192;        // targets remembered for retry_ms (sets of 8)
   std::size_t max_slots_per_plan = 256;  // incomplete, orphan and never-seen slots per plan
@@ -241,7 +241,6 @@ class repair_client {
   };
   static constexpr std::size_t retry_ways = 8;
   static constexpr std::uint32_t no_peer = 0xffff'ffffu;
-  static constexpr std::uint32_t already_chosen = 0xffff'fffeu;
 
   std::size_t plan_with(const slot_assembler& assembler, std::uint64_t first_wanted,
                         std::uint64_t highest_seen, std::uint64_t now_ms,
@@ -249,8 +248,8 @@ class repair_client {
   // Asks for one target; false once the plan's budget is spent.
   bool ask(repair_kind kind, std::uint64_t slot, std::uint32_t index, std::uint64_t now_ms,
            repair_packet_sink& sink, repair_peer_picker* picker);
-  // A peer index other than self and the first `chosen` of excluded_; no_peer if there is
-  // nobody to ask, already_chosen if every candidate was asked for this target already.
+  // A peer index other than self, and other than the first `chosen` of excluded_ (the peers
+  // asked already for this target) while there are others; no_peer if there is nobody.
   [[nodiscard]] std::uint32_t choose_peer(std::uint64_t slot, repair_kind kind,
                                           repair_peer_picker* picker,
                                           std::size_t chosen) noexcept;
