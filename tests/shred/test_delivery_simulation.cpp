@@ -25,20 +25,22 @@
 // the recovered shreds get the same treatment (retransmitted too). A complete slot is taken
 // and its stream compared with the leader's.
 //
-// Repair, after the Turbine phase, in rounds of 100 ms of simulated time: each follower asks
-// for what its assembler says is missing: window_index for missing(), highest_index for
+// Repair, after the Turbine phase, in rounds of 100 ms of simulated time, runs the node's
+// repair components (shred/repair_service.hpp) as a repair tile would: each follower's
+// repair_client plans from its assembler (window_index for missing(), highest_index for
 // missing_tail() and for expected slots it has not heard of at all (slots 1..K: a node knows
-// from its clock which slots should exist), orphan for orphans(). Each request goes to a node
-// drawn uniformly from the slot's leader and the followers that hold the slot complete (the
-// simulation's stand-in for what EpochSlots gossip announces); it is signed,
-// taken from the requester's repair_rate_limiter (per peer, released when the answer comes)
-// and its nonce recorded in the repair_nonce_tracker. The responder parses and verifies the
-// request, takes a token from its own limiter (per requester) and answers from its store with
-// encode_repair_response (or stays silent if it lacks the shred). The requester parses the
-// response, matches the nonce and feeds the shred to its fec_resolver like any other shred,
-// so repaired shreds are verified too. Each shred missing() lists is asked of two peers per
-// round (requests_per_missing_shred). Repaired shreds and what they complete are stored and
-// assembled but not retransmitted (repair is point to point).
+// from its clock which slots should exist), orphan for orphans()), with retry_ms = one round.
+// Each target goes to two peers (peers_per_target; at 50 % loss a round trip succeeds one time
+// in four, and with one request per round the last shred of a slot took more than 40 rounds at
+// some of 200 nodes), picked by a repair_peer_picker uniformly from the slot's leader and the
+// followers that hold the slot complete (the simulation's stand-in for what EpochSlots gossip
+// announces); the client caps requests outstanding per peer and records each nonce. The
+// responder's repair_server parses, verifies and rate-limits the request and answers from the
+// node's shred_store (which holds every shred the node accepted or recovered, and the leader's
+// own slots), or stays silent if it lacks the shred. The requester's repair_client matches the
+// response's nonce and the shred goes to its fec_resolver like any other shred, so repaired
+// shreds are verified too. Repaired shreds and what they complete are stored and assembled but
+// not retransmitted (repair is point to point).
 //
 // Forged traffic: for every slot and every follower, six packets from outside the cluster (not
 // subject to loss): before the slot's first honest shred can arrive, a data shred signed by a
@@ -76,7 +78,9 @@
 #include <riptide/shred/fec_resolver.hpp>
 #include <riptide/shred/leader_schedule.hpp>
 #include <riptide/shred/repair.hpp>
+#include <riptide/shred/repair_service.hpp>
 #include <riptide/shred/shred.hpp>
+#include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/shredder.hpp>
 #include <riptide/shred/slot_assembler.hpp>
 #include <riptide/shred/turbine.hpp>
@@ -124,10 +128,8 @@ constexpr std::uint64_t repair_max_age_ms = 1'000;
 constexpr std::uint64_t repair_nonce_timeout_ms = 200;
 constexpr std::size_t max_repair_rounds = 40;
 constexpr std::size_t max_requests_per_round = 512;  // per node
-// Each missing shred is asked of this many peers per round: at 50 % loss a round trip
-// succeeds one time in four, and with one request per round the last shred of a slot took
-// more than 40 rounds at some of 200 nodes.
-constexpr std::size_t requests_per_missing_shred = 2;
+// Each target is asked of this many peers per round (see the header comment).
+constexpr std::size_t requests_per_target = 2;
 constexpr std::uint32_t requester_rate_per_second = 1'280;  // refills the burst every round
 constexpr std::uint32_t requester_burst = 128;              // requests outstanding per peer
 constexpr std::uint32_t responder_rate_per_second = 5'120;
@@ -246,10 +248,9 @@ struct node {
   std::uint32_t canonical = 0;  // turbine_cluster index
   std::unique_ptr<fec_resolver> resolver;
   std::unique_ptr<slot_assembler> assembler;
-  std::unique_ptr<repair_rate_limiter> requester_limit;
-  std::unique_ptr<repair_rate_limiter> responder_limit;
-  std::unique_ptr<repair_nonce_tracker> nonces;
-  std::map<shred_key, bytes> store;  // wire bytes of every shred accepted or recovered
+  std::unique_ptr<shred_store> store;  // wire bytes of every shred accepted or recovered
+  std::unique_ptr<repair_server> server;
+  std::unique_ptr<repair_client> client;
   std::vector<std::uint8_t> done;    // per slot of the run: stream taken and compared
 };
 
@@ -270,6 +271,7 @@ class simulation {
     schedule_ = std::make_unique<leader_schedule>(members, 0, epoch_slots);
     lookup_ = std::make_unique<schedule_lookup>(*schedule_);
     node_of_canonical_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) peer_keys_.push_back(nodes_[i]->key.public_key());
     for (std::size_t i = 0; i < n; ++i) {
       nodes_[i]->canonical = cluster_->index_of(nodes_[i]->key.public_key());
       node_of_canonical_[nodes_[i]->canonical] = static_cast<std::uint32_t>(i);
@@ -294,12 +296,46 @@ class simulation {
       ac.max_data_shreds_per_slot = (max_data + 63) / 64 * 64;
       ac.pool_payloads = total_data + 64;
       nd.assembler = std::make_unique<slot_assembler>(ac);
-      nd.requester_limit = std::make_unique<repair_rate_limiter>(
-          std::max<std::size_t>(64, 2 * n), requester_rate_per_second, requester_burst, i);
-      nd.responder_limit = std::make_unique<repair_rate_limiter>(
-          std::max<std::size_t>(64, 2 * n), responder_rate_per_second, responder_burst, i + n);
-      nd.nonces = std::make_unique<repair_nonce_tracker>(4096, repair_nonce_timeout_ms);
+      shred_store_config stc;
+      stc.max_shreds = leader_shreds_.size() + 64;  // every shred of the run fits
+      stc.max_slots = sc.slots + 8;
+      nd.store = std::make_unique<shred_store>(stc);
+      repair_server_config sv;
+      sv.shred_version = cluster_shred_version;
+      sv.wallclock_window_ms = repair_max_age_ms;
+      sv.rate_per_second = responder_rate_per_second;
+      sv.burst = responder_burst;
+      sv.max_requesters = std::max<std::size_t>(64, 2 * n);
+      nd.server = std::make_unique<repair_server>(nd.key.public_key(), sv, peer_keys_, *nd.store);
+      repair_client_config cl;
+      cl.shred_version = cluster_shred_version;
+      cl.retry_ms = repair_round_ms;  // every round asks again what is still missing
+      cl.max_requests_per_plan = max_requests_per_round;
+      cl.nonce_slots = 4096;
+      cl.nonce_ttl_ms = repair_nonce_timeout_ms;
+      cl.seed = sc.seed * 0x9E3779B97F4A7C15ull + 1000 + i;
+      cl.peers_per_target = requests_per_target;
+      cl.peer_rate_per_second = requester_rate_per_second;
+      cl.peer_burst = requester_burst;
+      nd.client = std::make_unique<repair_client>(nd.key, cl, peer_keys_,
+                                                  static_cast<std::uint32_t>(i));
       nd.done.assign(sc.slots, 0);
+    }
+    // Each leader holds its own slots: in its store, to answer repair, and as taken slots of
+    // its assembler, so its repair client does not ask for them.
+    for (std::size_t k = 0; k < sc.slots; ++k) {
+      node& nd = *nodes_[leader_node(first_slot + k)];
+      for (const bytes& b : slot_shreds_[k]) {
+        shred_view v;
+        EXPECT_EQ(parse_shred(b, v), shred_error::none);
+        EXPECT_TRUE(nd.store->put(v));
+        if (v.is_data()) {
+          EXPECT_EQ(nd.assembler->insert(v), insert_result::inserted);
+        }
+      }
+      bytes out(nd.assembler->received_bytes(first_slot + k));
+      EXPECT_TRUE(nd.assembler->take_slot(first_slot + k, out));
+      nd.done[k] = 1;
     }
     holders_.resize(sc.slots);
   }
@@ -366,7 +402,6 @@ class simulation {
         shred_view v;
         EXPECT_EQ(parse_shred(b, v), shred_error::none);
         leader_shreds_[key_of(v)] = b;
-        nodes_[leader]->store[key_of(v)] = b;  // the leader answers repair for its slots
         if (v.is_data() && v.index() == v.fec_set_index()) {
           sets_.push_back({slot, v.fec_set_index(), leader});
         }
@@ -521,7 +556,7 @@ class simulation {
       return;
     }
     if (forged) ++f_.forged_stored;
-    nd.store[key_of(v)].assign(wire.begin(), wire.end());
+    (void)nd.store->put(v);
     f_.max_hops = std::max(f_.max_hops, hops);
     if (retransmit) {
       const std::uint32_t leader = leader_node(v.slot());
@@ -586,165 +621,66 @@ class simulation {
       now_us_ = start_us + round * repair_round_ms * 1000;
       f_.repair_rounds = round + 1;
       for (std::uint32_t i = 0; i < sc_.nodes; ++i) {
-        nodes_[i]->nonces->expire(now_ms());
         request_missing(i);
       }
       drain();  // every answer lands within the round (latency <= 3 ms)
     }
   }
 
+  // Packets a node's repair component sends, through the loss model.
+  struct repair_sink final : repair_packet_sink {
+    repair_sink(simulation& sim, std::uint32_t self, msg_kind kind)
+        : sim_(sim), self_(self), kind_(kind) {}
+    void on_packet(std::uint32_t peer, std::span<const std::uint8_t> packet) noexcept override {
+      sim_.send(sim_.now_us_, self_, peer, kind_, packet, 0, false);
+    }
+    simulation& sim_;
+    std::uint32_t self_;
+    msg_kind kind_;
+  };
+
+  // The slot's leader or a follower that holds the slot complete, uniformly; self is never
+  // asked (the leader instead; if self leads the slot, nobody).
+  struct holder_picker final : repair_peer_picker {
+    holder_picker(const simulation& sim, std::uint32_t self) : sim_(sim), self_(self) {}
+    std::uint32_t pick(std::uint64_t slot, repair_kind, std::uint64_t random) noexcept override {
+      const std::uint32_t leader = sim_.leader_node(slot);
+      const std::size_t k = sim_.slot_number(slot);
+      std::uint32_t peer = leader;
+      if (k < sim_.sc_.slots && !sim_.holders_[k].empty()) {
+        const std::size_t choice = random % (sim_.holders_[k].size() + 1);
+        if (choice < sim_.holders_[k].size()) peer = sim_.holders_[k][choice];
+      }
+      return peer == self_ ? leader : peer;
+    }
+    const simulation& sim_;
+    std::uint32_t self_;
+  };
+
   void request_missing(std::uint32_t self) {
     node& nd = *nodes_[self];
-    std::size_t budget = max_requests_per_round;
-    std::vector<std::uint32_t> missing(max_requests_per_round);
-    for (std::size_t k = 0; k < sc_.slots && budget > 0; ++k) {
-      const std::uint64_t slot = first_slot + k;
-      if (nd.done[k] || leader_node(slot) == self) continue;
-      if (!nd.assembler->is_tracked(slot)) {
-        request(self, repair_kind::highest_index, slot, 0, budget);
-        continue;
-      }
-      const std::size_t count = nd.assembler->missing(slot, std::span(missing).first(budget));
-      for (std::size_t j = 0; j < count && budget > 0; ++j) {
-        for (std::size_t copy = 0; copy < requests_per_missing_shred; ++copy) {
-          request(self, repair_kind::window_index, slot, missing[j], budget);
-        }
-      }
-      if (const auto tail = nd.assembler->missing_tail(slot); tail && budget > 0) {
-        request(self, repair_kind::highest_index, slot, *tail, budget);
-      }
-    }
-    std::array<std::uint64_t, 16> orphans{};
-    const std::size_t count = nd.assembler->orphans(orphans);
-    for (std::size_t j = 0; j < count && budget > 0; ++j) {
-      request(self, repair_kind::orphan, orphans[j], 0, budget);
-    }
-  }
-
-  void request(std::uint32_t self, repair_kind kind, std::uint64_t slot, std::uint32_t index,
-               std::size_t& budget) {
-    node& nd = *nodes_[self];
-    // Peers that hold the slot complete (what EpochSlots gossip would announce), and the
-    // slot's leader, which holds every shred of it.
-    const std::size_t k = slot_number(slot);
-    std::uint32_t peer = leader_node(slot);
-    if (k < sc_.slots && !holders_[k].empty()) {
-      const std::size_t pick = rng_.uniform(holders_[k].size() + 1);
-      if (pick < holders_[k].size()) peer = holders_[k][pick];
-    }
-    if (peer == self) peer = leader_node(slot);  // orphan requests: self may hold the slot
-    if (peer == self) return;
-    const crypto::pubkey& peer_key = nodes_[peer]->key.public_key();
-    if (!nd.requester_limit->try_acquire(peer_key, now_ms())) {
-      ++f_.repair_limited;
-      return;
-    }
-    --budget;
-    repair_nonce_tracker::outstanding o;
-    o.kind = kind;
-    o.slot = slot;
-    o.index = index;
-    o.peer = peer_key;
-    o.sent_ms = now_ms();
-    do {
-      o.nonce = static_cast<std::uint32_t>(rng_.next());
-    } while (!nd.nonces->expect(o));
-    repair_request_fields fields;
-    fields.kind = kind;
-    fields.recipient = peer_key;
-    fields.wallclock_ms = now_ms();
-    fields.nonce = o.nonce;
-    fields.shred_version = cluster_shred_version;
-    fields.slot = slot;
-    fields.index = index;
-    crypto::aux_rand aux{};
-    const std::uint64_t a = rng_.next();
-    std::memcpy(aux.data(), &a, sizeof a);
-    std::array<std::uint8_t, max_repair_request_bytes> out{};
-    const std::size_t size = build_repair_request(nd.key, fields, aux, out);
-    ASSERT_GT(size, 0u);
-    ++f_.repair_requests;
-    send(now_us_, self, peer, msg_kind::repair_request, std::span(out).first(size), 0, false);
+    repair_sink sink(*this, self, msg_kind::repair_request);
+    holder_picker picker(*this, self);
+    nd.client->plan(*nd.assembler, first_slot, first_slot + sc_.slots - 1, now_ms(), sink,
+                    picker);
   }
 
   void on_repair_request(const message& m) {
-    node& nd = *nodes_[m.to];
-    repair_request_view req;
-    if (parse_repair_request(m.data, req) != repair_error::none ||
-        verify_repair_request(req, now_ms(), repair_max_age_ms, nd.key.public_key(),
-                              cluster_shred_version) != repair_error::none) {
-      ++f_.repair_rejected;
-      return;
-    }
-    if (!nd.responder_limit->try_acquire(req.sender(), now_ms())) {
-      ++f_.repair_responder_limited;
-      return;
-    }
-    const bytes* shred = nullptr;
-    switch (req.kind()) {
-      case repair_kind::window_index: {
-        const auto it = nd.store.find({req.slot(), 0, req.index()});
-        if (it != nd.store.end()) shred = &it->second;
-        break;
-      }
-      case repair_kind::highest_index:
-        shred = highest_data(nd, req.slot(), req.index());
-        break;
-      case repair_kind::orphan: {
-        // The slot's parent, from any data shred of it held here; answer with the parent's
-        // highest data shred.
-        const auto it = nd.store.lower_bound({req.slot(), 0, 0});
-        shred_view v;
-        if (it != nd.store.end() && std::get<0>(it->first) == req.slot() &&
-            std::get<1>(it->first) == 0 && parse_shred(it->second, v) == shred_error::none) {
-          shred = highest_data(nd, v.parent_slot(), 0);
-        }
-        break;
-      }
-    }
-    if (shred == nullptr) {
-      ++f_.repair_unanswered;
-      return;
-    }
-    std::array<std::uint8_t, max_repair_response_bytes> out{};
-    const std::size_t size = encode_repair_response(*shred, req.nonce(), out);
-    ASSERT_GT(size, 0u);
-    ++f_.repair_responses;
-    send(now_us_, m.to, node_of_key_.at(req.sender()), msg_kind::repair_response,
-         std::span(out).first(size), 0, false);
-  }
-
-  static const bytes* highest_data(const node& nd, std::uint64_t slot, std::uint32_t from) {
-    auto it = nd.store.upper_bound({slot, 0, 0xFFFF'FFFFu});
-    if (it == nd.store.begin()) return nullptr;
-    --it;
-    const auto& [s, kind, index] = it->first;
-    if (s != slot || kind != 0 || index < from) return nullptr;
-    return &it->second;
+    repair_sink sink(*this, m.to, msg_kind::repair_response);
+    (void)nodes_[m.to]->server->handle(m.data, now_ms(), sink);
   }
 
   void on_repair_response(const message& m) {
     node& nd = *nodes_[m.to];
-    repair_response_view resp;
-    shred_view v;
-    if (parse_repair_response(m.data, resp) != repair_error::none ||
-        parse_shred(resp.shred, v) != shred_error::none) {
-      ++f_.repair_unmatched;
-      return;
-    }
-    repair_nonce_tracker::outstanding o;
-    if (!nd.nonces->match(resp.nonce, v.slot(), v.index(), now_ms(), &o)) {
-      ++f_.repair_unmatched;
-      return;
-    }
-    nd.requester_limit->release(o.peer, now_ms());
-    const add_result r = nd.resolver->add(resp.shred, 0);
+    const std::span<const std::uint8_t> shred = nd.client->accept_response(m.data, now_ms());
+    if (shred.empty()) return;
+    const add_result r = nd.resolver->add(shred, 0);
     if (!r.accepted) {
       ++f_.repair_redundant;
       return;
     }
     ++f_.repaired;
-    accept(m.to, resp.shred, 0, false, m.forged);
+    accept(m.to, shred, 0, false, m.forged);
     if (r.set_completed) {
       for (const recovered_shred& rec : r.recovered) accept(m.to, rec.bytes, 0, false, m.forged);
     }
@@ -761,10 +697,25 @@ class simulation {
       for (std::size_t k = 0; k < sc_.slots; ++k) {
         if (leader_node(first_slot + k) != i && nd.done[k]) ++f_.slots_complete;
       }
-      for (const auto& [key, b] : nd.store) {
-        const auto it = leader_shreds_.find(key);
-        if (it == leader_shreds_.end() || it->second != b) ++f_.store_mismatches;
-      }
+      nd.store->for_each([&](std::span<const std::uint8_t> b) {
+        shred_view v;
+        const auto it = parse_shred(b, v) == shred_error::none ? leader_shreds_.find(key_of(v))
+                                                                : leader_shreds_.end();
+        if (it == leader_shreds_.end() || !std::equal(b.begin(), b.end(), it->second.begin(),
+                                                      it->second.end())) {
+          ++f_.store_mismatches;
+        }
+      });
+      const repair_client_counters& cc = nd.client->counters();
+      f_.repair_requests += nd.client->requests_sent();
+      f_.repair_limited += cc.peer_limited;
+      f_.repair_unmatched += cc.bad_shred + cc.unknown_nonce + cc.mismatched + cc.expired;
+      for (const std::uint64_t d : cc.dropped) f_.repair_unmatched += d;
+      const repair_server_counters& sv = nd.server->counters();
+      f_.repair_responses += sv.responses;
+      f_.repair_unanswered += sv.not_found;
+      f_.repair_responder_limited += sv.rate_limited;
+      f_.repair_rejected += nd.server->refused() - sv.rate_limited;
     }
     f_.recovered_repair = recovered_total - f_.recovered_turbine;
   }
@@ -779,6 +730,7 @@ class simulation {
   std::unique_ptr<schedule_lookup> lookup_;
   std::vector<std::uint32_t> node_of_canonical_;
   std::map<crypto::pubkey, std::uint32_t> node_of_key_;
+  std::vector<crypto::pubkey> peer_keys_;  // the repair components' peer list: node index
   std::vector<bytes> streams_;                   // per slot of the run
   std::vector<std::vector<bytes>> slot_shreds_;  // per slot, in emission order
   std::map<shred_key, bytes> leader_shreds_;
