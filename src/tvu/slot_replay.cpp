@@ -1,0 +1,329 @@
+#include <riptide/tvu/slot_replay.hpp>
+
+#include <cstdarg>
+#include <cstdio>
+#include <stdexcept>
+
+#include <riptide/txn/transaction.hpp>
+#include <riptide/util/hex.hpp>
+
+namespace riptide::tvu {
+
+const char* to_string(replay_error error) noexcept {
+  switch (error) {
+    case replay_error::none: return "none";
+    case replay_error::bad_record: return "bad_record";
+    case replay_error::wrong_slot: return "wrong_slot";
+    case replay_error::unexpected_chain_start: return "unexpected_chain_start";
+    case replay_error::missing_chain_start: return "missing_chain_start";
+    case replay_error::bad_chain_start: return "bad_chain_start";
+    case replay_error::bad_entry_batch: return "bad_entry_batch";
+    case replay_error::poh_mismatch: return "poh_mismatch";
+    case replay_error::bad_tick: return "bad_tick";
+    case replay_error::bad_mixin: return "bad_mixin";
+    case replay_error::tx_parse: return "tx_parse";
+    case replay_error::bad_signature: return "bad_signature";
+    case replay_error::result_mismatch: return "result_mismatch";
+    case replay_error::missing_slot_end: return "missing_slot_end";
+    case replay_error::bad_slot_end: return "bad_slot_end";
+    case replay_error::records_after_slot_end: return "records_after_slot_end";
+    case replay_error::bank_hash_mismatch: return "bank_hash_mismatch";
+    case replay_error::wrong_parent: return "wrong_parent";
+    case replay_error::dead_chain: return "dead_chain";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Sets the result's error and a printf-formatted detail; returns the error. Failure path only.
+[[gnu::format(printf, 3, 4)]] replay_error fail(slot_replay_result& r, replay_error e,
+                                                const char* format, ...) noexcept {
+  r.error = e;
+  char buf[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  r.detail = buf;
+  return e;
+}
+
+std::string hex8(std::span<const std::uint8_t> bytes) { return util::to_hex(bytes.first(8)); }
+
+using ull = unsigned long long;
+
+}  // namespace
+
+slot_replayer::slot_replayer(txn::bank& bank, const replay_chain_config& config,
+                             std::size_t max_accounts_per_slot, const slot_replay_limits& limits)
+    : bank_(bank),
+      config_(config),
+      hashes_per_tick_(config.hashes_per_tick == 0 ? 1 : config.hashes_per_tick),
+      keys_(limits.pubkey_cache_entries),
+      last_hash_(config.start_hash) {
+  if (config.ticks_per_slot == 0)
+    throw std::invalid_argument("slot_replayer: ticks_per_slot must be > 0");
+  if (max_accounts_per_slot == 0)
+    throw std::invalid_argument("slot_replayer: max_accounts_per_slot must be > 0");
+  records_.reserve(limits.max_records_per_slot);
+  decoded_.reserve(limits.max_entries_per_slot);
+  poh_.reserve(limits.max_entries_per_slot);
+  sigs_.reserve(limits.max_txs_per_entry);
+  // The genesis credits are the state slot 0 starts from, not slot 0's changes.
+  bank_.begin_slot();
+}
+
+void slot_replayer::resume(std::uint64_t next_slot, const crypto::hash32& last_hash,
+                           std::uint64_t tick_height) noexcept {
+  next_slot_ = next_slot;
+  last_hash_ = last_hash;
+  tick_height_ = tick_height;
+  chain_start_held_ = true;
+}
+
+slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
+                                         std::span<const std::uint8_t> stream) noexcept {
+  slot_replay_result r;
+  records_.clear();
+  if (dead_) {
+    fail(r, replay_error::dead_chain,
+         "slot %llu: an earlier slot failed during execution; the bank holds a partial slot",
+         static_cast<ull>(slot));
+    return r;
+  }
+  const std::uint64_t want_parent = next_slot_ == 0 ? 0 : next_slot_ - 1;
+  if (slot != next_slot_ || parent != want_parent) {
+    fail(r, replay_error::wrong_parent,
+         "slot %llu (parent %llu): the chain's next slot is %llu (parent %llu)",
+         static_cast<ull>(slot), static_cast<ull>(parent), static_cast<ull>(next_slot_),
+         static_cast<ull>(want_parent));
+    return r;
+  }
+  if (check(slot, stream, r) != replay_error::none || execute(slot, r) != replay_error::none) {
+    records_.clear();
+    return r;
+  }
+  next_slot_ = slot + 1;
+  last_hash_ = slot_end_.hash;
+  tick_height_ = slot_end_.tick_height;
+  return r;
+}
+
+// Step 1: everything that does not touch the bank.
+replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8_t> stream,
+                                  slot_replay_result& r) noexcept {
+  decoded_.clear();
+  poh_.clear();
+  const auto s = static_cast<ull>(slot);
+  std::uint64_t hashes_in_tick = 0;
+  bool seen_end = false;
+  std::size_t offset = 0;
+  while (offset < stream.size()) {
+    if (seen_end)
+      return fail(r, replay_error::records_after_slot_end,
+                  "slot %llu: %llu bytes after the slot end (record %llu)", s,
+                  static_cast<ull>(stream.size() - offset), static_cast<ull>(r.records));
+    ledger::record_view v;
+    if (const auto e = ledger::parse_record(stream.subspan(offset), v); e != ledger::record_error::none)
+      return fail(r, replay_error::bad_record, "slot %llu record %llu (byte %llu): %s", s,
+                  static_cast<ull>(r.records), static_cast<ull>(offset), ledger::to_string(e));
+    const std::uint64_t index = r.records++;
+    offset += v.size;
+    if (v.slot != slot)
+      return fail(r, replay_error::wrong_slot, "slot %llu record %llu: says slot %llu", s,
+                  static_cast<ull>(index), static_cast<ull>(v.slot));
+    if (slot == 0 && index == 0) {
+      // The chain start: the leader's first record. With the chain start already held
+      // (resume(0, ...)) it is checked against the held one and not appended again.
+      ledger::slot_meta m;
+      if (v.type != ledger::record_type::slot_meta ||
+          ledger::decode_meta(v.payload, m) != ledger::entry_error::none ||
+          m.kind != ledger::meta_kind::chain_start)
+        return fail(r, replay_error::missing_chain_start,
+                    "slot 0 does not begin with a chain-start record");
+      if (m.hashes_per_tick != config_.hashes_per_tick || m.ticks_per_slot != config_.ticks_per_slot ||
+          m.hash != config_.start_hash || m.hash != last_hash_ || m.tick_height != 0 ||
+          m.bank_hash != crypto::hash32{})
+        return fail(r, replay_error::bad_chain_start,
+                    "chain start says %llu hashes/tick, %llu ticks/slot, tick %llu, hash %s; "
+                    "expected %llu, %llu, 0, %s",
+                    static_cast<ull>(m.hashes_per_tick), static_cast<ull>(m.ticks_per_slot),
+                    static_cast<ull>(m.tick_height), util::to_hex(m.hash).c_str(),
+                    static_cast<ull>(config_.hashes_per_tick), static_cast<ull>(config_.ticks_per_slot),
+                    util::to_hex(last_hash_).c_str());
+      if (!chain_start_held_) records_.push_back(v);
+      continue;
+    }
+    switch (v.type) {
+      case ledger::record_type::slot_meta: {
+        ledger::slot_meta m;
+        if (const auto e = ledger::decode_meta(v.payload, m); e != ledger::entry_error::none)
+          return fail(r, replay_error::bad_slot_end, "slot %llu record %llu: slot_meta: %s", s,
+                      static_cast<ull>(index), ledger::to_string(e));
+        if (m.kind == ledger::meta_kind::chain_start)
+          return fail(r, replay_error::unexpected_chain_start,
+                      "slot %llu record %llu: a chain start inside the chain", s, static_cast<ull>(index));
+        slot_end_ = m;
+        seen_end = true;
+        break;
+      }
+      case ledger::record_type::entry_batch: {
+        const std::size_t first = decoded_.size();
+        if (const auto e = ledger::decode_batch(v.payload, decoded_); e != ledger::entry_error::none)
+          return fail(r, replay_error::bad_entry_batch, "slot %llu record %llu: %s", s,
+                      static_cast<ull>(index), ledger::to_string(e));
+        for (std::size_t i = first; i < decoded_.size(); ++i) {
+          const ledger::decoded_entry& d = decoded_[i];
+          const std::uint64_t n = d.entry.num_hashes;
+          if (r.ticks == config_.ticks_per_slot)
+            return fail(r, replay_error::bad_tick, "slot %llu entry %llu: after the slot's last tick",
+                        s, static_cast<ull>(i));
+          const std::uint64_t left = hashes_per_tick_ - hashes_in_tick;  // >= 1
+          if (d.is_tick ? n != left : n >= left)
+            return fail(r, replay_error::bad_tick,
+                        "slot %llu entry %llu: %s of %llu hashes with %llu left in the tick", s,
+                        static_cast<ull>(i), d.is_tick ? "a tick" : "an entry", static_cast<ull>(n),
+                        static_cast<ull>(left));
+          if (d.is_tick) {
+            ++r.ticks;
+            hashes_in_tick = 0;
+          } else {
+            hashes_in_tick += n;
+          }
+          if (const auto e = check_entry(d, slot, r); e != replay_error::none) return e;
+          poh_.push_back(d.entry);
+        }
+        break;
+      }
+      default:
+        return fail(r, replay_error::bad_record, "slot %llu record %llu: type %u does not belong in a slot",
+                    s, static_cast<ull>(index), static_cast<unsigned>(v.type));
+    }
+    records_.push_back(v);
+  }
+  if (!seen_end) return fail(r, replay_error::missing_slot_end, "slot %llu: no slot end in %llu records", s,
+                             static_cast<ull>(r.records));
+  r.entries = decoded_.size();
+  if (r.ticks != config_.ticks_per_slot)
+    return fail(r, replay_error::bad_tick, "slot %llu: %llu ticks, the chain has %llu per slot", s,
+                static_cast<ull>(r.ticks), static_cast<ull>(config_.ticks_per_slot));
+  if (const auto e = check_poh(slot, r); e != replay_error::none) return e;
+  const crypto::hash32& end_hash = poh_.back().hash;  // ticks_per_slot > 0 entries
+  const std::uint64_t end_height = tick_height_ + config_.ticks_per_slot;
+  if (slot_end_.hash != end_hash || slot_end_.tick_height != end_height ||
+      slot_end_.hashes_per_tick != config_.hashes_per_tick ||
+      slot_end_.ticks_per_slot != config_.ticks_per_slot)
+    return fail(r, replay_error::bad_slot_end,
+                "slot %llu: slot end says tick %llu hash %s (%llu hashes/tick, %llu ticks/slot); "
+                "the chain is at tick %llu hash %s",
+                s, static_cast<ull>(slot_end_.tick_height), util::to_hex(slot_end_.hash).c_str(),
+                static_cast<ull>(slot_end_.hashes_per_tick), static_cast<ull>(slot_end_.ticks_per_slot),
+                static_cast<ull>(end_height), util::to_hex(end_hash).c_str());
+  // Signatures last: the most expensive check runs only on a slot that is otherwise sound.
+  std::uint64_t tx_index = 0;
+  for (std::size_t i = 0; i < decoded_.size(); ++i) {
+    ledger::tx_reader reader(decoded_[i]);
+    ledger::entry_tx tx;
+    while (reader.next(tx)) {
+      txn::transaction_view view;
+      (void)txn::parse_transaction(tx.body, view);  // parsed in check_entry
+      if (!txn::verify_signatures(view, keys_))
+        return fail(r, replay_error::bad_signature, "slot %llu entry %llu tx %llu (%s): signature does not verify",
+                    s, static_cast<ull>(i), static_cast<ull>(tx_index), hex8(view.signature(0)).c_str());
+      ++tx_index;
+    }
+  }
+  return replay_error::none;
+}
+
+// One entry's transactions: each parses and has a tx_result byte; the mixin covers their
+// signatures.
+replay_error slot_replayer::check_entry(const ledger::decoded_entry& d, std::uint64_t slot,
+                                        slot_replay_result& r) noexcept {
+  sigs_.clear();
+  ledger::tx_reader reader(d);
+  ledger::entry_tx tx;
+  std::uint32_t i = 0;
+  while (reader.next(tx)) {
+    txn::transaction_view view;
+    if (const auto e = txn::parse_transaction(tx.body, view); e != txn::parse_error::none)
+      return fail(r, replay_error::tx_parse, "slot %llu entry %llu tx %u: %s", static_cast<ull>(slot),
+                  static_cast<ull>(poh_.size()), i, txn::to_string(e));
+    if (tx.result >= txn::tx_result_count)
+      return fail(r, replay_error::result_mismatch, "slot %llu entry %llu tx %u: result byte %u is not a tx_result",
+                  static_cast<ull>(slot), static_cast<ull>(poh_.size()), i, static_cast<unsigned>(tx.result));
+    for (std::size_t k = 0; k < view.num_signatures(); ++k) sigs_.push_back(view.signature(k));
+    ++r.txs;
+    if (tx.result != static_cast<std::uint8_t>(txn::tx_result::ok)) ++r.failed_txs;
+    ++i;
+  }
+  if (d.entry.has_mixin && crypto::entry_mixin(sigs_) != d.entry.mixin)
+    return fail(r, replay_error::bad_mixin, "slot %llu entry %llu: mixin %s is not the hash of its %u transactions' signatures",
+                static_cast<ull>(slot), static_cast<ull>(poh_.size()), util::to_hex(d.entry.mixin).c_str(),
+                d.tx_count);
+  return replay_error::none;
+}
+
+replay_error slot_replayer::check_poh(std::uint64_t slot, slot_replay_result& r) noexcept {
+  if (crypto::verify_entries(last_hash_, poh_, 1)) return replay_error::none;
+  // Failure path: find the first entry that does not chain, for the log.
+  crypto::hash32 prev = last_hash_;
+  std::size_t bad = 0;
+  for (; bad < poh_.size(); ++bad) {
+    if (!crypto::verify_entries(prev, std::span(&poh_[bad], 1), 1)) break;
+    prev = poh_[bad].hash;
+  }
+  return fail(r, replay_error::poh_mismatch, "slot %llu entry %llu of %llu: hash %s does not follow from %s",
+              static_cast<ull>(slot), static_cast<ull>(bad), static_cast<ull>(poh_.size()),
+              bad < poh_.size() ? util::to_hex(poh_[bad].hash).c_str() : "?", util::to_hex(prev).c_str());
+}
+
+// Step 2: re-execution, as the leader's bank tiles did it, in ledger order.
+replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) noexcept {
+  if (slot == 0 && !chain_start_held_) bank_.register_blockhash(0, config_.start_hash);
+  std::uint64_t tx_index = 0;
+  for (std::size_t i = 0; i < decoded_.size(); ++i) {
+    ledger::tx_reader reader(decoded_[i]);
+    ledger::entry_tx tx;
+    while (reader.next(tx)) {
+      txn::transaction_view view;
+      (void)txn::parse_transaction(tx.body, view);  // parsed in check_entry
+      txn::tx_result result = txn::tx_result::account_table_full;
+      txn::held_locks held;
+      if (bank_.try_lock(view, held)) {
+        result = bank_.execute(view, counters_, nullptr);
+        bank_.unlock(held);
+      }
+      if (static_cast<std::uint8_t>(result) != tx.result) {
+        dead_ = true;
+        return fail(r, replay_error::result_mismatch, "slot %llu entry %llu tx %llu (%s): recorded %s, re-executed %s",
+                    static_cast<ull>(slot), static_cast<ull>(i), static_cast<ull>(tx_index),
+                    hex8(view.signature(0)).c_str(), txn::to_string(static_cast<txn::tx_result>(tx.result)),
+                    txn::to_string(result));
+      }
+      ++tx_index;
+    }
+  }
+  r.bank_hash = bank_.bank_hash(slot_end_.hash);
+  if (slot_end_.bank_hash != crypto::hash32{} && slot_end_.bank_hash != r.bank_hash) {
+    dead_ = true;
+    return fail(r, replay_error::bank_hash_mismatch, "slot %llu: bank hash %s after replay, the leader's is %s",
+                static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(), util::to_hex(slot_end_.bank_hash).c_str());
+  }
+  bank_.begin_slot();
+  bank_.register_blockhash(slot, slot_end_.hash);
+  return replay_error::none;
+}
+
+std::vector<std::uint8_t> slot_stream(const ledger::ledger& lg, std::uint64_t slot) {
+  std::vector<std::uint8_t> out;
+  lg.for_each_in_slot(slot, [&out](const ledger::record_view& v) {
+    // The mapping holds the record exactly as encoded: header just before the payload.
+    const std::uint8_t* begin = v.payload.data() - ledger::record_header_bytes;
+    out.insert(out.end(), begin, begin + v.size);
+  });
+  return out;
+}
+
+}  // namespace riptide::tvu

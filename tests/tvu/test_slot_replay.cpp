@@ -1,0 +1,604 @@
+#include <riptide/tvu/slot_replay.hpp>
+
+#include "../support/temp_dir.hpp"
+
+#include <riptide/crypto/poh.hpp>
+#include <riptide/crypto/schnorr.hpp>
+#include <riptide/ledger/entry_codec.hpp>
+#include <riptide/ledger/ledger.hpp>
+#include <riptide/txn/bank.hpp>
+#include <riptide/txn/transaction.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <new>
+#include <set>
+#include <string>
+#include <vector>
+
+// Counts heap allocations while armed, so a test can show a successful replay allocates nothing.
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<std::uint64_t> g_allocs{0};
+}  // namespace
+
+// GCC pairs the replaced operator new with malloc and warns on free() in the replaced delete.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+
+using namespace riptide;
+using tvu::replay_error;
+
+namespace {
+
+constexpr std::uint64_t hashes_per_tick = 8;
+constexpr std::uint64_t ticks_per_slot = 4;
+constexpr std::uint64_t funding = 1'000'000;
+constexpr std::uint64_t slots = 4;
+constexpr std::size_t entries_per_batch = 3;  // several batch records per slot
+constexpr std::size_t max_accounts_per_slot = 64;
+
+txn::bank_config bank_cfg() {
+  txn::bank_config c;
+  c.max_accounts = 64;
+  c.lock_stripes = 16;
+  c.lamports_per_signature = 10;
+  return c;
+}
+
+crypto::hash32 start_hash() {
+  crypto::hash32 h{};
+  h.fill(0x5a);
+  return h;
+}
+
+tvu::replay_chain_config chain_cfg() {
+  tvu::replay_chain_config c;
+  c.hashes_per_tick = hashes_per_tick;
+  c.ticks_per_slot = ticks_per_slot;
+  c.start_hash = start_hash();
+  return c;
+}
+
+struct record {
+  ledger::record_type type;
+  std::uint64_t slot;
+  std::vector<std::uint8_t> payload;
+};
+using slot_records = std::vector<record>;
+
+std::vector<std::uint8_t> encode(const slot_records& recs) {
+  std::vector<std::uint8_t> out;
+  for (const auto& r : recs) {
+    const std::size_t at = out.size();
+    out.resize(at + ledger::encoded_record_bytes(r.payload.size()));
+    ledger::encode_record(r.type, r.slot, r.payload, std::span(out).subspan(at));
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> meta_payload(const ledger::slot_meta& m) {
+  std::vector<std::uint8_t> out(ledger::slot_meta_bytes);
+  ledger::encode_meta(m, out);
+  return out;
+}
+
+ledger::slot_meta decode_meta(const record& r) {
+  ledger::slot_meta m;
+  EXPECT_EQ(ledger::decode_meta(r.payload, m), ledger::entry_error::none);
+  return m;
+}
+
+// An entry that can be edited and encoded again.
+struct entry {
+  crypto::poh_entry e;
+  bool tick = false;
+  std::uint32_t tx_count = 0;
+  std::vector<std::uint8_t> txs;  // u16 len | u8 result | body, per tx
+};
+
+std::vector<entry> decode_entries(const record& r) {
+  std::vector<ledger::decoded_entry> d;
+  EXPECT_EQ(ledger::decode_batch(r.payload, d), ledger::entry_error::none);
+  std::vector<entry> out;
+  for (const auto& x : d) out.push_back({x.entry, x.is_tick, x.tx_count, {x.txs.begin(), x.txs.end()}});
+  return out;
+}
+
+std::vector<std::uint8_t> batch_payload(const std::vector<entry>& entries) {
+  std::vector<std::uint8_t> buf(1 << 16);
+  std::size_t used = 0;
+  for (const auto& e : entries) used = ledger::add_entry(buf, used, e.e, e.tick, e.tx_count, e.txs);
+  ledger::finish_batch(buf, static_cast<std::uint32_t>(entries.size()));
+  buf.resize(used);
+  return buf;
+}
+
+// Plays the leader by hand: a PoH chain, transfers executed on the leader's bank between
+// ticks (one of each entry's overdraws, so failures are recorded too), entries packed in
+// batches of entries_per_batch, and slot ends with the bank hash, as the TPU writes them. Every
+// record also goes to a real ledger so slot_stream() can be checked against it.
+struct leader {
+  riptide::testing::temp_dir dir{"riptide-slot-replay"};
+  ledger::ledger lg = ledger::ledger::open({dir.path(), 1 << 20, false});
+  std::vector<crypto::keypair> keys;
+  std::vector<slot_records> by_slot;
+  std::vector<std::uint64_t> balances;  // after the last slot
+
+  leader() {
+    for (int i = 0; i < 4; ++i) keys.push_back(crypto::keypair::generate());
+    txn::bank bank(bank_cfg());
+    fund(bank);
+    bank.begin_slot();
+    bank.register_blockhash(0, start_hash());
+    crypto::poh chain(start_hash(), hashes_per_tick);
+    crypto::hash32 blockhash = start_hash();
+    txn::execution_counters counters;
+    std::uint64_t lamports = 1;
+    for (std::uint64_t slot = 0; slot < slots; ++slot) {
+      slot_records recs;
+      if (slot == 0) {
+        ledger::slot_meta m;
+        m.kind = ledger::meta_kind::chain_start;
+        m.hashes_per_tick = hashes_per_tick;
+        m.ticks_per_slot = ticks_per_slot;
+        m.hash = start_hash();
+        recs.push_back({ledger::record_type::slot_meta, 0, meta_payload(m)});
+      }
+      std::vector<entry> pending;
+      auto flush = [&] {
+        if (pending.empty()) return;
+        recs.push_back({ledger::record_type::entry_batch, slot, batch_payload(pending)});
+        pending.clear();
+      };
+      auto add = [&](entry e) {
+        pending.push_back(std::move(e));
+        if (pending.size() == entries_per_batch) flush();
+      };
+      for (std::uint64_t t = 0; t < ticks_per_slot; ++t) {
+        if (t != ticks_per_slot - 1) {  // an entry of 3 txs before every tick but the last
+          entry e;
+          std::vector<crypto::signature> sigs;
+          for (int k = 0; k < 3; ++k) {
+            const auto& from = keys[(slot + t + k) % keys.size()];
+            const auto& to = keys[(slot + t + k + 1) % keys.size()];
+            const std::uint64_t amount = k == 2 ? 10 * funding : lamports++;  // k == 2 overdraws
+            std::array<std::uint8_t, txn::max_transaction_bytes> body{};
+            const std::size_t len = txn::build_transfer(from, to.public_key(), amount, blockhash, body);
+            txn::transaction_view view;
+            EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
+            EXPECT_TRUE(bank.try_lock(view));
+            const txn::tx_result result = bank.execute(view, counters);
+            bank.unlock(view);
+            EXPECT_EQ(result, k == 2 ? txn::tx_result::insufficient_funds : txn::tx_result::ok);
+            e.txs.push_back(static_cast<std::uint8_t>(len));
+            e.txs.push_back(static_cast<std::uint8_t>(len >> 8));
+            e.txs.push_back(static_cast<std::uint8_t>(result));
+            e.txs.insert(e.txs.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(len));
+            sigs.push_back(view.signature(0));
+            ++e.tx_count;
+          }
+          chain.hash(2);
+          const auto rec = chain.record(crypto::entry_mixin(sigs));
+          EXPECT_TRUE(rec.has_value());
+          e.e = *rec;
+          add(std::move(e));
+        }
+        chain.hash(hashes_per_tick);
+        const auto tick = chain.tick();
+        EXPECT_TRUE(tick.has_value());
+        add(entry{*tick, true, 0, {}});
+      }
+      flush();
+      ledger::slot_meta end;
+      end.kind = ledger::meta_kind::slot_end;
+      end.hashes_per_tick = hashes_per_tick;
+      end.ticks_per_slot = ticks_per_slot;
+      end.tick_height = chain.tick_count();
+      end.hash = chain.last_hash();
+      end.bank_hash = bank.bank_hash(end.hash);
+      recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
+      bank.begin_slot();
+      bank.register_blockhash(slot, end.hash);
+      blockhash = end.hash;
+      for (const auto& r : recs) EXPECT_EQ(lg.append(r.type, r.slot, r.payload), ledger::append_error::none);
+      by_slot.push_back(std::move(recs));
+    }
+    for (const auto& k : keys) balances.push_back(bank.balance(k.public_key()));
+  }
+
+  void fund(txn::bank& b) const {
+    for (const auto& k : keys) ASSERT_TRUE(b.credit(k.public_key(), funding));
+  }
+};
+
+// A follower: its own bank with the genesis funding, and a replayer.
+struct follower {
+  txn::bank bank{bank_cfg()};
+  std::unique_ptr<tvu::slot_replayer> replayer;
+  explicit follower(const leader& l) {
+    l.fund(bank);
+    replayer = std::make_unique<tvu::slot_replayer>(bank, chain_cfg(), max_accounts_per_slot);
+  }
+  tvu::slot_replay_result replay(std::uint64_t slot, const std::vector<std::uint8_t>& stream) {
+    return replayer->replay(slot, slot == 0 ? 0 : slot - 1, stream);
+  }
+  // Replays slots [0, n) of the leader unchanged.
+  void replay_good(const leader& l, std::uint64_t n) {
+    for (std::uint64_t s = 0; s < n; ++s) {
+      const auto r = replay(s, encode(l.by_slot[s]));
+      ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+    }
+  }
+};
+
+// The one leader chain every test replays (signing is the slow part; build it once).
+const leader& the_leader() {
+  static const leader l;
+  return l;
+}
+
+// Replays slots before `slot` unchanged, then `slot` with `stream`, and checks the error and
+// that the chain state did not advance.
+void expect_rejected(std::uint64_t slot, const std::vector<std::uint8_t>& stream, replay_error want,
+                     bool dead = false, std::uint64_t parent_override = ~std::uint64_t{0}) {
+  const leader& l = the_leader();
+  follower f(l);
+  f.replay_good(l, slot);
+  const auto before_hash = f.replayer->last_hash();
+  const auto before_height = f.replayer->tick_height();
+  const std::uint64_t parent = parent_override != ~std::uint64_t{0} ? parent_override : (slot == 0 ? 0 : slot - 1);
+  const auto r = f.replayer->replay(slot, parent, stream);
+  EXPECT_EQ(r.error, want) << "got " << tvu::to_string(r.error) << ": " << r.detail;
+  EXPECT_FALSE(r.detail.empty());
+  EXPECT_TRUE(f.replayer->records().empty());
+  EXPECT_EQ(f.replayer->next_slot(), slot);
+  EXPECT_EQ(f.replayer->last_hash(), before_hash);
+  EXPECT_EQ(f.replayer->tick_height(), before_height);
+  EXPECT_EQ(f.replayer->dead(), dead);
+  // The untouched slot replays afterwards unless the chain died.
+  const auto again = f.replay(slot, encode(l.by_slot[slot]));
+  if (dead) {
+    EXPECT_EQ(again.error, replay_error::dead_chain);
+  } else {
+    EXPECT_TRUE(again.ok()) << tvu::to_string(again.error) << ": " << again.detail;
+  }
+}
+
+// The leader's records of `slot`, edited.
+slot_records edited(std::uint64_t slot, const std::function<void(slot_records&)>& edit) {
+  slot_records recs = the_leader().by_slot[slot];
+  edit(recs);
+  return recs;
+}
+
+// Edits the entries of the first batch record of `slot` that satisfies `pick` on one entry;
+// `fn` edits that entry.
+slot_records edit_entry(std::uint64_t slot, const std::function<bool(const entry&)>& pick,
+                        const std::function<void(std::vector<entry>&, std::size_t)>& fn) {
+  return edited(slot, [&](slot_records& recs) {
+    for (auto& r : recs) {
+      if (r.type != ledger::record_type::entry_batch) continue;
+      auto entries = decode_entries(r);
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (!pick(entries[i])) continue;
+        fn(entries, i);
+        r.payload = batch_payload(entries);
+        return;
+      }
+    }
+    ADD_FAILURE() << "no entry picked";
+  });
+}
+
+bool has_txs(const entry& e) { return e.tx_count != 0; }
+bool is_tick(const entry& e) { return e.tick; }
+
+// Offset of tx k's header in an entry's tx area.
+std::size_t tx_offset(const entry& e, std::uint32_t k) {
+  std::size_t off = 0;
+  for (std::uint32_t i = 0; i < k; ++i) off += ledger::tx_header_bytes + (e.txs[off] | (e.txs[off + 1] << 8));
+  return off;
+}
+
+// ------------------------------------------------------------------------------- tests
+
+TEST(slot_replay, good_chain_replays_and_the_follower_ledger_is_byte_identical) {
+  const leader& l = the_leader();
+  follower f(l);
+  riptide::testing::temp_dir dir{"riptide-slot-replay-follower"};
+  auto lg = ledger::ledger::open({dir.path(), 1 << 20, false});
+  for (std::uint64_t s = 0; s < slots; ++s) {
+    const auto stream = tvu::slot_stream(l.lg, s);
+    EXPECT_EQ(stream, encode(l.by_slot[s])) << "slot_stream differs from the records written, slot " << s;
+    const auto r = f.replay(s, stream);
+    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+    EXPECT_TRUE(r.detail.empty());
+    EXPECT_EQ(r.records, l.by_slot[s].size());
+    EXPECT_EQ(r.ticks, ticks_per_slot);
+    EXPECT_EQ(r.entries, 2 * ticks_per_slot - 1);
+    EXPECT_EQ(r.txs, 3 * (ticks_per_slot - 1));
+    EXPECT_EQ(r.failed_txs, ticks_per_slot - 1);
+    EXPECT_EQ(r.bank_hash, decode_meta(l.by_slot[s].back()).bank_hash);
+    EXPECT_NE(r.bank_hash, crypto::hash32{});
+    ASSERT_EQ(f.replayer->records().size(), l.by_slot[s].size());
+    for (const auto& v : f.replayer->records())
+      ASSERT_EQ(lg.append(v.type, v.slot, v.payload), ledger::append_error::none);
+    EXPECT_EQ(f.replayer->next_slot(), s + 1);
+    EXPECT_EQ(f.replayer->tick_height(), (s + 1) * ticks_per_slot);
+    EXPECT_EQ(f.replayer->last_hash(), decode_meta(l.by_slot[s].back()).hash);
+  }
+  EXPECT_FALSE(f.replayer->dead());
+  // The follower's ledger equals the leader's, record by record, byte for byte.
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(lg, s), tvu::slot_stream(l.lg, s));
+  EXPECT_EQ(lg.stats().records, l.lg.stats().records);
+  EXPECT_EQ(lg.stats().bytes, l.lg.stats().bytes);
+  // Both banks agree.
+  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.bank.balance(l.keys[i].public_key()), l.balances[i]);
+}
+
+TEST(slot_replay, successful_replay_does_not_allocate) {
+  const leader& l = the_leader();
+  follower f(l);
+  std::vector<std::vector<std::uint8_t>> streams;
+  for (std::uint64_t s = 0; s < slots; ++s) streams.push_back(encode(l.by_slot[s]));
+  f.replay_good(l, 1);
+  g_allocs = 0;
+  g_count_allocs = true;
+  bool ok = true;
+  for (std::uint64_t s = 1; s < slots; ++s) {
+    const auto r = f.replay(s, streams[s]);
+    ok = ok && r.ok();
+  }
+  g_count_allocs = false;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(g_allocs.load(), 0u);
+  // The counter works: a failure's detail string allocates.
+  g_count_allocs = true;
+  const auto r = f.replay(slots + 1, streams[1]);
+  g_count_allocs = false;
+  EXPECT_EQ(r.error, replay_error::wrong_parent);
+  EXPECT_GT(g_allocs.load(), 0u);
+}
+
+TEST(slot_replay, resume_continues_a_chain_the_node_already_holds) {
+  const leader& l = the_leader();
+  follower f(l);
+  f.replay_good(l, 2);
+  // A second replayer over the same (rebuilt) bank, told where the ledger ends.
+  tvu::slot_replayer resumed(f.bank, chain_cfg(), max_accounts_per_slot);
+  resumed.resume(f.replayer->next_slot(), f.replayer->last_hash(), f.replayer->tick_height());
+  EXPECT_EQ(resumed.replay(1, 0, encode(l.by_slot[1])).error, replay_error::wrong_parent);
+  for (std::uint64_t s = 2; s < slots; ++s) {
+    const auto r = resumed.replay(s, s - 1, encode(l.by_slot[s]));
+    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+  }
+}
+
+TEST(slot_replay, resume_at_slot_zero_checks_the_held_chain_start_and_leaves_it_out) {
+  const leader& l = the_leader();
+  txn::bank bank(bank_cfg());
+  l.fund(bank);
+  bank.begin_slot();
+  bank.register_blockhash(0, start_hash());  // what node::replay_ledger did for the chain start
+  tvu::slot_replayer r(bank, chain_cfg(), max_accounts_per_slot);
+  r.resume(0, start_hash(), 0);
+  const auto res = r.replay(0, 0, encode(l.by_slot[0]));
+  ASSERT_TRUE(res.ok()) << tvu::to_string(res.error) << ": " << res.detail;
+  ASSERT_EQ(r.records().size(), l.by_slot[0].size() - 1);
+  EXPECT_EQ(r.records().front().type, ledger::record_type::entry_batch);
+}
+
+TEST(slot_replay, error_names_are_distinct) {
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < tvu::replay_error_count; ++i)
+    names.insert(tvu::to_string(static_cast<replay_error>(i)));
+  EXPECT_EQ(names.size(), tvu::replay_error_count);
+  EXPECT_EQ(names.count("unknown"), 0u);
+}
+
+TEST(slot_replay, bad_record) {
+  // A flipped payload byte: the CRC no longer matches.
+  auto stream = encode(the_leader().by_slot[1]);
+  stream[ledger::record_header_bytes + 5] ^= 1;
+  expect_rejected(1, stream, replay_error::bad_record);
+  // Bytes that are not a record (bytes after the slot end are records_after_slot_end).
+  stream = encode(the_leader().by_slot[1]);
+  stream.insert(stream.begin(), 8, 0);
+  expect_rejected(1, stream, replay_error::bad_record);
+  // A record type that does not belong in a slot (a shred).
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r[0].type = ledger::record_type::shred; })),
+                  replay_error::bad_record);
+}
+
+TEST(slot_replay, wrong_slot) {
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r[1].slot = 2; })), replay_error::wrong_slot);
+}
+
+TEST(slot_replay, unexpected_chain_start) {
+  const record start = the_leader().by_slot[0][0];
+  expect_rejected(1, encode(edited(1, [&](slot_records& r) {
+                    record s = start;
+                    s.slot = 1;
+                    r.insert(r.begin(), s);
+                  })),
+                  replay_error::unexpected_chain_start);
+  expect_rejected(0, encode(edited(0, [&](slot_records& r) { r.insert(r.begin() + 1, start); })),
+                  replay_error::unexpected_chain_start);
+}
+
+TEST(slot_replay, missing_chain_start) {
+  expect_rejected(0, encode(edited(0, [](slot_records& r) { r.erase(r.begin()); })),
+                  replay_error::missing_chain_start);
+}
+
+TEST(slot_replay, bad_chain_start) {
+  auto with = [](const std::function<void(ledger::slot_meta&)>& fn) {
+    return encode(edited(0, [&](slot_records& r) {
+      auto m = decode_meta(r[0]);
+      fn(m);
+      r[0].payload = meta_payload(m);
+    }));
+  };
+  expect_rejected(0, with([](ledger::slot_meta& m) { m.hash[0] ^= 1; }), replay_error::bad_chain_start);
+  expect_rejected(0, with([](ledger::slot_meta& m) { ++m.hashes_per_tick; }), replay_error::bad_chain_start);
+  expect_rejected(0, with([](ledger::slot_meta& m) { ++m.ticks_per_slot; }), replay_error::bad_chain_start);
+}
+
+TEST(slot_replay, bad_entry_batch) {
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r[0].payload.push_back(0); })),
+                  replay_error::bad_entry_batch);
+}
+
+TEST(slot_replay, poh_mismatch) {
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) { e[i].e.hash[3] ^= 1; })),
+                  replay_error::poh_mismatch);
+}
+
+TEST(slot_replay, bad_tick) {
+  // A tick passed off as an entry: it would run past the due tick.
+  expect_rejected(1, encode(edit_entry(1, is_tick, [](std::vector<entry>& e, std::size_t i) { e[i].tick = false; })),
+                  replay_error::bad_tick);
+  // A tick one hash early.
+  expect_rejected(1, encode(edit_entry(1, is_tick, [](std::vector<entry>& e, std::size_t i) { --e[i].e.num_hashes; })),
+                  replay_error::bad_tick);
+  // The slot's last tick missing (the batch holding it ends the entries).
+  expect_rejected(1, encode(edited(1, [](slot_records& r) {
+                    auto& batch = r[r.size() - 2];
+                    auto entries = decode_entries(batch);
+                    ASSERT_TRUE(entries.back().tick);
+                    entries.pop_back();
+                    if (entries.empty()) {
+                      r.erase(r.end() - 2);
+                    } else {
+                      batch.payload = batch_payload(entries);
+                    }
+                  })),
+                  replay_error::bad_tick);
+  // An entry after the slot's last tick.
+  expect_rejected(1, encode(edited(1, [](slot_records& r) {
+                    auto& batch = r[r.size() - 2];
+                    auto entries = decode_entries(batch);
+                    entries.push_back(entries.back());
+                    batch.payload = batch_payload(entries);
+                  })),
+                  replay_error::bad_tick);
+}
+
+TEST(slot_replay, bad_mixin) {
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) { e[i].e.mixin[0] ^= 1; })),
+                  replay_error::bad_mixin);
+}
+
+TEST(slot_replay, tx_parse) {
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) {
+                    e[i].txs[tx_offset(e[i], 1) + ledger::tx_header_bytes] = 0;  // no signatures
+                  })),
+                  replay_error::tx_parse);
+}
+
+TEST(slot_replay, bad_signature) {
+  // The last byte of tx 0 (its lamports' high byte) changed: it parses, the mixin (over the
+  // signatures) still matches, the signature does not.
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) {
+                    e[i].txs[tx_offset(e[i], 1) - 1] ^= 0x40;
+                  })),
+                  replay_error::bad_signature);
+}
+
+TEST(slot_replay, result_mismatch) {
+  // A result byte that is no tx_result: caught before execution.
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) { e[i].txs[2] = 200; })),
+                  replay_error::result_mismatch);
+  // A recorded failure the transaction did not have: found by execution, the chain dies.
+  expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) {
+                    e[i].txs[2] = static_cast<std::uint8_t>(txn::tx_result::insufficient_funds);
+                  })),
+                  replay_error::result_mismatch, /*dead=*/true);
+}
+
+TEST(slot_replay, missing_slot_end) {
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r.pop_back(); })), replay_error::missing_slot_end);
+  expect_rejected(1, {}, replay_error::missing_slot_end);
+}
+
+TEST(slot_replay, bad_slot_end) {
+  auto with = [](const std::function<void(ledger::slot_meta&)>& fn) {
+    return encode(edited(1, [&](slot_records& r) {
+      auto m = decode_meta(r.back());
+      fn(m);
+      r.back().payload = meta_payload(m);
+    }));
+  };
+  expect_rejected(1, with([](ledger::slot_meta& m) { m.hash[0] ^= 1; }), replay_error::bad_slot_end);
+  expect_rejected(1, with([](ledger::slot_meta& m) { ++m.tick_height; }), replay_error::bad_slot_end);
+  expect_rejected(1, with([](ledger::slot_meta& m) { ++m.hashes_per_tick; }), replay_error::bad_slot_end);
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r.back().payload.push_back(0); })),
+                  replay_error::bad_slot_end);
+}
+
+TEST(slot_replay, records_after_slot_end) {
+  expect_rejected(1, encode(edited(1, [](slot_records& r) { r.push_back(r.front()); })),
+                  replay_error::records_after_slot_end);
+}
+
+TEST(slot_replay, bank_hash_mismatch_kills_the_chain) {
+  expect_rejected(1, encode(edited(1, [](slot_records& r) {
+                    auto m = decode_meta(r.back());
+                    m.bank_hash[7] ^= 1;
+                    r.back().payload = meta_payload(m);
+                  })),
+                  replay_error::bank_hash_mismatch, /*dead=*/true);
+}
+
+TEST(slot_replay, zero_bank_hash_is_not_compared) {
+  const leader& l = the_leader();
+  follower f(l);
+  for (std::uint64_t s = 0; s < slots; ++s) {
+    auto recs = l.by_slot[s];
+    auto m = decode_meta(recs.back());
+    m.bank_hash = {};
+    recs.back().payload = meta_payload(m);
+    const auto r = f.replay(s, encode(recs));
+    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+    EXPECT_EQ(r.bank_hash, decode_meta(l.by_slot[s].back()).bank_hash);
+  }
+}
+
+TEST(slot_replay, wrong_parent) {
+  const auto good = encode(the_leader().by_slot[1]);
+  expect_rejected(1, good, replay_error::wrong_parent, false, /*parent=*/5);
+  // A slot that is not the chain's next one.
+  const leader& l = the_leader();
+  follower f(l);
+  EXPECT_EQ(f.replay(1, good).error, replay_error::wrong_parent);
+  f.replay_good(l, 1);
+  EXPECT_EQ(f.replayer->replay(2, 1, encode(l.by_slot[2])).error, replay_error::wrong_parent);
+}
+
+TEST(slot_replay, dead_chain) {
+  const leader& l = the_leader();
+  follower f(l);
+  f.replay_good(l, 1);
+  auto recs = l.by_slot[1];
+  auto m = decode_meta(recs.back());
+  m.bank_hash[0] ^= 1;
+  recs.back().payload = meta_payload(m);
+  EXPECT_EQ(f.replay(1, encode(recs)).error, replay_error::bank_hash_mismatch);
+  EXPECT_TRUE(f.replayer->dead());
+  for (std::uint64_t s = 1; s < slots; ++s) EXPECT_EQ(f.replay(s, encode(l.by_slot[s])).error, replay_error::dead_chain);
+}
+
+}  // namespace
