@@ -18,7 +18,10 @@
 //      parses, has a tx_result byte, and its signatures verify; each mixin is
 //      crypto::entry_mixin of its entry's signatures; the PoH chain re-hashes from the last
 //      hash (crypto::verify_entries, the multi-lane path, on one core); the slot_end carries
-//      the chain's last hash, the tick height and the timing.
+//      the chain's last hash, the tick height and the timing. The first failure is reported,
+//      in this order: record by record (parse, slot, chain start, batch, ticks, transaction
+//      parse and result byte, mixin), then the tick count, PoH, the slot end, and last the
+//      signatures (the costliest check runs only on a slot that is otherwise sound).
 //   2. Execution against the bank, exactly as node::replay_ledger and the live leader do:
 //      each transaction is locked, executed and unlocked in ledger order and its result
 //      compared with the recorded result byte; then the bank hash (bank::bank_hash over the
