@@ -329,10 +329,16 @@ std::size_t repair_client::plan(const slot_assembler& assembler, std::uint64_t f
   return plan_with(assembler, first_wanted, highest_seen, now_ms, sink, &picker);
 }
 
+std::size_t repair_client::plan(const slot_assembler& assembler, std::uint64_t first_wanted,
+                                std::uint64_t highest_seen, std::uint64_t now_ms,
+                                repair_packet_sink& sink, const repair_slot_gate& gate) {
+  return plan_with(assembler, first_wanted, highest_seen, now_ms, sink, nullptr, &gate);
+}
+
 std::size_t repair_client::plan_with(const slot_assembler& assembler,
                                      std::uint64_t first_wanted, std::uint64_t highest_seen,
                                      std::uint64_t now_ms, repair_packet_sink& sink,
-                                     repair_peer_picker* picker) {
+                                     repair_peer_picker* picker, const repair_slot_gate* gate) {
   ++counters_.plans;
   (void)nonces_.expire(now_ms);  // O(nonce_slots): once per plan
   budget_ = config_.max_requests_per_plan;
@@ -342,6 +348,7 @@ std::size_t repair_client::plan_with(const slot_assembler& assembler,
   const std::size_t incomplete = assembler.incomplete_slots(slot_buffer_);
   for (std::size_t s = 0; s < incomplete; ++s) {
     const std::uint64_t slot = slot_buffer_[s];
+    if (gate != nullptr && !gate->may_repair(slot)) continue;
     std::uint32_t from = 0;
     for (;;) {
       const std::size_t count = assembler.missing(slot, index_buffer_, from);
@@ -372,7 +379,8 @@ std::size_t repair_client::plan_with(const slot_assembler& assembler,
   std::uint64_t slot = std::max(first_wanted, assembler.root());
   for (std::size_t looked = 0; slot <= highest_seen && looked < config_.max_slots_per_plan;
        ++slot, ++looked) {
-    if (!assembler.is_tracked(slot) && !assembler.is_taken(slot)) {
+    if (!assembler.is_tracked(slot) && !assembler.is_taken(slot) &&
+        (gate == nullptr || gate->may_repair(slot))) {
       if (!ask(repair_kind::highest_index, slot, 0, now_ms, sink, picker)) break;
     }
     if (slot == UINT64_MAX) break;

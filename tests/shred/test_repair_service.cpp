@@ -184,7 +184,8 @@ TEST(RepairServer, AnswersEachKindFromTheStore) {
   std::vector<std::uint64_t> slots;
   for (const packet& p : sink.packets) {
     ASSERT_EQ(parse_repair_response(p.data, resp), repair_error::none);
-    const shred_view v = view_of(bytes(resp.shred.begin(), resp.shred.end()));
+    const bytes copy(resp.shred.begin(), resp.shred.end());  // the view must not outlive its bytes
+    const shred_view v = view_of(copy);
     slots.push_back(v.slot());
     EXPECT_TRUE(v.slot_complete());
     EXPECT_EQ(p.peer, 0u);
@@ -426,7 +427,8 @@ TEST(RepairClient, RoundTripCompletesEverySlot) {
         ASSERT_FALSE(shred.empty());
         const add_result r = resolver.add(shred, 10);
         if (!r.accepted) continue;
-        const shred_view sv = view_of(bytes(shred.begin(), shred.end()));
+        const bytes copy(shred.begin(), shred.end());  // the view must not outlive its bytes
+        const shred_view sv = view_of(copy);
         if (sv.is_data()) (void)assembler.insert(sv);
         if (r.set_completed) {
           for (const recovered_shred& rec : r.recovered) {

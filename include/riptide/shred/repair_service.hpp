@@ -192,6 +192,16 @@ class repair_peer_picker {
   ~repair_peer_picker() = default;
 };
 
+// Says whether a slot's gaps may be asked for now. A tile uses it to leave alone a slot whose
+// shreds are still arriving (Turbine and FEC usually fill those gaps a moment later).
+class repair_slot_gate {
+ public:
+  virtual bool may_repair(std::uint64_t slot) const noexcept = 0;
+
+ protected:
+  ~repair_slot_gate() = default;
+};
+
 // Plans requests for an assembler's gaps, and matches responses.
 class repair_client {
  public:
@@ -213,6 +223,10 @@ class repair_client {
   // Returns requests emitted. Signing costs one Schnorr signature each.
   std::size_t plan(const slot_assembler& assembler, std::uint64_t first_wanted,
                    std::uint64_t highest_seen, std::uint64_t now_ms, repair_packet_sink& sink);
+  // The same, skipping the slots (of steps 1 and 3) the gate holds back.
+  std::size_t plan(const slot_assembler& assembler, std::uint64_t first_wanted,
+                   std::uint64_t highest_seen, std::uint64_t now_ms, repair_packet_sink& sink,
+                   const repair_slot_gate& gate);
   // The same, with peers chosen by picker instead of uniformly.
   std::size_t plan(const slot_assembler& assembler, std::uint64_t first_wanted,
                    std::uint64_t highest_seen, std::uint64_t now_ms, repair_packet_sink& sink,
@@ -244,7 +258,8 @@ class repair_client {
 
   std::size_t plan_with(const slot_assembler& assembler, std::uint64_t first_wanted,
                         std::uint64_t highest_seen, std::uint64_t now_ms,
-                        repair_packet_sink& sink, repair_peer_picker* picker);
+                        repair_packet_sink& sink, repair_peer_picker* picker,
+                        const repair_slot_gate* gate = nullptr);
   // Asks for one target; false once the plan's budget is spent.
   bool ask(repair_kind kind, std::uint64_t slot, std::uint32_t index, std::uint64_t now_ms,
            repair_packet_sink& sink, repair_peer_picker* picker);
