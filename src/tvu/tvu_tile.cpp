@@ -6,6 +6,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include <riptide/util/metrics.hpp>
+
 namespace riptide::tvu {
 
 namespace {
@@ -42,6 +44,38 @@ class tvu_tile::schedule_lookup final : public shred::leader_lookup {
   const shred::leader_schedule& schedule_;
 };
 
+// Repair packets (requests this node sends, responses it serves): to the peer's repair port.
+class tvu_tile::repair_sink final : public shred::repair_packet_sink {
+ public:
+  repair_sink(tvu_tile& t, std::size_t sent_counter) : t_(t), sent_(sent_counter) {}
+  void on_packet(std::uint32_t peer, std::span<const std::uint8_t> bytes) noexcept override {
+    if (peer >= t_.repair_->peer_repair.size()) return;
+    if (t_.sender_.send(bytes, net::port_kind::repair, t_.repair_->peer_repair[peer]) == net::send_result::sent)
+      t_.count(sent_);
+    else
+      t_.count(c_repair_send_failed);
+  }
+
+ private:
+  tvu_tile& t_;
+  std::size_t sent_;
+};
+
+// Holds back slots whose shreds are still arriving.
+class tvu_tile::defer_gate final : public shred::repair_slot_gate {
+ public:
+  explicit defer_gate(const tvu_tile& t) : t_(t) {}
+  bool may_repair(std::uint64_t slot) const noexcept override {
+    const slot_tally& tally = t_.tallies_[slot % t_.tallies_.size()];
+    return tally.slot != slot || now_ms_ >= tally.last_ms + t_.repair_->defer_ms;
+  }
+  void set_now(std::uint64_t now_ms) noexcept { now_ms_ = now_ms; }
+
+ private:
+  const tvu_tile& t_;
+  std::uint64_t now_ms_ = 0;
+};
+
 void tvu_tile_config::validate() const {
   auto fail = [](const char* what) {
     throw std::invalid_argument(std::string("tvu_tile_config: ") + what);
@@ -62,14 +96,13 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
                    util::spsc_ring<completed_slot>& out,
                    util::spsc_ring<completed_slot>& out_release,
                    const shred::leader_schedule& schedule, const shred::turbine_cluster& cluster,
-                   const crypto::pubkey& self, std::span<const net::endpoint> contacts)
+                   const crypto::pubkey& self, std::span<const net::endpoint> contacts,
+                   const tvu_repair_links* repair)
     : util::tile(std::move(name)),
       config_((config.validate(), config)),
       rx_frames_(rx_frames),
       in_(in),
       release_(release),
-      tx_(tx),
-      tx_release_(tx_release),
       out_(out),
       out_release_(out_release),
       schedule_(schedule),
@@ -79,13 +112,29 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
       assembler_(std::make_unique<shred::slot_assembler>(config_.assembler)),
       tree_(cluster, config_.fanout),
       self_(cluster.index_of(self)),
-      tx_pool_(config_.tx_frames),
-      tx_free_(0, config_.tx_frames),
+      sender_(config_.tx_frames, tx, tx_release),
       outputs_(new std::uint8_t[config_.output_slots * config_.max_slot_bytes]),
       output_out_(config_.output_slots, 0),
       pending_(config_.assembler.max_slots),
-      root_(config_.root_slot) {
+      root_(config_.root_slot),
+      next_deliver_(config_.deliver_from.value_or(0)),
+      tallies_(1024) {
   free_outputs_.reserve(config_.output_slots);
+  if (repair != nullptr) {
+    if (repair->identity == nullptr || repair->in == nullptr || repair->release == nullptr ||
+        repair->peer_ids.size() != repair->peer_repair.size() || repair->self_index >= repair->peer_ids.size())
+      throw std::invalid_argument("tvu_repair_links: identity, in, release and one repair endpoint per peer "
+                                  "(self_index among them) are required");
+    repair_ = *repair;
+    store_ = std::make_unique<shred::shred_store>(repair->store);
+    server_ = std::make_unique<shred::repair_server>(repair->identity->public_key(), repair->server,
+                                                     repair->peer_ids, *store_);
+    client_ = std::make_unique<shred::repair_client>(*repair->identity, repair->client, repair->peer_ids,
+                                                     repair->self_index);
+    request_sink_ = std::make_unique<repair_sink>(*this, c_repair_sent);
+    response_sink_ = std::make_unique<repair_sink>(*this, c_repair_served);
+    gate_ = std::make_unique<defer_gate>(*this);
+  }
   for (std::size_t i = config_.output_slots; i-- > 0;) {
     free_outputs_.push_back(static_cast<std::uint32_t>(i));
   }
@@ -100,6 +149,9 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
       "tx_no_contact",   "tx_release_bad",  "rx_release_full", "bad_frame",
       "recovery_failed", "sets_evicted",    "slots_completed", "slots_delivered",
       "slots_dropped",   "out_backpressure", "out_release_bad"};
+  constexpr std::string_view repair_names[] = {"repair_sent",   "repair_send_failed", "repaired",
+                                               "repair_unmatched", "repair_served",  "repair_refused"};
+  static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
   names.reserve(c_own_count);
@@ -108,6 +160,7 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
   for (const std::string_view n : drop_counter_names) names.push_back(n);
   for (const std::string_view n : middle) names.push_back(n);
   for (const std::string_view n : assembler_counter_names) names.push_back(n);
+  for (const std::string_view n : repair_names) names.push_back(n);
   return names;
 }
 
@@ -132,7 +185,8 @@ void tvu_tile::set_root(std::uint64_t root) noexcept {
 }
 
 int tvu_tile::poll() noexcept {
-  int work = reclaim_tx() + reclaim_outputs();
+  int work = sender_.reclaim() + reclaim_outputs();
+  set_counter(c_tx_release_bad, sender_.bad_releases());
   std::array<util::frag_desc, max_batch> descs;
   const std::size_t n = in_.try_pop_batch(std::span(descs.data(), config_.batch));
   if (n != 0) {
@@ -146,7 +200,48 @@ int tvu_tile::poll() noexcept {
     set_counter(c_sets_evicted, m.sets_evicted);
     work += static_cast<int>(n);
   }
-  return work + deliver_completed();
+  work += poll_repair();
+  return work + (config_.deliver_from ? deliver_in_order() : deliver_completed());
+}
+
+tvu_tile::slot_tally& tvu_tile::tally(std::uint64_t slot) noexcept {
+  slot_tally& t = tallies_[slot % tallies_.size()];
+  if (t.slot != slot) t = slot_tally{slot, 0, 0, 0, 0};
+  return t;
+}
+
+int tvu_tile::poll_repair() noexcept {
+  if (!repair_) return 0;
+  int work = 0;
+  std::array<util::frag_desc, max_batch> descs;
+  const std::size_t n = repair_->in->try_pop_batch(std::span(descs.data(), config_.batch));
+  const std::uint64_t now_ms = util::unix_time_ns() / 1'000'000;
+  for (std::size_t i = 0; i < n; ++i) {
+    const util::frag_desc& d = descs[i];
+    if (!rx_frames_.contains(d.frame) || d.len > rx_frames_.frame_bytes()) {
+      count(c_bad_frame);
+    } else {
+      const std::span<const std::uint8_t> bytes = rx_frames_.frame(d.frame).first(d.len);
+      if (shred::is_repair_request(bytes)) {
+        if (server_->handle(bytes, now_ms, *response_sink_) == 0) count(c_repair_refused);
+      } else {
+        const std::span<const std::uint8_t> shred = client_->accept_response(bytes, now_ms);
+        if (shred.empty()) count(c_repair_unmatched);
+        else handle_bytes(shred, origin::repair);
+      }
+    }
+    if (!repair_->release->try_push(d)) count(c_rx_release_full);
+  }
+  work += static_cast<int>(n);
+  if (now_ms >= next_plan_ms_) {
+    next_plan_ms_ = now_ms + repair_->interval_ms;
+    const std::uint64_t first = config_.deliver_from ? next_deliver_ : root_;
+    // Slots after the highest one seen may not exist yet: they are not asked for.
+    gate_->set_now(now_ms);
+    if (highest_seen_ >= first)
+      work += static_cast<int>(client_->plan(*assembler_, first, highest_seen_, now_ms, *request_sink_, *gate_));
+  }
+  return work;
 }
 
 void tvu_tile::handle(const util::frag_desc& d) noexcept {
@@ -154,31 +249,47 @@ void tvu_tile::handle(const util::frag_desc& d) noexcept {
     count(c_bad_frame);
     return;
   }
-  const shred::add_result r = resolver_->add(rx_frames_.frame(d.frame).first(d.len), root_);
+  handle_bytes(rx_frames_.frame(d.frame).first(d.len), origin::turbine);
+}
+
+void tvu_tile::handle_bytes(std::span<const std::uint8_t> bytes, origin from) noexcept {
+  const shred::add_result r = resolver_->add(bytes, root_);
   if (!r.accepted) {
     if (r.reason != shred::drop_reason::none) count(drop_counter(r.reason));
     return;
   }
   count(c_accepted);
   shred::shred_view v;
-  if (shred::parse_shred(rx_frames_.frame(d.frame).first(d.len), v) != shred::shred_error::none)
+  if (shred::parse_shred(bytes, v) != shred::shred_error::none)
     return;  // cannot happen: the resolver accepted these bytes
+  highest_seen_ = std::max(highest_seen_, v.slot());
+  if (repair_) tally(v.slot()).last_ms = util::unix_time_ns() / 1'000'000;
+  if (from == origin::repair) {
+    count(c_repaired);
+    ++tally(v.slot()).repaired;
+  } else {
+    ++tally(v.slot()).received;
+  }
   // The resolver found the leader in the same schedule when the set was created.
   const std::optional<crypto::pubkey> leader = schedule_.leader_for_slot(v.slot());
   const crypto::pubkey* leader_key = leader ? &*leader : nullptr;
-  on_shred(v, leader_key);
+  // Repaired shreds are not retransmitted: Turbine children that lack one repair it too.
+  on_shred(v, leader_key, from == origin::turbine);
   if (r.set_completed) {
     count(c_recovered, r.recovered.size());
+    tally(v.slot()).recovered += static_cast<std::uint32_t>(r.recovered.size());
     for (const shred::recovered_shred& rec : r.recovered) {
       shred::shred_view rv;
-      if (shred::parse_shred(rec.bytes, rv) == shred::shred_error::none) on_shred(rv, leader_key);
+      if (shred::parse_shred(rec.bytes, rv) == shred::shred_error::none) on_shred(rv, leader_key, true);
     }
   }
 }
 
 // A shred the resolver accepted or rebuilt: retransmit it, and assemble it if it is data.
-void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader) noexcept {
-  if (leader != nullptr) retransmit(v, *leader);
+void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader,
+                        bool retransmit_it) noexcept {
+  if (leader != nullptr && retransmit_it) retransmit(v, *leader);
+  if (store_) (void)store_->put(v);
   if (!v.is_data()) return;
   const shred::insert_result ir = assembler_->insert(v);
   if (ir != shred::insert_result::inserted) {
@@ -187,6 +298,7 @@ void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader
   }
   if (!assembler_->is_complete(v.slot())) return;
   count(c_slots_completed);
+  if (config_.deliver_from) return;  // handed over in slot order by deliver_in_order
   // A slot completes on exactly one insert; complete slots are never evicted, so at most
   // max_slots of them wait here.
   if (pending_count_ == pending_.size()) {
@@ -206,36 +318,11 @@ void tvu_tile::retransmit(const shred::shred_view& v, const crypto::pubkey& lead
       count(c_tx_no_contact);
       continue;
     }
-    std::uint32_t frame = 0;
-    if (!tx_free_.try_acquire(frame)) {
-      count(c_tx_no_frame);
-      continue;
+    switch (sender_.send(bytes, config_.tx_port, contacts_[child])) {
+      case net::send_result::sent: count(c_retransmitted); break;
+      case net::send_result::ring_full: count(c_tx_ring_full); break;
+      default: count(c_tx_no_frame); break;
     }
-    std::memcpy(tx_pool_.frame(frame).data(), bytes.data(), bytes.size());
-    const util::frag_desc d{frame, static_cast<std::uint16_t>(bytes.size()),
-                            static_cast<std::uint16_t>(config_.tx_port), contacts_[child].pack()};
-    if (!tx_.try_push(d)) {
-      (void)tx_free_.release(frame);  // just acquired: the stack has room
-      count(c_tx_ring_full);
-      continue;
-    }
-    count(c_retransmitted);
-  }
-}
-
-int tvu_tile::reclaim_tx() noexcept {
-  std::array<util::frag_desc, max_batch> descs;
-  int work = 0;
-  for (;;) {
-    const std::size_t n = tx_release_.try_pop_batch(descs);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!tx_pool_.contains(descs[i].frame) || !tx_free_.release(descs[i].frame)) {
-        count(c_tx_release_bad);
-      }
-    }
-    work += static_cast<int>(n);
-    // Every frame comes back at most once, so this loop ends within tx_frames descriptors.
-    if (n < descs.size()) return work;
   }
 }
 
@@ -254,6 +341,33 @@ int tvu_tile::reclaim_outputs() noexcept {
   return work;
 }
 
+// Copies complete slot `slot` into a free output buffer and pushes it to `out`. False (and
+// counted) when no buffer is free or `out` is full: the slot waits in the assembler.
+bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
+  if (free_outputs_.empty() || out_.free_approx() == 0) {
+    count(c_out_backpressure);
+    return false;
+  }
+  const std::uint32_t buffer = free_outputs_.back();
+  completed_slot c;
+  c.slot = slot;
+  c.parent = assembler_->parent_of(slot).value_or(0);
+  c.bytes = assembler_->received_bytes(slot);
+  c.buffer = buffer;
+  const slot_tally& t = tally(slot);
+  c.received = t.received;
+  c.recovered = t.recovered;
+  c.repaired = t.repaired;
+  const auto taken = assembler_->take_slot(
+      slot, {outputs_.get() + std::size_t{buffer} * config_.max_slot_bytes, config_.max_slot_bytes});
+  if (!taken) return false;  // cannot happen: complete and fits
+  free_outputs_.pop_back();
+  output_out_[buffer] = 1;
+  (void)out_.try_push(c);  // room checked above; this tile is the only producer
+  count(c_slots_delivered);
+  return true;
+}
+
 int tvu_tile::deliver_completed() noexcept {
   int work = 0;
   const std::size_t cap = pending_.size();
@@ -264,34 +378,36 @@ int tvu_tile::deliver_completed() noexcept {
       --pending_count_;
       continue;
     }
-    const std::uint64_t bytes = assembler_->received_bytes(slot);
-    if (bytes > config_.max_slot_bytes) {
+    if (assembler_->received_bytes(slot) > config_.max_slot_bytes) {
       (void)assembler_->release_slot(slot);
       count(c_slots_dropped);
       pending_head_ = (pending_head_ + 1) % cap;
       --pending_count_;
       continue;
     }
-    if (free_outputs_.empty() || out_.free_approx() == 0) {
-      count(c_out_backpressure);
-      break;
-    }
-    const std::uint32_t buffer = free_outputs_.back();
-    completed_slot c;
-    c.slot = slot;
-    c.parent = assembler_->parent_of(slot).value_or(0);
-    c.bytes = bytes;
-    c.buffer = buffer;
-    const auto taken = assembler_->take_slot(
-        slot, {outputs_.get() + std::size_t{buffer} * config_.max_slot_bytes,
-               config_.max_slot_bytes});
-    if (!taken) break;  // cannot happen: complete and fits
-    free_outputs_.pop_back();
-    output_out_[buffer] = 1;
-    (void)out_.try_push(c);  // room checked above; this tile is the only producer
-    count(c_slots_delivered);
+    if (!hand_over(slot)) break;
     pending_head_ = (pending_head_ + 1) % cap;
     --pending_count_;
+    ++work;
+  }
+  return work;
+}
+
+// deliver_from mode: the next slot, once complete, then the ones after it. Each delivered slot
+// becomes the root, so the assembler and resolver forget everything older.
+int tvu_tile::deliver_in_order() noexcept {
+  int work = 0;
+  while (assembler_->is_complete(next_deliver_)) {
+    const std::uint64_t slot = next_deliver_;
+    if (assembler_->received_bytes(slot) > config_.max_slot_bytes) {
+      // Nothing after it can be replayed either; the consumer sees the gap (a wrong parent).
+      (void)assembler_->release_slot(slot);
+      count(c_slots_dropped);
+    } else if (!hand_over(slot)) {
+      break;
+    }
+    ++next_deliver_;
+    set_root(slot);
     ++work;
   }
   return work;

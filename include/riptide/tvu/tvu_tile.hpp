@@ -30,12 +30,27 @@
 //   reason (drop_<fec_resolver drop_reason>).
 // - Output: when a slot completes, its stream is copied (slot_assembler::take_slot) into one
 //   of config.output_slots tile-owned buffers of config.max_slot_bytes each, and
-//   completed_slot{slot, parent, buffer, bytes} is pushed to `out`. The consumer reads
+//   completed_slot{slot, parent, bytes, buffer, shred counts} is pushed to `out`. The consumer reads
 //   stream(c) and hands the buffer back by pushing the same completed_slot to `out_release`.
 //   While no buffer is free or `out` is full, complete slots wait in the assembler (which never
 //   evicts complete slots) and are handed over by later polls in completion order
 //   (out_backpressure counts polls that had to wait). A slot whose stream exceeds
 //   max_slot_bytes is dropped and counted (slots_dropped).
+// - Order: with config.deliver_from set (a node following one leader, which skips no slot)
+//   slots are handed over strictly in slot order from that slot on, and each delivered slot
+//   becomes the root (resolver and assembler forget older slots; their late shreds count as
+//   too_old / out_of_window). Without it, in completion order.
+// - Repair (optional tvu_repair_links): datagrams from the net tile's repair port are told
+//   apart by shred::is_repair_request. Requests from peers are answered by a repair_server
+//   from the tile's shred_store, which holds every shred the resolver accepted or rebuilt.
+//   Responses go through the repair_client (nonce must be outstanding) and then down the same
+//   path as a Turbine shred, except that a repaired shred is not retransmitted (children
+//   that lack it repair it themselves). Every interval_ms the client plans requests for the
+//   assembler's gaps from the next slot wanted up to the highest slot seen, leaving out slots
+//   that received a shred in the last defer_ms (still arriving: Turbine and FEC usually fill
+//   them). Repair times are wall-clock milliseconds (they are signed into requests). Requests and
+//   answers leave from the repair port through the same tx frames as retransmits. Per slot
+//   the tile counts shreds received, recovered and repaired; completed_slot carries them.
 // - Retransmit failures never block the pipeline: no free tx frame (tx_no_frame), `tx` full
 //   (tx_ring_full; the frame goes straight back to the free list) or a child without a contact
 //   (endpoint 0 or index outside `contacts`: tx_no_contact) drop that one copy and count it.
@@ -57,8 +72,12 @@
 #include <string_view>
 #include <vector>
 
+#include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
+#include <riptide/shred/repair_service.hpp>
+#include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/fec_resolver.hpp>
 #include <riptide/shred/leader_schedule.hpp>
 #include <riptide/shred/slot_assembler.hpp>
@@ -79,6 +98,9 @@ struct tvu_tile_config {
   std::size_t output_slots = 4;           // completed-slot buffers (≥ 1)
   std::size_t max_slot_bytes = 4u << 20;  // bytes per completed-slot buffer (≥ 1)
   std::uint64_t root_slot = 0;            // initial root (set_root() moves it)
+  // Set: slots are handed over strictly in slot order starting here (a chain with one leader
+  // that skips no slot), and each delivered slot becomes the root. Unset: in completion order.
+  std::optional<std::uint64_t> deliver_from;
 
   // Throws std::invalid_argument naming the first bad field (the resolver's and assembler's
   // own fields are checked by their constructors).
@@ -91,7 +113,26 @@ struct completed_slot {
   std::uint64_t parent = 0;
   std::uint64_t bytes = 0;   // stream length
   std::uint32_t buffer = 0;  // which of the tile's output buffers holds the stream
-  std::uint32_t reserved = 0;
+  // How the slot's shreds arrived (data and coding; counted while the slot was tracked):
+  std::uint32_t received = 0;   // accepted from Turbine
+  std::uint32_t recovered = 0;  // rebuilt by FEC
+  std::uint32_t repaired = 0;   // accepted from repair responses
+};
+
+// Repair: where requests and responses come from and go to. Optional (tests run without).
+struct tvu_repair_links {
+  const crypto::keypair* identity = nullptr;   // signs requests; must outlive the tile
+  std::span<const crypto::pubkey> peer_ids;    // every peer, genesis order
+  std::span<const net::endpoint> peer_repair;  // each peer's repair endpoint
+  std::uint32_t self_index = 0;                // this node in peer_ids (never asked)
+  util::spsc_ring<util::frag_desc>* in = nullptr;       // net repair port → tile (rx frames)
+  util::spsc_ring<util::frag_desc>* release = nullptr;  // every `in` frame back to the net tile
+  shred::shred_store_config store;
+  shred::repair_server_config server;
+  shred::repair_client_config client;
+  std::uint64_t interval_ms = 50;              // how often gaps are looked for
+  // A slot is left to Turbine and FEC until no shred of it has arrived for this long.
+  std::uint64_t defer_ms = 100;
 };
 
 class tvu_tile final : public util::tile {
@@ -117,7 +158,13 @@ class tvu_tile final : public util::tile {
     c_out_backpressure,  // polls where a complete slot waited for a buffer or room in `out`
     c_out_release_bad,   // an out_release entry naming no buffer, or one not handed out
     c_asm_first,         // asm_<insert_result> for each slot_assembler result but inserted
-    c_own_count = c_asm_first + shred::insert_result_count - 1,
+    c_repair_sent = c_asm_first + shred::insert_result_count - 1,  // requests sent
+    c_repair_send_failed,  // requests with no frame or a full tx ring
+    c_repaired,            // shreds accepted from repair responses
+    c_repair_unmatched,    // responses the client refused (unknown or expired nonce, bad bytes)
+    c_repair_served,       // responses sent to other nodes' requests
+    c_repair_refused,      // requests the server refused (see its reasons)
+    c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
                 util::metrics_max_counters);
@@ -135,13 +182,14 @@ class tvu_tile final : public util::tile {
            util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release,
            util::spsc_ring<completed_slot>& out, util::spsc_ring<completed_slot>& out_release,
            const shred::leader_schedule& schedule, const shred::turbine_cluster& cluster,
-           const crypto::pubkey& self, std::span<const net::endpoint> contacts);
+           const crypto::pubkey& self, std::span<const net::endpoint> contacts,
+           const tvu_repair_links* repair = nullptr);
   ~tvu_tile() override;
 
   // The pool `tx` descriptors name (give it to net_tile::add_tx).
-  const util::frame_pool& tx_frames() const noexcept { return tx_pool_; }
+  const util::frame_pool& tx_frames() const noexcept { return sender_.frames(); }
   // Tx frames on the free list (all of them once every send came back). Core thread only.
-  std::size_t free_tx_frames() const noexcept { return tx_free_.available(); }
+  std::size_t free_tx_frames() const noexcept { return sender_.free_frames(); }
   // The bytes of a slot popped from `out`, valid until it is pushed to `out_release`.
   std::span<const std::uint8_t> stream(const completed_slot& c) const noexcept;
 
@@ -151,6 +199,10 @@ class tvu_tile final : public util::tile {
 
   const shred::fec_resolver& resolver() const noexcept { return *resolver_; }
   const shred::slot_assembler& assembler() const noexcept { return *assembler_; }
+  // Null without repair links.
+  const shred::shred_store* store() const noexcept { return store_.get(); }
+  const shred::repair_client* repair_client() const noexcept { return client_.get(); }
+  const shred::repair_server* repair_server() const noexcept { return server_.get(); }
 
   std::vector<std::string_view> own_counter_names() const override;
   int poll() noexcept override;
@@ -158,20 +210,30 @@ class tvu_tile final : public util::tile {
 
  private:
   class schedule_lookup;
+  class repair_sink;
+  class defer_gate;
+  enum class origin : std::uint8_t { turbine, repair };
+  struct slot_tally {
+    std::uint64_t slot = ~std::uint64_t{0};
+    std::uint32_t received = 0, recovered = 0, repaired = 0;
+    std::uint64_t last_ms = 0;  // wall clock of the slot's last accepted shred
+  };
 
   void handle(const util::frag_desc& d) noexcept;
-  void on_shred(const shred::shred_view& v, const crypto::pubkey* leader) noexcept;
+  void handle_bytes(std::span<const std::uint8_t> bytes, origin from) noexcept;
+  void on_shred(const shred::shred_view& v, const crypto::pubkey* leader, bool retransmit_it) noexcept;
   void retransmit(const shred::shred_view& v, const crypto::pubkey& leader) noexcept;
-  int reclaim_tx() noexcept;
   int reclaim_outputs() noexcept;
   int deliver_completed() noexcept;
+  int deliver_in_order() noexcept;
+  bool hand_over(std::uint64_t slot) noexcept;
+  int poll_repair() noexcept;
+  slot_tally& tally(std::uint64_t slot) noexcept;
 
   tvu_tile_config config_;
   const util::frame_pool& rx_frames_;
   util::spsc_ring<util::frag_desc>& in_;
   util::spsc_ring<util::frag_desc>& release_;
-  util::spsc_ring<util::frag_desc>& tx_;
-  util::spsc_ring<util::frag_desc>& tx_release_;
   util::spsc_ring<completed_slot>& out_;
   util::spsc_ring<completed_slot>& out_release_;
   const shred::leader_schedule& schedule_;
@@ -181,8 +243,7 @@ class tvu_tile final : public util::tile {
   std::unique_ptr<shred::slot_assembler> assembler_;
   shred::turbine_tree tree_;
   std::uint32_t self_;
-  util::frame_pool tx_pool_;
-  util::frame_stack tx_free_;
+  net::tx_sender sender_;
   std::unique_ptr<std::uint8_t[]> outputs_;      // output_slots × max_slot_bytes
   std::vector<std::uint32_t> free_outputs_;      // stack, capacity output_slots
   std::vector<std::uint8_t> output_out_;         // 1 while buffer i is with the consumer
@@ -190,6 +251,17 @@ class tvu_tile final : public util::tile {
   std::size_t pending_head_ = 0;                 // ring over pending_ (capacity max_slots)
   std::size_t pending_count_ = 0;
   std::uint64_t root_;
+  std::uint64_t next_deliver_ = 0;  // deliver_from mode: the next slot to hand over
+  std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
+  std::vector<slot_tally> tallies_;  // by slot % size
+  // Repair (null without links).
+  std::optional<tvu_repair_links> repair_;
+  std::unique_ptr<shred::shred_store> store_;
+  std::unique_ptr<shred::repair_server> server_;
+  std::unique_ptr<shred::repair_client> client_;
+  std::unique_ptr<repair_sink> request_sink_, response_sink_;
+  std::unique_ptr<defer_gate> gate_;
+  std::uint64_t next_plan_ms_ = 0;
 };
 
 }  // namespace riptide::tvu
