@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local riptide cluster on loopback.
 #
-#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [-- --set key=value ...]
+#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
 #        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
@@ -19,6 +19,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
 dir=$root/cluster
 port_offset=0
+fanout=200
 signal=TERM
 extra=()
 
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$(realpath -m "$2"); shift 2 ;;
     --port-offset) port_offset=$2; shift 2 ;;
+    --fanout) fanout=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) pos+=("$1"); shift ;;
@@ -80,7 +82,7 @@ case "$cmd" in
       die "a cluster seems to be running in $dir (tools/cluster.sh down first)"
     fi
     rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
-    "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --force
+    "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;
   down)

@@ -10,6 +10,8 @@
 #                        plus the ThreadSanitizer contention tests; prints "N passed, N failed"
 #   tools/dev.sh bench   build and run the benchmarks, JSON to perf/results/
 #   tools/dev.sh tsan    only the ThreadSanitizer contention tests (build-tsan/)
+#   tools/dev.sh stress [ARGS]  build, then the packet-loss stress test at 0 %, 20 % and 50 %
+#                        loss (6 nodes, fanout 2; ARGS go to each tools/stress-loss.sh run)
 #   tools/dev.sh fuzz [SECONDS]  build libFuzzer targets with clang and run each (default 60 s)
 #   tools/dev.sh deps    only install missing Debian packages
 set -euo pipefail
@@ -132,6 +134,15 @@ case "$cmd" in
     log "re-verifying the ledger it wrote ($ledger_dir)"
     exec "$build/src/app/riptide" ledger verify "$ledger_dir"
     ;;
+  stress)
+    build_release
+    status=0
+    for loss in 0 0.2 0.5; do
+      RIPTIDE_BIN="$root/$build/src/app/riptide" tools/stress-loss.sh --loss "$loss" \
+        --dir "/tmp/riptide-stress-$loss" "${@:2}" || status=1
+    done
+    exit "$status"
+    ;;
   bench)
     build_release
     mkdir -p perf/results
@@ -164,7 +175,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -152,7 +152,12 @@ int main(int argc, char** argv) {
   genesis_cmd->add_option("-o,--outdir", genesis_dir, "Directory for genesis.toml, node-<i>.key and node-<i>.toml")->required();
   genesis_cmd->add_option("-n,--nodes", gopt.nodes, "Number of validators")->check(CLI::Range(1, 999));
   genesis_cmd->add_option("--port-offset", gopt.port_offset, "Shift every port (gossip 12000+offset+i, ...)");
-  genesis_cmd->add_option("--stake", gopt.stake, "Stake of each validator");
+  genesis_cmd->add_option("--stake", gopt.stake, "Stake of each staked validator");
+  genesis_cmd->add_option("--staked", gopt.staked_validators,
+                          "Validators with stake, from node 0 (default 1: node 0 leads every slot, "
+                          "the others follow; 0: all)");
+  genesis_cmd->add_option("--fanout", gopt.turbine_fanout, "Turbine fanout (children per node)")
+      ->check(CLI::Range(1, 65536));
   genesis_cmd->add_option("--hashes-per-tick", gopt.hashes_per_tick, "PoH hashes per tick")->check(CLI::Range(2, 100000000));
   genesis_cmd->add_option("--ticks-per-slot", gopt.ticks_per_slot, "PoH ticks per slot")->check(CLI::Range(1, 100000));
   genesis_cmd->add_option("--tick-us", gopt.tick_us, "Wall-clock microseconds per tick (0: flat out)");
@@ -170,6 +175,8 @@ int main(int argc, char** argv) {
   ledger_cmd->require_subcommand(1);
   auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-verify checksums and the whole PoH chain, with progress");
   auto* ledger_show = ledger_cmd->add_subcommand("show", "Print one slot's entries");
+  auto* ledger_digest = ledger_cmd->add_subcommand(
+      "digest", "One line per slot: slot, records, SHA-256 of its records, bank hash, complete (1/0)");
   std::string ledger_dir;
   unsigned ledger_threads = 0;
   std::uint64_t ledger_slot = 0;
@@ -177,6 +184,7 @@ int main(int argc, char** argv) {
   ledger_verify->add_option("--threads", ledger_threads, "Verification threads (default: all CPUs)");
   ledger_show->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_show->add_option("--slot", ledger_slot, "Slot to print")->required();
+  ledger_digest->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
 
   auto* monitor = app.add_subcommand("monitor", "Print a running node's metrics, live, once a second");
   std::string monitor_name = "node0";
@@ -293,6 +301,12 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
+    if (*ledger_digest) {
+      for (const auto& d : riptide::node::ledger_slot_digests(ledger_dir))
+        std::cout << fmt::format("{} {} {} {} {}\n", d.slot, d.records, riptide::util::to_hex(d.digest),
+                                 riptide::util::to_hex(d.bank_hash), d.complete ? 1 : 0);
+      return 0;
+    }
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
     if (*transfer_cmd) {

@@ -119,6 +119,16 @@ const std::vector<field>& fields() {
       RT_FIELD(ledger, segment_mib, "Size of each ledger segment file in MiB."),
       RT_FIELD(ledger, max_accounts_per_slot, "Distinct accounts one slot may change (sizes the bank-hash accumulator)."),
       RT_FIELD(ledger, tx_status_entries, "Recent transaction statuses kept for GET /tx (power of two)."),
+      RT_FIELD(tvu, enabled, "With a genesis, lead or follow by the leader schedule (shreds, Turbine, repair, replay)."),
+      RT_FIELD(tvu, shred_tx_frames, "The leader's send frames for its shreds."),
+      RT_FIELD(tvu, retransmit_frames, "A follower's send frames for Turbine retransmits and repair."),
+      RT_FIELD(tvu, store_shreds, "Recent shreds kept to answer repair requests."),
+      RT_FIELD(tvu, store_slots, "Recent slots kept to answer repair requests."),
+      RT_FIELD(tvu, repair_interval_ms, "How often a follower looks for missing shreds to repair."),
+      RT_FIELD(tvu, repair_retry_ms, "A missing shred is requested again after this long."),
+      RT_FIELD(tvu, repair_defer_ms, "A slot is repaired only once no shred of it arrived for this long."),
+      RT_FIELD(tvu, max_slot_mib, "Largest slot a follower assembles and replays, in MiB."),
+      RT_FIELD(tvu, slot_log, "CSV file of per-slot times and shred counts (stress tests); {name} = node.name; empty: none."),
       RT_FIELD(metrics, path, "Shared-memory metrics file read by `riptide monitor`; {name} = node.name."),
   };
   return all;
@@ -401,6 +411,17 @@ void config::validate() const {
   require(runtime.idle_max_sleep_us <= 100'000, "runtime.idle_max_sleep_us", "must be <= 100000");
   require(runtime.housekeep_interval_us >= 10, "runtime.housekeep_interval_us", "must be >= 10");
   require(!metrics.path.empty(), "metrics.path", "must not be empty");
+  require(tvu.shred_tx_frames >= 64 && tvu.shred_tx_frames <= (1u << 20), "tvu.shred_tx_frames",
+          "must be in 64..1048576");
+  require(tvu.retransmit_frames >= 64 && tvu.retransmit_frames <= (1u << 20), "tvu.retransmit_frames",
+          "must be in 64..1048576");
+  require(tvu.store_shreds >= 64 && tvu.store_shreds <= (1u << 22), "tvu.store_shreds", "must be in 64..4194304");
+  require(tvu.store_slots >= 4 && tvu.store_slots <= 65536, "tvu.store_slots", "must be in 4..65536");
+  require(tvu.repair_interval_ms >= 1 && tvu.repair_interval_ms <= 10'000, "tvu.repair_interval_ms",
+          "must be in 1..10000");
+  require(tvu.repair_retry_ms >= 1 && tvu.repair_retry_ms <= 60'000, "tvu.repair_retry_ms", "must be in 1..60000");
+  require(tvu.repair_defer_ms <= 60'000, "tvu.repair_defer_ms", "must be in 0..60000");
+  require(tvu.max_slot_mib >= 1 && tvu.max_slot_mib <= 64, "tvu.max_slot_mib", "must be in 1..64");
   require(net.backend == "auto" || net.backend == "io_uring" || net.backend == "recvmmsg",
           "net.backend", "must be auto, io_uring or recvmmsg");
   require(parse_ipv4(net.ip).has_value(), "net.ip", "must be an IPv4 address");
@@ -440,12 +461,16 @@ void config::validate() const {
       require(!core.empty(), "layout.cores", "a core thread must run at least one tile");
       for (const auto& t : core) {
         require(t == "poh" || t == "verify" || t == "load" || t == "dedup" || t == "net" || t == "gossip" ||
-                    t == "ledger" || t == "bank",
-                "layout.cores", "unknown tile '" + t + "' (known: poh, load, verify, dedup, bank, net, gossip, ledger)");
+                    t == "ledger" || t == "bank" || t == "shred" || t == "tvu" || t == "replay",
+                "layout.cores",
+                "unknown tile '" + t +
+                    "' (known: poh, load, verify, dedup, bank, net, gossip, ledger, shred, tvu, replay)");
         ++seen[t];
       }
     }
     require(seen["poh"] == 1, "layout.cores", "must place exactly one poh tile");
+    require(seen["shred"] <= 1 && seen["tvu"] <= 1 && seen["replay"] <= 1, "layout.cores",
+            "places shred, tvu or replay more than once");
     require(seen["verify"] == verify.tiles, "layout.cores",
             "places " + std::to_string(seen["verify"]) + " verify tiles but verify.tiles = " +
                 std::to_string(verify.tiles));

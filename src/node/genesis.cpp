@@ -35,8 +35,10 @@ bool unhex(std::string_view text, std::span<std::uint8_t> out) {
 
 std::string format_body(const genesis& g) {
   std::string s = fmt::format(
-      "hashes_per_tick = {}\nticks_per_slot = {}\ntick_us = {}\ncreation_unix_ms = {}\n",
-      g.hashes_per_tick, g.ticks_per_slot, g.tick_us, g.creation_unix_ms);
+      "hashes_per_tick = {}\nticks_per_slot = {}\ntick_us = {}\ncreation_unix_ms = {}\n"
+      "turbine_fanout = {}\nslots_per_epoch = {}\n",
+      g.hashes_per_tick, g.ticks_per_slot, g.tick_us, g.creation_unix_ms, g.turbine_fanout,
+      g.slots_per_epoch);
   s += fmt::format("\n[faucet]\npubkey = \"{}\"\nlamports = {}\n", util::to_hex(g.faucet.id), g.faucet.lamports);
   for (const auto& v : g.validators)
     s += fmt::format(
@@ -104,6 +106,12 @@ genesis parse_genesis(std::string_view text, std::string_view origin) {
   g.ticks_per_slot = get_u64(*cluster, "ticks_per_slot", "cluster", origin, 1'000'000);
   g.tick_us = get_u64(*cluster, "tick_us", "cluster", origin, 10'000'000);
   g.creation_unix_ms = get_u64(*cluster, "creation_unix_ms", "cluster", origin, ~std::uint64_t{0} >> 1);
+  if (cluster->get("turbine_fanout") != nullptr)
+    g.turbine_fanout = static_cast<std::uint32_t>(get_u64(*cluster, "turbine_fanout", "cluster", origin, 65536));
+  if (g.turbine_fanout == 0) fail(origin, "cluster.turbine_fanout: must be >= 1");
+  if (cluster->get("slots_per_epoch") != nullptr)
+    g.slots_per_epoch = get_u64(*cluster, "slots_per_epoch", "cluster", origin, std::uint64_t{1} << 32);
+  if (g.slots_per_epoch < 4) fail(origin, "cluster.slots_per_epoch: must be >= 4");
   if (g.hashes_per_tick < 2) fail(origin, "cluster.hashes_per_tick: must be >= 2");
   if (g.ticks_per_slot < 1) fail(origin, "cluster.ticks_per_slot: must be >= 1");
   const auto* faucet = root["faucet"].as_table();
@@ -166,6 +174,7 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
   g.ticks_per_slot = o.ticks_per_slot;
   g.tick_us = o.tick_us;
   g.creation_unix_ms = util::unix_time_ns() / 1'000'000;
+  g.turbine_fanout = o.turbine_fanout;
   if (o.faucet_lamports > (~std::uint64_t{0} >> 1))
     throw config_error("genesis: faucet lamports must be at most 2^63-1");
   const auto faucet_key = crypto::keypair::generate();
@@ -178,7 +187,7 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
     genesis_validator v;
     v.name = fmt::format("node{}", i);
     v.id = keys.back().public_key();
-    v.stake = o.stake;
+    v.stake = o.staked_validators == 0 || i < o.staked_validators ? o.stake : 0;
     v.gossip_port = static_cast<std::uint16_t>(12000 + p);
     v.rpc_port = static_cast<std::uint16_t>(11000 + p);
     v.tpu_port = static_cast<std::uint16_t>(13000 + p);
@@ -207,7 +216,8 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
         "[net]\nip = \"{}\"\ngossip_port = {}\ntpu_port = {}\ntvu_port = {}\nrepair_port = {}\n"
         "tpu_forwards_port = {}\n\n[rpc]\nport = {}\n\n"
         "[layout]\n"
-        "cores = [[\"net\", \"gossip\", \"poh\", \"ledger\", \"dedup\", \"bank\", \"verify\"]]\n"
+        "cores = [[\"net\", \"gossip\", \"poh\", \"ledger\", \"shred\", \"dedup\", \"bank\", \"verify\", "
+        "\"tvu\", \"replay\"]]\n"
         "cpus = [{}]\n\n"
         "[load]\nenabled = false\n\n[verify]\ntiles = 1\n\n[bank]\ntiles = 1\nmax_accounts = 262144\n\n"
         "[ledger]\nenabled = true\ndir = \"{}\"\nsegment_mib = 64\n\n"

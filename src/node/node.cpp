@@ -14,6 +14,8 @@
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
 #include <riptide/rpc/http_api.hpp>
+#include <riptide/shred/leader_schedule.hpp>
+#include <riptide/shred/turbine.hpp>
 #include <riptide/tpu/bank_tile.hpp>
 #include <riptide/tpu/chain_board.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
@@ -23,7 +25,11 @@
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tpu/shred_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
+#include <riptide/tvu/replay_tile.hpp>
+#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/cpu.hpp>
 #include <riptide/util/metrics.hpp>
 #include <riptide/util/runtime.hpp>
@@ -41,19 +47,23 @@ std::size_t next_pow2(std::size_t v) {
 
 // Default layout for the CPUs we have. PoH in sleep mode is light and shares the first
 // core with load and dedup; flat-out PoH gets a core to itself when there is more than one.
-std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t cpus) {
+// `light` tiles join the first core; `heavy` ones are spread over the others.
+std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t cpus, bool produces,
+                                                  const std::vector<std::string>& light,
+                                                  const std::vector<std::string>& heavy) {
   std::vector<std::vector<std::string>> cores(std::max<std::size_t>(cpus, 1));
-  std::vector<std::string> rest;
-  const bool poh_alone = cfg.poh.tick_us == 0 && cores.size() > 1;
-  cores[0].push_back("poh");
+  std::vector<std::string> rest(heavy);
+  const bool poh_alone = produces && cfg.poh.tick_us == 0 && cores.size() > 1;
+  if (produces) cores[0].push_back("poh");
+  for (const auto& t : light) (poh_alone ? rest : cores[0]).push_back(t);
   // net and gossip are light (io_uring polling, tens of packets/s) and share a core.
   if (cfg.net.enabled) (poh_alone ? rest : cores[0]).push_back("net");
   if (cfg.gossip.enabled) (poh_alone ? rest : cores[0]).push_back("gossip");
-  if (cfg.ledger.enabled) (poh_alone ? rest : cores[0]).push_back("ledger");
+  if (cfg.ledger.enabled && produces) (poh_alone ? rest : cores[0]).push_back("ledger");
   if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
-  if (cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
-  for (std::uint64_t i = 0; i < cfg.active_bank_tiles(); ++i) rest.push_back("bank");
-  for (std::uint64_t i = 0; i < cfg.verify.tiles; ++i) rest.push_back("verify");
+  if (produces && cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
+  for (std::uint64_t i = 0; produces && i < cfg.active_bank_tiles(); ++i) rest.push_back("bank");
+  for (std::uint64_t i = 0; produces && i < cfg.verify.tiles; ++i) rest.push_back("verify");
   const std::size_t first = cores.size() > 1 ? 1 : 0;
   const std::size_t span = cores.size() - first;
   for (std::size_t i = 0; i < rest.size(); ++i) cores[first + i % span].push_back(rest[i]);
@@ -86,6 +96,22 @@ struct node::impl {
   gossip::snapshot_board board;
   std::unique_ptr<rpc::http_api> api;
   crypto::keypair identity;
+  // Turbine and repair (a cluster with a genesis): who leads, the tree, the peers.
+  node_role role = node_role::standalone;
+  std::string role_note;
+  std::unique_ptr<shred::leader_schedule> schedule;
+  std::unique_ptr<shred::turbine_cluster> turbine;
+  std::vector<net::endpoint> tvu_contacts;  // by turbine cluster index
+  std::vector<crypto::pubkey> peer_ids;     // genesis order
+  std::vector<net::endpoint> peer_repair;   // genesis order
+  std::uint32_t self_peer = 0;
+  std::unique_ptr<util::spsc_ring<tpu::ledger_record_ref>> records;
+  std::unique_ptr<tpu::shred_tile> shredder;
+  std::unique_ptr<util::spsc_ring<tvu::completed_slot>> completed, completed_release;
+  std::unique_ptr<tvu::slot_replayer> replayer;
+  std::unique_ptr<tvu::tvu_tile> tvu;
+  std::unique_ptr<tvu::replay_tile> replay;
+  std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
@@ -105,6 +131,14 @@ struct node::impl {
     blockhash_rings.push_back(std::make_unique<util::spsc_ring<tpu::slot_hash>>(256));
     return blockhash_rings.back().get();
   }
+  // tvu.slot_log with {name} replaced by node.name.
+  std::string slot_log_path() const {
+    std::string p = cfg.tvu.slot_log;
+    if (const auto at = p.find("{name}"); at != std::string::npos) p.replace(at, 6, cfg.node.name);
+    return p;
+  }
+  // The leader sends shreds when it has followers and a ledger to cut them from.
+  bool shredding() const noexcept { return records != nullptr; }
   void sample_links() {
     for (auto& [r, block] : links) {
       const std::uint64_t popped = r->popped_total();
@@ -120,10 +154,63 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   auto& m = *impl_;
   m.cfg = cfg;
   const auto allowed = util::allowed_cpus();
-  m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size()) : cfg.layout.cores;
+  // The role decides which tiles exist; it needs the genesis and the identity (below).
+  std::optional<riptide::node::genesis> cluster_genesis;
+  if (!cfg.cluster.genesis.empty()) cluster_genesis = load_genesis(cfg.cluster.genesis);
+  m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
+                                             : crypto::load_keyfile(cfg.identity.key_file);
+  if (cluster_genesis && cfg.tvu.enabled) {
+    const auto& g = *cluster_genesis;
+    std::vector<shred::turbine_node> stakes;
+    for (const auto& val : g.validators) stakes.push_back({val.id, val.stake});
+    m.schedule = std::make_unique<shred::leader_schedule>(stakes, 0, g.slots_per_epoch);
+    const auto leaders = m.schedule->group_leaders();
+    const bool one_leader = std::all_of(leaders.begin(), leaders.end(),
+                                        [&](const crypto::pubkey& k) { return k == leaders.front(); });
+    if (!one_leader) {
+      m.role = node_role::independent;
+      m.role_note = "several validators have stake and leader rotation is not implemented yet: this node "
+                    "produces its own chain and neither sends nor follows shreds (riptide genesis --staked 1 "
+                    "makes one leader)";
+    } else {
+      m.role = leaders.front() == m.identity.public_key() ? node_role::leader : node_role::follower;
+      m.turbine = std::make_unique<shred::turbine_cluster>(stakes);
+      m.tvu_contacts.resize(m.turbine->size());
+      for (std::size_t i = 0; i < g.validators.size(); ++i) {
+        const auto& val = g.validators[i];
+        const std::uint32_t ip = *parse_ipv4(val.ip);
+        m.tvu_contacts[m.turbine->index_of(val.id)] = net::endpoint{ip, val.tvu_port};
+        m.peer_ids.push_back(val.id);
+        m.peer_repair.push_back(net::endpoint{ip, val.repair_port});
+        if (val.id == m.identity.public_key()) m.self_peer = static_cast<std::uint32_t>(i);
+      }
+      if (m.role == node_role::follower &&
+          std::find(m.peer_ids.begin(), m.peer_ids.end(), m.identity.public_key()) == m.peer_ids.end())
+        throw config_error("identity: this node's key is not a validator of the genesis " + cfg.cluster.genesis);
+      if (m.role == node_role::follower && !cfg.ledger.enabled)
+        throw config_error("ledger.enabled: a follower stores the slots it replays; it must be true");
+      if (m.role == node_role::follower && !cfg.net.enabled)
+        throw config_error("net.enabled: a follower receives shreds; it must be true");
+      m.role_note = m.role == node_role::leader
+                        ? fmt::format("leader of every slot: shreds to {} followers over Turbine (fanout {})",
+                                      g.validators.size() - 1, g.turbine_fanout)
+                        : fmt::format("follower: shreds from the leader over Turbine (fanout {}), repair, "
+                                      "replay into the ledger", g.turbine_fanout);
+    }
+  }
+  const bool follower = m.role == node_role::follower;
+  const bool leader = m.role == node_role::leader;
+  std::vector<std::string> light, heavy;
+  if (leader) light.push_back("shred");
+  if (follower) {
+    light.push_back("tvu");
+    heavy.push_back("replay");
+  }
+  m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size(), !follower, light, heavy)
+                                      : cfg.layout.cores;
 
-  const std::size_t v = cfg.verify.tiles;
-  const std::size_t b = cfg.active_bank_tiles();
+  const std::size_t v = follower ? 0 : cfg.verify.tiles;
+  const std::size_t b = follower ? 0 : cfg.active_bank_tiles();
   // Blocks: one per core thread and tile, and one per sampled link (rings of descriptors).
   const auto blocks = static_cast<std::uint32_t>(m.layout.size() + 16 + 4 * v + 3 * b + 16);
   m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
@@ -133,8 +220,6 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   pc.ticks_per_slot = cfg.poh.ticks_per_slot;
   pc.target_tick_ns = cfg.poh.tick_us * 1000;
   // A cluster's facts (shred version, PoH timing, funding) are the genesis's, not the node's.
-  std::optional<riptide::node::genesis> cluster_genesis;
-  if (!cfg.cluster.genesis.empty()) cluster_genesis = load_genesis(cfg.cluster.genesis);
   if (cluster_genesis) {
     const auto& g = *cluster_genesis;
     pc.hashes_per_tick = g.hashes_per_tick;
@@ -148,9 +233,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   pc.max_slots = cfg.poh.max_slots;
   crypto::hash32 start_hash{};  // a standalone node starts its chain from the zero hash
 
-  // Identity and cluster facts.
-  m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
-                                             : crypto::load_keyfile(cfg.identity.key_file);
+  // Cluster facts.
   const std::uint16_t shred_version = cluster_genesis
                                           ? cluster_genesis->shred_version
                                           : static_cast<std::uint16_t>(cfg.cluster.shred_version);
@@ -168,6 +251,11 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       nc.ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
     if (tpu_open)
       nc.ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
+    // The leader sends its shreds from the tvu port (and receives nothing there).
+    if (follower || leader)
+      nc.ports[static_cast<std::size_t>(net::port_kind::tvu)] = static_cast<std::uint16_t>(cfg.net.tvu_port);
+    if (follower || leader)
+      nc.ports[static_cast<std::size_t>(net::port_kind::repair)] = static_cast<std::uint16_t>(cfg.net.repair_port);
     nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
     nc.uring_provided_frames = static_cast<std::uint32_t>(cfg.net.uring_provided_frames);
     nc.socket_buffer_bytes = static_cast<std::uint32_t>(cfg.net.socket_buffer_bytes);
@@ -178,14 +266,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     nc.faults.drop[static_cast<std::size_t>(net::port_kind::repair)] = cfg.net.drop_repair;
     nc.faults.duplicate = cfg.net.duplicate;
     nc.faults.reorder_window = static_cast<std::uint32_t>(cfg.net.reorder_window);
-    nc.faults.seed = cfg.net.fault_seed;
+    // Mixed with the node's port, so the nodes of one cluster lose different packets (and a
+    // run with the same seed loses the same ones again).
+    nc.faults.seed = cfg.net.fault_seed * 0x9e3779b97f4a7c15ULL ^ cfg.net.gossip_port;
     m.net = std::make_unique<net::net_tile>("net", nc);
   }
 
   // ---- bank and ledger
   const std::uint64_t load_seed = 1;
   const std::size_t load_signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
-  if (b > 0) {
+  if (b > 0 || follower) {
     txn::bank_config bc;
     bc.max_accounts = cfg.bank.max_accounts;
     bc.lamports_per_signature = cfg.bank.lamports_per_signature;
@@ -249,7 +339,11 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         txs * txn::max_accounts));
     m.mixin_rings.push_back(std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64));
   }
-  if (cfg.ledger.enabled) {
+  if (leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1)
+    m.records = std::make_unique<util::spsc_ring<tpu::ledger_record_ref>>(8192);
+  else if (leader && m.peer_ids.size() > 1)
+    m.role_note += " -- but no shreds are sent: the leader needs ledger.enabled and net.enabled";
+  if (cfg.ledger.enabled && !follower) {
     tpu::ledger_tile_config ltc;
     ltc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     ltc.hashes_per_tick = pc.hashes_per_tick;
@@ -260,6 +354,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     ltc.board = &m.board_chain;
     ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
     ltc.resume = resume.has_value();
+    ltc.records_out = m.records.get();
     ltc.max_microblock_tx_bytes =
         cfg.bank.max_txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
     m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
@@ -279,8 +374,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       hash_outs.push_back(bank_hashes.back());
     }
   }
-  m.poh = std::make_unique<tpu::poh_tile>("poh", start_hash, pc, std::move(mixins), m.entries.get(),
-                                          std::move(hash_outs), &m.board_chain);
+  if (!follower)
+    m.poh = std::make_unique<tpu::poh_tile>("poh", start_hash, pc, std::move(mixins), m.entries.get(),
+                                            std::move(hash_outs), &m.board_chain);
 
   // ---- TPU: tpu port → verify ×V → dedup → bank ×B (frames: the net tile's rx pool)
   if (tpu_open) {
@@ -381,6 +477,82 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     m.net->connect_rx(net::port_kind::gossip, rx, rx_free);
     m.net->add_tx(tx, &m.gossip->tx_frames(), tx_free);
   }
+  // ---- Turbine: the leader's shred tile, or a follower's TVU and replay tiles
+  if (m.shredding()) {
+    const auto& g = *cluster_genesis;
+    ring* repair_rx = m.make_ring(1024, "net>shred.repair");
+    ring* repair_free = m.make_ring(next_pow2(cfg.net.rx_frames), "shred.repair>net.free");
+    m.net->connect_rx(net::port_kind::repair, repair_rx, repair_free);
+    tpu::shred_tile_config sc;
+    sc.shred_version = shred_version;
+    sc.fanout = g.turbine_fanout;
+    sc.tx_frames = static_cast<std::uint32_t>(cfg.tvu.shred_tx_frames);
+    sc.store.max_shreds = cfg.tvu.store_shreds;
+    sc.store.max_slots = cfg.tvu.store_slots;
+    sc.repair.shred_version = shred_version;
+    sc.slot_log = m.slot_log_path();
+    ring* tx = m.make_ring(next_pow2(sc.tx_frames), "shred>net");
+    ring* tx_free = m.make_ring(next_pow2(sc.tx_frames), "net>shred.free");
+    m.shredder = std::make_unique<tpu::shred_tile>(
+        "shred", sc, m.identity, *m.ledger_store, *m.records, *m.turbine, m.tvu_contacts,
+        tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(), repair_rx, repair_free, *tx, *tx_free);
+    m.net->add_tx(tx, &m.shredder->tx_frames(), tx_free);
+  }
+  if (follower) {
+    const auto& g = *cluster_genesis;
+    const std::uint64_t first_slot = resume ? resume->next_slot : 0;
+    tvu::tvu_tile_config tc;
+    tc.resolver.shred_version = shred_version;
+    tc.fanout = g.turbine_fanout;
+    tc.tx_frames = static_cast<std::uint32_t>(cfg.tvu.retransmit_frames);
+    tc.tx_port = net::port_kind::tvu;
+    tc.output_slots = 4;
+    tc.max_slot_bytes = static_cast<std::size_t>(cfg.tvu.max_slot_mib) << 20;
+    tc.root_slot = first_slot == 0 ? 0 : first_slot - 1;
+    tc.deliver_from = first_slot;
+    m.completed = std::make_unique<util::spsc_ring<tvu::completed_slot>>(8);
+    m.completed_release = std::make_unique<util::spsc_ring<tvu::completed_slot>>(8);
+    ring* in = m.make_ring(4096, "net>tvu");
+    ring* in_free = m.make_ring(next_pow2(cfg.net.rx_frames), "tvu>net.free");
+    m.net->connect_rx(net::port_kind::tvu, in, in_free);
+    ring* repair_rx = m.make_ring(1024, "net>tvu.repair");
+    ring* repair_free = m.make_ring(next_pow2(cfg.net.rx_frames), "tvu.repair>net.free");
+    m.net->connect_rx(net::port_kind::repair, repair_rx, repair_free);
+    ring* tx = m.make_ring(next_pow2(tc.tx_frames), "tvu>net");
+    ring* tx_free = m.make_ring(next_pow2(tc.tx_frames), "net>tvu.free");
+    tvu::tvu_repair_links links;
+    links.identity = &m.identity;
+    links.peer_ids = m.peer_ids;
+    links.peer_repair = m.peer_repair;
+    links.self_index = m.self_peer;
+    links.in = repair_rx;
+    links.release = repair_free;
+    links.store.max_shreds = cfg.tvu.store_shreds;
+    links.store.max_slots = cfg.tvu.store_slots;
+    links.server.shred_version = shred_version;
+    links.client.shred_version = shred_version;
+    links.client.retry_ms = cfg.tvu.repair_retry_ms;
+    links.client.seed = util::unix_time_ns() ^ m.self_peer;
+    links.interval_ms = cfg.tvu.repair_interval_ms;
+    links.defer_ms = cfg.tvu.repair_defer_ms;
+    m.repair_links = links;
+    m.tvu = std::make_unique<tvu::tvu_tile>("tvu", tc, m.net->rx_frames(), *in, *in_free, *tx, *tx_free,
+                                            *m.completed, *m.completed_release, *m.schedule, *m.turbine,
+                                            m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
+    m.net->add_tx(tx, &m.tvu->tx_frames(), tx_free);
+    tvu::replay_chain_config rc;
+    rc.hashes_per_tick = pc.hashes_per_tick;
+    rc.ticks_per_slot = pc.ticks_per_slot;
+    rc.start_hash = crypto::hash32{};  // a cluster's chain starts from the zero hash
+    m.replayer = std::make_unique<tvu::slot_replayer>(*m.bank, rc, cfg.ledger.max_accounts_per_slot);
+    if (resume) m.replayer->resume(resume->next_slot, resume->last_hash, resume->tick_height);
+    tvu::replay_tile_config rtc;
+    rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
+    rtc.slot_log = m.slot_log_path();
+    m.replay = std::make_unique<tvu::replay_tile>("replay", rtc, *m.replayer, *m.ledger_store, *m.tvu,
+                                                  *m.completed, *m.completed_release, &m.board_chain);
+  }
+
   if (cfg.rpc.enabled) {
     rpc::http_api_config hc;
     hc.ip = cfg.rpc.ip;
@@ -416,11 +588,25 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       else if (name == "net") t = m.net.get();
       else if (name == "ledger") t = m.ledger_writer.get();
       else if (name == "gossip") t = m.gossip.get();
+      else if (name == "shred") t = m.shredder.get();
+      else if (name == "tvu") t = m.tvu.get();
+      else if (name == "replay") t = m.replay.get();
       else throw config_error("layout.cores: unknown tile '" + name + "'");
-      // verify/dedup/bank exist only with net (their packets come from the tpu port).
+      // Tiles a role or config does not have are skipped (verify/dedup/bank need net; a
+      // follower has no PoH, a leader no tvu).
       if (t != nullptr) p.tiles.push_back(t);
     }
     if (!p.tiles.empty()) m.plan.push_back(std::move(p));
+  }
+  // A layout written before a tile existed does not name it: run it on the first core thread.
+  for (util::tile* t : std::initializer_list<util::tile*>{m.shredder.get(), m.tvu.get(), m.replay.get()}) {
+    if (t == nullptr) continue;
+    bool placed = false;
+    for (const auto& p : m.plan) placed = placed || std::find(p.tiles.begin(), p.tiles.end(), t) != p.tiles.end();
+    if (!placed) {
+      if (m.plan.empty()) m.plan.emplace_back();
+      m.plan.front().tiles.push_back(t);
+    }
   }
   util::runtime_options ro;
   ro.pin = cfg.layout.pin;
@@ -488,6 +674,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   out << fmt::format("riptide node '{}': {} core thread(s), metrics at {}\n", m.cfg.node.name,
                      m.plan.size(), m.cfg.metrics_path().string())
       << describe_layout()
+      << (m.role_note.empty() ? std::string() : "  " + m.role_note + "\n")
       << fmt::format("  poh: {} hashes/tick, {} ticks/slot, {}\n", m.cfg.poh.hashes_per_tick,
                      m.cfg.poh.ticks_per_slot,
                      m.cfg.poh.tick_us == 0 ? std::string("flat out")
@@ -518,7 +705,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     while (std::chrono::steady_clock::now() < next) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       const auto now = std::chrono::steady_clock::now();
-      if (stop_requested.load() || m.poh->finished() ||
+      if (stop_requested.load() || (m.poh && m.poh->finished()) ||
           (m.cfg.node.run_seconds != 0 && now - t0 >= limit)) {
         done = true;
         break;
@@ -530,10 +717,28 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     m.sample_links();
     if (dt > 0.05) {
       m.metrics->heartbeat(util::unix_time_ns());
-      std::string line = fmt::format(
-          "[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
-          std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
-          static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6);
+      std::string line =
+          m.poh ? fmt::format("[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
+                              std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
+                              static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6)
+                : fmt::format("[{:6.1f}s] replayed slot {:>5}", std::chrono::duration<double>(now - t0).count(),
+                              own(m.replay.get(), tvu::replay_tile::c_last_slot));
+      if (m.shredder)
+        line += fmt::format(" | shreds sent {} (no frame {}), repair answers {}",
+                            own(m.shredder.get(), tpu::shred_tile::c_sent),
+                            own(m.shredder.get(), tpu::shred_tile::c_send_no_frame),
+                            own(m.shredder.get(), tpu::shred_tile::c_repair_responses));
+      if (m.tvu)
+        line += fmt::format(" | shreds in {} recovered {} repaired {} retransmitted {}",
+                            own(m.tvu.get(), tvu::tvu_tile::c_accepted), own(m.tvu.get(), tvu::tvu_tile::c_recovered),
+                            own(m.tvu.get(), tvu::tvu_tile::c_repaired),
+                            own(m.tvu.get(), tvu::tvu_tile::c_retransmitted));
+      if (m.replay)
+        line += fmt::format(" | stored {} slots ({} txs), dead {}, durable slot {}",
+                            own(m.replay.get(), tvu::replay_tile::c_slots_stored),
+                            own(m.replay.get(), tvu::replay_tile::c_txs),
+                            own(m.replay.get(), tvu::replay_tile::c_slots_dead),
+                            own(m.replay.get(), tvu::replay_tile::c_durable_slot));
       if (m.ledger_writer)
         line += fmt::format(" | ledger {} entries, durable slot {}",
                             own(m.ledger_writer.get(), tpu::ledger_tile::c_entries),
@@ -566,9 +771,9 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   if (m.api) m.api->stop();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const totals fin = read();
-  s.hashes = m.poh->hash_count();
-  s.ticks = m.poh->tick_count();
-  s.slots = m.poh->slot();
+  s.hashes = m.poh ? m.poh->hash_count() : 0;
+  s.ticks = m.poh ? m.poh->tick_count() : 0;
+  s.slots = m.poh ? m.poh->slot() : 0;
   s.tx_sent = fin.sent;
   s.tx_verified = fin.verified;
   s.tx_sig_failed = fin.sig_failed;
@@ -576,7 +781,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   s.tx_unique = fin.unique;
   s.tx_duplicate = fin.duplicate;
   const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
-  out << fmt::format(
+  if (m.poh) out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",
       s.seconds, s.slots - first_slot, s.ticks - m.poh_start_tick, s.hashes,
       static_cast<double>(s.hashes) / s.seconds / 1e6,
@@ -599,6 +804,43 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                        all.count(txn::tx_result::ok), all.executed() - all.count(txn::tx_result::ok),
                        failures.empty() ? "" : ":", failures, all.fees_collected_lamports);
   }
+  if (m.shredder)
+    out << fmt::format("summary: shred: {} slots, {} data + {} coding shreds, sent {}, not sent {} (no frame) {} "
+                       "(ring full); repair requests {}, answers {}\n",
+                       own(m.shredder.get(), tpu::shred_tile::c_slots), own(m.shredder.get(), tpu::shred_tile::c_data_shreds),
+                       own(m.shredder.get(), tpu::shred_tile::c_coding_shreds), own(m.shredder.get(), tpu::shred_tile::c_sent),
+                       own(m.shredder.get(), tpu::shred_tile::c_send_no_frame),
+                       own(m.shredder.get(), tpu::shred_tile::c_send_ring_full),
+                       own(m.shredder.get(), tpu::shred_tile::c_repair_requests),
+                       own(m.shredder.get(), tpu::shred_tile::c_repair_responses));
+  if (m.tvu) {
+    const auto* t = m.tvu.get();
+    std::uint64_t dropped = 0;
+    for (std::size_t r = 1; r < shred::drop_reason_count; ++r)
+      dropped += own(t, tvu::tvu_tile::drop_counter(static_cast<shred::drop_reason>(r)));
+    out << fmt::format("summary: tvu: received {}, accepted {}, dropped {}, recovered {}, repaired {} "
+                       "(requests {}, unmatched answers {}), retransmitted {}, slots delivered {}; served {} repair "
+                       "answers\n",
+                       own(t, tvu::tvu_tile::c_received), own(t, tvu::tvu_tile::c_accepted), dropped,
+                       own(t, tvu::tvu_tile::c_recovered), own(t, tvu::tvu_tile::c_repaired),
+                       own(t, tvu::tvu_tile::c_repair_sent), own(t, tvu::tvu_tile::c_repair_unmatched),
+                       own(t, tvu::tvu_tile::c_retransmitted), own(t, tvu::tvu_tile::c_slots_delivered),
+                       own(t, tvu::tvu_tile::c_repair_served));
+  }
+  if (m.shredder || m.tvu)
+    out << fmt::format("summary: net: injected drops {}, duplicates {}, reordered {}; kernel drops {}; no frame {}, "
+                       "ring full {}\n",
+                       own(m.net.get(), net::net_tile::c_fault_dropped), own(m.net.get(), net::net_tile::c_fault_duplicated),
+                       own(m.net.get(), net::net_tile::c_fault_reordered), own(m.net.get(), net::net_tile::c_rx_kernel_drops),
+                       own(m.net.get(), net::net_tile::c_rx_dropped_no_frame),
+                       own(m.net.get(), net::net_tile::c_rx_dropped_ring_full));
+  if (m.replay)
+    out << fmt::format("summary: replay: stored {} slots (last {}), {} txs ({} failed), dead slots {}{}\n",
+                       own(m.replay.get(), tvu::replay_tile::c_slots_stored),
+                       own(m.replay.get(), tvu::replay_tile::c_last_slot), own(m.replay.get(), tvu::replay_tile::c_txs),
+                       own(m.replay.get(), tvu::replay_tile::c_failed_txs),
+                       own(m.replay.get(), tvu::replay_tile::c_slots_dead),
+                       m.replay->first_problem().empty() ? std::string() : " -- first: " + m.replay->first_problem());
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
   return s;

@@ -148,6 +148,20 @@ struct ledger_section {
   std::uint64_t tx_status_entries = 1 << 18;      // recent transaction statuses kept for the API
 };
 
+// Turbine, repair and replay: the shred path between a leader and its followers.
+struct tvu_section {
+  bool enabled = true;                  // with a genesis: lead or follow by the leader schedule
+  std::uint64_t shred_tx_frames = 4096;  // the leader's send frames for its shreds
+  std::uint64_t retransmit_frames = 2048;  // a follower's send frames for retransmits and repair
+  std::uint64_t store_shreds = 65536;   // recent shreds kept to answer repair (≈ 1.2 KiB each)
+  std::uint64_t store_slots = 512;      // recent slots kept to answer repair
+  std::uint64_t repair_interval_ms = 50;  // how often a follower looks for gaps to repair
+  std::uint64_t repair_retry_ms = 150;  // a missing shred is asked for again after this long
+  std::uint64_t repair_defer_ms = 100;  // a slot still receiving shreds is not repaired yet
+  std::uint64_t max_slot_mib = 8;       // largest slot a follower assembles and replays
+  std::string slot_log;                 // CSV of per-slot timings and shred counts; "" = none
+};
+
 struct metrics_section {
   std::string path = "/dev/shm/riptide/{name}.metrics";  // {name} = node.name
 };
@@ -166,6 +180,7 @@ struct config {
   load_section load;
   dedup_section dedup;
   bank_section bank;
+  tvu_section tvu;
   runtime_section runtime;
   metrics_section metrics;
 

@@ -16,9 +16,10 @@
 //     tests), node-<i>.key (mode 0600) and node-<i>.toml per node, ports by the scheme of
 //     ARCHITECTURE.md
 //     (gossip 12000+i, rpc 11000+i, tpu 13000+i, tvu 14000+i, repair 15000+i,
-//     tpu_forwards 16000+i, all shifted by `port_offset`). Each node runs the whole leader
-//     pipeline on one core thread (net, gossip, PoH, ledger in DIR/ledger-<i>, dedup, one
-//     bank and one verify tile), idle until transactions reach its tpu port.
+//     tpu_forwards 16000+i, all shifted by `port_offset`). Each node's config names every tile on
+//     one core thread; the node runs those of its role (the leader: net, gossip, PoH, ledger in
+//     DIR/ledger-<i>, shred, dedup, one bank and one verify tile; a follower: net, gossip,
+//     tvu, replay into its ledger). See node.hpp for how the role follows from the stakes.
 //
 //   genesis.toml
 //     [cluster]
@@ -27,6 +28,8 @@
 //     ticks_per_slot = 64
 //     tick_us = 6250
 //     creation_unix_ms = 1795000000000
+//     turbine_fanout = 200          # optional (default 200): children per Turbine node
+//     slots_per_epoch = 262144      # optional (default 262144): the leader schedule's span
 //     [faucet]                      # required
 //     pubkey = "<64 hex>"           # BIP-340 x-only key, not the system program id (zeros)
 //     lamports = 1000000000000000   # u64 <= 2^63-1, credited at genesis
@@ -67,6 +70,8 @@ struct genesis {
   std::uint64_t ticks_per_slot = 64;
   std::uint64_t tick_us = 6250;
   std::uint64_t creation_unix_ms = 0;
+  std::uint32_t turbine_fanout = 200;
+  std::uint64_t slots_per_epoch = 262'144;
   genesis_faucet faucet;
   std::vector<genesis_validator> validators;
 
@@ -84,6 +89,10 @@ struct local_cluster_options {
   std::uint32_t nodes = 4;
   std::uint32_t port_offset = 0;
   std::uint64_t stake = 1000;
+  // Validators with stake, from node 0 up; the rest get stake 0. 1 (the default) makes node 0
+  // the bootstrap leader of every slot and the others its followers. 0: every validator.
+  std::uint32_t staked_validators = 1;
+  std::uint32_t turbine_fanout = 200;
   std::uint64_t hashes_per_tick = 1250;  // low: a dev cluster's PoH must not eat the machine
   std::uint64_t ticks_per_slot = 64;
   std::uint64_t tick_us = 6250;

@@ -27,6 +27,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <riptide/crypto/types.hpp>
 #include <riptide/ledger/ledger.hpp>
@@ -95,5 +96,22 @@ struct replay_result {
 // (skipped when zero), then bank.begin_slot(). A partial slot at the end is executed too
 // (find_resume_point removes it first at start-up).
 replay_result replay_ledger(const ledger::ledger& lg, txn::bank& bank);
+
+}  // namespace riptide::node
+
+namespace riptide::node {
+
+// One slot of a ledger, summarised so ledgers can be compared slot by slot
+// (`riptide ledger digest`, tools/stress-loss.sh).
+struct slot_digest {
+  std::uint64_t slot = 0;
+  std::uint64_t records = 0;
+  crypto::hash32 digest{};     // SHA-256 over each record's type u16, slot u64, length u32, payload
+  crypto::hash32 bank_hash{};  // the slot_end's (zero: none, or the slot has no end)
+  bool complete = false;       // the slot ends with a slot_end record
+};
+
+// Every slot of the ledger in `dir`, ascending. Throws std::runtime_error if it cannot be opened.
+std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir);
 
 }  // namespace riptide::node

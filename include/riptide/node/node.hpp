@@ -19,6 +19,14 @@
 
 namespace riptide::node {
 
+// What a node does in its cluster, from the genesis stakes (node.cpp):
+//   standalone   no genesis (or tvu.enabled = false): produces its own chain
+//   leader       the only staked validator: produces, cuts slots into shreds, sends them
+//   follower     another validator of a one-leader cluster: receives, repairs, replays, stores
+//   independent  several staked validators: leader rotation is not implemented, so each
+//                produces its own chain as a standalone node does
+enum class node_role : std::uint8_t { standalone, leader, follower, independent };
+
 struct run_summary {
   double seconds = 0;
   std::uint64_t hashes = 0;

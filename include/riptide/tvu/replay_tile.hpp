@@ -1,0 +1,88 @@
+#pragma once
+// Replay tile: the follower's last step. It takes each complete slot from the TVU tile in slot
+// order, re-verifies and re-executes it (tvu::slot_replayer: PoH, signatures, execution, bank
+// hash against the leader's), appends the very records the leader wrote to this node's
+// ledger, and has a sync thread make the slot durable.
+//
+//   tvu tile ──in (completed_slot)──► slot_replayer ──ok──► ledger.append × records ─► sync thread
+//            ◄──release (same slot)──┘        └──failed──► slot dead: logged, counted, not stored
+//
+// Contract
+// - One core thread runs poll(), on_start(), on_stop(); while the runtime runs the tile owns
+//   the ledger (ledger.hpp) and the bank the replayer executes into. `source` is the TVU tile
+//   that filled the slot's buffer: stream() is read on this thread, then the slot goes back on
+//   `release` (sized for every output buffer of the TVU tile).
+// - A slot whose replay fails is dead: nothing of it is stored, the reason is counted
+//   (dead_<replay_error>) and the first failure is kept in first_problem() (read it after the
+//   runtime stopped). Every later slot then fails too (wrong parent, or dead chain once the bank
+//   holds a partial slot): a follower never stores what it could not check.
+// - The chain board (optional) is published after every stored slot: GET /slot on a follower
+//   says how far it has replayed, and set_durable_slot when the sync thread is done.
+// - slot_log (optional): one CSV line per slot handed over,
+//   "slot,unix_ns,bytes,received,recovered,repaired,result" (result: ok or the replay_error),
+//   written after the slot was appended; flushed at on_stop.
+// - poll() replays at most one slot: its cost is the slot's (signatures and PoH dominate),
+//   which is far above the usual tile slice; this tile should not share a core with the net
+//   tile on a busy follower.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <riptide/ledger/background_sync.hpp>
+#include <riptide/ledger/ledger.hpp>
+#include <riptide/tpu/chain_board.hpp>
+#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/tvu/tvu_tile.hpp>
+#include <riptide/util/spsc_ring.hpp>
+#include <riptide/util/tile.hpp>
+
+namespace riptide::tvu {
+
+struct replay_tile_config {
+  bool sync_at_slot_end = true;
+  std::string slot_log;  // CSV path; empty: none
+};
+
+class replay_tile final : public util::tile {
+ public:
+  enum counter : std::size_t {
+    c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
+    c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers,
+    c_dead_first,  // dead_<replay_error> for each reason but none
+    c_own_count = c_dead_first + replay_error_count - 1,
+  };
+  static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
+                util::metrics_max_counters);
+
+  replay_tile(std::string name, const replay_tile_config& config, slot_replayer& replayer,
+              ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
+              util::spsc_ring<completed_slot>& release, tpu::chain_board* board);
+  ~replay_tile() override;
+
+  // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
+  const std::string& first_problem() const noexcept { return first_problem_; }
+
+  std::vector<std::string_view> own_counter_names() const override;
+  void on_start() override;
+  int poll() noexcept override;
+  bool drained() const noexcept override { return in_.empty_approx(); }
+  void on_stop() noexcept override;
+
+ private:
+  void store(const completed_slot& c) noexcept;
+
+  replay_tile_config config_;
+  slot_replayer& replayer_;
+  ledger::ledger& ledger_;
+  const tvu_tile& source_;
+  util::spsc_ring<completed_slot>& in_;
+  util::spsc_ring<completed_slot>& release_;
+  tpu::chain_board* board_;
+  ledger::background_sync syncer_;
+  std::FILE* slot_log_ = nullptr;
+  std::string first_problem_;
+};
+
+}  // namespace riptide::tvu

@@ -1,0 +1,41 @@
+#include <riptide/crypto/sha256.hpp>
+#include <riptide/ledger/entry_codec.hpp>
+#include <riptide/node/ledger_tool.hpp>
+
+namespace riptide::node {
+
+std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir) {
+  ledger::ledger_config cfg;
+  cfg.dir = dir;
+  const auto lg = ledger::ledger::open(cfg);
+  std::vector<slot_digest> out;
+  for (const ledger::slot_records& sr : lg.slot_index()) {
+    if (sr.count == 0) continue;
+    slot_digest d;
+    d.slot = sr.slot;
+    crypto::sha256_stream h;
+    lg.for_each_in_slot(sr.slot, [&](const ledger::record_view& v) {
+      std::uint8_t head[14];
+      const auto type = static_cast<std::uint16_t>(v.type);
+      const auto len = static_cast<std::uint32_t>(v.payload.size());
+      for (int i = 0; i < 2; ++i) head[i] = static_cast<std::uint8_t>(type >> (8 * i));
+      for (int i = 0; i < 8; ++i) head[2 + i] = static_cast<std::uint8_t>(v.slot >> (8 * i));
+      for (int i = 0; i < 4; ++i) head[10 + i] = static_cast<std::uint8_t>(len >> (8 * i));
+      h.update(head);
+      h.update(v.payload);
+      ++d.records;
+      d.complete = false;
+      ledger::slot_meta m;
+      if (v.type == ledger::record_type::slot_meta && ledger::decode_meta(v.payload, m) == ledger::entry_error::none &&
+          m.kind == ledger::meta_kind::slot_end) {
+        d.complete = true;
+        d.bank_hash = m.bank_hash;
+      }
+    });
+    d.digest = h.finish();
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace riptide::node

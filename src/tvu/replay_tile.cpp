@@ -1,0 +1,106 @@
+#include <riptide/tvu/replay_tile.hpp>
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include <riptide/util/metrics.hpp>
+
+namespace riptide::tvu {
+
+replay_tile::replay_tile(std::string name, const replay_tile_config& config, slot_replayer& replayer,
+                         ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
+                         util::spsc_ring<completed_slot>& release, tpu::chain_board* board)
+    : util::tile(std::move(name)),
+      config_(config),
+      replayer_(replayer),
+      ledger_(lg),
+      source_(source),
+      in_(in),
+      release_(release),
+      board_(board),
+      syncer_(lg, [this](std::uint64_t slot, const ledger::sync_result& r) {
+        count(r.ok ? c_syncs : c_sync_failures);
+        if (!r.ok) return;
+        set_counter(c_durable_slot, slot);
+        if (board_ != nullptr) board_->set_durable_slot(slot);
+      }) {
+  if (!config.slot_log.empty()) {
+    slot_log_ = std::fopen(config.slot_log.c_str(), "w");
+    if (slot_log_ == nullptr)
+      throw std::runtime_error(config.slot_log + ": cannot open the slot log for writing");
+    std::fputs("slot,unix_ns,bytes,received,recovered,repaired,result\n", slot_log_);
+  }
+}
+
+replay_tile::~replay_tile() {
+  syncer_.stop();
+  if (slot_log_ != nullptr) std::fclose(slot_log_);
+}
+
+std::vector<std::string_view> replay_tile::own_counter_names() const {
+  static const std::vector<std::string> dead = [] {
+    std::vector<std::string> v;
+    for (std::size_t e = 1; e < replay_error_count; ++e)
+      v.push_back(std::string("dead_") + to_string(static_cast<replay_error>(e)));
+    return v;
+  }();
+  std::vector<std::string_view> names = {"slots_stored", "slots_dead",    "records",       "txs",
+                                         "failed_txs",   "append_errors", "syncs",         "sync_failures",
+                                         "durable_slot", "last_slot",     "bad_buffers"};
+  for (const auto& d : dead) names.emplace_back(d);
+  return names;
+}
+
+void replay_tile::on_start() { syncer_.start(); }
+
+void replay_tile::store(const completed_slot& c) noexcept {
+  const std::span<const std::uint8_t> stream = source_.stream(c);
+  if (stream.size() != c.bytes) {
+    count(c_bad_buffers);
+    return;
+  }
+  const slot_replay_result r = replayer_.replay(c.slot, c.parent, stream);
+  if (!r.ok()) {
+    count(c_slots_dead);
+    count(c_dead_first + static_cast<std::size_t>(r.error) - 1);
+    if (first_problem_.empty()) {
+      try {
+        first_problem_ = fmt::format("slot {}: {}: {}", c.slot, to_string(r.error), r.detail);
+      } catch (...) {  // out of memory: the counters still say it
+      }
+    }
+  } else {
+    for (const ledger::record_view& v : replayer_.records()) {
+      if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
+      else count(c_records);
+    }
+    count(c_slots_stored);
+    count(c_txs, r.txs);
+    count(c_failed_txs, r.failed_txs);
+    set_counter(c_last_slot, c.slot);
+    if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), tpu::slot_hash{c.slot, replayer_.last_hash()});
+    if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
+  }
+  if (slot_log_ != nullptr)
+    std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),
+                 static_cast<unsigned long long>(util::unix_time_ns()), static_cast<unsigned long long>(c.bytes),
+                 c.received, c.recovered, c.repaired, r.ok() ? "ok" : to_string(r.error));
+}
+
+int replay_tile::poll() noexcept {
+  completed_slot c;
+  if (!in_.try_pop(c)) return 0;
+  store(c);
+  // The TVU tile sized `release` for every buffer it owns, so this cannot fail.
+  (void)release_.try_push(c);
+  return 1;
+}
+
+void replay_tile::on_stop() noexcept {
+  syncer_.stop();
+  (void)ledger_.sync();
+  if (slot_log_ != nullptr) std::fflush(slot_log_);
+}
+
+}  // namespace riptide::tvu
