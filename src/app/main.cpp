@@ -27,6 +27,8 @@
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
 #include <riptide/node/node.hpp>
+#include <riptide/net/udp.hpp>
+#include <riptide/shred/shred.hpp>
 #include <riptide/util/metrics.hpp>
 
 namespace {
@@ -229,6 +231,22 @@ int main(int argc, char** argv) {
   transfer_cmd->add_flag("--print", transfer_print,
                          "Print the signed transaction as hex instead of sending it (for POST /tx by hand)");
 
+  auto* forge_cmd = app.add_subcommand(
+      "forge-shreds",
+      "Send forged shreds to a node's tvu port (testing its shred verification): signed by the wrong key, "
+      "or by the leader with an altered payload or merkle proof");
+  std::string forge_genesis, forge_key, forge_to, forge_kind = "wrong-signer";
+  std::uint64_t forge_slot = 0;
+  forge_cmd->add_option("--genesis", forge_genesis, "The cluster's genesis.toml (shred version)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  forge_cmd->add_option("--leader-key", forge_key, "The leader's key file (altered-payload, altered-proof)")
+      ->check(CLI::ExistingFile);
+  forge_cmd->add_option("--to", forge_to, "Receiver ip:port (a node's tvu port)")->required();
+  forge_cmd->add_option("--slot", forge_slot, "Slot the shreds claim")->required();
+  forge_cmd->add_option("--kind", forge_kind, "wrong-signer | altered-payload | altered-proof")
+      ->check(CLI::IsMember({"wrong-signer", "altered-payload", "altered-proof"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -309,6 +327,34 @@ int main(int argc, char** argv) {
     }
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
     if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
+    if (*forge_cmd) {
+      const auto g = riptide::node::load_genesis(forge_genesis);
+      const auto to = riptide::net::endpoint::parse(forge_to);
+      if (!to) throw riptide::node::config_error("--to: expected ip:port, got '" + forge_to + "'");
+      if (forge_kind != "wrong-signer" && forge_key.empty())
+        throw riptide::node::config_error("--leader-key is needed for --kind " + forge_kind);
+      const auto signer = forge_kind == "wrong-signer" ? riptide::crypto::keypair::generate()
+                                                       : riptide::crypto::load_keyfile(forge_key);
+      riptide::shred::fec_set_params params;
+      params.slot = forge_slot;
+      params.parent_offset = forge_slot == 0 ? 0 : 1;
+      params.shred_version = g.shred_version;
+      params.last_in_slot = true;
+      std::vector<std::uint8_t> payload(4000);
+      for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + 3);
+      auto set = riptide::shred::make_fec_set(signer, params, payload);
+      for (auto& shred : set) {
+        // A payload byte (past every header) or the last byte of the merkle proof (the end).
+        if (forge_kind == "altered-payload") shred[200] ^= 0x01;
+        if (forge_kind == "altered-proof") shred.back() ^= 0x01;
+      }
+      auto sock = riptide::net::udp_socket::open_bound(riptide::net::endpoint{0x7f000001, 0}, "forge-shreds");
+      std::size_t sent = 0;
+      for (const auto& shred : set) sent += sock.send_to(*to, shred) == static_cast<int>(shred.size()) ? 1 : 0;
+      std::cout << fmt::format("sent {} of {} forged shreds ({}) of slot {} to {}\n", sent, set.size(), forge_kind,
+                               forge_slot, to->to_string());
+      return sent == set.size() ? 0 : exit_runtime_error;
+    }
     if (*transfer_cmd) {
       const auto ep = riptide::node::parse_endpoint(transfer_rpc);
       if (!ep) throw riptide::node::config_error("--rpc: expected ip:port, got '" + transfer_rpc + "'");
