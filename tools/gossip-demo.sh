@@ -7,8 +7,10 @@
 #   4. runs `riptide bench-tps` against node 0's tpu port (funded from the genesis faucet):
 #      its live line each second, then sent / confirmed / TPS / latency percentiles and the
 #      balance check; node 0's own live lines (slots, entries, bank tx/s) follow
-#   5. prints each node's status and last log line, stops the cluster, and re-verifies node
-#      0's ledger (PoH chain, checksums, every entry's transactions)
+#   5. waits for the followers (nodes 1..N-1 receive node 0's slots as shreds over Turbine,
+#      replay and store them) to catch up, prints each node's status and last log line, stops
+#      the cluster, re-verifies node 0's ledger (PoH chain, checksums, every entry's
+#      transactions) and compares every follower's ledger with it, slot by slot
 # Environment: RIPTIDE_NODES (4), RIPTIDE_CLUSTER_DIR (cluster/), RIPTIDE_PORT_OFFSET (0),
 # RIPTIDE_LOAD_SECONDS (10), RIPTIDE_LOAD_TPS (2000; 0 = as fast as it can).
 set -euo pipefail
@@ -72,6 +74,17 @@ echo "==> ${load_s}s of signed transfers into node 0's tpu port (riptide bench-t
 echo "==> node 0 while under load (its live lines: slots, ledger entries, bank tx/s)"
 grep '^\[' "$dir/logs/node-0.log" | tail -n "$((load_s + 2))" | sed 's/^/  /'
 
+window=$(( $("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /slot | sed -n 's/.*"slot": \([0-9]*\).*/\1/p') + 1 ))
+echo "==> waiting for the followers to store every slot up to $window"
+for _ in $(seq 1 100); do
+  behind=0
+  for i in $(seq 1 $((n - 1))); do
+    s=$("$bin" rpc --url "127.0.0.1:$((11000 + offset + i))" GET /slot 2>/dev/null | sed -n 's/.*"slot": \([0-9]*\).*/\1/p')
+    [ -n "$s" ] && [ "$s" -gt "$window" ] || behind=$((behind + 1))
+  done
+  [ "$behind" = 0 ] && break
+  sleep 0.2
+done
 echo "==> cluster status"
 cluster status
 echo "==> last log line of each node"
@@ -79,6 +92,20 @@ for i in $(seq 0 $((n - 1))); do printf '  node%s: %s\n' "$i" "$(grep '^\[' "$di
 echo "==> stopping the cluster"
 cluster down >/dev/null
 trap - EXIT
-grep '^summary' "$dir/logs/node-0.log" | tail -4 | sed 's/^/  node0 /'
+grep '^summary' "$dir/logs/node-0.log" | grep -v '^summary: net' | tail -5 | sed 's/^/  node0 /'
+for i in $(seq 1 $((n - 1))); do grep -E '^summary: (tvu|replay)' "$dir/logs/node-$i.log" | sed "s/^/  node$i /"; done
 echo "==> re-verifying node 0's ledger"
 "$bin" ledger verify "$dir/ledger-0"
+echo "==> comparing each follower's ledger with node 0's, slot by slot (slots 0..$window)"
+"$bin" ledger digest "$dir/ledger-0" | awk -v w="$window" '$1 <= w' >"$dir/digest-0.txt"
+same=1
+for i in $(seq 1 $((n - 1))); do
+  "$bin" ledger digest "$dir/ledger-$i" | awk -v w="$window" '$1 <= w' >"$dir/digest-$i.txt"
+  if cmp -s "$dir/digest-0.txt" "$dir/digest-$i.txt"; then
+    echo "  node$i: $(wc -l <"$dir/digest-$i.txt") slots, identical records and bank hashes"
+  else
+    echo "  node$i: DIFFERS from node 0 (see $dir/digest-0.txt and $dir/digest-$i.txt)"
+    same=0
+  fi
+done
+[ "$same" = 1 ]

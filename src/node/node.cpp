@@ -729,8 +729,9 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                             own(m.shredder.get(), tpu::shred_tile::c_send_no_frame),
                             own(m.shredder.get(), tpu::shred_tile::c_repair_responses));
       if (m.tvu)
-        line += fmt::format(" | shreds in {} recovered {} repaired {} retransmitted {}",
-                            own(m.tvu.get(), tvu::tvu_tile::c_accepted), own(m.tvu.get(), tvu::tvu_tile::c_recovered),
+        line += fmt::format(" | shreds in {} recovered {} (data) repaired {} retransmitted {}",
+                            own(m.tvu.get(), tvu::tvu_tile::c_accepted),
+                            own(m.tvu.get(), tvu::tvu_tile::c_recovered_data),
                             own(m.tvu.get(), tvu::tvu_tile::c_repaired),
                             own(m.tvu.get(), tvu::tvu_tile::c_retransmitted));
       if (m.replay)
@@ -818,11 +819,12 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     std::uint64_t dropped = 0;
     for (std::size_t r = 1; r < shred::drop_reason_count; ++r)
       dropped += own(t, tvu::tvu_tile::drop_counter(static_cast<shred::drop_reason>(r)));
-    out << fmt::format("summary: tvu: received {}, accepted {}, dropped {}, recovered {}, repaired {} "
+    out << fmt::format("summary: tvu: received {}, accepted {}, dropped {}, recovered {} (data {}), repaired {} "
                        "(requests {}, unmatched answers {}), retransmitted {}, slots delivered {}; served {} repair "
                        "answers\n",
                        own(t, tvu::tvu_tile::c_received), own(t, tvu::tvu_tile::c_accepted), dropped,
-                       own(t, tvu::tvu_tile::c_recovered), own(t, tvu::tvu_tile::c_repaired),
+                       own(t, tvu::tvu_tile::c_recovered), own(t, tvu::tvu_tile::c_recovered_data),
+                       own(t, tvu::tvu_tile::c_repaired),
                        own(t, tvu::tvu_tile::c_repair_sent), own(t, tvu::tvu_tile::c_repair_unmatched),
                        own(t, tvu::tvu_tile::c_retransmitted), own(t, tvu::tvu_tile::c_slots_delivered),
                        own(t, tvu::tvu_tile::c_repair_served));

@@ -149,8 +149,9 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
       "tx_no_contact",   "tx_release_bad",  "rx_release_full", "bad_frame",
       "recovery_failed", "sets_evicted",    "slots_completed", "slots_delivered",
       "slots_dropped",   "out_backpressure", "out_release_bad"};
-  constexpr std::string_view repair_names[] = {"repair_sent",   "repair_send_failed", "repaired",
-                                               "repair_unmatched", "repair_served",  "repair_refused"};
+  constexpr std::string_view repair_names[] = {"repair_sent",      "repair_send_failed", "repaired",
+                                               "repair_unmatched", "repair_served",      "repair_refused",
+                                               "recovered_data"};
   static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
@@ -277,7 +278,10 @@ void tvu_tile::handle_bytes(std::span<const std::uint8_t> bytes, origin from) no
   on_shred(v, leader_key, from == origin::turbine);
   if (r.set_completed) {
     count(c_recovered, r.recovered.size());
-    tally(v.slot()).recovered += static_cast<std::uint32_t>(r.recovered.size());
+    std::uint32_t data = 0;
+    for (const shred::recovered_shred& rec : r.recovered) data += rec.is_data ? 1 : 0;
+    count(c_recovered_data, data);
+    tally(v.slot()).recovered += data;
     for (const shred::recovered_shred& rec : r.recovered) {
       shred::shred_view rv;
       if (shred::parse_shred(rec.bytes, rv) == shred::shred_error::none) on_shred(rv, leader_key, true);

@@ -115,7 +115,7 @@ struct completed_slot {
   std::uint32_t buffer = 0;  // which of the tile's output buffers holds the stream
   // How the slot's shreds arrived (data and coding; counted while the slot was tracked):
   std::uint32_t received = 0;   // accepted from Turbine
-  std::uint32_t recovered = 0;  // rebuilt by FEC
+  std::uint32_t recovered = 0;  // data shreds rebuilt by FEC
   std::uint32_t repaired = 0;   // accepted from repair responses
 };
 
@@ -164,6 +164,7 @@ class tvu_tile final : public util::tile {
     c_repair_unmatched,    // responses the client refused (unknown or expired nonce, bad bytes)
     c_repair_served,       // responses sent to other nodes' requests
     c_repair_refused,      // requests the server refused (see its reasons)
+    c_recovered_data,      // of `recovered`, the data shreds (the rest are coding shreds)
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
