@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
   genesis_cmd->add_option("-o,--outdir", genesis_dir, "Directory for genesis.toml, node-<i>.key and node-<i>.toml")->required();
   genesis_cmd->add_option("-n,--nodes", gopt.nodes, "Number of validators")->check(CLI::Range(1, 999));
   genesis_cmd->add_option("--port-offset", gopt.port_offset, "Shift every port (gossip 12000+offset+i, ...)");
+  genesis_cmd->add_option("--ip-base", gopt.ip_base,
+                          "Validator i on this IPv4 address + i, e.g. one network namespace each "
+                          "(default: every validator on 127.0.0.1)");
   genesis_cmd->add_option("--stake", gopt.stake, "Stake of each staked validator");
   genesis_cmd->add_option("--staked", gopt.staked_validators,
                           "Validators with stake, from node 0 (default 1: node 0 leads every slot, "

@@ -165,6 +165,15 @@ void write_genesis(const std::filesystem::path& path, const genesis& g) {
 genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& o) {
   if (o.nodes == 0 || o.nodes > 1000) throw config_error("genesis: --nodes must be in 1..1000");
   if (o.port_offset + o.nodes > 999) throw config_error("genesis: port offset + nodes must stay below 1000");
+  std::uint32_t ip_first = 0;  // host order; 0: every validator on 127.0.0.1
+  if (!o.ip_base.empty()) {
+    const auto ip = parse_ipv4(o.ip_base);
+    if (!ip) throw config_error(fmt::format("genesis: --ip-base '{}' is not an IPv4 address", o.ip_base));
+    if ((*ip & 0xff) == 0 || (*ip & 0xff) + o.nodes - 1 > 254)
+      throw config_error(fmt::format("genesis: --ip-base {} with {} nodes: the last octet must stay in 1..254",
+                                     o.ip_base, o.nodes));
+    ip_first = *ip;
+  }
   std::filesystem::create_directories(dir);
   const auto abs = std::filesystem::absolute(dir);
   if (!o.overwrite && std::filesystem::exists(abs / "genesis.toml"))
@@ -188,6 +197,10 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
     v.name = fmt::format("node{}", i);
     v.id = keys.back().public_key();
     v.stake = o.staked_validators == 0 || i < o.staked_validators ? o.stake : 0;
+    if (ip_first != 0) {
+      const std::uint32_t ip = ip_first + i;
+      v.ip = fmt::format("{}.{}.{}.{}", ip >> 24, ip >> 16 & 0xff, ip >> 8 & 0xff, ip & 0xff);
+    }
     v.gossip_port = static_cast<std::uint16_t>(12000 + p);
     v.rpc_port = static_cast<std::uint16_t>(11000 + p);
     v.tpu_port = static_cast<std::uint16_t>(13000 + p);
@@ -214,7 +227,7 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
         "[node]\nname = \"{}\"\n\n[identity]\nkey_file = \"{}\"\n\n"
         "[cluster]\ngenesis = \"{}\"\nentrypoints = [{}]\n\n"
         "[net]\nip = \"{}\"\ngossip_port = {}\ntpu_port = {}\ntvu_port = {}\nrepair_port = {}\n"
-        "tpu_forwards_port = {}\n\n[rpc]\nport = {}\n\n"
+        "tpu_forwards_port = {}\n\n[rpc]\nip = \"{}\"\nport = {}\n\n"
         "[layout]\n"
         "cores = [[\"net\", \"gossip\", \"poh\", \"ledger\", \"shred\", \"dedup\", \"bank\", \"verify\", "
         "\"tvu\", \"replay\"]]\n"
@@ -225,7 +238,7 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
         i, v.name, key_path.string(), (abs / "genesis.toml").string(),
         o.nodes > 1 ? fmt::format("\"{}:{}\"", entry.ip, entry.gossip_port) : std::string(),
         v.ip, v.gossip_port, v.tpu_port, v.tvu_port, v.repair_port, v.tpu_forwards_port,
-        v.rpc_port, cpus.empty() ? 0 : cpus[i % cpus.size()],
+        v.ip, v.rpc_port, cpus.empty() ? 0 : cpus[i % cpus.size()],
         (abs / fmt::format("ledger-{}", i)).string(),
         (abs / fmt::format("node-{}.metrics", i)).string());
     const auto cfg_path = abs / fmt::format("node-{}.toml", i);

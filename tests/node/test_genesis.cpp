@@ -62,6 +62,9 @@ TEST(genesis, local_cluster_round_trips_and_configs_validate) {
     load_config_file(dir / ("node-" + std::to_string(i) + ".toml"), c);
     EXPECT_NO_THROW(c.validate());
     EXPECT_EQ(c.net.gossip_port, 12040u + static_cast<unsigned>(i));
+    EXPECT_EQ(c.net.ip, "127.0.0.1");  // no ip_base: every validator on loopback
+    EXPECT_EQ(c.rpc.ip, "127.0.0.1");
+    EXPECT_EQ(g.validators[static_cast<std::size_t>(i)].ip, "127.0.0.1");
     const auto kp = riptide::crypto::load_keyfile(c.identity.key_file);
     EXPECT_EQ(kp.public_key(), g.validators[static_cast<std::size_t>(i)].id);
     struct stat st {};
@@ -77,6 +80,38 @@ TEST(genesis, local_cluster_round_trips_and_configs_validate) {
   EXPECT_NE(again.faucet.id, g.faucet.id);
   EXPECT_EQ(riptide::crypto::load_keyfile(dir / "faucet.key").public_key(), again.faucet.id);
   std::filesystem::remove_all(dir);
+}
+
+TEST(genesis, local_cluster_ip_base_puts_validator_i_on_base_plus_i) {
+  riptide::testing::temp_dir dir("riptide-genesis-ip-base");
+  local_cluster_options o;
+  o.nodes = 3;
+  o.port_offset = 40;
+  o.ip_base = "10.77.0.1";
+  const genesis g = create_local_cluster(dir.path(), o);
+  const genesis back = load_genesis(dir.path() / "genesis.toml");
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string ip = "10.77.0." + std::to_string(1 + i);
+    EXPECT_EQ(g.validators[i].ip, ip);
+    EXPECT_EQ(back.validators[i].ip, ip);
+    EXPECT_EQ(g.validators[i].gossip_port, 12040 + i);  // ports as without ip_base
+    config c;
+    load_config_file(dir.path() / ("node-" + std::to_string(i) + ".toml"), c);
+    EXPECT_NO_THROW(c.validate());
+    EXPECT_EQ(c.net.ip, ip);
+    EXPECT_EQ(c.rpc.ip, ip);  // HTTP reachable at the node's own address
+    ASSERT_EQ(c.cluster.entrypoints.size(), 1u);
+    EXPECT_EQ(c.cluster.entrypoints[0], i == 0 ? "10.77.0.2:12041" : "10.77.0.1:12040");
+  }
+  o.overwrite = true;
+  o.ip_base = "10.77.0.253";  // .253, .254, .255: the last one is the broadcast address
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("--ip-base"), std::string::npos);
+  o.ip_base = "10.77.0.0";
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("--ip-base"), std::string::npos);
+  o.ip_base = "10.77.0";
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("not an IPv4"), std::string::npos);
+  o.ip_base = "10.77.0.252";  // .252..254 fit
+  EXPECT_EQ(create_local_cluster(dir.path(), o).validators[2].ip, "10.77.0.254");
 }
 
 TEST(genesis, clusters_created_apart_get_different_shred_versions) {

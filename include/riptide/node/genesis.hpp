@@ -16,7 +16,9 @@
 //     tests), node-<i>.key (mode 0600) and node-<i>.toml per node, ports by the scheme of
 //     ARCHITECTURE.md
 //     (gossip 12000+i, rpc 11000+i, tpu 13000+i, tvu 14000+i, repair 15000+i,
-//     tpu_forwards 16000+i, all shifted by `port_offset`). Each node's config names every tile on
+//     tpu_forwards 16000+i, all shifted by `port_offset`). Every validator is on 127.0.0.1
+//     unless `ip_base` is set: then validator i is on ip_base+i (one network namespace per
+//     node), and its node-<i>.toml binds net.ip and rpc.ip there. Each node's config names every tile on
 //     one core thread; the node runs those of its role (the leader: net, gossip, PoH, ledger in
 //     DIR/ledger-<i>, shred, dedup, one bank and one verify tile; a follower: net, gossip,
 //     tvu, replay into its ledger). See node.hpp for how the role follows from the stakes.
@@ -98,6 +100,9 @@ struct local_cluster_options {
   std::uint64_t tick_us = 6250;
   std::uint16_t shred_version = 0;       // 0: derived from the genesis hash
   std::uint64_t faucet_lamports = 1'000'000'000'000'000;  // 10^15, credited to faucet.key
+  // Empty: every validator on 127.0.0.1, told apart by ports. "a.b.c.d": validator i on
+  // a.b.c.(d+i); the addresses must stay within a.b.c.1..a.b.c.254.
+  std::string ip_base;
   bool overwrite = false;
 };
 
