@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # A local riptide cluster on loopback.
 #
-#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [-- --set key=value ...]
+#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--ip-base IP] [--netns PREFIX]
+#                         [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
 #        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
-#        arguments after -- go to every `riptide run`
+#        arguments after -- go to every `riptide run`. --ip-base: node i on IP+i instead of
+#        127.0.0.1 (riptide genesis --ip-base); --netns: node i runs in the network namespace
+#        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them)
 #   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
 #   tools/cluster.sh status [--dir DIR]        each node's health and peers from its HTTP API
-#   tools/cluster.sh start-node I [--dir DIR] [-- --set ...]   (re)start one node
+#   tools/cluster.sh start-node I [--dir DIR] [--netns PREFIX] [-- --set ...]   (re)start one node
 #   tools/cluster.sh kill-node I [--dir DIR] [--signal KILL]   stop one node
 #
 # Ports of node i: gossip 12000+K+i, HTTP 11000+K+i, tpu 13000+K+i, tvu 14000+K+i,
@@ -21,6 +24,8 @@ dir=$root/cluster
 port_offset=0
 fanout=200
 signal=TERM
+ip_base=
+netns=
 extra=()
 
 cmd=${1:-}
@@ -32,6 +37,8 @@ while [ $# -gt 0 ]; do
     --port-offset) port_offset=$2; shift 2 ;;
     --fanout) fanout=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
+    --ip-base) ip_base=$2; shift 2 ;;
+    --netns) netns=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     *) pos+=("$1"); shift ;;
   esac
@@ -42,6 +49,11 @@ die() { echo "cluster.sh: $*" >&2; exit 2; }
 
 node_count() { ls "$dir"/node-*.toml 2>/dev/null | wc -l; }
 rpc_port() { sed -n 's/^port = \([0-9]*\)/\1/p' "$dir/node-$1.toml" | head -1; }
+rpc_ip() {
+  local ip
+  ip=$(sed -n '/^\[rpc\]/,/^\[/s/^ip = "\([0-9.]*\)"/\1/p' "$dir/node-$1.toml" | head -1)
+  echo "${ip:-127.0.0.1}"
+}
 
 start_node() {
   local i=$1
@@ -51,9 +63,13 @@ start_node() {
     echo "node $i already running (pid $(cat "$dir/pids/node-$i.pid"))"
     return 0
   fi
+  local run=("$bin" run --config "$dir/node-$i.toml" "${extra[@]}")
+  if [ -n "$netns" ]; then
+    [ -e "/run/netns/$netns$i" ] || die "no network namespace $netns$i"
+    run=(ip netns exec "$netns$i" "${run[@]}")  # execs the node: the pid below is the node's
+  fi
   # setsid: the node survives this script and is not hit by the caller's Ctrl-C.
-  setsid "$bin" run --config "$dir/node-$i.toml" "${extra[@]}" \
-    >>"$dir/logs/node-$i.log" 2>&1 </dev/null &
+  setsid "${run[@]}" >>"$dir/logs/node-$i.log" 2>&1 </dev/null &
   echo $! >"$dir/pids/node-$i.pid"
   echo "node $i started (pid $!, log $dir/logs/node-$i.log)"
 }
@@ -82,7 +98,8 @@ case "$cmd" in
       die "a cluster seems to be running in $dir (tools/cluster.sh down first)"
     fi
     rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
-    "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force
+    "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force \
+      ${ip_base:+--ip-base "$ip_base"}
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;
   down)
@@ -105,7 +122,7 @@ case "$cmd" in
     [ "$n" -gt 0 ] || die "no cluster in $dir"
     for i in $(seq 0 $((n - 1))); do
       port=$(rpc_port "$i")
-      if health=$("$bin" rpc --url "127.0.0.1:$port" GET /gossip/health 2>/dev/null); then
+      if health=$("$bin" rpc --url "$(rpc_ip "$i"):$port" GET /gossip/health 2>/dev/null); then
         node=$(echo "$health" | sed -n 's/.*"node": "\([a-z]*\)".*/\1/p')
         active=$(echo "$health" | sed -n 's/.*"active": \([0-9]*\).*/\1/p')
         suspected=$(echo "$health" | sed -n 's/.*"suspected": \([0-9]*\).*/\1/p')
@@ -118,7 +135,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

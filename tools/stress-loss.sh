@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Packet-loss stress test: a local cluster with one leader under load and loss, duplication
-# and reordering injected in every node's net tile (tvu and repair ports); afterwards every
+# and reordering injected in every node's net tile (tvu and repair ports; with --kernel the
+# loss is nftables' instead, in one network namespace per node); afterwards every
 # node's ledger is compared with the leader's, slot by slot, and a table says how each slot
 # reached the followers. Per node: datagrams the loss injector dropped, shreds received,
 # data shreds rebuilt by FEC, shreds repaired, repair requests sent and answered.
 #
-#   tools/stress-loss.sh [--nodes N] [--fanout F] [--loss P] [--duplicate P] [--reorder W]
-#                        [--seconds S] [--rate TPS] [--dir DIR] [--port-offset K] [--catch-up-s S]
+#   tools/stress-loss.sh [--kernel] [--nodes N] [--fanout F] [--loss P] [--duplicate P]
+#                        [--reorder W] [--seconds S] [--rate TPS] [--dir DIR] [--port-offset K]
+#                        [--catch-up-s S]
 #
+#   --kernel         drop in the kernel instead of the net tile: each node in its own network
+#                    namespace (rt-n<i>, 10.77.0.<1+i>/24, a veth into the bridge rt-br0 whose
+#                    host side is 10.77.0.254), and in each an nftables table (inet
+#                    riptide_loss) dropping a fraction --loss of the UDP datagrams arriving at
+#                    its tvu and repair ports (numgen random); --duplicate and --reorder stay in
+#                    the net tile. Needs root, ip and nft; namespaces, bridge and nodes are
+#                    removed on exit, Ctrl-C and failure alike
 #   --nodes 6        validators: node 0 leads every slot, the others follow
 #   --fanout 2       Turbine fanout (small, so the tree has several levels)
 #   --loss 0.2       probability each received shred, repair request or answer is dropped
@@ -26,7 +35,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
 nodes=6 fanout=2 loss=0.2 duplicate=0 reorder=0 seconds=20 rate=200 catch_up=30
-dir=/tmp/riptide-stress port_offset=600
+dir=/tmp/riptide-stress port_offset=600 kernel=0
+bridge=rt-br0 netns=rt-n subnet=10.77.0  # --kernel: node i at $subnet.(1+i), host at $subnet.254
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes=$2; shift 2 ;;
@@ -39,29 +49,105 @@ while [ $# -gt 0 ]; do
     --catch-up-s) catch_up=$2; shift 2 ;;
     --dir) dir=$(realpath -m "$2"); shift 2 ;;
     --port-offset) port_offset=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --kernel) kernel=1; shift ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "stress-loss.sh: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
 done
 [[ "$nodes" =~ ^[0-9]+$ ]] && [ "$nodes" -ge 2 ] || { echo "stress-loss.sh: --nodes must be >= 2" >&2; exit 2; }
 [ -x "$bin" ] || { echo "stress-loss.sh: no riptide binary at $bin (tools/dev.sh test builds it)" >&2; exit 2; }
+if [ "$kernel" -eq 1 ]; then
+  [ "$(id -u)" -eq 0 ] || { echo "stress-loss.sh: --kernel needs root (network namespaces, bridge, nftables)" >&2; exit 2; }
+  for tool in ip nft; do
+    command -v "$tool" >/dev/null || { echo "stress-loss.sh: --kernel needs '$tool' (apt-get install -y iproute2 nftables)" >&2; exit 2; }
+  done
+  [ "$nodes" -le 253 ] || { echo "stress-loss.sh: --kernel takes at most 253 nodes" >&2; exit 2; }
+fi
 
 cluster() { "$root/tools/cluster.sh" "$1" --dir "$dir" --port-offset "$port_offset" "${@:2}"; }
-http() { "$bin" rpc --url "127.0.0.1:$((11000 + port_offset + $1))" GET "$2" 2>/dev/null; }
+host() { if [ "$kernel" -eq 1 ]; then echo "$subnet.$((1 + $1))"; else echo 127.0.0.1; fi; }
+http() { "$bin" rpc --url "$(host "$1"):$((11000 + port_offset + $1))" GET "$2" 2>/dev/null; }
 slot_of() { http "$1" /slot | sed -n 's/.*"slot": \([0-9]*\).*/\1/p'; }
-cleanup() { cluster down >/dev/null 2>&1 || true; }
+
+# ---- --kernel: one network namespace per node on a bridge, loss by nftables
+kernel_made=0
+kernel_up() {
+  local i ns per_mille
+  for i in $(seq 0 $((nodes - 1))); do
+    if [ -e "/run/netns/$netns$i" ]; then
+      echo "stress-loss.sh: network namespace $netns$i exists (another run, or left behind: ip netns del $netns$i)" >&2
+      exit 2
+    fi
+  done
+  if ip link show "$bridge" >/dev/null 2>&1; then
+    echo "stress-loss.sh: $bridge exists (another run, or left behind: ip link del $bridge)" >&2
+    exit 2
+  fi
+  kernel_made=1
+  per_mille=$(awk -v p="$loss" 'BEGIN { printf "%d", p * 1000 + 0.5 }')
+  ip link add "$bridge" type bridge
+  ip addr add "$subnet.254/24" dev "$bridge"
+  ip link set "$bridge" up
+  for i in $(seq 0 $((nodes - 1))); do
+    ns=$netns$i
+    ip netns add "$ns"
+    ip link add "rt-v$i" type veth peer name eth0 netns "$ns"
+    ip link set "rt-v$i" master "$bridge" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$subnet.$((1 + i))/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip netns exec "$ns" nft -f - <<NFT
+table inet riptide_loss {
+  counter seen {}
+  counter dropped {}
+  chain input {
+    type filter hook input priority filter; policy accept;
+    udp dport { $((14000 + port_offset + i)), $((15000 + port_offset + i)) } counter name "seen"
+    udp dport { $((14000 + port_offset + i)), $((15000 + port_offset + i)) } numgen random mod 1000 < $per_mille counter name "dropped" drop
+  }
+}
+NFT
+  done
+}
+kernel_count() {  # kernel_count I seen|dropped: datagrams that counter saw in node I's namespace
+  ip netns exec "$netns$1" nft list counter inet riptide_loss "$2" 2>/dev/null | sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+kernel_down() {
+  local i pid
+  for i in $(seq 0 $((nodes - 1))); do
+    [ -e "/run/netns/$netns$i" ] || continue
+    for pid in $(ip netns pids "$netns$i" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    ip netns del "$netns$i" 2>/dev/null || true  # takes its veth and nftables table along
+  done
+  ip link del "$bridge" 2>/dev/null || true
+}
+
+cleanup() {
+  cluster down >/dev/null 2>&1 || true
+  if [ "$kernel_made" -eq 1 ]; then kernel_down; fi
+}
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 mkdir -p "$dir"
 rm -f "$dir"/slots-*.csv
-echo "== $nodes nodes, fanout $fanout, loss $loss, duplicate $duplicate, reorder $reorder; load $rate tx/s for $seconds s"
-cluster up "$nodes" --fanout "$fanout" -- --set layout.pin=false \
-  --set net.drop_tvu="$loss" --set net.drop_repair="$loss" --set net.duplicate="$duplicate" \
-  --set net.reorder_window="$reorder" --set tvu.slot_log="\"$dir/slots-{name}.csv\"" >/dev/null
+if [ "$kernel" -eq 1 ]; then
+  echo "== $nodes nodes, fanout $fanout, loss $loss (kernel: nftables in one network namespace per node), duplicate $duplicate, reorder $reorder; load $rate tx/s for $seconds s"
+  kernel_up
+  cluster up "$nodes" --fanout "$fanout" --ip-base "$subnet.1" --netns "$netns" -- --set layout.pin=false \
+    --set net.duplicate="$duplicate" \
+    --set net.reorder_window="$reorder" --set tvu.slot_log="\"$dir/slots-{name}.csv\"" >/dev/null
+else
+  echo "== $nodes nodes, fanout $fanout, loss $loss, duplicate $duplicate, reorder $reorder; load $rate tx/s for $seconds s"
+  cluster up "$nodes" --fanout "$fanout" -- --set layout.pin=false \
+    --set net.drop_tvu="$loss" --set net.drop_repair="$loss" --set net.duplicate="$duplicate" \
+    --set net.reorder_window="$reorder" --set tvu.slot_log="\"$dir/slots-{name}.csv\"" >/dev/null
+fi
 for _ in $(seq 100); do [ -n "$(slot_of 0)" ] && break; sleep 0.1; done
 [ -n "$(slot_of 0)" ] || { echo "FAIL: the leader's HTTP API never answered (see $dir/logs/node-0.log)"; exit 1; }
 
-"$bin" bench-tps --rpc "127.0.0.1:$((11000 + port_offset))" --tpu "127.0.0.1:$((13000 + port_offset))" \
+"$bin" bench-tps --rpc "$(host 0):$((11000 + port_offset))" --tpu "$(host 0):$((13000 + port_offset))" \
   --faucet-key "$dir/faucet.key" --accounts 64 --rate "$rate" --seconds "$seconds" >"$dir/bench-tps.log" 2>&1 || true
 grep -E "^(sent|balances)" "$dir/bench-tps.log" | sed 's/^/  bench-tps: /' || true
 window=$(( $(slot_of 0) + 2 ))
@@ -116,7 +202,11 @@ sort -n "$dir/latency-ms.txt" | awk '{ v[NR] = $1 } END {
 printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' node role "net dropped" received "rebuilt" repaired "repair req" "answers sent"
 for i in $(seq 0 $((nodes - 1))); do
   log=$dir/logs/node-$i.log
-  dropped=$(sed -n 's/^summary: net: injected drops \([0-9]*\).*/\1/p' "$log" | tail -1)
+  if [ "$kernel" -eq 1 ]; then
+    dropped=$(kernel_count "$i" dropped)
+  else
+    dropped=$(sed -n 's/^summary: net: injected drops \([0-9]*\).*/\1/p' "$log" | tail -1)
+  fi
   if [ "$i" -eq 0 ]; then
     answers=$(sed -n 's/^summary: shred:.*answers \([0-9]*\)$/\1/p' "$log" | tail -1)
     printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' "$i" leader "${dropped:-?}" - - - - "${answers:-?}"
@@ -127,6 +217,15 @@ for i in $(seq 0 $((nodes - 1))); do
       "$(field '(data')" "$(field repaired)" "$(field '(requests')" "$(field served)"
   fi
 done
+if [ "$kernel" -eq 1 ]; then
+  seen=0 dropped=0
+  for i in $(seq 0 $((nodes - 1))); do
+    n=$(kernel_count "$i" seen); seen=$((seen + ${n:-0}))
+    n=$(kernel_count "$i" dropped); dropped=$((dropped + ${n:-0}))
+  done
+  awk -v s="$seen" -v d="$dropped" 'BEGIN {
+    printf "  kernel (nftables): dropped %d of %d datagrams to tvu/repair ports (%.1f%%)\n", d, s, s ? 100 * d / s : 0 }'
+fi
 if [ "$fail" -eq 0 ]; then
   echo "ok: $nodes ledgers identical over slots 0..$window ($leader_slots slots; records and bank hashes)"
 fi
