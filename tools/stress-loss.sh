@@ -149,7 +149,7 @@ for _ in $(seq 100); do [ -n "$(slot_of 0)" ] && break; sleep 0.1; done
 
 "$bin" bench-tps --rpc "$(host 0):$((11000 + port_offset))" --tpu "$(host 0):$((13000 + port_offset))" \
   --faucet-key "$dir/faucet.key" --accounts 64 --rate "$rate" --seconds "$seconds" >"$dir/bench-tps.log" 2>&1 || true
-grep -E "^(sent|balances)" "$dir/bench-tps.log" | sed 's/^/  bench-tps: /' || true
+grep -E "^ *(sent|balances)" "$dir/bench-tps.log" | sed 's/^/  bench-tps: /' || true
 window=$(( $(slot_of 0) + 2 ))
 echo "== window: slots 0..$window; waiting up to ${catch_up}s for every follower to store it"
 deadline=$((SECONDS + catch_up))
