@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -257,3 +258,59 @@ TEST(ledger_tile, refuses_a_used_ledger_unless_resuming) {
 }
 
 }  // namespace
+
+// The shred tile's view: every appended record arrives on records_out in order, and its bytes
+// read from another thread (ledger::encoded_at) are the record as written; a small ring makes
+// the tile wait for room instead of leaving a record out. Run under ThreadSanitizer too.
+TEST(ledger_tile, records_out_hands_every_record_to_another_thread) {
+  fixture f;
+  util::spsc_ring<tpu::ledger_record_ref> refs(8);
+  auto c = f.config();
+  c.banks = {};
+  c.max_accounts_per_slot = 0;
+  c.records_out = &refs;
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  constexpr std::uint64_t slots = 40;
+  std::atomic<bool> done{false}, tile_done{false};
+  std::uint64_t seen = 0, slot_ends = 0, bad = 0, last_slot = 0;
+  std::thread consumer([&] {
+    for (;;) {
+      tpu::ledger_record_ref r;
+      if (!refs.try_pop(r)) {
+        if (tile_done.load(std::memory_order_acquire) && refs.empty_approx()) return;
+        std::this_thread::yield();
+        continue;
+      }
+      ledger::record_view v;
+      const auto bytes = f.lg.encoded_at(r.position, r.bytes);
+      if (ledger::parse_record(bytes, v) != ledger::record_error::none || v.size != r.bytes ||
+          v.slot != r.slot || static_cast<std::uint16_t>(v.type) != r.type || r.slot < last_slot)
+        ++bad;
+      if (r.slot_end != 0) {
+        ++slot_ends;
+        if (v.type != ledger::record_type::slot_meta) ++bad;
+      }
+      last_slot = r.slot;
+      ++seen;
+    }
+  });
+  std::thread tile([&] {
+    while (!done.load(std::memory_order_acquire) || !f.ring.empty_approx()) (void)t.poll();
+    tile_done.store(true, std::memory_order_release);
+  });
+  for (std::uint64_t s = 0; s < slots; ++s)
+    for (std::uint64_t k = 0; k < ticks_per_slot; ++k) {
+      while (f.ring.free_approx() == 0) std::this_thread::yield();
+      (void)f.push_tick(s);
+    }
+  while (!f.ring.empty_approx()) std::this_thread::yield();
+  done.store(true, std::memory_order_release);
+  tile.join();
+  consumer.join();
+  t.on_stop();
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(slot_ends, slots);
+  EXPECT_EQ(seen, f.lg.stats().records);  // the chain start, then batches and slot ends
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_records_out_dropped), 0u);
+}
