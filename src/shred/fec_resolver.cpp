@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <riptide/util/prng.hpp>
+
 namespace riptide::shred {
 
 namespace {
@@ -25,14 +27,7 @@ static_assert(max_data_shreds_per_set + max_coding_shreds_per_set == fec_max_sha
 std::uint64_t hash_key(std::uint64_t slot, std::uint32_t fec_set_index) noexcept {
   // splitmix64's finalizer over both fields: keys are only ever created from verified sets,
   // so there is nothing for an attacker to aim collisions at.
-  std::uint64_t x = slot * 0x9E3779B97F4A7C15ull ^ (std::uint64_t{fec_set_index} << 17) ^
-                    fec_set_index;
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
+  return util::mix64(slot * 0x9E3779B97F4A7C15ull ^ (std::uint64_t{fec_set_index} << 17) ^ fec_set_index);
 }
 
 std::size_t index_cells_for(std::size_t entries) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <riptide/util/prng.hpp>
+
 namespace riptide::shred {
 
 namespace {
@@ -33,15 +35,7 @@ void store_le(std::uint8_t* p, std::uint64_t v, std::size_t n) noexcept {
 
 bool has_index(repair_kind kind) noexcept { return kind != repair_kind::orphan; }
 
-// splitmix64's finalizer: spreads a seeded key over the table's sets.
-std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using util::mix64;
 
 std::size_t table_mask(std::size_t capacity, std::size_t ways) {
   if (capacity == 0 || capacity > (std::size_t{1} << 24)) {

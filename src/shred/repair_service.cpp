@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <riptide/util/prng.hpp>
+
 namespace riptide::shred {
 
 namespace {
 
-// splitmix64's finalizer.
-std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using util::mix64;
 
 std::size_t kind_slot(repair_kind kind) noexcept { return static_cast<std::size_t>(kind); }
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <riptide/util/prng.hpp>
+
 namespace riptide::shred {
 
 namespace {
@@ -11,15 +13,7 @@ namespace {
 constexpr std::size_t max_config_shreds = std::size_t{1} << 24;
 constexpr std::size_t max_config_slots = std::size_t{1} << 20;
 
-// splitmix64's finalizer: spreads (slot, kind, index) over the table.
-std::uint64_t mix64(std::uint64_t x) noexcept {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+using util::mix64;
 
 }  // namespace
 

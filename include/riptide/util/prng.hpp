@@ -8,6 +8,13 @@
 
 namespace riptide::util {
 
+// splitmix64's finalizer: a bijection that spreads the bits of a key (hash-table slots).
+constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 class xoshiro256ss {
  public:
   explicit constexpr xoshiro256ss(std::uint64_t seed = 0) noexcept {
@@ -51,10 +58,7 @@ class xoshiro256ss {
 
   // Advances `state` and returns the next splitmix64 output (also handy to derive seeds).
   static constexpr std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return mix64(state += 0x9e3779b97f4a7c15ull);
   }
 
  private:
