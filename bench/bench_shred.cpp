@@ -6,6 +6,9 @@
 //   BM_fec_recover_32_32         32 of 64 shards lost at random (16 data, 16 coding; a new
 //                                pattern each iteration, from 1024 precomputed), all rebuilt
 //   BM_fec_recover_32_32_all_data_lost   the 32 data shards rebuilt from the 32 coding ones
+//   BM_fec_*_isal                the same three on the ISA-L kernel (fec_kernel::isal), the
+//                                reference for the default kernel (GFNI where the CPU has it;
+//                                each benchmark's label names the kernel it ran)
 //   BM_merkle_tree_64            merkle_tree::build over 64 shards of shard_bytes
 //   BM_shred_make                a slot's bytes to signed shreds: shredder vs make_fec_set
 //                                (its own comment says what it counts)
@@ -50,7 +53,7 @@ void pin() { (void)util::pin_current_thread(bench::cpu_at(0)); }
 
 // 64 shard buffers, data filled with pseudo-random bytes and coding encoded from it.
 struct fec_set {
-  explicit fec_set(fec_codec& codec) : buffers(codec.total_shards() * shard_bytes) {
+  explicit fec_set(const fec_codec& codec) : buffers(codec.total_shards() * shard_bytes) {
     std::mt19937_64 rng(42);
     for (std::size_t i = 0; i < data_count * shard_bytes; ++i) buffers[i] = static_cast<std::uint8_t>(rng());
     for (std::size_t i = 0; i < codec.total_shards(); ++i) shards.push_back(buffers.data() + i * shard_bytes);
@@ -85,9 +88,14 @@ void BM_memcpy_reference(benchmark::State& state) {
 }
 BENCHMARK(BM_memcpy_reference);
 
-void BM_fec_encode_32_32(benchmark::State& state) {
+const char* kernel_label(const fec_codec& codec) {
+  return codec.kernel() == fec_kernel::gfni ? "gfni" : "isal";
+}
+
+void run_encode(benchmark::State& state, fec_kernel kernel) {
   pin();
-  fec_codec codec(data_count, coding_count);
+  fec_codec codec(data_count, coding_count, kernel);
+  state.SetLabel(kernel_label(codec));
   fec_set set(codec);
   for (auto _ : state) {
     benchmark::DoNotOptimize(codec.encode(set.data(), set.coding(), shard_bytes));
@@ -96,7 +104,12 @@ void BM_fec_encode_32_32(benchmark::State& state) {
   if (set.buffers != set.original) state.SkipWithError("encode is not deterministic");
   set_counters(state, set_data_bytes);
 }
+
+void BM_fec_encode_32_32(benchmark::State& state) { run_encode(state, fec_kernel::best); }
 BENCHMARK(BM_fec_encode_32_32);
+
+void BM_fec_encode_32_32_isal(benchmark::State& state) { run_encode(state, fec_kernel::isal); }
+BENCHMARK(BM_fec_encode_32_32_isal);
 
 // Present masks with `lost_data` data and 32 - lost_data coding shards missing at random.
 std::vector<std::uint64_t> make_patterns(std::size_t lost_data) {
@@ -116,9 +129,10 @@ std::vector<std::uint64_t> make_patterns(std::size_t lost_data) {
   return masks;
 }
 
-void run_recover(benchmark::State& state, std::size_t lost_data) {
+void run_recover(benchmark::State& state, std::size_t lost_data, fec_kernel kernel) {
   pin();
-  fec_codec codec(data_count, coding_count);
+  fec_codec codec(data_count, coding_count, kernel);
+  state.SetLabel(kernel_label(codec));
   fec_set set(codec);
   const auto masks = make_patterns(lost_data);
   // Lost shards are rebuilt in place each iteration; what they held before does not change
@@ -139,11 +153,25 @@ void run_recover(benchmark::State& state, std::size_t lost_data) {
   set_counters(state, set_data_bytes);
 }
 
-void BM_fec_recover_32_32(benchmark::State& state) { run_recover(state, data_count / 2); }
+void BM_fec_recover_32_32(benchmark::State& state) {
+  run_recover(state, data_count / 2, fec_kernel::best);
+}
 BENCHMARK(BM_fec_recover_32_32);
 
-void BM_fec_recover_32_32_all_data_lost(benchmark::State& state) { run_recover(state, data_count); }
+void BM_fec_recover_32_32_isal(benchmark::State& state) {
+  run_recover(state, data_count / 2, fec_kernel::isal);
+}
+BENCHMARK(BM_fec_recover_32_32_isal);
+
+void BM_fec_recover_32_32_all_data_lost(benchmark::State& state) {
+  run_recover(state, data_count, fec_kernel::best);
+}
 BENCHMARK(BM_fec_recover_32_32_all_data_lost);
+
+void BM_fec_recover_32_32_all_data_lost_isal(benchmark::State& state) {
+  run_recover(state, data_count, fec_kernel::isal);
+}
+BENCHMARK(BM_fec_recover_32_32_all_data_lost_isal);
 
 void BM_merkle_tree_64(benchmark::State& state) {
   pin();

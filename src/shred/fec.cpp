@@ -1,4 +1,5 @@
-// Reed-Solomon FEC sets on ISA-L, with a closed-form Cauchy inverse for recovery.
+// Reed-Solomon FEC sets with a closed-form Cauchy inverse for recovery; the shard passes
+// run on a GFNI + AVX-512 kernel when the CPU has one, else on ISA-L.
 
 #include <riptide/shred/fec.hpp>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -106,6 +108,144 @@ mad_rows_fn pick_mad_rows() noexcept {
   return mad_rows_scalar;
 }
 
+// The bit matrix of multiplication by c, in vgf2p8affineqb's layout: result bit i is the
+// parity of (byte 7 − i of the matrix) & x, so byte 7 − i holds, as bit k, bit i of c·2^k.
+constexpr std::uint64_t make_affine_matrix(unsigned c) {
+  std::array<unsigned, 8> column{};  // column[k] = c·2^k
+  for (unsigned k = 0, p = c; k < 8; ++k) {
+    column[k] = p;
+    p <<= 1;
+    if (p & 0x100) p ^= 0x11d;
+  }
+  std::uint64_t a = 0;
+  for (unsigned i = 0; i < 8; ++i) {
+    std::uint64_t row = 0;
+    for (unsigned k = 0; k < 8; ++k) row |= std::uint64_t{(column[k] >> i) & 1u} << k;
+    a |= row << (8 * (7 - i));
+  }
+  return a;
+}
+
+constexpr std::array<std::uint64_t, 256> make_affine_table() {
+  std::array<std::uint64_t, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = make_affine_matrix(c);
+  return t;
+}
+
+constexpr std::array<std::uint64_t, 256> affine_table = make_affine_table();
+
+// The kernel keeps up to affine_group_max outputs in registers per pass over the inputs
+// (16 zmm accumulators, the input and the matrices fit in AVX-512's 32 registers); more
+// outputs are split into groups as even as possible. lay_out_affine orders the matrices
+// the way the kernel reads them: per group, per input, that group's outputs.
+constexpr std::size_t affine_group_max = 16;
+
+constexpr std::size_t affine_groups(std::size_t n_out) noexcept {
+  return (n_out + affine_group_max - 1) / affine_group_max;
+}
+
+constexpr std::size_t affine_group_size(std::size_t n_out, std::size_t groups,
+                                        std::size_t g) noexcept {
+  return n_out / groups + (g < n_out % groups ? 1 : 0);
+}
+
+// rows[r] points at the n_in coefficients of output r; writes n_out × n_in matrices.
+void lay_out_affine(const std::uint8_t* const* rows, std::size_t n_in, std::size_t n_out,
+                    std::uint64_t* layout) noexcept {
+  const std::size_t groups = affine_groups(n_out);
+  for (std::size_t g = 0, first = 0; g < groups; ++g) {
+    const std::size_t n = affine_group_size(n_out, groups, g);
+    for (std::size_t j = 0; j < n_in; ++j)
+      for (std::size_t o = 0; o < n; ++o) *layout++ = affine_table[rows[first + o][j]];
+    first += n;
+  }
+}
+
+#if defined(__x86_64__)
+// One 64-byte column (or the masked tail) of N outputs: every input is loaded once and
+// multiplied into all N accumulators.
+template <std::size_t N, bool masked>
+__attribute__((target("gfni,avx512f,avx512bw"))) void affine_pass(
+    const std::uint8_t* const* in, std::size_t n_in, const std::uint64_t* m,
+    std::uint8_t* const* out, std::size_t at, __mmask64 mask) noexcept {
+  __m512i acc[N];
+#pragma GCC unroll 16
+  for (std::size_t o = 0; o < N; ++o) acc[o] = _mm512_setzero_si512();
+  for (std::size_t j = 0; j < n_in; ++j, m += N) {
+    __m512i x;
+    if constexpr (masked)
+      x = _mm512_maskz_loadu_epi8(mask, in[j] + at);
+    else
+      x = _mm512_loadu_si512(in[j] + at);
+#pragma GCC unroll 16
+    for (std::size_t o = 0; o < N; ++o) {
+      const __m512i a = _mm512_set1_epi64(static_cast<long long>(m[o]));
+      acc[o] = _mm512_xor_si512(acc[o], _mm512_gf2p8affine_epi64_epi8(x, a, 0));
+    }
+  }
+#pragma GCC unroll 16
+  for (std::size_t o = 0; o < N; ++o) {
+    if constexpr (masked)
+      _mm512_mask_storeu_epi8(out[o] + at, mask, acc[o]);
+    else
+      _mm512_storeu_si512(out[o] + at, acc[o]);
+  }
+}
+
+using affine_pass_fn = void (*)(const std::uint8_t* const*, std::size_t, const std::uint64_t*,
+                                std::uint8_t* const*, std::size_t, __mmask64) noexcept;
+
+template <bool masked, std::size_t... n>
+constexpr std::array<affine_pass_fn, sizeof...(n)> make_affine_passes(std::index_sequence<n...>) {
+  return {&affine_pass<n + 1, masked>...};
+}
+
+// [N - 1]: the pass for N outputs.
+constexpr auto affine_passes =
+    make_affine_passes<false>(std::make_index_sequence<affine_group_max>{});
+constexpr auto affine_passes_masked =
+    make_affine_passes<true>(std::make_index_sequence<affine_group_max>{});
+
+// Column by column so each 64-byte column of the inputs is read from L1 by every group.
+void affine_kernel_avx512(std::size_t bytes, std::size_t n_in, std::size_t n_out,
+                          const std::uint64_t* layout, const std::uint8_t* const* in,
+                          std::uint8_t* const* out) noexcept {
+  const std::size_t groups = affine_groups(n_out);
+  const std::size_t full = bytes & ~std::size_t{63};
+  const auto column = [&](const std::array<affine_pass_fn, affine_group_max>& passes,
+                          std::size_t at, __mmask64 mask) {
+    const std::uint64_t* m = layout;
+    std::uint8_t* const* o = out;
+    for (std::size_t g = 0; g < groups; ++g) {
+      const std::size_t n = affine_group_size(n_out, groups, g);
+      passes[n - 1](in, n_in, m, o, at, mask);
+      m += n * n_in;
+      o += n;
+    }
+  };
+  for (std::size_t at = 0; at < full; at += 64) column(affine_passes, at, ~__mmask64{0});
+  if (full < bytes) column(affine_passes_masked, full, ~__mmask64{0} >> (64 - (bytes - full)));
+}
+#endif
+
+using affine_kernel_fn = void (*)(std::size_t, std::size_t, std::size_t, const std::uint64_t*,
+                                  const std::uint8_t* const*, std::uint8_t* const*) noexcept;
+
+// The GFNI kernel when the CPU runs it and `kernel` allows it, else null (ISA-L).
+affine_kernel_fn pick_affine_kernel(fec_kernel kernel) {
+  if (kernel == fec_kernel::isal) return nullptr;
+  if (!fec_gfni_supported()) {
+    if (kernel == fec_kernel::gfni)
+      throw std::invalid_argument("fec_codec: fec_kernel::gfni needs GFNI, AVX-512F and AVX-512BW");
+    return nullptr;
+  }
+#if defined(__x86_64__)
+  return affine_kernel_avx512;
+#else
+  return nullptr;
+#endif
+}
+
 // log(a ⊕ b) for a ≠ b.
 inline unsigned log_sum(unsigned a, unsigned b) noexcept { return gf.log[a ^ b]; }
 
@@ -116,9 +256,21 @@ inline unsigned reduce_once(unsigned v) noexcept { return v >= 255 ? v - 255 : v
 
 }  // namespace
 
-fec_codec::fec_codec(std::size_t data_shards, std::size_t coding_shards)
+bool fec_gfni_supported() noexcept {
+#if defined(__x86_64__)
+  // libgcc reports the AVX-512 features only when the OS saves the zmm and mask state.
+  return __builtin_cpu_supports("gfni") && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512bw");
+#else
+  return false;
+#endif
+}
+
+std::uint64_t fec_affine_matrix(std::uint8_t c) noexcept { return affine_table[c]; }
+
+fec_codec::fec_codec(std::size_t data_shards, std::size_t coding_shards, fec_kernel kernel)
     : data_shards_(data_shards), coding_shards_(coding_shards), blockwise_tables_(false),
-      mad_rows_(pick_mad_rows()) {
+      mad_rows_(pick_mad_rows()), affine_kernel_(nullptr) {
   if (data_shards < 1 || data_shards > fec_max_data_shards || coding_shards < 1 ||
       coding_shards > fec_max_coding_shards)
     throw std::invalid_argument("fec_codec: need 1 <= data shards <= 32 and 1 <= coding "
@@ -137,6 +289,16 @@ fec_codec::fec_codec(std::size_t data_shards, std::size_t coding_shards)
       if (matrix_[r * d + j] != gf.exp[lg])
         throw std::logic_error("fec_codec: ISA-L Cauchy matrix is not 1/((D + r) xor j)");
     }
+  }
+
+  affine_kernel_ = pick_affine_kernel(kernel);
+  if (affine_kernel_ != nullptr) {
+    std::array<const std::uint8_t*, fec_max_coding_shards> rows{};
+    for (std::size_t r = 0; r < c; ++r) rows[r] = matrix_.data() + r * d;
+    encode_affine_.resize(c * d);
+    lay_out_affine(rows.data(), d, c, encode_affine_.data());
+    scratch_affine_.resize(c * d);
+    return;
   }
 
   // Every coefficient's multiplication table, so decode tables are built by copying
@@ -182,6 +344,11 @@ bool fec_codec::encode(std::span<const std::uint8_t* const> data,
                        std::size_t shard_bytes) const noexcept {
   if (data.size() != data_shards_ || coding.size() != coding_shards_) return false;
   if (shard_bytes == 0) return true;
+  if (affine_kernel_ != nullptr) {
+    affine_kernel_(shard_bytes, data_shards_, coding_shards_, encode_affine_.data(), data.data(),
+                   coding.data());
+    return true;
+  }
   // ISA-L neither writes its tables nor its sources; its C API just is not const-correct.
   ec_encode_data(static_cast<int>(shard_bytes), static_cast<int>(data_shards_),
                  static_cast<int>(coding_shards_), const_cast<std::uint8_t*>(encode_tables_.data()),
@@ -272,24 +439,42 @@ bool fec_codec::recover(std::span<std::uint8_t* const> shards, std::uint64_t pre
       if (n_present_data > 0) mad_rows_(row, b_row.data(), used_rows.data(), e);
       std::memcpy(row + n_present_data, b_row.data(), e);
     }
-    build_tables(decode.data(), e, decode_tables_.data());
-
     for (std::size_t q = 0; q < n_present_data; ++q) inputs[q] = shards[present_data[q]];
     for (std::size_t k = 0; k < e; ++k) inputs[n_present_data + k] = shards[d + used_coding[k]];
     for (std::size_t i = 0; i < e; ++i) outputs[i] = shards[missing_data[i]];
-    ec_encode_data(static_cast<int>(shard_bytes), static_cast<int>(d), static_cast<int>(e),
-                   decode_tables_.data(), inputs.data(), outputs.data());
+    if (affine_kernel_ != nullptr) {
+      std::array<const std::uint8_t*, fec_max_data_shards> rows{};
+      for (std::size_t i = 0; i < e; ++i) rows[i] = decode.data() + i * d;
+      lay_out_affine(rows.data(), d, e, scratch_affine_.data());
+      affine_kernel_(shard_bytes, d, e, scratch_affine_.data(), inputs.data(), outputs.data());
+    } else {
+      build_tables(decode.data(), e, decode_tables_.data());
+      ec_encode_data(static_cast<int>(shard_bytes), static_cast<int>(d), static_cast<int>(e),
+                     decode_tables_.data(), inputs.data(), outputs.data());
+    }
   }
 
   if (n_missing_coding > 0) {
     // The data is complete now: re-encode only the missing coding rows.
+    for (std::size_t j = 0; j < d; ++j) inputs[j] = shards[j];
+    for (std::size_t k = 0; k < n_missing_coding; ++k) outputs[k] = shards[d + missing_coding[k]];
+    if (affine_kernel_ != nullptr) {
+      const std::uint64_t* layout = encode_affine_.data();
+      if (n_missing_coding < c) {
+        std::array<const std::uint8_t*, fec_max_coding_shards> rows{};
+        for (std::size_t k = 0; k < n_missing_coding; ++k)
+          rows[k] = matrix_.data() + missing_coding[k] * d;
+        lay_out_affine(rows.data(), d, n_missing_coding, scratch_affine_.data());
+        layout = scratch_affine_.data();
+      }
+      affine_kernel_(shard_bytes, d, n_missing_coding, layout, inputs.data(), outputs.data());
+      return true;
+    }
     const std::size_t row_bytes = d * table_bytes;
     for (std::size_t k = 0; k < n_missing_coding; ++k) {
       std::memcpy(coding_tables_.data() + k * row_bytes,
                   encode_tables_.data() + missing_coding[k] * row_bytes, row_bytes);
-      outputs[k] = shards[d + missing_coding[k]];
     }
-    for (std::size_t j = 0; j < d; ++j) inputs[j] = shards[j];
     ec_encode_data(static_cast<int>(shard_bytes), static_cast<int>(d),
                    static_cast<int>(n_missing_coding), coding_tables_.data(), inputs.data(),
                    outputs.data());

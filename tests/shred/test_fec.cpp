@@ -8,7 +8,12 @@
 #include <numeric>
 #include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 using namespace riptide::shred;
 
@@ -30,6 +35,15 @@ std::uint8_t ref_inv(std::uint8_t a) {
     if (ref_mul(a, static_cast<std::uint8_t>(b)) == 1) return static_cast<std::uint8_t>(b);
   return 0;
 }
+
+// The kernels this CPU can run: ISA-L always, GFNI when supported.
+std::vector<fec_kernel> kernels() {
+  std::vector<fec_kernel> k{fec_kernel::isal};
+  if (fec_gfni_supported()) k.push_back(fec_kernel::gfni);
+  return k;
+}
+
+const char* kernel_name(fec_kernel k) { return k == fec_kernel::gfni ? "gfni" : "isal"; }
 
 // One FEC set: random data shards, coding shards encoded by the codec, and a pristine copy.
 struct fec_set {
@@ -252,5 +266,146 @@ TEST(fec, one_codec_serves_many_sets) {
   for (int s = 0; s < 50; ++s) {
     fec_set set(codec, 1 + rng() % 1232, rng);
     expect_round_trip(codec, set, random_present(codec, rng() % 18, rng), rng);
+  }
+}
+
+// vgf2p8affineqb as documented, bit by bit: result bit i = parity(A.byte[7 - i] & x).
+std::uint8_t affine_reference(std::uint64_t a, std::uint8_t x) {
+  unsigned r = 0;
+  for (unsigned i = 0; i < 8; ++i) {
+    const unsigned row = static_cast<unsigned>(a >> (8 * (7 - i))) & 0xff;
+    r |= static_cast<unsigned>(std::popcount(row & x) & 1) << i;
+  }
+  return static_cast<std::uint8_t>(r);
+}
+
+TEST(fec, affine_matrix_is_multiplication_by_c) {
+  for (unsigned c = 0; c < 256; ++c) {
+    const std::uint64_t a = fec_affine_matrix(static_cast<std::uint8_t>(c));
+    for (unsigned x = 0; x < 256; ++x)
+      ASSERT_EQ(affine_reference(a, static_cast<std::uint8_t>(x)),
+                ref_mul(static_cast<std::uint8_t>(c), static_cast<std::uint8_t>(x)))
+          << c << " * " << x;
+  }
+}
+
+#if defined(__x86_64__)
+namespace {
+// All 256 products by c from the instruction itself.
+__attribute__((target("gfni,avx512f,avx512bw"))) void affine_on_cpu(std::uint64_t a,
+                                                                     std::uint8_t* out) {
+  const __m512i m = _mm512_set1_epi64(static_cast<long long>(a));
+  for (unsigned base = 0; base < 256; base += 64) {
+    alignas(64) std::uint8_t x[64];
+    for (unsigned i = 0; i < 64; ++i) x[i] = static_cast<std::uint8_t>(base + i);
+    _mm512_storeu_si512(out + base, _mm512_gf2p8affine_epi64_epi8(_mm512_load_si512(x), m, 0));
+  }
+}
+}  // namespace
+
+TEST(fec, gfni_instruction_multiplies_like_the_reference) {
+  if (!fec_gfni_supported()) GTEST_SKIP() << "CPU lacks GFNI + AVX-512BW";
+  std::uint8_t out[256];
+  for (unsigned c = 0; c < 256; ++c) {
+    affine_on_cpu(fec_affine_matrix(static_cast<std::uint8_t>(c)), out);
+    for (unsigned x = 0; x < 256; ++x)
+      ASSERT_EQ(out[x], ref_mul(static_cast<std::uint8_t>(c), static_cast<std::uint8_t>(x)))
+          << c << " * " << x;
+  }
+}
+#endif
+
+TEST(fec, kernel_selection) {
+  EXPECT_EQ(fec_codec(32, 32, fec_kernel::isal).kernel(), fec_kernel::isal);
+  const fec_kernel best = fec_codec(32, 32).kernel();
+  if (fec_gfni_supported()) {
+    EXPECT_EQ(best, fec_kernel::gfni);
+    EXPECT_EQ(fec_codec(5, 7, fec_kernel::gfni).kernel(), fec_kernel::gfni);
+  } else {
+    EXPECT_EQ(best, fec_kernel::isal);
+    EXPECT_THROW(fec_codec(5, 7, fec_kernel::gfni), std::invalid_argument);
+  }
+}
+
+// Both kernels on the same random sets of every shape D:C (D in 1..32, C in {1, 16, 32})
+// and odd shard lengths: coding shards identical byte for byte, and every recovery (random
+// loss patterns of every size the set survives) gives the originals back on both.
+TEST(fec, gfni_and_isal_are_byte_identical) {
+  if (!fec_gfni_supported()) GTEST_SKIP() << "CPU lacks GFNI + AVX-512BW";
+  std::mt19937_64 rng(41);
+  for (std::size_t d = 1; d <= 32; ++d) {
+    for (const std::size_t c : {1u, 16u, 32u}) {
+      fec_codec isal(d, c, fec_kernel::isal), gfni(d, c, fec_kernel::gfni);
+      for (const std::size_t bytes : {1u, 63u, 64u, 65u, 1000u, 1091u, 1228u}) {
+        const std::string shape = std::to_string(d) + ":" + std::to_string(c) + " bytes " +
+                                  std::to_string(bytes);
+        // Guard bytes after every shard catch writes past shard_bytes.
+        constexpr std::size_t guard = 64;
+        std::vector<std::vector<std::uint8_t>> a(d + c,
+                                                 std::vector<std::uint8_t>(bytes + guard, 0xa5));
+        for (std::size_t i = 0; i < d; ++i)
+          for (std::size_t b = 0; b < bytes; ++b) a[i][b] = static_cast<std::uint8_t>(rng());
+        auto b = a;
+        std::vector<const std::uint8_t*> data_a, data_b;
+        std::vector<std::uint8_t*> coding_a, coding_b, all_a, all_b;
+        for (std::size_t i = 0; i < d; ++i)
+          data_a.push_back(a[i].data()), data_b.push_back(b[i].data());
+        for (std::size_t i = d; i < d + c; ++i)
+          coding_a.push_back(a[i].data()), coding_b.push_back(b[i].data());
+        ASSERT_TRUE(isal.encode(data_a, coding_a, bytes));
+        ASSERT_TRUE(gfni.encode(data_b, coding_b, bytes));
+        ASSERT_EQ(a, b) << "encode " << shape;
+        for (const auto& shard : a)
+          ASSERT_TRUE(std::all_of(shard.begin() + static_cast<std::ptrdiff_t>(bytes), shard.end(),
+                                  [](std::uint8_t v) { return v == 0xa5; }))
+              << "wrote past shard_bytes " << shape;
+        const auto original = a;
+        for (auto& s : a) all_a.push_back(s.data());
+        for (auto& s : b) all_b.push_back(s.data());
+
+        for (int trial = 0; trial < 6; ++trial) {
+          const std::size_t lost = trial == 0 ? c : rng() % (c + 1);
+          const std::uint64_t present = random_present(isal, lost, rng);
+          for (std::size_t i = 0; i < d + c; ++i) {
+            if (present >> i & 1) continue;
+            for (std::size_t q = 0; q < bytes; ++q)
+              a[i][q] = b[i][q] = static_cast<std::uint8_t>(rng());
+          }
+          ASSERT_TRUE(isal.recover(all_a, present, bytes)) << shape;
+          ASSERT_TRUE(gfni.recover(all_b, present, bytes)) << shape;
+          ASSERT_EQ(a, original) << "isal recover " << shape << " present " << std::hex << present;
+          ASSERT_EQ(b, original) << "gfni recover " << shape << " present " << std::hex << present;
+        }
+      }
+    }
+  }
+}
+
+// The existing round trips, once per kernel: every erasure pattern of small sets, and
+// every shard length up to 1232 on 32:32.
+TEST(fec, every_kernel_every_erasure_pattern_of_small_sets) {
+  for (const fec_kernel k : kernels()) {
+    std::mt19937_64 rng(43);
+    for (const auto& [d, c] : {std::pair{1, 1}, {5, 5}, {3, 7}, {8, 2}, {2, 9}}) {
+      fec_codec codec(d, c, k);
+      fec_set set(codec, 65, rng);
+      for (std::uint64_t present = 0; present <= all_mask(codec.total_shards()); ++present) {
+        if (std::popcount(present) < d) continue;
+        expect_round_trip(codec, set, present, rng);
+        if (::testing::Test::HasFatalFailure()) FAIL() << kernel_name(k);
+      }
+    }
+  }
+}
+
+TEST(fec, every_kernel_shard_sizes_1_to_1232) {
+  for (const fec_kernel k : kernels()) {
+    std::mt19937_64 rng(47);
+    fec_codec codec(32, 32, k);
+    for (std::size_t bytes = 1; bytes <= 1232; ++bytes) {
+      fec_set set(codec, bytes, rng);
+      expect_round_trip(codec, set, random_present(codec, 32, rng), rng);
+      if (::testing::Test::HasFatalFailure()) FAIL() << kernel_name(k) << " bytes " << bytes;
+    }
   }
 }

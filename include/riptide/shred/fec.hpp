@@ -1,5 +1,6 @@
 #pragma once
-// Reed-Solomon erasure coding of FEC sets over GF(2^8) (polynomial 0x11d), on ISA-L.
+// Reed-Solomon erasure coding of FEC sets over GF(2^8) (polynomial 0x11d): a GFNI +
+// AVX-512 kernel of our own where the CPU has one, ISA-L everywhere (and as the reference).
 //
 // A FEC set is D data shards followed by C coding shards, all shard_bytes long, with
 // 1 ≤ D ≤ 32, 1 ≤ C ≤ 32 (32:32 normally; a slot's last set may be smaller, e.g. 5:5).
@@ -19,15 +20,23 @@
 // recover() never runs a general matrix inversion: the only matrix it inverts is the e × e
 // Cauchy submatrix (e = missing data shards) between the coding rows it uses and the
 // missing data columns, and a Cauchy matrix has a closed-form inverse computed in O(e²)
-// field products. Missing data shards are rebuilt in one ISA-L pass over D present
-// shards, then missing coding shards are re-encoded from the complete data in one more.
+// field products. Missing data shards are rebuilt in one pass over D present shards, then
+// missing coding shards are re-encoded from the complete data in one more.
+//
+// Kernels: every pass is out_r = Σ_j A[r][j]·in_j over whole shards. Multiplying by a
+// constant c is GF(2)-linear, an 8 × 8 bit matrix, so with GFNI one vgf2p8affineqb applies
+// it to 64 bytes (fec_kernel::gfni: GFNI + AVX-512F/BW, checked at run time; ISA-L 2.30,
+// the distribution's, multiplies with two nibble-table vpshufb lookups). fec_kernel::isal
+// is ISA-L's ec_encode_data, the portable path. Both give byte-identical shards; the
+// default picks gfni when the CPU has it, and tests and benchmarks force either one.
 //
 // Threads: a fec_codec is built once per (D, C) at start-up. encode() is const and any
 // number of threads may call it on one codec at once; recover() works in scratch space
 // inside the codec, so one caller at a time per codec.
 // Memory: the caller owns every shard buffer. The constructor allocates the encode tables
 // and all scratch space; encode() and recover() never allocate.
-// Failure: the constructor throws std::invalid_argument for counts out of range.
+// Failure: the constructor throws std::invalid_argument for counts out of range, or for
+// fec_kernel::gfni on a CPU without GFNI + AVX-512BW.
 // encode() and recover() are noexcept and return false, writing nothing, when the spans
 // have the wrong length; recover() also when fewer than D shards are present.
 
@@ -43,10 +52,32 @@ constexpr std::size_t fec_max_data_shards = 32;
 constexpr std::size_t fec_max_coding_shards = 32;
 constexpr std::size_t fec_max_shards = fec_max_data_shards + fec_max_coding_shards;
 
+// Which multiply-accumulate kernel a codec runs (see the contract above).
+enum class fec_kernel : std::uint8_t {
+  best,  // gfni when the CPU supports it, else isal
+  isal,  // ISA-L ec_encode_data: any CPU
+  gfni,  // vgf2p8affineqb on 64-byte vectors: needs GFNI + AVX-512F + AVX-512BW
+};
+
+// True when this CPU (and OS: AVX-512 state enabled) can run fec_kernel::gfni.
+[[nodiscard]] bool fec_gfni_supported() noexcept;
+
+// The 8 × 8 GF(2) matrix of y = c·x in GF(2^8)/0x11d, laid out for vgf2p8affineqb: bit i
+// of y is parity(byte (7 − i) of the result & x). Public so tests check it against a
+// scalar multiply.
+[[nodiscard]] std::uint64_t fec_affine_matrix(std::uint8_t c) noexcept;
+
 class fec_codec {
  public:
-  // Throws std::invalid_argument unless 1 ≤ data_shards ≤ 32 and 1 ≤ coding_shards ≤ 32.
-  fec_codec(std::size_t data_shards, std::size_t coding_shards);
+  // Throws std::invalid_argument unless 1 ≤ data_shards ≤ 32 and 1 ≤ coding_shards ≤ 32,
+  // and for fec_kernel::gfni when !fec_gfni_supported().
+  fec_codec(std::size_t data_shards, std::size_t coding_shards,
+            fec_kernel kernel = fec_kernel::best);
+
+  // The kernel in use: isal or gfni, never best.
+  fec_kernel kernel() const noexcept {
+    return affine_kernel_ != nullptr ? fec_kernel::gfni : fec_kernel::isal;
+  }
 
   std::size_t data_shards() const noexcept { return data_shards_; }
   std::size_t coding_shards() const noexcept { return coding_shards_; }
@@ -76,16 +107,26 @@ class fec_codec {
 
   using mad_rows_fn = void (*)(std::uint8_t*, const std::uint8_t*,
                                const std::array<std::uint8_t, 32>*, std::size_t) noexcept;
+  // out[r] = Σ_j A[r][j]·in[j] for r < n_out, over `bytes` bytes; `layout` holds the
+  // affine matrices as fec.cpp's lay_out_affine arranges them.
+  using affine_kernel_fn = void (*)(std::size_t bytes, std::size_t n_in, std::size_t n_out,
+                                    const std::uint64_t* layout, const std::uint8_t* const* in,
+                                    std::uint8_t* const* out) noexcept;
 
   std::size_t data_shards_;
   std::size_t coding_shards_;
   bool blockwise_tables_;                // ISA-L tables are one 32-byte block per coefficient
   mad_rows_fn mad_rows_;                 // Σ b·row over short rows: SSSE3 or scalar
+  affine_kernel_fn affine_kernel_;       // null: the ISA-L path
   std::vector<std::uint8_t> matrix_;      // C × D Cauchy coefficients
+  // ISA-L path only (empty on the gfni path):
   std::vector<std::uint8_t> coeff_tables_;  // 256 × 32: ISA-L's table of every coefficient
   std::vector<std::uint8_t> encode_tables_;  // C × D × 32
   std::vector<std::uint8_t> decode_tables_;  // scratch: min(D, C) × D × 32
   std::vector<std::uint8_t> coding_tables_;  // scratch: C × D × 32 (rows of missing coding)
+  // gfni path only (empty on the ISA-L path): one affine matrix per coefficient.
+  std::vector<std::uint64_t> encode_affine_;  // C × D, laid out for the kernel
+  std::vector<std::uint64_t> scratch_affine_;  // C × D: decode rows, then missing coding rows
 };
 
 }  // namespace riptide::shred
