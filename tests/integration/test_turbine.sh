@@ -5,6 +5,8 @@
 #   - forged shreds (signed by the wrong key; the leader's with an altered payload; the
 #     leader's with an altered merkle proof) sent to one follower are dropped there, counted,
 #     never retransmitted (no other node sees one) and never stored (ledgers stay identical)
+#   - a follower stopped and restarted resumes its ledger, repairs the slots it missed and
+#     ends with the same ledger
 set -uo pipefail
 bin=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -57,6 +59,15 @@ echo "    follower 1: accepted $(metric 1 tvu accepted), retransmitted $(metric 
 dead=0
 for i in 1 2 3; do dead=$((dead + $(metric "$i" replay slots_dead))); done
 check "no dead slot on any follower" [ "$dead" -eq 0 ]
+
+# ---- 3. a follower that restarts resumes its ledger and repairs the slots it missed
+cluster kill-node 2 >/dev/null
+sleep 2
+cluster start-node 2 -- --set layout.pin=false >/dev/null
+lead=$(slot_of 0)
+for _ in $(seq 150); do s=$(slot_of 2); [ -n "$s" ] && [ "$s" -gt "$lead" ] && break; sleep 0.2; done
+check "restarted follower 2 caught up with the leader's slot $lead" [ "$(slot_of 2)" -gt "$lead" ]
+check "follower 2 resumed its ledger" grep -q "resuming the ledger at slot" "$tmp/c/logs/node-2.log"
 window=$(( $(slot_of 0) ))
 cluster down >/dev/null
 for i in 0 1 2 3; do
