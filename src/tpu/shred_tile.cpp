@@ -32,10 +32,7 @@ class shred_tile::repair_sink final : public shred::repair_packet_sink {
   explicit repair_sink(shred_tile& t) : t_(t) {}
   void on_packet(std::uint32_t peer, std::span<const std::uint8_t> bytes) noexcept override {
     if (peer >= t_.peers_.repair.size()) return;
-    if (t_.sender_.send(bytes, net::port_kind::repair, t_.peers_.repair[peer]) == net::send_result::sent)
-      t_.count(c_repair_responses);
-    else
-      t_.count(c_send_no_frame);
+    t_.count_send(t_.sender_.send(bytes, net::port_kind::repair, t_.peers_.repair[peer]), c_repair_responses);
   }
 
  private:
@@ -105,8 +102,12 @@ void shred_tile::send_shred(std::span<const std::uint8_t> bytes) noexcept {
     count(c_no_root);
     return;
   }
-  switch (sender_.send(bytes, net::port_kind::tvu, tvu_contacts_[root])) {
-    case net::send_result::sent: count(c_sent); break;
+  count_send(sender_.send(bytes, net::port_kind::tvu, tvu_contacts_[root]), c_sent);
+}
+
+void shred_tile::count_send(net::send_result r, std::size_t sent_counter) noexcept {
+  switch (r) {
+    case net::send_result::sent: count(sent_counter); break;
     case net::send_result::ring_full: count(c_send_ring_full); break;
     default: count(c_send_no_frame); break;
   }
@@ -164,6 +165,7 @@ int shred_tile::poll() noexcept {
   const std::size_t n = records_.try_pop_batch(std::span(refs, config_.batch));
   for (std::size_t i = 0; i < n; ++i) on_record(refs[i]);
   work += static_cast<int>(n) + serve_repair();
+  set_counter(c_store_evicted, store_.counters().evicted_shreds);
   return work;
 }
 

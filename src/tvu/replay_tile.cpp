@@ -34,7 +34,6 @@ replay_tile::replay_tile(std::string name, const replay_tile_config& config, slo
 }
 
 replay_tile::~replay_tile() {
-  syncer_.stop();
   if (slot_log_ != nullptr) std::fclose(slot_log_);
 }
 

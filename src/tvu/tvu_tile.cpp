@@ -67,13 +67,11 @@ class tvu_tile::defer_gate final : public shred::repair_slot_gate {
   explicit defer_gate(const tvu_tile& t) : t_(t) {}
   bool may_repair(std::uint64_t slot) const noexcept override {
     const slot_tally& tally = t_.tallies_[slot % t_.tallies_.size()];
-    return tally.slot != slot || now_ms_ >= tally.last_ms + t_.repair_->defer_ms;
+    return tally.slot != slot || t_.now_ms_ >= tally.last_ms + t_.repair_->defer_ms;
   }
-  void set_now(std::uint64_t now_ms) noexcept { now_ms_ = now_ms; }
 
  private:
   const tvu_tile& t_;
-  std::uint64_t now_ms_ = 0;
 };
 
 void tvu_tile_config::validate() const {
@@ -186,6 +184,7 @@ void tvu_tile::set_root(std::uint64_t root) noexcept {
 }
 
 int tvu_tile::poll() noexcept {
+  if (repair_) now_ms_ = util::unix_time_ns() / 1'000'000;
   int work = sender_.reclaim() + reclaim_outputs();
   set_counter(c_tx_release_bad, sender_.bad_releases());
   std::array<util::frag_desc, max_batch> descs;
@@ -216,7 +215,7 @@ int tvu_tile::poll_repair() noexcept {
   int work = 0;
   std::array<util::frag_desc, max_batch> descs;
   const std::size_t n = repair_->in->try_pop_batch(std::span(descs.data(), config_.batch));
-  const std::uint64_t now_ms = util::unix_time_ns() / 1'000'000;
+  const std::uint64_t now_ms = now_ms_;
   for (std::size_t i = 0; i < n; ++i) {
     const util::frag_desc& d = descs[i];
     if (!rx_frames_.contains(d.frame) || d.len > rx_frames_.frame_bytes()) {
@@ -238,7 +237,6 @@ int tvu_tile::poll_repair() noexcept {
     next_plan_ms_ = now_ms + repair_->interval_ms;
     const std::uint64_t first = config_.deliver_from ? next_deliver_ : root_;
     // Slots after the highest one seen may not exist yet: they are not asked for.
-    gate_->set_now(now_ms);
     if (highest_seen_ >= first)
       work += static_cast<int>(client_->plan(*assembler_, first, highest_seen_, now_ms, *request_sink_, *gate_));
   }
@@ -264,7 +262,7 @@ void tvu_tile::handle_bytes(std::span<const std::uint8_t> bytes, origin from) no
   if (shred::parse_shred(bytes, v) != shred::shred_error::none)
     return;  // cannot happen: the resolver accepted these bytes
   highest_seen_ = std::max(highest_seen_, v.slot());
-  if (repair_) tally(v.slot()).last_ms = util::unix_time_ns() / 1'000'000;
+  if (repair_) tally(v.slot()).last_ms = now_ms_;
   if (from == origin::repair) {
     count(c_repaired);
     ++tally(v.slot()).repaired;

@@ -98,6 +98,7 @@ class shred_tile final : public util::tile {
   class repair_sink;
   void on_record(const ledger_record_ref& ref) noexcept;
   void send_shred(std::span<const std::uint8_t> bytes) noexcept;
+  void count_send(net::send_result r, std::size_t sent_counter) noexcept;
   int serve_repair() noexcept;
 
   shred_tile_config config_;

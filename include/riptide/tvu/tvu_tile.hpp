@@ -263,6 +263,7 @@ class tvu_tile final : public util::tile {
   std::unique_ptr<repair_sink> request_sink_, response_sink_;
   std::unique_ptr<defer_gate> gate_;
   std::uint64_t next_plan_ms_ = 0;
+  std::uint64_t now_ms_ = 0;  // wall clock, read once per poll (repair only)
 };
 
 }  // namespace riptide::tvu
