@@ -178,6 +178,7 @@ const char* to_string(append_error error) noexcept {
     case append_error::invalid_type: return "invalid_type";
     case append_error::slot_regressed: return "slot_regressed";
     case append_error::segment_create_failed: return "segment_create_failed";
+    case append_error::read_only: return "read_only";
   }
   return "unknown";
 }
@@ -216,20 +217,55 @@ std::size_t encode_record(record_type type, std::uint64_t slot,
 
 // ---- ledger ----------------------------------------------------------------------------
 
-ledger ledger::open(const ledger_config& config) {
+ledger ledger::open(const ledger_config& config) { return open_impl(config, nullptr); }
+
+ledger ledger::repair(const ledger_config& config, repair_report& report) {
+  report = repair_report{};
+  return open_impl(config, &report);
+}
+
+namespace {
+// Repair: records that still parse (CRC included) at or after `from` in `seg`, found by
+// trying every aligned offset; what a cut throws away that was not garbage.
+void count_intact(const std::uint8_t* base, std::size_t bytes, std::size_t from, repair_report& r) {
+  for (std::size_t p = from; p + record_header_bytes <= bytes;) {
+    record_view v;
+    if (load_u32_le(base + p + 4) == record_magic && parse_impl({base + p, bytes - p}, v, true) == record_error::none) {
+      if (r.records_dropped == 0 || v.slot < r.first_slot_dropped) r.first_slot_dropped = v.slot;
+      if (r.records_dropped == 0 || v.slot > r.last_slot_dropped) r.last_slot_dropped = v.slot;
+      ++r.records_dropped;
+      p += v.size;
+    } else {
+      p += record_alignment_bytes;
+    }
+  }
+}
+}  // namespace
+
+ledger ledger::open_impl(const ledger_config& config, repair_report* report) {
   if (config.segment_bytes < min_segment_bytes || config.segment_bytes % page_bytes != 0)
     throw std::invalid_argument("ledger: segment_bytes must be a multiple of 4096, >= 4096");
   if (config.dir.empty()) throw std::invalid_argument("ledger: dir is empty");
+  const bool repairing = report != nullptr;
+  const bool read_only = config.read_only && !repairing;
 
   ledger l;
   l.dir_ = config.dir;
   l.segment_bytes_ = config.segment_bytes;
+  l.read_only_ = read_only;
   l.segments_.reserve(max_segments);  // never reallocates: the syncer reads it
   l.index_.reserve(reserved_slots);
 
   std::error_code ec;
-  std::filesystem::create_directories(l.dir_, ec);
-  if (ec) fail(l.dir_, "cannot create directory: " + ec.message());
+  if (read_only) {
+    if (!std::filesystem::is_directory(l.dir_, ec)) fail(l.dir_, "no such directory");
+  } else {
+    std::filesystem::create_directories(l.dir_, ec);
+    if (ec) fail(l.dir_, "cannot create directory: " + ec.message());
+    // Before anything else is read or written: one writer per ledger, in any process.
+    l.lock_ = util::file_lock::acquire(l.dir_ / lock_file_name, "ledger");
+    l.lock_.write_pid();
+  }
   l.dir_fd_ = ::open(l.dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (l.dir_fd_ < 0) fail_errno(l.dir_, "cannot open directory");
 
@@ -238,9 +274,10 @@ ledger ledger::open(const ledger_config& config) {
   watermark wm;
   bool have_wm = false;
   bool fresh_dir = false;
-  l.durable_fd_ = ::open(durable_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (l.durable_fd_ < 0) fail_errno(durable_path, "cannot open");
-  {
+  l.durable_fd_ = read_only ? ::open(durable_path.c_str(), O_RDONLY | O_CLOEXEC)
+                            : ::open(durable_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (l.durable_fd_ < 0 && !(read_only && errno == ENOENT)) fail_errno(durable_path, "cannot open");
+  if (l.durable_fd_ >= 0) {
     std::uint8_t buf[durable_file_bytes];
     const ssize_t n = ::pread(l.durable_fd_, buf, sizeof buf, 0);
     if (n < 0) fail_errno(durable_path, "cannot read");
@@ -257,6 +294,19 @@ ledger ledger::open(const ledger_config& config) {
     // recovery is then less strict, never lossy.
   }
 
+  // Repair: the first problem found decides where the ledger ends (`cut`); every later
+  // segment file goes.
+  bool have_cut = false;
+  record_position cut{};
+  auto cut_at = [&](record_position at, const std::string& why) {
+    if (have_cut) return;
+    have_cut = true;
+    cut = at;
+    report->cut = true;
+    report->reason = why;
+  };
+  std::string stop_reason;  // repair: why segments from `usable` on are dropped
+
   // Segment files, which must be numbered 0..n-1.
   std::vector<std::uint64_t> numbers;
   for (const auto& entry : std::filesystem::directory_iterator(l.dir_, ec)) {
@@ -266,31 +316,60 @@ ledger ledger::open(const ledger_config& config) {
   }
   if (ec) fail(l.dir_, "cannot list directory: " + ec.message());
   std::sort(numbers.begin(), numbers.end());
-  for (std::size_t i = 0; i < numbers.size(); ++i)
-    if (numbers[i] != i) fail(l.dir_ / segment_name(i), "segment file missing");
   if (numbers.size() > max_segments)
     fail(l.dir_, "more than " + std::to_string(max_segments) + " segments");
-  if (!numbers.empty() && wm.segment >= numbers.size())
-    fail(durable_path, "durable watermark names segment " + std::to_string(wm.segment) +
-                           " but only " + std::to_string(numbers.size()) + " segments exist");
-
+  std::size_t usable = numbers.size();
   for (std::size_t i = 0; i < numbers.size(); ++i) {
+    if (numbers[i] == i) continue;
+    if (!repairing) fail(l.dir_ / segment_name(i), "segment file missing");
+    usable = i;
+    stop_reason = (l.dir_ / segment_name(i)).string() + ": segment file missing";
+    break;
+  }
+  if (read_only && usable == 0) fail(l.dir_, "no ledger here (no segment files)");
+  if (usable != 0 && have_wm && wm.segment >= usable) {
+    if (!repairing)
+      fail(durable_path, "durable watermark names segment " + std::to_string(wm.segment) +
+                             " but only " + std::to_string(numbers.size()) + " segments exist");
+    have_wm = false;  // repair rewrites it
+    wm = watermark{};
+  }
+
+  std::vector<bool> short_sealed;  // repair: a sealed segment that lost its end
+  for (std::size_t i = 0; i < usable; ++i) {
     const auto path = l.dir_ / segment_name(i);
-    const bool last = i + 1 == numbers.size();
+    const bool last = i + 1 == usable;
     segment seg;
-    seg.fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    seg.fd = ::open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (seg.fd < 0) fail_errno(path, "cannot open");
     l.segments_.push_back(seg);  // owned from here on: the destructor closes it
+    short_sealed.push_back(false);
+    // Repair: a segment whose header is bad ends the ledger at the end of the one before.
+    auto bad = [&](const std::string& why) {
+      if (!repairing) fail(path, why);
+      ::close(l.segments_.back().fd);
+      l.segments_.pop_back();
+      short_sealed.pop_back();
+      usable = i;
+      stop_reason = path.string() + ": " + why;
+    };
     std::uint8_t header[segment_header_bytes];
     struct stat st {};
     if (::fstat(seg.fd, &st) != 0) fail_errno(path, "cannot stat");
     // A segment created after the last sync may have reached the disk without its header
     // (power loss): the newest segment, beyond the watermark, with no header at all is
-    // re-initialised as empty; anywhere else a missing header is an error.
+    // re-initialised as empty (a reader just skips it); anywhere else a missing header is
+    // an error.
     const ssize_t got = ::pread(seg.fd, header, sizeof header, 0);
     if (got < 0) fail_errno(path, "cannot read");
     if (last && i > 0 && (!have_wm || i > wm.segment) &&
         all_zero(header, static_cast<std::size_t>(got))) {
+      if (read_only) {
+        ::close(l.segments_.back().fd);
+        l.segments_.pop_back();
+        short_sealed.pop_back();
+        break;
+      }
       if (::ftruncate(seg.fd, static_cast<off_t>(l.segment_bytes_)) != 0)
         fail_errno(path, "cannot extend");
       write_segment_header(header, i, l.segment_bytes_);
@@ -299,57 +378,79 @@ ledger ledger::open(const ledger_config& config) {
       if (::fstat(seg.fd, &st) != 0) fail_errno(path, "cannot stat");
       l.stats_.reinitialized_segments++;
     } else if (got != static_cast<ssize_t>(sizeof header)) {
-      fail(path, "segment header truncated at offset 0");
+      bad("segment header truncated at offset 0");
+      break;
     }
-    if (std::memcmp(header, segment_magic, 8) != 0) fail(path, "bad segment magic at offset 0");
-    if (load_u32_le(header + 8) != segment_version) fail(path, "unsupported segment version");
-    if (segment_header_crc(header) != load_u32_le(header + 12))
-      fail(path, "segment header checksum mismatch at offset 0");
-    if (load_u64_le(header + 16) != i) fail(path, "segment index does not match file name");
+    const char* why_bad = nullptr;
+    if (std::memcmp(header, segment_magic, 8) != 0) why_bad = "bad segment magic at offset 0";
+    else if (load_u32_le(header + 8) != segment_version) why_bad = "unsupported segment version";
+    else if (segment_header_crc(header) != load_u32_le(header + 12)) why_bad = "segment header checksum mismatch at offset 0";
+    else if (load_u64_le(header + 16) != i) why_bad = "segment index does not match file name";
     const std::uint64_t bytes = load_u64_le(header + 24);
-    if (bytes < min_segment_bytes || bytes % page_bytes != 0)
-      fail(path, "bad segment size in header");
+    if (why_bad == nullptr && (bytes < min_segment_bytes || bytes % page_bytes != 0)) why_bad = "bad segment size in header";
     const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
-    if (file_bytes > bytes) fail(path, "file is larger than its header says");
-    if (file_bytes < bytes) {
-      // Only the last segment may have lost its end (a truncated file): it is restored to
-      // full size with zeros and the scan below treats the cut as a torn tail.
-      if (!last) fail(path, "sealed segment is truncated at offset " + std::to_string(file_bytes));
-      if (::ftruncate(seg.fd, static_cast<off_t>(bytes)) != 0) fail_errno(path, "cannot extend");
+    if (why_bad == nullptr && file_bytes > bytes) why_bad = "file is larger than its header says";
+    if (why_bad == nullptr && file_bytes < bytes && !last && !repairing)
+      why_bad = "sealed segment is truncated";
+    if (why_bad != nullptr) {
+      bad(why_bad);
+      break;
     }
-    void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
+    std::uint64_t map_bytes = bytes;
+    if (file_bytes < bytes) {
+      // The last segment may have lost its end (a truncated file): a writer restores it to
+      // full size with zeros and the scan below treats the cut as a torn tail; a reader maps
+      // what is there. Repair does the same to a sealed segment, then cuts after its records.
+      if (read_only) {
+        map_bytes = file_bytes;
+      } else if (::ftruncate(seg.fd, static_cast<off_t>(bytes)) != 0) {
+        fail_errno(path, "cannot extend");
+      }
+      short_sealed.back() = !last;
+    }
+    void* base = ::mmap(nullptr, map_bytes, read_only ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, seg.fd, 0);
     if (base == MAP_FAILED) fail_errno(path, "cannot mmap");
     l.segments_.back().base = static_cast<std::uint8_t*>(base);
-    l.segments_.back().bytes = bytes;
+    l.segments_.back().bytes = map_bytes;
   }
 
   // Scan and index.
-  for (std::size_t i = 0; i < l.segments_.size(); ++i) {
+  for (std::size_t i = 0; i < l.segments_.size() && !have_cut; ++i) {
     segment& seg = l.segments_[i];
     const auto path = l.dir_ / segment_name(i);
     const bool last = i + 1 == l.segments_.size();
-    const bool verify = last || config.verify_all_checksums_on_open;
+    const bool verify = last || config.verify_all_checksums_on_open || repairing;
     std::size_t off = segment_header_bytes;
     record_view v;
     record_error err = record_error::none;
     while (off < seg.bytes) {
       err = parse_impl({seg.base + off, seg.bytes - off}, v, verify);
       if (err != record_error::none) break;
-      if (!l.empty() && v.slot < l.last_slot_)
-        fail(path, "slot regresses at offset " + std::to_string(off));
+      if (!l.empty() && v.slot < l.last_slot_) {
+        if (!repairing) fail(path, "slot regresses at offset " + std::to_string(off));
+        cut_at({i, off}, path.string() + ": slot regresses at offset " + std::to_string(off));
+        break;
+      }
       l.note_record(v.slot, {i, off});
       l.stats_.records++;
       l.stats_.bytes += v.size;
       off += v.size;
     }
     seg.used = off;
+    if (have_cut) break;
     if (err == record_error::none || all_zero(seg.base + off, seg.bytes - off)) {
-      if (last && i == wm.segment && off < wm.offset)
+      if (repairing && short_sealed[i])
+        cut_at({i, off}, path.string() + ": sealed segment is truncated after offset " + std::to_string(off));
+      if (!repairing && last && i == wm.segment && off < wm.offset)
         fail(path, "durable data missing: records end at offset " + std::to_string(off) +
                        " but " + std::to_string(wm.offset) + " were durable");
       continue;  // clean end of segment
     }
     const std::string where = "offset " + std::to_string(off) + " (" + to_string(err) + ")";
+    if (repairing) {
+      cut_at({i, off}, path.string() + ": corrupt record at " + where);
+      break;
+    }
     if (!last) fail(path, "corrupt record in sealed segment at " + where);
     if (i < wm.segment || (i == wm.segment && off < wm.offset))
       fail(path, "corrupt record below the durable watermark at " + where);
@@ -361,26 +462,30 @@ ledger ledger::open(const ledger_config& config) {
         fail(path, "corrupt record at " + where + " followed by a valid record at offset " +
                        std::to_string(p));
     }
-    // Torn tail: zero it so the next append starts clean.
+    // Torn tail: a writer zeroes it so the next append starts clean; a reader stops there.
     std::size_t end = seg.bytes;
     while (end > off && seg.base[end - 1] == 0) --end;
     end = std::min(seg.bytes, (end + record_alignment_bytes - 1) & ~(record_alignment_bytes - 1));
-    std::memset(seg.base + off, 0, end - off);
+    if (!read_only) std::memset(seg.base + off, 0, end - off);
     l.stats_.truncated_tail_bytes = end - off;
     l.stats_.truncated_tail_records = 1;
   }
-  if (l.stats_.records < wm.records)
+  if (!repairing && l.stats_.records < wm.records)
     fail(durable_path, "durable watermark says " + std::to_string(wm.records) +
                            " records but only " + std::to_string(l.stats_.records) + " remain");
 
   l.dir_synced_segments_ = fresh_dir ? 0 : l.segments_.size();
-  if (l.segments_.empty() && !l.roll_segment())
-    fail_errno(l.dir_ / segment_name(0), "cannot create segment");
+  if (l.segments_.empty()) {
+    // Only a writer gets here with no segment (a reader needs one, repair may have dropped
+    // every one): start segment 0 afresh.
+    if (!l.roll_segment()) fail_errno(l.dir_ / segment_name(0), "cannot create segment");
+    short_sealed.push_back(false);
+  }
   l.stats_.segments = l.segments_.size();
   l.synced_segment_ = std::min<std::uint64_t>(wm.segment, l.segments_.size() - 1);
   l.synced_offset_ = std::min<std::uint64_t>(wm.offset, l.segments_[l.synced_segment_].used);
   if (l.stats_.truncated_tail_bytes != 0) l.synced_offset_ = 0;  // re-sync the zeroed tail
-  l.durable_records_.store(wm.records, std::memory_order_relaxed);
+  l.durable_records_.store(std::min(wm.records, l.stats_.records), std::memory_order_relaxed);
   // Bytes are not in the watermark; everything up to its records is durable.
   {
     std::uint64_t counted = 0, bytes = 0;
@@ -392,6 +497,55 @@ ledger ledger::open(const ledger_config& config) {
     }
     l.durable_bytes_.store(bytes, std::memory_order_relaxed);
   }
+
+  if (repairing) {
+    if (!have_cut && usable < numbers.size()) {
+      have_cut = true;
+      cut = {l.segments_.size() - 1, l.segments_.back().used};
+      report->cut = true;
+      report->reason = stop_reason;
+    }
+    if (!have_cut) cut = l.end_position();  // nothing wrong: the watermark is rewritten anyway
+    // What the cut throws away: the rest of cut's segment (to its last non-zero byte, which
+    // truncate zeroes), every later segment, mapped or not.
+    segment& at = l.segments_[cut.segment];
+    std::size_t garbage_end = at.bytes;
+    while (garbage_end > cut.offset && at.base[garbage_end - 1] == 0) --garbage_end;
+    garbage_end = std::min(at.bytes, (garbage_end + record_alignment_bytes - 1) & ~(record_alignment_bytes - 1));
+    report->bytes_dropped += garbage_end - cut.offset;
+    count_intact(at.base, garbage_end, cut.offset, *report);
+    at.used = std::max<std::size_t>(at.used, garbage_end);
+    for (std::size_t s = cut.segment + 1; s < l.segments_.size(); ++s) {
+      count_intact(l.segments_[s].base, l.segments_[s].bytes, segment_header_bytes, *report);
+      report->segments_deleted++;
+    }
+    for (std::size_t s = usable; s < numbers.size(); ++s) {
+      const auto path = l.dir_ / segment_name(numbers[s]);
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st {};
+      if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size > 0) {
+        void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED) {
+          count_intact(static_cast<const std::uint8_t*>(p), static_cast<std::size_t>(st.st_size),
+                       std::min<std::size_t>(segment_header_bytes, static_cast<std::size_t>(st.st_size)), *report);
+          ::munmap(p, static_cast<std::size_t>(st.st_size));
+        }
+      }
+      if (fd >= 0) ::close(fd);
+    }
+    l.truncate(cut);  // the watermark first, then the bytes and the later mapped segments
+    bool removed = false;
+    for (std::size_t s = usable; s < numbers.size(); ++s) {
+      const std::string name = segment_name(numbers[s]);
+      if (::unlinkat(l.dir_fd_, name.c_str(), 0) != 0) fail_errno(l.dir_ / name, "repair: cannot delete");
+      report->segments_deleted++;
+      removed = true;
+    }
+    if (removed && ::fsync(l.dir_fd_) != 0) fail_errno(l.dir_, "repair: fsync failed");
+    report->records_kept = l.stats_.records;
+    report->last_slot_kept = l.last_slot_;
+    report->at = cut;
+  }
   return l;
 }
 
@@ -401,6 +555,8 @@ ledger& ledger::operator=(ledger&& other) noexcept {
   if (this == &other) return *this;
   close_all();
   dir_ = std::move(other.dir_);
+  lock_ = std::move(other.lock_);
+  read_only_ = other.read_only_;
   segment_bytes_ = other.segment_bytes_;
   dir_fd_ = std::exchange(other.dir_fd_, -1);
   durable_fd_ = std::exchange(other.durable_fd_, -1);
@@ -480,7 +636,9 @@ append_error ledger::append(record_type type, std::uint64_t slot,
                             std::span<const std::uint8_t> payload) noexcept {
   append_error err = append_error::none;
   const auto t = static_cast<std::uint16_t>(type);
-  if (t == 0 || t > max_record_type) {
+  if (read_only_) {
+    err = append_error::read_only;
+  } else if (t == 0 || t > max_record_type) {
     err = append_error::invalid_type;
   } else if (payload.size() > max_payload_bytes()) {
     err = append_error::payload_too_large;
@@ -513,6 +671,10 @@ sync_point ledger::mark() const noexcept {
 
 sync_result ledger::sync_to(const sync_point& p) noexcept {
   sync_result r;
+  if (read_only_) {
+    r.error = EROFS;
+    return r;
+  }
   if (p.records < durable_records_.load(std::memory_order_relaxed)) {
     r.ok = true;
     r.durable_records = durable_records_.load(std::memory_order_relaxed);
@@ -581,6 +743,7 @@ void ledger::reindex_to(record_position end) noexcept {
 }
 
 void ledger::truncate(record_position end) {
+  if (read_only_) fail(dir_, "truncate: the ledger is open read-only");
   if (end.segment >= segments_.size())
     fail(dir_, "truncate: no segment " + std::to_string(end.segment));
   const auto path = dir_ / segment_name(end.segment);

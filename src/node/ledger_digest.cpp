@@ -7,6 +7,7 @@ namespace riptide::node {
 std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir) {
   ledger::ledger_config cfg;
   cfg.dir = dir;
+  cfg.read_only = true;  // a tool that looks never writes
   const auto lg = ledger::ledger::open(cfg);
   std::vector<slot_digest> out;
   for (const ledger::slot_records& sr : lg.slot_index()) {

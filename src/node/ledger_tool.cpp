@@ -62,6 +62,7 @@ ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned th
   try {
     ledger::ledger_config cfg;
     cfg.dir = dir;
+    cfg.read_only = true;  // verify changes nothing, not even a torn tail
     cfg.verify_all_checksums_on_open = true;
     lg.emplace(ledger::ledger::open(cfg));
   } catch (const std::exception& e) {
@@ -191,6 +192,7 @@ bool show_ledger_slot(const std::filesystem::path& dir, std::uint64_t slot, std:
   try {
     ledger::ledger_config cfg;
     cfg.dir = dir;
+    cfg.read_only = true;
     auto lg = ledger::ledger::open(cfg);
     const auto where = lg.records_in_slot(slot);
     if (where.count == 0) {

@@ -56,15 +56,17 @@ metrics_registry::metrics_registry(const std::filesystem::path& path, std::uint3
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
   }
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(errno_text(path, "cannot create metrics file"));
-  if (::ftruncate(fd, static_cast<off_t>(bytes_)) != 0) {
-    const auto msg = errno_text(path, "cannot size metrics file");
-    ::close(fd);
-    throw std::runtime_error(msg);
-  }
+  // Locked before anything is written: a second process with the same metrics path stops
+  // here and leaves the running node's counters and file alone.
+  lock_ = file_lock::acquire(path, "metrics file", [](int fd) -> std::uint32_t {
+    metrics_file_header h{};
+    if (::pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) return 0;
+    return h.magic.load(std::memory_order_relaxed) == metrics_magic ? h.pid : 0;
+  });
+  const int fd = lock_.fd();
+  if (::ftruncate(fd, 0) != 0 || ::ftruncate(fd, static_cast<off_t>(bytes_)) != 0)
+    throw std::runtime_error(errno_text(path, "cannot size metrics file"));
   void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
   if (p == MAP_FAILED) throw std::runtime_error(errno_text(path, "cannot map metrics file"));
   base_ = static_cast<std::uint8_t*>(p);
   auto* h = new (base_) metrics_file_header{};
@@ -80,6 +82,8 @@ metrics_registry::metrics_registry(const std::filesystem::path& path, std::uint3
 metrics_registry::~metrics_registry() {
   if (base_ != nullptr) {
     ::munmap(base_, bytes_);
+    // Removed while still locked (the lock is released after this body), so no other
+    // process can own the file at this path yet.
     std::error_code ec;
     std::filesystem::remove(path_, ec);
   }

@@ -1,9 +1,12 @@
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/util/file_lock.hpp>
 
 #include "../support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <isa-l/crc.h>
+
+#include <iterator>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -368,14 +371,16 @@ struct torn_fixture {
 TEST(ledger, torn_tail_truncated_file) {
   torn_fixture f;
   fs::resize_file(f.segment, (f.tail_start + f.tail_end) / 2);
-  auto l = ledger::open(config_for(f.dir.path()));
-  expect_records(l, f.records_before);
-  EXPECT_EQ(l.stats().truncated_tail_records, 1u);
-  EXPECT_GT(l.stats().truncated_tail_bytes, 0u);
-  EXPECT_EQ(fs::file_size(f.segment), test_segment_bytes);
-  // The ledger keeps working and the next reopen is clean.
-  append_n(l, 299, 310);
-  ASSERT_TRUE(l.sync().ok);
+  {
+    auto l = ledger::open(config_for(f.dir.path()));
+    expect_records(l, f.records_before);
+    EXPECT_EQ(l.stats().truncated_tail_records, 1u);
+    EXPECT_GT(l.stats().truncated_tail_bytes, 0u);
+    EXPECT_EQ(fs::file_size(f.segment), test_segment_bytes);
+    // The ledger keeps working and the next reopen is clean.
+    append_n(l, 299, 310);
+    ASSERT_TRUE(l.sync().ok);
+  }
   auto again = ledger::open(config_for(f.dir.path()));
   expect_records(again, 310);
   EXPECT_EQ(again.stats().truncated_tail_bytes, 0u);
@@ -519,14 +524,15 @@ TEST(ledger, newest_segment_without_header_is_reinitialized) {
   }
   // What a power loss right after creating segment 1 can leave: an empty file.
   { std::ofstream(dir.path() / "segment-00000001.log"); }
-  auto l = ledger::open(config_for(dir.path()));
-  expect_records(l, 100);
-  EXPECT_EQ(l.stats().reinitialized_segments, 1u);
-  EXPECT_EQ(l.stats().segments, 2u);
-  append_n(l, 100, 120);
-  ASSERT_TRUE(l.sync().ok);
-  auto again = ledger::open(config_for(dir.path()));
-  expect_records(again, 120);
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    expect_records(l, 100);
+    EXPECT_EQ(l.stats().reinitialized_segments, 1u);
+    EXPECT_EQ(l.stats().segments, 2u);
+    append_n(l, 100, 120);
+    ASSERT_TRUE(l.sync().ok);
+  }
+  expect_records(ledger::open(config_for(dir.path())), 120);
   // The first segment is never re-initialised: that would hide the loss of durable data.
   std::vector<std::uint8_t> zeros(segment_header_bytes, 0);
   patch_file(dir.path() / "segment-00000000.log", 0, zeros);
@@ -541,6 +547,159 @@ TEST(ledger, missing_segment_is_an_error) {
   }
   fs::remove(dir.path() / "segment-00000001.log");
   EXPECT_THROW((void)ledger::open(config_for(dir.path())), std::runtime_error);
+}
+
+// ---- ownership, read-only, repair --------------------------------------------------------
+
+std::vector<std::uint8_t> file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(ledger_lock, a_second_writer_is_refused_and_readers_are_not) {
+  temp_dir dir;
+  auto l = ledger::open(config_for(dir.path()));
+  append_n(l, 0, 5);
+  try {
+    (void)ledger::open(config_for(dir.path()));
+    FAIL() << "expected lock_held_error";
+  } catch (const riptide::util::lock_held_error& e) {
+    EXPECT_EQ(e.holder_pid(), static_cast<std::uint32_t>(::getpid()));
+  }
+  riptide::ledger::repair_report r;
+  EXPECT_THROW((void)ledger::repair(config_for(dir.path()), r), riptide::util::lock_held_error);
+  auto ro = config_for(dir.path());
+  ro.read_only = true;
+  EXPECT_NO_THROW((void)ledger::open(ro));  // a reader takes no lock
+  append_n(l, 5, 8);  // the writer was not disturbed
+  expect_records(l, 8);
+}
+
+TEST(ledger_read_only, creates_nothing_where_there_is_no_ledger) {
+  temp_dir dir;
+  auto ro = config_for(dir.path() / "absent");
+  ro.read_only = true;
+  EXPECT_THROW((void)ledger::open(ro), std::runtime_error);
+  EXPECT_FALSE(fs::exists(dir.path() / "absent"));
+  ro.dir = dir.path();  // exists, holds no ledger
+  try {
+    (void)ledger::open(ro);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no ledger here"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(ledger_read_only, leaves_a_torn_tail_as_it_is_and_refuses_writes) {
+  temp_dir dir;
+  std::uint64_t end = 0;
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    append_n(l, 0, 20);
+    end = l.end_position().offset;
+  }
+  const auto seg = last_segment(dir.path());
+  patch_file(seg, end, {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88});  // a torn record
+  const auto before = file_bytes(seg);
+  const auto durable_before = file_bytes(dir.path() / "durable");
+  {
+    auto ro = config_for(dir.path());
+    ro.read_only = true;
+    auto l = ledger::open(ro);
+    expect_records(l, 20);
+    EXPECT_EQ(l.stats().truncated_tail_records, 1u);
+    EXPECT_EQ(l.append(record_type::entry_batch, 99, payload_for(1)), append_error::read_only);
+    EXPECT_FALSE(l.sync().ok);
+    EXPECT_THROW(l.truncate({0, segment_header_bytes}), std::runtime_error);
+  }
+  EXPECT_EQ(file_bytes(seg), before);
+  EXPECT_EQ(file_bytes(dir.path() / "durable"), durable_before);
+}
+
+TEST(ledger_repair, a_sound_ledger_keeps_every_record) {
+  temp_dir dir;
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    append_n(l, 0, 300);
+    ASSERT_TRUE(l.sync().ok);
+  }
+  riptide::ledger::repair_report r;
+  {
+    auto l = ledger::repair(config_for(dir.path()), r);
+    expect_records(l, 300);
+  }
+  EXPECT_FALSE(r.cut) << r.reason;
+  EXPECT_EQ(r.records_kept, 300u);
+  EXPECT_EQ(r.records_dropped, 0u);
+  EXPECT_EQ(r.segments_deleted, 0u);
+  expect_records(ledger::open(config_for(dir.path())), 300);
+}
+
+TEST(ledger_repair, corruption_in_a_sealed_segment_cuts_there_and_says_what_went) {
+  temp_dir dir;
+  std::uint64_t segments = 0;
+  {
+    auto l = ledger::open(config_for(dir.path()));
+    append_n(l, 0, 1000);
+    ASSERT_TRUE(l.sync().ok);
+    segments = l.stats().segments;
+    ASSERT_GT(segments, 2u);
+  }
+  // Record 10 of segment 0 loses a payload byte: a checked open refuses the ledger for good.
+  std::uint64_t off = segment_header_bytes;
+  for (std::uint64_t i = 0; i < 10; ++i) off += encoded_record_bytes(payload_for(i).size());
+  const auto first = dir.path() / "segment-00000000.log";
+  patch_file(first, off + record_header_bytes, {static_cast<std::uint8_t>(read_byte(first, off + record_header_bytes) ^ 0x5A)});
+  auto checked = config_for(dir.path());
+  checked.verify_all_checksums_on_open = true;  // what `ledger verify` does
+  EXPECT_THROW((void)ledger::open(checked), std::runtime_error);
+  riptide::ledger::repair_report r;
+  (void)ledger::repair(config_for(dir.path()), r);
+  EXPECT_TRUE(r.cut);
+  EXPECT_NE(r.reason.find("segment-00000000.log"), std::string::npos) << r.reason;
+  EXPECT_NE(r.reason.find("offset " + std::to_string(off)), std::string::npos) << r.reason;
+  EXPECT_EQ(r.at.segment, 0u);
+  EXPECT_EQ(r.at.offset, off);
+  EXPECT_EQ(r.records_kept, 10u);
+  EXPECT_EQ(r.last_slot_kept, slot_for(9));
+  EXPECT_EQ(r.records_dropped, 989u);  // every intact record after the damaged one
+  EXPECT_EQ(r.first_slot_dropped, slot_for(11));
+  EXPECT_EQ(r.last_slot_dropped, slot_for(999));
+  EXPECT_EQ(r.segments_deleted, segments - 1);
+  // The ledger opens again, holds exactly the valid prefix, and takes appends.
+  auto l = ledger::open(config_for(dir.path()));
+  expect_records(l, 10);
+  EXPECT_EQ(l.durable_records(), 10u);
+  append_n(l, 10, 20);
+  expect_records(l, 20);
+}
+
+TEST(ledger_repair, a_missing_or_headerless_segment_ends_the_ledger_before_it) {
+  for (const bool missing : {true, false}) {
+    temp_dir dir;
+    {
+      auto l = ledger::open(config_for(dir.path()));
+      append_n(l, 0, 1000);
+      ASSERT_TRUE(l.sync().ok);
+      ASSERT_GT(l.stats().segments, 3u);
+    }
+    const auto second = dir.path() / "segment-00000001.log";
+    if (missing) fs::remove(second);
+    else patch_file(second, 0, {'X'});
+    EXPECT_THROW((void)ledger::open(config_for(dir.path())), std::runtime_error);
+    riptide::ledger::repair_report r;
+    (void)ledger::repair(config_for(dir.path()), r);
+    EXPECT_TRUE(r.cut) << missing;
+    EXPECT_NE(r.reason.find("segment-00000001.log"), std::string::npos) << r.reason;
+    EXPECT_EQ(r.at.segment, 0u);
+    EXPECT_FALSE(fs::exists(dir.path() / "segment-00000002.log"));
+    auto l = ledger::open(config_for(dir.path()));
+    EXPECT_EQ(l.stats().records, r.records_kept);
+    EXPECT_GT(r.records_kept, 0u);
+    expect_records(l, r.records_kept);
+    EXPECT_GT(r.records_dropped, 0u);  // the later segments' records are counted
+  }
 }
 
 // ---- crash test ------------------------------------------------------------------------
@@ -672,12 +831,14 @@ TEST(ledger_sync, truncate_removes_the_tail_durably_across_segments) {
 
 TEST(ledger_sync, truncate_to_the_start_empties_the_ledger) {
   temp_dir d;
-  ledger l = ledger::open(config_for(d.path()));
-  append_n(l, 0, 20);
-  ASSERT_TRUE(l.sync().ok);
-  l.truncate({0, segment_header_bytes});
-  EXPECT_TRUE(l.empty());
-  EXPECT_EQ(l.durable_records(), 0u);
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    append_n(l, 0, 20);
+    ASSERT_TRUE(l.sync().ok);
+    l.truncate({0, segment_header_bytes});
+    EXPECT_TRUE(l.empty());
+    EXPECT_EQ(l.durable_records(), 0u);
+  }
   ledger again = ledger::open(config_for(d.path()));
   EXPECT_TRUE(again.empty());
 }

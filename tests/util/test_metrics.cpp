@@ -99,3 +99,33 @@ TEST(metrics, default_handle_counts_into_scratch) {
   b.add(0, 1);
   EXPECT_EQ(b.get(0), before + 1);
 }
+
+// A second registry on a live file (a second start of a running node) is refused before it
+// writes a byte: the first registry's counters and file are untouched, and it still removes
+// its own file at the end.
+TEST(metrics, a_second_registry_on_the_same_path_touches_nothing) {
+  const auto path = temp_path("exclusive");
+  {
+    metrics_registry reg(path, 4);
+    auto a = reg.add(metrics_kind::tile, "poh", {"hashes"});
+    a.add(0, 12345);
+    reg.heartbeat(777);
+    try {
+      metrics_registry second(path, 8);
+      FAIL() << "expected lock_held_error";
+    } catch (const lock_held_error& e) {
+      EXPECT_EQ(e.holder_pid(), static_cast<std::uint32_t>(::getpid()));
+      EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    }
+    ASSERT_TRUE(std::filesystem::exists(path));
+    metrics_reader reader(path);
+    const auto snap = reader.snapshot();
+    EXPECT_EQ(snap.heartbeat_unix_ns, 777u);
+    ASSERT_EQ(snap.blocks.size(), 1u);
+    EXPECT_EQ(snap.blocks[0].values[0], 12345u);
+    a.add(0, 1);  // the first registry still writes the mapped file
+    EXPECT_EQ(reader.snapshot().blocks[0].values[0], 12346u);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  metrics_registry again(path, 2);  // free once the first is gone
+}

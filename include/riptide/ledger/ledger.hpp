@@ -15,6 +15,20 @@
 //   truncate (start-up, no syncer) and the destructor: stop and join the syncer before either.
 //   durable_records()/durable_bytes() may be read from any thread. sync() is sync_to(mark())
 //   on the owner's thread, for when there is no separate syncer.
+// - Ownership. A writer (open() without read_only, repair()) takes an exclusive lock on
+//   <dir>/lock (util::file_lock, the holder's pid inside) before it reads or writes
+//   anything else, and keeps it while the object lives: a second writer, in any process,
+//   gets util::lock_held_error naming that pid and changes nothing. Readers take no lock.
+// - Read-only (ledger_config::read_only, for `riptide ledger verify/show/digest`): nothing
+//   is created, truncated, extended or zeroed; the directory must exist and hold segment
+//   files. A torn tail is not zeroed, the records simply end there (and are counted as
+//   usual). append() returns append_error::read_only, truncate() throws.
+// - repair() (start-up, the operator's `riptide ledger repair`) opens like a writer but
+//   does not stop at damage: the first bad thing found (a record that does not parse or
+//   fails its CRC in any segment, a slot that regresses, a bad or missing segment file, a
+//   sealed segment that lost its end) becomes the end of the ledger. Everything from there on
+//   is removed durably (the watermark first, as truncate does) and described in a
+//   repair_report. A ledger with nothing wrong keeps every record.
 // - ledger::open() is start-up: it creates the directory if needed, maps every segment,
 //   verifies the last segment's checksums, zeroes a torn tail (counted in
 //   stats().truncated_tail_bytes) and rebuilds the slot index. Anything else that is wrong
@@ -45,6 +59,7 @@
 //
 //   <dir>/segment-00000000.log  segment-00000001.log ...   fixed-size segment files
 //   <dir>/durable                                          the durable watermark
+//   <dir>/lock                                             writer's lock (its pid as text)
 //
 // Segment file (segment_bytes long, preallocated; unused space is zero):
 //
@@ -91,6 +106,8 @@
 #include <string>
 #include <vector>
 
+#include <riptide/util/file_lock.hpp>
+
 namespace riptide::ledger {
 
 constexpr std::size_t record_header_bytes = 24;
@@ -132,9 +149,9 @@ enum class append_error : std::uint8_t {
   invalid_type,           // record_type outside [1, max_record_type]
   slot_regressed,         // slot < last_slot()
   segment_create_failed,  // could not create/allocate/map a new segment (disk full, ...)
+  read_only,              // the ledger was opened read-only
 };
-constexpr std::size_t append_error_count =
-    static_cast<std::size_t>(append_error::segment_create_failed) + 1;
+constexpr std::size_t append_error_count = static_cast<std::size_t>(append_error::read_only) + 1;
 [[nodiscard]] const char* to_string(append_error error) noexcept;
 
 // Zero-copy view of one record. `size` is the whole encoded record (header, payload,
@@ -163,10 +180,13 @@ std::size_t encode_record(record_type type, std::uint64_t slot,
                           std::span<const std::uint8_t> payload,
                           std::span<std::uint8_t> out) noexcept;
 
+constexpr const char* lock_file_name = "lock";
+
 struct ledger_config {
-  std::filesystem::path dir;                        // created if missing
+  std::filesystem::path dir;                        // created if missing (not when read_only)
   std::size_t segment_bytes = default_segment_bytes;  // new segments; multiple of 4096
   bool verify_all_checksums_on_open = false;  // also CRC-check sealed segments (slower open)
+  bool read_only = false;  // touch nothing on disk; no lock (see the contract)
 };
 
 // Where a record lives.
@@ -206,11 +226,28 @@ struct sync_result {
   std::uint64_t durable_bytes = 0;
 };
 
+// What repair() found and removed.
+struct repair_report {
+  bool cut = false;            // something was wrong and the ledger now ends earlier
+  std::string reason;          // the first problem: file, offset, why
+  record_position at;          // where the ledger ends now
+  std::uint64_t records_kept = 0;
+  std::uint64_t last_slot_kept = 0;     // meaningless when records_kept == 0
+  std::uint64_t records_dropped = 0;    // intact records (CRC ok) found after the cut
+  std::uint64_t first_slot_dropped = 0;  // their slots (when records_dropped != 0)
+  std::uint64_t last_slot_dropped = 0;
+  std::uint64_t bytes_dropped = 0;      // non-zero bytes zeroed in the segment of the cut
+  std::uint64_t segments_deleted = 0;   // later segment files removed
+};
+
 class ledger {
  public:
   // Throws std::runtime_error (message names the file and offset) on any unrecoverable
   // problem, std::invalid_argument on a bad config.
   static ledger open(const ledger_config& config);
+  // Opens for writing, cutting the ledger back to its last fully valid record (contract).
+  // Throws like open() for what it cannot mend (I/O errors, a lock held elsewhere).
+  static ledger repair(const ledger_config& config, repair_report& report);
 
   ledger(ledger&& other) noexcept;
   ledger& operator=(ledger&& other) noexcept;
@@ -318,12 +355,15 @@ class ledger {
     std::size_t used = 0;   // end of the last record
   };
   ledger() = default;
+  static ledger open_impl(const ledger_config& config, repair_report* report);
   void close_all() noexcept;
   [[nodiscard]] bool roll_segment() noexcept;
   void note_record(std::uint64_t slot, record_position pos) noexcept;
   void reindex_to(record_position end) noexcept;
 
   std::filesystem::path dir_;
+  util::file_lock lock_;  // writers only
+  bool read_only_ = false;
   std::size_t segment_bytes_ = default_segment_bytes;
   int dir_fd_ = -1;
   int durable_fd_ = -1;

@@ -5,6 +5,9 @@
 //   - `metrics_registry` (the node, at start-up) creates the file, sized for `max_blocks`,
 //     and hands out one `metrics_block` per tile, link or core. Adding blocks is start-up
 //     only (not thread-safe); the file is removed when the registry is destroyed.
+//   - The registry holds an exclusive lock on the file (file_lock.hpp) for its whole life,
+//     taken before it writes a byte: a second registry on the same path, in any process,
+//     throws util::lock_held_error naming the holder's pid and leaves the file alone.
 //   - Each counter has exactly one writer thread (the tile's or core's own). Writers use
 //     relaxed atomic load+store (no locked RMW), readers relaxed loads: a reader sees every
 //     counter monotone but not a consistent cut across counters, which is fine for rates.
@@ -37,6 +40,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <riptide/util/file_lock.hpp>
 
 namespace riptide::util {
 
@@ -95,7 +100,8 @@ class metrics_block {
 
 class metrics_registry {
  public:
-  // Creates (truncating) the file at `path`; throws std::runtime_error naming the path.
+  // Locks, then creates (truncating) the file at `path`; throws lock_held_error if another
+  // registry holds it, std::runtime_error naming the path on other failures.
   metrics_registry(const std::filesystem::path& path, std::uint32_t max_blocks);
   ~metrics_registry();
   metrics_registry(const metrics_registry&) = delete;
@@ -116,6 +122,7 @@ class metrics_registry {
   std::filesystem::path path_;
   std::size_t bytes_;
   std::uint8_t* base_;
+  file_lock lock_;  // released after the destructor's body has removed the file
 };
 
 struct metrics_snapshot_block {
