@@ -178,6 +178,7 @@ void gossip_tile::publish_snapshot(std::uint64_t now) {
   const auto& counts = engine_.table_counts();
   for (std::size_t i = 0; i < counts.size(); ++i) s->counts_by_kind.emplace_back(to_string(kind_at(i)), counts[i]);
   s->stats = flatten(engine_.get_stats());
+  s->duplicate_identity = engine_.duplicate_identity();
   std::uint64_t active = 0;
   for (const auto& p : s->peers) active += p.health == peer_health::active ? 1 : 0;
   set_counter(c_peers_active, active);

@@ -76,6 +76,9 @@ const std::vector<field>& fields() {
       RT_FIELD(gossip, purge_after_ms, "Values of a peer silent this long are purged."),
       RT_FIELD(gossip, wallclock_tolerance_ms, "Values stamped further than this in the future are rejected."),
       RT_FIELD(gossip, max_values, "Capacity of the CRDS table."),
+      RT_FIELD(gossip, max_own_data_keys,
+               "Keys this node publishes itself (POST /gossip/data); a new key beyond this is refused "
+               "with 409, updating an existing key is always accepted."),
       RT_FIELD(rpc, enabled, "Serve the HTTP API (its own thread, never on a tile's core)."),
       RT_FIELD(rpc, ip, "HTTP API bind address."),
       RT_FIELD(rpc, port, "HTTP API port."),
@@ -448,6 +451,8 @@ void config::validate() const {
   require(gossip.suspect_after_ms < gossip.dead_after_ms, "gossip.suspect_after_ms", "must be < gossip.dead_after_ms");
   require(gossip.dead_after_ms <= gossip.purge_after_ms, "gossip.dead_after_ms", "must be <= gossip.purge_after_ms");
   require(gossip.max_values >= 16, "gossip.max_values", "must be >= 16");
+  require(gossip.max_own_data_keys >= 1 && gossip.max_own_data_keys <= 4096, "gossip.max_own_data_keys",
+          "must be in 1..4096");
   require(cluster.shred_version <= 65535, "cluster.shred_version", "must be in 0..65535");
   for (const auto& e : cluster.entrypoints)
     require(parse_endpoint(e).has_value(), "cluster.entrypoints", "'" + e + "' is not ip:port");

@@ -1,5 +1,6 @@
 #include <riptide/node/genesis.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -7,6 +8,8 @@
 #include <toml++/toml.h>
 
 #include <riptide/crypto/keyfile.hpp>
+#include <riptide/ledger/ledger.hpp>
+#include <riptide/util/file_lock.hpp>
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/config.hpp>
@@ -162,7 +165,8 @@ void write_genesis(const std::filesystem::path& path, const genesis& g) {
   if (!out) throw std::runtime_error(path.string() + ": cannot write genesis file");
 }
 
-genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& o) {
+genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& o,
+                             std::vector<std::filesystem::path>* removed_ledgers) {
   if (o.nodes == 0 || o.nodes > 1000) throw config_error("genesis: --nodes must be in 1..1000");
   if (o.port_offset + o.nodes > 999) throw config_error("genesis: port offset + nodes must stay below 1000");
   std::uint32_t ip_first = 0;  // host order; 0: every validator on 127.0.0.1
@@ -178,6 +182,25 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
   const auto abs = std::filesystem::absolute(dir);
   if (!o.overwrite && std::filesystem::exists(abs / "genesis.toml"))
     throw std::runtime_error((abs / "genesis.toml").string() + ": exists (use --force to replace the cluster)");
+  // Ledgers of an earlier cluster in this directory: a node of the new one would refuse them
+  // (their chain starts from the old genesis hash), so they go with --force, unless a node
+  // still runs on one, and stop a plain run.
+  std::vector<std::filesystem::path> stale;
+  for (const auto& entry : std::filesystem::directory_iterator(abs)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && name.size() > 7 && name.starts_with("ledger-") &&
+        std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      stale.push_back(entry.path());
+  }
+  std::sort(stale.begin(), stale.end());
+  if (!stale.empty() && !o.overwrite)
+    throw std::runtime_error(stale.front().string() + ": a ledger of an earlier cluster is here (use --force to "
+                             "replace the cluster and remove its ledgers)");
+  for (const auto& d : stale) util::file_lock::check_free(d / ledger::lock_file_name, "ledger");
+  for (const auto& d : stale) {
+    std::filesystem::remove_all(d);
+    if (removed_ledgers != nullptr) removed_ledgers->push_back(d);
+  }
   genesis g;
   g.hashes_per_tick = o.hashes_per_tick;
   g.ticks_per_slot = o.ticks_per_slot;

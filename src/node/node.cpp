@@ -31,6 +31,7 @@
 #include <riptide/tvu/slot_replay.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/cpu.hpp>
+#include <riptide/util/hex.hpp>
 #include <riptide/util/metrics.hpp>
 #include <riptide/util/runtime.hpp>
 
@@ -159,6 +160,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   if (!cfg.cluster.genesis.empty()) cluster_genesis = load_genesis(cfg.cluster.genesis);
   m.identity = cfg.identity.key_file.empty() ? crypto::keypair::generate()
                                              : crypto::load_keyfile(cfg.identity.key_file);
+  // The ledger first: opening it takes its lock, so a second process started on this node's
+  // ledger stops here (util::lock_held_error), before it has touched the metrics file, a port
+  // or a byte of the ledger.
+  if (cfg.ledger.enabled) {
+    ledger::ledger_config lc;
+    lc.dir = cfg.ledger.dir;
+    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
+    m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
+  }
   if (cluster_genesis && cfg.tvu.enabled) {
     const auto& g = *cluster_genesis;
     std::vector<shred::turbine_node> stakes;
@@ -231,7 +241,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   pc.hashes_per_poll = cfg.poh.hashes_per_poll;
   pc.max_slots = cfg.poh.max_slots;
-  crypto::hash32 start_hash{};  // a standalone node starts its chain from the zero hash
+  // A cluster's chain starts from its genesis hash, which binds every ledger to its cluster;
+  // a standalone node's from the zero hash.
+  const crypto::hash32 chain_start = cluster_genesis ? cluster_genesis->hash() : crypto::hash32{};
+  crypto::hash32 start_hash = chain_start;
 
   // Cluster facts.
   const std::uint16_t shred_version = cluster_genesis
@@ -297,14 +310,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
-    ledger::ledger_config lc;
-    lc.dir = cfg.ledger.dir;
-    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
-    m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
     m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     m.statuses = std::make_unique<tpu::tx_status_cache>(cfg.ledger.tx_status_entries);
     resume = find_resume_point(*m.ledger_store);
     if (resume) {
+      if (resume->chain_start_hash != chain_start)
+        throw config_error(fmt::format(
+            "ledger.dir {}: this ledger's chain starts from {}, which is not this node's {} {}; it "
+            "belongs to another cluster (use a new ledger.dir, or remove this one)",
+            cfg.ledger.dir, util::to_hex(resume->chain_start_hash),
+            cluster_genesis ? "genesis hash" : "start hash (no genesis: zero)", util::to_hex(chain_start)));
       if (resume->hashes_per_tick != pc.hashes_per_tick || resume->ticks_per_slot != pc.ticks_per_slot)
         throw std::runtime_error(fmt::format(
             "{}: the ledger's chain has {} hashes/tick and {} ticks/slot, this node {} and {}; "
@@ -460,6 +475,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     gc.engine.purge_after_ms = cfg.gossip.purge_after_ms;
     gc.engine.wallclock_tolerance_ms = cfg.gossip.wallclock_tolerance_ms;
     gc.engine.max_values = cfg.gossip.max_values;
+    gc.engine.max_own_data_keys = cfg.gossip.max_own_data_keys;
     for (const auto& e : cfg.cluster.entrypoints) {
       const auto ep = *parse_endpoint(e);
       gc.entrypoints.push_back(gossip::socket_addr{ep.first, ep.second});
@@ -543,7 +559,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tvu::replay_chain_config rc;
     rc.hashes_per_tick = pc.hashes_per_tick;
     rc.ticks_per_slot = pc.ticks_per_slot;
-    rc.start_hash = crypto::hash32{};  // a cluster's chain starts from the zero hash
+    rc.start_hash = chain_start;
     m.replayer = std::make_unique<tvu::slot_replayer>(*m.bank, rc, cfg.ledger.max_accounts_per_slot);
     if (resume) m.replayer->resume(resume->next_slot, resume->last_hash, resume->tick_height);
     tvu::replay_tile_config rtc;
@@ -558,6 +574,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     hc.ip = cfg.rpc.ip;
     hc.port = static_cast<std::uint16_t>(cfg.rpc.port);
     hc.max_body_bytes = cfg.rpc.max_body_bytes;
+    hc.max_own_data_keys = cfg.gossip.max_own_data_keys;
     hc.metrics_path = cfg.metrics_path();
     hc.node_name = cfg.node.name;
     m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
@@ -697,6 +714,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   out << std::flush;
   m.rt->start();
   totals prev{};
+  bool duplicate_reported = false;
   auto prev_time = t0;
   const auto limit = std::chrono::seconds(m.cfg.node.run_seconds);
   for (;;) {
@@ -713,6 +731,19 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     }
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - prev_time).count();
+    // Our identity live in another process: two leaders with one key would sign two
+    // different blocks for the same slots. Stop leading at the end of this slot, say so.
+    if (m.poh && m.gossip && !duplicate_reported) {
+      const auto snap = m.board.latest();
+      if (snap && snap->duplicate_identity) {
+        m.poh->halt_at_slot_end();
+        duplicate_reported = true;
+        out << "ERROR: another live process signs gossip with this node's identity (gossip "
+               "duplicate_identity_detected); this node stops leading at the end of the current slot "
+               "and makes no more blocks. Stop one of the two processes.\n"
+            << std::flush;
+      }
+    }
     const totals cur = read();
     m.sample_links();
     if (dt > 0.05) {

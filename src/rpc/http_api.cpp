@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -87,6 +88,7 @@ struct http_api::impl {
   util::spsc_ring<gossip::gossip_command>* commands;
   http_chain_view chain;
   int tpu_socket = -1;  // for POST /tx; used only by the single worker thread
+  std::set<std::string> own_keys;  // keys POST /gossip/data queued; the single worker's
   httplib::Server server;
   std::thread thread;
   bool started = false;
@@ -191,6 +193,11 @@ struct http_api::impl {
       auto s = board != nullptr ? board->latest() : nullptr;
       json j{{"status", "ok"}, {"node", config.node_name}};
       if (s) j["gossip"] = gossip::to_string(s->health);
+      if (s && s->duplicate_identity) {
+        // Another live process signs as this node: it must not lead (node.cpp halts PoH).
+        j["status"] = "duplicate_identity";
+        j["duplicate_identity"] = true;
+      }
       reply(res, 200, j);
     });
     server.Get("/gossip/peers", [this](const httplib::Request&, httplib::Response& res) {
@@ -250,12 +257,21 @@ struct http_api::impl {
       if (value.size() > gossip::command_value_max_bytes)
         return error(res, 400, fmt::format("value must be at most {} bytes", gossip::command_value_max_bytes));
       if (commands == nullptr) return error(res, 503, "gossip is not running");
+      const bool new_key = own_keys.count(key) == 0;
+      if (new_key && own_keys.size() >= config.max_own_data_keys)
+        return reply(res, 409,
+                     json{{"error", fmt::format("this node already publishes {} keys, its limit "
+                                                "(gossip.max_own_data_keys); update one of them instead",
+                                                own_keys.size())},
+                          {"keys", own_keys.size()},
+                          {"max_own_data_keys", config.max_own_data_keys}});
       gossip::gossip_command cmd;
       cmd.key_len = static_cast<std::uint8_t>(key.size());
       cmd.value_len = static_cast<std::uint16_t>(value.size());
       std::memcpy(cmd.key, key.data(), key.size());
       std::memcpy(cmd.value, value.data(), value.size());
       if (!commands->try_push(cmd)) return error(res, 503, "command queue full; retry");
+      if (new_key) own_keys.insert(key);
       reply(res, 202, json{{"accepted", true}, {"key", key}});
     });
     server.Get("/gossip/state", [this](const httplib::Request&, httplib::Response& res) {

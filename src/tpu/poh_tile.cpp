@@ -23,7 +23,7 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
 
 std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
-          "mixins_dropped", "blockhash_dropped", "mixin_waits"};
+          "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted"};
 }
 
 void poh_tile::on_start() {
@@ -49,7 +49,7 @@ int poh_tile::take_mixins() noexcept {
   const std::size_t rings = mixins_.size();
   for (std::size_t k = 0; k < rings && static_cast<std::uint64_t>(work) < config_.mixins_per_poll;) {
     auto* ring = mixins_[next_mixin_ring_];
-    if (!finished_ && entries_ != nullptr && entries_->free_approx() < 2) {
+    if (!stopped() && entries_ != nullptr && entries_->free_approx() < 2) {
       // Room for the record and a tick that may be due first; the banks wait meanwhile.
       count(c_mixin_waits);
       return work;
@@ -61,7 +61,7 @@ int poh_tile::take_mixins() noexcept {
       continue;
     }
     ++work;
-    if (finished_) {
+    if (stopped()) {
       count(c_mixins_dropped);
       continue;
     }
@@ -107,6 +107,10 @@ int poh_tile::finish_tick() noexcept {
     if (config_.max_slots != 0 &&
         slot() - config_.start_tick_height / config_.ticks_per_slot >= config_.max_slots)
       finished_ = true;
+    if (halt_requested_.load(std::memory_order_relaxed) && !halted_.load(std::memory_order_relaxed)) {
+      halted_.store(true, std::memory_order_release);
+      set_counter(c_halted, 1);
+    }
   }
   if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
   return 1;
@@ -114,7 +118,7 @@ int poh_tile::finish_tick() noexcept {
 
 int poh_tile::poll() noexcept {
   int work = mixins_.empty() ? 0 : take_mixins();
-  if (draining_ || finished_) return work;
+  if (draining_ || stopped()) return work;
   // In sleep mode the chain stops `slack` hashes before the tick and waits there for the
   // wall clock, so mixins arriving meanwhile are recorded (one hash each) without pulling the
   // tick forward; only more than `slack` mixins in one tick force it early. Flat out, the

@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <riptide/util/file_lock.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
@@ -179,4 +183,38 @@ TEST(genesis, parse_rejections_name_the_field) {
   EXPECT_NE(with("pubkey = \"ab", "pubkeys = \"ab").find("faucet.pubkey"), std::string::npos);
   std::string dup = good + good.substr(good.find("[[validators]]"));
   EXPECT_NE(error_of([&] { parse_genesis(dup, "g.toml"); }).find("duplicate"), std::string::npos);
+}
+
+// Ledgers of an earlier cluster in the directory: refused without --force, removed with it,
+// and never removed while a node holds one (its lock).
+TEST(genesis, stale_ledgers_are_refused_or_removed_but_never_under_a_running_node) {
+  riptide::testing::temp_dir dir;
+  local_cluster_options o;
+  o.nodes = 2;
+  (void)create_local_cluster(dir.path(), o);
+  std::filesystem::create_directories(dir.path() / "ledger-0");
+  std::filesystem::create_directories(dir.path() / "ledger-7");
+  { std::ofstream(dir.path() / "ledger-7" / "segment-00000000.log") << "old"; }
+  std::filesystem::remove(dir.path() / "genesis.toml");  // even without the old genesis
+  try {
+    (void)create_local_cluster(dir.path(), o);
+    FAIL() << "expected a refusal";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ledger-0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "ledger-7" / "segment-00000000.log"));
+  o.overwrite = true;
+  {
+    // A running node holds ledger-7: nothing at all is removed.
+    auto held = riptide::util::file_lock::acquire(dir.path() / "ledger-7" / "lock", "ledger");
+    EXPECT_THROW((void)create_local_cluster(dir.path(), o), riptide::util::lock_held_error);
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "ledger-0"));
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "ledger-7" / "segment-00000000.log"));
+  }
+  std::vector<std::filesystem::path> removed;
+  (void)create_local_cluster(dir.path(), o, &removed);
+  EXPECT_EQ(removed, (std::vector<std::filesystem::path>{dir.path() / "ledger-0", dir.path() / "ledger-7"}));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "ledger-0"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "ledger-7"));
 }

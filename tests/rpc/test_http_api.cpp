@@ -345,3 +345,32 @@ TEST_F(chain_fixture, set_chain_after_start_is_refused) {
   start_full();
   EXPECT_THROW(api->set_chain({}), std::logic_error);
 }
+
+// POST /gossip/data: a new key beyond max_own_data_keys is refused with 409 and never queued;
+// updating a key already published is accepted. A 202 always reaches the command ring.
+TEST(http_api_gossip_data, keys_beyond_the_cap_are_refused_not_dropped) {
+  util::spsc_ring<gossip::gossip_command> commands(64);
+  rpc::http_api_config cfg;
+  cfg.port = 0;
+  cfg.max_own_data_keys = 3;
+  rpc::http_api api(cfg, nullptr, &commands);
+  api.start();
+  httplib::Client http("127.0.0.1", api.port());
+  http.set_read_timeout(5, 0);
+  auto post = [&](const std::string& key, const std::string& value) {
+    auto res = http.Post("/gossip/data", json{{"key", key}, {"value", value}}.dump(), "application/json");
+    return res ? std::make_pair(res->status, json::parse(res->body)) : std::make_pair(0, json());
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(post("k" + std::to_string(i), "v").first, 202) << i;
+  auto [status, body] = post("k3", "v");
+  EXPECT_EQ(status, 409) << body.dump();
+  EXPECT_EQ(body.value("max_own_data_keys", 0u), 3u) << body.dump();
+  EXPECT_NE(error_text(body).find("gossip.max_own_data_keys"), std::string::npos) << body.dump();
+  EXPECT_EQ(post("k1", "new value").first, 202);  // an update of a published key
+  // Exactly the accepted commands are queued, in order.
+  std::vector<std::string> queued;
+  gossip::gossip_command cmd;
+  while (commands.try_pop(cmd)) queued.emplace_back(cmd.key, cmd.key_len);
+  EXPECT_EQ(queued, (std::vector<std::string>{"k0", "k1", "k2", "k1"}));
+  api.stop();
+}

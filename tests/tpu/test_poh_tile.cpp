@@ -113,3 +113,36 @@ TEST(poh_tile, sleep_mode_waits_for_the_tick_deadline) {
   EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins), 4u);
   EXPECT_EQ(t.tick_count(), 1u);
 }
+
+// A node that must not lead (its identity is live elsewhere) finishes the slot in progress and
+// makes no more: the chain ends on a slot boundary, later mixins are dropped and counted, and
+// the tile does not count as finished (the node keeps running).
+TEST(poh_tile, halt_at_slot_end_finishes_the_slot_and_stops) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 50;
+  c.ticks_per_slot = 4;
+  c.hashes_per_poll = 20;
+  util::spsc_ring<tpu::poh_mixin> mixins(16);
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, &mixins, &entries);
+  t.on_start();
+  while (t.tick_count() < 5) (void)t.poll();  // into slot 1
+  EXPECT_FALSE(t.halted());
+  t.halt_at_slot_end();
+  for (int i = 0; i < 10000 && !t.halted(); ++i) (void)t.poll();
+  ASSERT_TRUE(t.halted());
+  EXPECT_EQ(t.tick_count(), 8u);  // slot 1 completed, nothing of slot 2
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_halted), 1u);
+  const std::uint64_t hashes = t.hash_count();
+  for (int i = 0; i < 100; ++i) (void)t.poll();
+  EXPECT_EQ(t.hash_count(), hashes);
+  EXPECT_EQ(t.tick_count(), 8u);
+  EXPECT_FALSE(t.finished());
+  ASSERT_TRUE(mixins.try_push({crypto::hash32{}, 7}));
+  (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins_dropped), 1u);
+  EXPECT_EQ(t.hash_count(), hashes);
+  std::uint64_t last_tick_height = 0;
+  for (const auto& e : drain(entries)) last_tick_height = e.tick_height;
+  EXPECT_EQ(last_tick_height, 8u);
+}

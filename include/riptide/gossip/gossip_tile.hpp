@@ -47,6 +47,8 @@ struct gossip_snapshot {
   std::size_t table_size = 0;
   std::vector<std::pair<std::string, std::uint64_t>> counts_by_kind;
   std::vector<std::pair<std::string, std::uint64_t>> stats;
+  // Another live process signs gossip as this node (engine::duplicate_identity()).
+  bool duplicate_identity = false;
 };
 
 // Latest snapshot, handed from the tile to readers. A mutex guards only a shared_ptr swap

@@ -130,6 +130,7 @@ struct gossip_section {
   std::uint64_t purge_after_ms = 60000;
   std::uint64_t wallclock_tolerance_ms = 10000;
   std::uint64_t max_values = 100000;
+  std::uint64_t max_own_data_keys = 64;
 };
 
 struct rpc_section {

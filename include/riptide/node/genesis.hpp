@@ -107,7 +107,11 @@ struct local_cluster_options {
 };
 
 // Writes the cluster into `dir` (created if needed) and returns the genesis it wrote.
-// Refuses (throws) to overwrite existing files unless options.overwrite.
-genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& options);
+// Refuses (throws) to overwrite existing files unless options.overwrite. Ledger directories
+// of an earlier cluster (`dir`/ledger-<i>) are refused too, or with options.overwrite
+// removed (listed in `removed_ledgers` if given); one that a running node holds
+// (ledger.hpp's lock) throws util::lock_held_error and nothing is removed.
+genesis create_local_cluster(const std::filesystem::path& dir, const local_cluster_options& options,
+                             std::vector<std::filesystem::path>* removed_ledgers = nullptr);
 
 }  // namespace riptide::node

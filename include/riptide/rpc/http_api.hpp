@@ -9,7 +9,11 @@
 //   - Endpoints: GET /health, /gossip/peers, /gossip/stats, /gossip/data, /gossip/data/{key},
 //     /gossip/state, /gossip/health, /metrics (Prometheus text); POST /gossip/data with JSON
 //     {"key": "...", "value": "..."}. Bad JSON, a wrong shape, an oversize key/value or body
-//     get 400 with {"error": "..."}; a full command ring gets 503.
+//     get 400 with {"error": "..."}; a full command ring gets 503. The node publishes at most
+//     `max_own_data_keys` keys of its own (the gossip engine's cap, the same number): a new
+//     key beyond that gets 409 {"error", "keys", "max_own_data_keys"} and is not queued, so a
+//     202 {"accepted": true} always means the value will be published. The worker keeps the
+//     set of keys it queued to decide; it is the only writer of the node's own keys.
 //   - Chain endpoints, served from the parts named by set_chain() (each part is optional; an
 //     endpoint whose part is null answers 503 {"error": "..."}). They read only what is safe
 //     from another thread: chain_board::read(), bank::balance(), tx_status_cache::find().
@@ -56,6 +60,7 @@ struct http_api_config {
   std::uint16_t port = 11000;  // 0: any free port (tests), see http_api::port()
   std::size_t max_body_bytes = 4096;                // POST /gossip/data
   std::size_t max_batch_body_bytes = 256 * 1024;    // POST /tx/status (1024 signatures fit)
+  std::size_t max_own_data_keys = 64;               // POST /gossip/data: distinct keys
   std::filesystem::path metrics_path;  // for /metrics; empty: /metrics is 404
   std::string node_name;
 };

@@ -23,7 +23,13 @@
 //     until the tick's wall-clock deadline, so a dev cluster's PoH does not eat a core.
 //   - Source tile: after begin_drain() it stops hashing (pending mixins are still recorded).
 //   - `max_slots` > 0 stops the chain after that many slots (bounded runs and tests).
+//   - `halt_at_slot_end()` (any thread) makes the tile stop producing at the end of the
+//     slot in progress, for good, while the node goes on running: a node that must not lead
+//     (its identity is live in another process) finishes the slot it is in and makes no more.
+//     Mixins popped afterwards are dropped and counted, as after max_slots; `halted()`
+//     (any thread) says when it has happened, and the own counter `halted` is 1 from then.
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -66,7 +72,7 @@ class poh_tile final : public util::tile {
  public:
   enum counter : std::size_t {
     c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
-    c_mixins_dropped, c_blockhash_dropped, c_mixin_waits,
+    c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
@@ -88,11 +94,14 @@ class poh_tile final : public util::tile {
   std::uint64_t hash_count() const noexcept { return hashes_; }
   const crypto::hash32& last_hash() const noexcept { return chain_.last_hash(); }
   bool finished() const noexcept { return finished_; }
+  void halt_at_slot_end() noexcept { halt_requested_.store(true, std::memory_order_relaxed); }
+  bool halted() const noexcept { return halted_.load(std::memory_order_acquire); }
 
  private:
   void emit(const crypto::poh_entry& e, std::uint64_t mixin_id, bool is_tick) noexcept;
   int finish_tick() noexcept;
   int take_mixins() noexcept;
+  bool stopped() const noexcept { return finished_ || halted_.load(std::memory_order_relaxed); }
   void send_blockhash(const slot_hash& h) noexcept;
 
   poh_tile_config config_;
@@ -107,6 +116,8 @@ class poh_tile final : public util::tile {
   std::uint64_t hashes_ = 0;
   bool draining_ = false;
   bool finished_ = false;
+  std::atomic<bool> halt_requested_{false};
+  std::atomic<bool> halted_{false};  // written by the tile's thread only
 };
 
 }  // namespace riptide::tpu
