@@ -29,12 +29,33 @@
 #include <riptide/node/node.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/shred/shred.hpp>
+#include <riptide/util/file_lock.hpp>
 #include <riptide/util/metrics.hpp>
+#include <riptide/ledger/ledger.hpp>
+#include <nlohmann/json.hpp>
 
 namespace {
 
 constexpr int exit_runtime_error = 1;
 constexpr int exit_usage = 2;
+
+// CLI11 reads unsigned options with strtoull(…, 0): "-5" wraps to 2^64-5 and "010" is octal.
+// Every unsigned option gets this check instead: decimal digits only (leading zeros dropped).
+const CLI::Validator unsigned_decimal(
+    [](std::string& text) -> std::string {
+      if (text.empty() || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return "expected a whole number >= 0 (decimal digits), got '" + text + "'";
+      const auto first = text.find_first_not_of('0');
+      text = first == std::string::npos ? "0" : text.substr(first);
+      return {};
+    },
+    "", "unsigned decimal");
+
+void check_unsigned_options(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options())
+    if (opt->get_type_name().rfind("UINT", 0) == 0) opt->check(unsigned_decimal);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) check_unsigned_options(*sub);
+}
 
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop.store(true); }
@@ -116,6 +137,54 @@ int cmd_rpc(const std::string& url, const std::string& method, const std::string
   return res->status >= 200 && res->status < 300 ? 0 : exit_runtime_error;
 }
 
+int cmd_ledger_repair(const std::string& dir, bool as_json) {
+  namespace lg = riptide::ledger;
+  lg::ledger_config cfg;
+  cfg.dir = dir;
+  lg::repair_report r;
+  const auto repaired = lg::ledger::repair(cfg, r);
+  // Slots the cut reaches: every slot from the first one with a dropped record; the last kept
+  // slot counts too when dropped records belong to it (the node's resume cuts a partial slot).
+  const bool kept_any = r.records_kept != 0;
+  const bool partial = r.records_dropped != 0 && kept_any && r.first_slot_dropped <= r.last_slot_kept;
+  const std::uint64_t slots_dropped =
+      r.records_dropped == 0 ? 0 : r.last_slot_dropped - r.first_slot_dropped + 1;
+  if (as_json) {
+    nlohmann::json j{{"dir", dir},
+                     {"cut", r.cut},
+                     {"reason", r.reason},
+                     {"records_kept", r.records_kept},
+                     {"last_slot_kept", kept_any ? nlohmann::json(r.last_slot_kept) : nlohmann::json(nullptr)},
+                     {"records_dropped", r.records_dropped},
+                     {"slots_dropped", slots_dropped},
+                     {"first_slot_dropped", r.records_dropped != 0 ? nlohmann::json(r.first_slot_dropped) : nlohmann::json(nullptr)},
+                     {"last_slot_dropped", r.records_dropped != 0 ? nlohmann::json(r.last_slot_dropped) : nlohmann::json(nullptr)},
+                     {"bytes_zeroed", r.bytes_dropped},
+                     {"segments_deleted", r.segments_deleted}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  if (!r.cut) {
+    std::cout << fmt::format("{}: nothing to repair: {} records{}\n", dir, r.records_kept,
+                             kept_any ? fmt::format(", last slot {}", r.last_slot_kept) : std::string());
+    return 0;
+  }
+  std::cout << fmt::format("{}: cut at segment {} offset {}: {}\n", dir, r.at.segment, r.at.offset, r.reason);
+  std::cout << fmt::format("  kept {} records{}\n", r.records_kept,
+                           kept_any ? fmt::format(" (through slot {})", r.last_slot_kept) : std::string());
+  if (r.records_dropped != 0)
+    std::cout << fmt::format("  dropped {} intact records after the cut, of {} slot(s) {}..{}{}\n", r.records_dropped,
+                             slots_dropped, r.first_slot_dropped, r.last_slot_dropped,
+                             partial ? fmt::format(" (slot {} is now partial: a node cuts it when it resumes)",
+                                                   r.last_slot_kept)
+                                     : std::string());
+  else
+    std::cout << "  no intact record was found after the cut (0 slots dropped)\n";
+  std::cout << fmt::format("  zeroed {} bytes, deleted {} later segment file(s)\n", r.bytes_dropped, r.segments_deleted);
+  (void)repaired;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,9 +256,16 @@ int main(int argc, char** argv) {
   std::uint64_t ledger_slot = 0;
   ledger_verify->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_verify->add_option("--threads", ledger_threads, "Verification threads (default: all CPUs)");
+  bool ledger_verify_json = false;
+  ledger_verify->add_flag("--json", ledger_verify_json, "Print the result as JSON (no progress bar)");
   ledger_show->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_show->add_option("--slot", ledger_slot, "Slot to print")->required();
   ledger_digest->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
+  auto* ledger_repair = ledger_cmd->add_subcommand(
+      "repair", "Cut a damaged ledger back to its last fully valid record (the node must be stopped)");
+  ledger_repair->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
+  bool ledger_repair_json = false;
+  ledger_repair->add_flag("--json", ledger_repair_json, "Print what was found and removed as JSON");
 
   auto* monitor = app.add_subcommand("monitor", "Print a running node's metrics, live, once a second");
   std::string monitor_name = "node0";
@@ -250,6 +326,7 @@ int main(int argc, char** argv) {
   forge_cmd->add_option("--kind", forge_kind, "wrong-signer | altered-payload | altered-proof")
       ->check(CLI::IsMember({"wrong-signer", "altered-payload", "altered-proof"}));
 
+  check_unsigned_options(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -285,9 +362,11 @@ int main(int argc, char** argv) {
     }
     if (*genesis_cmd) {
       gopt.overwrite = genesis_force;
-      const auto g = riptide::node::create_local_cluster(genesis_dir, gopt);
-      std::cout << fmt::format("wrote {}/genesis.toml (shred_version {}) and {} node configs and keys\n",
-                               genesis_dir, g.shred_version, g.validators.size());
+      std::vector<std::filesystem::path> removed;
+      const auto g = riptide::node::create_local_cluster(genesis_dir, gopt, &removed);
+      for (const auto& d : removed) std::cout << "removed " << d.string() << " (a ledger of the replaced cluster)\n";
+      std::cout << fmt::format("wrote {}/genesis.toml (shred_version {}, genesis hash {}) and {} node configs and keys\n",
+                               genesis_dir, g.shred_version, riptide::util::to_hex(g.hash()), g.validators.size());
       for (std::size_t i = 0; i < g.validators.size(); ++i)
         std::cout << fmt::format("  {}: gossip {}:{} rpc {} tpu {} tvu {} repair {}\n", g.validators[i].name,
                                  g.validators[i].ip, g.validators[i].gossip_port, g.validators[i].rpc_port,
@@ -300,6 +379,7 @@ int main(int argc, char** argv) {
       int last_pct = -1;
       const auto t0 = std::chrono::steady_clock::now();
       const auto r = riptide::node::verify_ledger(ledger_dir, threads, [&](double f) {
+        if (ledger_verify_json) return;
         const int pct = static_cast<int>(f * 100);
         if (pct == last_pct) return;
         last_pct = pct;
@@ -308,8 +388,22 @@ int main(int argc, char** argv) {
                   << std::string(static_cast<std::size_t>(25 - bar), '.') << "] " << pct << "%" << (tty ? "" : "\n")
                   << std::flush;
       });
-      if (tty) std::cerr << "\n";
+      if (tty && !ledger_verify_json) std::cerr << "\n";
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (ledger_verify_json) {
+        nlohmann::json by_result = nlohmann::json::object();
+        for (std::size_t i = 0; i < r.txs_by_result.size(); ++i)
+          by_result[riptide::txn::to_string(static_cast<riptide::txn::tx_result>(i))] = r.txs_by_result[i];
+        std::cout << nlohmann::json{{"dir", ledger_dir},         {"ok", r.ok},
+                                    {"error", r.error},          {"records", r.records},
+                                    {"slots", r.slots},          {"entries", r.entries},
+                                    {"ticks", r.ticks},          {"hashes", r.hashes},
+                                    {"txs", r.txs},              {"txs_by_result", by_result},
+                                    {"bank_hashes", r.bank_hashes}, {"seconds", secs}}
+                         .dump(2)
+                  << "\n";
+        return r.ok ? 0 : exit_runtime_error;
+      }
       if (!r.ok) {
         std::cout << "FAILED: " << r.error << "\n";
         return exit_runtime_error;
@@ -321,6 +415,7 @@ int main(int argc, char** argv) {
       std::cout << "  " << r.tx_summary() << ", " << r.bank_hashes << " slot bank hashes\n";
       return 0;
     }
+    if (*ledger_repair) return cmd_ledger_repair(ledger_dir, ledger_repair_json);
     if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
     if (*ledger_digest) {
       for (const auto& d : riptide::node::ledger_slot_digests(ledger_dir))
@@ -399,6 +494,10 @@ int main(int argc, char** argv) {
     }
   } catch (const riptide::node::config_error& e) {
     std::cerr << "config error: " << e.what() << "\n";
+    return exit_usage;
+  } catch (const riptide::util::lock_held_error& e) {
+    // Another process owns this node's ledger or metrics file: nothing was touched.
+    std::cerr << "error: " << e.what() << "\n";
     return exit_usage;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";

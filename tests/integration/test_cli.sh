@@ -43,6 +43,19 @@ check "bad value is named" grep -q 'verify.tiles' "$tmp/err"
 check "bad override exits 2" expect_exit 2 "$bin" run --set poh.ticks_per_slot=0 --seconds 1
 check "bad override is named" grep -q 'poh.ticks_per_slot' "$tmp/err"
 
+# Unsigned options take decimal digits only: a negative number is a usage error, not 2^64-5.
+"$bin" keygen -o "$tmp/payer.key" >/dev/null
+to=$("$bin" keygen -o "$tmp/to.key" | sed -n 's/^pubkey //p')
+check "transfer --lamports -5 exits 2" expect_exit 2 "$bin" transfer --from "$tmp/payer.key" --to "$to" --lamports -5 --print
+check "  naming the option" grep -q -- '--lamports' "$tmp/err"
+check "  and prints no transaction" [ ! -s "$tmp/out" ]
+check "transfer --lamports 0x10 exits 2" expect_exit 2 "$bin" transfer --from "$tmp/payer.key" --to "$to" --lamports 0x10 --print
+check "genesis --nodes -1 exits 2" expect_exit 2 "$bin" genesis -o "$tmp/neg" --nodes -1
+check "  and writes nothing" [ ! -e "$tmp/neg" ]
+check "run --seconds -1 exits 2" expect_exit 2 "$bin" run --seconds -1
+check "ledger show --slot -1 exits 2" expect_exit 2 "$bin" ledger show "$tmp" --slot -1
+check "bench-tps --accounts -4 exits 2" expect_exit 2 "$bin" bench-tps --faucet-key "$tmp/payer.key" --accounts -4
+
 # A short run with its own metrics file; a monitor reads it while it runs.
 metrics="$tmp/m.metrics"
 "$bin" run --seconds 4 --set node.name=itest --set "metrics.path=\"$metrics\"" \
