@@ -24,7 +24,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   liburing-dev libsecp256k1-dev libxxhash-dev libisal-dev
   libbenchmark-dev libgtest-dev libtomlplusplus-dev libcli11-dev
-  libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libssl-dev bc nftables iproute2
+  libcpp-httplib-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libssl-dev bc nftables iproute2 jq
 )
 fuzz_packages=(clang libclang-rt-14-dev)
 

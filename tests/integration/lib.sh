@@ -1,0 +1,47 @@
+# Helpers the integration tests share (sourced, after the test has set $bin and $tmp).
+# Tests read facts: JSON from the HTTP API or a command's --json (jq), counters from
+# /metrics. A counter that does not exist is not 0: metric() records it and finish() fails.
+fails=0
+missing_metrics="$tmp/missing-metrics"
+: >"$missing_metrics"
+
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi
+}
+
+expect_exit() {  # expect_exit CODE CMD... ; stdout in $tmp/out, stderr in $tmp/err
+  local want=$1; shift
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || { echo "  exit $got, wanted $want: $*"; head -5 "$tmp/err"; return 1; }
+}
+
+wait_until() {  # wait_until SECONDS CMD... : polls every 0.2 s
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.2; done
+}
+
+get_json() {  # get_json HOST:PORT PATH JQ-FILTER : prints the filter's value, fails if null/absent
+  "$bin" rpc --url "$1" GET "$2" 2>/dev/null | jq -er "$3" 2>/dev/null
+}
+
+metric() {  # metric HOST:PORT TILE COUNTER : the counter summed over tiles named TILE*
+  local v
+  v=$("$bin" rpc --url "$1" GET /metrics 2>/dev/null |
+    awk -v n="riptide_tile_$3" -v t="$2" '$1 ~ "^"n"[{]" && $1 ~ "tile=\""t {s += $2; found = 1} END {if (found) print s}')
+  if [ -z "$v" ]; then
+    echo "$2.$3 at $1" >>"$missing_metrics"
+    return 1
+  fi
+  echo "$v"
+}
+
+finish() {  # the last line of a test
+  if [ -s "$missing_metrics" ]; then
+    echo "FAIL counters read but not exported: $(sort -u "$missing_metrics" | tr '\n' ' ')"
+    fails=$((fails + 1))
+  fi
+  echo "$fails check(s) failed"
+  [ "$fails" -eq 0 ]
+}
