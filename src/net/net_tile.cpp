@@ -45,7 +45,7 @@ net_tile::net_tile(std::string name, const net_tile_config& config)
     : util::tile(std::move(name)), config_(validated(config)),
       // Frame 0 is never handed out: it guards frame 1's receive header (net_tile.hpp).
       frames_(config.rx_frames + 1), free_frames_(1, config.rx_frames), faults_(config.faults),
-      faults_active_(faults_.active()) {
+      faults_active_(faults_.active()), frame_port_(std::size_t{config.rx_frames} + 1, no_port) {
   const bool want_uring = config_.backend != backend_kind::recvmmsg;
   std::string why_not;
   if (want_uring) why_not = io_uring_unavailable_reason();
@@ -132,11 +132,20 @@ endpoint net_tile::local_endpoint(port_kind kind) const noexcept {
 }
 
 std::vector<std::string_view> net_tile::own_counter_names() const {
-  return {"rx_gossip",         "rx_tpu",           "rx_tpu_forwards",   "rx_tvu",
-          "rx_repair",         "rx_bytes",         "rx_drop_ring_full", "rx_drop_no_frame",
-          "rx_oversize",       "rx_kernel_drops",  "rx_unrouted",       "fault_dropped",
-          "fault_duplicated",  "fault_reordered",  "tx_packets",        "tx_bytes",
-          "tx_errors",         "rx_rearms",        "syscalls",          "io_errors"};
+  static const std::vector<std::string> per_port = [] {
+    std::vector<std::string> v;
+    for (const char* what : {"rx_drop_quota_", "rx_drop_ring_full_", "rx_kernel_drops_", "rx_held_"})
+      for (std::size_t p = 0; p < port_kind_count; ++p) v.push_back(what + std::string(to_string(static_cast<port_kind>(p))));
+    return v;
+  }();
+  std::vector<std::string_view> names = {
+      "rx_gossip",         "rx_tpu",           "rx_tpu_forwards",   "rx_tvu",
+      "rx_repair",         "rx_bytes",         "rx_drop_ring_full", "rx_drop_no_frame",
+      "rx_oversize",       "rx_kernel_drops",  "rx_unrouted",       "fault_dropped",
+      "fault_duplicated",  "fault_reordered",  "tx_packets",        "tx_bytes",
+      "tx_errors",         "rx_rearms",        "syscalls",          "io_errors"};
+  names.insert(names.end(), per_port.begin(), per_port.end());
+  return names;
 }
 
 // ---- poll / lifecycle -------------------------------------------------------------------
@@ -155,10 +164,15 @@ void net_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   // slow, or consumers held every frame): not seen by the tile, so ask the kernel.
   if (housekeeps_++ % kernel_drop_poll_housekeeps == 0) {
     std::uint64_t drops = 0;
-    for (const auto& s : sockets_)
-      if (s.is_open()) drops += static_cast<std::uint64_t>(std::max(0, s.kernel_drops()));
+    for (std::size_t p = 0; p < port_kind_count; ++p) {
+      if (!sockets_[p].is_open()) continue;
+      const auto d = static_cast<std::uint64_t>(std::max(0, sockets_[p].kernel_drops()));
+      set_counter(c_rx_kernel_drops_first + p, d);
+      drops += d;
+    }
     set_counter(c_rx_kernel_drops, drops);
   }
+  for (std::size_t p = 0; p < port_kind_count; ++p) set_counter(c_rx_held_first + p, held_[p]);
   // A window on a quiet port would otherwise hold its packets until traffic resumes.
   for (std::size_t p = 0; p < port_kind_count; ++p) {
     quiet_housekeeps_[p] = rx_since_housekeep_[p] == 0 ? quiet_housekeeps_[p] + 1 : 0;
@@ -191,7 +205,13 @@ void net_tile::recycle_frame(std::uint32_t frame) noexcept {
 }
 
 void net_tile::push_rx(port_kind port, const util::frag_desc& d) noexcept {
-  route& r = routes_[static_cast<std::size_t>(port)];
+  const auto p = static_cast<std::size_t>(port);
+  if (config_.rx_quota[p] != 0 && held_[p] >= config_.rx_quota[p]) {
+    count(c_rx_drop_quota_first + p);
+    recycle_frame(d.frame);
+    return;
+  }
+  route& r = routes_[p];
   const std::size_t n = r.outs.size();
   // Round-robin from r.next; a full ring passes its turn to the next, once around.
   std::size_t i = r.next;
@@ -200,10 +220,13 @@ void net_tile::push_rx(port_kind port, const util::frag_desc& d) noexcept {
     if (++i == n) i = 0;
     if (out->try_push(d)) {
       r.next = i;
+      ++held_[p];
+      frame_port_[d.frame] = static_cast<std::uint8_t>(p);
       return;
     }
   }
   count(c_rx_dropped_ring_full);
+  count(c_rx_drop_ring_full_first + p);
   recycle_frame(d.frame);
 }
 
@@ -270,7 +293,14 @@ int net_tile::reclaim_rx_frames() noexcept {
     // Bounded: a few batches per ring per poll.
     for (int round = 0; round < 8; ++round) {
       const std::size_t k = ring->try_pop_batch(batch);
-      for (std::size_t i = 0; i < k; ++i) recycle_frame(batch[i].frame);
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::uint32_t f = batch[i].frame;
+        if (f < frame_port_.size() && frame_port_[f] != no_port) {
+          --held_[frame_port_[f]];
+          frame_port_[f] = no_port;
+        }
+        recycle_frame(f);
+      }
       n += static_cast<int>(k);
       if (k < batch.size()) break;
     }

@@ -60,6 +60,15 @@ const std::vector<field>& fields() {
       RT_FIELD(net, drop_tpu, "Injected receive loss on the tpu port, probability 0..1."),
       RT_FIELD(net, drop_tvu, "Injected receive loss on the tvu port, probability 0..1."),
       RT_FIELD(net, drop_repair, "Injected receive loss on the repair port, probability 0..1."),
+      RT_FIELD(net, rx_share_gossip,
+               "Share of net.rx_frames the gossip port's consumers may hold at once (0..1]; a datagram "
+               "beyond it is dropped and counted (rx_drop_quota_gossip), so a flood on one port cannot "
+               "take the frames the others need."),
+      RT_FIELD(net, rx_share_tpu, "Share of net.rx_frames the tpu port's consumers may hold at once (0..1]."),
+      RT_FIELD(net, rx_share_tpu_forwards,
+               "Share of net.rx_frames the tpu_forwards port's consumers may hold at once (0..1]."),
+      RT_FIELD(net, rx_share_tvu, "Share of net.rx_frames the tvu (shred) port's consumers may hold at once (0..1]."),
+      RT_FIELD(net, rx_share_repair, "Share of net.rx_frames the repair port's consumers may hold at once (0..1]."),
       RT_FIELD(net, drop_tpu_forwards, "Injected receive loss on the tpu_forwards port, probability 0..1."),
       RT_FIELD(net, duplicate, "Injected duplication of received packets, probability 0..1."),
       RT_FIELD(net, reorder_window, "Injected reordering of received packets within this many packets; 0 = off."),
@@ -439,6 +448,10 @@ void config::validate() const {
                         {"net.duplicate", net.duplicate}})
     require(p >= 0 && p <= 1, key, "must be a probability in 0..1");
   require(net.rx_frames >= 64 && net.rx_frames <= (1u << 20), "net.rx_frames", "must be in 64..1048576");
+  for (auto [key, share] : {std::pair{"net.rx_share_gossip", net.rx_share_gossip}, {"net.rx_share_tpu", net.rx_share_tpu},
+                            {"net.rx_share_tpu_forwards", net.rx_share_tpu_forwards},
+                            {"net.rx_share_tvu", net.rx_share_tvu}, {"net.rx_share_repair", net.rx_share_repair}})
+    require(share > 0 && share <= 1, key, "must be a share of net.rx_frames in (0, 1]");
   require(net.reorder_window <= 1024, "net.reorder_window", "must be in 0..1024");
   require(net.uring_provided_frames >= 8 && net.uring_provided_frames <= net.rx_frames,
           "net.uring_provided_frames", "must be in 8..net.rx_frames");

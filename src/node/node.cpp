@@ -270,6 +270,14 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     if (follower || leader)
       nc.ports[static_cast<std::size_t>(net::port_kind::repair)] = static_cast<std::uint16_t>(cfg.net.repair_port);
     nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
+    auto quota = [&](double share) {
+      return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(share * static_cast<double>(cfg.net.rx_frames)));
+    };
+    nc.rx_quota[static_cast<std::size_t>(net::port_kind::gossip)] = quota(cfg.net.rx_share_gossip);
+    nc.rx_quota[static_cast<std::size_t>(net::port_kind::tpu)] = quota(cfg.net.rx_share_tpu);
+    nc.rx_quota[static_cast<std::size_t>(net::port_kind::tpu_forwards)] = quota(cfg.net.rx_share_tpu_forwards);
+    nc.rx_quota[static_cast<std::size_t>(net::port_kind::tvu)] = quota(cfg.net.rx_share_tvu);
+    nc.rx_quota[static_cast<std::size_t>(net::port_kind::repair)] = quota(cfg.net.rx_share_repair);
     nc.uring_provided_frames = static_cast<std::uint32_t>(cfg.net.uring_provided_frames);
     nc.socket_buffer_bytes = static_cast<std::uint32_t>(cfg.net.socket_buffer_bytes);
     nc.faults.drop[static_cast<std::size_t>(net::port_kind::tpu_forwards)] = cfg.net.drop_tpu_forwards;

@@ -303,6 +303,7 @@ TEST_P(net_tile_backend, full_out_ring_counts_drops_and_leaks_no_frame) {
   ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_tpu) == 20; }));
   EXPECT_EQ(out.size_approx(), 4u);
   EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 16u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_drop_ring_full_first + idx(port_kind::tpu)), 16u);
   EXPECT_EQ(tile->free_rx_frames(), 256u - 4u);
   util::frag_desc d;
   while (out.try_pop(d)) ASSERT_TRUE(release.try_push(d));
@@ -345,6 +346,52 @@ TEST_P(net_tile_backend, datagrams_wait_in_the_kernel_while_consumers_hold_every
   ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 8; }));
 }
 
+// A port whose consumers hold their quota of frames loses its own datagrams (counted per
+// port) and nothing else: the gossip port keeps receiving while the tpu port is flooded, and
+// the tpu gets frames again as soon as its consumer releases some.
+TEST_P(net_tile_backend, a_port_over_its_quota_drops_its_own_datagrams_only) {
+  auto cfg = config();
+  cfg.rx_frames = 64;
+  cfg.rx_quota[idx(port_kind::tpu)] = 8;
+  auto tile = make_tile(cfg, {port_kind::tpu, port_kind::gossip});
+  ring tpu_out(256), gossip_out(256), release(256);
+  tile->connect_rx(port_kind::tpu, &tpu_out, &release);
+  tile->connect_rx(port_kind::gossip, &gossip_out, &release);
+  udp_socket sender = plain_socket();
+  const auto p = payload(200, 3);
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::tpu), p), 200);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_tpu) == 40; }));
+  EXPECT_EQ(tpu_out.size_approx(), 8u);  // the quota, held by a consumer that is behind
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_drop_quota_first + idx(port_kind::tpu)), 32u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_ring_full), 0u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_dropped_no_frame), 0u);
+  tile->housekeep(0);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_held_first + idx(port_kind::tpu)), 8u);
+  // Gossip is not affected: all of its datagrams arrive, none counted against its quota.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::gossip), p), 200);
+  ASSERT_TRUE(poll_until(*tile, [&] { return gossip_out.size_approx() == 20; }));
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_drop_quota_first + idx(port_kind::gossip)), 0u);
+  // Three tpu frames come back: three more tpu datagrams fit, the rest is dropped again.
+  for (int i = 0; i < 3; ++i) {
+    util::frag_desc d;
+    ASSERT_TRUE(tpu_out.try_pop(d));
+    ASSERT_TRUE(release.try_push(d));
+  }
+  ASSERT_TRUE(poll_until(*tile, [&] { return release.empty_approx(); }));
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::tpu), p), 200);
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->own_counter(net_tile::c_rx_tpu) == 45; }));
+  EXPECT_EQ(tpu_out.size_approx(), 8u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_drop_quota_first + idx(port_kind::tpu)), 34u);
+  // Everything returned: no frame is lost and nothing counts as held any more.
+  util::frag_desc d;
+  while (tpu_out.try_pop(d)) ASSERT_TRUE(release.try_push(d));
+  while (gossip_out.try_pop(d)) ASSERT_TRUE(release.try_push(d));
+  ASSERT_TRUE(poll_until(*tile, [&] { return tile->free_rx_frames() == 64; }));
+  tile->housekeep(0);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_held_first + idx(port_kind::tpu)), 0u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_held_first + idx(port_kind::gossip)), 0u);
+}
+
 TEST_P(net_tile_backend, kernel_drops_are_counted_when_the_socket_buffer_overflows) {
   auto cfg = config();
   cfg.rx_frames = 8;
@@ -358,6 +405,8 @@ TEST_P(net_tile_backend, kernel_drops_are_counted_when_the_socket_buffer_overflo
   for (int i = 0; i < 400; ++i) ASSERT_EQ(sender.send_to(tile->local_endpoint(port_kind::tvu), p), 1200);
   tile->housekeep(0);
   EXPECT_GT(tile->own_counter(net_tile::c_rx_kernel_drops), 0u);
+  EXPECT_EQ(tile->own_counter(net_tile::c_rx_kernel_drops_first + idx(port_kind::tvu)),
+            tile->own_counter(net_tile::c_rx_kernel_drops));  // all of them on the tvu port
 }
 
 TEST_P(net_tile_backend, oversize_datagrams_are_dropped_and_counted) {

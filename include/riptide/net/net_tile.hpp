@@ -29,6 +29,14 @@
 //     counted too; nothing is ever held waiting. When consumers hold every frame the tile
 //     stops taking datagrams; they wait in the socket's receive buffer, and what overflows it
 //     is counted from the kernel (rx_kernel_drops).
+//   - Per-port quotas: consumers of one port may hold at most `rx_quota[port]` frames at a
+//     time (0: no limit but the pool). A datagram that would go over is dropped at once and
+//     counted (rx_drop_quota_<port>), so a flood on one port (say tpu, whose verify tiles fall
+//     behind) cannot take the frames gossip, shreds and repair need. A frame counts against
+//     its port from the push to a consumer until it comes back through a release ring; the
+//     tile remembers each frame's port for that (one byte per frame, sized at start-up).
+//     Every drop is also counted per port (rx_drop_ring_full_<port>, rx_kernel_drops_<port>)
+//     besides the totals.
 //   - io_uring provided buffers are rx frames lent to the kernel: at most
 //     `uring_provided_frames` at a time, topped up each poll from the tile's LIFO of free
 //     frames (so the kernel writes into cache-warm frames). Buffer id = frame index. The
@@ -96,6 +104,8 @@ struct net_tile_config {
   // Receive frames (frame_pool, 1280 B each, payload ≤ 1232); the pool holds one more,
   // frame 0, which is never handed out. io_uring: at most 65535 (16-bit buffer ids).
   std::uint32_t rx_frames = 4096;
+  // Frames each port's consumers may hold at once (index = port_kind); 0 = no limit.
+  std::array<std::uint32_t, port_kind_count> rx_quota{};
   std::uint32_t rx_batch = 64;     // datagrams received per poll at most (1..1024)
   std::uint32_t tx_batch = 64;     // sends queued per poll at most (1..1024)
   std::uint32_t tx_inflight = 256; // io_uring: sends in flight at most (send slots)
@@ -141,7 +151,14 @@ class net_tile final : public util::tile {
     // Unexpected syscall or completion errors, a bad frame index or double release on a
     // release ring, a producer's release ring full (that frame is lost to the producer).
     c_io_errors,
-    c_own_count,
+    // Per port (index + port_kind): over the port's quota; every consumer ring of the port
+    // full; the socket's receive buffer overflowed (from the kernel).
+    c_rx_drop_quota_first,
+    c_rx_drop_ring_full_first = c_rx_drop_quota_first + port_kind_count,
+    c_rx_kernel_drops_first = c_rx_drop_ring_full_first + port_kind_count,
+    // Per port: frames its consumers hold now (a level, not a count).
+    c_rx_held_first = c_rx_kernel_drops_first + port_kind_count,
+    c_own_count = c_rx_held_first + port_kind_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
                 util::metrics_max_counters);
@@ -230,6 +247,11 @@ class net_tile final : public util::tile {
   bool draining_ = false;
   std::uint64_t housekeeps_ = 0;
   std::array<std::uint64_t, port_kind_count> rx_since_housekeep_{};
+  // Frames each port's consumers hold, and which port each frame was pushed for
+  // (no_port when it is not held by a consumer).
+  static constexpr std::uint8_t no_port = 0xFF;
+  std::array<std::uint32_t, port_kind_count> held_{};
+  std::vector<std::uint8_t> frame_port_;
   std::array<std::uint32_t, port_kind_count> quiet_housekeeps_{};
   // Sends popped from tx rings and not yet completed; read by drained() from other threads.
   std::atomic<std::uint32_t> tx_outstanding_{0};

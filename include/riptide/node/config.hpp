@@ -107,6 +107,13 @@ struct net_section {
   std::uint64_t rx_frames = 16384;
   std::uint64_t uring_provided_frames = 256;
   std::uint64_t socket_buffer_bytes = 4u << 20;
+  // Share of rx_frames each port's consumers may hold at once (net_tile's rx_quota), so a
+  // flood on one port cannot starve the others.
+  double rx_share_gossip = 0.25;
+  double rx_share_tpu = 0.5;
+  double rx_share_tpu_forwards = 0.25;
+  double rx_share_tvu = 0.5;
+  double rx_share_repair = 0.25;
   double drop_gossip = 0;   // injected receive loss per port, probability 0..1
   double drop_tpu = 0;
   double drop_tvu = 0;
