@@ -558,6 +558,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     hc.ip = cfg.rpc.ip;
     hc.port = static_cast<std::uint16_t>(cfg.rpc.port);
     hc.max_body_bytes = cfg.rpc.max_body_bytes;
+    hc.max_batch_body_bytes = cfg.rpc.max_batch_body_bytes;
     hc.metrics_path = cfg.metrics_path();
     hc.node_name = cfg.node.name;
     m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
