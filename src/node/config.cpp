@@ -37,8 +37,8 @@ const std::vector<field>& fields() {
       RT_FIELD(node, run_seconds, "Stop by itself after this many seconds; 0 runs until SIGINT/SIGTERM."),
       RT_FIELD(layout, cores,
                "Tiles per core thread, e.g. [[\"poh\"], [\"load\", \"verify\", \"dedup\"]]. Tile "
-               "names: poh, load, verify, dedup. Empty = auto: poh on the first core, the rest "
-               "spread over the others."),
+               "names: poh, load, verify, dedup, bank, ledger, net, gossip, shred, tvu, replay. "
+               "Empty = auto: poh on the first core, the rest spread over the others."),
       RT_FIELD(layout, pin, "Pin each core thread to its CPU (pthread_setaffinity_np)."),
       RT_FIELD(layout, cpus, "CPU of core thread i; empty = the CPUs this process may use, in order."),
       RT_FIELD(identity, key_file, "Node key file (riptide keygen); empty = a fresh key for this run only."),
