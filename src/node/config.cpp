@@ -37,8 +37,8 @@ const std::vector<field>& fields() {
       RT_FIELD(node, run_seconds, "Stop by itself after this many seconds; 0 runs until SIGINT/SIGTERM."),
       RT_FIELD(layout, cores,
                "Tiles per core thread, e.g. [[\"poh\"], [\"load\", \"verify\", \"dedup\"]]. Tile "
-               "names: poh, load, verify, dedup. Empty = auto: poh on the first core, the rest "
-               "spread over the others."),
+               "names: poh, load, verify, dedup, bank, ledger, net, gossip, shred, tvu, replay. "
+               "Empty = auto: poh on the first core, the rest spread over the others."),
       RT_FIELD(layout, pin, "Pin each core thread to its CPU (pthread_setaffinity_np)."),
       RT_FIELD(layout, cpus, "CPU of core thread i; empty = the CPUs this process may use, in order."),
       RT_FIELD(identity, key_file, "Node key file (riptide keygen); empty = a fresh key for this run only."),
@@ -91,7 +91,9 @@ const std::vector<field>& fields() {
       RT_FIELD(rpc, enabled, "Serve the HTTP API (its own thread, never on a tile's core)."),
       RT_FIELD(rpc, ip, "HTTP API bind address."),
       RT_FIELD(rpc, port, "HTTP API port."),
-      RT_FIELD(rpc, max_body_bytes, "Largest accepted request body; larger ones get 400."),
+      RT_FIELD(rpc, max_body_bytes, "Largest accepted POST /gossip/data body; larger ones get 400."),
+      RT_FIELD(rpc, max_batch_body_bytes, "Largest accepted POST /tx/status body (1024 signatures "
+                                          "take about 132 KiB); larger ones get 400."),
       RT_FIELD(poh, hashes_per_tick, "SHA-256 hashes per PoH tick (from genesis in a cluster)."),
       RT_FIELD(poh, ticks_per_slot, "PoH ticks per slot."),
       RT_FIELD(poh, tick_us, "Wall-clock target per tick in microseconds (sleep mode, for small "
@@ -472,6 +474,8 @@ void config::validate() const {
   require(!ledger.enabled || !ledger.dir.empty(), "ledger.dir", "must be set when ledger.enabled = true");
   require(ledger.segment_mib >= 1 && ledger.segment_mib <= 65536, "ledger.segment_mib", "must be in 1..65536");
   require(rpc.max_body_bytes >= 64 && rpc.max_body_bytes <= (1u << 20), "rpc.max_body_bytes", "must be in 64..1048576");
+  require(rpc.max_batch_body_bytes >= 256 && rpc.max_batch_body_bytes <= (16u << 20), "rpc.max_batch_body_bytes",
+          "must be in 256..16777216");
   for (auto cpu : layout.cpus) require(cpu >= 0 && cpu < 4096, "layout.cpus", "CPU numbers must be in 0..4095");
   if (!layout.cores.empty()) {
     std::map<std::string, std::uint64_t> seen;

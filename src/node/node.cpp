@@ -583,6 +583,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     hc.port = static_cast<std::uint16_t>(cfg.rpc.port);
     hc.max_body_bytes = cfg.rpc.max_body_bytes;
     hc.max_own_data_keys = cfg.gossip.max_own_data_keys;
+    hc.max_batch_body_bytes = cfg.rpc.max_batch_body_bytes;
     hc.metrics_path = cfg.metrics_path();
     hc.node_name = cfg.node.name;
     m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
@@ -661,7 +662,7 @@ std::string node::describe_layout() const {
 namespace {
 struct totals {
   std::uint64_t hashes, slot, ticks, sent, verified, sig_failed, parse_failed, unique, duplicate;
-  std::uint64_t too_old, executed, ok, failed, tpu_rx;
+  std::uint64_t too_old, unknown_blockhash, executed, ok, failed, tpu_rx;
   std::uint64_t gossip_rx, gossip_tx;
 };
 }  // namespace
@@ -685,6 +686,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     t.unique = own(m.dedup.get(), tpu::dedup_tile::c_unique);
     t.duplicate = own(m.dedup.get(), tpu::dedup_tile::c_duplicate);
     t.too_old = own(m.dedup.get(), tpu::dedup_tile::c_blockhash_too_old);
+    t.unknown_blockhash = own(m.dedup.get(), tpu::dedup_tile::c_blockhash_unknown);
     for (auto& bt : m.banks) {
       t.executed += own(bt.get(), tpu::bank_tile::c_executed);
       t.ok += own(bt.get(), tpu::bank_tile::c_ok);
@@ -792,10 +794,12 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
       auto rate = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / dt; };
       if (m.load) line += fmt::format(" | load sent {:.0f}/s", rate(cur.sent, prev.sent));
       if (!m.verifiers.empty())
-        line += fmt::format(" | tpu rx {:.0f}/s verified {:.0f}/s bad {:.0f}/s dup {:.0f}/s old {:.0f}/s",
+        line += fmt::format(" | tpu rx {:.0f}/s verified {:.0f}/s bad {:.0f}/s dup {:.0f}/s blockhash old {:.0f}/s "
+                            "unknown {:.0f}/s",
                             rate(cur.tpu_rx, prev.tpu_rx), rate(cur.verified, prev.verified),
                             rate(cur.sig_failed + cur.parse_failed, prev.sig_failed + prev.parse_failed),
-                            rate(cur.duplicate, prev.duplicate), rate(cur.too_old, prev.too_old));
+                            rate(cur.duplicate, prev.duplicate), rate(cur.too_old, prev.too_old),
+                            rate(cur.unknown_blockhash, prev.unknown_blockhash));
       if (!m.banks.empty())
         line += fmt::format(" | bank {:.0f} tx/s (failed {:.0f}/s), {} tx total", rate(cur.executed, prev.executed),
                             rate(cur.failed, prev.failed), cur.executed);
@@ -820,6 +824,8 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   s.tx_parse_failed = fin.parse_failed;
   s.tx_unique = fin.unique;
   s.tx_duplicate = fin.duplicate;
+  s.tx_blockhash_too_old = fin.too_old;
+  s.tx_blockhash_unknown = fin.unknown_blockhash;
   const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
   if (m.poh) out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",
@@ -829,9 +835,10 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   if (!m.verifiers.empty())
     out << fmt::format(
         "summary: tpu received {}, load sent {}, verified {}, bad signature {}, unparseable {}, "
-        "unique {}, duplicate {}, blockhash too old {} ({:.0f} verified tx/s)\n",
+        "unique {}, duplicate {}, blockhash too old {}, blockhash unknown {} ({:.0f} verified tx/s)\n",
         fin.tpu_rx, s.tx_sent, s.tx_verified, s.tx_sig_failed, s.tx_parse_failed, s.tx_unique,
-        s.tx_duplicate, fin.too_old, static_cast<double>(s.tx_verified) / s.seconds);
+        s.tx_duplicate, s.tx_blockhash_too_old, s.tx_blockhash_unknown,
+        static_cast<double>(s.tx_verified) / s.seconds);
   if (!m.banks.empty()) {
     txn::execution_counters all;
     for (auto& bt : m.banks) all.add(bt->execution());

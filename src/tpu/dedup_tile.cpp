@@ -36,7 +36,7 @@ dedup_tile::dedup_tile(std::string name, const dedup_tile_config& config,
                        util::spsc_ring<slot_hash>* blockhashes)
     : util::tile(std::move(name)), cache_(config.cache_entries), frames_(frames),
       ins_(std::move(ins)), outs_(std::move(outs)), release_(release), blockhashes_(blockhashes),
-      read_frames_(blockhashes != nullptr || outs_.size() > 1) {
+      recent_(blockhashes != nullptr ? config.blockhash_history_slots : 0), read_frames_(blockhashes != nullptr || outs_.size() > 1) {
   auto has_null = [](const auto& rings) {
     return std::find(rings.begin(), rings.end(), nullptr) != rings.end();
   };
@@ -49,8 +49,8 @@ dedup_tile::dedup_tile(std::string name, const dedup_tile_config& config,
 }
 
 std::vector<std::string_view> dedup_tile::own_counter_names() const {
-  return {"received",          "unique",       "duplicate",  "backpressure",
-          "release_full",      "blockhash_too_old", "parse_failed", "blockhashes"};
+  return {"received",          "unique",            "duplicate",    "backpressure", "release_full",
+          "blockhash_too_old", "blockhash_unknown", "parse_failed", "blockhashes"};
 }
 
 bool dedup_tile::drained() const noexcept {
@@ -87,7 +87,7 @@ std::size_t dedup_tile::out_room() noexcept {
 }
 
 std::size_t dedup_tile::process(util::frag_desc* descs, std::size_t n) noexcept {
-  std::size_t pushed = 0, fresh = 0, dup = 0, too_old = 0, bad = 0;
+  std::size_t pushed = 0, fresh = 0, dup = 0, too_old = 0, unknown = 0, bad = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const util::frag_desc& d = descs[i];
     std::size_t out = 0;
@@ -100,10 +100,13 @@ std::size_t dedup_tile::process(util::frag_desc* descs, std::size_t n) noexcept 
         release(d);
         continue;
       }
-      if (blockhashes_ != nullptr && !recent_.is_recent(tx.recent_blockhash())) {
-        ++too_old;
-        release(d);
-        continue;
+      if (blockhashes_ != nullptr) {
+        const txn::blockhash_age age = recent_.age(tx.recent_blockhash());
+        if (age != txn::blockhash_age::recent) {
+          ++(age == txn::blockhash_age::too_old ? too_old : unknown);
+          release(d);
+          continue;
+        }
       }
       if (outs_.size() > 1) out = crypto::xxh3_64(tx.fee_payer()) % outs_.size();
     }
@@ -129,6 +132,7 @@ std::size_t dedup_tile::process(util::frag_desc* descs, std::size_t n) noexcept 
   if (fresh != 0) count(c_unique, fresh);
   if (dup != 0) count(c_duplicate, dup);
   if (too_old != 0) count(c_blockhash_too_old, too_old);
+  if (unknown != 0) count(c_blockhash_unknown, unknown);
   if (bad != 0) count(c_parse_failed, bad);
   return pushed;
 }

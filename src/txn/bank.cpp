@@ -69,29 +69,36 @@ void execution_counters::add(const execution_counters& other) noexcept {
 
 // ------------------------------------------------------------------------- blockhash_queue
 
+blockhash_queue::blockhash_queue(std::size_t history_slots)
+    : entries_(std::clamp(history_slots, max_age_slots, max_history_slots)),
+      prefixes_(entries_.size()),
+      index_(std::bit_ceil(entries_.size() + entries_.size() / 2), 0),
+      index_mask_(index_.size() - 1) {}
+
 void blockhash_queue::register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept {
-  if (size_ == max_age_slots) erase_from_index(next_);  // the entry about to be overwritten
+  const std::size_t capacity = entries_.size();
+  if (size_ == capacity) erase_from_index(next_);  // the entry about to be overwritten
   entries_[next_] = entry{slot, hash};
   std::memcpy(&prefixes_[next_], hash.data(), sizeof(std::uint64_t));
-  std::size_t i = prefixes_[next_] & index_mask;
-  while (index_[i] != 0) i = (i + 1) & index_mask;
-  index_[i] = static_cast<std::uint8_t>(next_ + 1);
-  next_ = (next_ + 1) % max_age_slots;
-  if (size_ < max_age_slots) ++size_;
+  std::size_t i = prefixes_[next_] & index_mask_;
+  while (index_[i] != 0) i = (i + 1) & index_mask_;
+  index_[i] = static_cast<std::uint16_t>(next_ + 1);
+  next_ = (next_ + 1) % capacity;
+  if (size_ < capacity) ++size_;
   newest_slot_ = std::max(newest_slot_, slot);
 }
 
 void blockhash_queue::erase_from_index(std::size_t position) noexcept {
-  std::size_t i = prefixes_[position] & index_mask;
-  while (index_[i] != position + 1) i = (i + 1) & index_mask;
+  std::size_t i = prefixes_[position] & index_mask_;
+  while (index_[i] != position + 1) i = (i + 1) & index_mask_;
   // Backward-shift deletion (linear probing without tombstones): pull later entries of the
   // cluster into the hole when the hole lies between their home and where they sit.
   std::size_t j = i;
   for (;;) {
-    j = (j + 1) & index_mask;
+    j = (j + 1) & index_mask_;
     if (index_[j] == 0) break;
-    const std::size_t home = prefixes_[index_[j] - 1U] & index_mask;
-    if (((j - home) & index_mask) >= ((j - i) & index_mask)) {
+    const std::size_t home = prefixes_[index_[j] - 1U] & index_mask_;
+    if (((j - home) & index_mask_) >= ((j - i) & index_mask_)) {
       index_[i] = index_[j];
       i = j;
     }
@@ -99,16 +106,19 @@ void blockhash_queue::erase_from_index(std::size_t position) noexcept {
   index_[i] = 0;
 }
 
-bool blockhash_queue::is_recent(const crypto::hash32& hash) const noexcept {
+blockhash_age blockhash_queue::age(const crypto::hash32& hash) const noexcept {
   std::uint64_t prefix = 0;
   std::memcpy(&prefix, hash.data(), sizeof(prefix));
-  for (std::size_t i = prefix & index_mask; index_[i] != 0; i = (i + 1) & index_mask) {
+  blockhash_age found = blockhash_age::unknown;
+  for (std::size_t i = prefix & index_mask_; index_[i] != 0; i = (i + 1) & index_mask_) {
     const std::size_t position = index_[i] - 1U;
     if (prefixes_[position] != prefix) continue;
     const entry& e = entries_[position];
-    if (newest_slot_ - e.slot < max_age_slots && e.hash == hash) return true;
+    if (e.hash != hash) continue;
+    if (newest_slot_ - e.slot < max_age_slots) return blockhash_age::recent;
+    found = blockhash_age::too_old;  // a later slot may carry the same hash: keep looking
   }
-  return false;
+  return found;
 }
 
 // ------------------------------------------------------------------------------------ bank

@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/sha256.hpp>
+#include <riptide/util/hex.hpp>
 
 namespace {
 
@@ -114,6 +116,78 @@ TEST(poh, one_hash_per_tick_and_zero_treated_as_one) {
     EXPECT_EQ(p.tick_count(), 3u);
     EXPECT_EQ(p.last_hash(), chained(make_hash(7), 3));
   }
+}
+
+// docs/protocol.md, "An entry's PoH hash", recomputed with OpenSSL from the text alone:
+// num_hashes - 1 plain hashes of the previous entry's hash, then one last hash that takes
+// h ‖ mixin (64 bytes) for an entry with a mixin and h alone for a tick.
+hash32 doc_entry_hash(const hash32& previous, const poh_entry& e) {
+  hash32 h = previous;
+  for (std::uint64_t i = 1; i < e.num_hashes; ++i) SHA256(h.data(), h.size(), h.data());
+  if (!e.has_mixin) {
+    SHA256(h.data(), h.size(), h.data());
+    return h;
+  }
+  std::uint8_t input[64];
+  std::memcpy(input, h.data(), 32);
+  std::memcpy(input + 32, e.mixin.data(), 32);
+  SHA256(input, sizeof input, h.data());
+  return h;
+}
+
+TEST(poh, entry_hash_as_protocol_md_states) {
+  // The worked example: start 00×32, an entry of 3 hashes mixing in the mixin example's root,
+  // then a tick of 2 hashes (5 hashes per tick).
+  signature s[3];
+  for (std::uint8_t i = 0; i < 3; ++i) s[i].fill(static_cast<std::uint8_t>(i + 1));
+  const hash32 mixin = entry_mixin(s);
+  poh example(hash32{}, 5);
+  EXPECT_FALSE(example.hash(2));
+  EXPECT_EQ(riptide::util::to_hex(example.last_hash()),
+            "2b32db6c2c0a6235fb1397e8225ea85e0f0e6e8c7b126d0016ccbde0e667151e");
+  const auto entry = example.record(mixin);
+  ASSERT_TRUE(entry.has_value());
+  EXPECT_EQ(entry->num_hashes, 3u);
+  EXPECT_EQ(riptide::util::to_hex(entry->hash),
+            "a71c69049bdcb0005ecf25552dae01fd85418605d02d9f05efcc33073e6f679f");
+  EXPECT_EQ(doc_entry_hash(hash32{}, *entry), entry->hash);
+  EXPECT_TRUE(example.hash(100));
+  const auto tick = example.tick();
+  ASSERT_TRUE(tick.has_value());
+  EXPECT_EQ(tick->num_hashes, 2u);
+  EXPECT_EQ(riptide::util::to_hex(tick->hash),
+            "0835e51442b6a3ed94f262a64dfc6c6f9841a2047221be2e0677f54c0dc9896d");
+  EXPECT_EQ(doc_entry_hash(entry->hash, *tick), tick->hash);
+
+  // A long stream as the PoH tile makes it (entries of 1 .. hashes_per_tick hashes, ticks
+  // between them): every entry's hash is the documented formula applied to its predecessor,
+  // and the tick rule holds (a tick's hashes complete hashes_per_tick).
+  constexpr std::uint64_t hashes_per_tick = 16;
+  std::mt19937_64 rng(42);
+  const hash32 start = make_hash(77);
+  poh p(start, hashes_per_tick);
+  std::vector<poh_entry> entries;
+  std::uint64_t in_tick = 0;
+  while (entries.size() < 400) {
+    if (p.hash(rng() % 6)) {
+      const auto t = p.tick();
+      ASSERT_TRUE(t.has_value());
+      EXPECT_EQ(in_tick + t->num_hashes, hashes_per_tick);
+      entries.push_back(*t);
+      in_tick = 0;
+    } else if (rng() % 2 == 0) {
+      const auto e = p.record(make_hash(rng()));
+      ASSERT_TRUE(e.has_value());
+      in_tick += e->num_hashes;
+      entries.push_back(*e);
+    }
+  }
+  hash32 previous = start;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    ASSERT_EQ(doc_entry_hash(previous, entries[i]), entries[i].hash) << "entry " << i;
+    previous = entries[i].hash;
+  }
+  EXPECT_TRUE(verify_entries(start, entries));
 }
 
 // A PoH stream the way the tile produces it: hash in batches, record now and then,
@@ -384,6 +458,38 @@ TEST(entry_mixin, small_cases_by_hand) {
   const std::vector<signature> five{a, b, c, a, b};
   EXPECT_EQ(entry_mixin(five),
             node(node(node(leaf(a), leaf(b)), node(leaf(c), leaf(a))), leaf(b)));
+}
+
+
+// docs/protocol.md, "An entry's mixin": the worked example, and promotion (not duplication)
+// of an odd level's last node. reference_merkle above is the same text as code for every
+// count up to 70.
+TEST(entry_mixin, as_protocol_md_states) {
+  signature s[3];
+  for (std::uint8_t i = 0; i < 3; ++i) s[i].fill(static_cast<std::uint8_t>(i + 1));
+  auto leaf = [](const signature& sig) {
+    std::vector<std::uint8_t> v{0x00};
+    v.insert(v.end(), sig.begin(), sig.end());
+    return reference_sha256(v);
+  };
+  auto node = [](const hash32& l, const hash32& r) {
+    std::vector<std::uint8_t> v{0x01};
+    v.insert(v.end(), l.begin(), l.end());
+    v.insert(v.end(), r.begin(), r.end());
+    return reference_sha256(v);
+  };
+  using riptide::util::to_hex;
+  EXPECT_EQ(to_hex(leaf(s[0])), "931f38af772ca6a076ad98c475dd6cd41bb81457d70189f1844b8fab837706af");
+  EXPECT_EQ(to_hex(leaf(s[1])), "03674b9eb710c2b942a09141723e4ae6a662cb533af1f81ef3e32d0e586c9263");
+  EXPECT_EQ(to_hex(leaf(s[2])), "a2e1aa256be38abe8bff2d4ed99a50c39669f7c4205dab4f1e43ad23b03f7271");
+  const hash32 n01 = node(leaf(s[0]), leaf(s[1]));
+  EXPECT_EQ(to_hex(n01), "d76f40c824581a363abac4eb497e23ca29b35eecae6730924bd9d3c07cde89cb");
+  const hash32 root = entry_mixin(s);
+  EXPECT_EQ(to_hex(root), "8941a11674d19bd2df9e0b57aa11731aded1da642bb9f32bc642353a2c9d0ecc");
+  EXPECT_EQ(root, node(n01, leaf(s[2])));
+  EXPECT_NE(root, node(n01, node(leaf(s[2]), leaf(s[2])))) << "the odd node is promoted, not paired with itself";
+  EXPECT_EQ(entry_mixin(std::span(s, 1)), leaf(s[0])) << "one signature: its leaf, hashed";
+  EXPECT_EQ(entry_mixin({}), hash32{});
 }
 
 }  // namespace

@@ -62,10 +62,19 @@ metrics="$tmp/m.metrics"
   --set poh.tick_us=1000 --set poh.hashes_per_tick=2000 --set poh.ticks_per_slot=8 \
   --set load.enabled=true --set load.rate_tps=500 --set layout.pin=false \
   --set ledger.enabled=true --set ledger.dir="\"$tmp/ledger\"" --set ledger.segment_mib=8 \
-  --set net.gossip_port=12990 --set net.tpu_port=13990 --set rpc.port=11990 >"$tmp/run.out" 2>"$tmp/run.err" &
+  --set net.gossip_port=12990 --set net.tpu_port=13990 --set rpc.port=11990 \
+  --set rpc.max_batch_body_bytes=1024 >"$tmp/run.out" 2>"$tmp/run.err" &
 node_pid=$!
 for _ in $(seq 50); do [ -f "$metrics" ] && break; sleep 0.1; done
 sleep 0.5
+# rpc.max_batch_body_bytes reaches the HTTP API: 1 signature (~150 bytes) is answered, 8 (~1.1 KB)
+# get a 400 with an error object.
+for _ in $(seq 50); do "$bin" rpc --url 127.0.0.1:11990 GET /health >/dev/null 2>&1 && break; sleep 0.1; done
+sig=$(printf 'ab%.0s' $(seq 64))
+sigs() { local s="\"$sig\""; for _ in $(seq 2 "$1"); do s="$s, \"$sig\""; done; echo "{\"signatures\": [$s]}"; }
+check "POST /tx/status under rpc.max_batch_body_bytes is answered" expect_exit 0 "$bin" rpc --url 127.0.0.1:11990 POST /tx/status "$(sigs 1)"
+check "POST /tx/status over rpc.max_batch_body_bytes gets 400" expect_exit 1 "$bin" rpc --url 127.0.0.1:11990 POST /tx/status "$(sigs 8)"
+check "the 400 is the API's error object" grep -q '^  "error": ' "$tmp/out"
 "$bin" monitor --path "$metrics" --count 2 >"$tmp/mon.out" 2>"$tmp/mon.err"
 mon_rc=$?
 wait "$node_pid"

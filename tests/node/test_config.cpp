@@ -153,6 +153,21 @@ backend = "recvmmsg"
             std::string::npos);
 }
 
+TEST(config, rpc_batch_body_limit_is_a_key) {
+  config c;
+  EXPECT_EQ(c.rpc.max_batch_body_bytes, 256u * 1024u);
+  EXPECT_NE(format_defaults().find("max_batch_body_bytes = 262144"), std::string::npos);
+  load_config_text("[rpc]\nmax_batch_body_bytes = 4096\n", "n.toml", c);
+  EXPECT_EQ(c.rpc.max_batch_body_bytes, 4096u);
+  apply_override("rpc.max_batch_body_bytes=8192", c);
+  EXPECT_EQ(c.rpc.max_batch_body_bytes, 8192u);
+  EXPECT_NO_THROW(c.validate());
+  c.rpc.max_batch_body_bytes = 255;
+  EXPECT_EQ(error_of([&] { c.validate(); }).rfind("rpc.max_batch_body_bytes", 0), 0u);
+  c.rpc.max_batch_body_bytes = (16u << 20) + 1;
+  EXPECT_EQ(error_of([&] { c.validate(); }).rfind("rpc.max_batch_body_bytes", 0), 0u);
+}
+
 TEST(config, ipv4_and_endpoint_parsing) {
   EXPECT_EQ(parse_ipv4("127.0.0.1"), 0x7f000001u);
   EXPECT_EQ(parse_ipv4("255.255.255.255"), 0xffffffffu);

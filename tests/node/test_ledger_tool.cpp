@@ -11,9 +11,14 @@
 #include <riptide/util/hex.hpp>
 
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <array>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -252,3 +257,128 @@ TEST(ledger_tool, show_lists_each_tx) {
 }
 
 }  // namespace
+
+// docs/protocol.md, "Slot digest", recomputed with OpenSSL from the segment files and the
+// record layout of the "Ledger" section, without the ledger code: per slot, SHA-256 over each
+// record's type u16 ‖ slot u64 ‖ length u32 ‖ payload, in ledger order.
+namespace doc {
+
+struct slot_line {
+  std::uint64_t records = 0;
+  std::vector<std::uint8_t> hashed;
+  crypto::hash32 bank_hash{};
+  bool complete = false;
+};
+
+std::uint64_t le(const std::vector<std::uint8_t>& b, std::size_t at, std::size_t width) {
+  std::uint64_t v = 0;
+  for (std::size_t i = width; i-- > 0;) v = v << 8 | b[at + i];
+  return v;
+}
+
+std::map<std::uint64_t, slot_line> digest_from_segments(const std::filesystem::path& dir) {
+  std::map<std::uint64_t, slot_line> slots;
+  for (std::uint64_t index = 0;; ++index) {
+    char name[32];
+    std::snprintf(name, sizeof name, "segment-%08llu.log", static_cast<unsigned long long>(index));
+    std::ifstream in(dir / name, std::ios::binary);
+    if (!in) break;
+    const std::vector<std::uint8_t> seg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::size_t at = 32;  // the segment header
+    while (at + 24 <= seg.size() && le(seg, at + 4, 4) == 0x524C5452) {  // "RTLR"
+      const std::uint64_t type = le(seg, at + 8, 2);
+      const std::uint64_t length = le(seg, at + 12, 4);
+      const std::uint64_t slot = le(seg, at + 16, 8);
+      slot_line& line = slots[slot];
+      ++line.records;
+      auto hash_bytes = [&](std::size_t from, std::size_t n) {
+        line.hashed.insert(line.hashed.end(), seg.begin() + static_cast<std::ptrdiff_t>(from),
+                           seg.begin() + static_cast<std::ptrdiff_t>(from + n));
+      };
+      hash_bytes(at + 8, 2);        // type u16
+      hash_bytes(at + 16, 8);       // slot u64
+      hash_bytes(at + 12, 4);       // length u32
+      hash_bytes(at + 24, length);  // payload
+      line.complete = type == 3 && le(seg, at + 24 + 4, 4) == 2;  // slot_meta, kind slot end
+      if (line.complete) std::memcpy(line.bank_hash.data(), seg.data() + at + 24 + 64, 32);
+      at += 24 + (length + 7) / 8 * 8;
+    }
+  }
+  return slots;
+}
+
+void expect_digests_match(const std::filesystem::path& dir) {
+  const auto expected = digest_from_segments(dir);
+  const auto got = node::ledger_slot_digests(dir);
+  ASSERT_EQ(got.size(), expected.size());
+  auto it = expected.begin();
+  for (const node::slot_digest& d : got) {
+    SCOPED_TRACE("slot " + std::to_string(d.slot));
+    EXPECT_EQ(d.slot, it->first);
+    EXPECT_EQ(d.records, it->second.records);
+    crypto::hash32 h;
+    SHA256(it->second.hashed.data(), it->second.hashed.size(), h.data());
+    EXPECT_EQ(d.digest, h);
+    EXPECT_EQ(d.bank_hash, it->second.bank_hash);
+    EXPECT_EQ(d.complete, it->second.complete);
+    ++it;
+  }
+}
+
+}  // namespace doc
+
+TEST(ledger_tool, slot_digest_as_protocol_md_states) {
+  // The worked example: slot 7, one entry batch with payload 00000000.
+  {
+    riptide::testing::temp_dir dir{"riptide-digest"};
+    {
+      ledger::ledger lg = ledger::ledger::open({dir.path(), 1 << 20, false});
+      const std::uint8_t payload[4] = {};
+      ASSERT_EQ(lg.append(ledger::record_type::entry_batch, 7, payload), ledger::append_error::none);
+      ASSERT_TRUE(lg.sync().ok);
+    }
+    const auto d = node::ledger_slot_digests(dir.path());
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].slot, 7u);
+    EXPECT_EQ(d[0].records, 1u);
+    EXPECT_EQ(util::to_hex(d[0].digest), "666c3c7e891076322a1775ac890b1dfa1c9bc49eff93d3b66edc266282782ff4");
+    EXPECT_EQ(d[0].bank_hash, crypto::hash32{});
+    EXPECT_FALSE(d[0].complete);
+    doc::expect_digests_match(dir.path());
+  }
+  // A leader's ledger (chain start, entries with transactions, slot ends, a partial last slot).
+  {
+    ledger_builder b;
+    b.build({.partial_slot = true});
+    doc::expect_digests_match(b.dir.path());
+  }
+  // The same records in 8 KiB and in 1 MiB segments: the digests follow the records only.
+  riptide::testing::temp_dir small{"riptide-digest-small"}, large{"riptide-digest-large"};
+  for (const auto* dir : {&small, &large}) {
+    ledger::ledger lg = ledger::ledger::open({dir->path(), dir == &small ? 8192u : 1u << 20, false});
+    std::mt19937_64 rng(5);
+    for (std::uint64_t slot : {3, 3, 3, 4, 4, 9}) {
+      std::vector<std::uint8_t> payload(1 + rng() % 3000);
+      for (auto& x : payload) x = static_cast<std::uint8_t>(rng());
+      ASSERT_EQ(lg.append(ledger::record_type::entry_batch, slot, payload), ledger::append_error::none);
+    }
+    ledger::slot_meta end;
+    end.kind = ledger::meta_kind::slot_end;
+    end.hashes_per_tick = 1;
+    end.ticks_per_slot = 1;
+    end.bank_hash.fill(0x5a);
+    std::array<std::uint8_t, ledger::slot_meta_bytes> meta{};
+    ASSERT_EQ(lg.append(ledger::record_type::slot_meta, 9, std::span(meta.data(), ledger::encode_meta(end, meta))),
+              ledger::append_error::none);
+    ASSERT_TRUE(lg.sync().ok);
+  }
+  EXPECT_TRUE(std::filesystem::exists(small.path() / "segment-00000001.log")) << "records span segments";
+  doc::expect_digests_match(small.path());
+  doc::expect_digests_match(large.path());
+  const auto a = node::ledger_slot_digests(small.path());
+  const auto c = node::ledger_slot_digests(large.path());
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(c.size(), 3u);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].digest, c[i].digest);
+  EXPECT_TRUE(a[2].complete);
+}

@@ -1,8 +1,10 @@
 #include <riptide/shred/shred.hpp>
 
 #include <riptide/shred/fec.hpp>
+#include <riptide/util/hex.hpp>
 
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -142,6 +144,120 @@ TEST_F(ShredSet, EveryShredParsesAndProvesTheSignedRoot) {
   EXPECT_EQ(data0().size(), shred_signature_bytes + shard_bytes(53) + 6 * merkle_node_bytes);
   EXPECT_EQ(coding0().size(), max_shred_bytes - merkle_node_bytes *
                                   (6 - merkle_proof_size(21, 53)));
+}
+
+// docs/protocol.md, "Merkle tree and proofs", recomputed with OpenSSL from the text alone:
+// every shred of a set (data and coding, promoted and paired leaves) gives the set's root
+// from its own bytes, that root is the level-by-level tree over all leaves, and the leader's
+// signature in bytes [0, 64) covers root ‖ slot ‖ fec_set_index.
+namespace doc {
+
+merkle_node sha256_20(const bytes& input) {
+  std::uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(input.data(), input.size(), digest);
+  merkle_node node;
+  std::memcpy(node.data(), digest, node.size());
+  return node;
+}
+
+merkle_node leaf(const std::uint8_t* region, std::size_t size) {
+  bytes input{0x00};
+  input.insert(input.end(), region, region + size);
+  return sha256_20(input);
+}
+
+merkle_node join(const merkle_node& l, const merkle_node& r) {
+  bytes input{0x01};
+  input.insert(input.end(), l.begin(), l.end());
+  input.insert(input.end(), r.begin(), r.end());
+  return sha256_20(input);
+}
+
+std::uint64_t le(const bytes& b, std::size_t at, std::size_t width) {
+  std::uint64_t v = 0;
+  for (std::size_t i = width; i-- > 0;) v = v << 8 | b[at + i];
+  return v;
+}
+
+}  // namespace doc
+
+TEST_F(ShredSet, MerkleRootAsProtocolMdStates) {
+  // Also a set whose leaf count is odd (21 + 32 = 53 here; 5 + 4 = 9 below), so some proofs
+  // skip promoted levels.
+  fec_set_params small = default_params();
+  small.num_coding = 4;
+  const bytes small_payload = random_bytes(5000, 2);
+  const std::vector<std::vector<bytes>> sets{set, make_fec_set(leader(), small, small_payload)};
+  for (const std::vector<bytes>& s : sets) {
+    const std::size_t n = doc::le(s[0], 83, 2) + doc::le(s[0], 85, 2);
+    ASSERT_EQ(n, s.size());
+    std::vector<merkle_node> leaves(n);
+    std::optional<merkle_node> set_root;
+    for (const bytes& b : s) {
+      const std::size_t depth = b[64] & 0x0f;
+      const std::size_t proof_at = b.size() - 20 * depth;
+      const bool coding = (b[64] & 0x80) != 0;
+      const std::size_t num_data = doc::le(b, 83, 2);
+      std::size_t k = coding ? num_data + doc::le(b, 87, 2) : doc::le(b, 73, 4) - doc::le(b, 79, 4);
+      SCOPED_TRACE("leaf " + std::to_string(k) + " of " + std::to_string(n));
+      ASSERT_LT(k, n);
+      merkle_node node = doc::leaf(b.data() + 64, proof_at - 64);
+      leaves[k] = node;
+      std::size_t j = 0;
+      for (std::size_t m = n; m > 1; k /= 2, m = (m + 1) / 2) {
+        if (m % 2 == 1 && k == m - 1) continue;  // promoted: no sibling on this level
+        ASSERT_LT(j, depth);
+        merkle_node sibling;
+        std::memcpy(sibling.data(), b.data() + proof_at + 20 * j++, 20);
+        node = k % 2 == 1 ? doc::join(sibling, node) : doc::join(node, sibling);
+      }
+      EXPECT_EQ(j, depth) << "every proof node is used";
+      if (!set_root) set_root = node;
+      EXPECT_EQ(node, *set_root);
+      shred_view v;
+      ASSERT_EQ(parse_shred(b, v), shred_error::none);
+      EXPECT_EQ(shred_merkle_root(v), node);
+      bytes msg(node.begin(), node.end());
+      for (std::size_t i = 0; i < 8; ++i) msg.push_back(b[65 + i]);   // slot u64 LE
+      for (std::size_t i = 0; i < 4; ++i) msg.push_back(b[79 + i]);   // fec_set_index u32 LE
+      crypto::signature sig;
+      std::memcpy(sig.data(), b.data(), sig.size());
+      EXPECT_TRUE(crypto::verify(leader().public_key(), msg, sig));
+    }
+    // Level by level over all leaves, an odd level's last node promoted.
+    std::vector<merkle_node> level = leaves;
+    while (level.size() > 1) {
+      std::vector<merkle_node> up;
+      for (std::size_t i = 0; i + 1 < level.size(); i += 2) up.push_back(doc::join(level[i], level[i + 1]));
+      if (level.size() % 2 == 1) up.push_back(level.back());
+      level = std::move(up);
+    }
+    EXPECT_EQ(level[0], *set_root);
+  }
+
+  // The worked example: three leaves over the one-byte regions 00, 01, 02.
+  const std::uint8_t regions[3] = {0x00, 0x01, 0x02};
+  std::vector<merkle_node> l;
+  for (const std::uint8_t& r : regions) l.push_back(merkle_leaf(std::span(&r, 1)));
+  EXPECT_EQ(util::to_hex(l[0]), "96a296d224f285c67bee93c30f8a309157f0daa3");
+  EXPECT_EQ(util::to_hex(l[1]), "b413f47d13ee2fe6c845b2ee141af81de858df4e");
+  EXPECT_EQ(util::to_hex(l[2]), "fcf0a6c700dd13e274b6fba8deea8dd9b26e4eed");
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(l[i], doc::leaf(&regions[i], 1));
+  const merkle_node j = merkle_join(l[0], l[1]);
+  EXPECT_EQ(util::to_hex(j), "10bbdf3e3d4ecb04e55b8a6f577f5988b1a3530e");
+  EXPECT_EQ(j, doc::join(l[0], l[1]));
+  merkle_tree tree;
+  ASSERT_TRUE(tree.build_from_leaves(l));
+  EXPECT_EQ(util::to_hex(tree.root()), "001f9395fe91d3d783054606d98d4f0b54cef229");
+  std::array<merkle_node, max_proof_depth> proof;
+  ASSERT_EQ(tree.proof(0, proof), 2u);
+  EXPECT_EQ(proof[0], l[1]);
+  EXPECT_EQ(proof[1], l[2]);
+  ASSERT_EQ(tree.proof(1, proof), 2u);
+  EXPECT_EQ(proof[0], l[0]);
+  EXPECT_EQ(proof[1], l[2]);
+  ASSERT_EQ(tree.proof(2, proof), 1u);
+  EXPECT_EQ(proof[0], j);
 }
 
 TEST(Shred, SetShapes) {

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <memory>
 #include <set>
 #include <thread>
@@ -155,7 +157,7 @@ void poll_all(tpu::dedup_tile& t) {
 
 }  // namespace
 
-TEST(dedup_tile, too_old_blockhash_is_dropped_counted_and_released_until_registered) {
+TEST(dedup_tile, a_blockhash_not_recent_is_dropped_counted_and_released_until_registered) {
   tx_frames f(64);
   ring in(64), out(64), release(64);
   hash_ring hashes(256);
@@ -174,10 +176,11 @@ TEST(dedup_tile, too_old_blockhash_is_dropped_counted_and_released_until_registe
   auto released = drain(release);
   ASSERT_EQ(released.size(), 1u);
   EXPECT_EQ(released[0].frame, unknown.frame);
-  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_too_old), 1u);
+  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_unknown), 1u);
+  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_too_old), 0u);
   EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_duplicate), 0u);
 
-  // Slot 1 ends: the same transaction is now acceptable (a too-old one was not remembered).
+  // Slot 1 ends: the same transaction is now acceptable (a dropped one was not remembered).
   ASSERT_TRUE(hashes.try_push({1, slot_hash_of(1)}));
   ASSERT_TRUE(in.try_push(unknown));
   poll_all(t);
@@ -199,10 +202,46 @@ TEST(dedup_tile, too_old_blockhash_is_dropped_counted_and_released_until_registe
   released = drain(release);
   ASSERT_EQ(released.size(), 1u);
   EXPECT_EQ(released[0].frame, aged.frame);
-  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_too_old), 2u);
+  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_too_old), 1u);
+  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_unknown), 1u);
   EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhashes), 151u);
   EXPECT_EQ(t.unique(), 3u);
   EXPECT_TRUE(t.drained());
+}
+
+namespace {
+// The tile's own counter called `name`, looked up by name as /metrics shows it.
+std::optional<std::uint64_t> counter_named(const tpu::dedup_tile& t, std::string_view name) {
+  const auto names = t.own_counter_names();
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return t.own_counter(i);
+  return std::nullopt;
+}
+}  // namespace
+
+// A blockhash no slot ever had (another cluster's, or made up) is not "too old": it is
+// counted as blockhash_unknown, apart from the hash of a slot that aged out.
+TEST(dedup_tile, unknown_blockhash_is_counted_apart_from_a_too_old_one) {
+  tx_frames f(64);
+  ring in(64), out(64), release(64);
+  hash_ring hashes(512);
+  tpu::dedup_tile t("dedup", {1024}, &f.pool, {&in}, {&out}, &release, &hashes);
+  for (std::uint64_t slot = 0; slot <= 300; ++slot) ASSERT_TRUE(hashes.try_push({slot, slot_hash_of(slot)}));
+  const auto alice = payer(0);
+  const auto recent = f.put(alice, slot_hash_of(300), 1);
+  const auto aged = f.put(alice, slot_hash_of(100), 2);       // 200 slots behind the newest
+  const auto never = f.put(alice, slot_hash_of(1'000'000), 3);  // no slot had this hash
+  crypto::hash32 forged{};
+  forged.fill(0x77);
+  const auto other = f.put(alice, forged, 4);
+  for (const auto& d : {recent, aged, never, other}) ASSERT_TRUE(in.try_push(d));
+  poll_all(t);
+  EXPECT_EQ(drain(out).size(), 1u);
+  EXPECT_EQ(drain(release).size(), 3u);
+  EXPECT_EQ(t.own_counter_names().size(), std::size_t{tpu::dedup_tile::c_own_count});
+  EXPECT_EQ(counter_named(t, "blockhash_too_old"), std::optional<std::uint64_t>{1});
+  EXPECT_EQ(counter_named(t, "blockhash_unknown"), std::optional<std::uint64_t>{2});
+  EXPECT_EQ(counter_named(t, "unique"), std::optional<std::uint64_t>{1});
 }
 
 TEST(dedup_tile, duplicates_still_dropped_with_age_check_and_routing) {
@@ -392,8 +431,9 @@ TEST(dedup_tile, age_check_and_routing_under_contention) {
   const auto received = t.own_counter(tpu::dedup_tile::c_received);
   EXPECT_EQ(received, total);
   EXPECT_EQ(t.unique(), forwarded_tags.size());
-  EXPECT_EQ(t.unique() + t.duplicates() + t.own_counter(tpu::dedup_tile::c_blockhash_too_old),
-            received);
+  // Slots < 150: a blockhash not registered yet is unknown, never too old.
+  EXPECT_EQ(t.own_counter(tpu::dedup_tile::c_blockhash_too_old), 0u);
+  EXPECT_EQ(t.unique() + t.duplicates() + t.own_counter(tpu::dedup_tile::c_blockhash_unknown), received);
   // Each of the 100 sent twice is forwarded once at most (which copy, if any, depends on
   // whether its slot hash had arrived).
   EXPECT_LE(t.unique(), total - 100);

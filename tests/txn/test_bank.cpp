@@ -18,6 +18,7 @@ using riptide::crypto::hash32;
 using riptide::crypto::pubkey;
 using riptide::txn::bank;
 using riptide::txn::bank_config;
+using riptide::txn::blockhash_age;
 using riptide::txn::blockhash_queue;
 using riptide::txn::execution_counters;
 using riptide::txn::transaction_view;
@@ -327,6 +328,31 @@ TEST(blockhash_queue, expires_by_slot_age_when_slots_are_skipped) {
   q.register_hash(160, hash_of(160));
   EXPECT_FALSE(q.is_recent(hash_of(10)));
   EXPECT_TRUE(q.is_recent(hash_of(160)));
+}
+
+TEST(blockhash_queue, tells_a_too_old_hash_from_an_unknown_one_within_its_history) {
+  blockhash_queue q(400);
+  EXPECT_EQ(q.history_slots(), 400u);
+  for (std::uint64_t slot = 0; slot < 1000; ++slot) q.register_hash(slot, hash_of(slot + 100));
+  EXPECT_EQ(q.size(), 400u);
+  EXPECT_EQ(q.age(hash_of(999 + 100)), blockhash_age::recent);
+  EXPECT_EQ(q.age(hash_of(850 + 100)), blockhash_age::recent);   // 149 behind
+  EXPECT_EQ(q.age(hash_of(849 + 100)), blockhash_age::too_old);  // 150 behind
+  EXPECT_EQ(q.age(hash_of(600 + 100)), blockhash_age::too_old);  // the oldest remembered
+  EXPECT_EQ(q.age(hash_of(599 + 100)), blockhash_age::unknown);  // forgotten
+  EXPECT_EQ(q.age(hash_of(5000)), blockhash_age::unknown);       // never registered
+  EXPECT_FALSE(q.is_recent(hash_of(849 + 100)));
+  // The bank's default keeps 150 slots: an aged-out hash is forgotten at once.
+  blockhash_queue bank_queue;
+  EXPECT_EQ(bank_queue.history_slots(), blockhash_queue::max_age_slots);
+  EXPECT_EQ(blockhash_queue(1).history_slots(), blockhash_queue::max_age_slots);
+  EXPECT_EQ(blockhash_queue(1 << 20).history_slots(), blockhash_queue::max_history_slots);
+  // A hash registered again for a later slot is recent while its latest slot is.
+  blockhash_queue r(300);
+  r.register_hash(0, hash_of(1));
+  for (std::uint64_t slot = 1; slot < 200; ++slot) r.register_hash(slot, hash_of(slot + 1000));
+  r.register_hash(200, hash_of(1));
+  EXPECT_EQ(r.age(hash_of(1)), blockhash_age::recent);
 }
 
 TEST(blockhash_queue, random_hashes_over_many_slots_match_a_reference) {

@@ -144,7 +144,8 @@ struct rpc_section {
   bool enabled = true;
   std::string ip = "127.0.0.1";
   std::uint64_t port = 11000;
-  std::uint64_t max_body_bytes = 4096;
+  std::uint64_t max_body_bytes = 4096;              // POST /gossip/data
+  std::uint64_t max_batch_body_bytes = 256 * 1024;  // POST /tx/status (1024 signatures fit)
 };
 
 struct ledger_section {

@@ -38,6 +38,8 @@ struct run_summary {
   std::uint64_t tx_parse_failed = 0;
   std::uint64_t tx_unique = 0;
   std::uint64_t tx_duplicate = 0;
+  std::uint64_t tx_blockhash_too_old = 0;  // dedup: a remembered slot's hash, aged out
+  std::uint64_t tx_blockhash_unknown = 0;  // dedup: no remembered slot's hash
   bool drained_cleanly = false;
 };
 

@@ -1,6 +1,6 @@
 #pragma once
-// Dedup tile: drops transactions whose recent blockhash is too old or whose signature was
-// seen recently, and routes the rest to the bank tiles by fee payer.
+// Dedup tile: drops transactions whose recent blockhash is too old or unknown or whose
+// signature was seen recently, and routes the rest to the bank tiles by fee payer.
 //
 // Contract
 //   - Runs on one core thread; everything but drained() is called there only. drained()
@@ -10,12 +10,16 @@
 //     check never hashes.
 //   - Blockhash age (when `blockhashes` is given): each poll first pops every slot_hash PoH
 //     pushed (slots in increasing order; slot 0 carries the chain's start hash) into the
-//     tile's own txn::blockhash_queue. A transaction whose recent blockhash is not
-//     `is_recent` there is dropped (blockhash_too_old). This needs the frame: the tile parses
+//     tile's own txn::blockhash_queue, which remembers `blockhash_history_slots` slots. A
+//     transaction whose recent blockhash is not recent there is dropped: blockhash_too_old
+//     if it is the hash of a remembered slot that aged out (the client should fetch a new
+//     blockhash), blockhash_unknown if no remembered slot has it (another cluster's, a
+//     forged one, or older than the history). This needs the frame: the tile parses
 //     `frames->frame(d.frame)` (first d.len bytes) again; a frame that does not parse (the
 //     verify tile should have caught it) is dropped as parse_failed.
 //   - Signatures: new tags are remembered in a fixed-capacity dedup_cache (oldest forgotten
-//     first); a repeated tag is dropped (duplicate). A too-old transaction is not remembered.
+//     first); a repeated tag is dropped (duplicate). A transaction dropped for its blockhash
+//     is not remembered.
 //   - Routing: with one out every survivor goes there; with several, to
 //     outs[xxh3(fee payer key) % outs.size()], so one fee payer always lands on the same bank
 //     tile (its account locks stay on one core). With no out, survivors are counted and
@@ -49,6 +53,9 @@ namespace riptide::tpu {
 
 struct dedup_tile_config {
   std::size_t cache_entries = 1 << 20;  // signature tags remembered (dedup_cache capacity)
+  // Slot hashes remembered to tell too old from unknown (txn::blockhash_queue history;
+  // 4096 slots of 400 ms are about 27 minutes).
+  std::size_t blockhash_history_slots = 4096;
 };
 
 class dedup_tile final : public util::tile {
@@ -59,7 +66,8 @@ class dedup_tile final : public util::tile {
     c_duplicate,
     c_backpressure,       // polls that found an out full
     c_release_full,
-    c_blockhash_too_old,  // recent blockhash not in the queue
+    c_blockhash_too_old,  // recent blockhash: a remembered slot's, older than max_age_slots
+    c_blockhash_unknown,  // recent blockhash: no remembered slot's
     c_parse_failed,       // frame missing or not a transaction (verify should have dropped it)
     c_blockhashes,        // slot hashes registered
     c_own_count,

@@ -74,6 +74,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace riptide::txn {
 
@@ -105,34 +106,52 @@ struct execution_counters {
   void add(const execution_counters& other) noexcept;
 };
 
-// The hashes of the most recent slots; a transaction must name one of them.
+// What a transaction's recent blockhash is to a blockhash_queue.
+enum class blockhash_age : std::uint8_t {
+  recent,   // the hash of one of the last max_age_slots slots: acceptable
+  too_old,  // the hash of a remembered slot max_age_slots or more behind the newest one
+  unknown,  // no remembered slot has this hash (never registered, or older than the history)
+};
+
+// The hashes of the most recent slots; a transaction must name one of the last
+// max_age_slots. The queue remembers the last `history_slots` registered slots, so a hash
+// that aged out can be told from one that was never a slot's (a stale client from a wrong
+// cluster or garbage). The bank keeps no more than it needs; the dedup tile keeps more to
+// report the two apart.
 class blockhash_queue {
  public:
   static constexpr std::size_t max_age_slots = 150;
+  static constexpr std::size_t max_history_slots = 1 << 15;  // ring position + 1 fits a u16
 
-  // Records the hash of `slot` (slots must not decrease). Evicts hashes older than
-  // max_age_slots behind the newest slot. Not concurrent with is_recent().
+  // Allocates for `history_slots` hashes, clamped to [max_age_slots, max_history_slots].
+  explicit blockhash_queue(std::size_t history_slots = max_age_slots);
+
+  // Records the hash of `slot` (slots must not decrease), forgetting the oldest remembered
+  // slot when the history is full. Not concurrent with age() / is_recent().
   void register_hash(std::uint64_t slot, const crypto::hash32& hash) noexcept;
-  // True iff hash was registered for a slot s with newest_slot - s < max_age_slots.
-  [[nodiscard]] bool is_recent(const crypto::hash32& hash) const noexcept;
+  // recent iff hash was registered for a slot s with newest_slot - s < max_age_slots;
+  // too_old iff it is remembered for older slots only; unknown otherwise.
+  [[nodiscard]] blockhash_age age(const crypto::hash32& hash) const noexcept;
+  [[nodiscard]] bool is_recent(const crypto::hash32& hash) const noexcept {
+    return age(hash) == blockhash_age::recent;
+  }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t history_slots() const noexcept { return entries_.size(); }
 
  private:
   struct entry {
     std::uint64_t slot = 0;
     crypto::hash32 hash{};
   };
-  std::array<entry, max_age_slots> entries_{};
-  // A linear-probing index over the ring, keyed by the first 8 bytes of each hash, so a lookup
-  // is a probe or two instead of a scan of 150 entries. index_ holds ring position + 1, 0 =
-  // empty; 256 slots keep the load <= 150/256.
-  static constexpr std::size_t index_slots = 256;
-  static constexpr std::size_t index_mask = index_slots - 1;
-  static_assert(max_age_slots < index_slots && max_age_slots < 256);  // position + 1 fits a u8
   void erase_from_index(std::size_t position) noexcept;
 
-  std::array<std::uint64_t, max_age_slots> prefixes_{};  // first 8 bytes of each entry's hash
-  std::array<std::uint8_t, index_slots> index_{};
+  std::vector<entry> entries_;  // a ring of history_slots entries
+  // A linear-probing index over the ring, keyed by the first 8 bytes of each hash, so a lookup
+  // is a probe or two instead of a scan. index_ holds ring position + 1, 0 = empty; at least
+  // 1.5 slots per entry (256 for the bank's 150).
+  std::vector<std::uint64_t> prefixes_;  // first 8 bytes of each entry's hash
+  std::vector<std::uint16_t> index_;
+  std::size_t index_mask_ = 0;
   std::size_t next_ = 0;  // ring position of the next insertion
   std::size_t size_ = 0;
   std::uint64_t newest_slot_ = 0;
