@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -20,6 +21,7 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/node/bench_tps.hpp>
+#include <riptide/node/flood.hpp>
 #include <riptide/rpc/chain_client.hpp>
 #include <riptide/rpc/hex_parse.hpp>
 #include <riptide/txn/transaction.hpp>
@@ -293,6 +295,9 @@ int main(int argc, char** argv) {
   bench_tps_cmd->add_option("--seconds", bench_opt.seconds, "Length of the send phase");
   bench_tps_cmd->add_option("--lamports", bench_opt.lamports, "Lamports per transfer");
   bench_tps_cmd->add_option("--fund-lamports", bench_opt.fund_lamports, "Lamports the faucet gives each account");
+  bench_tps_cmd->add_option("--max-loss", bench_opt.max_loss_percent,
+                            "Percent of sent transfers that may stay unconfirmed before the run fails")
+      ->check(CLI::Range(0.0, 100.0));
   bench_tps_cmd->add_option("--timeout-s", bench_opt.timeout_s,
                             "Seconds to wait for funding, and for confirmations after the send phase");
 
@@ -309,6 +314,18 @@ int main(int argc, char** argv) {
   transfer_cmd->add_option("--lamports", transfer_lamports, "Amount")->required();
   transfer_cmd->add_flag("--print", transfer_print,
                          "Print the signed transaction as hex instead of sending it (for POST /tx by hand)");
+
+  auto* flood_cmd = app.add_subcommand(
+      "flood", "Overload test: send valid-looking transactions (well-formed transfers whose signatures do not "
+               "verify) to a node's tpu port as fast as the kernel takes them, for a bounded time");
+  riptide::node::flood_options flood_opt;
+  std::string flood_to;
+  bool flood_json = false;
+  flood_cmd->add_option("--to", flood_to, "Receiver ip:port (a node's tpu port)")->required();
+  flood_cmd->add_option("--seconds", flood_opt.seconds, "How long to send")->capture_default_str();
+  flood_cmd->add_option("--rate", flood_opt.rate, "Datagrams per second (0: as fast as possible)")->capture_default_str();
+  flood_cmd->add_option("--distinct", flood_opt.distinct, "Different transactions, sent round-robin")->capture_default_str();
+  flood_cmd->add_flag("--json", flood_json, "Print the result as JSON");
 
   auto* forge_cmd = app.add_subcommand(
       "forge-shreds",
@@ -452,6 +469,26 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("sent {} of {} forged shreds ({}) of slot {} to {}\n", sent, set.size(), forge_kind,
                                forge_slot, to->to_string());
       return sent == set.size() ? 0 : exit_runtime_error;
+    }
+    if (*flood_cmd) {
+      const auto to = riptide::net::endpoint::parse(flood_to);
+      if (!to) throw riptide::node::config_error("--to: expected ip:port, got '" + flood_to + "'");
+      flood_opt.to = *to;
+      riptide::node::validate(flood_opt);
+      std::signal(SIGINT, on_signal);
+      std::signal(SIGTERM, on_signal);
+      const auto r = riptide::node::run_flood(flood_opt, &g_stop);
+      const double rate = r.seconds > 0 ? static_cast<double>(r.sent) / r.seconds : 0;
+      if (flood_json)
+        std::cout << nlohmann::json{{"to", flood_to}, {"sent", r.sent}, {"send_errors", r.send_errors},
+                                    {"seconds", r.seconds}, {"rate", rate}}
+                         .dump(2)
+                  << "\n";
+      else
+        std::cout << fmt::format("flood {}: sent {} datagrams in {:.2f} s ({:.0f}/s), send errors {}{}\n", flood_to,
+                                 r.sent, r.seconds, rate, r.send_errors,
+                                 r.send_errors != 0 ? fmt::format(" ({})", std::strerror(r.last_errno)) : "");
+      return 0;
     }
     if (*transfer_cmd) {
       const auto ep = riptide::node::parse_endpoint(transfer_rpc);

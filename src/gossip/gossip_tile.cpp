@@ -85,6 +85,10 @@ gossip_tile::gossip_tile(std::string name, const crypto::keypair& identity, cons
       tx_out_(tx_out), tx_release_(tx_release), commands_(commands), board_(board),
       tx_pool_(config.tx_frames), tx_free_(0, config.tx_frames) {}
 
+std::vector<std::size_t> gossip_tile::drop_counters() const {
+  return {c_tx_no_frame, c_tx_ring_full, c_rx_release_full, c_commands_rejected};
+}
+
 std::vector<std::string_view> gossip_tile::own_counter_names() const {
   return {"rx_packets", "tx_packets", "tx_no_frame", "tx_ring_full", "rx_release_full",
           "commands", "commands_rejected", "snapshots", "peers_active", "table_size"};

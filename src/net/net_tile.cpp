@@ -131,6 +131,15 @@ endpoint net_tile::local_endpoint(port_kind kind) const noexcept {
   return {config_.bind_ip, bound_port(kind)};
 }
 
+std::vector<std::size_t> net_tile::drop_counters() const {
+  std::vector<std::size_t> d = {c_rx_dropped_no_frame, c_rx_oversize, c_rx_unrouted, c_fault_dropped,
+                                c_tx_errors, c_io_errors};
+  for (std::size_t p = 0; p < port_kind_count; ++p)
+    for (std::size_t first : {c_rx_drop_quota_first, c_rx_drop_ring_full_first, c_rx_kernel_drops_first})
+      d.push_back(first + p);
+  return d;
+}
+
 std::vector<std::string_view> net_tile::own_counter_names() const {
   static const std::vector<std::string> per_port = [] {
     std::vector<std::string> v;

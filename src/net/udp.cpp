@@ -170,4 +170,44 @@ int udp_socket::kernel_drops() const noexcept {
   return static_cast<int>(info[SK_MEMINFO_DROPS] & 0x7fffffff);
 }
 
+udp_batch_sender::udp_batch_sender(const endpoint& to, std::string_view label, std::uint32_t send_buffer_bytes) {
+  fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error(std::string(label) + ": UDP socket: " + std::strerror(errno));
+  const sockaddr_in sa = to_sockaddr(to);
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    const int e = errno;
+    ::close(fd_);
+    throw std::runtime_error(std::string(label) + " " + to.to_string() + ": " + std::strerror(e));
+  }
+  const int buf = static_cast<int>(send_buffer_bytes);
+  if (buf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+}
+
+udp_batch_sender::~udp_batch_sender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::size_t udp_batch_sender::send(std::span<const std::span<const std::uint8_t>> packets) noexcept {
+  std::array<mmsghdr, max_batch> msgs{};
+  std::array<iovec, max_batch> iov{};
+  const std::size_t n = std::min(packets.size(), max_batch);
+  for (std::size_t i = 0; i < n; ++i) {
+    iov[i].iov_base = const_cast<std::uint8_t*>(packets[i].data());
+    iov[i].iov_len = packets[i].size();
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  std::size_t done = 0;
+  while (done < n) {
+    const int r = ::sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(n - done), 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      last_errno_ = errno;
+      break;
+    }
+    done += static_cast<std::size_t>(r);
+  }
+  return done;
+}
+
 }  // namespace riptide::net

@@ -1,5 +1,7 @@
 #include <riptide/node/bench_tps.hpp>
 
+#include <riptide/net/udp.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -94,6 +97,7 @@ void validate(const bench_tps_options& o) {
   if (o.fund_lamports == 0) throw config_error("--fund-lamports: must be at least 1");
   if (!(o.timeout_s > 0) || o.timeout_s > 86400) throw config_error("--timeout-s: must be in (0, 86400]");
   if (!(o.status_poll_ms >= 1) || o.status_poll_ms > 10000) throw config_error("status poll interval must be in 1..10000 ms");
+  if (!(o.max_loss_percent >= 0) || o.max_loss_percent > 100) throw config_error("--max-loss: must be a percent in 0..100");
 }
 
 // ------------------------------------------------------------------------------- the run
@@ -106,59 +110,6 @@ constexpr std::uint64_t ns_per_s = 1'000'000'000;
 std::string ip_text(std::uint32_t ip) {
   return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
-
-// A connected UDP socket to the tpu; sends batches with sendmmsg.
-class udp_sender {
- public:
-  udp_sender(std::uint32_t ip, std::uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) throw std::runtime_error(fmt::format("UDP socket: {}", std::strerror(errno)));
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(ip);
-    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
-      const int e = errno;
-      ::close(fd_);
-      throw std::runtime_error(fmt::format("tpu {}:{}: {}", ip_text(ip), port, std::strerror(e)));
-    }
-    int buf = 4 << 20;
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-  }
-  ~udp_sender() { ::close(fd_); }
-  udp_sender(const udp_sender&) = delete;
-  udp_sender& operator=(const udp_sender&) = delete;
-
-  // Sends the first n packets; returns how many the kernel took (a refused datagram — e.g.
-  // ECONNREFUSED from an earlier ICMP — ends the batch early).
-  std::size_t send(std::span<const std::span<const std::uint8_t>> packets) {
-    std::array<mmsghdr, send_batch> msgs{};
-    std::array<iovec, send_batch> iov{};
-    const std::size_t n = std::min(packets.size(), send_batch);
-    for (std::size_t i = 0; i < n; ++i) {
-      iov[i].iov_base = const_cast<std::uint8_t*>(packets[i].data());
-      iov[i].iov_len = packets[i].size();
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    std::size_t done = 0;
-    while (done < n) {
-      const int r = ::sendmmsg(fd_, msgs.data() + done, static_cast<unsigned>(n - done), 0);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        last_errno_ = errno;
-        break;
-      }
-      done += static_cast<std::size_t>(r);
-    }
-    return done;
-  }
-  [[nodiscard]] int last_errno() const noexcept { return last_errno_; }
-
- private:
-  int fd_ = -1;
-  int last_errno_ = 0;
-};
 
 std::uint64_t now_ns() { return util::monotonic_ns(); }
 
@@ -270,7 +221,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
   util::xoshiro256ss rng(seed);
 
   rpc::chain_client client(o.rpc_ip, o.rpc_port);
-  udp_sender sender(o.tpu_ip, o.tpu_port);
+  net::udp_batch_sender sender(net::endpoint{o.tpu_ip, o.tpu_port}, "tpu");
   auto slot = client.slot();
   if (!slot.lamports_per_signature)
     throw std::runtime_error(fmt::format("node at {} runs no bank (GET /slot has no lamports_per_signature)",
@@ -365,6 +316,15 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
   out << fmt::format("funding: {} accounts funded in {:.1f} s ({} transfers sent); their balances sum to {}\n",
                      funds.size(), static_cast<double>(now_ns() - fund_start) / 1e9, funding_sends, before)
       << std::flush;
+
+  // The node's drop counters before the send phase, to say afterwards where transfers went.
+  std::map<std::string, std::uint64_t> drops_before;
+  std::string drops_error;
+  try {
+    drops_before = client.drops();
+  } catch (const rpc::rpc_error& e) {
+    drops_error = e.what();
+  }
 
   // ---- 2. send phase
   tally t;
@@ -480,8 +440,32 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
     out << "  (unconfirmed transfers may have executed after their status was last polled, or been evicted "
            "from the node's status cache)\n";
   if (blockhash_errors != 0) out << fmt::format("  blockhash refresh failures: {}\n", blockhash_errors);
+  const std::uint64_t unconfirmed = tracker.outstanding();
+  const double loss_percent = t.sent == 0 ? 0 : 100.0 * static_cast<double>(unconfirmed) / static_cast<double>(t.sent);
+  const bool loss_ok = loss_percent <= o.max_loss_percent;
+  out << fmt::format("  loss          {:.2f} % of sent unconfirmed ({} of {}; at most {} % allowed): {}\n", loss_percent,
+                     unconfirmed, t.sent, o.max_loss_percent, loss_ok ? "ok" : "TOO HIGH");
+  std::string where;
+  if (drops_error.empty()) {
+    try {
+      std::vector<std::pair<std::uint64_t, std::string>> moved;
+      for (const auto& [name, value] : client.drops()) {
+        const auto it = drops_before.find(name);
+        const std::uint64_t was = it == drops_before.end() ? 0 : it->second;
+        if (value > was) moved.emplace_back(value - was, name);
+      }
+      std::sort(moved.begin(), moved.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (const auto& [n, name] : moved) where += fmt::format(" {} +{}", name, n);
+      if (where.empty()) where = " none";
+    } catch (const rpc::rpc_error& e) {
+      drops_error = e.what();
+    }
+  }
+  out << "  node drops   " << (drops_error.empty() ? where + " (during the run, from GET /drops)"
+                                                    : " unknown: " + drops_error)
+      << "\n";
   out << std::flush;
-  return t.ok > 0 && check.conserved() ? 0 : 1;
+  return t.ok > 0 && check.conserved() && loss_ok ? 0 : 1;
 }
 
 }  // namespace riptide::node

@@ -634,6 +634,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.plan.front().tiles.push_back(t);
     }
   }
+  if (m.api) {
+    std::vector<std::pair<std::string, std::string>> drop_names;
+    for (const auto& p : m.plan)
+      for (const util::tile* t : p.tiles) {
+        const auto names = t->own_counter_names();
+        for (std::size_t c : t->drop_counters())
+          if (c < names.size()) drop_names.emplace_back(t->name(), std::string(names[c]));
+      }
+    m.api->set_drop_counters(std::move(drop_names));
+  }
   util::runtime_options ro;
   ro.pin = cfg.layout.pin;
   ro.metrics = m.metrics.get();
@@ -723,6 +733,21 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   }
   out << std::flush;
   m.rt->start();
+  // Every drop counter of every tile (tile.hpp, drop_counters()), for the live line and the
+  // summary: what was lost, where and why, without reading /metrics.
+  struct drop_ref {
+    const util::tile* tile;
+    std::size_t counter;
+    std::string label;
+    std::uint64_t last = 0;
+  };
+  std::vector<drop_ref> drops;
+  for (const auto& p : m.plan)
+    for (const util::tile* t : p.tiles) {
+      const auto names = t->own_counter_names();
+      for (std::size_t c : t->drop_counters())
+        drops.push_back({t, c, t->name() + "." + std::string(c < names.size() ? names[c] : "?")});
+    }
   totals prev{};
   bool duplicate_reported = false;
   auto prev_time = t0;
@@ -803,6 +828,13 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
       if (!m.banks.empty())
         line += fmt::format(" | bank {:.0f} tx/s (failed {:.0f}/s), {} tx total", rate(cur.executed, prev.executed),
                             rate(cur.failed, prev.failed), cur.executed);
+      std::string lost;
+      for (auto& d : drops) {
+        const std::uint64_t v = d.tile->own_counter(d.counter);
+        if (v != d.last) lost += fmt::format(" {} {:.0f}/s", d.label, static_cast<double>(v - d.last) / dt);
+        d.last = v;
+      }
+      if (!lost.empty()) line += " | DROPS" + lost;
       out << line << "\n" << std::flush;
     }
     prev = cur;
@@ -889,6 +921,15 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                        own(m.replay.get(), tvu::replay_tile::c_failed_txs),
                        own(m.replay.get(), tvu::replay_tile::c_slots_dead),
                        m.replay->first_problem().empty() ? std::string() : " -- first: " + m.replay->first_problem());
+  {
+    std::vector<std::pair<std::uint64_t, std::string>> lost;
+    for (const auto& d : drops)
+      if (const std::uint64_t v = d.tile->own_counter(d.counter); v != 0) lost.emplace_back(v, d.label);
+    std::sort(lost.begin(), lost.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string text;
+    for (const auto& [v, label] : lost) text += fmt::format(" {}={}", label, v);
+    out << "summary: drops:" << (text.empty() ? std::string(" none") : text) << "\n";
+  }
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
   return s;

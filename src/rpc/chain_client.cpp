@@ -109,6 +109,18 @@ slot_reply chain_client::slot() {
   return out;
 }
 
+std::map<std::string, std::uint64_t> chain_client::drops() {
+  const std::string what = "GET " + address_ + "/drops";
+  const json j = impl_->call(what, impl_->http.Get("/drops"));
+  if (!j.contains("drops") || !j["drops"].is_object()) throw rpc_error(what + ": no \"drops\" object in the reply");
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& [name, value] : j["drops"].items()) {
+    if (!value.is_number_unsigned()) throw rpc_error(what + ": drops." + name + " is not a count");
+    out[name] = value.get<std::uint64_t>();
+  }
+  return out;
+}
+
 std::uint64_t chain_client::balance(const crypto::pubkey& key) {
   const std::string path = "/balance/" + util::to_hex(key);
   const std::string what = "GET " + address_ + path;

@@ -89,6 +89,7 @@ struct http_api::impl {
   http_chain_view chain;
   int tpu_socket = -1;  // for POST /tx; used only by the single worker thread
   std::set<std::string> own_keys;  // keys POST /gossip/data queued; the single worker's
+  std::vector<std::pair<std::string, std::string>> drop_counters;  // (tile, counter)
   httplib::Server server;
   std::thread thread;
   bool started = false;
@@ -297,6 +298,23 @@ struct http_api::impl {
       reply(res, 200, json{{"node", gossip::to_string(s->health)},
                            {"peers", {{"active", active}, {"suspected", suspected}, {"dead", dead}}}});
     });
+    server.Get("/drops", [this](const httplib::Request&, httplib::Response& res) {
+      if (config.metrics_path.empty()) return error(res, 404, "no metrics file");
+      try {
+        util::metrics_reader reader(config.metrics_path);
+        const auto snap = reader.snapshot();
+        json drops = json::object();
+        for (const auto& [tile, counter] : drop_counters)
+          for (const auto& b : snap.blocks) {
+            if (b.kind != util::metrics_kind::tile || b.name != tile) continue;
+            for (std::size_t i = 0; i < b.counter_names.size(); ++i)
+              if (b.counter_names[i] == counter) drops[tile + "." + counter] = b.values[i];
+          }
+        reply(res, 200, json{{"drops", std::move(drops)}});
+      } catch (const std::exception& e) {
+        error(res, 500, e.what());
+      }
+    });
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       if (config.metrics_path.empty()) return error(res, 404, "no metrics file");
       try {
@@ -348,6 +366,11 @@ http_api::~http_api() { stop(); }
 void http_api::set_chain(const http_chain_view& view) {
   if (impl_->started) throw std::logic_error("http_api::set_chain: call it before start()");
   impl_->chain = view;
+}
+
+void http_api::set_drop_counters(std::vector<std::pair<std::string, std::string>> counters) {
+  if (impl_->started) throw std::logic_error("http_api::set_drop_counters: call it before start()");
+  impl_->drop_counters = std::move(counters);
 }
 
 void http_api::start() {

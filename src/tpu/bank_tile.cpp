@@ -44,6 +44,10 @@ bank_tile::bank_tile(std::string name, txn::bank& bank, const util::frame_pool& 
 
 bank_tile::~bank_tile() = default;
 
+std::vector<std::size_t> bank_tile::drop_counters() const {
+  return {c_parse_failed, c_release_full};
+}
+
 std::vector<std::string_view> bank_tile::own_counter_names() const {
   return {"received",   "executed",   "ok",           "failed",       "lock_conflicts", "retry_full",
           "parse_failed", "microblocks", "store_full", "release_full", "blockhashes",   "fees"};

@@ -48,6 +48,10 @@ dedup_tile::dedup_tile(std::string name, const dedup_tile_config& config,
                                 "for routing to several outs");
 }
 
+std::vector<std::size_t> dedup_tile::drop_counters() const {
+  return {c_duplicate, c_release_full, c_blockhash_too_old, c_blockhash_unknown, c_parse_failed};
+}
+
 std::vector<std::string_view> dedup_tile::own_counter_names() const {
   return {"received",          "unique",            "duplicate",    "backpressure", "release_full",
           "blockhash_too_old", "blockhash_unknown", "parse_failed", "blockhashes"};

@@ -36,6 +36,10 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
 
 ledger_tile::~ledger_tile() = default;  // background_sync joins its thread
 
+std::vector<std::size_t> ledger_tile::drop_counters() const {
+  return {c_append_errors, c_sync_failures, c_bad_mixin_ids, c_oversized_entries, c_records_out_dropped};
+}
+
 std::vector<std::string_view> ledger_tile::own_counter_names() const {
   return {"entries", "records", "bytes", "slots", "syncs", "sync_failures", "append_errors",
           "durable_slot", "txs", "failed_txs", "bank_hash_unknown", "bad_mixin_ids",

@@ -40,6 +40,10 @@ crypto::keypair load_tile::signer(std::uint64_t seed, std::uint64_t i) {
   }
 }
 
+std::vector<std::size_t> load_tile::drop_counters() const {
+  return {c_no_frame};
+}
+
 std::vector<std::string_view> load_tile::own_counter_names() const {
   return {"sent", "duplicates", "invalid", "no_frame", "backpressure", "reclaimed"};
 }

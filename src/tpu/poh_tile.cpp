@@ -21,6 +21,10 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
   newest_ = slot_hash{slot(), start};
 }
 
+std::vector<std::size_t> poh_tile::drop_counters() const {
+  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped};
+}
+
 std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
           "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted"};

@@ -81,6 +81,11 @@ shred_tile::~shred_tile() {
   if (slot_log_ != nullptr) std::fclose(slot_log_);
 }
 
+std::vector<std::size_t> shred_tile::drop_counters() const {
+  return {c_send_no_frame, c_send_ring_full, c_no_root,       c_shredder_refused,
+          c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record};
+}
+
 std::vector<std::string_view> shred_tile::own_counter_names() const {
   return {"records",         "slots",          "data_shreds",     "coding_shreds",
           "sent",            "send_no_frame",  "send_ring_full",  "no_root",

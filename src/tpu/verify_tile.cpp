@@ -61,6 +61,12 @@ verify_tile::verify_tile(std::string name, const util::frame_pool& frames,
     : util::tile(std::move(name)), frames_(frames), in_(in), out_(out), release_(release),
       cache_(config.pubkey_cache_entries), batch_(std::clamp<std::size_t>(config.batch, 1, max_batch)) {}
 
+std::vector<std::size_t> verify_tile::drop_counters() const {
+  std::vector<std::size_t> d = {c_sig_failed, c_release_full, c_bad_frame};
+  for (std::size_t c = c_parse_first; c < c_own_count; ++c) d.push_back(c);
+  return d;
+}
+
 std::vector<std::string_view> verify_tile::own_counter_names() const {
   std::vector<std::string_view> names = {"received",     "verified",     "parse_failed",
                                          "sig_failed",   "backpressure", "release_full",

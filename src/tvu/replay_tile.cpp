@@ -37,6 +37,12 @@ replay_tile::~replay_tile() {
   if (slot_log_ != nullptr) std::fclose(slot_log_);
 }
 
+std::vector<std::size_t> replay_tile::drop_counters() const {
+  std::vector<std::size_t> d = {c_append_errors, c_sync_failures, c_bad_buffers};
+  for (std::size_t c = c_dead_first; c < c_own_count; ++c) d.push_back(c);
+  return d;
+}
+
 std::vector<std::string_view> replay_tile::own_counter_names() const {
   static const std::vector<std::string> dead = [] {
     std::vector<std::string> v;

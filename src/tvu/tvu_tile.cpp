@@ -141,6 +141,15 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
 
 tvu_tile::~tvu_tile() = default;
 
+std::vector<std::size_t> tvu_tile::drop_counters() const {
+  std::vector<std::size_t> d = {c_tx_no_frame,     c_tx_ring_full,   c_tx_no_contact,      c_rx_release_full,
+                                c_bad_frame,       c_recovery_failed, c_slots_dropped,     c_repair_send_failed,
+                                c_repair_unmatched, c_repair_refused};
+  for (std::size_t c = c_drop_first; c < c_recovered; ++c) d.push_back(c);
+  for (std::size_t c = c_asm_first; c < c_repair_sent; ++c) d.push_back(c);
+  return d;
+}
+
 std::vector<std::string_view> tvu_tile::own_counter_names() const {
   constexpr std::string_view middle[] = {
       "recovered",       "retransmitted",   "tx_no_frame",     "tx_ring_full",

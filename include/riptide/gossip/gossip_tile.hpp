@@ -93,6 +93,7 @@ class gossip_tile final : public util::tile {
 
   const util::frame_pool& tx_frames() const noexcept { return tx_pool_; }
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   void housekeep(std::uint64_t monotonic_ns) noexcept override;
   bool drained() const noexcept override { return rx_in_.empty_approx(); }

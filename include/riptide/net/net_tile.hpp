@@ -191,6 +191,7 @@ class net_tile final : public util::tile {
   std::size_t free_rx_frames() const noexcept;
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   void housekeep(std::uint64_t monotonic_ns) noexcept override;
   void begin_drain() noexcept override;

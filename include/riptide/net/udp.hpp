@@ -107,4 +107,26 @@ class udp_socket {
   endpoint local_{};
 };
 
+// A UDP socket connected to one destination that sends batches with sendmmsg, for clients
+// and load tools (`riptide bench-tps`, `riptide flood`); not for tiles, which send through
+// the net tile. Blocking sends: a full send buffer waits rather than drops.
+class udp_batch_sender {
+ public:
+  static constexpr std::size_t max_batch = 64;
+  // Throws std::runtime_error naming `label` and the address if it cannot connect.
+  udp_batch_sender(const endpoint& to, std::string_view label, std::uint32_t send_buffer_bytes = 4u << 20);
+  ~udp_batch_sender();
+  udp_batch_sender(const udp_batch_sender&) = delete;
+  udp_batch_sender& operator=(const udp_batch_sender&) = delete;
+
+  // Sends the first min(n, max_batch) packets; returns how many the kernel took (a refused
+  // datagram, e.g. ECONNREFUSED after an ICMP error, ends the batch early: last_errno()).
+  std::size_t send(std::span<const std::span<const std::uint8_t>> packets) noexcept;
+  [[nodiscard]] int last_errno() const noexcept { return last_errno_; }
+
+ private:
+  int fd_ = -1;
+  int last_errno_ = 0;
+};
+
 }  // namespace riptide::net

@@ -1,6 +1,6 @@
 #pragma once
 // A client of the node's chain endpoints (GET /slot, GET /balance/{pubkey}, GET /tx/{sig},
-// POST /tx/status, POST /tx) for tools and tests: `riptide bench-tps` polls the chain with it.
+// POST /tx/status, POST /tx, GET /drops) for tools and tests: `riptide bench-tps` polls the chain with it.
 //
 // Contract
 //   - One chain_client per thread (it wraps one httplib::Client); every call is a blocking
@@ -13,6 +13,7 @@
 //     returns one answer per signature, in order.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,6 +61,8 @@ class chain_client {
   [[nodiscard]] std::uint64_t balance(const crypto::pubkey& key);
   [[nodiscard]] std::optional<tx_status_reply> status(const crypto::signature& sig);
   [[nodiscard]] std::vector<std::optional<tx_status_reply>> statuses(std::span<const crypto::signature> sigs);
+  // GET /drops: every drop counter of the node's tiles, "tile.counter" -> value.
+  [[nodiscard]] std::map<std::string, std::uint64_t> drops();
   // POST /tx: returns the signature the node reports (the transaction's first).
   crypto::signature submit(std::span<const std::uint8_t> transaction);
 

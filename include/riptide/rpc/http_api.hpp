@@ -33,6 +33,9 @@
 //                               parse_error), then sent as one UDP datagram to the tpu address,
 //                               the path every client takes; -> {"signature": "<first, hex>"}
 //                                                                  needs tpu_ip and tpu_port
+//       GET  /drops             {"drops": {"<tile>.<counter>": n, ...}}: every counter the
+//                               node's tiles name as a drop (set_drop_counters), zeros
+//                               included, read from the metrics file; 404 without one
 //     Hex is lowercase, as the node prints it; uppercase is accepted on input.
 //   - start() binds and throws std::runtime_error naming the address if it cannot (or if the
 //     UDP socket for POST /tx cannot be made); stop() (or the destructor) shuts the server
@@ -43,6 +46,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/tpu/chain_board.hpp>
@@ -85,6 +90,9 @@ class http_api {
 
   // Before start() only (throws std::logic_error after): the parts the chain endpoints read.
   void set_chain(const http_chain_view& view);
+  // Before start() only: the node's drop counters as (tile, counter) names, what GET /drops
+  // reports (tile.hpp's drop_counters()).
+  void set_drop_counters(std::vector<std::pair<std::string, std::string>> counters);
   void start();
   void stop();
   // The port the server is bound to (after start()), or 0.

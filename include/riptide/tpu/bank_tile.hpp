@@ -67,6 +67,7 @@ class bank_tile final : public util::tile {
   ~bank_tile() override;
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override;
 

@@ -86,6 +86,7 @@ class dedup_tile final : public util::tile {
              util::spsc_ring<slot_hash>* blockhashes);
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override;
 

@@ -100,6 +100,7 @@ class ledger_tile final : public util::tile {
   ~ledger_tile() override;
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }

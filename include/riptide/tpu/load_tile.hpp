@@ -58,6 +58,7 @@ class load_tile final : public util::tile {
             std::vector<util::spsc_ring<util::frag_desc>*> releases);
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
   void begin_drain() noexcept override { draining_ = true; }

@@ -83,6 +83,7 @@ class poh_tile final : public util::tile {
            std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board);
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
   void begin_drain() noexcept override { draining_ = true; }

@@ -89,6 +89,7 @@ class shred_tile final : public util::tile {
   const shred::shred_store& store() const noexcept { return store_; }
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override { return records_.empty_approx(); }
   void on_stop() noexcept override;

@@ -64,6 +64,7 @@ class verify_tile final : public util::tile {
               util::spsc_ring<util::frag_desc>* release, const verify_tile_config& config);
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }
 

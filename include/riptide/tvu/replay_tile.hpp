@@ -65,6 +65,7 @@ class replay_tile final : public util::tile {
   const std::string& first_problem() const noexcept { return first_problem_; }
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }

@@ -206,6 +206,7 @@ class tvu_tile final : public util::tile {
   const shred::repair_server* repair_server() const noexcept { return server_.get(); }
 
   std::vector<std::string_view> own_counter_names() const override;
+  std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }
 
