@@ -7,9 +7,12 @@
 #   tools/dev.sh node    one node with PoH and a synthetic verify pipeline for a bounded
 #                        time (RIPTIDE_START_SECONDS, default 20), live rates
 #   tools/dev.sh test    install what is missing, build (release), run every test suite,
-#                        plus the ThreadSanitizer contention tests; prints "N passed, N failed"
+#                        the ThreadSanitizer contention tests, and every suite again under
+#                        ASan+UBSan; prints the time of each part and "N passed, N failed"
 #   tools/dev.sh bench   build and run the benchmarks, JSON to perf/results/
 #   tools/dev.sh tsan    only the ThreadSanitizer contention tests (build-tsan/)
+#   tools/dev.sh asan    only the unit and integration tests under AddressSanitizer and
+#                        UndefinedBehaviorSanitizer (build-asan/)
 #   tools/dev.sh stress [ARGS]  build, then the packet-loss stress test at 0 %, 20 % and 50 %
 #                        loss (6 nodes, fanout 2; ARGS go to each tools/stress-loss.sh run)
 #   tools/dev.sh fuzz [SECONDS]  build libFuzzer targets with clang and run each (default 60 s)
@@ -99,16 +102,44 @@ run_tsan() {
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_meson_tests build-tsan "${tsan_tests[@]}"
 }
 
+# Every unit and integration test again, built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/); any report fails the test that triggered it.
+run_asan() {
+  install_missing "${packages[@]}"
+  configure build-asan debugoptimized -Db_sanitize=address,undefined -Dbenchmarks=false
+  log "building with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
+  ninja -C build-asan
+  log "running unit and integration tests under ASan/UBSan"
+  ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+    run_meson_tests build-asan --timeout-multiplier 3
+}
+
+# Wall-clock seconds of one step, for the summary line of `test`.
+timed() {
+  local name=$1 t0=$SECONDS; shift
+  "$@"
+  timings+=("$name $((SECONDS - t0)) s")
+}
+timings=()
+
 cmd=${1:-}
 case "$cmd" in
   deps)
     install_missing "${packages[@]}"
     ;;
   test)
-    build_release
+    timed "release build" build_release
     log "running unit and integration tests"
-    run_meson_tests "$build"
-    run_tsan
+    timed "release tests" run_meson_tests "$build"
+    timed "tsan build+tests" run_tsan
+    timed "asan/ubsan build+tests" run_asan
+    log "time per part: $(IFS=';'; echo "${timings[*]}")"
+    echo "${total_pass} passed, ${total_fail} failed, ${total_skip} skipped"
+    [ "$total_fail" -eq 0 ]
+    ;;
+  asan)
+    run_asan
     echo "${total_pass} passed, ${total_fail} failed, ${total_skip} skipped"
     [ "$total_fail" -eq 0 ]
     ;;
@@ -175,7 +206,7 @@ case "$cmd" in
     done
     ;;
   *)
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
