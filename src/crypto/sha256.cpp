@@ -146,7 +146,7 @@ inline const backend_ops& ops() noexcept {
 inline void finish_blocks(std::uint32_t state[8], const std::uint8_t* tail, std::size_t tail_bytes,
                           std::uint64_t total_bytes, sha256_compress_fn compress) noexcept {
   std::uint8_t last[2 * sha256_block_bytes] = {};
-  std::memcpy(last, tail, tail_bytes);
+  if (tail_bytes != 0) std::memcpy(last, tail, tail_bytes);  // tail may be null when empty
   last[tail_bytes] = 0x80;
   const std::size_t blocks = tail_bytes < 56 ? 1 : 2;
   store_be64(last + blocks * sha256_block_bytes - 8, total_bytes * 8);
@@ -205,7 +205,7 @@ void sha256_stream::update(std::span<const std::uint8_t> data) noexcept {
   total_bytes_ += left;
   if (buffered_bytes_ != 0) {
     const std::size_t take = std::min(left, detail::sha256_block_bytes - buffered_bytes_);
-    std::memcpy(buffer_ + buffered_bytes_, p, take);
+    if (take != 0) std::memcpy(buffer_ + buffered_bytes_, p, take);  // p may be null when empty
     buffered_bytes_ += take;
     p += take;
     left -= take;

@@ -119,6 +119,14 @@ struct node::impl {
   std::string banking_note;  // why banking is off, printed at start
   std::string resume_note;   // how the ledger was resumed, printed at start
   std::uint64_t poh_start_tick = 0;
+  // Every tile's drop counters, in core order (built once the tiles are placed).
+  struct drop_ref {
+    const util::tile* tile;
+    std::size_t counter;
+    std::string tile_name;
+    std::string counter_name;
+  };
+  std::vector<drop_ref> drops;
   // Link metrics: sampled from the rings' free-running indices by the main thread.
   std::vector<std::pair<const ring*, util::metrics_block>> links;
 
@@ -634,14 +642,17 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.plan.front().tiles.push_back(t);
     }
   }
+  // Every drop counter of every tile (tile.hpp, drop_counters()): the live line, the summary
+  // and GET /drops name what was lost, where and why.
+  for (const auto& p : m.plan)
+    for (const util::tile* t : p.tiles) {
+      const auto names = t->own_counter_names();
+      for (std::size_t c : t->drop_counters())
+        if (c < names.size()) m.drops.push_back({t, c, t->name(), std::string(names[c])});
+    }
   if (m.api) {
     std::vector<std::pair<std::string, std::string>> drop_names;
-    for (const auto& p : m.plan)
-      for (const util::tile* t : p.tiles) {
-        const auto names = t->own_counter_names();
-        for (std::size_t c : t->drop_counters())
-          if (c < names.size()) drop_names.emplace_back(t->name(), std::string(names[c]));
-      }
+    for (const auto& d : m.drops) drop_names.emplace_back(d.tile_name, d.counter_name);
     m.api->set_drop_counters(std::move(drop_names));
   }
   util::runtime_options ro;
@@ -733,21 +744,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   }
   out << std::flush;
   m.rt->start();
-  // Every drop counter of every tile (tile.hpp, drop_counters()), for the live line and the
-  // summary: what was lost, where and why, without reading /metrics.
-  struct drop_ref {
-    const util::tile* tile;
-    std::size_t counter;
-    std::string label;
-    std::uint64_t last = 0;
-  };
-  std::vector<drop_ref> drops;
-  for (const auto& p : m.plan)
-    for (const util::tile* t : p.tiles) {
-      const auto names = t->own_counter_names();
-      for (std::size_t c : t->drop_counters())
-        drops.push_back({t, c, t->name() + "." + std::string(c < names.size() ? names[c] : "?")});
-    }
+  std::vector<std::uint64_t> drops_last(m.drops.size(), 0);  // for the live line's rates
   totals prev{};
   bool duplicate_reported = false;
   auto prev_time = t0;
@@ -829,10 +826,13 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
         line += fmt::format(" | bank {:.0f} tx/s (failed {:.0f}/s), {} tx total", rate(cur.executed, prev.executed),
                             rate(cur.failed, prev.failed), cur.executed);
       std::string lost;
-      for (auto& d : drops) {
+      for (std::size_t i = 0; i < m.drops.size(); ++i) {
+        const auto& d = m.drops[i];
         const std::uint64_t v = d.tile->own_counter(d.counter);
-        if (v != d.last) lost += fmt::format(" {} {:.0f}/s", d.label, static_cast<double>(v - d.last) / dt);
-        d.last = v;
+        if (v != drops_last[i])
+          lost += fmt::format(" {}.{} {:.0f}/s", d.tile_name, d.counter_name,
+                              static_cast<double>(v - drops_last[i]) / dt);
+        drops_last[i] = v;
       }
       if (!lost.empty()) line += " | DROPS" + lost;
       out << line << "\n" << std::flush;
@@ -923,8 +923,9 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                        m.replay->first_problem().empty() ? std::string() : " -- first: " + m.replay->first_problem());
   {
     std::vector<std::pair<std::uint64_t, std::string>> lost;
-    for (const auto& d : drops)
-      if (const std::uint64_t v = d.tile->own_counter(d.counter); v != 0) lost.emplace_back(v, d.label);
+    for (const auto& d : m.drops)
+      if (const std::uint64_t v = d.tile->own_counter(d.counter); v != 0)
+        lost.emplace_back(v, d.tile_name + "." + d.counter_name);
     std::sort(lost.begin(), lost.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     std::string text;
     for (const auto& [v, label] : lost) text += fmt::format(" {}={}", label, v);

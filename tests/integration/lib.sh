@@ -1,4 +1,5 @@
-# Helpers the integration tests share (sourced, after the test has set $bin and $tmp).
+# Helpers the integration tests share (sourced, after the test has set $bin and $tmp; the
+# cluster helpers also want $root, the checkout, and $off, the cluster's port offset).
 # Tests read facts: JSON from the HTTP API or a command's --json (jq), counters from
 # /metrics. A counter that does not exist is not 0: metric() records it and finish() fails.
 fails=0
@@ -36,6 +37,13 @@ metric() {  # metric HOST:PORT TILE COUNTER : the counter summed over tiles name
   fi
   echo "$v"
 }
+
+cluster() {  # cluster up|down|start-node|kill-node ... : tools/cluster.sh on $tmp/c, offset $off
+  RIPTIDE_BIN=$bin "$root/tools/cluster.sh" "$1" --dir "$tmp/c" --port-offset "$off" "${@:2}"
+}
+rpc() { echo "127.0.0.1:$((11000 + off + $1))"; }  # rpc NODE : its HTTP address
+slot_of() { get_json "$(rpc "$1")" /slot .slot; }
+slot_at_least() { local s; s=$(slot_of "$1") && [ "$s" -ge "$2" ]; }  # slot_at_least NODE SLOT
 
 finish() {  # the last line of a test
   if [ -s "$missing_metrics" ]; then

@@ -11,7 +11,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tmp=$(mktemp -d)
 off=660
 flood_pid=
-cluster() { RIPTIDE_BIN=$bin "$root/tools/cluster.sh" "$1" --dir "$tmp/c" --port-offset $off "${@:2}"; }
 cleanup() {
   [ -n "$flood_pid" ] && kill "$flood_pid" 2>/dev/null
   cluster down >/dev/null 2>&1
@@ -19,9 +18,6 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-rpc() { echo "127.0.0.1:$((11000 + off + $1))"; }
-slot_of() { get_json "$(rpc "$1")" /slot .slot; }
-slot_at_least() { local s; s=$(slot_of "$1") && [ "$s" -ge "$2" ]; }
 drop() { get_json "$(rpc 0)" /drops ".drops[\"$1\"]"; }  # a node-0 drop counter; absent fails
 
 cluster up 2 -- --set layout.pin=false --set net.rx_frames=1024 >/dev/null

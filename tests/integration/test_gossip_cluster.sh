@@ -12,7 +12,7 @@ dir=$(mktemp -d)
 export RIPTIDE_BIN=$bin
 fast=(--set gossip.push_interval_ms=100 --set gossip.pull_interval_ms=500
       --set gossip.heartbeat_ms=250 --set gossip.suspect_after_ms=1500
-      --set gossip.dead_after_ms=3000 --set gossip.purge_after_ms=60000
+      --set gossip.dead_after_ms=6000 --set gossip.purge_after_ms=60000
       --set gossip.refresh_own_values_ms=500 --set layout.pin=false)
 cluster() { "$root/tools/cluster.sh" "$1" --dir "$dir" --port-offset "$offset" "${@:2}"; }
 cleanup() { cluster down >/dev/null 2>&1; rm -rf "$dir"; }
@@ -51,6 +51,8 @@ check "8 nodes converge within 30 s" wait_until 30 all_active || dump
 echo "     converged after $(echo "$(date +%s.%N) - $t0" | bc) s"
 id7=$(awk '/^name = "node7"/ {found = 1} found && /^pubkey = / {gsub(/"/, "", $3); print $3; exit}' "$dir/genesis.toml")
 
+# Suspected after 1.5 s of silence, dead after 6 s: a window wide enough for seven polls of
+# seven nodes on a slow (sanitizer) build to see every node in the suspected state.
 cluster kill-node 7 --signal KILL >/dev/null
 check "killed node is suspected" wait_until 15 others_say suspected || dump
 check "then dead" wait_until 15 others_say dead || dump

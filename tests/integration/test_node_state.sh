@@ -17,7 +17,6 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tmp=$(mktemp -d)
 off=620
 dup_pid=
-cluster() { RIPTIDE_BIN=$bin "$root/tools/cluster.sh" "$1" --dir "$tmp/c" --port-offset $off "${@:2}"; }
 cleanup() {
   [ -n "$dup_pid" ] && kill -9 "$dup_pid" 2>/dev/null
   cluster down >/dev/null 2>&1
@@ -25,9 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-rpc() { echo "127.0.0.1:$((11000 + off + $1))"; }
-slot_of() { get_json "$(rpc "$1")" /slot .slot; }
-slot_at_least() { local s; s=$(slot_of "$1") && [ "$s" -ge "$2" ]; }
 other_ports=(--set net.gossip_port=$((12090 + off)) --set net.tpu_port=$((13090 + off))
              --set net.tvu_port=$((14090 + off)) --set net.repair_port=$((15090 + off))
              --set net.tpu_forwards_port=$((16090 + off)) --set rpc.port=$((11090 + off)))
