@@ -16,12 +16,13 @@
 //   straight back to the free list.
 // - reclaim() takes back every released frame; a descriptor naming no frame of the pool, or a
 //   frame already free, is counted in bad_releases().
-// - Memory: the frames (frame_count × 1232 B, util::frame_pool) and the free stack are sized
-//   in the constructor; nothing allocates afterwards.
+// - Memory: the frames (frame_count × 1232 B, util::frame_pool), the free stack and one
+//   in-flight flag per frame are sized in the constructor; nothing allocates afterwards.
 
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <vector>
 
 #include <riptide/net/udp.hpp>
 #include <riptide/util/frame_pool.hpp>
@@ -35,7 +36,8 @@ class tx_sender {
  public:
   tx_sender(std::uint32_t frame_count, util::spsc_ring<util::frag_desc>& tx,
             util::spsc_ring<util::frag_desc>& tx_release)
-      : pool_(frame_count), free_(0, frame_count), tx_(tx), release_(tx_release) {}
+      : pool_(frame_count), free_(0, frame_count), in_flight_(frame_count, 0), tx_(tx),
+        release_(tx_release) {}
 
   const util::frame_pool& frames() const noexcept { return pool_; }
   std::size_t free_frames() const noexcept { return free_.available(); }
@@ -52,6 +54,7 @@ class tx_sender {
       (void)free_.release(frame);  // just acquired: the stack has room
       return send_result::ring_full;
     }
+    in_flight_[frame] = 1;
     return send_result::sent;
   }
 
@@ -61,8 +64,17 @@ class tx_sender {
     int work = 0;
     for (;;) {
       const std::size_t n = release_.try_pop_batch(descs);
-      for (std::size_t i = 0; i < n; ++i)
-        if (!pool_.contains(descs[i].frame) || !free_.release(descs[i].frame)) ++bad_releases_;
+      for (std::size_t i = 0; i < n; ++i) {
+        // The free stack only notices a double release when it is full: the flag catches a
+        // frame that is already free while others are still out.
+        const std::uint32_t frame = descs[i].frame;
+        if (!pool_.contains(frame) || in_flight_[frame] == 0) {
+          ++bad_releases_;
+          continue;
+        }
+        in_flight_[frame] = 0;
+        (void)free_.release(frame);  // it was out: the stack has room
+      }
       work += static_cast<int>(n);
       // Every frame comes back at most once, so this ends within frame_count descriptors.
       if (n < std::size(descs)) return work;
@@ -72,6 +84,7 @@ class tx_sender {
  private:
   util::frame_pool pool_;
   util::frame_stack free_;
+  std::vector<std::uint8_t> in_flight_;  // 1 while the frame is with the net tile
   util::spsc_ring<util::frag_desc>& tx_;
   util::spsc_ring<util::frag_desc>& release_;
   std::uint64_t bad_releases_ = 0;

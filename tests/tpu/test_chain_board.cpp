@@ -1,0 +1,149 @@
+// The chain board alone: what one publish and one set_durable_slot leave for readers, and,
+// with a writer and readers on other threads, that a read never mixes two publishes.
+
+#include <riptide/tpu/chain_board.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+using namespace riptide;
+
+namespace {
+
+// Every field of publish number i derives from i, so a reader can tell a torn copy.
+crypto::hash32 hash_of(std::uint64_t i) {
+  crypto::hash32 h{};
+  for (std::size_t k = 0; k < h.size(); ++k) h[k] = static_cast<std::uint8_t>(i * 31 + k);
+  return h;
+}
+
+void publish_number(tpu::chain_board& board, std::uint64_t i) {
+  board.publish(i, 4 * i + 1, tpu::slot_hash{i + 7, hash_of(i)});
+}
+
+// True if s is exactly what publish_number(i) wrote for some i; sets i.
+bool whole_publish(const tpu::chain_status& s, std::uint64_t& i) {
+  i = s.slot;
+  return s.tick_height == 4 * i + 1 && s.blockhash_slot == i + 7 && s.blockhash == hash_of(i);
+}
+
+}  // namespace
+
+TEST(chain_board, starts_empty) {
+  const tpu::chain_board board;
+  const auto s = board.read();
+  EXPECT_EQ(s.slot, 0u);
+  EXPECT_EQ(s.tick_height, 0u);
+  EXPECT_EQ(s.blockhash_slot, 0u);
+  EXPECT_EQ(s.blockhash, crypto::hash32{});
+  EXPECT_FALSE(s.has_durable_slot);
+  EXPECT_EQ(s.durable_slot, 0u);
+}
+
+TEST(chain_board, read_returns_the_last_publish_and_durable_slot) {
+  tpu::chain_board board;
+  publish_number(board, 3);
+  publish_number(board, 5);
+  auto s = board.read();
+  std::uint64_t i = 0;
+  EXPECT_TRUE(whole_publish(s, i));
+  EXPECT_EQ(i, 5u);
+  EXPECT_EQ(s.blockhash_slot, 12u);
+  EXPECT_FALSE(s.has_durable_slot);  // publishing says nothing about durability
+
+  // Slot 0 durable is a fact of its own, not "none yet".
+  board.set_durable_slot(0);
+  s = board.read();
+  EXPECT_TRUE(s.has_durable_slot);
+  EXPECT_EQ(s.durable_slot, 0u);
+  board.set_durable_slot(9);
+  s = board.read();
+  EXPECT_TRUE(s.has_durable_slot);
+  EXPECT_EQ(s.durable_slot, 9u);
+  // The durable slot does not disturb the PoH facts, nor the other way round.
+  EXPECT_TRUE(whole_publish(s, i));
+  EXPECT_EQ(i, 5u);
+  publish_number(board, 6);
+  s = board.read();
+  EXPECT_EQ(s.durable_slot, 9u);
+  EXPECT_TRUE(whole_publish(s, i));
+  EXPECT_EQ(i, 6u);
+}
+
+// Contention: one PoH-like writer publishes back to back, a ledger-like writer raises the
+// durable slot now and then, and two readers read all the while (the writers go on until both
+// readers have read often enough, so the copies really overlap publishes). Every read is one whole publish,
+// and neither the publish number nor the durable slot ever goes back. Run under
+// ThreadSanitizer too.
+TEST(chain_board, readers_never_see_a_torn_or_older_state) {
+  constexpr std::uint64_t min_publishes = 50'000;
+  constexpr std::uint64_t min_reads = 200'000;  // per reader
+  tpu::chain_board board;
+  publish_number(board, 0);
+  std::atomic<int> readers_ready{0}, writers_done{0};
+  std::atomic<std::uint64_t> torn{0}, went_back{0};
+
+  auto reader = [&] {
+    std::uint64_t last_i = 0, last_durable = 0, n = 0;
+    bool saw_durable = false, ready = false;
+    for (;;) {
+      const bool last_pass = writers_done.load(std::memory_order_acquire) == 2;
+      const auto s = board.read();
+      std::uint64_t i = 0;
+      if (!whole_publish(s, i)) ++torn;
+      if (i < last_i) ++went_back;
+      last_i = i;
+      if (s.has_durable_slot) {
+        if (saw_durable && s.durable_slot < last_durable) ++went_back;
+        saw_durable = true;
+        last_durable = s.durable_slot;
+      } else if (saw_durable) {
+        ++went_back;
+      }
+      if (++n == min_reads && !ready) {
+        ready = true;
+        readers_ready.fetch_add(1, std::memory_order_release);
+      }
+      if (last_pass) break;
+    }
+  };
+  auto readers_done = [&] { return readers_ready.load(std::memory_order_acquire) == 2; };
+  std::thread r0(reader), r1(reader);
+  std::uint64_t published = 0, durable = 0;
+  std::atomic<std::uint32_t> spin{0};
+  std::thread poh([&] {
+    while (published < min_publishes || !readers_done()) {
+      publish_number(board, ++published);
+      // A breath between publishes: a seqlock reader retries while a publish overlaps its
+      // copy, and a writer that never pauses would starve the readers (PoH publishes once
+      // per tick, far less often than this).
+      for (int k = 0; k < 64; ++k) spin.fetch_add(1, std::memory_order_relaxed);
+    }
+    writers_done.fetch_add(1, std::memory_order_release);
+  });
+  std::thread ledger([&] {
+    // Far rarer than publishes in a node: leave the cores to PoH and the readers.
+    while (durable < 100 || !readers_done()) {
+      board.set_durable_slot(durable++);
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+    writers_done.fetch_add(1, std::memory_order_release);
+  });
+  poh.join();
+  ledger.join();
+  r0.join();
+  r1.join();
+
+  EXPECT_EQ(torn.load(), 0u);
+  EXPECT_EQ(went_back.load(), 0u);
+  const auto s = board.read();
+  std::uint64_t i = 0;
+  EXPECT_TRUE(whole_publish(s, i));
+  EXPECT_EQ(i, published);
+  EXPECT_EQ(s.durable_slot, durable - 1);
+}

@@ -1,0 +1,544 @@
+// The replay tile in process, fed by a real TVU tile: a leader's chain (PoH ticks and signed
+// transfers, executed on the leader's bank) is cut into shreds; the test plays the net tile
+// for the TVU tile (shreds in rx frames, frames back), and the TVU tile's completed slots go
+// to the replay tile through the `out` / `out_release` rings, as in the node. The replay tile
+// re-executes each slot on the follower's bank and appends it to a follower ledger in a temp
+// dir; a background thread makes it durable.
+
+#include <riptide/tvu/replay_tile.hpp>
+
+#include "../support/temp_dir.hpp"
+
+#include <riptide/crypto/poh.hpp>
+#include <riptide/crypto/schnorr.hpp>
+#include <riptide/crypto/sha256.hpp>
+#include <riptide/ledger/entry_codec.hpp>
+#include <riptide/shred/shredder.hpp>
+#include <riptide/txn/bank.hpp>
+#include <riptide/txn/transaction.hpp>
+#include <riptide/util/runtime.hpp>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace riptide;
+using bytes = std::vector<std::uint8_t>;
+using desc_ring = util::spsc_ring<util::frag_desc>;
+using slot_ring = util::spsc_ring<tvu::completed_slot>;
+using t = tvu::replay_tile;
+
+constexpr std::uint16_t version = 5;
+constexpr std::uint64_t hashes_per_tick = 8;
+constexpr std::uint64_t ticks_per_slot = 4;
+constexpr std::uint64_t funding = 1'000'000;
+constexpr std::uint64_t slots = 4;  // one leader's turn (4 slots per leader)
+constexpr std::size_t nodes = 4;
+constexpr std::size_t max_accounts_per_slot = 64;
+constexpr std::uint32_t rx_frame_count = 64;
+
+crypto::keypair key_for(std::uint64_t domain, std::uint64_t i) {
+  for (std::uint64_t attempt = 0;; ++attempt) {
+    std::array<std::uint8_t, 24> in{};
+    for (int k = 0; k < 8; ++k) {
+      in[k] = static_cast<std::uint8_t>(domain >> (8 * k));
+      in[8 + k] = static_cast<std::uint8_t>(i >> (8 * k));
+      in[16 + k] = static_cast<std::uint8_t>(attempt >> (8 * k));
+    }
+    crypto::keypair kp;
+    if (crypto::keypair::try_from_secret(crypto::sha256(in), kp)) return kp;
+  }
+}
+
+txn::bank_config bank_cfg() {
+  txn::bank_config c;
+  c.max_accounts = 64;
+  c.lock_stripes = 16;
+  c.lamports_per_signature = 10;
+  return c;
+}
+
+crypto::hash32 start_hash() {
+  crypto::hash32 h{};
+  h.fill(0x17);
+  return h;
+}
+
+tvu::replay_chain_config chain_cfg() {
+  tvu::replay_chain_config c;
+  c.hashes_per_tick = hashes_per_tick;
+  c.ticks_per_slot = ticks_per_slot;
+  c.start_hash = start_hash();
+  return c;
+}
+
+struct record {
+  ledger::record_type type;
+  std::uint64_t slot;
+  bytes payload;
+};
+
+bytes encode(const std::vector<record>& recs) {
+  bytes out;
+  for (const auto& r : recs) {
+    const std::size_t at = out.size();
+    out.resize(at + ledger::encoded_record_bytes(r.payload.size()));
+    ledger::encode_record(r.type, r.slot, r.payload, std::span(out).subspan(at));
+  }
+  return out;
+}
+
+bytes meta_payload(const ledger::slot_meta& m) {
+  bytes out(ledger::slot_meta_bytes);
+  ledger::encode_meta(m, out);
+  return out;
+}
+
+// The leader's chain, by hand as the TPU writes it: slot 0 opens with the chain start; each
+// slot has one entry of two transfers (one of them overdraws, so a failure is recorded too)
+// before each tick but the last, one entry batch, and the slot end with the bank hash.
+struct leader_chain {
+  std::vector<crypto::keypair> payers;
+  std::vector<std::vector<record>> by_slot;
+  crypto::hash32 last_hash{};
+
+  leader_chain() {
+    for (std::uint64_t i = 0; i < 3; ++i) payers.push_back(key_for(7, i));
+    txn::bank bank(bank_cfg());
+    fund(bank);
+    bank.begin_slot();
+    bank.register_blockhash(0, start_hash());
+    crypto::poh chain(start_hash(), hashes_per_tick);
+    crypto::hash32 blockhash = start_hash();
+    txn::execution_counters counters;
+    std::uint64_t lamports = 1;
+    for (std::uint64_t slot = 0; slot < slots; ++slot) {
+      std::vector<record> recs;
+      if (slot == 0) {
+        ledger::slot_meta m;
+        m.kind = ledger::meta_kind::chain_start;
+        m.hashes_per_tick = hashes_per_tick;
+        m.ticks_per_slot = ticks_per_slot;
+        m.hash = start_hash();
+        recs.push_back({ledger::record_type::slot_meta, 0, meta_payload(m)});
+      }
+      bytes batch(1 << 15);
+      std::size_t used = 0;
+      std::uint32_t entries = 0;
+      for (std::uint64_t tick = 0; tick < ticks_per_slot; ++tick) {
+        if (tick + 1 != ticks_per_slot) {
+          bytes txs;
+          std::vector<crypto::signature> sigs;
+          for (int k = 0; k < 2; ++k) {
+            const auto& from = payers[(slot + tick + k) % payers.size()];
+            const auto& to = payers[(slot + tick + k + 1) % payers.size()];
+            const std::uint64_t amount = k == 1 ? 10 * funding : lamports++;
+            std::array<std::uint8_t, txn::max_transaction_bytes> body{};
+            const std::size_t len = txn::build_transfer(from, to.public_key(), amount, blockhash, body);
+            txn::transaction_view view;
+            EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
+            EXPECT_TRUE(bank.try_lock(view));
+            const txn::tx_result result = bank.execute(view, counters);
+            bank.unlock(view);
+            txs.push_back(static_cast<std::uint8_t>(len));
+            txs.push_back(static_cast<std::uint8_t>(len >> 8));
+            txs.push_back(static_cast<std::uint8_t>(result));
+            txs.insert(txs.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(len));
+            sigs.push_back(view.signature(0));
+          }
+          chain.hash(2);
+          const auto entry = chain.record(crypto::entry_mixin(sigs));
+          EXPECT_TRUE(entry.has_value());
+          used = ledger::add_entry(batch, used, *entry, false, 2, txs);
+          ++entries;
+        }
+        chain.hash(hashes_per_tick);
+        const auto tick_entry = chain.tick();
+        EXPECT_TRUE(tick_entry.has_value());
+        used = ledger::add_entry(batch, used, *tick_entry, true, 0, {});
+        ++entries;
+      }
+      ledger::finish_batch(batch, entries);
+      batch.resize(used);
+      recs.push_back({ledger::record_type::entry_batch, slot, batch});
+      ledger::slot_meta end;
+      end.kind = ledger::meta_kind::slot_end;
+      end.hashes_per_tick = hashes_per_tick;
+      end.ticks_per_slot = ticks_per_slot;
+      end.tick_height = chain.tick_count();
+      end.hash = chain.last_hash();
+      end.bank_hash = bank.bank_hash(end.hash);
+      recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
+      bank.begin_slot();
+      bank.register_blockhash(slot, end.hash);
+      blockhash = end.hash;
+      by_slot.push_back(std::move(recs));
+    }
+    last_hash = chain.last_hash();
+  }
+  void fund(txn::bank& b) const {
+    for (const auto& k : payers) EXPECT_TRUE(b.credit(k.public_key(), funding));
+  }
+  std::uint64_t records() const {
+    std::uint64_t n = 0;
+    for (const auto& s : by_slot) n += s.size();
+    return n;
+  }
+};
+
+const leader_chain& chain() {
+  static const leader_chain c;
+  return c;
+}
+
+// A cluster whose schedule gives slots 0..3 to one leader; the follower is not a member, so
+// its TVU tile retransmits nothing and the test needs no tx side.
+struct cluster_fixture {
+  std::vector<crypto::keypair> keys;
+  std::vector<shred::turbine_node> members;
+  std::unique_ptr<shred::turbine_cluster> cluster;
+  std::unique_ptr<shred::leader_schedule> schedule;
+  std::vector<net::endpoint> contacts;
+  std::size_t leader = 0;
+  crypto::pubkey follower = key_for(9, 0).public_key();
+
+  cluster_fixture() {
+    for (std::size_t i = 0; i < nodes; ++i) {
+      keys.push_back(key_for(8, i));
+      members.push_back({keys[i].public_key(), 1000 * (i + 1)});
+      contacts.push_back({0x7f000001, static_cast<std::uint16_t>(17000 + i)});
+    }
+    cluster = std::make_unique<shred::turbine_cluster>(members);
+    schedule = std::make_unique<shred::leader_schedule>(members, 0, 64);
+    for (std::size_t i = 0; i < nodes; ++i)
+      if (keys[i].public_key() == *schedule->leader_for_slot(0)) leader = i;
+    for (std::uint64_t s = 1; s < slots; ++s)
+      EXPECT_EQ(*schedule->leader_for_slot(s), keys[leader].public_key());
+  }
+};
+
+const cluster_fixture& cluster() {
+  static const cluster_fixture f;
+  return f;
+}
+
+struct collecting_sink final : shred::shred_sink {
+  void on_shred(std::span<const std::uint8_t> s, shred::shred_kind, std::uint32_t) noexcept override {
+    shreds.emplace_back(s.begin(), s.end());
+  }
+  std::vector<bytes> shreds;
+};
+
+// Every shred of the given slot streams, as the leader's shred tile cuts them.
+std::vector<bytes> shred_streams(const std::vector<bytes>& streams) {
+  shred::shredder sh(cluster().keys[cluster().leader], version, {});
+  collecting_sink sink;
+  for (std::uint64_t slot = 0; slot < streams.size(); ++slot) {
+    EXPECT_TRUE(sh.begin_slot(slot, slot == 0 ? 0 : slot - 1));
+    EXPECT_TRUE(sh.add(streams[slot], true, sink));
+    EXPECT_TRUE(sh.finish_slot(sink));
+  }
+  return std::move(sink.shreds);
+}
+
+std::vector<bytes> good_streams() {
+  std::vector<bytes> out;
+  for (const auto& recs : chain().by_slot) out.push_back(encode(recs));
+  return out;
+}
+
+tvu::tvu_tile_config tvu_config() {
+  tvu::tvu_tile_config c;
+  c.resolver.shred_version = version;
+  c.resolver.max_sets = 8;
+  c.resolver.completed_sets_remembered = 64;
+  c.assembler.max_slots = 8;
+  c.assembler.max_data_shreds_per_slot = 256;
+  c.assembler.pool_payloads = 256;
+  c.batch = 8;
+  c.tx_frames = 16;
+  c.output_slots = 2;
+  c.max_slot_bytes = 64 * 1024;
+  c.deliver_from = 0;
+  return c;
+}
+
+// The follower: a TVU tile, the replay tile behind it, their bank and ledger.
+struct follower {
+  const cluster_fixture& f = cluster();
+  riptide::testing::temp_dir dir{"riptide-replay-tile"};
+  ledger::ledger lg;
+  txn::bank bank{bank_cfg()};
+  std::unique_ptr<tvu::slot_replayer> replayer;
+  util::frame_pool rx{rx_frame_count};
+  util::frame_stack rx_free{0, rx_frame_count};
+  desc_ring in{16}, release{rx_frame_count}, tx{16}, tx_release{16};
+  slot_ring out{4}, out_release{4};
+  tpu::chain_board board;
+  std::unique_ptr<tvu::tvu_tile> tvu;
+  std::unique_ptr<tvu::replay_tile> replay;
+
+  explicit follower(const tvu::replay_tile_config& config = {})
+      : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
+    chain().fund(bank);
+    replayer = std::make_unique<tvu::slot_replayer>(bank, chain_cfg(), max_accounts_per_slot);
+    tvu = std::make_unique<tvu::tvu_tile>("tvu", tvu_config(), rx, in, release, tx, tx_release, out, out_release,
+                                          *f.schedule, *f.cluster, f.follower, f.contacts);
+    replay = std::make_unique<tvu::replay_tile>("replay", config, *replayer, lg, *tvu, out, out_release, &board);
+  }
+
+  std::uint64_t counter(std::size_t c) const { return replay->own_counter(c); }
+  std::uint64_t dead(tvu::replay_error e) const { return counter(t::c_dead_first + static_cast<std::size_t>(e) - 1); }
+
+  void take_rx_back() {
+    util::frag_desc d{};
+    while (release.try_pop(d)) EXPECT_TRUE(rx_free.release(d.frame));
+  }
+  int poll_both() {
+    const int w = tvu->poll() + replay->poll();
+    take_rx_back();
+    return w;
+  }
+  void feed(const bytes& shred) {
+    std::uint32_t frame = 0;
+    while (!rx_free.try_acquire(frame)) poll_both();
+    std::memcpy(rx.frame(frame).data(), shred.data(), shred.size());
+    const util::frag_desc d{frame, static_cast<std::uint16_t>(shred.size()),
+                            static_cast<std::uint16_t>(net::port_kind::tvu), net::endpoint{0x7f000001, 17999}.pack()};
+    while (!in.try_push(d)) poll_both();
+  }
+  void settle() {
+    for (int i = 0; i < 10'000; ++i)
+      if (poll_both() == 0 && in.empty_approx() && out.empty_approx()) return;
+    ADD_FAILURE() << "tiles never went idle";
+  }
+  void run(const std::vector<bytes>& streams) {
+    replay->on_start();
+    for (const bytes& s : shred_streams(streams)) feed(s);
+    settle();
+    replay->on_stop();
+  }
+};
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+TEST(replay_tile, counter_names_follow_the_replay_errors) {
+  follower fl;
+  const auto names = fl.replay->own_counter_names();
+  ASSERT_EQ(names.size(), std::size_t{t::c_own_count});
+  EXPECT_EQ(names[t::c_slots_stored], "slots_stored");
+  EXPECT_EQ(names[t::c_bad_buffers], "bad_buffers");
+  for (std::size_t e = 1; e < tvu::replay_error_count; ++e)
+    EXPECT_EQ(names[t::c_dead_first + e - 1],
+              std::string("dead_") + tvu::to_string(static_cast<tvu::replay_error>(e)));
+  for (const auto n : names) EXPECT_LT(n.size(), util::metrics_counter_name_bytes);
+}
+
+TEST(replay_tile, replays_each_slot_appends_the_leaders_records_and_makes_them_durable) {
+  riptide::testing::temp_dir logs("riptide-replay-tile-log");
+  tvu::replay_tile_config config;
+  config.slot_log = (logs.path() / "slots.csv").string();
+  follower fl(config);
+  const auto streams = good_streams();
+  fl.run(streams);
+
+  // The follower's ledger holds the leader's records, slot by slot, byte for byte.
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
+  EXPECT_EQ(fl.lg.stats().records, chain().records());
+  EXPECT_EQ(fl.lg.durable_records(), chain().records());  // on_stop waited for the syncer
+
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  EXPECT_EQ(fl.counter(t::c_slots_dead), 0u);
+  EXPECT_EQ(fl.counter(t::c_records), chain().records());
+  EXPECT_EQ(fl.counter(t::c_txs), slots * 2 * (ticks_per_slot - 1));
+  EXPECT_EQ(fl.counter(t::c_failed_txs), slots * (ticks_per_slot - 1));
+  EXPECT_EQ(fl.counter(t::c_last_slot), slots - 1);
+  EXPECT_EQ(fl.counter(t::c_durable_slot), slots - 1);
+  EXPECT_GE(fl.counter(t::c_syncs), 1u);
+  EXPECT_LE(fl.counter(t::c_syncs), slots);
+  for (std::size_t c : {t::c_append_errors, t::c_sync_failures, t::c_bad_buffers})
+    EXPECT_EQ(fl.counter(c), 0u) << fl.replay->own_counter_names()[c];
+  for (std::size_t e = 1; e < tvu::replay_error_count; ++e) EXPECT_EQ(fl.dead(static_cast<tvu::replay_error>(e)), 0u);
+  EXPECT_EQ(fl.replay->first_problem(), "");
+  // Every buffer went back to the TVU tile, and nothing else.
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), slots);
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_out_release_bad), 0u);
+  EXPECT_TRUE(fl.replay->drained());
+
+  // The chain board: how far the follower replayed, and what is durable.
+  const auto s = fl.board.read();
+  EXPECT_EQ(s.slot, slots);
+  EXPECT_EQ(s.tick_height, slots * ticks_per_slot);
+  EXPECT_EQ(s.blockhash_slot, slots - 1);
+  EXPECT_EQ(s.blockhash, chain().last_hash);
+  EXPECT_TRUE(s.has_durable_slot);
+  EXPECT_EQ(s.durable_slot, slots - 1);
+
+  const auto lines = lines_of(config.slot_log);
+  ASSERT_EQ(lines.size(), 1 + slots);
+  EXPECT_EQ(lines[0], "slot,unix_ns,bytes,received,recovered,repaired,result");
+  for (std::uint64_t slot = 0; slot < slots; ++slot) {
+    unsigned long long sl = 0, ns = 0, b = 0;
+    unsigned received = 0, recovered = 0, repaired = 0;
+    char result[32] = {};
+    ASSERT_EQ(std::sscanf(lines[1 + slot].c_str(), "%llu,%llu,%llu,%u,%u,%u,%31s", &sl, &ns, &b, &received,
+                          &recovered, &repaired, result),
+              7)
+        << lines[1 + slot];
+    EXPECT_EQ(sl, slot);
+    EXPECT_EQ(b, streams[slot].size());
+    EXPECT_GT(received, 0u);
+    EXPECT_EQ(repaired, 0u);
+    EXPECT_STREQ(result, "ok");
+  }
+}
+
+TEST(replay_tile, without_sync_at_slot_end_only_on_stop_makes_it_durable) {
+  tvu::replay_tile_config config;
+  config.sync_at_slot_end = false;
+  follower fl(config);
+  fl.replay->on_start();
+  for (const bytes& s : shred_streams(good_streams())) fl.feed(s);
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  EXPECT_EQ(fl.lg.durable_records(), 0u);
+  EXPECT_FALSE(fl.board.read().has_durable_slot);
+  fl.replay->on_stop();
+  EXPECT_EQ(fl.counter(t::c_syncs), 0u);
+  EXPECT_EQ(fl.lg.durable_records(), chain().records());  // on_stop's own sync
+}
+
+// A slot the leader got wrong (its bank hash does not match what executing it gives) is
+// dead: nothing of it is stored, and the next slot, built on it, dies too.
+TEST(replay_tile, a_bad_slot_is_dead_counted_and_not_stored) {
+  auto recs = chain().by_slot;
+  ledger::slot_meta end;
+  ASSERT_EQ(ledger::decode_meta(recs[2].back().payload, end), ledger::entry_error::none);
+  end.bank_hash[0] ^= 1;
+  recs[2].back().payload = meta_payload(end);
+  std::vector<bytes> streams;
+  for (const auto& r : recs) streams.push_back(encode(r));
+
+  riptide::testing::temp_dir logs("riptide-replay-tile-log");
+  tvu::replay_tile_config config;
+  config.slot_log = (logs.path() / "slots.csv").string();
+  follower fl(config);
+  fl.run(streams);
+
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 2u);
+  EXPECT_EQ(fl.counter(t::c_slots_dead), 2u);
+  EXPECT_EQ(fl.dead(tvu::replay_error::bank_hash_mismatch), 1u);
+  EXPECT_EQ(fl.dead(tvu::replay_error::dead_chain), 1u);
+  EXPECT_EQ(fl.replay->first_problem().rfind("slot 2: bank_hash_mismatch", 0), 0u) << fl.replay->first_problem();
+  EXPECT_EQ(fl.counter(t::c_last_slot), 1u);
+  EXPECT_EQ(fl.counter(t::c_durable_slot), 1u);
+  // Only slots 0 and 1 reached the ledger.
+  EXPECT_EQ(tvu::slot_stream(fl.lg, 0), streams[0]);
+  EXPECT_EQ(tvu::slot_stream(fl.lg, 1), streams[1]);
+  EXPECT_TRUE(tvu::slot_stream(fl.lg, 2).empty());
+  EXPECT_TRUE(tvu::slot_stream(fl.lg, 3).empty());
+  EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size() + chain().by_slot[1].size());
+  EXPECT_EQ(fl.board.read().slot, 2u);  // replayed up to slot 1
+  // Every slot went back to the TVU tile, dead or not.
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), slots);
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_out_release_bad), 0u);
+
+  const auto lines = lines_of(config.slot_log);
+  ASSERT_EQ(lines.size(), 1 + slots);
+  EXPECT_NE(lines[2].find(",ok"), std::string::npos);
+  EXPECT_NE(lines[3].find(",bank_hash_mismatch"), std::string::npos);
+  EXPECT_NE(lines[4].find(",dead_chain"), std::string::npos);
+}
+
+// A slot that fails before execution (a damaged record) leaves the bank untouched; the next
+// slot then names a parent the follower never replayed.
+TEST(replay_tile, a_damaged_slot_makes_the_next_one_fail_on_its_parent) {
+  auto streams = good_streams();
+  streams[1][ledger::record_header_bytes + 5] ^= 1;  // the CRC no longer matches
+  follower fl;
+  fl.run(streams);
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 1u);
+  EXPECT_EQ(fl.dead(tvu::replay_error::bad_record), 1u);
+  EXPECT_EQ(fl.dead(tvu::replay_error::wrong_parent), 2u);
+  EXPECT_EQ(fl.replay->first_problem().rfind("slot 1: bad_record", 0), 0u) << fl.replay->first_problem();
+  EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size());
+}
+
+// A completed_slot that names no buffer of the TVU tile is counted, not replayed, and still
+// handed back (the TVU tile counts it as a bad release).
+TEST(replay_tile, a_slot_without_a_valid_buffer_is_counted_and_returned) {
+  follower fl;
+  fl.replay->on_start();
+  ASSERT_TRUE(fl.out.try_push(tvu::completed_slot{0, 0, 100, 77, 0, 0, 0}));
+  EXPECT_EQ(fl.replay->poll(), 1);
+  EXPECT_EQ(fl.counter(t::c_bad_buffers), 1u);
+  EXPECT_EQ(fl.counter(t::c_slots_dead) + fl.counter(t::c_slots_stored), 0u);
+  EXPECT_EQ(fl.replayer->next_slot(), 0u);
+  tvu::completed_slot back;
+  ASSERT_TRUE(fl.out_release.try_pop(back));
+  EXPECT_EQ(back.buffer, 77u);
+  EXPECT_EQ(fl.replay->poll(), 0);
+  fl.replay->on_stop();
+}
+
+// Contention: the TVU tile and the replay tile run on two runtime core threads, the replay
+// tile reading stream() of the TVU tile's buffers on its own thread and its syncer on a third;
+// the test thread feeds shreds and reads the chain board. The follower's ledger ends equal to
+// the leader's. Run under ThreadSanitizer too.
+TEST(replay_tile, tvu_and_replay_on_their_own_core_threads) {
+  follower fl;
+  const auto streams = good_streams();
+  const auto shreds = shred_streams(streams);
+  util::runtime_options opt;
+  opt.pin = false;
+  util::runtime rt({util::core_plan{-1, {fl.tvu.get()}}, util::core_plan{-1, {fl.replay.get()}}}, opt);
+  rt.start();  // on_start on the core threads
+  std::uint64_t board_went_back = 0, last_seen = 0;
+  for (const bytes& s : shreds) {
+    std::uint32_t frame = 0;
+    while (!fl.rx_free.try_acquire(frame)) {
+      fl.take_rx_back();
+      std::this_thread::yield();
+    }
+    std::memcpy(fl.rx.frame(frame).data(), s.data(), s.size());
+    const util::frag_desc d{frame, static_cast<std::uint16_t>(s.size()),
+                            static_cast<std::uint16_t>(net::port_kind::tvu), 0};
+    while (!fl.in.try_push(d)) std::this_thread::yield();
+    const auto b = fl.board.read();
+    if (b.slot < last_seen) ++board_went_back;
+    last_seen = b.slot;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(fl.board.read().has_durable_slot && fl.board.read().durable_slot == slots - 1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    fl.take_rx_back();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(rt.stop());  // on_stop on the core threads
+  fl.take_rx_back();
+  EXPECT_EQ(board_went_back, 0u);
+  EXPECT_EQ(fl.board.read().durable_slot, slots - 1);
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  EXPECT_EQ(fl.counter(t::c_slots_dead), 0u);
+  EXPECT_EQ(fl.rx_free.available(), rx_frame_count);
+}
