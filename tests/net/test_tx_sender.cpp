@@ -193,6 +193,10 @@ TEST(tx_sender, owner_and_net_threads_every_datagram_once_and_every_frame_home) 
         continue;
       }
       const auto b = frame_bytes(s, d);
+      if (b.size() < 8 || b.data() == nullptr) {
+        ++corrupt;
+        continue;
+      }
       std::uint64_t seq = 0;
       for (std::size_t k = 0; k < 8; ++k) seq |= std::uint64_t{b[k]} << (8 * k);
       if (seq != received) ++out_of_order;
