@@ -18,6 +18,12 @@ expect_exit() {  # expect_exit CODE CMD... ; stdout in $tmp/out, stderr in $tmp/
   [ "$got" -eq "$want" ] || { echo "  exit $got, wanted $want: $*"; head -5 "$tmp/err"; return 1; }
 }
 
+all() {  # all 'COND' 'COND' ... : true when every condition (a shell command line) holds;
+  # a check of several conditions must use it: `check NAME [ a ] && [ b ]` checks only [ a ]
+  local c
+  for c in "$@"; do eval "$c" || return 1; done
+}
+
 wait_until() {  # wait_until SECONDS CMD... : polls every 0.2 s
   local deadline=$(( $(date +%s) + $1 )); shift
   until "$@"; do [ "$(date +%s)" -ge "$deadline" ] && return 1; sleep 0.2; done

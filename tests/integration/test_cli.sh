@@ -97,7 +97,7 @@ check "metrics file removed at exit" [ ! -e "$metrics" ]
 
 # genesis writes a cluster: keys 0600, configs that validate, distinct shred versions.
 check "genesis" expect_exit 0 "$bin" genesis -o "$tmp/c1" --nodes 3 --port-offset 100
-check "genesis files" [ -f "$tmp/c1/genesis.toml" ] && [ -f "$tmp/c1/node-2.toml" ]
+check "genesis files" [ -f "$tmp/c1/genesis.toml" -a -f "$tmp/c1/node-2.toml" ]
 check "genesis key mode 0600" [ "$(stat -c %a "$tmp/c1/node-1.key")" = "600" ]
 check "node config validates" expect_exit 0 "$bin" config --check "$tmp/c1/node-1.toml"
 check "node 1 joins through node 0" grep -q 'entrypoints = \["127.0.0.1:12100"\]' "$tmp/c1/node-1.toml"

@@ -33,14 +33,14 @@ t0=$(date +%s%N)
 key_at_leader() { "$bin" rpc --url "$(rpc 0)" GET /gossip/data/during-flood >/dev/null 2>&1; }
 wait_until 5 key_at_leader
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-check "a key set on the follower reaches the flooded leader within 2 s (${ms} ms)" key_at_leader && [ "$ms" -le 2000 ]
+check "a key set on the follower reaches the flooded leader within 2 s (${ms} ms)" all key_at_leader '[ "$ms" -le 2000 ]'
 wait "$flood_pid"; flood_pid=
 sent=$(jq -r .sent "$tmp/flood.json"); rate=$(jq -r '.rate | floor' "$tmp/flood.json")
 echo "    flood: sent ${sent:-?} datagrams at ${rate:-?}/s"
 check "the flood was a flood (${sent:-0} datagrams, at least 200000)" [ "${sent:-0}" -ge 200000 ]
 follower_after=$(slot_of 1)
 check "the follower kept storing slots during the flood (${follower_before:-?} -> ${follower_after:-?})" \
-  [ -n "$follower_before" ] && [ "${follower_after:-0}" -ge $((follower_before + 10)) ]
+  all '[ -n "$follower_before" ]' '[ "${follower_after:-0}" -ge $((follower_before + 10)) ]'
 tpu_lost=$(( $(drop net.rx_kernel_drops_tpu) + $(drop net.rx_drop_quota_tpu) + $(drop net.rx_drop_ring_full_tpu) ))
 check "the leader dropped flood datagrams at the tpu, counted ($tpu_lost)" [ "$tpu_lost" -gt 0 ]
 check "  and verify refused the ones it checked ($(drop verify0.sig_failed))" [ "$(drop verify0.sig_failed)" -gt 0 ]

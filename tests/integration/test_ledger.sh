@@ -30,7 +30,7 @@ check "show lists the slot end's bank hash" bash -c "'$bin' ledger show '$tmp/a'
 check "a node on a used ledger dir exits 0" [ $? -eq 0 ]
 slots2=$(verify_json "$tmp/a" .slots)
 check "it resumed the chain, which verifies (${slots:-0} -> ${slots2:-0} slots)" \
-  [ "$(verify_json "$tmp/a" .ok)" = true ] && [ "${slots2:-0}" -gt "${slots:-0}" ]
+  all '[ "$(verify_json "$tmp/a" .ok)" = true ]' '[ "${slots2:-0}" -gt "${slots:-0}" ]'
 
 # Flip one byte in the middle of the first segment: verify fails and says where.
 seg=$(ls "$tmp/a"/segment-* | head -1)
@@ -45,10 +45,11 @@ check "ledger repair exits 0" [ $? -eq 0 ]
 check "it cut the ledger" [ "$(jq -r .cut "$tmp/repair.json")" = true ]
 kept=$(jq -r .last_slot_kept "$tmp/repair.json"); dropped=$(jq -r .slots_dropped "$tmp/repair.json")
 check "it says which slots went (kept through ${kept:-?}, dropped ${dropped:-?})" \
-  [ "${kept:-0}" -ge 1 ] && [ "${dropped:-0}" -ge 1 ] && [ $((kept + dropped)) -le "$slots2" ]
+  all '[ "${kept:-0}" -ge 1 ]' '[ "${dropped:-0}" -ge 1 ]' '[ $((kept + dropped)) -le "$slots2" ]'
 check "the repaired ledger verifies" [ "$(verify_json "$tmp/a" .ok)" = true ]
 "$bin" run --seconds 1 --set ledger.dir="\"$tmp/a\"" --set metrics.path="\"$tmp/z.metrics\"" "${node_args[@]}" >/dev/null 2>&1
-check "a node resumes the repaired ledger" [ $? -eq 0 ] && [ "$(verify_json "$tmp/a" .ok)" = true ]
+resumed=$?
+check "a node resumes the repaired ledger" all '[ "$resumed" -eq 0 ]' '[ "$(verify_json "$tmp/a" .ok)" = true ]'
 "$bin" ledger repair --json "$tmp/a" >"$tmp/repair2.json" 2>/dev/null
 check "a second repair finds nothing to cut" [ "$(jq -r .cut "$tmp/repair2.json")" = false ]
 

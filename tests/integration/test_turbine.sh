@@ -65,7 +65,7 @@ for _ in $(seq 150); do s=$(slot_of 2); [ -n "$s" ] && [ "$s" -gt "$lead" ] && b
 check "restarted follower 2 caught up with the leader's slot $lead" [ "$(slot_of 2)" -gt "$lead" ]
 stored=$(node_metric 2 replay slots_stored)
 check "follower 2 resumed its ledger: it stored only the slots it missed (${stored:-?} < $lead)" \
-  [ -n "$stored" ] && [ "$stored" -lt "$lead" ]
+  all '[ -n "$stored" ]' '[ "$stored" -lt "$lead" ]'
 window=$(( $(slot_of 0) ))
 cluster down >/dev/null
 for i in 0 1 2 3; do
