@@ -647,8 +647,12 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   for (const auto& p : m.plan)
     for (const util::tile* t : p.tiles) {
       const auto names = t->own_counter_names();
-      for (std::size_t c : t->drop_counters())
-        if (c < names.size()) m.drops.push_back({t, c, t->name(), std::string(names[c])});
+      for (std::size_t c : t->drop_counters()) {
+        if (c >= names.size())
+          throw std::logic_error(fmt::format("tile {}: drop counter {} is not one of its {} counters", t->name(), c,
+                                             names.size()));
+        m.drops.push_back({t, c, t->name(), std::string(names[c])});
+      }
     }
   if (m.api) {
     std::vector<std::pair<std::string, std::string>> drop_names;

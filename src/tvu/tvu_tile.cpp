@@ -145,8 +145,13 @@ std::vector<std::size_t> tvu_tile::drop_counters() const {
   std::vector<std::size_t> d = {c_tx_no_frame,     c_tx_ring_full,   c_tx_no_contact,      c_rx_release_full,
                                 c_bad_frame,       c_recovery_failed, c_slots_dropped,     c_repair_send_failed,
                                 c_repair_unmatched, c_repair_refused};
-  for (std::size_t c = c_drop_first; c < c_recovered; ++c) d.push_back(c);
-  for (std::size_t c = c_asm_first; c < c_repair_sent; ++c) d.push_back(c);
+  // A duplicate shred loses nothing (the shred, or the set it completes, is already held:
+  // repair answers and recovery make them all the time), so it is not a drop; every other
+  // refusal is.
+  for (std::size_t c = c_drop_first; c < c_recovered; ++c)
+    if (c != drop_counter(shred::drop_reason::duplicate)) d.push_back(c);
+  for (std::size_t c = c_asm_first; c < c_repair_sent; ++c)
+    if (c != assembler_counter(shred::insert_result::duplicate)) d.push_back(c);
   return d;
 }
 

@@ -54,7 +54,8 @@ class tile {
   virtual std::vector<std::string_view> own_counter_names() const { return {}; }
   // Own counters that count something lost or refused on the way (a datagram, transaction,
   // entry, shred or send not passed on), by reason; totals of other listed counters are left
-  // out. The node names every one that is not 0 in its live line and summary. Start-up only.
+  // out, and so are copies of what is already held (a duplicate shred), which lose nothing.
+  // The node names every one that is not 0 in its live line and summary. Start-up only.
   virtual std::vector<std::size_t> drop_counters() const { return {}; }
 
   virtual void on_start() {}
