@@ -3,6 +3,13 @@
 //   hot:      every tx sends to one of hot_accounts shared accounts (conflicts across threads)
 // Reference in the same binary: execute without locks (one thread), the cost locking adds.
 // Threads are pinned to the allowed CPUs (thread i -> i-th allowed CPU, wrapping).
+//
+// Bank forks (bank/bank_forks.hpp): a balance read on the tip of 32 unrooted banks, of
+// accounts each written in one of those banks (bm_forks_read_unrooted_32), against the same
+// accounts after everything was rooted (bm_forks_read_rooted: the reference, same table, no
+// versions); and of accounts written in every one of the 32 banks (bm_forks_read_hot_32, the
+// worst case: a walk of 32 versions). Bar (ARCHITECTURE.md section 8): unrooted <= 2 x rooted.
+#include <riptide/bank/bank_forks.hpp>
 #include <riptide/txn/bank.hpp>
 
 #include <benchmark/benchmark.h>
@@ -13,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace {
@@ -49,13 +57,15 @@ struct wire_tx {
   transaction_view view;
 };
 
-void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& blockhash) {
+// `id` goes into the signature bytes, so transactions differ for a status cache.
+void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& blockhash, std::uint64_t id = 0) {
   std::size_t at = 0;
   const auto put = [&](std::uint8_t b) { tx.bytes[at++] = b; };
   const auto put_key = [&](const auto& k) {
     for (const std::uint8_t b : k) put(b);
   };
   put(1);
+  for (std::size_t i = 0; i < 8; ++i) tx.bytes[at + i] = static_cast<std::uint8_t>(id >> (8 * i));
   at += riptide::crypto::signature_bytes;
   for (const std::uint8_t b : {1, 1, 0, 1, 3}) put(b);  // version, R, RS, RU, A
   put_key(from);
@@ -221,8 +231,94 @@ void bm_bank_hash(benchmark::State& state) {
                           static_cast<std::int64_t>(w.b.touched_accounts()));
 }
 
+// ---- bank forks
+
+constexpr std::size_t fork_depth = 32;
+constexpr std::size_t fork_writes_per_bank = 256;
+constexpr std::size_t hot_payers = 8;
+
+struct fork_world {
+  std::unique_ptr<riptide::bank::bank_forks> unrooted, rooted;
+  riptide::bank::bank_index tip = riptide::bank::no_bank, rooted_tip = riptide::bank::no_bank;
+  std::vector<pubkey> cold, hot;  // cold: one version each; hot: a version in every bank
+
+  fork_world() {
+    riptide::bank::forks_config c;
+    c.max_accounts = 1 << 16;
+    c.max_versions = 1 << 16;
+    c.max_statuses = 1 << 16;
+    c.lamports_per_signature = 0;
+    for (std::uint32_t i = 0; i < hot_payers; ++i) hot.push_back(key_of(1'000'000 + i));
+    for (std::uint32_t i = 0; i < fork_depth * fork_writes_per_bank; ++i) cold.push_back(key_of(i));
+    // 32 unrooted banks above the root: bank k sends a lamport from each hot payer, in turn,
+    // to its own 256 cold accounts.
+    const auto make = [&](riptide::bank::bank_index& tip_out) {
+      auto f = std::make_unique<riptide::bank::bank_forks>(c, blockhash_of(0));
+      for (const pubkey& k : hot) (void)f->credit(k, genesis_lamports);
+      for (std::size_t i = 0; i < 4 * cold.size(); ++i) (void)f->credit(key_of(2'000'000 + static_cast<std::uint32_t>(i)), 1);
+      riptide::bank::bank_index b = f->root();
+      execution_counters counters;
+      std::uint64_t id = 1;
+      for (std::size_t k = 0; k < fork_depth; ++k) {
+        hash32 block{};
+        block[0] = static_cast<std::uint8_t>(k + 1);
+        b = f->new_bank(b, k, block);
+        for (std::size_t i = 0; i < fork_writes_per_bank; ++i) {
+          wire_tx tx;
+          build(tx, hot[i % hot_payers], cold[k * fork_writes_per_bank + i], blockhash_of(0), id++);
+          riptide::txn::held_locks held;
+          if (!f->try_lock(tx.view, held)) std::abort();
+          if (f->execute(b, tx.view, counters) != riptide::txn::tx_result::ok) std::abort();
+          f->unlock(held);
+        }
+        hash32 bank_hash{};
+        if (!f->freeze(b, blockhash_of(k + 1), 0, bank_hash)) std::abort();
+      }
+      tip_out = b;
+      return f;
+    };
+    unrooted = make(tip);
+    rooted = make(rooted_tip);
+    if (!rooted->set_root(rooted_tip)) std::abort();
+  }
+};
+
+fork_world& the_fork_world() {
+  static fork_world w;
+  return w;
+}
+
+void read_loop(benchmark::State& state, const riptide::bank::bank_forks& f, riptide::bank::bank_index b,
+               const std::vector<pubkey>& keys) {
+  pin(0);
+  std::size_t i = 0;
+  std::uint64_t sum = 0;
+  for (auto _ : state) {
+    sum += f.balance(b, keys[i]);
+    i = i + 1 == keys.size() ? 0 : i + 1;
+  }
+  benchmark::DoNotOptimize(sum);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+void bm_forks_read_rooted(benchmark::State& state) {
+  fork_world& w = the_fork_world();
+  read_loop(state, *w.rooted, w.rooted_tip, w.cold);
+}
+void bm_forks_read_unrooted_32(benchmark::State& state) {
+  fork_world& w = the_fork_world();
+  read_loop(state, *w.unrooted, w.tip, w.cold);
+}
+void bm_forks_read_hot_32(benchmark::State& state) {
+  fork_world& w = the_fork_world();
+  read_loop(state, *w.unrooted, w.tip, w.hot);
+}
+
 }  // namespace
 
+BENCHMARK(bm_forks_read_rooted);
+BENCHMARK(bm_forks_read_unrooted_32);
+BENCHMARK(bm_forks_read_hot_32);
 BENCHMARK(bm_transfer_no_locks_reference);
 BENCHMARK(bm_lock_unlock_rehash);
 BENCHMARK(bm_lock_unlock_only)->Threads(1)->Threads(2)->UseRealTime();

@@ -2,7 +2,7 @@
 //
 // BM_schnorr_verify_raw : secp256k1_schnorrsig_verify over the chain's transactions, keys
 //                         parsed once: the per-core ceiling replay's signature check meets.
-// BM_slot_replay        : tvu::slot_replayer over a leader-made chain of `slots` slots of
+// BM_slot_replay        : bank::slot_replayer over a leader-made chain of `slots` slots of
 //                         `txs_per_slot` transfers (entries of 64 txs, 8 ticks of 256 hashes
 //                         per slot): parse, ticks, mixins, PoH, signatures, execution, bank
 //                         hash. A fresh bank per pass (outside the timing). items_per_second =
@@ -21,7 +21,7 @@
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/bank/replay.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/cpu.hpp>
@@ -80,6 +80,7 @@ struct chain {
         m.ticks_per_slot = ticks_per_slot;
         m.hash = start;
         append_record(stream, ledger::record_type::slot_meta, 0, std::span(meta.data(), ledger::encode_meta(m, meta)));
+        append_record(stream, ledger::record_type::start_state, 0, ledger::encode_start_state(start_state()));
       }
       std::size_t used = 0;
       std::uint32_t count = 0;
@@ -133,6 +134,13 @@ struct chain {
   void fund(txn::bank& b) const {
     for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
   }
+  ledger::start_state start_state() const {
+    ledger::start_state st;
+    st.lamports_per_signature = bank_cfg().lamports_per_signature;
+    for (const auto& k : keys) st.accounts.push_back({k.public_key(), funding});
+    ledger::sort_start_state(st.accounts);
+    return st;
+  }
 };
 
 const chain& shared_chain() {
@@ -151,20 +159,21 @@ BENCHMARK(BM_schnorr_verify_raw)->UseRealTime()->MinTime(2.0);
 void BM_slot_replay(benchmark::State& state) {
   const auto& c = shared_chain();
   util::pin_current_thread(bench::cpu_at(1));
-  tvu::replay_chain_config cfg;
+  bank::replay_chain_config cfg;
   cfg.hashes_per_tick = hashes_per_tick;
   cfg.ticks_per_slot = ticks_per_slot;
+  cfg.start_state = c.start_state();
   std::uint64_t txs = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto bank = std::make_unique<txn::bank>(bank_cfg());
-    c.fund(*bank);
-    tvu::slot_replayer replayer(*bank, cfg, 1024);
+    auto accounts = std::make_unique<txn::bank>(bank_cfg());
+    c.fund(*accounts);
+    bank::slot_replayer replayer(*accounts, cfg, 1024);
     state.ResumeTiming();
     for (std::uint64_t s = 0; s < slots; ++s) {
       const auto r = replayer.replay(s, s == 0 ? 0 : s - 1, c.streams[s]);
       if (!r.ok()) {
-        state.SkipWithError(tvu::to_string(r.error));
+        state.SkipWithError(bank::to_string(r.error));
         return;
       }
       txs += r.txs;

@@ -249,7 +249,7 @@ int main(int argc, char** argv) {
 
   auto* ledger_cmd = app.add_subcommand("ledger", "Inspect a ledger directory");
   ledger_cmd->require_subcommand(1);
-  auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-verify checksums and the whole PoH chain, with progress");
+  auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-execute the whole ledger through the replay function: checksums, PoH, signatures, results, bank hashes");
   auto* ledger_show = ledger_cmd->add_subcommand("show", "Print one slot's entries");
   auto* ledger_digest = ledger_cmd->add_subcommand(
       "digest", "One line per slot: slot, records, SHA-256 of its records, bank hash, complete (1/0)");
@@ -258,6 +258,10 @@ int main(int argc, char** argv) {
   std::uint64_t ledger_slot = 0;
   ledger_verify->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_verify->add_option("--threads", ledger_threads, "Verification threads (default: all CPUs)");
+  std::uint64_t ledger_max_accounts = riptide::node::ledger_verify_options{}.max_accounts;
+  ledger_verify->add_option("--max-accounts", ledger_max_accounts,
+                            "Accounts the re-executing bank can hold: the node's bank.max_accounts")
+      ->capture_default_str();
   bool ledger_verify_json = false;
   ledger_verify->add_flag("--json", ledger_verify_json, "Print the result as JSON (no progress bar)");
   ledger_show->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
@@ -395,7 +399,10 @@ int main(int argc, char** argv) {
       const bool tty = ::isatty(2) != 0;
       int last_pct = -1;
       const auto t0 = std::chrono::steady_clock::now();
-      const auto r = riptide::node::verify_ledger(ledger_dir, threads, [&](double f) {
+      riptide::node::ledger_verify_options vo;
+      vo.threads = threads;
+      vo.max_accounts = ledger_max_accounts;
+      const auto r = riptide::node::verify_ledger(ledger_dir, vo, [&](double f) {
         if (ledger_verify_json) return;
         const int pct = static_cast<int>(f * 100);
         if (pct == last_pct) return;
@@ -416,7 +423,9 @@ int main(int argc, char** argv) {
                                     {"slots", r.slots},          {"entries", r.entries},
                                     {"ticks", r.ticks},          {"hashes", r.hashes},
                                     {"txs", r.txs},              {"txs_by_result", by_result},
-                                    {"bank_hashes", r.bank_hashes}, {"seconds", secs}}
+                                    {"bank_hashes", r.bank_hashes}, {"seconds", secs},
+                                    {"partial_slot", r.partial_tail ? nlohmann::json(r.partial_slot) : nlohmann::json()},
+                                    {"partial_slot_records", r.partial_records}}
                          .dump(2)
                   << "\n";
         return r.ok ? 0 : exit_runtime_error;
@@ -429,7 +438,10 @@ int main(int argc, char** argv) {
                                "({:.1f} M hashes/s, {} threads)\n",
                                r.records, r.slots, r.entries, r.ticks, r.hashes, secs,
                                static_cast<double>(r.hashes) / secs / 1e6, threads);
-      std::cout << "  " << r.tx_summary() << ", " << r.bank_hashes << " slot bank hashes\n";
+      std::cout << "  " << r.tx_summary() << " re-executed, " << r.bank_hashes << " slot bank hashes matched\n";
+      if (r.partial_tail)
+        std::cout << fmt::format("  slot {} is partial ({} records, no slot end: a node stopped mid-slot): not replayed\n",
+                                 r.partial_slot, r.partial_records);
       return 0;
     }
     if (*ledger_repair) return cmd_ledger_repair(ledger_dir, ledger_repair_json);

@@ -1,5 +1,7 @@
 #include <riptide/ledger/entry_codec.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace riptide::ledger {
@@ -35,6 +37,10 @@ const char* to_string(entry_error e) noexcept {
     case entry_error::tick_with_txs: return "tick_with_txs";
     case entry_error::txs_without_mixin: return "txs_without_mixin";
     case entry_error::empty_tx: return "empty_tx";
+    case entry_error::bad_state_size: return "bad_state_size";
+    case entry_error::bad_state_version: return "bad_state_version";
+    case entry_error::bad_state_order: return "bad_state_order";
+    case entry_error::zero_state_lamports: return "zero_state_lamports";
   }
   return "unknown";
 }
@@ -145,6 +151,72 @@ entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) n
   out.tick_height = get<std::uint64_t>(p + 24);
   std::memcpy(out.hash.data(), p + 32, 32);
   std::memcpy(out.bank_hash.data(), p + 64, 32);
+  return entry_error::none;
+}
+
+std::vector<std::uint8_t> encode_start_state(const start_state& state) {
+  std::vector<std::uint8_t> out;
+  out.reserve(start_state_header_bytes + start_account_bytes * state.accounts.size());
+  std::array<std::uint8_t, start_state_header_bytes> header{};
+  put<std::uint32_t>(header.data(), start_state_version);
+  put<std::uint32_t>(header.data() + 4, static_cast<std::uint32_t>(state.accounts.size()));
+  put<std::uint64_t>(header.data() + 8, state.lamports_per_signature);
+  out.insert(out.end(), header.begin(), header.end());
+  for (const start_account& a : state.accounts) {
+    std::array<std::uint8_t, start_account_bytes> item{};
+    std::memcpy(item.data(), a.key.data(), 32);
+    put<std::uint64_t>(item.data() + 32, a.lamports);
+    out.insert(out.end(), item.begin(), item.end());
+  }
+  return out;
+}
+
+void sort_start_state(std::vector<start_account>& accounts) {
+  std::sort(accounts.begin(), accounts.end(),
+            [](const start_account& a, const start_account& b) { return a.key < b.key; });
+  std::vector<start_account> merged;
+  merged.reserve(accounts.size());
+  for (const start_account& a : accounts) {
+    if (!merged.empty() && merged.back().key == a.key) {
+      const std::uint64_t sum = merged.back().lamports + a.lamports;
+      merged.back().lamports = sum < a.lamports ? ~std::uint64_t{0} : sum;
+    } else {
+      merged.push_back(a);
+    }
+  }
+  std::erase_if(merged, [](const start_account& a) { return a.lamports == 0; });
+  accounts = std::move(merged);
+}
+
+entry_error decode_start_state(std::span<const std::uint8_t> payload, start_state& state) {
+  std::vector<start_account>& out = state.accounts;
+  out.clear();
+  state.lamports_per_signature = 0;
+  // The version comes first so that a record of another version says so, not just its size.
+  if (payload.size() < 4) return entry_error::bad_state_size;
+  const std::uint8_t* p = payload.data();
+  if (get<std::uint32_t>(p) != start_state_version) return entry_error::bad_state_version;
+  if (payload.size() < start_state_header_bytes) return entry_error::bad_state_size;
+  const std::uint64_t count = get<std::uint32_t>(p + 4);
+  if (payload.size() != start_state_header_bytes + start_account_bytes * count) return entry_error::bad_state_size;
+  const std::uint64_t fee = get<std::uint64_t>(p + 8);
+  p += start_state_header_bytes;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i, p += start_account_bytes) {
+    start_account a;
+    std::memcpy(a.key.data(), p, 32);
+    a.lamports = get<std::uint64_t>(p + 32);
+    if (!out.empty() && !(out.back().key < a.key)) {
+      out.clear();
+      return entry_error::bad_state_order;
+    }
+    if (a.lamports == 0) {
+      out.clear();
+      return entry_error::zero_state_lamports;
+    }
+    out.push_back(a);
+  }
+  state.lamports_per_signature = fee;
   return entry_error::none;
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <riptide/bank/replay.hpp>
 #include <riptide/crypto/poh.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
@@ -16,36 +17,6 @@
 
 namespace riptide::node {
 
-namespace {
-constexpr std::size_t verify_chunk_entries = 4096;
-
-// Checks one entry's transactions: each parses, each result is a tx_result, and the mixin is
-// the hash of all their signatures. Returns an empty string when fine, else why.
-std::string check_entry_txs(const ledger::decoded_entry& d, std::vector<crypto::signature>& sigs,
-                            ledger_verify_result& r) {
-  sigs.clear();
-  ledger::tx_reader reader(d);
-  ledger::entry_tx tx;
-  std::uint32_t i = 0;
-  while (reader.next(tx)) {
-    txn::transaction_view view;
-    if (const auto e = txn::parse_transaction(tx.body, view); e != txn::parse_error::none)
-      return fmt::format("tx {} does not parse: {}", i, txn::to_string(e));
-    if (tx.result >= txn::tx_result_count)
-      return fmt::format("tx {} has result byte {}, not a tx_result", i, tx.result);
-    for (std::size_t s = 0; s < view.num_signatures(); ++s) sigs.push_back(view.signature(s));
-    ++r.txs;
-    ++r.txs_by_result[tx.result];
-    ++i;
-  }
-  if (d.entry.has_mixin && crypto::entry_mixin(sigs) != d.entry.mixin)
-    return fmt::format("mixin {} is not the hash of its {} transactions' signatures ({})",
-                       util::to_hex(d.entry.mixin), d.tx_count,
-                       util::to_hex(crypto::entry_mixin(sigs)));
-  return {};
-}
-
-}  // namespace
 
 std::string ledger_verify_result::tx_summary() const {
   std::string s = fmt::format("{} txs ({} ok", txs, txs_by_result[0]);
@@ -55,7 +26,7 @@ std::string ledger_verify_result::tx_summary() const {
   return s + ")";
 }
 
-ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned threads,
+ledger_verify_result verify_ledger(const std::filesystem::path& dir, const ledger_verify_options& options,
                                    const std::function<void(double)>& progress) {
   ledger_verify_result r;
   std::optional<ledger::ledger> lg;
@@ -73,88 +44,43 @@ ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned th
     r.error = dir.string() + ": the ledger is empty";
     return r;
   }
-  const std::uint64_t total = lg->stats().records;
-  bool started = false;
-  ledger::slot_meta start;
-  crypto::hash32 chain_start{};
-  std::vector<crypto::poh_entry> chunk;
-  std::vector<ledger::decoded_entry> decoded;
-  std::vector<crypto::signature> sigs;
-  crypto::hash32 last_hash{};
-  std::uint64_t hashes_in_tick = 0, first_slot_of_chunk = 0;
-
-  auto verify_chunk = [&](std::uint64_t slot) {
-    if (chunk.empty()) return true;
-    if (!crypto::verify_entries(chain_start, chunk, threads)) {
-      r.error = fmt::format("PoH chain broken in slots {}..{}: one of {} entries does not hash from the previous one",
-                            first_slot_of_chunk, slot, chunk.size());
-      return false;
-    }
-    chain_start = chunk.back().hash;
-    chunk.clear();
-    return true;
-  };
-
-  auto c = lg->read_all();
-  ledger::record_view v;
-  while (c.next(v)) {
-    ++r.records;
-    if (r.records % 256 == 0 && progress) progress(static_cast<double>(r.records) / static_cast<double>(total));
-    if (!started) {
-      if (v.type != ledger::record_type::slot_meta || ledger::decode_meta(v.payload, start) != ledger::entry_error::none ||
-          start.kind != ledger::meta_kind::chain_start) {
-        r.error = "record 1: the ledger does not begin with a chain-start record";
-        return r;
-      }
-      started = true;
-      chain_start = start.hash;
-      last_hash = start.hash;
-      continue;
-    }
-    if (v.type == ledger::record_type::entry_batch) {
-      decoded.clear();
-      if (const auto e = ledger::decode_batch(v.payload, decoded); e != ledger::entry_error::none) {
-        r.error = fmt::format("record {} (slot {}): bad entry batch: {}", r.records, v.slot, ledger::to_string(e));
-        return r;
-      }
-      for (const auto& d : decoded) {
-        if (const std::string why = check_entry_txs(d, sigs, r); !why.empty()) {
-          r.error = fmt::format("record {} (slot {}) entry {}: {}", r.records, v.slot, r.entries, why);
-          return r;
-        }
-        if (chunk.empty()) first_slot_of_chunk = v.slot;
-        chunk.push_back(d.entry);
-        ++r.entries;
-        r.hashes += d.entry.num_hashes;
-        hashes_in_tick += d.entry.num_hashes;
-        last_hash = d.entry.hash;
-        if (d.is_tick) {
-          ++r.ticks;
-          if (hashes_in_tick != start.hashes_per_tick) {
-            r.error = fmt::format("slot {} tick {}: {} hashes, the chain says {} per tick", v.slot, r.ticks,
-                                  hashes_in_tick, start.hashes_per_tick);
-            return r;
-          }
-          hashes_in_tick = 0;
-        }
-        if (chunk.size() >= verify_chunk_entries && !verify_chunk(v.slot)) return r;
-      }
-    } else if (v.type == ledger::record_type::slot_meta) {
-      ledger::slot_meta m;
-      if (const auto e = ledger::decode_meta(v.payload, m); e != ledger::entry_error::none || m.kind != ledger::meta_kind::slot_end) {
-        r.error = fmt::format("record {} (slot {}): bad slot-end record", r.records, v.slot);
-        return r;
-      }
-      if (m.hash != last_hash || m.tick_height != r.ticks) {
-        r.error = fmt::format("slot {}: slot-end record says tick {} hash {}, the entries end at tick {} hash {}",
-                              v.slot, m.tick_height, util::to_hex(m.hash), r.ticks, util::to_hex(last_hash));
-        return r;
-      }
-      if (m.bank_hash != crypto::hash32{}) ++r.bank_hashes;
-      ++r.slots;
-    }
+  r.records = lg->stats().records;
+  // The ledger is all a tool has: the chain start gives the timing and start hash, the start
+  // state the fee and the balances before slot 0. The bank is then rebuilt slot by slot
+  // through the one replay function, exactly as a node resuming this ledger would.
+  const std::optional<ledger::start_state> start = bank::read_start_state(*lg);
+  txn::bank_config bc;
+  bc.max_accounts = options.max_accounts;
+  bc.lamports_per_signature = start ? start->lamports_per_signature : 0;
+  std::optional<txn::bank> accounts;
+  std::optional<bank::slot_replayer> replayer;
+  try {
+    accounts.emplace(bc);
+    bank::replay_chain_config rc;
+    rc.any_start_hash = true;
+    rc.credit_start_state = true;
+    rc.start_state.lamports_per_signature = bc.lamports_per_signature;
+    rc.poh_threads = std::max(1u, options.threads);
+    replayer.emplace(*accounts, rc, options.max_accounts);
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    return r;
   }
-  if (!verify_chunk(lg->last_slot())) return r;
+  const bank::ledger_replay_result lr = bank::replay_ledger(*lg, *replayer, progress);
+  r.slots = lr.slots;
+  r.entries = lr.entries;
+  r.ticks = lr.ticks;
+  r.hashes = lr.hashes;
+  r.txs = lr.txs;
+  r.txs_by_result = lr.txs_by_result;
+  r.bank_hashes = lr.bank_hashes;
+  r.partial_tail = lr.partial_tail;
+  r.partial_slot = lr.partial_slot;
+  r.partial_records = lr.partial_records;
+  if (!lr.ok()) {
+    r.error = fmt::format("{}: {}", bank::to_string(lr.error), lr.detail);
+    return r;
+  }
   if (progress) progress(1.0);
   r.ok = true;
   return r;
@@ -249,6 +175,11 @@ std::optional<resume_point> find_resume_point(ledger::ledger& lg) {
   ledger::record_view v;
   while (c.next(v)) {
     ++seen;
+    if (v.type == ledger::record_type::start_state && started && seen == 2) {
+      cut = c.position();  // the chain's head: chain start and start state
+      kept = seen;
+      continue;
+    }
     if (v.type != ledger::record_type::slot_meta) continue;
     ledger::slot_meta m;
     if (const auto e = ledger::decode_meta(v.payload, m); e != ledger::entry_error::none)
@@ -277,93 +208,6 @@ std::optional<resume_point> find_resume_point(ledger::ledger& lg) {
   rp.truncated_records = seen - kept;
   if (rp.truncated_records != 0) lg.truncate(cut);
   return rp;
-}
-
-replay_result replay_ledger(const ledger::ledger& lg, txn::bank& bank) {
-  replay_result r;
-  // The genesis credits are the state slot 0 starts from, not changes made in slot 0 (the
-  // leader's bank hash covers only what transactions changed).
-  bank.begin_slot();
-  auto problem = [&r](std::string what) {
-    if (r.first_problem.empty()) r.first_problem = std::move(what);
-  };
-  std::vector<ledger::decoded_entry> decoded;
-  txn::execution_counters counters;
-  txn::account_changes changes;
-  bool started = false;
-  std::uint64_t record = 0;
-  auto c = lg.read_all();
-  ledger::record_view v;
-  while (c.next(v)) {
-    ++record;
-    if (v.type == ledger::record_type::slot_meta) {
-      ledger::slot_meta m;
-      if (ledger::decode_meta(v.payload, m) != ledger::entry_error::none) {
-        ++r.bad_records;
-        problem(fmt::format("record {} (slot {}): bad slot_meta", record, v.slot));
-        continue;
-      }
-      if (m.kind == ledger::meta_kind::chain_start) {
-        if (!started) bank.register_blockhash(0, m.hash);
-        started = true;
-        continue;
-      }
-      if (m.bank_hash != crypto::hash32{}) {
-        ++r.bank_hashes_checked;
-        const crypto::hash32 mine = bank.bank_hash(m.hash);
-        if (mine != m.bank_hash) {
-          ++r.bank_hash_mismatches;
-          problem(fmt::format("slot {}: bank hash {} after replay, the ledger says {}", v.slot,
-                              util::to_hex(mine), util::to_hex(m.bank_hash)));
-        }
-      }
-      bank.begin_slot();
-      bank.register_blockhash(v.slot, m.hash);
-      ++r.slots;
-      continue;
-    }
-    if (v.type != ledger::record_type::entry_batch) continue;
-    decoded.clear();
-    if (const auto e = ledger::decode_batch(v.payload, decoded); e != ledger::entry_error::none) {
-      ++r.bad_records;
-      problem(fmt::format("record {} (slot {}): bad entry batch: {}", record, v.slot, ledger::to_string(e)));
-      continue;
-    }
-    for (const auto& d : decoded) {
-      ++r.entries;
-      ledger::tx_reader reader(d);
-      ledger::entry_tx tx;
-      std::uint32_t i = 0;
-      while (reader.next(tx)) {
-        ++r.txs;
-        txn::transaction_view view;
-        if (const auto e = txn::parse_transaction(tx.body, view); e != txn::parse_error::none) {
-          ++r.bad_records;
-          problem(fmt::format("slot {} entry {} tx {}: does not parse: {}", v.slot, r.entries - 1, i,
-                              txn::to_string(e)));
-          ++i;
-          continue;
-        }
-        changes.count = 0;
-        txn::tx_result result = txn::tx_result::account_table_full;
-        if (bank.try_lock(view)) {
-          result = bank.execute(view, counters, &changes);
-          bank.unlock(view);
-        }
-        if (static_cast<std::uint8_t>(result) != tx.result) {
-          ++r.result_mismatches;
-          problem(fmt::format("slot {} entry {} tx {} ({}): recorded {}, re-executed {}", v.slot, r.entries - 1, i,
-                              short_hex(view.signature(0)),
-                              tx.result < txn::tx_result_count
-                                  ? txn::to_string(static_cast<txn::tx_result>(tx.result))
-                                  : "?",
-                              txn::to_string(result)));
-        }
-        ++i;
-      }
-    }
-  }
-  return r;
 }
 
 }  // namespace riptide::node

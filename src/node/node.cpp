@@ -27,8 +27,8 @@
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tpu/shred_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
+#include <riptide/bank/replay.hpp>
 #include <riptide/tvu/replay_tile.hpp>
-#include <riptide/tvu/slot_replay.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/cpu.hpp>
 #include <riptide/util/hex.hpp>
@@ -109,7 +109,7 @@ struct node::impl {
   std::unique_ptr<util::spsc_ring<tpu::ledger_record_ref>> records;
   std::unique_ptr<tpu::shred_tile> shredder;
   std::unique_ptr<util::spsc_ring<tvu::completed_slot>> completed, completed_release;
-  std::unique_ptr<tvu::slot_replayer> replayer;
+  std::unique_ptr<riptide::bank::slot_replayer> replayer;
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
   std::optional<tvu::tvu_repair_links> repair_links;
@@ -304,26 +304,39 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   // ---- bank and ledger
   const std::uint64_t load_seed = 1;
   const std::size_t load_signers = std::min<std::uint64_t>(cfg.load.distinct_transactions, 256);
+  // What the bank holds before slot 0: the genesis faucet, and the load tile's signers
+  // (deterministic keys) when it runs. The ledger's start-state record says the same, so a
+  // node that resumes (or follows) with other funding is told so at slot 0.
+  ledger::start_state start_state;
+  start_state.lamports_per_signature = cfg.bank.lamports_per_signature;
+  if (cluster_genesis && cluster_genesis->faucet.lamports != 0)
+    start_state.accounts.push_back({cluster_genesis->faucet.id, cluster_genesis->faucet.lamports});
+  if (cfg.load.enabled && tpu_open)
+    for (std::size_t i = 0; i < load_signers; ++i)
+      start_state.accounts.push_back({tpu::load_tile::signer(load_seed, i).public_key(), cfg.bank.load_signer_lamports});
+  ledger::sort_start_state(start_state.accounts);
   if (b > 0 || follower) {
     txn::bank_config bc;
     bc.max_accounts = cfg.bank.max_accounts;
     bc.lamports_per_signature = cfg.bank.lamports_per_signature;
     bc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
     m.bank = std::make_unique<txn::bank>(bc);
-    // Genesis funding: the faucet's balance, credited before the first slot.
-    if (cluster_genesis && cluster_genesis->faucet.lamports != 0 &&
-        !m.bank->credit(cluster_genesis->faucet.id, cluster_genesis->faucet.lamports))
-      throw std::runtime_error("bank: cannot credit the genesis faucet");
-    // The load tile's signers (deterministic keys) are funded the same way, so a node that
-    // resumes its ledger with the same load settings replays their transfers exactly.
-    if (cfg.load.enabled && tpu_open)
-      for (std::size_t i = 0; i < load_signers; ++i)
-        if (!m.bank->credit(tpu::load_tile::signer(load_seed, i).public_key(),
-                            cfg.bank.load_signer_lamports))
-          throw std::runtime_error("bank: cannot fund the load tile's signers (bank.max_accounts too small?)");
+    for (const ledger::start_account& a : start_state.accounts)
+      if (!m.bank->credit(a.key, a.lamports))
+        throw std::runtime_error(fmt::format("bank: cannot fund the {} accounts of the start state (genesis faucet, "
+                                             "load-tile signers): bank.max_accounts too small?",
+                                             start_state.accounts.size()));
   } else if (v > 0 && !cfg.ledger.enabled) {
     m.banking_note = "banking off: ledger.enabled = false (the ledger tile stores executed batches)";
   }
+  // The one replay function: rebuilds the bank from the ledger at start, and (a follower)
+  // replays every slot the leader sends after that.
+  riptide::bank::replay_chain_config rc;
+  rc.hashes_per_tick = pc.hashes_per_tick;
+  rc.ticks_per_slot = pc.ticks_per_slot;
+  rc.start_hash = chain_start;
+  rc.start_state = start_state;
+  if (m.bank) m.replayer = std::make_unique<riptide::bank::slot_replayer>(*m.bank, rc, cfg.ledger.max_accounts_per_slot);
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
     m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
@@ -342,6 +355,13 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
             "use a new ledger.dir",
             cfg.ledger.dir, resume->hashes_per_tick, resume->ticks_per_slot, pc.hashes_per_tick,
             pc.ticks_per_slot));
+    }
+    if (resume && resume->next_slot == 0) {
+      // This cluster's chain, but not one slot of it complete: start it over.
+      m.ledger_store->truncate({0, ledger::segment_header_bytes});
+      resume.reset();
+    }
+    if (resume) {
       start_hash = resume->last_hash;
       pc.start_tick_height = resume->tick_height;
       m.poh_start_tick = resume->tick_height;
@@ -350,16 +370,18 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                   resume->truncated_records != 0
                                       ? fmt::format(", cut {} records of a partial slot", resume->truncated_records)
                                       : std::string());
-      if (m.bank) {
+      if (m.replayer) {
         const auto t0 = std::chrono::steady_clock::now();
-        const replay_result r = replay_ledger(*m.ledger_store, *m.bank);
+        const riptide::bank::ledger_replay_result r = riptide::bank::replay_ledger(*m.ledger_store, *m.replayer);
         if (!r.ok())
-          throw std::runtime_error(cfg.ledger.dir + ": replaying the ledger into the bank failed: " +
-                                   r.first_problem);
+          throw std::runtime_error(fmt::format("{}: replaying the ledger into the bank failed: {}: {}", cfg.ledger.dir,
+                                               riptide::bank::to_string(r.error), r.detail));
+        if (m.replayer->next_slot() != resume->next_slot)
+          throw std::runtime_error(fmt::format("{}: the ledger replays to slot {}, its last slot end is {}",
+                                               cfg.ledger.dir, m.replayer->next_slot(), resume->next_slot));
         m.resume_note += fmt::format(
             "; replayed {} slots, {} txs into the bank in {:.2f} s ({} bank hashes matched)", r.slots, r.txs,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-            r.bank_hashes_checked);
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), r.bank_hashes);
       }
     }
   }
@@ -380,6 +402,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     ltc.hashes_per_tick = pc.hashes_per_tick;
     ltc.ticks_per_slot = pc.ticks_per_slot;
     ltc.start_hash = start_hash;
+    ltc.start_state = start_state;
     for (auto& st : m.stores) ltc.banks.push_back(st.get());
     ltc.statuses = m.statuses.get();
     ltc.board = &m.board_chain;
@@ -465,6 +488,31 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                                 std::vector<ring*>{tx_free});
       m.net->add_tx(tx, &m.load->frames(), tx_free);
     }
+  }
+  // Replay protection survives a restart: the blockhashes of the last 150 slots of the resumed
+  // chain go to every tile that checks ages (PoH only sends the newest), and the signatures
+  // that landed in them to dedup, so a transfer signed just before the restart executes after
+  // it and one that executed before it is a duplicate after it.
+  if (resume && m.ledger_store && (dedup_hashes != nullptr || !bank_hashes.empty())) {
+    const auto hashes = riptide::bank::recent_blockhashes(*m.ledger_store, txn::blockhash_queue::max_age_slots);
+    std::vector<util::spsc_ring<tpu::slot_hash>*> rings = bank_hashes;
+    if (dedup_hashes != nullptr) rings.push_back(dedup_hashes);
+    for (auto* r : rings)
+      for (const auto& h : hashes)
+        if (!r->try_push(tpu::slot_hash{h.slot, h.hash}))
+          throw std::runtime_error("blockhash ring too small for the resumed chain's recent blockhashes");
+    std::uint64_t signatures = 0;
+    if (m.dedup) {
+      const std::uint64_t from = resume->next_slot > txn::blockhash_queue::max_age_slots
+                                     ? resume->next_slot - txn::blockhash_queue::max_age_slots
+                                     : 0;
+      riptide::bank::for_each_landed_signature(*m.ledger_store, from, [&](std::uint64_t, const crypto::signature& sig) {
+        m.dedup->remember(sig);
+        ++signatures;
+      });
+    }
+    m.resume_note += fmt::format("; replay protection rebuilt: {} blockhashes, {} landed signatures",
+                                 hashes.size(), signatures);
   }
 
   if (cfg.gossip.enabled) {
@@ -572,12 +620,6 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                             *m.completed, *m.completed_release, *m.schedule, *m.turbine,
                                             m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
     m.net->add_tx(tx, &m.tvu->tx_frames(), tx_free);
-    tvu::replay_chain_config rc;
-    rc.hashes_per_tick = pc.hashes_per_tick;
-    rc.ticks_per_slot = pc.ticks_per_slot;
-    rc.start_hash = chain_start;
-    m.replayer = std::make_unique<tvu::slot_replayer>(*m.bank, rc, cfg.ledger.max_accounts_per_slot);
-    if (resume) m.replayer->resume(resume->next_slot, resume->last_hash, resume->tick_height);
     tvu::replay_tile_config rtc;
     rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     rtc.slot_log = m.slot_log_path();

@@ -32,6 +32,7 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
   batch_bytes_ = std::min(batch_bytes_, lg.max_payload_bytes());
   batch_ = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[batch_bytes_]);
   if (config.max_accounts_per_slot != 0) delta_.emplace(config.max_accounts_per_slot);
+  start_state_bytes_ = ledger::encode_start_state(config.start_state);
 }
 
 ledger_tile::~ledger_tile() = default;  // background_sync joins its thread
@@ -76,6 +77,7 @@ void ledger_tile::on_start() {
     std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
     append(ledger::record_type::slot_meta, 0,
            std::span(buf.data(), ledger::encode_meta(start, buf)));
+    append(ledger::record_type::start_state, 0, start_state_bytes_);
   }
   syncer_.start();
 }

@@ -18,7 +18,9 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
     : util::tile(std::move(name)), config_(config), chain_(start, config.hashes_per_tick),
       mixins_(std::move(mixins)), entries_(entries), blockhash_outs_(std::move(blockhash_outs)),
       board_(board) {
-  newest_ = slot_hash{slot(), start};
+  // The start hash is the last slot's (a resumed chain) or the chain start's (slot 0): its
+  // slot is the one before the first this tile produces, as at every later slot end.
+  newest_ = slot_hash{slot() == 0 ? 0 : slot() - 1, start};
 }
 
 std::vector<std::size_t> poh_tile::drop_counters() const {

@@ -1,5 +1,7 @@
 #include <riptide/tpu/verify_tile.hpp>
 
+#include <riptide/tpu/dedup_tile.hpp>
+
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -103,7 +105,7 @@ int verify_tile::poll() noexcept {
       } else if (!txn::verify_signatures(tx, cache_)) {
         ++sig_failed;
       } else {
-        d.meta = crypto::xxh3_64(tx.signature(0));
+        d.meta = signature_tag(tx.signature(0));
         ok = true;
       }
     }

@@ -8,7 +8,7 @@
 
 namespace riptide::tvu {
 
-replay_tile::replay_tile(std::string name, const replay_tile_config& config, slot_replayer& replayer,
+replay_tile::replay_tile(std::string name, const replay_tile_config& config, bank::slot_replayer& replayer,
                          ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
                          util::spsc_ring<completed_slot>& release, tpu::chain_board* board)
     : util::tile(std::move(name)),
@@ -46,8 +46,8 @@ std::vector<std::size_t> replay_tile::drop_counters() const {
 std::vector<std::string_view> replay_tile::own_counter_names() const {
   static const std::vector<std::string> dead = [] {
     std::vector<std::string> v;
-    for (std::size_t e = 1; e < replay_error_count; ++e)
-      v.push_back(std::string("dead_") + to_string(static_cast<replay_error>(e)));
+    for (std::size_t e = 1; e < bank::replay_error_count; ++e)
+      v.push_back(std::string("dead_") + bank::to_string(static_cast<bank::replay_error>(e)));
     return v;
   }();
   std::vector<std::string_view> names = {"slots_stored", "slots_dead",    "records",       "txs",
@@ -65,13 +65,13 @@ void replay_tile::store(const completed_slot& c) noexcept {
     count(c_bad_buffers);
     return;
   }
-  const slot_replay_result r = replayer_.replay(c.slot, c.parent, stream);
+  const bank::slot_replay_result r = replayer_.replay(c.slot, c.parent, stream);
   if (!r.ok()) {
     count(c_slots_dead);
     count(c_dead_first + static_cast<std::size_t>(r.error) - 1);
     if (first_problem_.empty()) {
       try {
-        first_problem_ = fmt::format("slot {}: {}: {}", c.slot, to_string(r.error), r.detail);
+        first_problem_ = fmt::format("slot {}: {}: {}", c.slot, bank::to_string(r.error), r.detail);
       } catch (...) {  // out of memory: the counters still say it
       }
     }
@@ -90,7 +90,7 @@ void replay_tile::store(const completed_slot& c) noexcept {
   if (slot_log_ != nullptr)
     std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),
                  static_cast<unsigned long long>(util::unix_time_ns()), static_cast<unsigned long long>(c.bytes),
-                 c.received, c.recovered, c.repaired, r.ok() ? "ok" : to_string(r.error));
+                 c.received, c.recovered, c.repaired, r.ok() ? "ok" : bank::to_string(r.error));
 }
 
 int replay_tile::poll() noexcept {

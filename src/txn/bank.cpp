@@ -17,9 +17,6 @@ namespace {
 constexpr std::uint32_t slot_empty = 0;
 constexpr std::uint32_t slot_writing = 1;
 constexpr std::uint32_t slot_ready = 2;
-// The lock stripe uses different hash bits than the slot index, so keys that collide in one
-// table are spread in the other.
-constexpr unsigned stripe_hash_shift_bits = 32;
 
 inline void spin_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -51,6 +48,7 @@ const char* to_string(tx_result result) noexcept {
     case tx_result::unknown_program: return "unknown_program";
     case tx_result::invalid_instruction: return "invalid_instruction";
     case tx_result::account_table_full: return "account_table_full";
+    case tx_result::already_processed: return "already_processed";
   }
   return "unknown";
 }
@@ -121,19 +119,29 @@ blockhash_age blockhash_queue::age(const crypto::hash32& hash) const noexcept {
   return found;
 }
 
+bool blockhash_queue::slot_of(const crypto::hash32& hash, std::uint64_t& slot) const noexcept {
+  std::uint64_t prefix = 0;
+  std::memcpy(&prefix, hash.data(), sizeof(prefix));
+  bool found = false;
+  for (std::size_t i = prefix & index_mask_; index_[i] != 0; i = (i + 1) & index_mask_) {
+    const std::size_t position = index_[i] - 1U;
+    if (prefixes_[position] != prefix || entries_[position].hash != hash) continue;
+    if (!found || entries_[position].slot > slot) slot = entries_[position].slot;
+    found = true;
+  }
+  return found;
+}
+
 // ------------------------------------------------------------------------------------ bank
 
 bank::bank(const bank_config& config)
     : max_accounts_(config.max_accounts),
       slot_mask_(0),
-      stripe_mask_(0),
       lamports_per_signature_(config.lamports_per_signature),
-      seed_(config.hash_seed) {
+      seed_(config.hash_seed),
+      locks_(config.lock_stripes, config.hash_seed) {
   if (config.max_accounts == 0 || config.max_accounts > (std::size_t{1} << 31)) {
     throw std::invalid_argument("bank: max_accounts must be in [1, 2^31]");
-  }
-  if (config.lock_stripes == 0 || config.lock_stripes > (std::size_t{1} << 30)) {
-    throw std::invalid_argument("bank: lock_stripes must be in [1, 2^30]");
   }
   if (config.lamports_per_signature > std::numeric_limits<std::uint64_t>::max() / max_signatures) {
     throw std::invalid_argument("bank: lamports_per_signature * max_signatures overflows u64");
@@ -141,10 +149,7 @@ bank::bank(const bank_config& config)
   // Load factor <= 1/2 keeps linear probes short.
   const std::size_t table_slots = std::bit_ceil(config.max_accounts * 2);
   slot_mask_ = table_slots - 1;
-  const std::size_t stripes = std::bit_ceil(config.lock_stripes);
-  stripe_mask_ = stripes - 1;
   slots_ = std::make_unique<account_slot[]>(table_slots);
-  stripes_ = std::make_unique<lock_word[]>(stripes);
   touched_ = std::make_unique<std::uint32_t[]>(config.max_accounts);
 }
 
@@ -228,94 +233,20 @@ std::uint64_t bank::total_lamports() const noexcept {
   return total;
 }
 
-std::size_t bank::held_stripes() const noexcept {
-  std::size_t held = 0;
-  for (std::size_t i = 0; i <= stripe_mask_; ++i) {
-    if (stripes_[i].word.load(std::memory_order_acquire) != 0) ++held;
-  }
-  return held;
-}
+std::size_t bank::held_stripes() const noexcept { return locks_.held_stripes(); }
 
 // ------------------------------------------------------------------------------------ locks
 
-void bank::lock_entries(const transaction_view& tx, held_locks& out) const noexcept {
-  std::size_t n = 0;
-  for (std::size_t a = 0; a < tx.num_accounts(); ++a) {
-    const bool exclusive = tx.is_writable(a);
-    const crypto::pubkey& key = tx.account_key(a);
-    if (!exclusive && key == system_program_id) continue;  // see the header: never read
-    const auto stripe =
-        static_cast<std::uint32_t>((key_hash(key) >> stripe_hash_shift_bits) & stripe_mask_);
-    // Two keys of one tx may share a stripe: lock it once, exclusively if either needs it.
-    bool merged = false;
-    for (std::size_t j = 0; j < n; ++j) {
-      if (out.entries_[j].stripe == stripe) {
-        out.entries_[j].exclusive = out.entries_[j].exclusive || exclusive;
-        merged = true;
-        break;
-      }
-    }
-    if (!merged) out.entries_[n++] = held_locks::entry{stripe, exclusive};
-  }
-  out.count_ = n;
-}
-
 bool bank::try_lock(const transaction_view& tx) noexcept {
   held_locks held;
-  return try_lock(tx, held);
+  return locks_.try_lock(tx, held);
 }
 
-void bank::unlock(const transaction_view& tx) noexcept {
-  held_locks held;
-  lock_entries(tx, held);
-  unlock(held);
-}
+void bank::unlock(const transaction_view& tx) noexcept { locks_.unlock(tx); }
 
-bool bank::try_lock(const transaction_view& tx, held_locks& held) noexcept {
-  lock_entries(tx, held);
-  const std::size_t n = held.count_;
-  std::size_t taken = 0;
-  for (; taken < n; ++taken) {
-    std::atomic<std::uint32_t>& word = stripes_[held.entries_[taken].stripe].word;
-    if (held.entries_[taken].exclusive) {
-      std::uint32_t expected = 0;
-      if (!word.compare_exchange_strong(expected, writer_bit, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
-        break;
-      }
-    } else {
-      std::uint32_t current = word.load(std::memory_order_relaxed);
-      bool acquired = false;
-      while ((current & writer_bit) == 0) {
-        if (word.compare_exchange_weak(current, current + 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) {
-          acquired = true;
-          break;
-        }
-      }
-      if (!acquired) break;
-    }
-  }
-  if (taken == n) return true;
-  // All or nothing: give back what was taken.
-  held.count_ = taken;
-  unlock(held);
-  return false;
-}
+bool bank::try_lock(const transaction_view& tx, held_locks& held) noexcept { return locks_.try_lock(tx, held); }
 
-void bank::unlock(held_locks& held) noexcept {
-  for (std::size_t i = 0; i < held.count_; ++i) {
-    std::atomic<std::uint32_t>& word = stripes_[held.entries_[i].stripe].word;
-    if (held.entries_[i].exclusive) {
-      assert(word.load(std::memory_order_relaxed) == writer_bit);
-      word.store(0, std::memory_order_release);
-    } else {
-      assert((word.load(std::memory_order_relaxed) & ~writer_bit) != 0);
-      word.fetch_sub(1, std::memory_order_release);
-    }
-  }
-  held.count_ = 0;
-}
+void bank::unlock(held_locks& held) noexcept { locks_.unlock(held); }
 
 // -------------------------------------------------------------------------------- execution
 

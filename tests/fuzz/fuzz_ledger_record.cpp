@@ -9,7 +9,9 @@
 //   - on rejection the output view is untouched.
 //   - a parsed entry_batch payload goes through the entry decoder: an accepted batch's tx areas
 //     lie inside the payload and tx_reader yields exactly tx_count non-empty transactions; a
-//     slot_meta payload that decodes re-encodes to the same bytes.
+//     slot_meta payload that decodes re-encodes to the same bytes; a start_state payload that
+//     decodes has strictly ascending keys and non-zero balances and re-encodes to the same
+//     bytes, and on rejection leaves no accounts behind.
 // The first byte also selects a mode that feeds the rest straight to the payload decoders
 // (random bytes rarely carry a valid CRC), and a mode that encodes the input as a payload and
 // checks that it round-trips, so the encoder is fuzzed too.
@@ -60,6 +62,20 @@ void check_payload(const record_view& v) {
     std::uint8_t again[slot_meta_bytes];
     check(encode_meta(m, again) == slot_meta_bytes);
     check(std::memcmp(again, v.payload.data(), slot_meta_bytes) == 0);
+  } else if (v.type == record_type::start_state) {
+    start_state st;
+    const entry_error err = decode_start_state(v.payload, st);
+    check(static_cast<std::size_t>(err) < entry_error_count);
+    if (err != entry_error::none) {
+      check(st.accounts.empty());
+      return;
+    }
+    for (std::size_t i = 0; i < st.accounts.size(); ++i) {
+      check(st.accounts[i].lamports != 0);
+      check(i == 0 || st.accounts[i - 1].key < st.accounts[i].key);
+    }
+    const std::vector<std::uint8_t> again = encode_start_state(st);
+    check(again.size() == v.payload.size() && std::memcmp(again.data(), v.payload.data(), again.size()) == 0);
   }
 }
 
@@ -113,7 +129,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Payload decoders without a valid CRC in front (which random bytes rarely have).
   if (size >= 1 && (data[0] & 0xC0) == 0x40) {
     record_view v;
-    v.type = (data[0] & 1) ? record_type::slot_meta : record_type::entry_batch;
+    const record_type types[] = {record_type::entry_batch, record_type::slot_meta, record_type::start_state,
+                                 record_type::entry_batch};
+    v.type = types[data[0] & 3];
     v.payload = in.subspan(1);
     check_payload(v);
   }

@@ -7,6 +7,9 @@
 #   - malformed packets are dropped and counted by reason while slots keep coming
 #   - kill -9 under load, then restart: the ledger verifies, every slot reported durable is
 #     there, and the node resumes the chain with balances rebuilt by replay
+#   - replay protection survives the restart: a transfer that executed before the kill is a
+#     duplicate when sent again after it, and one signed before the kill and first sent after
+#     the restart executes (its blockhash is still recent on the resumed chain)
 set -uo pipefail
 bin=$1
 tmp=$(mktemp -d)
@@ -90,6 +93,15 @@ check "malformed packets are counted under $reasons distinct reasons" [ "$reason
 check "slots keep coming ($before -> $(slot_of))" [ "$(slot_of)" -gt "$before" ]
 
 # 5. kill -9 under load, restart: durable slots survive, the chain resumes, balances replay.
+ra=$(newkey ra)
+txa=$("$bin" transfer --rpc "$rpc" --from "$tmp/c/faucet.key" --to "$ra" --lamports 1000 --print)
+txb=$("$bin" transfer --rpc "$rpc" --from "$tmp/c/faucet.key" --to "$ra" --lamports 2000 --print)  # sent after the restart
+"$bin" rpc --url "$rpc" POST /tx "$txa" >/dev/null
+balance_at_least() { local b; b=$(balance "$1") && [ "$b" -ge "$2" ]; }
+check "a transfer executes before the kill" wait_until 10 balance_at_least "$ra" 1000
+slot_a=$(get_json "$rpc" "/tx/${txa:2:128}" .slot)
+durable_at_least() { local d; d=$(get_json "$rpc" /slot .durable_slot) && [ "$d" -ge "$1" ]; }
+check "  and its slot ${slot_a:-?} becomes durable" wait_until 10 durable_at_least "${slot_a:-999999999}"
 "$bin" bench-tps --rpc "$rpc" --tpu "$tpu" --faucet-key "$tmp/c/faucet.key" --accounts 16 \
   --rate 0 --seconds 3 >"$tmp/bench2.out" 2>&1 &
 bench=$!
@@ -106,6 +118,13 @@ check "the node restarts on its ledger" start_node
 check "balances come back from the ledger (dest $(balance "$dest") = $dest_before)" [ "$(balance "$dest")" = "$dest_before" ]
 s0=$(slot_of); sleep 1
 check "the chain goes on after the restart ($s0 -> $(slot_of))" [ "$(slot_of)" -gt "${durable:-0}" ]
+"$bin" rpc --url "$rpc" POST /tx "$txa" >/dev/null  # executed before the kill
+"$bin" rpc --url "$rpc" POST /tx "$txb" >/dev/null  # signed before the kill, never sent
+check "the transfer signed before the kill executes after the restart" wait_until 10 balance_at_least "$ra" 3000
+sleep 1
+check "the one that executed before the kill does not again (ra has $(balance "$ra"), 3000 expected)" \
+  [ "$(balance "$ra")" = 3000 ]
+check "  it is dropped as a duplicate" [ "$(tile_metric dedup duplicate)" -ge 1 ]
 kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
 "$bin" ledger verify --json "$tmp/ledger" >"$tmp/verify2.json" 2>/dev/null
 check "the resumed ledger verifies end to end" [ "$(jq -r .ok "$tmp/verify2.json")" = true ]

@@ -187,3 +187,80 @@ TEST(entry_codec, meta_round_trip_and_rejections) {
   std::array<std::uint8_t, 4> tiny{};
   EXPECT_EQ(encode_meta(m, tiny), 0u);
 }
+
+namespace {
+ledger::start_state sample_state() {
+  ledger::start_state st;
+  st.lamports_per_signature = 5000;
+  for (std::uint8_t i = 1; i <= 3; ++i) {
+    crypto::pubkey k{};
+    k[0] = i;
+    k[31] = static_cast<std::uint8_t>(0xf0 + i);
+    st.accounts.push_back({k, 1000ULL * i});
+  }
+  return st;
+}
+}  // namespace
+
+TEST(entry_codec, start_state_round_trip) {
+  const auto st = sample_state();
+  const auto bytes = ledger::encode_start_state(st);
+  ASSERT_EQ(bytes.size(), ledger::start_state_header_bytes + 3 * ledger::start_account_bytes);
+  // The layout: version, count, fee, then key and lamports per account (little-endian).
+  EXPECT_EQ(bytes[0], 1);
+  EXPECT_EQ(bytes[4], 3);
+  EXPECT_EQ(bytes[8] | (bytes[9] << 8), 5000);
+  EXPECT_EQ(bytes[16], 1);
+  EXPECT_EQ(bytes[16 + 32] | (bytes[16 + 33] << 8), 1000);
+  ledger::start_state back;
+  ASSERT_EQ(ledger::decode_start_state(bytes, back), ledger::entry_error::none);
+  EXPECT_EQ(back, st);
+  // No accounts at all is a state too.
+  ledger::start_state empty;
+  ASSERT_EQ(ledger::decode_start_state(ledger::encode_start_state(empty), back), ledger::entry_error::none);
+  EXPECT_TRUE(back.accounts.empty());
+}
+
+TEST(entry_codec, start_state_rejections) {
+  const auto good = ledger::encode_start_state(sample_state());
+  ledger::start_state out;
+  auto reject = [&](std::vector<std::uint8_t> b) { return ledger::decode_start_state(b, out); };
+  EXPECT_EQ(reject({1, 0, 0}), ledger::entry_error::bad_state_size);
+  EXPECT_EQ(reject(std::vector<std::uint8_t>(good.begin(), good.begin() + 10)), ledger::entry_error::bad_state_size);
+  auto b = good;
+  b[0] = 2;
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_version);
+  b = good;
+  b.pop_back();
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_size);
+  b = good;
+  b[4] = 4;  // says 4 accounts, holds 3
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_size);
+  b = good;
+  std::swap_ranges(b.begin() + 16, b.begin() + 56, b.begin() + 56);  // accounts 0 and 1 swapped
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_order);
+  b = good;
+  std::copy(b.begin() + 16, b.begin() + 48, b.begin() + 56);  // account 1's key = account 0's
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_order);
+  b = good;
+  std::fill(b.begin() + 56 + 32, b.begin() + 96, 0);  // account 1 holds nothing
+  EXPECT_EQ(reject(b), ledger::entry_error::zero_state_lamports);
+  EXPECT_TRUE(out.accounts.empty());
+}
+
+TEST(entry_codec, sort_start_state_makes_credits_canonical) {
+  auto st = sample_state();
+  std::vector<ledger::start_account> credits = {st.accounts[2], st.accounts[0], {st.accounts[1].key, 0},
+                                                st.accounts[1], st.accounts[0]};
+  ledger::sort_start_state(credits);
+  ASSERT_EQ(credits.size(), 3u);
+  EXPECT_EQ(credits[0].key, st.accounts[0].key);
+  EXPECT_EQ(credits[0].lamports, 2000u);  // credited twice
+  EXPECT_EQ(credits[1], st.accounts[1]);
+  EXPECT_EQ(credits[2], st.accounts[2]);
+  // A sum that would overflow saturates instead of wrapping.
+  std::vector<ledger::start_account> big = {{st.accounts[0].key, ~0ULL}, {st.accounts[0].key, 5}};
+  ledger::sort_start_state(big);
+  ASSERT_EQ(big.size(), 1u);
+  EXPECT_EQ(big[0].lamports, ~0ULL);
+}

@@ -44,6 +44,8 @@ struct tamper {
   bool wrong_result = false;      // slot 0's first tx records a failure it did not have
   bool wrong_bank_hash = false;   // slot 1's slot end carries another bank hash
   bool partial_slot = false;      // an entry batch of slot 2 with no slot end
+  bool wrong_amount = false;      // slot 1's first transfer moves another amount than it signed
+  bool no_start_state = false;    // a ledger from before start-state records
 };
 
 // Writes a ledger as the leader would: a real PoH chain, transfers executed on a bank (the
@@ -77,6 +79,14 @@ struct ledger_builder {
     m.hash = start;
     ASSERT_EQ(lg.append(ledger::record_type::slot_meta, 0, std::span(meta.data(), ledger::encode_meta(m, meta))),
               ledger::append_error::none);
+    if (!t.no_start_state) {
+      ledger::start_state st;
+      st.lamports_per_signature = bank_cfg().lamports_per_signature;
+      for (const auto& k : keys) st.accounts.push_back({k.public_key(), funding});
+      ledger::sort_start_state(st.accounts);
+      ASSERT_EQ(lg.append(ledger::record_type::start_state, 0, ledger::encode_start_state(st)),
+                ledger::append_error::none);
+    }
     crypto::hash32 blockhash = start;
     const std::uint64_t slots = t.partial_slot ? 3 : 2;
     for (std::uint64_t slot = 0; slot < slots; ++slot) {
@@ -98,6 +108,8 @@ struct ledger_builder {
         auto result = static_cast<std::uint8_t>(bank.execute(tx, counters));
         bank.unlock(tx);
         if (t.wrong_result && slot == 0 && i == 0) result = static_cast<std::uint8_t>(txn::tx_result::insufficient_funds);
+        // The transfer's lamports are the body's last 8 bytes: one more, after signing.
+        if (t.wrong_amount && slot == 1 && i == 0) ++buf[len - 8];
         area.push_back(static_cast<std::uint8_t>(len));
         area.push_back(static_cast<std::uint8_t>(len >> 8));
         area.push_back(result);
@@ -146,7 +158,7 @@ struct ledger_builder {
 TEST(ledger_tool, verify_checks_txs_and_counts_them) {
   ledger_builder b;
   b.build({});
-  const auto r = node::verify_ledger(b.dir.path(), 1, {});
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.slots, 2u);
   EXPECT_EQ(r.txs, 4u);
@@ -159,51 +171,67 @@ TEST(ledger_tool, verify_checks_txs_and_counts_them) {
 TEST(ledger_tool, verify_detects_a_mixin_that_is_not_the_txs_signatures) {
   ledger_builder b;
   b.build({.wrong_mixin = true});
-  const auto r = node::verify_ledger(b.dir.path(), 1, {});
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("mixin"), std::string::npos) << r.error;
   EXPECT_NE(r.error.find("slot 1"), std::string::npos) << r.error;
 }
 
-TEST(ledger_tool, replay_rebuilds_the_bank_and_matches_every_result_and_bank_hash) {
+TEST(ledger_tool, verify_re_executes_and_rebuilds_the_bank_from_the_start_state) {
   ledger_builder b;
   b.build({});
-  auto lg = ledger::ledger::open({b.dir.path(), 1 << 20, false});
-  txn::bank bank(bank_cfg());
-  b.fund(bank);
-  const auto r = node::replay_ledger(lg, bank);
-  EXPECT_TRUE(r.ok()) << r.first_problem;
-  EXPECT_EQ(r.slots, 2u);
-  EXPECT_EQ(r.txs, 4u);
-  EXPECT_EQ(r.bank_hashes_checked, 2u);
-  EXPECT_EQ(bank.total_lamports() + 4 * 10, 3 * funding);  // four fees burnt
+  // Two slots, each one transfer and one overdraft: every result and bank hash re-made.
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.records, 6u);  // chain start, start state, and a batch and a slot end per slot
+  EXPECT_EQ(r.bank_hashes, 2u);
+  EXPECT_FALSE(r.partial_tail);
 }
 
-TEST(ledger_tool, replay_detects_a_recorded_result_that_does_not_re_execute) {
+TEST(ledger_tool, verify_rejects_a_recorded_result_that_does_not_re_execute) {
   ledger_builder b;
   b.build({.wrong_result = true});
-  auto lg = ledger::ledger::open({b.dir.path(), 1 << 20, false});
-  txn::bank bank(bank_cfg());
-  b.fund(bank);
-  const auto r = node::replay_ledger(lg, bank);
-  EXPECT_FALSE(r.ok());
-  EXPECT_EQ(r.result_mismatches, 1u);
-  EXPECT_NE(r.first_problem.find("slot 0"), std::string::npos) << r.first_problem;
-  EXPECT_NE(r.first_problem.find("recorded insufficient_funds, re-executed ok"), std::string::npos)
-      << r.first_problem;
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("result_mismatch"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("slot 0"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("recorded insufficient_funds, re-executed ok"), std::string::npos) << r.error;
 }
 
-TEST(ledger_tool, replay_detects_a_bank_hash_mismatch) {
+TEST(ledger_tool, verify_rejects_a_bank_hash_that_does_not_re_execute) {
   ledger_builder b;
   b.build({.wrong_bank_hash = true});
-  auto lg = ledger::ledger::open({b.dir.path(), 1 << 20, false});
-  txn::bank bank(bank_cfg());
-  b.fund(bank);
-  const auto r = node::replay_ledger(lg, bank);
-  EXPECT_FALSE(r.ok());
-  EXPECT_EQ(r.result_mismatches, 0u);
-  EXPECT_EQ(r.bank_hash_mismatches, 1u);
-  EXPECT_NE(r.first_problem.find("slot 1: bank hash"), std::string::npos) << r.first_problem;
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("bank_hash_mismatch: slot 1"), std::string::npos) << r.error;
+  EXPECT_EQ(r.slots, 1u);
+}
+
+TEST(ledger_tool, verify_rejects_a_transfer_whose_amount_was_changed) {
+  ledger_builder b;
+  b.build({.wrong_amount = true});
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("bad_signature: slot 1"), std::string::npos) << r.error;
+}
+
+TEST(ledger_tool, verify_refuses_a_ledger_without_a_start_state) {
+  ledger_builder b;
+  b.build({.no_start_state = true});
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("bad_start_state"), std::string::npos) << r.error;
+}
+
+TEST(ledger_tool, verify_reports_a_partial_last_slot_without_failing) {
+  ledger_builder b;
+  b.build({.partial_slot = true});
+  const auto r = node::verify_ledger(b.dir.path(), {}, {});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.slots, 2u);
+  EXPECT_TRUE(r.partial_tail);
+  EXPECT_EQ(r.partial_slot, 2u);
+  EXPECT_EQ(r.partial_records, 1u);
 }
 
 TEST(ledger_tool, find_resume_point_cuts_a_partial_slot) {
@@ -229,7 +257,7 @@ TEST(ledger_tool, find_resume_point_cuts_a_partial_slot) {
     EXPECT_EQ(rp->last_hash, last_end.hash);
   }
   // The cut is durable and the ledger verifies; a second look finds nothing to cut.
-  EXPECT_TRUE(node::verify_ledger(b.dir.path(), 1, {}).ok);
+  EXPECT_TRUE(node::verify_ledger(b.dir.path(), {}, {}).ok);
   auto lg = ledger::ledger::open({b.dir.path(), 1 << 20, false});
   const auto again = node::find_resume_point(lg);
   ASSERT_TRUE(again.has_value());

@@ -53,6 +53,8 @@ struct fixture {
     tpu::ledger_tile_config c;
     c.ticks_per_slot = ticks_per_slot;
     c.hashes_per_tick = 10;
+    c.start_state.lamports_per_signature = 7;
+    c.start_state.accounts = {{crypto::pubkey{1}, 100}, {crypto::pubkey{2}, 200}};
     c.banks = {&store};
     c.statuses = &statuses;
     c.board = &board;
@@ -169,9 +171,14 @@ TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
   // Read it back.
   std::vector<ledger::decoded_entry> entries;
   std::vector<ledger::slot_meta> metas;
+  std::vector<ledger::record_type> types;
+  ledger::start_state state;
   f.lg.for_each([&](const ledger::record_view& v) {
+    types.push_back(v.type);
     if (v.type == ledger::record_type::entry_batch) {
       ASSERT_EQ(ledger::decode_batch(v.payload, entries), ledger::entry_error::none);
+    } else if (v.type == ledger::record_type::start_state) {
+      ASSERT_EQ(ledger::decode_start_state(v.payload, state), ledger::entry_error::none);
     } else {
       ledger::slot_meta m;
       ASSERT_EQ(ledger::decode_meta(v.payload, m), ledger::entry_error::none);
@@ -180,6 +187,10 @@ TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
   });
   ASSERT_EQ(metas.size(), 3u);
   EXPECT_EQ(metas[0].kind, ledger::meta_kind::chain_start);
+  // The start state follows the chain start, as configured.
+  ASSERT_GE(types.size(), 2u);
+  EXPECT_EQ(types[1], ledger::record_type::start_state);
+  EXPECT_EQ(state, f.config().start_state);
   EXPECT_EQ(metas[1].bank_hash, expected);
   EXPECT_EQ(metas[2].bank_hash, expected1);
   ASSERT_EQ(entries.size(), 2 + 2 * ticks_per_slot);
@@ -311,6 +322,6 @@ TEST(ledger_tile, records_out_hands_every_record_to_another_thread) {
   t.on_stop();
   EXPECT_EQ(bad, 0u);
   EXPECT_EQ(slot_ends, slots);
-  EXPECT_EQ(seen, f.lg.stats().records);  // the chain start, then batches and slot ends
+  EXPECT_EQ(seen, f.lg.stats().records);  // chain start, start state, then batches and slot ends
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_records_out_dropped), 0u);
 }

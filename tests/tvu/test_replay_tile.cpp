@@ -76,8 +76,8 @@ crypto::hash32 start_hash() {
   return h;
 }
 
-tvu::replay_chain_config chain_cfg() {
-  tvu::replay_chain_config c;
+bank::replay_chain_config chain_cfg() {
+  bank::replay_chain_config c;
   c.hashes_per_tick = hashes_per_tick;
   c.ticks_per_slot = ticks_per_slot;
   c.start_hash = start_hash();
@@ -133,6 +133,7 @@ struct leader_chain {
         m.ticks_per_slot = ticks_per_slot;
         m.hash = start_hash();
         recs.push_back({ledger::record_type::slot_meta, 0, meta_payload(m)});
+        recs.push_back({ledger::record_type::start_state, 0, ledger::encode_start_state(start_state())});
       }
       bytes batch(1 << 15);
       std::size_t used = 0;
@@ -190,6 +191,13 @@ struct leader_chain {
   }
   void fund(txn::bank& b) const {
     for (const auto& k : payers) EXPECT_TRUE(b.credit(k.public_key(), funding));
+  }
+  ledger::start_state start_state() const {
+    ledger::start_state st;
+    st.lamports_per_signature = bank_cfg().lamports_per_signature;
+    for (const auto& k : payers) st.accounts.push_back({k.public_key(), funding});
+    ledger::sort_start_state(st.accounts);
+    return st;
   }
   std::uint64_t records() const {
     std::uint64_t n = 0;
@@ -281,7 +289,7 @@ struct follower {
   riptide::testing::temp_dir dir{"riptide-replay-tile"};
   ledger::ledger lg;
   txn::bank bank{bank_cfg()};
-  std::unique_ptr<tvu::slot_replayer> replayer;
+  std::unique_ptr<bank::slot_replayer> replayer;
   util::frame_pool rx{rx_frame_count};
   util::frame_stack rx_free{0, rx_frame_count};
   desc_ring in{16}, release{rx_frame_count}, tx{16}, tx_release{16};
@@ -293,14 +301,16 @@ struct follower {
   explicit follower(const tvu::replay_tile_config& config = {})
       : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
     chain().fund(bank);
-    replayer = std::make_unique<tvu::slot_replayer>(bank, chain_cfg(), max_accounts_per_slot);
+    auto cfg = chain_cfg();
+    cfg.start_state = chain().start_state();
+    replayer = std::make_unique<bank::slot_replayer>(bank, cfg, max_accounts_per_slot);
     tvu = std::make_unique<tvu::tvu_tile>("tvu", tvu_config(), rx, in, release, tx, tx_release, out, out_release,
                                           *f.schedule, *f.cluster, f.follower, f.contacts);
     replay = std::make_unique<tvu::replay_tile>("replay", config, *replayer, lg, *tvu, out, out_release, &board);
   }
 
   std::uint64_t counter(std::size_t c) const { return replay->own_counter(c); }
-  std::uint64_t dead(tvu::replay_error e) const { return counter(t::c_dead_first + static_cast<std::size_t>(e) - 1); }
+  std::uint64_t dead(bank::replay_error e) const { return counter(t::c_dead_first + static_cast<std::size_t>(e) - 1); }
 
   void take_rx_back() {
     util::frag_desc d{};
@@ -347,9 +357,9 @@ TEST(replay_tile, counter_names_follow_the_replay_errors) {
   ASSERT_EQ(names.size(), std::size_t{t::c_own_count});
   EXPECT_EQ(names[t::c_slots_stored], "slots_stored");
   EXPECT_EQ(names[t::c_bad_buffers], "bad_buffers");
-  for (std::size_t e = 1; e < tvu::replay_error_count; ++e)
+  for (std::size_t e = 1; e < bank::replay_error_count; ++e)
     EXPECT_EQ(names[t::c_dead_first + e - 1],
-              std::string("dead_") + tvu::to_string(static_cast<tvu::replay_error>(e)));
+              std::string("dead_") + bank::to_string(static_cast<bank::replay_error>(e)));
   for (const auto n : names) EXPECT_LT(n.size(), util::metrics_counter_name_bytes);
 }
 
@@ -362,7 +372,7 @@ TEST(replay_tile, replays_each_slot_appends_the_leaders_records_and_makes_them_d
   fl.run(streams);
 
   // The follower's ledger holds the leader's records, slot by slot, byte for byte.
-  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(bank::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
   EXPECT_EQ(fl.lg.stats().records, chain().records());
   EXPECT_EQ(fl.lg.durable_records(), chain().records());  // on_stop waited for the syncer
 
@@ -377,7 +387,7 @@ TEST(replay_tile, replays_each_slot_appends_the_leaders_records_and_makes_them_d
   EXPECT_LE(fl.counter(t::c_syncs), slots);
   for (std::size_t c : {t::c_append_errors, t::c_sync_failures, t::c_bad_buffers})
     EXPECT_EQ(fl.counter(c), 0u) << fl.replay->own_counter_names()[c];
-  for (std::size_t e = 1; e < tvu::replay_error_count; ++e) EXPECT_EQ(fl.dead(static_cast<tvu::replay_error>(e)), 0u);
+  for (std::size_t e = 1; e < bank::replay_error_count; ++e) EXPECT_EQ(fl.dead(static_cast<bank::replay_error>(e)), 0u);
   EXPECT_EQ(fl.replay->first_problem(), "");
   // Every buffer went back to the TVU tile, and nothing else.
   EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), slots);
@@ -446,16 +456,16 @@ TEST(replay_tile, a_bad_slot_is_dead_counted_and_not_stored) {
 
   EXPECT_EQ(fl.counter(t::c_slots_stored), 2u);
   EXPECT_EQ(fl.counter(t::c_slots_dead), 2u);
-  EXPECT_EQ(fl.dead(tvu::replay_error::bank_hash_mismatch), 1u);
-  EXPECT_EQ(fl.dead(tvu::replay_error::dead_chain), 1u);
+  EXPECT_EQ(fl.dead(bank::replay_error::bank_hash_mismatch), 1u);
+  EXPECT_EQ(fl.dead(bank::replay_error::dead_chain), 1u);
   EXPECT_EQ(fl.replay->first_problem().rfind("slot 2: bank_hash_mismatch", 0), 0u) << fl.replay->first_problem();
   EXPECT_EQ(fl.counter(t::c_last_slot), 1u);
   EXPECT_EQ(fl.counter(t::c_durable_slot), 1u);
   // Only slots 0 and 1 reached the ledger.
-  EXPECT_EQ(tvu::slot_stream(fl.lg, 0), streams[0]);
-  EXPECT_EQ(tvu::slot_stream(fl.lg, 1), streams[1]);
-  EXPECT_TRUE(tvu::slot_stream(fl.lg, 2).empty());
-  EXPECT_TRUE(tvu::slot_stream(fl.lg, 3).empty());
+  EXPECT_EQ(bank::slot_stream(fl.lg, 0), streams[0]);
+  EXPECT_EQ(bank::slot_stream(fl.lg, 1), streams[1]);
+  EXPECT_TRUE(bank::slot_stream(fl.lg, 2).empty());
+  EXPECT_TRUE(bank::slot_stream(fl.lg, 3).empty());
   EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size() + chain().by_slot[1].size());
   EXPECT_EQ(fl.board.read().slot, 2u);  // replayed up to slot 1
   // Every slot went back to the TVU tile, dead or not.
@@ -477,8 +487,8 @@ TEST(replay_tile, a_damaged_slot_makes_the_next_one_fail_on_its_parent) {
   follower fl;
   fl.run(streams);
   EXPECT_EQ(fl.counter(t::c_slots_stored), 1u);
-  EXPECT_EQ(fl.dead(tvu::replay_error::bad_record), 1u);
-  EXPECT_EQ(fl.dead(tvu::replay_error::wrong_parent), 2u);
+  EXPECT_EQ(fl.dead(bank::replay_error::bad_record), 1u);
+  EXPECT_EQ(fl.dead(bank::replay_error::wrong_parent), 2u);
   EXPECT_EQ(fl.replay->first_problem().rfind("slot 1: bad_record", 0), 0u) << fl.replay->first_problem();
   EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size());
 }
@@ -537,7 +547,7 @@ TEST(replay_tile, tvu_and_replay_on_their_own_core_threads) {
   fl.take_rx_back();
   EXPECT_EQ(board_went_back, 0u);
   EXPECT_EQ(fl.board.read().durable_slot, slots - 1);
-  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(bank::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
   EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
   EXPECT_EQ(fl.counter(t::c_slots_dead), 0u);
   EXPECT_EQ(fl.rx_free.available(), rx_frame_count);

@@ -41,6 +41,18 @@
 //     64      32    bank_hash                 slot end: the slot's bank hash (txn/bank.hpp),
 //                                             all zero = unknown; chain start: zero
 
+//
+//   start_state payload (slot 0, the record right after the chain start): the fee and the
+//   balances the bank holds before slot 0 (genesis funding), so the ledger alone is enough to
+//   re-execute every slot (`riptide ledger verify`), and a node whose funding or fee differs
+//   is told so at slot 0 instead of at its first diverging transaction.
+//
+//     offset  size        field
+//     0       4           version u32              = 1
+//     4       4           count u32
+//     8       8           lamports_per_signature u64
+//     16      40 × count  { pubkey[32] | lamports u64 }   keys strictly ascending, lamports > 0
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -65,8 +77,12 @@ enum class entry_error : std::uint8_t {
   tick_with_txs,        // a tick entry with tx_count != 0
   txs_without_mixin,    // tx_count != 0 but the entry has no mixin
   empty_tx,             // a transaction of length 0
+  bad_state_size,       // start_state payload shorter than its header or not 8 + 40·count
+  bad_state_version,    // start_state version != start_state_version
+  bad_state_order,      // start_state keys not strictly ascending
+  zero_state_lamports,  // a start_state account with 0 lamports
 };
-constexpr std::size_t entry_error_count = static_cast<std::size_t>(entry_error::empty_tx) + 1;
+constexpr std::size_t entry_error_count = static_cast<std::size_t>(entry_error::zero_state_lamports) + 1;
 const char* to_string(entry_error e) noexcept;
 
 struct decoded_entry {
@@ -113,6 +129,21 @@ struct slot_meta {
   crypto::hash32 bank_hash{};  // zero = unknown (and always zero at chain start)
 };
 
+// One account of the start state: what the bank holds before slot 0.
+struct start_account {
+  crypto::pubkey key{};
+  std::uint64_t lamports = 0;
+  friend bool operator==(const start_account&, const start_account&) = default;
+};
+struct start_state {
+  std::uint64_t lamports_per_signature = 0;
+  std::vector<start_account> accounts;
+  friend bool operator==(const start_state&, const start_state&) = default;
+};
+constexpr std::uint32_t start_state_version = 1;
+constexpr std::size_t start_state_header_bytes = 16;
+constexpr std::size_t start_account_bytes = 40;
+
 constexpr std::size_t batch_header_bytes = 4;
 // An entry without its tx area: num_hashes, hash, flags, mixin, tx_count.
 constexpr std::size_t max_entry_bytes = 8 + 32 + 1 + 32 + 4;
@@ -134,6 +165,14 @@ void finish_batch(std::span<std::uint8_t> out, std::uint32_t entry_count) noexce
 entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<decoded_entry>& out);
 
 std::size_t encode_meta(const slot_meta& m, std::span<std::uint8_t> out) noexcept;
+// The start_state payload of `state`, whose accounts must be sorted by key, distinct, with
+// lamports > 0 (sort_start_state() makes them so). Allocates; start-up only.
+[[nodiscard]] std::vector<std::uint8_t> encode_start_state(const start_state& state);
+// Sorts by key and merges duplicates (their lamports add, saturating), drops zero balances:
+// the canonical form encode_start_state() needs, whatever order credits were made in.
+void sort_start_state(std::vector<start_account>& accounts);
+// Decodes into `out` (cleared first); strict (see entry_error).
+entry_error decode_start_state(std::span<const std::uint8_t> payload, start_state& out);
 entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) noexcept;
 
 }  // namespace riptide::ledger

@@ -124,9 +124,10 @@ constexpr std::uint32_t segment_version = 1;
 enum class record_type : std::uint16_t {
   entry_batch = 1,  // serialized PoH entries of a slot
   shred = 2,        // one shred as received
-  slot_meta = 3,    // end-of-slot metadata (bank hash, parent, ...)
+  slot_meta = 3,    // chain start and end-of-slot metadata (entry_codec.hpp)
+  start_state = 4,  // the balances before slot 0, right after the chain start (entry_codec.hpp)
 };
-constexpr std::uint16_t max_record_type = 3;
+constexpr std::uint16_t max_record_type = 4;
 
 enum class record_error : std::uint8_t {
   none,

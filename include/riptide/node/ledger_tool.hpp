@@ -1,24 +1,22 @@
 #pragma once
-// The ledger's offline side: `riptide ledger verify` and `riptide ledger show`, and the two
-// start-up steps of a node that reopens its ledger: find_resume_point (cut a partial slot,
-// say where the chain goes on) and replay_ledger (rebuild the bank by re-executing every
-// transaction).
+// The ledger's offline side: `riptide ledger verify` and `riptide ledger show`, and the
+// start-up step of a node that reopens its ledger: find_resume_point (cut a partial slot, say
+// where the chain goes on). Rebuilding the bank is bank::replay_ledger (bank/replay.hpp).
 //
 // Contract
-//   - verify_ledger opens the ledger with every segment's checksums checked, then replays
-//     the whole PoH chain from the chain-start record: every entry's hashes (several chains
-//     at once per core, `threads` cores), hashes per tick, tick heights and every slot-end
-//     record's hash. It also checks every entry's transactions: each parses
-//     (txn::parse_transaction), its result byte is a txn::tx_result, and the entry's mixin is
-//     crypto::entry_mixin(all signatures of all its transactions, in order). It stops at the
-//     first problem and says where (slot, record, why).
+//   - verify_ledger opens the ledger read-only with every segment's checksums checked, then
+//     re-executes it from the chain start through the one replay function
+//     (bank::replay_ledger, bank/replay.hpp): every record, entry, tick and PoH hash
+//     (`threads` cores per slot), every transaction's signatures, result and mixin, and every
+//     slot's bank hash, against a bank built from the ledger's own start state. It stops at
+//     the first problem and says where (slot, record, why). A last slot without a slot end
+//     (a node stopped mid-slot) is reported, not replayed, and is not a failure.
 //   - `progress` is called with the fraction done (0..1) now and then; it may print.
 //   - Nothing in verify/show throws for a bad ledger: problems come back in the result. I/O
 //     errors that prevent opening are reported the same way.
-//   - find_resume_point and replay_ledger are start-up (single thread, before any tile
-//     runs, no sync thread on the ledger). find_resume_point throws std::runtime_error on a
-//     ledger that does not begin with a chain start or whose last slot end does not decode;
-//     replay_ledger reports problems in its result and never throws.
+//   - find_resume_point is start-up (single thread, before any tile runs, no sync thread on
+//     the ledger); it throws std::runtime_error on a ledger that does not begin with a chain
+//     start or whose last slot end does not decode.
 
 #include <array>
 #include <cstdint>
@@ -45,13 +43,20 @@ struct ledger_verify_result {
   std::uint64_t slots = 0;
   std::uint64_t txs = 0;
   std::array<std::uint64_t, txn::tx_result_count> txs_by_result{};  // index = tx_result
-  std::uint64_t bank_hashes = 0;  // slot ends that carry a bank hash (non-zero)
+  std::uint64_t bank_hashes = 0;  // slot ends whose (non-zero) bank hash matched the replayed one
+  bool partial_tail = false;      // the last slot has no slot end: reported, not replayed
+  std::uint64_t partial_slot = 0, partial_records = 0;
 
   // "1234 txs (1200 ok, 30 insufficient_funds, 4 blockhash_too_old)": the failures by name.
   [[nodiscard]] std::string tx_summary() const;
 };
 
-ledger_verify_result verify_ledger(const std::filesystem::path& dir, unsigned threads,
+struct ledger_verify_options {
+  unsigned threads = 1;                       // cores for each slot's PoH re-hash
+  std::size_t max_accounts = std::size_t{1} << 20;  // the bank's size: as the node's bank.max_accounts
+};
+
+ledger_verify_result verify_ledger(const std::filesystem::path& dir, const ledger_verify_options& options,
                                    const std::function<void(double)>& progress);
 
 // Prints the slot's records, entries and transactions (short signature, from → to,
@@ -71,31 +76,10 @@ struct resume_point {
 
 // The last slot_end record of `lg`; every record after it (a partial slot) is removed
 // durably (ledger::truncate). Empty optional for an empty ledger. A ledger with a chain
-// start and no slot end resumes at slot 0 from the start hash.
+// start (and start state) and no slot end keeps those and says next_slot 0; the node then
+// checks whose chain it is and starts it over.
 std::optional<resume_point> find_resume_point(ledger::ledger& lg);
 
-struct replay_result {
-  std::uint64_t slots = 0;
-  std::uint64_t entries = 0;
-  std::uint64_t txs = 0;
-  std::uint64_t result_mismatches = 0;     // re-executed result != recorded result byte
-  std::uint64_t bank_hash_mismatches = 0;  // bank.bank_hash(last poh) != slot end's bank hash
-  std::uint64_t bank_hashes_checked = 0;   // slot ends with a non-zero bank hash
-  std::uint64_t bad_records = 0;           // records or txs that do not decode/parse
-  std::string first_problem;               // the first mismatch or bad record, with where
-  [[nodiscard]] bool ok() const noexcept {
-    return result_mismatches == 0 && bank_hash_mismatches == 0 && bad_records == 0;
-  }
-};
-
-// Re-executes every transaction of `lg` in ledger order, single-threaded, against `bank`,
-// which the caller has already credited with the genesis funding (and nothing else). It
-// registers blockhashes as the live node does (slot 0: the chain start hash; each slot end's
-// hash under its slot), checks each recorded result byte against the re-executed result, and
-// at each slot end compares bank.bank_hash(last PoH hash) with the slot end's bank hash
-// (skipped when zero), then bank.begin_slot(). A partial slot at the end is executed too
-// (find_resume_point removes it first at start-up).
-replay_result replay_ledger(const ledger::ledger& lg, txn::bank& bank);
 
 }  // namespace riptide::node
 

@@ -43,6 +43,8 @@
 #include <vector>
 
 #include <riptide/crypto/dedup_cache.hpp>
+#include <riptide/crypto/types.hpp>
+#include <riptide/crypto/xxh3.hpp>
 #include <riptide/tpu/chain_board.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/util/frame_pool.hpp>
@@ -57,6 +59,12 @@ struct dedup_tile_config {
   // 4096 slots of 400 ms are about 27 minutes).
   std::size_t blockhash_history_slots = 4096;
 };
+
+// The tag a transaction is deduplicated by: XXH3 of its first signature. The verify tile puts
+// it in frag_desc::meta.
+[[nodiscard]] inline std::uint64_t signature_tag(const crypto::signature& signature) noexcept {
+  return crypto::xxh3_64(signature);
+}
 
 class dedup_tile final : public util::tile {
  public:
@@ -89,6 +97,10 @@ class dedup_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   bool drained() const noexcept override;
+
+  // Start-up (before the runtime runs the tile): a signature that already landed on the
+  // chain this node resumes, so sending it again after a restart is a duplicate too.
+  void remember(const crypto::signature& signature) noexcept { (void)cache_.insert(signature_tag(signature)); }
 
   // Core thread (or after the runtime stopped).
   std::uint64_t unique() const noexcept { return unique_; }

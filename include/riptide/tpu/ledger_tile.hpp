@@ -23,10 +23,10 @@
 //     chain_board::set_durable_slot). The tile thread never blocks on the disk: the handoff
 //     is a mutex held for a copy. If the sync thread falls behind, only the newest request
 //     is kept (a later mark covers every earlier one).
-//   - The first record of a new ledger is a chain-start slot_meta with the start hash and
-//     timing, so `riptide ledger verify` can re-run the chain alone. With `resume`, the tile
-//     appends to a ledger that already holds a chain (node::find_resume_point cut it at its
-//     last slot end) and writes no chain start.
+//   - The first records of a new ledger are a chain-start slot_meta with the start hash and
+//     timing and the start state (fee and balances before slot 0), so `riptide ledger verify`
+//     can re-execute the chain alone. With `resume`, the tile appends to a ledger that already
+//     holds a chain (node::find_resume_point cut it at its last slot end) and writes neither.
 //   - Memory: the batch buffer (room for the largest entry a microblock can make) and the
 //     slot delta are allocated in the constructor; nothing allocates in poll().
 //   - Failures: constructor throws std::runtime_error on a non-empty ledger without
@@ -67,6 +67,7 @@ struct ledger_tile_config {
   std::uint64_t hashes_per_tick = 0;
   std::uint64_t ticks_per_slot = 64;
   crypto::hash32 start_hash{};
+  ledger::start_state start_state;  // written after the chain start (accounts sorted by key)
   // Bank tiles' microblock stores; index = the bank index in a mixin id. Empty: entries are
   // written without transactions (PoH-only nodes and tests).
   std::vector<microblock_store*> banks;
@@ -78,7 +79,7 @@ struct ledger_tile_config {
   // Largest tx area of one microblock (its store's tx_bytes); 0: the ledger's largest
   // record payload (always enough, but a larger buffer).
   std::size_t max_microblock_tx_bytes = 0;
-  // Append to the chain already in the ledger (no chain-start record).
+  // Append to the chain already in the ledger (no chain-start or start-state record).
   bool resume = false;
   // Optional: every appended record, in order, for the shred tile (which reads its bytes with
   // ledger::encoded_at). The tile pops entries only while this ring has room for every record
@@ -115,6 +116,7 @@ class ledger_tile final : public util::tile {
   ledger::ledger& ledger_;
   ledger_tile_config config_;
   util::spsc_ring<poh_entry_record>& in_;
+  std::vector<std::uint8_t> start_state_bytes_;  // the start_state payload (new ledgers)
   std::unique_ptr<std::uint8_t[]> batch_;
   std::size_t batch_bytes_ = 0;
   std::size_t batch_used_ = 0;

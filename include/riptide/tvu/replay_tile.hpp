@@ -1,6 +1,6 @@
 #pragma once
 // Replay tile: the follower's last step. It takes each complete slot from the TVU tile in slot
-// order, re-verifies and re-executes it (tvu::slot_replayer: PoH, signatures, execution, bank
+// order, re-verifies and re-executes it (bank::slot_replayer: PoH, signatures, execution, bank
 // hash against the leader's), appends the very records the leader wrote to this node's
 // ledger, and has a sync thread make the slot durable.
 //
@@ -33,7 +33,7 @@
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/tpu/chain_board.hpp>
-#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/bank/replay.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -51,12 +51,12 @@ class replay_tile final : public util::tile {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
     c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers,
     c_dead_first,  // dead_<replay_error> for each reason but none
-    c_own_count = c_dead_first + replay_error_count - 1,
+    c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
                 util::metrics_max_counters);
 
-  replay_tile(std::string name, const replay_tile_config& config, slot_replayer& replayer,
+  replay_tile(std::string name, const replay_tile_config& config, bank::slot_replayer& replayer,
               ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
               util::spsc_ring<completed_slot>& release, tpu::chain_board* board);
   ~replay_tile() override;
@@ -75,7 +75,7 @@ class replay_tile final : public util::tile {
   void store(const completed_slot& c) noexcept;
 
   replay_tile_config config_;
-  slot_replayer& replayer_;
+  bank::slot_replayer& replayer_;
   ledger::ledger& ledger_;
   const tvu_tile& source_;
   util::spsc_ring<completed_slot>& in_;

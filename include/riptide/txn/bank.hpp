@@ -26,24 +26,10 @@
 // - Failures: the hot path is noexcept. try_lock() returns false on a conflict; execute()
 //   returns a tx_result (ok or exactly one failure reason) and counts it.
 //
-// Locks (why striped): a lock word is chosen by hashing the account key into a fixed table of
-// lock_stripes atomics, so locking never has to insert into the accounts store and can never
-// fail for lack of space. Two accounts sharing a stripe only serialize more than necessary
-// (never less). Each word has its own cache line so that tiles locking different words never
-// share a line; a word itself still moves between cores when two tiles use it one after the
-// other, which is what limits 2-tile scaling today (perf/bank.md: route transactions to tiles
-// by the stripe hash to keep words on one core). A word is a
-// std::atomic<uint32_t>: 0 = free, writer_bit = held exclusively, otherwise the number of
-// shared holders.
-// Memory ordering: a successful acquire (CAS 0 -> writer_bit, or CAS n -> n+1 without
-// writer_bit) is memory_order_acquire; release (store 0, or fetch_sub 1) is
-// memory_order_release. So every balance write made under an exclusive lock happens-before
-// anything done by the next holder of that stripe. Failed CASes are relaxed (they publish and
-// consume nothing). Shared locks on system_program_id are skipped: it is the program of every
-// transfer, so locking it would put every transaction's atomic RMW on one cache line, and no
-// instruction reads the program account's state (a tx that lists it as writable still locks
-// it, and cannot move lamports to it: keys are distinct, so none of that tx's instructions
-// can have the system program as its program).
+// Locks: txn::account_locks (striped, all or nothing; why and the memory ordering are in
+// account_locks.hpp). A stripe is only a lock: two tiles using one word after the other move
+// its cache line, which is what limits 2-tile scaling today (perf/bank.md: route transactions
+// to tiles by the stripe hash to keep words on one core).
 //
 // Accounts store: open addressing with linear probing over a power-of-two table of at least
 // 2 * max_accounts slots, keyed by xxh3(pubkey, seed); insert-only (accounts are never
@@ -67,6 +53,7 @@
 
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/txn/account_locks.hpp>
 #include <riptide/txn/transaction.hpp>
 
 #include <array>
@@ -86,9 +73,12 @@ enum class tx_result : std::uint8_t {
   unknown_program,             // an instruction's program is not the system program
   invalid_instruction,         // a system instruction that is not a well-formed transfer
   account_table_full,          // a new receiver could not be stored: fee charged, no transfer
+                               // (bank::bank_forks: a table is full; nothing changed)
+  already_processed,           // bank::bank_forks: the signature landed on this fork already;
+                               // nothing changed (a leader never records one)
 };
 constexpr std::size_t tx_result_count =
-    static_cast<std::size_t>(tx_result::account_table_full) + 1;
+    static_cast<std::size_t>(tx_result::already_processed) + 1;
 
 // The enumerator's name, for logs and metric labels. Never null.
 [[nodiscard]] const char* to_string(tx_result result) noexcept;
@@ -135,6 +125,8 @@ class blockhash_queue {
   [[nodiscard]] bool is_recent(const crypto::hash32& hash) const noexcept {
     return age(hash) == blockhash_age::recent;
   }
+  // The newest remembered slot registered with `hash`; false if none.
+  [[nodiscard]] bool slot_of(const crypto::hash32& hash, std::uint64_t& slot) const noexcept;
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t history_slots() const noexcept { return entries_.size(); }
 
@@ -191,25 +183,9 @@ struct account_changes {
   }
 };
 
-// The lock words a locked tx holds, filled by bank::try_lock(tx, held), so that unlock(held)
-// need not hash the account keys again (the hot-path form; ~250 bytes, lives on the stack).
-class held_locks {
- public:
-  [[nodiscard]] std::size_t size() const noexcept { return count_; }
-
- private:
-  friend class bank;
-  struct entry {
-    std::uint32_t stripe;
-    bool exclusive;
-  };
-  std::array<entry, max_accounts> entries_;
-  std::size_t count_ = 0;
-};
-
 class bank {
  public:
-  static constexpr std::uint32_t writer_bit = 0x8000'0000U;
+  static constexpr std::uint32_t writer_bit = account_locks::writer_bit;
 
   explicit bank(const bank_config& config);
   bank(const bank&) = delete;
@@ -270,12 +246,6 @@ class bank {
   [[nodiscard]] std::size_t held_stripes() const noexcept;
 
  private:
-  static constexpr std::size_t cache_line_bytes = 64;
-  // One lock word per cache line: bank tiles sweep the whole table, so packed words would
-  // bounce between cores even when the transactions are disjoint.
-  struct alignas(cache_line_bytes) lock_word {
-    std::atomic<std::uint32_t> word{0};
-  };
   struct account_slot {
     std::atomic<std::uint32_t> state{0};  // slot_empty / slot_writing / slot_ready
     std::uint32_t touched_epoch = 0;      // == epoch_ iff in the touched list this slot
@@ -294,16 +264,14 @@ class bank {
   [[nodiscard]] std::uint64_t key_hash(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find(const crypto::pubkey& key) const noexcept;
   [[nodiscard]] account_slot* find_or_insert(const crypto::pubkey& key) noexcept;
-  void lock_entries(const transaction_view& tx, held_locks& out) const noexcept;
   void mark_touched(account_slot& slot) noexcept;
 
   std::size_t max_accounts_;
   std::size_t slot_mask_;
-  std::size_t stripe_mask_;
   std::uint64_t lamports_per_signature_;
   std::uint64_t seed_;
+  account_locks locks_;
   std::unique_ptr<account_slot[]> slots_;
-  std::unique_ptr<lock_word[]> stripes_;
   std::unique_ptr<std::uint32_t[]> touched_;  // slot indices, max_accounts_ long
   std::atomic<std::size_t> touched_count_{0};
   std::atomic<std::size_t> num_accounts_{0};

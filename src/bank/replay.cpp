@@ -1,13 +1,15 @@
-#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/bank/replay.hpp>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/hex.hpp>
 
-namespace riptide::tvu {
+namespace riptide::bank {
 
 const char* to_string(replay_error error) noexcept {
   switch (error) {
@@ -17,6 +19,7 @@ const char* to_string(replay_error error) noexcept {
     case replay_error::unexpected_chain_start: return "unexpected_chain_start";
     case replay_error::missing_chain_start: return "missing_chain_start";
     case replay_error::bad_chain_start: return "bad_chain_start";
+    case replay_error::bad_start_state: return "bad_start_state";
     case replay_error::bad_entry_batch: return "bad_entry_batch";
     case replay_error::poh_mismatch: return "poh_mismatch";
     case replay_error::bad_tick: return "bad_tick";
@@ -66,20 +69,13 @@ slot_replayer::slot_replayer(txn::bank& bank, const replay_chain_config& config,
     throw std::invalid_argument("slot_replayer: ticks_per_slot must be > 0");
   if (max_accounts_per_slot == 0)
     throw std::invalid_argument("slot_replayer: max_accounts_per_slot must be > 0");
+  if (config.poh_threads == 0) throw std::invalid_argument("slot_replayer: poh_threads must be > 0");
   records_.reserve(limits.max_records_per_slot);
   decoded_.reserve(limits.max_entries_per_slot);
   poh_.reserve(limits.max_entries_per_slot);
   sigs_.reserve(limits.max_txs_per_entry);
   // The genesis credits are the state slot 0 starts from, not slot 0's changes.
   bank_.begin_slot();
-}
-
-void slot_replayer::resume(std::uint64_t next_slot, const crypto::hash32& last_hash,
-                           std::uint64_t tick_height) noexcept {
-  next_slot_ = next_slot;
-  last_hash_ = last_hash;
-  tick_height_ = tick_height;
-  chain_start_held_ = true;
 }
 
 slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
@@ -134,14 +130,22 @@ replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8
       return fail(r, replay_error::wrong_slot, "slot %llu record %llu: says slot %llu", s,
                   static_cast<ull>(index), static_cast<ull>(v.slot));
     if (slot == 0 && index == 0) {
-      // The chain start: the leader's first record. With the chain start already held
-      // (resume(0, ...)) it is checked against the held one and not appended again.
+      // The chain start: the leader's first record.
       ledger::slot_meta m;
       if (v.type != ledger::record_type::slot_meta ||
           ledger::decode_meta(v.payload, m) != ledger::entry_error::none ||
           m.kind != ledger::meta_kind::chain_start)
         return fail(r, replay_error::missing_chain_start,
                     "slot 0 does not begin with a chain-start record");
+      if (config_.any_start_hash && m.tick_height == 0 && m.bank_hash == crypto::hash32{} &&
+          m.ticks_per_slot != 0) {
+        // A tool without a genesis: the ledger's own chain start is the reference.
+        config_.hashes_per_tick = m.hashes_per_tick;
+        config_.ticks_per_slot = m.ticks_per_slot;
+        config_.start_hash = m.hash;
+        hashes_per_tick_ = m.hashes_per_tick == 0 ? 1 : m.hashes_per_tick;
+        last_hash_ = m.hash;
+      }
       if (m.hashes_per_tick != config_.hashes_per_tick || m.ticks_per_slot != config_.ticks_per_slot ||
           m.hash != config_.start_hash || m.hash != last_hash_ || m.tick_height != 0 ||
           m.bank_hash != crypto::hash32{})
@@ -152,7 +156,36 @@ replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8
                     static_cast<ull>(m.tick_height), util::to_hex(m.hash).c_str(),
                     static_cast<ull>(config_.hashes_per_tick), static_cast<ull>(config_.ticks_per_slot),
                     util::to_hex(last_hash_).c_str());
-      if (!chain_start_held_) records_.push_back(v);
+      records_.push_back(v);
+      continue;
+    }
+    if (slot == 0 && index == 1) {
+      // The start state: what the bank held before slot 0.
+      if (v.type != ledger::record_type::start_state)
+        return fail(r, replay_error::bad_start_state,
+                    "slot 0 record 1 is of type %u, not the start state (a ledger written before "
+                    "start-state records: make a new one)",
+                    static_cast<unsigned>(v.type));
+      if (const auto e = ledger::decode_start_state(v.payload, state_); e != ledger::entry_error::none)
+        return fail(r, replay_error::bad_start_state, "slot 0 start state: %s", ledger::to_string(e));
+      if (state_.lamports_per_signature != config_.start_state.lamports_per_signature)
+        return fail(r, replay_error::bad_start_state,
+                    "slot 0 start state: %llu lamports per signature, this node charges %llu",
+                    static_cast<ull>(state_.lamports_per_signature),
+                    static_cast<ull>(config_.start_state.lamports_per_signature));
+      if (!config_.credit_start_state && state_.accounts != config_.start_state.accounts) {
+        const auto& have = state_.accounts;
+        const auto& want = config_.start_state.accounts;
+        std::size_t i = 0;
+        while (i < have.size() && i < want.size() && have[i] == want[i]) ++i;
+        const crypto::pubkey* key = i < have.size() ? &have[i].key : i < want.size() ? &want[i].key : nullptr;
+        return fail(r, replay_error::bad_start_state,
+                    "slot 0 start state lists %llu accounts, this node funds %llu; first difference at "
+                    "account %llu (%s): the ledger was made with other genesis funding or load settings",
+                    static_cast<ull>(have.size()), static_cast<ull>(want.size()), static_cast<ull>(i),
+                    key != nullptr ? hex8(*key).c_str() : "?");
+      }
+      records_.push_back(v);
       continue;
     }
     switch (v.type) {
@@ -185,6 +218,7 @@ replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8
                         "slot %llu entry %llu: %s of %llu hashes with %llu left in the tick", s,
                         static_cast<ull>(i), d.is_tick ? "a tick" : "an entry", static_cast<ull>(n),
                         static_cast<ull>(left));
+          r.hashes += n;
           if (d.is_tick) {
             ++r.ticks;
             hashes_in_tick = 0;
@@ -204,6 +238,8 @@ replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8
   }
   if (!seen_end) return fail(r, replay_error::missing_slot_end, "slot %llu: no slot end in %llu records", s,
                              static_cast<ull>(r.records));
+  if (slot == 0 && r.records < 3)
+    return fail(r, replay_error::bad_start_state, "slot 0 has no start state after its chain start");
   r.entries = decoded_.size();
   if (r.ticks != config_.ticks_per_slot)
     return fail(r, replay_error::bad_tick, "slot %llu: %llu ticks, the chain has %llu per slot", s,
@@ -255,6 +291,7 @@ replay_error slot_replayer::check_entry(const ledger::decoded_entry& d, std::uin
                   static_cast<ull>(slot), static_cast<ull>(poh_.size()), i, static_cast<unsigned>(tx.result));
     for (std::size_t k = 0; k < view.num_signatures(); ++k) sigs_.push_back(view.signature(k));
     ++r.txs;
+    ++r.txs_by_result[tx.result];
     if (tx.result != static_cast<std::uint8_t>(txn::tx_result::ok)) ++r.failed_txs;
     ++i;
   }
@@ -266,7 +303,7 @@ replay_error slot_replayer::check_entry(const ledger::decoded_entry& d, std::uin
 }
 
 replay_error slot_replayer::check_poh(std::uint64_t slot, slot_replay_result& r) noexcept {
-  if (crypto::verify_entries(last_hash_, poh_, 1)) return replay_error::none;
+  if (crypto::verify_entries(last_hash_, poh_, config_.poh_threads)) return replay_error::none;
   // Failure path: find the first entry that does not chain, for the log.
   crypto::hash32 prev = last_hash_;
   std::size_t bad = 0;
@@ -281,7 +318,20 @@ replay_error slot_replayer::check_poh(std::uint64_t slot, slot_replay_result& r)
 
 // Step 2: re-execution, as the leader's bank tiles did it, in ledger order.
 replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) noexcept {
-  if (slot == 0 && !chain_start_held_) bank_.register_blockhash(0, config_.start_hash);
+  if (slot == 0) {
+    if (config_.credit_start_state) {
+      for (const ledger::start_account& a : state_.accounts)
+        if (!bank_.credit(a.key, a.lamports)) {
+          dead_ = true;
+          return fail(r, replay_error::bad_start_state,
+                      "slot 0 start state: cannot credit %llu accounts (the bank holds at most its "
+                      "max_accounts, the supply at most 2^64 - 1)",
+                      static_cast<ull>(state_.accounts.size()));
+        }
+      bank_.begin_slot();  // the start state is where slot 0 starts, not what it changed
+    }
+    bank_.register_blockhash(0, config_.start_hash);
+  }
   std::uint64_t tx_index = 0;
   for (std::size_t i = 0; i < decoded_.size(); ++i) {
     ledger::tx_reader reader(decoded_[i]);
@@ -306,7 +356,8 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
     }
   }
   r.bank_hash = bank_.bank_hash(slot_end_.hash);
-  if (slot_end_.bank_hash != crypto::hash32{} && slot_end_.bank_hash != r.bank_hash) {
+  r.bank_hash_checked = slot_end_.bank_hash != crypto::hash32{};
+  if (r.bank_hash_checked && slot_end_.bank_hash != r.bank_hash) {
     dead_ = true;
     return fail(r, replay_error::bank_hash_mismatch, "slot %llu: bank hash %s after replay, the leader's is %s",
                 static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(), util::to_hex(slot_end_.bank_hash).c_str());
@@ -314,6 +365,103 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
   bank_.begin_slot();
   bank_.register_blockhash(slot, slot_end_.hash);
   return replay_error::none;
+}
+
+std::optional<ledger::start_state> read_start_state(const ledger::ledger& lg) {
+  std::optional<ledger::start_state> out;
+  std::size_t index = 0;
+  lg.for_each_in_slot(0, [&](const ledger::record_view& v) {
+    if (index++ != 1 || v.type != ledger::record_type::start_state) return;
+    ledger::start_state s;
+    if (ledger::decode_start_state(v.payload, s) == ledger::entry_error::none) out = std::move(s);
+  });
+  return out;
+}
+
+ledger_replay_result replay_ledger(const ledger::ledger& lg, slot_replayer& replayer,
+                                   const std::function<void(double)>& progress) {
+  ledger_replay_result out;
+  const std::uint64_t total = std::max<std::uint64_t>(1, lg.stats().records);
+  if (lg.empty()) return out;
+  std::vector<std::uint8_t> stream;
+  std::optional<std::uint64_t> parent;
+  for (std::uint64_t slot = 0; slot <= lg.last_slot(); ++slot) {
+    const ledger::slot_records where = lg.records_in_slot(slot);
+    if (where.count == 0) continue;
+    stream.clear();
+    bool has_end = false;
+    lg.for_each_in_slot(slot, [&](const ledger::record_view& v) {
+      const std::uint8_t* begin = v.payload.data() - ledger::record_header_bytes;
+      stream.insert(stream.end(), begin, begin + v.size);
+      ledger::slot_meta m;
+      has_end = v.type == ledger::record_type::slot_meta &&
+                ledger::decode_meta(v.payload, m) == ledger::entry_error::none &&
+                m.kind == ledger::meta_kind::slot_end;
+    });
+    if (!has_end && slot == lg.last_slot()) {
+      out.partial_tail = true;
+      out.partial_slot = slot;
+      out.partial_records = where.count;
+      break;
+    }
+    const slot_replay_result r = replayer.replay(slot, parent.value_or(0), stream);
+    if (!r.ok()) {
+      out.error = r.error;
+      out.detail = r.detail;
+      return out;
+    }
+    ++out.slots;
+    out.records += r.records;
+    out.entries += r.entries;
+    out.ticks += r.ticks;
+    out.hashes += r.hashes;
+    out.txs += r.txs;
+    for (std::size_t i = 0; i < out.txs_by_result.size(); ++i) out.txs_by_result[i] += r.txs_by_result[i];
+    if (r.bank_hash_checked) ++out.bank_hashes;
+    parent = slot;
+    if (progress) progress(static_cast<double>(out.records) / static_cast<double>(total));
+  }
+  return out;
+}
+
+std::vector<slot_blockhash> recent_blockhashes(const ledger::ledger& lg, std::size_t slots) {
+  std::vector<slot_blockhash> out;
+  if (lg.empty() || slots == 0) return out;
+  const std::uint64_t last = lg.last_slot();
+  const std::uint64_t first = last + 1 > slots ? last + 1 - slots : 0;
+  for (std::uint64_t slot = first; slot <= last; ++slot) {
+    lg.for_each_in_slot(slot, [&](const ledger::record_view& v) {
+      ledger::slot_meta m;
+      if (v.type != ledger::record_type::slot_meta || ledger::decode_meta(v.payload, m) != ledger::entry_error::none)
+        return;
+      out.push_back({slot, m.hash});  // the chain start (slot 0) first, then the slot end
+    });
+  }
+  return out;
+}
+
+void for_each_landed_signature(const ledger::ledger& lg, std::uint64_t from_slot,
+                               const std::function<void(std::uint64_t slot, const crypto::signature&)>& fn) {
+  if (lg.empty()) return;
+  std::vector<ledger::decoded_entry> decoded;
+  for (std::uint64_t slot = from_slot; slot <= lg.last_slot(); ++slot) {
+    lg.for_each_in_slot(slot, [&](const ledger::record_view& v) {
+      if (v.type != ledger::record_type::entry_batch) return;
+      decoded.clear();
+      if (ledger::decode_batch(v.payload, decoded) != ledger::entry_error::none) return;
+      for (const ledger::decoded_entry& d : decoded) {
+        ledger::tx_reader reader(d);
+        ledger::entry_tx tx;
+        while (reader.next(tx)) {
+          const auto result = static_cast<txn::tx_result>(tx.result);
+          if (result == txn::tx_result::blockhash_too_old || result == txn::tx_result::insufficient_funds_for_fee)
+            continue;  // never landed: nothing was charged
+          txn::transaction_view view;
+          if (txn::parse_transaction(tx.body, view) == txn::parse_error::none) fn(slot, view.signature(0));
+        }
+      }
+    });
+  }
 }
 
 std::vector<std::uint8_t> slot_stream(const ledger::ledger& lg, std::uint64_t slot) {
@@ -326,4 +474,4 @@ std::vector<std::uint8_t> slot_stream(const ledger::ledger& lg, std::uint64_t sl
   return out;
 }
 
-}  // namespace riptide::tvu
+}  // namespace riptide::bank

@@ -1,4 +1,4 @@
-#include <riptide/tvu/slot_replay.hpp>
+#include <riptide/bank/replay.hpp>
 
 #include "../support/temp_dir.hpp"
 
@@ -39,7 +39,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 #pragma GCC diagnostic pop
 
 using namespace riptide;
-using tvu::replay_error;
+using bank::replay_error;
 
 namespace {
 
@@ -64,8 +64,8 @@ crypto::hash32 start_hash() {
   return h;
 }
 
-tvu::replay_chain_config chain_cfg() {
-  tvu::replay_chain_config c;
+bank::replay_chain_config chain_cfg() {
+  bank::replay_chain_config c;
   c.hashes_per_tick = hashes_per_tick;
   c.ticks_per_slot = ticks_per_slot;
   c.start_hash = start_hash();
@@ -156,6 +156,7 @@ struct leader {
         m.ticks_per_slot = ticks_per_slot;
         m.hash = start_hash();
         recs.push_back({ledger::record_type::slot_meta, 0, meta_payload(m)});
+        recs.push_back({ledger::record_type::start_state, 0, ledger::encode_start_state(start_state())});
       }
       std::vector<entry> pending;
       auto flush = [&] {
@@ -222,24 +223,37 @@ struct leader {
   void fund(txn::bank& b) const {
     for (const auto& k : keys) ASSERT_TRUE(b.credit(k.public_key(), funding));
   }
+  // What fund() credits, as the start-state record says it.
+  ledger::start_state start_state() const {
+    ledger::start_state st;
+    st.lamports_per_signature = bank_cfg().lamports_per_signature;
+    for (const auto& k : keys) st.accounts.push_back({k.public_key(), funding});
+    ledger::sort_start_state(st.accounts);
+    return st;
+  }
+  bank::replay_chain_config config() const {
+    auto c = chain_cfg();
+    c.start_state = start_state();
+    return c;
+  }
 };
 
 // A follower: its own bank with the genesis funding, and a replayer.
 struct follower {
   txn::bank bank{bank_cfg()};
-  std::unique_ptr<tvu::slot_replayer> replayer;
+  std::unique_ptr<bank::slot_replayer> replayer;
   explicit follower(const leader& l) {
     l.fund(bank);
-    replayer = std::make_unique<tvu::slot_replayer>(bank, chain_cfg(), max_accounts_per_slot);
+    replayer = std::make_unique<bank::slot_replayer>(bank, l.config(), max_accounts_per_slot);
   }
-  tvu::slot_replay_result replay(std::uint64_t slot, const std::vector<std::uint8_t>& stream) {
+  bank::slot_replay_result replay(std::uint64_t slot, const std::vector<std::uint8_t>& stream) {
     return replayer->replay(slot, slot == 0 ? 0 : slot - 1, stream);
   }
   // Replays slots [0, n) of the leader unchanged.
   void replay_good(const leader& l, std::uint64_t n) {
     for (std::uint64_t s = 0; s < n; ++s) {
       const auto r = replay(s, encode(l.by_slot[s]));
-      ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+      ASSERT_TRUE(r.ok()) << bank::to_string(r.error) << ": " << r.detail;
     }
   }
 };
@@ -261,7 +275,7 @@ void expect_rejected(std::uint64_t slot, const std::vector<std::uint8_t>& stream
   const auto before_height = f.replayer->tick_height();
   const std::uint64_t parent = parent_override != ~std::uint64_t{0} ? parent_override : (slot == 0 ? 0 : slot - 1);
   const auto r = f.replayer->replay(slot, parent, stream);
-  EXPECT_EQ(r.error, want) << "got " << tvu::to_string(r.error) << ": " << r.detail;
+  EXPECT_EQ(r.error, want) << "got " << bank::to_string(r.error) << ": " << r.detail;
   EXPECT_FALSE(r.detail.empty());
   EXPECT_TRUE(f.replayer->records().empty());
   EXPECT_EQ(f.replayer->next_slot(), slot);
@@ -273,7 +287,7 @@ void expect_rejected(std::uint64_t slot, const std::vector<std::uint8_t>& stream
   if (dead) {
     EXPECT_EQ(again.error, replay_error::dead_chain);
   } else {
-    EXPECT_TRUE(again.ok()) << tvu::to_string(again.error) << ": " << again.detail;
+    EXPECT_TRUE(again.ok()) << bank::to_string(again.error) << ": " << again.detail;
   }
 }
 
@@ -321,10 +335,10 @@ TEST(slot_replay, good_chain_replays_and_the_follower_ledger_is_byte_identical) 
   riptide::testing::temp_dir dir{"riptide-slot-replay-follower"};
   auto lg = ledger::ledger::open({dir.path(), 1 << 20, false});
   for (std::uint64_t s = 0; s < slots; ++s) {
-    const auto stream = tvu::slot_stream(l.lg, s);
+    const auto stream = bank::slot_stream(l.lg, s);
     EXPECT_EQ(stream, encode(l.by_slot[s])) << "slot_stream differs from the records written, slot " << s;
     const auto r = f.replay(s, stream);
-    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+    ASSERT_TRUE(r.ok()) << bank::to_string(r.error) << ": " << r.detail;
     EXPECT_TRUE(r.detail.empty());
     EXPECT_EQ(r.records, l.by_slot[s].size());
     EXPECT_EQ(r.ticks, ticks_per_slot);
@@ -342,7 +356,7 @@ TEST(slot_replay, good_chain_replays_and_the_follower_ledger_is_byte_identical) 
   }
   EXPECT_FALSE(f.replayer->dead());
   // The follower's ledger equals the leader's, record by record, byte for byte.
-  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(tvu::slot_stream(lg, s), tvu::slot_stream(l.lg, s));
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(bank::slot_stream(lg, s), bank::slot_stream(l.lg, s));
   EXPECT_EQ(lg.stats().records, l.lg.stats().records);
   EXPECT_EQ(lg.stats().bytes, l.lg.stats().bytes);
   // Both banks agree.
@@ -373,39 +387,137 @@ TEST(slot_replay, successful_replay_does_not_allocate) {
   EXPECT_GT(g_allocs.load(), 0u);
 }
 
-TEST(slot_replay, resume_continues_a_chain_the_node_already_holds) {
+// --------------------------------------------------------------------- the start state
+
+TEST(slot_replay, start_state_must_be_what_the_node_funded) {
   const leader& l = the_leader();
-  follower f(l);
-  f.replay_good(l, 2);
-  // A second replayer over the same (rebuilt) bank, told where the ledger ends.
-  tvu::slot_replayer resumed(f.bank, chain_cfg(), max_accounts_per_slot);
-  resumed.resume(f.replayer->next_slot(), f.replayer->last_hash(), f.replayer->tick_height());
-  EXPECT_EQ(resumed.replay(1, 0, encode(l.by_slot[1])).error, replay_error::wrong_parent);
-  for (std::uint64_t s = 2; s < slots; ++s) {
-    const auto r = resumed.replay(s, s - 1, encode(l.by_slot[s]));
-    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
-  }
+  const auto stream0 = encode(l.by_slot[0]);
+  auto rejected = [&](const std::function<void(bank::replay_chain_config&)>& edit) {
+    txn::bank b(bank_cfg());
+    l.fund(b);
+    auto cfg = l.config();
+    edit(cfg);
+    bank::slot_replayer r(b, cfg, max_accounts_per_slot);
+    const auto res = r.replay(0, 0, stream0);
+    EXPECT_FALSE(r.dead());
+    return res;
+  };
+  // Unchanged: accepted.
+  EXPECT_TRUE(rejected([](bank::replay_chain_config&) {}).ok());
+  // Another balance, one account fewer, one more, another fee: slot 0 is refused, and says why.
+  auto r = rejected([](bank::replay_chain_config& c) { ++c.start_state.accounts[1].lamports; });
+  EXPECT_EQ(r.error, replay_error::bad_start_state) << r.detail;
+  EXPECT_NE(r.detail.find("first difference at account 1"), std::string::npos) << r.detail;
+  EXPECT_EQ(rejected([](bank::replay_chain_config& c) { c.start_state.accounts.pop_back(); }).error,
+            replay_error::bad_start_state);
+  EXPECT_EQ(rejected([](bank::replay_chain_config& c) {
+              c.start_state.accounts.push_back({crypto::pubkey{}, 1});
+              ledger::sort_start_state(c.start_state.accounts);
+            }).error,
+            replay_error::bad_start_state);
+  r = rejected([](bank::replay_chain_config& c) { ++c.start_state.lamports_per_signature; });
+  EXPECT_EQ(r.error, replay_error::bad_start_state);
+  EXPECT_NE(r.detail.find("lamports per signature"), std::string::npos) << r.detail;
 }
 
-TEST(slot_replay, resume_at_slot_zero_checks_the_held_chain_start_and_leaves_it_out) {
+TEST(slot_replay, slot_zero_without_a_start_state_is_refused) {
+  // A ledger written before start-state records: its slot 0 goes from the chain start to entries.
+  expect_rejected(0, encode(edited(0, [](slot_records& r) { r.erase(r.begin() + 1); })),
+                  replay_error::bad_start_state);
+  // A start state that does not decode.
+  expect_rejected(0, encode(edited(0, [](slot_records& r) { r[1].payload.push_back(0); })),
+                  replay_error::bad_start_state);
+  // A start state anywhere else is a record that does not belong in a slot.
+  expect_rejected(1, encode(edited(1, [](slot_records& r) {
+                    record state = the_leader().by_slot[0][1];
+                    state.slot = 1;
+                    r.insert(r.begin(), state);
+                  })),
+                  replay_error::bad_record);
+}
+
+TEST(slot_replay, a_replayer_that_credits_the_start_state_needs_only_the_ledger) {
+  // `ledger verify`: an empty bank, timing and start hash taken from the chain start, the
+  // balances from the start state; the same bank hashes come out.
   const leader& l = the_leader();
-  txn::bank bank(bank_cfg());
-  l.fund(bank);
-  bank.begin_slot();
-  bank.register_blockhash(0, start_hash());  // what node::replay_ledger did for the chain start
-  tvu::slot_replayer r(bank, chain_cfg(), max_accounts_per_slot);
-  r.resume(0, start_hash(), 0);
-  const auto res = r.replay(0, 0, encode(l.by_slot[0]));
-  ASSERT_TRUE(res.ok()) << tvu::to_string(res.error) << ": " << res.detail;
-  ASSERT_EQ(r.records().size(), l.by_slot[0].size() - 1);
-  EXPECT_EQ(r.records().front().type, ledger::record_type::entry_batch);
+  txn::bank b(bank_cfg());
+  bank::replay_chain_config cfg;
+  cfg.any_start_hash = true;
+  cfg.credit_start_state = true;
+  cfg.start_state.lamports_per_signature = bank_cfg().lamports_per_signature;
+  bank::slot_replayer r(b, cfg, max_accounts_per_slot);
+  for (std::uint64_t s = 0; s < slots; ++s) {
+    const auto res = r.replay(s, s == 0 ? 0 : s - 1, encode(l.by_slot[s]));
+    ASSERT_TRUE(res.ok()) << bank::to_string(res.error) << ": " << res.detail;
+    EXPECT_EQ(res.bank_hash, decode_meta(l.by_slot[s].back()).bank_hash);
+    EXPECT_TRUE(res.bank_hash_checked);
+  }
+  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(b.balance(l.keys[i].public_key()), l.balances[i]);
+}
+
+// ------------------------------------------------------------------- a whole ledger
+
+TEST(replay_ledger, replays_every_slot_of_a_ledger_through_one_replayer) {
+  const leader& l = the_leader();
+  follower f(l);
+  const auto r = bank::replay_ledger(l.lg, *f.replayer);
+  ASSERT_TRUE(r.ok()) << bank::to_string(r.error) << ": " << r.detail;
+  EXPECT_EQ(r.slots, slots);
+  EXPECT_EQ(r.ticks, slots * ticks_per_slot);
+  EXPECT_EQ(r.txs, slots * 3 * (ticks_per_slot - 1));
+  EXPECT_EQ(r.txs_by_result[static_cast<std::size_t>(txn::tx_result::insufficient_funds)], slots * (ticks_per_slot - 1));
+  EXPECT_EQ(r.bank_hashes, slots);
+  EXPECT_FALSE(r.partial_tail);
+  EXPECT_EQ(f.replayer->next_slot(), slots);
+  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.bank.balance(l.keys[i].public_key()), l.balances[i]);
+  // The replayer goes on with the next slot as a follower would.
+  EXPECT_EQ(f.replay(slots, {}).error, replay_error::missing_slot_end);
+}
+
+TEST(replay_ledger, a_partial_last_slot_is_reported_not_replayed) {
+  const leader& l = the_leader();
+  riptide::testing::temp_dir dir{"riptide-replay-partial"};
+  auto lg = ledger::ledger::open({dir.path(), 1 << 20, false});
+  for (std::uint64_t s = 0; s < 2; ++s)
+    for (const auto& rec : l.by_slot[s]) ASSERT_EQ(lg.append(rec.type, rec.slot, rec.payload), ledger::append_error::none);
+  const auto& third = l.by_slot[2];
+  for (std::size_t i = 0; i + 1 < third.size(); ++i)
+    ASSERT_EQ(lg.append(third[i].type, third[i].slot, third[i].payload), ledger::append_error::none);
+  follower f(l);
+  const auto r = bank::replay_ledger(lg, *f.replayer);
+  ASSERT_TRUE(r.ok()) << r.detail;
+  EXPECT_EQ(r.slots, 2u);
+  EXPECT_TRUE(r.partial_tail);
+  EXPECT_EQ(r.partial_slot, 2u);
+  EXPECT_EQ(r.partial_records, third.size() - 1);
+  EXPECT_EQ(f.replayer->next_slot(), 2u);
+}
+
+TEST(replay_ledger, stops_at_the_first_bad_slot_and_says_which) {
+  const leader& l = the_leader();
+  riptide::testing::temp_dir dir{"riptide-replay-bad"};
+  auto lg = ledger::ledger::open({dir.path(), 1 << 20, false});
+  for (std::uint64_t s = 0; s < slots; ++s) {
+    auto recs = l.by_slot[s];
+    if (s == 2) {
+      auto m = decode_meta(recs.back());
+      m.bank_hash[5] ^= 1;  // a slot's bank hash changed, the record's CRC made good
+      recs.back().payload = meta_payload(m);
+    }
+    for (const auto& rec : recs) ASSERT_EQ(lg.append(rec.type, rec.slot, rec.payload), ledger::append_error::none);
+  }
+  follower f(l);
+  const auto r = bank::replay_ledger(lg, *f.replayer);
+  EXPECT_EQ(r.error, replay_error::bank_hash_mismatch);
+  EXPECT_EQ(r.slots, 2u);
+  EXPECT_NE(r.detail.find("slot 2"), std::string::npos) << r.detail;
 }
 
 TEST(slot_replay, error_names_are_distinct) {
   std::set<std::string> names;
-  for (std::size_t i = 0; i < tvu::replay_error_count; ++i)
-    names.insert(tvu::to_string(static_cast<replay_error>(i)));
-  EXPECT_EQ(names.size(), tvu::replay_error_count);
+  for (std::size_t i = 0; i < bank::replay_error_count; ++i)
+    names.insert(bank::to_string(static_cast<replay_error>(i)));
+  EXPECT_EQ(names.size(), bank::replay_error_count);
   EXPECT_EQ(names.count("unknown"), 0u);
 }
 
@@ -435,7 +547,7 @@ TEST(slot_replay, unexpected_chain_start) {
                     r.insert(r.begin(), s);
                   })),
                   replay_error::unexpected_chain_start);
-  expect_rejected(0, encode(edited(0, [&](slot_records& r) { r.insert(r.begin() + 1, start); })),
+  expect_rejected(0, encode(edited(0, [&](slot_records& r) { r.insert(r.begin() + 2, start); })),
                   replay_error::unexpected_chain_start);
 }
 
@@ -572,7 +684,7 @@ TEST(slot_replay, zero_bank_hash_is_not_compared) {
     m.bank_hash = {};
     recs.back().payload = meta_payload(m);
     const auto r = f.replay(s, encode(recs));
-    ASSERT_TRUE(r.ok()) << tvu::to_string(r.error) << ": " << r.detail;
+    ASSERT_TRUE(r.ok()) << bank::to_string(r.error) << ": " << r.detail;
     EXPECT_EQ(r.bank_hash, decode_meta(l.by_slot[s].back()).bank_hash);
   }
 }

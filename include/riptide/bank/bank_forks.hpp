@@ -1,0 +1,232 @@
+#pragma once
+// Bank forks: the accounts of every block a node holds, one bank per block, on top of one
+// rooted store. Pure logic: no threads of its own, no clocks, no I/O.
+//
+// The model
+//   - A *bank* is the state after one block: {slot, parent, block id, blockhash (the block's
+//     last PoH hash), bank hash, tick height, frozen / dead} and the accounts that block
+//     changed. Banks are keyed by block id, not slot, so two blocks for one slot coexist.
+//   - The *root* bank's state is the rooted store. A read on bank B walks the account's
+//     versions (newest first) and takes the first one written by B or one of B's unrooted
+//     ancestors (an ancestor bitset per bank: one bit test per version), else the rooted
+//     value. In steady state an account has 0-2 versions, so a read through 32 unrooted banks
+//     costs about what a rooted read does (bench_bank).
+//   - set_root(r) folds the versions of the banks from the old root down to r into the
+//     rooted store (in slot order), drops every bank that does not descend from r, and frees
+//     their versions and signature statuses.
+//   - Replay protection per fork. Each bank sees the blockhashes of its own ancestors: a
+//     transaction's recent blockhash must be the blockhash of an ancestor of the executing
+//     bank (or a rooted block, or the genesis hash) whose slot is fewer than
+//     txn::blockhash_queue::max_age_slots (150) slots behind the bank's parent. And a
+//     signature lands at most once per fork: the status cache remembers every signature that
+//     landed (ok, or failed with its fee charged) with the bank it landed in; a transaction
+//     whose first signature landed in an ancestor of (or in) the executing bank, or in a
+//     rooted bank of the last 150 slots, is refused as already_processed and changes nothing.
+//     The same transaction may land once on each of two forks.
+//
+//     root ── 10 ── 11 ── 12          a transfer in 12 is invisible to 13;
+//              └─── 13                set_root(11) folds 10, 11, and drops 13.
+//
+// Memory: everything is sized by forks_config in the constructor (std::invalid_argument on
+// a bad config) and nothing allocates afterwards: accounts (max_accounts), versions held by
+// unrooted banks (max_versions), live banks (max_banks), signature statuses (max_statuses),
+// rooted blockhash history. A transaction that would need more than is left is refused as
+// account_table_full and changes nothing (counted); stats() says how full each table is.
+//
+// Threads
+//   - Quiescent (one thread, no execute() in flight on any bank): credit(), new_bank(),
+//     freeze(), mark_dead(), set_root(), and every read of bank_info. The node calls them at
+//     slot boundaries (the replay tile, or the leader after its bank tiles drained).
+//   - Hot path (any number of threads, one unfrozen bank each or the same one):
+//       held_locks held;
+//       if (forks.try_lock(tx, held)) { r = forks.execute(bank, tx, counters); forks.unlock(held); }
+//     Locks are per account stripe, as in txn::bank (writable exclusive, readonly shared, all or
+//     nothing); a transaction touches only the versions and statuses of accounts and a
+//     signature its locks cover (the same signature means the same fee payer), so disjoint
+//     transactions run in parallel without data races.
+//   - balance() may be called under the account's lock, from the quiescent thread, or from
+//     any thread at any time (the HTTP API): such a read retries while a set_root is folding
+//     and so always returns a value the account had on that bank's fork.
+// Failures: the hot path is noexcept and returns a txn::tx_result; quiescent calls return
+// false or no_bank on bad arguments or full tables and change nothing then.
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include <riptide/crypto/types.hpp>
+#include <riptide/txn/account_locks.hpp>
+#include <riptide/txn/bank.hpp>
+#include <riptide/txn/transaction.hpp>
+
+namespace riptide::bank {
+
+using block_id = crypto::hash32;
+using bank_index = std::uint32_t;  // a live bank's place in the fork table (reused after it is dropped)
+inline constexpr bank_index no_bank = 0xFFFF'FFFFU;
+
+struct forks_config {
+  std::size_t max_accounts = std::size_t{1} << 20;  // distinct accounts ever (>= 1, <= 2^30)
+  std::size_t max_banks = 1024;                     // live banks, root included ([2, 4096])
+  std::size_t max_versions = std::size_t{1} << 20;  // account versions of unrooted banks (>= 64)
+  std::size_t max_statuses = std::size_t{1} << 19;  // landed signatures kept (>= 64, <= 2^30)
+  std::size_t lock_stripes = std::size_t{1} << 14;  // lock words; rounded up to a power of two
+  std::uint64_t lamports_per_signature = 5000;
+  std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // table layout only, never a result
+};
+
+struct bank_info {
+  std::uint64_t slot = 0;
+  std::uint64_t parent_slot = 0;  // the parent's slot (the genesis root: 0)
+  bank_index parent = no_bank;
+  block_id id{};
+  crypto::hash32 blockhash{};  // the block's last PoH hash (frozen banks; the root at genesis:
+                               // the chain start hash)
+  crypto::hash32 bank_hash{};  // frozen banks
+  std::uint64_t tick_height = 0;
+  bool frozen = false;
+  bool dead = false;
+  std::uint64_t changed_accounts = 0;  // accounts with a version in this bank
+  std::uint64_t landed = 0;            // transactions that landed (statuses)
+};
+
+struct forks_stats {
+  std::size_t banks = 0, max_banks = 0;
+  std::size_t accounts = 0, max_accounts = 0;
+  std::size_t versions = 0, max_versions = 0;
+  std::size_t statuses = 0, max_statuses = 0;
+  std::uint64_t refused_full = 0;   // account_table_full results
+  std::uint64_t roots = 0;          // set_root calls that moved the root
+  std::uint64_t pruned_banks = 0;   // banks dropped by set_root (not on the rooted path)
+  std::uint64_t rooted_slot = 0;
+  std::uint64_t status_rebuilds = 0;  // times the status table was rebuilt without tombstones
+};
+
+class bank_forks {
+ public:
+  // The genesis root: a frozen bank for "before slot 0" (slot 0, blockhash = start_hash), so
+  // slot 0's block is its child. Throws std::invalid_argument on a bad config.
+  bank_forks(const forks_config& config, const crypto::hash32& start_hash);
+  bank_forks(const bank_forks&) = delete;
+  bank_forks& operator=(const bank_forks&) = delete;
+  ~bank_forks();
+
+  // ---- quiescent
+  // Adds to a rooted balance (genesis funding). False if the store is full or the supply
+  // would exceed 2^64 - 1.
+  [[nodiscard]] bool credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept;
+  // A child of `parent` (frozen, not dead) for block `id` at `slot` (> the parent's slot; the
+  // genesis root's first child may have slot 0). no_bank if the parent is not a live frozen
+  // bank, the slot does not follow it, a bank with this block id exists, or max_banks are live.
+  [[nodiscard]] bank_index new_bank(bank_index parent, std::uint64_t slot, const block_id& id) noexcept;
+  // Ends the block: records its last PoH hash (the blockhash its children see) and tick
+  // height, computes and returns its bank hash (txn::bank_hasher over the accounts the block
+  // changed with their values in this bank, then last_poh). False on a bank that is not live,
+  // frozen already, or dead.
+  [[nodiscard]] bool freeze(bank_index bank, const crypto::hash32& last_poh, std::uint64_t tick_height,
+                            crypto::hash32& bank_hash) noexcept;
+  // A block that failed replay: it can never be frozen, nor parent anything. Its versions
+  // and statuses are dropped now; the bank stays (so its block id is known) until set_root
+  // prunes it.
+  void mark_dead(bank_index bank) noexcept;
+  // Makes `bank` (frozen, live, descending from the root) the root: folds, prunes, frees
+  // (see the top). False, changing nothing, otherwise.
+  [[nodiscard]] bool set_root(bank_index bank) noexcept;
+
+  [[nodiscard]] bank_index root() const noexcept { return root_; }
+  [[nodiscard]] bank_index find(const block_id& id) const noexcept;
+  // A live bank's facts (bank must be live).
+  [[nodiscard]] const bank_info& info(bank_index bank) const noexcept;
+  [[nodiscard]] bool live(bank_index bank) const noexcept;
+  // true iff a is b or one of b's unrooted ancestors (the root counts as an ancestor of all).
+  [[nodiscard]] bool is_ancestor(bank_index a, bank_index b) const noexcept;
+  // Live banks, in table order.
+  [[nodiscard]] std::vector<bank_index> banks() const;
+  [[nodiscard]] forks_stats stats() const noexcept;
+  [[nodiscard]] std::uint64_t total_supply() const noexcept { return total_supply_; }
+
+  // ---- hot path
+  [[nodiscard]] bool try_lock(const txn::transaction_view& tx, txn::held_locks& held) noexcept;
+  void unlock(txn::held_locks& held) noexcept;
+  // Executes tx on `bank` (live, not frozen, not dead; the caller holds tx's locks), with the
+  // rules of txn::bank (header there) plus: recent blockhash per fork, then already_processed
+  // per fork, then capacity (account_table_full: nothing changed). On ok or a failure that
+  // charged the fee, the signature lands in `bank`.
+  txn::tx_result execute(bank_index bank, const txn::transaction_view& tx,
+                         txn::execution_counters& counters) noexcept;
+  // The balance of key as `bank` sees it (see Threads).
+  [[nodiscard]] std::uint64_t balance(bank_index bank, const crypto::pubkey& key) const noexcept;
+
+ private:
+  struct account_entry;
+  struct version;
+  struct status_entry;
+  struct bank_slot;
+
+  [[nodiscard]] std::uint64_t key_hash(const crypto::pubkey& key) const noexcept;
+  [[nodiscard]] account_entry* find_account(const crypto::pubkey& key) const noexcept;
+  [[nodiscard]] account_entry* find_or_insert_account(const crypto::pubkey& key) noexcept;
+  [[nodiscard]] std::uint64_t read(bank_index bank, const account_entry& entry) const noexcept;
+  [[nodiscard]] bool has_version(bank_index bank, const account_entry& entry) const noexcept;
+  [[nodiscard]] bool recent_blockhash(bank_index bank, const crypto::hash32& hash) const noexcept;
+  [[nodiscard]] bool landed(bank_index bank, std::span<const std::uint8_t> signature) const noexcept;
+  [[nodiscard]] bool reserve(std::atomic<std::size_t>& used, std::size_t max, std::size_t n) noexcept;
+  void write(bank_index bank, account_entry& entry, std::uint64_t lamports) noexcept;
+  void add_status(bank_index bank, std::span<const std::uint8_t> signature) noexcept;
+  void drop_bank_state(bank_index bank, bool fold) noexcept;
+  void free_bank(bank_index bank) noexcept;
+  void expire_statuses() noexcept;
+  void rebuild_statuses() noexcept;
+  [[nodiscard]] std::uint64_t* ancestors(bank_index bank) noexcept {
+    return ancestor_bits_.get() + std::size_t{bank} * ancestor_words_;
+  }
+  [[nodiscard]] const std::uint64_t* ancestors(bank_index bank) const noexcept {
+    return ancestor_bits_.get() + std::size_t{bank} * ancestor_words_;
+  }
+
+  forks_config config_;
+  std::size_t account_mask_ = 0, status_mask_ = 0;
+  std::unique_ptr<txn::account_locks> locks_;
+  std::unique_ptr<account_entry[]> accounts_;
+  // Versions: a pool; free ones are a ring of indices (popped by execute through free_head_,
+  // pushed back by set_root), reserved before use so a transaction never runs out midway.
+  std::unique_ptr<version[]> versions_;
+  std::unique_ptr<std::uint32_t[]> free_versions_;
+  std::atomic<std::size_t> free_head_{0};
+  std::size_t free_tail_ = 0;  // quiescent side
+  std::atomic<std::size_t> versions_used_{0};
+  std::unique_ptr<status_entry[]> statuses_;
+  std::atomic<std::size_t> statuses_used_{0};  // ready entries (and claims in flight)
+  std::size_t status_tombstones_ = 0;
+  // rebuild_statuses() scratch, sized at construction: the live statuses, and where each
+  // table index went.
+  struct status_copy;
+  std::unique_ptr<status_copy[]> status_scratch_;
+  std::unique_ptr<std::uint32_t[]> status_moved_;
+  std::unique_ptr<bank_slot[]> banks_;
+  std::unique_ptr<std::uint64_t[]> ancestor_bits_;
+  std::size_t ancestor_words_ = 0;
+  std::vector<bank_index> free_banks_;  // reserved at construction
+  std::size_t live_banks_ = 0;
+  bank_index root_ = no_bank;
+  // Rooted banks' statuses stay findable for max_age_slots: (slot, first status) per rooted
+  // bank, oldest first, a ring of max_banks + max_age_slots entries.
+  struct rooted_statuses {
+    std::uint64_t slot = 0;
+    std::uint32_t head = 0;
+  };
+  std::vector<rooted_statuses> rooted_statuses_;
+  std::size_t rooted_statuses_head_ = 0, rooted_statuses_count_ = 0;
+  txn::blockhash_queue rooted_hashes_;
+  std::atomic<std::uint64_t> fold_generation_{0};  // odd while set_root folds (see balance)
+  std::atomic<std::size_t> num_accounts_{0};
+  std::atomic<std::uint64_t> refused_full_{0};
+  std::uint64_t total_supply_ = 0;
+  std::uint64_t roots_ = 0, pruned_banks_ = 0, status_rebuilds_ = 0;
+};
+
+}  // namespace riptide::bank

@@ -1,0 +1,241 @@
+#pragma once
+// Replay: the one function that applies a slot's ledger records to a bank. Everything that
+// re-executes a slot goes through it: a follower replaying what the leader sent
+// (tvu::replay_tile), a node rebuilding its bank from its own ledger at start
+// (replay_ledger below), and `riptide ledger verify`. So every node computes identical bank
+// hashes through the same code, and a ledger that verifies is one a node would resume.
+//
+// What a slot is: its ledger records, each encoded as on disk (ledger::encode_record: header
+// with crc32c, payload, zero padding to 8), concatenated (the *slot stream*):
+//
+//   slot 0 of a chain:  [chain_start slot_meta] [start_state] [entry_batch]* [slot_end slot_meta]
+//   any other slot:                                           [entry_batch]* [slot_end slot_meta]
+//
+// replay() does, in this order:
+//   1. Checks that do not touch the bank: every record parses (ledger::parse_record, no
+//      trailing bytes) and carries `slot`; the chain start is the very first record of slot 0
+//      and matches the configured timing and start hash; the start state is the second and
+//      decodes (and, unless the replayer credits it, lists exactly the configured accounts);
+//      every entry batch decodes; ticks come every hashes_per_tick hashes (no entry passes a
+//      due tick) and the slot holds exactly ticks_per_slot of them, ending on its last tick;
+//      every transaction parses, has a tx_result byte, and its signatures verify; each mixin
+//      is crypto::entry_mixin of its entry's signatures; the PoH chain re-hashes from the last
+//      hash (crypto::verify_entries, the multi-lane path, on poh_threads cores); the slot_end
+//      carries the chain's last hash, the tick height and the timing. The first failure is
+//      reported, in this order: record by record (parse, slot, chain start, start state,
+//      batch, ticks, transaction parse and result byte, mixin), then the tick count, PoH, the
+//      slot end, and last the signatures (the costliest check runs only on a slot that is
+//      otherwise sound).
+//   2. Execution against the bank, as the leader's bank tiles did it: slot 0 credits the start
+//      state first when the replayer is the one that funds the bank (a tool with only the
+//      ledger); each transaction is locked, executed and unlocked in ledger order and its
+//      result compared with the recorded result byte; then the bank hash (bank::bank_hash over
+//      the accounts changed in the slot and the slot's last PoH hash, which is what the
+//      leader's slot_delta writes) is compared with the slot_end's when that is non-zero (zero
+//      means the leader did not know it); then bank.begin_slot() and
+//      bank.register_blockhash(slot, last hash), as at every slot end on the leader.
+//   On success the chain state advances (next_slot() = slot + 1, last_hash(), tick_height())
+//   and records() lists the slot's records, views into `stream`, in stream order: append each
+//   with ledger.append(v.type, v.slot, v.payload) and the follower's ledger is byte-identical
+//   to the leader's record by record.
+//   On a failure in step 1 nothing changed: the caller may retry the slot with other bytes
+//   (say, after repair). A failure in step 2 (result_mismatch, bank_hash_mismatch,
+//   bad_start_state when crediting) leaves the bank with part of the slot applied: dead()
+//   becomes true and every later replay() fails with dead_chain. The caller stops following
+//   that chain and logs it.
+//
+// Contract
+//   - Pure: no threads, no I/O, no clocks (verify_entries may fan out over poh_threads
+//     threads of its own and joins them before returning). One thread owns a replayer and
+//     its bank while it replays (the bank's slot-boundary calls need quiescence).
+//   - Memory: the record list, the slot's decoded entries and PoH entries, the signature list
+//     and a pubkey cache are allocated in the constructor from slot_replay_limits. On success
+//     replay() of a slot other than 0 allocates nothing unless a slot exceeds those limits
+//     (then the list grows once and stays grown: the limits are sizes, not rules). The detail
+//     string allocates only on failure. records() views stay valid while `stream` lives and
+//     until the next replay().
+//   - Failures: replay() is noexcept apart from the failure detail and slot 0's start state
+//     (std::bad_alloc there would terminate); the constructor throws std::invalid_argument on
+//     a bad config.
+//   - replay_ledger() replays a whole ledger through one replayer; slot_stream() copies a
+//     slot's records out of a ledger's mapping, byte for byte. Both allocate (start-up, tools).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <riptide/crypto/poh.hpp>
+#include <riptide/crypto/schnorr.hpp>
+#include <riptide/crypto/types.hpp>
+#include <riptide/ledger/entry_codec.hpp>
+#include <riptide/ledger/ledger.hpp>
+#include <riptide/txn/bank.hpp>
+
+namespace riptide::bank {
+
+enum class replay_error : std::uint8_t {
+  none,
+  bad_record,              // parse_record failed, trailing bytes, or a record type not in slots
+  wrong_slot,              // a record's slot != the slot being replayed
+  unexpected_chain_start,  // a chain start anywhere but first in slot 0 of a fresh chain
+  missing_chain_start,     // slot 0 of a fresh chain does not begin with the chain start
+  bad_chain_start,         // chain start timing, hash, tick height or bank hash not as expected
+  bad_start_state,         // slot 0's second record is not a start state that decodes, lists
+                           // other accounts than configured, or cannot be credited
+  bad_entry_batch,         // ledger::decode_batch rejected a batch
+  poh_mismatch,            // an entry's hash is not what re-hashing from its predecessor gives
+  bad_tick,                // hashes per tick, an entry past a due tick, ticks per slot
+  bad_mixin,               // mixin != entry_mixin(signatures of the entry's transactions)
+  tx_parse,                // a transaction does not parse
+  bad_signature,           // a transaction's signatures do not verify
+  result_mismatch,         // a recorded result byte is not a tx_result, or re-execution differs
+  missing_slot_end,        // the stream ends before a slot_end record
+  bad_slot_end,            // slot_meta does not decode, is not a slot end, or its hash, tick
+                           // height or timing differs from the replayed chain
+  records_after_slot_end,  // bytes or records after the slot_end
+  bank_hash_mismatch,      // the slot_end's (non-zero) bank hash differs from the replayed one
+  wrong_parent,            // slot != next_slot(), or parent != the last replayed slot
+  dead_chain,              // an earlier replay failed during execution; the bank is partial
+};
+constexpr std::size_t replay_error_count = static_cast<std::size_t>(replay_error::dead_chain) + 1;
+// The enumerator's name, for logs and metric labels. Never null.
+[[nodiscard]] const char* to_string(replay_error error) noexcept;
+
+struct replay_chain_config {
+  std::uint64_t hashes_per_tick = 0;  // as the chain start says (0 counts as 1, as in poh)
+  std::uint64_t ticks_per_slot = 64;  // > 0
+  crypto::hash32 start_hash{};        // the chain start (a cluster's genesis hash)
+  // The fee and the balances the bank holds before slot 0 (accounts in
+  // ledger::sort_start_state order). A node credits them itself (genesis funding) before any
+  // tile runs; slot 0's start_state record must then say exactly this. With
+  // credit_start_state the replayer instead credits the bank with whatever the record lists
+  // (`ledger verify`: the ledger is all it has; read_start_state() gives the fee to build the
+  // bank with), and only the fee is compared.
+  ledger::start_state start_state;
+  bool credit_start_state = false;
+  // Ignore the chain start's hash (the replayer takes it from the ledger): a tool that has no
+  // genesis. The timing is then taken from the chain start as well.
+  bool any_start_hash = false;
+  unsigned poh_threads = 1;  // cores for the PoH re-hash of one slot (>= 1)
+};
+
+// Sizes, allocated at construction (see Memory above).
+struct slot_replay_limits {
+  std::size_t max_records_per_slot = 1024;
+  std::size_t max_entries_per_slot = 16384;  // ticks and mixin entries
+  std::size_t max_txs_per_entry = 4096;      // signatures of one entry (mixin check)
+  std::size_t pubkey_cache_entries = 1 << 14;
+};
+
+struct slot_replay_result {
+  replay_error error = replay_error::none;
+  std::string detail;  // where and why (empty on success)
+  std::uint64_t records = 0, entries = 0, ticks = 0, hashes = 0, txs = 0, failed_txs = 0;
+  std::array<std::uint64_t, txn::tx_result_count> txs_by_result{};  // index = recorded tx_result
+  crypto::hash32 bank_hash{};  // what this node computed (zero if execution did not finish)
+  bool bank_hash_checked = false;  // the slot end carried a (non-zero) bank hash to compare
+  [[nodiscard]] bool ok() const noexcept { return error == replay_error::none; }
+};
+
+class slot_replayer {
+ public:
+  // `bank` holds config.start_state already (nothing else), or nothing at all with
+  // credit_start_state; the constructor calls bank.begin_slot() so the genesis credits are
+  // not counted as slot 0's changes. max_accounts_per_slot is the live ledger tile's
+  // slot_delta capacity: a leader whose slot changed more accounts writes a zero (unknown)
+  // bank hash, which is not compared; the replayer's own hash is exact at any size
+  // (bank::bank_hash), so the value only has to be > 0. Throws std::invalid_argument if
+  // ticks_per_slot or max_accounts_per_slot is 0.
+  slot_replayer(txn::bank& bank, const replay_chain_config& config,
+                std::size_t max_accounts_per_slot, const slot_replay_limits& limits = {});
+  slot_replayer(const slot_replayer&) = delete;
+  slot_replayer& operator=(const slot_replayer&) = delete;
+
+  // Replays one slot stream (see the top of this file). `parent` of slot 0 is 0.
+  slot_replay_result replay(std::uint64_t slot, std::uint64_t parent,
+                            std::span<const std::uint8_t> stream) noexcept;
+
+  // The last successful replay's records (empty after a failure).
+  [[nodiscard]] std::span<const ledger::record_view> records() const noexcept {
+    return {records_.data(), records_.size()};
+  }
+  [[nodiscard]] std::uint64_t next_slot() const noexcept { return next_slot_; }
+  [[nodiscard]] const crypto::hash32& last_hash() const noexcept { return last_hash_; }
+  [[nodiscard]] std::uint64_t tick_height() const noexcept { return tick_height_; }
+  [[nodiscard]] bool dead() const noexcept { return dead_; }
+  [[nodiscard]] const replay_chain_config& config() const noexcept { return config_; }
+
+ private:
+  replay_error check(std::uint64_t slot, std::span<const std::uint8_t> stream,
+                     slot_replay_result& r) noexcept;
+  replay_error check_entry(const ledger::decoded_entry& d, std::uint64_t slot,
+                           slot_replay_result& r) noexcept;
+  replay_error check_poh(std::uint64_t slot, slot_replay_result& r) noexcept;
+  replay_error execute(std::uint64_t slot, slot_replay_result& r) noexcept;
+
+  txn::bank& bank_;
+  replay_chain_config config_;
+  std::uint64_t hashes_per_tick_;  // config's, 0 -> 1
+  crypto::pubkey_cache keys_;
+  std::vector<ledger::record_view> records_;
+  std::vector<ledger::decoded_entry> decoded_;   // the slot's entries, in order
+  std::vector<crypto::poh_entry> poh_;           // the same, for verify_entries
+  std::vector<crypto::signature> sigs_;          // one entry's signatures
+  ledger::start_state state_;                    // slot 0's start state, as decoded
+  ledger::slot_meta slot_end_{};
+  txn::execution_counters counters_{};
+  std::uint64_t next_slot_ = 0;
+  crypto::hash32 last_hash_{};
+  std::uint64_t tick_height_ = 0;
+  bool dead_ = false;
+};
+
+// The records of `slot` in `lg`, each exactly as on disk, concatenated (empty if the slot is
+// not in the ledger). Allocates; not for hot paths.
+[[nodiscard]] std::vector<std::uint8_t> slot_stream(const ledger::ledger& lg, std::uint64_t slot);
+
+// What replaying a whole ledger found.
+struct ledger_replay_result {
+  replay_error error = replay_error::none;
+  std::string detail;             // the failing slot's why (empty when ok)
+  std::uint64_t slots = 0;        // complete slots replayed
+  std::uint64_t records = 0, entries = 0, ticks = 0, hashes = 0, txs = 0;
+  std::array<std::uint64_t, txn::tx_result_count> txs_by_result{};
+  std::uint64_t bank_hashes = 0;  // slot ends whose (non-zero) bank hash was compared
+  // The last slot when it has no slot end (a node stopped mid-slot; find_resume_point cuts
+  // it at start): not replayed, and not a failure.
+  bool partial_tail = false;
+  std::uint64_t partial_slot = 0, partial_records = 0;
+  [[nodiscard]] bool ok() const noexcept { return error == replay_error::none; }
+};
+
+// Slot 0's start state as `lg` holds it (the record after the chain start); nullopt when the
+// ledger has none that decodes. For a tool that must build the bank before replaying.
+[[nodiscard]] std::optional<ledger::start_state> read_start_state(const ledger::ledger& lg);
+
+// What a node rebuilds besides its bank when it resumes a ledger, so that replay protection
+// survives a restart (read from the ledger, nothing executed):
+//   - the blockhashes of the last `slots` complete slots (slot end hashes; slot 0's chain
+//     start hash too when it is that recent), oldest first;
+//   - the first signature of every transaction that landed (recorded ok, or failed with its
+//     fee charged) in slots >= from_slot, in ledger order.
+struct slot_blockhash {
+  std::uint64_t slot = 0;
+  crypto::hash32 hash{};
+};
+[[nodiscard]] std::vector<slot_blockhash> recent_blockhashes(const ledger::ledger& lg, std::size_t slots);
+void for_each_landed_signature(const ledger::ledger& lg, std::uint64_t from_slot,
+                               const std::function<void(std::uint64_t slot, const crypto::signature&)>& fn);
+
+// Replays every complete slot of `lg`, in order, through `replayer` (which must be fresh: its
+// next slot is 0), stopping at the first failure. `progress` (may be empty) is called after
+// each slot with the fraction of the ledger's records done.
+ledger_replay_result replay_ledger(const ledger::ledger& lg, slot_replayer& replayer,
+                                   const std::function<void(double)>& progress = {});
+
+}  // namespace riptide::bank
