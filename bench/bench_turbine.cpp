@@ -31,6 +31,7 @@
 namespace {
 
 using namespace riptide::shred;
+using riptide::epoch::stake_entry;
 
 constexpr std::uint32_t fanout = 200;
 constexpr std::uint32_t shreds_per_slot = 128;  // 64 data + 64 coding
@@ -41,9 +42,9 @@ void pin() {
   if (!cpus.empty()) riptide::util::pin_current_thread(cpus[0]);
 }
 
-std::vector<turbine_node> make_cluster(std::size_t n) {
+std::vector<stake_entry> make_cluster(std::size_t n) {
   riptide::util::xoshiro256ss rng(n);
-  std::vector<turbine_node> nodes(n);
+  std::vector<stake_entry> nodes(n);
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t b = 0; b < nodes[i].id.size(); b += 8) {
       const std::uint64_t w = rng.next();
@@ -64,7 +65,7 @@ struct shred_id {
   const riptide::crypto::pubkey* leader;
 };
 
-shred_id shred_at(const std::vector<turbine_node>& nodes, std::uint64_t s) {
+shred_id shred_at(const std::vector<stake_entry>& nodes, std::uint64_t s) {
   const std::uint64_t slot = s / shreds_per_slot;
   const auto within = static_cast<std::uint32_t>(s % shreds_per_slot);
   const std::size_t leader = (slot / slots_per_leader * 7) % nodes.size() / 10 * 10;  // staked

@@ -9,12 +9,12 @@
 #include <fmt/format.h>
 
 #include <riptide/crypto/keyfile.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/net/net_tile.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
 #include <riptide/rpc/http_api.hpp>
-#include <riptide/shred/leader_schedule.hpp>
 #include <riptide/shred/turbine.hpp>
 #include <riptide/tpu/bank_tile.hpp>
 #include <riptide/tpu/chain_board.hpp>
@@ -100,7 +100,7 @@ struct node::impl {
   // Turbine and repair (a cluster with a genesis): who leads, the tree, the peers.
   node_role role = node_role::standalone;
   std::string role_note;
-  std::unique_ptr<shred::leader_schedule> schedule;
+  std::unique_ptr<epoch::leader_schedule> schedule;
   std::unique_ptr<shred::turbine_cluster> turbine;
   std::vector<net::endpoint> tvu_contacts;  // by turbine cluster index
   std::vector<crypto::pubkey> peer_ids;     // genesis order
@@ -179,9 +179,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   if (cluster_genesis && cfg.tvu.enabled) {
     const auto& g = *cluster_genesis;
-    std::vector<shred::turbine_node> stakes;
+    std::vector<epoch::stake_entry> stakes;
     for (const auto& val : g.validators) stakes.push_back({val.id, val.stake});
-    m.schedule = std::make_unique<shred::leader_schedule>(stakes, 0, g.slots_per_epoch);
+    m.schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(stakes), 0, g.slots_per_epoch);
     const auto leaders = m.schedule->group_leaders();
     const bool one_leader = std::all_of(leaders.begin(), leaders.end(),
                                         [&](const crypto::pubkey& k) { return k == leaders.front(); });

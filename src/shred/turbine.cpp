@@ -20,11 +20,6 @@ std::uint64_t load_le64(const std::uint8_t* p) noexcept {
   return v;
 }
 
-bool canonical_less(const turbine_node& a, const turbine_node& b) noexcept {
-  if (a.stake != b.stake) return a.stake > b.stake;
-  return a.id < b.id;
-}
-
 }  // namespace
 
 crypto::hash32 turbine_seed(std::uint64_t slot, std::uint32_t shred_index,
@@ -39,43 +34,35 @@ crypto::hash32 turbine_seed(std::uint64_t slot, std::uint32_t shred_index,
 
 // --- turbine_cluster -----------------------------------------------------------------------
 
-turbine_cluster::turbine_cluster(std::span<const turbine_node> nodes)
-    : nodes_(nodes.begin(), nodes.end()) {
-  if (nodes_.size() >= turbine_npos)
-    throw std::invalid_argument("turbine cluster: too many nodes");
-  std::sort(nodes_.begin(), nodes_.end(), canonical_less);
-
-  by_id_.resize(nodes_.size());
-  for (std::uint32_t i = 0; i < size(); ++i) by_id_[i] = i;
-  std::sort(by_id_.begin(), by_id_.end(),
-            [this](std::uint32_t a, std::uint32_t b) { return nodes_[a].id < nodes_[b].id; });
-  for (std::size_t i = 1; i < by_id_.size(); ++i)
-    if (nodes_[by_id_[i - 1]].id == nodes_[by_id_[i]].id)
-      throw std::invalid_argument("turbine cluster: duplicate node id");
-
-  for (const auto& n : nodes_) {
-    if (n.stake == 0) break;
-    if (n.stake > UINT64_MAX - total_stake_)
-      throw std::invalid_argument("turbine cluster: total stake exceeds 2^64-1");
-    total_stake_ += n.stake;
-    ++staked_count_;
-  }
+turbine_cluster::turbine_cluster(std::span<const epoch::stake_entry> members)
+    : stakes_(members), nodes_(stakes_.entries().begin(), stakes_.entries().end()) {
+  // stakes_ has refused an id listed twice and more members than a u32 index can number
+  // (turbine_npos excluded). The zero-stake members follow the staked ones, by id (the
+  // canonical order among equal stakes).
+  for (const auto& m : members)
+    if (m.stake == 0) nodes_.push_back(m);
+  std::sort(nodes_.begin() + staked_count(), nodes_.end(), epoch::canonical_before);
 
   // Fenwick tree in O(n): each entry pushes its partial sum to its parent.
-  fenwick_.assign(std::size_t{staked_count_} + 1, 0);
-  for (std::uint32_t i = 1; i <= staked_count_; ++i) {
+  const std::uint32_t staked = staked_count();
+  fenwick_.assign(std::size_t{staked} + 1, 0);
+  for (std::uint32_t i = 1; i <= staked; ++i) {
     fenwick_[i] += nodes_[i - 1].stake;
     const std::uint32_t parent = i + (i & (0u - i));
-    if (parent <= staked_count_) fenwick_[parent] += fenwick_[i];
+    if (parent <= staked) fenwick_[parent] += fenwick_[i];
   }
 }
 
 std::uint32_t turbine_cluster::index_of(const crypto::pubkey& id) const noexcept {
-  const auto it = std::lower_bound(by_id_.begin(), by_id_.end(), id,
-                                   [this](std::uint32_t i, const crypto::pubkey& key) {
-                                     return nodes_[i].id < key;
+  if (const auto staked = stakes_.index_of(id)) return *staked;
+  // The zero-stake tail is sorted by id.
+  const auto unstaked = nodes_.begin() + staked_count();
+  const auto it = std::lower_bound(unstaked, nodes_.end(), id,
+                                   [](const epoch::stake_entry& n, const crypto::pubkey& key) {
+                                     return n.id < key;
                                    });
-  return (it != by_id_.end() && nodes_[*it].id == id) ? *it : turbine_npos;
+  return (it != nodes_.end() && it->id == id) ? static_cast<std::uint32_t>(it - nodes_.begin())
+                                              : turbine_npos;
 }
 
 // --- turbine_tree --------------------------------------------------------------------------

@@ -35,13 +35,13 @@ shred::turbine_shred_type turbine_type(const shred::shred_view& v) noexcept {
 // The epoch's leader schedule as the resolver's leader_lookup.
 class tvu_tile::schedule_lookup final : public shred::leader_lookup {
  public:
-  explicit schedule_lookup(const shred::leader_schedule& schedule) : schedule_(schedule) {}
+  explicit schedule_lookup(const epoch::leader_schedule& schedule) : schedule_(schedule) {}
   std::optional<crypto::pubkey> leader_for_slot(std::uint64_t slot) const noexcept override {
     return schedule_.leader_for_slot(slot);
   }
 
  private:
-  const shred::leader_schedule& schedule_;
+  const epoch::leader_schedule& schedule_;
 };
 
 // Repair packets (requests this node sends, responses it serves): to the peer's repair port.
@@ -93,7 +93,7 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
                    util::spsc_ring<util::frag_desc>& tx_release,
                    util::spsc_ring<completed_slot>& out,
                    util::spsc_ring<completed_slot>& out_release,
-                   const shred::leader_schedule& schedule, const shred::turbine_cluster& cluster,
+                   const epoch::leader_schedule& schedule, const shred::turbine_cluster& cluster,
                    const crypto::pubkey& self, std::span<const net::endpoint> contacts,
                    const tvu_repair_links* repair)
     : util::tile(std::move(name)),

@@ -76,7 +76,6 @@
 // RIPTIDE_DELIVERY_THREADS (default 2: the scenarios are independent simulations).
 
 #include <riptide/shred/fec_resolver.hpp>
-#include <riptide/shred/leader_schedule.hpp>
 #include <riptide/shred/repair.hpp>
 #include <riptide/shred/repair_service.hpp>
 #include <riptide/shred/shred.hpp>
@@ -87,6 +86,7 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/util/prng.hpp>
 
 #include <gtest/gtest.h>
@@ -202,13 +202,13 @@ struct figures {
 // The schedule as the resolvers' leader_lookup.
 class schedule_lookup final : public leader_lookup {
  public:
-  explicit schedule_lookup(const leader_schedule& schedule) : schedule_(schedule) {}
+  explicit schedule_lookup(const epoch::leader_schedule& schedule) : schedule_(schedule) {}
   std::optional<crypto::pubkey> leader_for_slot(std::uint64_t slot) const noexcept override {
     return schedule_.leader_for_slot(slot);
   }
 
  private:
-  const leader_schedule& schedule_;
+  const epoch::leader_schedule& schedule_;
 };
 
 struct collecting_sink final : shred_sink {
@@ -258,7 +258,7 @@ class simulation {
  public:
   explicit simulation(const scenario& sc) : sc_(sc), rng_(sc.seed * 0x9E3779B97F4A7C15ull + 11) {
     const std::size_t n = sc.nodes;
-    std::vector<turbine_node> members;
+    std::vector<epoch::stake_entry> members;
     for (std::size_t i = 0; i < n; ++i) {
       nodes_.push_back(std::make_unique<node>());
       nodes_[i]->key = key_for(1, i);
@@ -268,7 +268,7 @@ class simulation {
     cluster_ = std::make_unique<turbine_cluster>(members);
     tree_ = std::make_unique<turbine_tree>(*cluster_, sc.fanout);
     const std::uint64_t epoch_slots = std::max<std::uint64_t>(slots_per_epoch, sc.slots + 1);
-    schedule_ = std::make_unique<leader_schedule>(members, 0, epoch_slots);
+    schedule_ = std::make_unique<epoch::leader_schedule>(epoch::stakes(members), 0, epoch_slots);
     lookup_ = std::make_unique<schedule_lookup>(*schedule_);
     node_of_canonical_.resize(n);
     for (std::size_t i = 0; i < n; ++i) peer_keys_.push_back(nodes_[i]->key.public_key());
@@ -726,7 +726,7 @@ class simulation {
   crypto::keypair impostor_;
   std::unique_ptr<turbine_cluster> cluster_;
   std::unique_ptr<turbine_tree> tree_;  // one for the whole simulation: it runs on one thread
-  std::unique_ptr<leader_schedule> schedule_;
+  std::unique_ptr<epoch::leader_schedule> schedule_;
   std::unique_ptr<schedule_lookup> lookup_;
   std::vector<std::uint32_t> node_of_canonical_;
   std::map<crypto::pubkey, std::uint32_t> node_of_key_;

@@ -18,6 +18,7 @@
 namespace {
 
 using namespace riptide::shred;
+using riptide::epoch::stake_entry;
 using riptide::crypto::pubkey;
 
 pubkey key_from(std::uint64_t seed) {
@@ -32,10 +33,10 @@ pubkey key_from(std::uint64_t seed) {
 
 // n nodes with varied stakes (some equal, to exercise the id tie-break) and `zero` of them
 // unstaked.
-std::vector<turbine_node> make_nodes(std::size_t n, std::size_t zero = 0,
-                                     std::uint64_t salt = 0) {
+std::vector<stake_entry> make_nodes(std::size_t n, std::size_t zero = 0,
+                                    std::uint64_t salt = 0) {
   riptide::util::xoshiro256ss rng(salt + 12345);
-  std::vector<turbine_node> nodes(n);
+  std::vector<stake_entry> nodes(n);
   for (std::size_t i = 0; i < n; ++i) {
     nodes[i].id = key_from(salt * 1'000'003 + i);
     nodes[i].stake = i < zero ? 0 : 1 + rng.next() % 50 * 1'000'000;
@@ -83,20 +84,20 @@ std::array<std::uint8_t, 32> reference_seed(std::uint64_t slot, std::uint32_t in
 }
 
 // The shuffle as a list of node ids.
-std::vector<pubkey> reference_shuffle(std::vector<turbine_node> nodes, std::uint64_t slot,
+std::vector<pubkey> reference_shuffle(std::vector<stake_entry> nodes, std::uint64_t slot,
                                       std::uint32_t index, std::uint8_t type,
                                       const pubkey& leader) {
-  std::sort(nodes.begin(), nodes.end(), [](const turbine_node& a, const turbine_node& b) {
+  std::sort(nodes.begin(), nodes.end(), [](const stake_entry& a, const stake_entry& b) {
     return a.stake != b.stake ? a.stake > b.stake : a.id < b.id;
   });
-  std::erase_if(nodes, [&](const turbine_node& n) { return n.id == leader; });
+  std::erase_if(nodes, [&](const stake_entry& n) { return n.id == leader; });
   const auto seed = reference_seed(slot, index, type, leader);
   reference_rng rng{};
   for (int w = 0; w < 4; ++w)
     for (int b = 7; b >= 0; --b) rng.s[w] = (rng.s[w] << 8) | seed[8 * w + b];
 
   std::vector<pubkey> out;
-  std::vector<turbine_node> staked, zero;
+  std::vector<stake_entry> staked, zero;
   for (const auto& n : nodes) (n.stake ? staked : zero).push_back(n);
   std::uint64_t remaining = 0;
   for (const auto& n : staked) remaining += n.stake;
@@ -310,7 +311,7 @@ TEST(turbine_tree, children_copy_reports_the_full_count) {
 }
 
 TEST(turbine_tree, roots_vary_across_shreds) {
-  std::vector<turbine_node> nodes = make_nodes(50);
+  std::vector<stake_entry> nodes = make_nodes(50);
   for (auto& n : nodes) n.stake = 100;
   const turbine_cluster cluster(nodes);
   turbine_tree tree(cluster, 8);
@@ -338,7 +339,7 @@ TEST(turbine_tree, roots_vary_across_shreds) {
 TEST(turbine_tree, root_frequency_follows_stake) {
   // One heavy node (10x), one light node, 20 more light ones, and a staked leader outside the
   // draw. P(root = heavy) = 1000/3100, P(root = a given light) = 100/3100.
-  std::vector<turbine_node> nodes = make_nodes(23);
+  std::vector<stake_entry> nodes = make_nodes(23);
   for (auto& n : nodes) n.stake = 100;
   nodes[0].stake = 1000;
   nodes[22].stake = 5000;  // the leader
@@ -383,7 +384,7 @@ TEST(turbine_tree, zero_stake_nodes_come_last) {
                             [&](std::uint32_t node) { return cluster.node(node).stake == 0; }));
   }
   // With the only staked node leading, the unstaked ones are shuffled uniformly.
-  std::vector<turbine_node> lone = make_nodes(30, 29, 9);
+  std::vector<stake_entry> lone = make_nodes(30, 29, 9);
   const turbine_cluster only(lone);
   ASSERT_EQ(only.staked_count(), 1u);
   turbine_tree t(only, 4);
@@ -415,6 +416,13 @@ TEST(turbine_cluster, rejects_bad_input) {
   auto nodes = make_nodes(5);
   nodes[3].id = nodes[1].id;
   EXPECT_THROW(turbine_cluster{nodes}, std::invalid_argument);
+  // A zero-stake member twice, or both with and without stake.
+  auto unstaked = make_nodes(6, 3);
+  unstaked[2].id = unstaked[0].id;
+  EXPECT_THROW(turbine_cluster{unstaked}, std::invalid_argument);
+  auto both = make_nodes(6, 3);
+  both[4].id = both[1].id;
+  EXPECT_THROW(turbine_cluster{both}, std::invalid_argument);
   auto heavy = make_nodes(3);
   heavy[0].stake = heavy[1].stake = UINT64_MAX / 2 + 1;
   EXPECT_THROW(turbine_cluster{heavy}, std::invalid_argument);
@@ -423,7 +431,7 @@ TEST(turbine_cluster, rejects_bad_input) {
 }
 
 TEST(turbine_tree, empty_cluster_and_lone_leader) {
-  const turbine_cluster empty(std::span<const turbine_node>{});
+  const turbine_cluster empty(std::span<const stake_entry>{});
   turbine_tree t0(empty, 8);
   t0.compute(1, 1, turbine_shred_type::data, key_from(1));
   EXPECT_EQ(t0.size(), 0u);

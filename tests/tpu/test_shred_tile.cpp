@@ -58,7 +58,7 @@ crypto::keypair key_for(std::uint64_t i) {
 struct cluster_fixture {
   std::vector<crypto::keypair> keys;
   std::vector<crypto::pubkey> ids;
-  std::vector<shred::turbine_node> members;
+  std::vector<epoch::stake_entry> members;
   std::unique_ptr<shred::turbine_cluster> cluster;
   std::vector<net::endpoint> contacts;
   std::vector<net::endpoint> repair;

@@ -215,9 +215,9 @@ const leader_chain& chain() {
 // its TVU tile retransmits nothing and the test needs no tx side.
 struct cluster_fixture {
   std::vector<crypto::keypair> keys;
-  std::vector<shred::turbine_node> members;
+  std::vector<epoch::stake_entry> members;
   std::unique_ptr<shred::turbine_cluster> cluster;
-  std::unique_ptr<shred::leader_schedule> schedule;
+  std::unique_ptr<epoch::leader_schedule> schedule;
   std::vector<net::endpoint> contacts;
   std::size_t leader = 0;
   crypto::pubkey follower = key_for(9, 0).public_key();
@@ -229,7 +229,7 @@ struct cluster_fixture {
       contacts.push_back({0x7f000001, static_cast<std::uint16_t>(17000 + i)});
     }
     cluster = std::make_unique<shred::turbine_cluster>(members);
-    schedule = std::make_unique<shred::leader_schedule>(members, 0, 64);
+    schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(members), 0, 64);
     for (std::size_t i = 0; i < nodes; ++i)
       if (keys[i].public_key() == *schedule->leader_for_slot(0)) leader = i;
     for (std::uint64_t s = 1; s < slots; ++s)

@@ -60,9 +60,9 @@ shred::turbine_shred_type type_of(const shred::shred_view& v) {
 // A cluster of six staked nodes, its schedule and contact table, and a leader's two slots.
 struct cluster_fixture {
   std::vector<crypto::keypair> keys;
-  std::vector<shred::turbine_node> members;
+  std::vector<epoch::stake_entry> members;
   std::unique_ptr<shred::turbine_cluster> cluster;
-  std::unique_ptr<shred::leader_schedule> schedule;
+  std::unique_ptr<epoch::leader_schedule> schedule;
   std::vector<net::endpoint> contacts;  // by cluster index
   crypto::pubkey leader{};
   std::size_t self = 0;                 // node number of the follower under test
@@ -75,7 +75,7 @@ struct cluster_fixture {
       members.push_back({keys[i].public_key(), 1000 * (i + 1)});
     }
     cluster = std::make_unique<shred::turbine_cluster>(members);
-    schedule = std::make_unique<shred::leader_schedule>(members, 0, 64);
+    schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(members), 0, 64);
     contacts.resize(nodes);
     for (std::uint32_t c = 0; c < nodes; ++c) contacts[c] = {0x7f000001, static_cast<std::uint16_t>(14000 + c)};
     leader = *schedule->leader_for_slot(1);

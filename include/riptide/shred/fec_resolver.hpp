@@ -74,7 +74,7 @@
 
 namespace riptide::shred {
 
-// Who leads a slot, owned by the caller (e.g. a view over the epoch's leader_schedule).
+// Who leads a slot, owned by the caller (e.g. a view over an epoch::leader_schedule).
 // Must outlive the resolver; called from the resolver's thread.
 class leader_lookup {
  public:

@@ -8,8 +8,10 @@
 // Specification (everything another implementation needs to reproduce a tree bit for bit):
 //
 //  1. Canonical order. The cluster's nodes are sorted by (stake descending, id ascending as
-//     32 unsigned bytes). Cluster index i means "i-th node in that order". Staked nodes
-//     therefore occupy indices [0, staked_count), zero-stake nodes the rest.
+//     32 unsigned bytes): the staked ones are the epoch's stakes in their canonical order
+//     (epoch/stakes.hpp), the zero-stake ones follow by id. Cluster index i means "i-th node
+//     in that order". Staked nodes therefore occupy indices [0, staked_count), zero-stake
+//     nodes the rest.
 //  2. Seed. seed = SHA-256(slot u64 LE ‖ shred index u32 LE ‖ type u8 ‖ leader pubkey[32]),
 //     45 bytes in, type 0 = data, 1 = coding (turbine_seed()).
 //  3. PRNG. xoshiro256** (Blackman & Vigna; util::xoshiro256ss::from_state and its
@@ -59,6 +61,7 @@
 #include <vector>
 
 #include <riptide/crypto/types.hpp>
+#include <riptide/epoch/stakes.hpp>
 #include <riptide/util/prng.hpp>
 
 namespace riptide::shred {
@@ -69,35 +72,29 @@ enum class turbine_shred_type : std::uint8_t { data = 0, coding = 1 };
 // "No such node / position": not in the cluster, the leader, or the root's parent.
 constexpr std::uint32_t turbine_npos = 0xffff'ffffu;
 
-struct turbine_node {
-  crypto::pubkey id{};
-  std::uint64_t stake = 0;
-};
-
 // Step 2 of the specification.
 crypto::hash32 turbine_seed(std::uint64_t slot, std::uint32_t shred_index,
                             turbine_shred_type type, const crypto::pubkey& leader) noexcept;
 
 class turbine_cluster {
  public:
-  // Any input order; the result is the same for every permutation of `nodes`.
-  explicit turbine_cluster(std::span<const turbine_node> nodes);
+  // Every member with its stake (0 for those without), any input order; the result is the
+  // same for every permutation of `members`.
+  explicit turbine_cluster(std::span<const epoch::stake_entry> members);
 
   std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(nodes_.size()); }
-  std::uint32_t staked_count() const noexcept { return staked_count_; }
-  std::uint64_t total_stake() const noexcept { return total_stake_; }
+  std::uint32_t staked_count() const noexcept { return stakes_.size(); }
+  std::uint64_t total_stake() const noexcept { return stakes_.total(); }
   // The node at canonical index `index` (< size()).
-  const turbine_node& node(std::uint32_t index) const noexcept { return nodes_[index]; }
+  const epoch::stake_entry& node(std::uint32_t index) const noexcept { return nodes_[index]; }
   // Canonical index of `id`, or turbine_npos. O(log n).
   std::uint32_t index_of(const crypto::pubkey& id) const noexcept;
 
  private:
   friend class turbine_tree;
-  std::vector<turbine_node> nodes_;       // canonical order
-  std::vector<std::uint32_t> by_id_;      // canonical indices sorted by id, for index_of
-  std::vector<std::uint64_t> fenwick_;    // 1-based Fenwick tree over the staked nodes' stakes
-  std::uint32_t staked_count_ = 0;
-  std::uint64_t total_stake_ = 0;
+  epoch::stakes stakes_;                   // the staked members: indices [0, staked_count())
+  std::vector<epoch::stake_entry> nodes_;  // canonical order: stakes_, then zero stakes by id
+  std::vector<std::uint64_t> fenwick_;     // 1-based Fenwick tree over the staked nodes' stakes
 };
 
 class turbine_tree {

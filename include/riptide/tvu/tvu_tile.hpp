@@ -74,12 +74,12 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/shred/repair_service.hpp>
 #include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/fec_resolver.hpp>
-#include <riptide/shred/leader_schedule.hpp>
 #include <riptide/shred/slot_assembler.hpp>
 #include <riptide/shred/turbine.hpp>
 #include <riptide/util/frame_pool.hpp>
@@ -182,7 +182,7 @@ class tvu_tile final : public util::tile {
            util::spsc_ring<util::frag_desc>& in, util::spsc_ring<util::frag_desc>& release,
            util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release,
            util::spsc_ring<completed_slot>& out, util::spsc_ring<completed_slot>& out_release,
-           const shred::leader_schedule& schedule, const shred::turbine_cluster& cluster,
+           const epoch::leader_schedule& schedule, const shred::turbine_cluster& cluster,
            const crypto::pubkey& self, std::span<const net::endpoint> contacts,
            const tvu_repair_links* repair = nullptr);
   ~tvu_tile() override;
@@ -238,7 +238,7 @@ class tvu_tile final : public util::tile {
   util::spsc_ring<util::frag_desc>& release_;
   util::spsc_ring<completed_slot>& out_;
   util::spsc_ring<completed_slot>& out_release_;
-  const shred::leader_schedule& schedule_;
+  const epoch::leader_schedule& schedule_;
   std::span<const net::endpoint> contacts_;
   std::unique_ptr<schedule_lookup> lookup_;
   std::unique_ptr<shred::fec_resolver> resolver_;

@@ -1,4 +1,4 @@
-#include <riptide/shred/leader_schedule.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 
 #include <gtest/gtest.h>
 
@@ -21,15 +21,15 @@ crypto::pubkey id(std::uint8_t b) {
   return k;
 }
 
-std::vector<shred::turbine_node> three() { return {{id(1), 100}, {id(2), 200}, {id(3), 700}}; }
+std::vector<epoch::stake_entry> three() { return {{id(1), 100}, {id(2), 200}, {id(3), 700}}; }
 
 }  // namespace
 
 TEST(leader_schedule, same_for_any_input_order_and_four_slots_per_leader) {
   auto nodes = three();
-  const shred::leader_schedule a(nodes, 5, 64);
+  const epoch::leader_schedule a(epoch::stakes(nodes), 5, 64);
   std::reverse(nodes.begin(), nodes.end());
-  const shred::leader_schedule b(nodes, 5, 64);
+  const epoch::leader_schedule b(epoch::stakes(nodes), 5, 64);
   EXPECT_EQ(a.digest(), b.digest());
   ASSERT_EQ(a.group_leaders().size(), 16u);
   EXPECT_TRUE(std::equal(a.group_leaders().begin(), a.group_leaders().end(), b.group_leaders().begin()));
@@ -38,12 +38,12 @@ TEST(leader_schedule, same_for_any_input_order_and_four_slots_per_leader) {
     EXPECT_EQ(*a.leader_for_slot(s), a.group_leaders()[(s - a.first_slot()) / 4]);
   EXPECT_FALSE(a.leader_for_slot(a.first_slot() - 1).has_value());
   EXPECT_FALSE(a.leader_for_slot(a.first_slot() + 64).has_value());
-  EXPECT_EQ(shred::epoch_of(5 * 64 + 63, 64), 5u);
+  EXPECT_EQ(epoch::epoch_of(5 * 64 + 63, 64), 5u);
 }
 
 TEST(leader_schedule, follows_the_written_specification) {
   const auto nodes = three();
-  const shred::leader_schedule s(nodes, 9, 4 * 8);
+  const epoch::leader_schedule s(epoch::stakes(nodes), 9, 4 * 8);
   // Rebuild by hand from the header's five steps.
   std::vector<std::uint8_t> in;
   for (char c : std::string_view("riptide leader schedule")) in.push_back(static_cast<std::uint8_t>(c));
@@ -64,7 +64,7 @@ TEST(leader_schedule, follows_the_written_specification) {
 TEST(leader_schedule, leads_in_proportion_to_stake_and_never_without_stake) {
   auto nodes = three();
   nodes.push_back({id(9), 0});
-  const shred::leader_schedule s(nodes, 1, 4 * 20000);
+  const epoch::leader_schedule s(epoch::stakes(nodes), 1, 4 * 20000);
   std::map<crypto::pubkey, double> share;
   for (const auto& l : s.group_leaders()) share[l] += 1.0 / 20000;
   EXPECT_NEAR(share[id(1)], 0.1, 0.015);
@@ -75,15 +75,16 @@ TEST(leader_schedule, leads_in_proportion_to_stake_and_never_without_stake) {
 
 TEST(leader_schedule, epochs_differ_and_bad_input_is_refused) {
   const auto nodes = three();
-  EXPECT_NE(shred::leader_schedule(nodes, 1, 400).digest(), shred::leader_schedule(nodes, 2, 400).digest());
-  const std::vector<shred::turbine_node> none{{id(1), 0}};
-  EXPECT_THROW(shred::leader_schedule(none, 0, 64), std::invalid_argument);
-  EXPECT_THROW(shred::leader_schedule(nodes, 0, 0), std::invalid_argument);
-  EXPECT_THROW(shred::leader_schedule(nodes, 0, 64, 0), std::invalid_argument);
-  const std::vector<shred::turbine_node> huge{{id(1), ~std::uint64_t{0}}, {id(2), 1}};
-  EXPECT_THROW(shred::leader_schedule(huge, 0, 64), std::invalid_argument);
+  const epoch::stakes staked(nodes);
+  EXPECT_NE(epoch::leader_schedule(staked, 1, 400).digest(), epoch::leader_schedule(staked, 2, 400).digest());
+  const std::vector<epoch::stake_entry> none{{id(1), 0}};
+  EXPECT_THROW(epoch::leader_schedule(epoch::stakes(none), 0, 64), std::invalid_argument);
+  EXPECT_THROW(epoch::leader_schedule(staked, 0, 0), std::invalid_argument);
+  EXPECT_THROW(epoch::leader_schedule(staked, 0, 64, 0), std::invalid_argument);
+  const std::vector<epoch::stake_entry> huge{{id(1), ~std::uint64_t{0}}, {id(2), 1}};
+  EXPECT_THROW(epoch::leader_schedule(epoch::stakes(huge), 0, 64), std::invalid_argument);
   // A partial last group: 10 slots, 4 per leader -> 3 groups.
-  const shred::leader_schedule p(nodes, 0, 10);
+  const epoch::leader_schedule p(staked, 0, 10);
   EXPECT_EQ(p.group_leaders().size(), 3u);
   EXPECT_EQ(*p.leader_for_slot(9), p.group_leaders()[2]);
 }

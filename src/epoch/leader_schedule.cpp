@@ -1,4 +1,4 @@
-#include <riptide/shred/leader_schedule.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -9,7 +9,7 @@
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/util/prng.hpp>
 
-namespace riptide::shred {
+namespace riptide::epoch {
 
 namespace {
 
@@ -19,28 +19,20 @@ void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
 
 }  // namespace
 
-leader_schedule::leader_schedule(std::span<const turbine_node> validators, std::uint64_t epoch,
+leader_schedule::leader_schedule(const stakes& validators, std::uint64_t epoch,
                                  std::uint64_t slots_per_epoch, std::uint32_t slots_per_leader)
     : epoch_(epoch), slots_per_epoch_(slots_per_epoch), slots_per_leader_(slots_per_leader) {
   if (slots_per_epoch == 0 || slots_per_leader == 0)
     throw std::invalid_argument("leader_schedule: slots_per_epoch and slots_per_leader must be >= 1");
   if (epoch > std::numeric_limits<std::uint64_t>::max() / slots_per_epoch)
     throw std::invalid_argument("leader_schedule: epoch's first slot overflows u64");
-  std::vector<turbine_node> staked;
-  for (const auto& v : validators)
-    if (v.stake != 0) staked.push_back(v);
-  if (staked.empty()) throw std::invalid_argument("leader_schedule: no validator has stake");
-  std::sort(staked.begin(), staked.end(), [](const turbine_node& a, const turbine_node& b) {
-    return a.stake != b.stake ? a.stake > b.stake : a.id < b.id;
-  });
-  // Cumulative stakes: interval of node i is [cumulative[i], cumulative[i + 1]).
+  if (validators.empty()) throw std::invalid_argument("leader_schedule: no validator has stake");
+  const auto staked = validators.entries();
+  // Cumulative stakes: interval of validator i is [cumulative[i], cumulative[i + 1]); stakes
+  // has checked that the total fits u64.
   std::vector<std::uint64_t> cumulative(staked.size() + 1, 0);
-  for (std::size_t i = 0; i < staked.size(); ++i) {
-    if (staked[i].stake > std::numeric_limits<std::uint64_t>::max() - cumulative[i])
-      throw std::invalid_argument("leader_schedule: total stake overflows u64");
-    cumulative[i + 1] = cumulative[i] + staked[i].stake;
-  }
-  const std::uint64_t total = cumulative.back();
+  for (std::size_t i = 0; i < staked.size(); ++i) cumulative[i + 1] = cumulative[i] + staked[i].stake;
+  const std::uint64_t total = validators.total();
 
   constexpr std::string_view domain = "riptide leader schedule";
   std::vector<std::uint8_t> seed_in(domain.begin(), domain.end());
@@ -74,4 +66,4 @@ std::optional<crypto::pubkey> leader_schedule::leader_for_slot(std::uint64_t slo
   return leaders_[(slot - first_slot()) / slots_per_leader_];
 }
 
-}  // namespace riptide::shred
+}  // namespace riptide::epoch

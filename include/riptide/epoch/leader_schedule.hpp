@@ -1,10 +1,11 @@
 #pragma once
 // Leader schedule: which validator leads each slot of an epoch. Stake-weighted, deterministic
-// from (validators, epoch), the same on every node; 4 consecutive slots per leader.
+// from (the epoch's stakes, epoch), the same on every node; 4 consecutive slots per leader.
 //
 // Specification (enough to reproduce a schedule bit for bit):
-//  1. Validators with stake 0 are left out; the rest are sorted by (stake descending, id
-//     ascending as 32 unsigned bytes), the canonical order Turbine uses too.
+//  1. The validators are the epoch's stakes (epoch/stakes.hpp): stake 0 left out, the rest in
+//     canonical order, stake descending, then id ascending as 32 unsigned bytes (Turbine's
+//     order too).
 //  2. seed = SHA-256("riptide leader schedule" (23 bytes) ‖ epoch u64 LE).
 //  3. PRNG: xoshiro256** whose state is the seed's four little-endian u64 words
 //     (util::xoshiro256ss::from_state), bounded draws by util::xoshiro256ss::uniform.
@@ -20,8 +21,9 @@
 //
 // Ownership and threads: built once per epoch at start-up or epoch change (allocates;
 // throws std::invalid_argument if no validator has stake, slots_per_epoch or
-// slots_per_leader is 0, or the total stake overflows u64); read-only afterwards, so any
-// number of threads may share it. Lookups are noexcept and O(1).
+// slots_per_leader is 0, or the epoch's first slot overflows u64; a total stake over u64 is
+// refused by epoch::stakes already); keeps no reference to the stakes it was built from;
+// read-only afterwards, so any number of threads may share it. Lookups are noexcept and O(1).
 
 #include <cstdint>
 #include <optional>
@@ -29,16 +31,15 @@
 #include <vector>
 
 #include <riptide/crypto/types.hpp>
-#include <riptide/shred/turbine.hpp>
+#include <riptide/epoch/stakes.hpp>
 
-namespace riptide::shred {
+namespace riptide::epoch {
 
 constexpr std::uint32_t default_slots_per_leader = 4;
 
 class leader_schedule {
  public:
-  leader_schedule(std::span<const turbine_node> validators, std::uint64_t epoch,
-                  std::uint64_t slots_per_epoch,
+  leader_schedule(const stakes& validators, std::uint64_t epoch, std::uint64_t slots_per_epoch,
                   std::uint32_t slots_per_leader = default_slots_per_leader);
 
   std::uint64_t epoch() const noexcept { return epoch_; }
@@ -67,4 +68,4 @@ constexpr std::uint64_t epoch_of(std::uint64_t slot, std::uint64_t slots_per_epo
   return slot / slots_per_epoch;
 }
 
-}  // namespace riptide::shred
+}  // namespace riptide::epoch
