@@ -24,12 +24,12 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
 }
 
 std::vector<std::size_t> poh_tile::drop_counters() const {
-  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped};
+  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped, c_resets_refused};
 }
 
 std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
-          "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted"};
+          "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused"};
 }
 
 void poh_tile::on_start() {
@@ -122,8 +122,31 @@ int poh_tile::finish_tick() noexcept {
   return 1;
 }
 
+int poh_tile::take_resets() noexcept {
+  if (resets_ == nullptr) return 0;
+  poh_reset r;
+  bool any = false;
+  while (resets_->try_pop(r)) any = true;  // only the newest matters
+  if (!any) return 0;
+  const std::uint64_t t = config_.ticks_per_slot;
+  if (r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
+    count(c_resets_refused);
+    return 1;
+  }
+  chain_ = crypto::poh(r.hash, config_.hashes_per_tick);
+  config_.start_tick_height = r.tick_height;
+  start_ns_ = util::monotonic_ns();  // sleep mode: the next tick is due one tick from now
+  newest_ = slot_hash{r.slot, r.hash};
+  send_blockhash(newest_);
+  set_counter(c_slot, slot());
+  count(c_resets);
+  if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
+  return 1;
+}
+
 int poh_tile::poll() noexcept {
-  int work = mixins_.empty() ? 0 : take_mixins();
+  int work = take_resets();
+  if (!mixins_.empty()) work += take_mixins();
   if (draining_ || stopped()) return work;
   // In sleep mode the chain stops `slack` hashes before the tick and waits there for the
   // wall clock, so mixins arriving meanwhile are recorded (one hash each) without pulling the

@@ -453,6 +453,7 @@ TEST(bank_forks_contention, parallel_execution_and_reads_keep_the_supply) {
   std::array<txn::execution_counters, 2> counters{};
   for (int k = 0; k < 2; ++k)
     workers.emplace_back([&, k] {
+      while (reads.load(std::memory_order_relaxed) == 0) std::this_thread::yield();  // reader is running
       for (const auto& x : work[static_cast<std::size_t>(k)]) {
         txn::held_locks held;
         while (!t.f->try_lock(x.view, held)) std::this_thread::yield();

@@ -146,3 +146,70 @@ TEST(poh_tile, halt_at_slot_end_finishes_the_slot_and_stops) {
   for (const auto& e : drain(entries)) last_tick_height = e.tick_height;
   EXPECT_EQ(last_tick_height, 8u);
 }
+
+// A leader builds on any replayed bank: after reset(hash, tick height, slot) the chain goes on
+// from that bank's last hash, the bank's hash is every blockhash consumer's newest, and the
+// entries carry the new chain's slots and tick heights (the abandoned slot just stops).
+TEST(poh_tile, reset_continues_the_chain_from_a_given_bank) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 10;
+  c.ticks_per_slot = 4;
+  c.hashes_per_poll = 10;
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  util::spsc_ring<tpu::slot_hash> hashes(16);
+  util::spsc_ring<tpu::poh_reset> resets(4);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, {}, &entries, {&hashes}, nullptr);
+  t.connect_resets(&resets);
+  t.on_start();
+  while (t.tick_count() < 6) (void)t.poll();  // slot 1, half done
+  (void)drain(entries);
+  tpu::slot_hash h;
+  while (hashes.try_pop(h)) {
+  }
+  // Bank of slot 7 (tick height 32): a parent further on another fork.
+  crypto::hash32 bank_hash{};
+  bank_hash.fill(0x42);
+  ASSERT_TRUE(resets.try_push({bank_hash, 32, 7}));
+  (void)t.poll();  // the reset, then this poll's hashing (one tick's worth here)
+  EXPECT_GE(t.tick_count(), 32u);
+  EXPECT_LE(t.tick_count(), 33u);
+  EXPECT_EQ(t.slot(), 8u);
+  ASSERT_TRUE(hashes.try_pop(h));
+  EXPECT_EQ(h.slot, 7u);
+  EXPECT_EQ(h.hash, bank_hash);
+  while (t.tick_count() < 40) (void)t.poll();  // slots 8 and 9
+  const auto recs = drain(entries);
+  std::vector<crypto::poh_entry> chain;
+  for (const auto& r : recs) chain.push_back(r.entry);
+  ASSERT_FALSE(recs.empty());
+  EXPECT_EQ(recs.front().slot, 8u);
+  EXPECT_EQ(recs.front().tick_height, 33u);
+  EXPECT_EQ(recs.back().slot, 9u);
+  EXPECT_EQ(recs.back().tick_height, 40u);
+  EXPECT_TRUE(crypto::verify_entries(bank_hash, chain));  // hashed on from the bank's hash
+  ASSERT_TRUE(hashes.try_pop(h));  // slot 8's end
+  EXPECT_EQ(h.slot, 8u);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_resets), 1u);
+}
+
+TEST(poh_tile, a_reset_that_is_not_a_slot_end_is_refused) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 10;
+  c.ticks_per_slot = 4;
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  util::spsc_ring<tpu::poh_reset> resets(4);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, {}, &entries, {}, nullptr);
+  t.connect_resets(&resets);
+  t.on_start();
+  const crypto::hash32 start = t.last_hash();
+  ASSERT_TRUE(resets.try_push({crypto::hash32{}, 30, 6}));  // 30 is mid-slot
+  (void)t.poll();
+  ASSERT_TRUE(resets.try_push({crypto::hash32{}, 32, 6}));  // 32 ends slot 7, not 6
+  (void)t.poll();
+  ASSERT_TRUE(resets.try_push({crypto::hash32{}, 0, 0}));   // nothing ends at 0
+  (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_resets_refused), 3u);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_resets), 0u);
+  EXPECT_LT(t.tick_count(), 4u);
+  (void)start;
+}

@@ -28,6 +28,16 @@
 //     (its identity is live in another process) finishes the slot it is in and makes no more.
 //     Mixins popped afterwards are dropped and counted, as after max_slots; `halted()`
 //     (any thread) says when it has happened, and the own counter `halted` is 1 from then.
+//   - Reset (optional `resets` ring, connect_resets() before start): replay says "build on
+//     this bank": poh_reset{hash, tick_height, slot} is a frozen bank's last PoH hash, its
+//     tick height and its slot. Before anything else in a poll, the newest reset waiting is
+//     applied: the chain continues from `hash` at `tick_height`, so the next slot produced is
+//     tick_height / ticks_per_slot (a leader whose slot S follows a parent P < S - 1 ticks
+//     through the skipped slots first), the bank's hash goes to the blockhash outs under
+//     `slot`, and the slot in progress is abandoned (entries after the reset carry the new
+//     chain's slot and tick height; consumers see the jump). A reset whose tick height is not
+//     a slot boundary, or whose slot is not the one that boundary ends, is refused and
+//     counted (resets_refused); applied ones are counted in resets.
 
 #include <atomic>
 #include <cstdint>
@@ -60,6 +70,12 @@ struct poh_mixin {
   std::uint64_t id;  // caller's batch id, echoed in the entry record
 };
 
+struct poh_reset {
+  crypto::hash32 hash{};          // the bank's last PoH hash
+  std::uint64_t tick_height = 0;  // the bank's tick height: (slot + 1) * ticks_per_slot
+  std::uint64_t slot = 0;         // the bank's slot
+};
+
 struct poh_entry_record {
   crypto::poh_entry entry;
   std::uint64_t slot;
@@ -72,7 +88,7 @@ class poh_tile final : public util::tile {
  public:
   enum counter : std::size_t {
     c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
-    c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted,
+    c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted, c_resets, c_resets_refused,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
@@ -81,6 +97,9 @@ class poh_tile final : public util::tile {
            std::vector<util::spsc_ring<poh_mixin>*> mixins,
            util::spsc_ring<poh_entry_record>* entries,
            std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board);
+
+  // Start-up, before the runtime runs the tile: where resets come from (replay).
+  void connect_resets(util::spsc_ring<poh_reset>* resets) noexcept { resets_ = resets; }
 
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
@@ -104,12 +123,14 @@ class poh_tile final : public util::tile {
   int take_mixins() noexcept;
   bool stopped() const noexcept { return finished_ || halted_.load(std::memory_order_relaxed); }
   void send_blockhash(const slot_hash& h) noexcept;
+  int take_resets() noexcept;
 
   poh_tile_config config_;
   crypto::poh chain_;
   std::vector<util::spsc_ring<poh_mixin>*> mixins_;
   util::spsc_ring<poh_entry_record>* entries_;
   std::vector<util::spsc_ring<slot_hash>*> blockhash_outs_;
+  util::spsc_ring<poh_reset>* resets_ = nullptr;
   chain_board* board_;
   slot_hash newest_{};
   std::size_t next_mixin_ring_ = 0;
