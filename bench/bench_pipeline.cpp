@@ -27,14 +27,14 @@
 
 #include "bench_support.hpp"
 
+#include <riptide/bank/chain_board.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/tpu/bank_tile.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
-#include <riptide/tpu/tx_status.hpp>
 #include <riptide/tpu/verify_tile.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/txn/transaction.hpp>
@@ -91,11 +91,11 @@ struct pipeline {
   util::frame_pool pool{per_iteration};
   std::vector<std::uint16_t> lens;
   txn::bank bank{txn::bank_config{1 << 16, 1 << 14, 5000, 0x5eed}};
-  tpu::chain_board board;
-  tpu::tx_status_cache statuses{1 << 16};
+  bank::chain_board board;
+  bank::tx_status_cache statuses{1 << 16};
   std::vector<std::unique_ptr<ring>> rings;
   std::vector<ring*> to_verify, from_verify, verify_free;
-  std::unique_ptr<util::spsc_ring<tpu::slot_hash>> dedup_hashes, bank_hashes;
+  std::unique_ptr<util::spsc_ring<bank::slot_hash>> dedup_hashes, bank_hashes;
   std::unique_ptr<util::spsc_ring<tpu::poh_mixin>> mixins;
   std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
   std::unique_ptr<tpu::microblock_store> store;
@@ -130,8 +130,8 @@ struct pipeline {
     ring* bank_free = make(8192);
     verify_free.push_back(dedup_free);
     verify_free.push_back(bank_free);
-    dedup_hashes = std::make_unique<util::spsc_ring<tpu::slot_hash>>(256);
-    bank_hashes = std::make_unique<util::spsc_ring<tpu::slot_hash>>(256);
+    dedup_hashes = std::make_unique<util::spsc_ring<bank::slot_hash>>(256);
+    bank_hashes = std::make_unique<util::spsc_ring<bank::slot_hash>>(256);
     mixins = std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64);
     entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     store = std::make_unique<tpu::microblock_store>(
@@ -156,7 +156,7 @@ struct pipeline {
     pc.target_tick_ns = 6'250'000;  // sleep mode: 200 k hashes/s, PoH must not eat a core here
     poh = std::make_unique<tpu::poh_tile>(
         "poh", start, pc, std::vector<util::spsc_ring<tpu::poh_mixin>*>{mixins.get()}, entries.get(),
-        std::vector<util::spsc_ring<tpu::slot_hash>*>{dedup_hashes.get(), bank_hashes.get()}, &board);
+        std::vector<util::spsc_ring<bank::slot_hash>*>{dedup_hashes.get(), bank_hashes.get()}, &board);
     ledger::ledger_config lc;
     lc.dir = dir;
     lc.segment_bytes = 64u << 20;

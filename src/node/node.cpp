@@ -17,10 +17,10 @@
 #include <riptide/rpc/http_api.hpp>
 #include <riptide/shred/turbine.hpp>
 #include <riptide/tpu/bank_tile.hpp>
-#include <riptide/tpu/chain_board.hpp>
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
 #include <riptide/tpu/microblock.hpp>
-#include <riptide/tpu/tx_status.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
@@ -77,10 +77,10 @@ struct node::impl {
   config cfg;
   std::unique_ptr<util::metrics_registry> metrics;
   std::vector<std::unique_ptr<ring>> rings;
-  std::vector<std::unique_ptr<util::spsc_ring<tpu::slot_hash>>> blockhash_rings;
+  std::vector<std::unique_ptr<util::spsc_ring<riptide::bank::slot_hash>>> blockhash_rings;
   std::vector<std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>> mixin_rings;
-  tpu::chain_board board_chain;
-  std::unique_ptr<tpu::tx_status_cache> statuses;
+  riptide::bank::chain_board board_chain;
+  std::unique_ptr<riptide::bank::tx_status_cache> statuses;
   std::unique_ptr<txn::bank> bank;
   std::vector<std::unique_ptr<tpu::microblock_store>> stores;
   std::vector<std::unique_ptr<tpu::bank_tile>> banks;
@@ -136,8 +136,8 @@ struct node::impl {
                        metrics->add(util::metrics_kind::link, name, {"pushed", "popped", "depth"}));
     return rings.back().get();
   }
-  util::spsc_ring<tpu::slot_hash>* make_blockhash_ring() {
-    blockhash_rings.push_back(std::make_unique<util::spsc_ring<tpu::slot_hash>>(256));
+  util::spsc_ring<riptide::bank::slot_hash>* make_blockhash_ring() {
+    blockhash_rings.push_back(std::make_unique<util::spsc_ring<riptide::bank::slot_hash>>(256));
     return blockhash_rings.back().get();
   }
   // tvu.slot_log with {name} replaced by node.name.
@@ -340,7 +340,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
     m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
-    m.statuses = std::make_unique<tpu::tx_status_cache>(cfg.ledger.tx_status_entries);
+    m.statuses = std::make_unique<riptide::bank::tx_status_cache>(cfg.ledger.tx_status_entries);
     resume = find_resume_point(*m.ledger_store);
     if (resume) {
       if (resume->chain_start_hash != chain_start)
@@ -417,9 +417,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   // ---- PoH
   std::vector<util::spsc_ring<tpu::poh_mixin>*> mixins;
   for (auto& r : m.mixin_rings) mixins.push_back(r.get());
-  std::vector<util::spsc_ring<tpu::slot_hash>*> hash_outs;
-  util::spsc_ring<tpu::slot_hash>* dedup_hashes = nullptr;
-  std::vector<util::spsc_ring<tpu::slot_hash>*> bank_hashes;
+  std::vector<util::spsc_ring<riptide::bank::slot_hash>*> hash_outs;
+  util::spsc_ring<riptide::bank::slot_hash>* dedup_hashes = nullptr;
+  std::vector<util::spsc_ring<riptide::bank::slot_hash>*> bank_hashes;
   if (b > 0) {
     dedup_hashes = m.make_blockhash_ring();
     hash_outs.push_back(dedup_hashes);
@@ -495,11 +495,11 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   // it and one that executed before it is a duplicate after it.
   if (resume && m.ledger_store && (dedup_hashes != nullptr || !bank_hashes.empty())) {
     const auto hashes = riptide::bank::recent_blockhashes(*m.ledger_store, txn::blockhash_queue::max_age_slots);
-    std::vector<util::spsc_ring<tpu::slot_hash>*> rings = bank_hashes;
+    std::vector<util::spsc_ring<riptide::bank::slot_hash>*> rings = bank_hashes;
     if (dedup_hashes != nullptr) rings.push_back(dedup_hashes);
     for (auto* r : rings)
       for (const auto& h : hashes)
-        if (!r->try_push(tpu::slot_hash{h.slot, h.hash}))
+        if (!r->try_push(riptide::bank::slot_hash{h.slot, h.hash}))
           throw std::runtime_error("blockhash ring too small for the resumed chain's recent blockhashes");
     std::uint64_t signatures = 0;
     if (m.dedup) {

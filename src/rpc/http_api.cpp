@@ -62,12 +62,12 @@ std::string_view trim(std::string_view s) {
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-const char* status_name(const tpu::tx_status& st) {
+const char* status_name(const bank::tx_status& st) {
   return st.result < txn::tx_result_count ? txn::to_string(static_cast<txn::tx_result>(st.result))
                                           : "unknown_result";
 }
 
-json status_json(const tpu::tx_status& st) {
+json status_json(const bank::tx_status& st) {
   return {{"status", status_name(st)}, {"slot", st.slot}};
 }
 

@@ -25,7 +25,7 @@ struct bank_tile::pending_block {
 
 bank_tile::bank_tile(std::string name, txn::bank& bank, const util::frame_pool& frames,
                      util::spsc_ring<util::frag_desc>& in, util::spsc_ring<util::frag_desc>* release,
-                     util::spsc_ring<slot_hash>* blockhashes, util::spsc_ring<poh_mixin>& mixins,
+                     util::spsc_ring<bank::slot_hash>* blockhashes, util::spsc_ring<poh_mixin>& mixins,
                      microblock_store& store, const bank_tile_config& config)
     : util::tile(std::move(name)), bank_(bank), frames_(frames), in_(in), release_(release),
       blockhashes_(blockhashes), mixins_(mixins), store_(store), config_(config) {
@@ -60,7 +60,7 @@ bool bank_tile::drained() const noexcept {
 int bank_tile::take_blockhashes() noexcept {
   if (blockhashes_ == nullptr) return 0;
   int n = 0;
-  slot_hash h;
+  bank::slot_hash h;
   while (blockhashes_->try_pop(h)) {
     recent_.register_hash(h.slot, h.hash);
     ++n;

@@ -33,7 +33,7 @@ dedup_tile::dedup_tile(std::string name, const dedup_tile_config& config,
                        std::vector<util::spsc_ring<util::frag_desc>*> ins,
                        std::vector<util::spsc_ring<util::frag_desc>*> outs,
                        util::spsc_ring<util::frag_desc>* release,
-                       util::spsc_ring<slot_hash>* blockhashes)
+                       util::spsc_ring<bank::slot_hash>* blockhashes)
     : util::tile(std::move(name)), cache_(config.cache_entries), frames_(frames),
       ins_(std::move(ins)), outs_(std::move(outs)), release_(release), blockhashes_(blockhashes),
       recent_(blockhashes != nullptr ? config.blockhash_history_slots : 0), read_frames_(blockhashes != nullptr || outs_.size() > 1) {
@@ -65,7 +65,7 @@ bool dedup_tile::drained() const noexcept {
 int dedup_tile::take_blockhashes() noexcept {
   if (blockhashes_ == nullptr) return 0;
   int n = 0;
-  slot_hash h;
+  bank::slot_hash h;
   while (blockhashes_->try_pop(h)) {
     recent_.register_hash(h.slot, h.hash);
     ++n;

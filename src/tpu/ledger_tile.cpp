@@ -137,7 +137,7 @@ void ledger_tile::add(const poh_entry_record& r) noexcept {
     if (config_.statuses != nullptr && tx.body.size() >= 1 + crypto::signature_bytes) {
       crypto::signature sig;
       std::memcpy(sig.data(), tx.body.data() + 1, crypto::signature_bytes);
-      config_.statuses->record(sig, tx_status{r.slot, tx.result});
+      config_.statuses->record(sig, bank::tx_status{r.slot, tx.result});
     }
   }
   count(c_txs, txs);

@@ -14,13 +14,13 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
 poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
                    std::vector<util::spsc_ring<poh_mixin>*> mixins,
                    util::spsc_ring<poh_entry_record>* entries,
-                   std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board)
+                   std::vector<util::spsc_ring<bank::slot_hash>*> blockhash_outs, bank::chain_board* board)
     : util::tile(std::move(name)), config_(config), chain_(start, config.hashes_per_tick),
       mixins_(std::move(mixins)), entries_(entries), blockhash_outs_(std::move(blockhash_outs)),
       board_(board) {
   // The start hash is the last slot's (a resumed chain) or the chain start's (slot 0): its
   // slot is the one before the first this tile produces, as at every later slot end.
-  newest_ = slot_hash{slot() == 0 ? 0 : slot() - 1, start};
+  newest_ = bank::slot_hash{slot() == 0 ? 0 : slot() - 1, start};
 }
 
 std::vector<std::size_t> poh_tile::drop_counters() const {
@@ -45,7 +45,7 @@ bool poh_tile::drained() const noexcept {
   return true;
 }
 
-void poh_tile::send_blockhash(const slot_hash& h) noexcept {
+void poh_tile::send_blockhash(const bank::slot_hash& h) noexcept {
   for (auto* r : blockhash_outs_)
     if (!r->try_push(h)) count(c_blockhash_dropped);
 }
@@ -108,7 +108,7 @@ int poh_tile::finish_tick() noexcept {
   if (tick_count() % config_.ticks_per_slot == 0) {
     count(c_slots);
     set_counter(c_slot, slot());
-    newest_ = slot_hash{slot() - 1, tick->hash};
+    newest_ = bank::slot_hash{slot() - 1, tick->hash};
     send_blockhash(newest_);
     if (config_.max_slots != 0 &&
         slot() - config_.start_tick_height / config_.ticks_per_slot >= config_.max_slots)
@@ -136,7 +136,7 @@ int poh_tile::take_resets() noexcept {
   chain_ = crypto::poh(r.hash, config_.hashes_per_tick);
   config_.start_tick_height = r.tick_height;
   start_ns_ = util::monotonic_ns();  // sleep mode: the next tick is due one tick from now
-  newest_ = slot_hash{r.slot, r.hash};
+  newest_ = bank::slot_hash{r.slot, r.hash};
   send_blockhash(newest_);
   set_counter(c_slot, slot());
   count(c_resets);

@@ -10,7 +10,7 @@ namespace riptide::tvu {
 
 replay_tile::replay_tile(std::string name, const replay_tile_config& config, bank::slot_replayer& replayer,
                          ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
-                         util::spsc_ring<completed_slot>& release, tpu::chain_board* board)
+                         util::spsc_ring<completed_slot>& release, bank::chain_board* board)
     : util::tile(std::move(name)),
       config_(config),
       replayer_(replayer),
@@ -84,7 +84,7 @@ void replay_tile::store(const completed_slot& c) noexcept {
     count(c_txs, r.txs);
     count(c_failed_txs, r.failed_txs);
     set_counter(c_last_slot, c.slot);
-    if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), tpu::slot_hash{c.slot, replayer_.last_hash()});
+    if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), bank::slot_hash{c.slot, replayer_.last_hash()});
     if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
   }
   if (slot_log_ != nullptr)

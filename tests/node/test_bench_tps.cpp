@@ -14,11 +14,11 @@
 #include <sstream>
 #include <thread>
 
+#include <riptide/bank/chain_board.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/rpc/http_api.hpp>
-#include <riptide/tpu/chain_board.hpp>
-#include <riptide/tpu/tx_status.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/txn/transaction.hpp>
 
@@ -163,7 +163,7 @@ class fake_node {
     EXPECT_TRUE(bank_.credit(faucet_.public_key(), 1'000'000'000'000'000));
     blockhash_.fill(0x42);
     bank_.register_blockhash(0, blockhash_);
-    board_.publish(0, 0, tpu::slot_hash{0, blockhash_});
+    board_.publish(0, 0, bank::slot_hash{0, blockhash_});
 
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
@@ -240,9 +240,9 @@ class fake_node {
   riptide::testing::temp_dir dir_{"riptide-bench-tps"};
   crypto::keypair faucet_;
   crypto::hash32 blockhash_{};
-  tpu::chain_board board_;
+  bank::chain_board board_;
   txn::bank bank_{txn::bank_config{.max_accounts = 1024, .lock_stripes = 64, .lamports_per_signature = 5000}};
-  tpu::tx_status_cache statuses_{1 << 14};
+  bank::tx_status_cache statuses_{1 << 14};
   int fd_ = -1;
   std::uint16_t tpu_port_ = 0;
   std::unique_ptr<util::metrics_registry> metrics_;

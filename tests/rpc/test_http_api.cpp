@@ -66,9 +66,9 @@ crypto::signature sig_of(std::uint8_t b) {
 }
 
 struct chain_fixture : ::testing::Test {
-  tpu::chain_board board;
+  bank::chain_board board;
   txn::bank bank{txn::bank_config{.max_accounts = 64, .lock_stripes = 64, .lamports_per_signature = 5000}};
-  tpu::tx_status_cache statuses{1024};
+  bank::tx_status_cache statuses{1024};
   udp_sink tpu;
   std::unique_ptr<rpc::http_api> api;
   std::unique_ptr<httplib::Client> http;
@@ -155,7 +155,7 @@ TEST_F(chain_fixture, slot_reports_the_board) {
 
   crypto::hash32 h{};
   h.fill(0x5a);
-  board.publish(7, 450, tpu::slot_hash{6, h});
+  board.publish(7, 450, bank::slot_hash{6, h});
   board.set_durable_slot(5);
   std::tie(status, j) = get("/slot");
   ASSERT_EQ(status, 200);

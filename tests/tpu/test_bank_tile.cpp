@@ -35,7 +35,7 @@ struct rig {
   util::frame_pool frames{256};
   std::uint32_t next_frame = 0;
   util::spsc_ring<util::frag_desc> in{256}, release{256};
-  util::spsc_ring<tpu::slot_hash> hashes{16};
+  util::spsc_ring<bank::slot_hash> hashes{16};
   util::spsc_ring<tpu::poh_mixin> mixins{16};
   tpu::microblock_store store{8, max_txs * (txn::max_transaction_bytes + 3), max_txs * txn::max_accounts};
   crypto::hash32 recent{};
@@ -236,7 +236,7 @@ TEST(bank_tile, two_tiles_conserve_balances_under_contention) {
   util::frame_pool frames{2 * per_tile};
   struct lane {
     util::spsc_ring<util::frag_desc> in{512}, release{512};
-    util::spsc_ring<tpu::slot_hash> hashes{4};
+    util::spsc_ring<bank::slot_hash> hashes{4};
     util::spsc_ring<tpu::poh_mixin> mixins{16};
     tpu::microblock_store store{16, max_txs * 1235, max_txs * 32};
     std::unique_ptr<tpu::bank_tile> tile;

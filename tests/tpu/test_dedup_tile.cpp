@@ -105,7 +105,7 @@ TEST(dedup_tile, two_producers_one_consumer_every_tag_exactly_once) {
 
 namespace {
 
-using hash_ring = util::spsc_ring<tpu::slot_hash>;
+using hash_ring = util::spsc_ring<bank::slot_hash>;
 
 crypto::keypair payer(std::uint8_t i) {
   crypto::seckey secret{};

@@ -26,8 +26,8 @@ struct fixture {
   ledger::ledger lg;
   util::spsc_ring<tpu::poh_entry_record> ring{1024};
   tpu::microblock_store store{4, 8192, 64};
-  tpu::tx_status_cache statuses{64};
-  tpu::chain_board board;
+  bank::tx_status_cache statuses{64};
+  bank::chain_board board;
   txn::bank bank{[] {
     txn::bank_config c;
     c.max_accounts = 64;
@@ -124,7 +124,7 @@ void drain(tpu::ledger_tile& t, util::spsc_ring<tpu::poh_entry_record>& ring) {
   while (!ring.empty_approx()) (void)t.poll();
 }
 
-bool wait_durable(const tpu::chain_board& board, std::uint64_t slot) {
+bool wait_durable(const bank::chain_board& board, std::uint64_t slot) {
   for (int i = 0; i < 2000; ++i) {
     const auto s = board.read();
     if (s.has_durable_slot && s.durable_slot >= slot) return true;

@@ -71,10 +71,10 @@ bool is_signer(const tpu::load_tile& tile, const crypto::pubkey& key) {
 
 TEST(load_tile, signs_transfers_between_its_signers_round_robin_over_its_outs) {
   desc_ring out0(64), out1(64), release(64);
-  tpu::chain_board board;
+  bank::chain_board board;
   crypto::hash32 blockhash{};
   blockhash.fill(0x3c);
-  board.publish(7, 28, tpu::slot_hash{6, blockhash});
+  board.publish(7, 28, bank::slot_hash{6, blockhash});
   auto config = unpaced();
   config.board = &board;
   tpu::load_tile tile("load", config, {&out0, &out1}, {&release});

@@ -156,14 +156,14 @@ TEST(poh_tile, reset_continues_the_chain_from_a_given_bank) {
   c.ticks_per_slot = 4;
   c.hashes_per_poll = 10;
   util::spsc_ring<tpu::poh_entry_record> entries(256);
-  util::spsc_ring<tpu::slot_hash> hashes(16);
+  util::spsc_ring<bank::slot_hash> hashes(16);
   util::spsc_ring<tpu::poh_reset> resets(4);
   tpu::poh_tile t("poh", crypto::hash32{}, c, {}, &entries, {&hashes}, nullptr);
   t.connect_resets(&resets);
   t.on_start();
   while (t.tick_count() < 6) (void)t.poll();  // slot 1, half done
   (void)drain(entries);
-  tpu::slot_hash h;
+  bank::slot_hash h;
   while (hashes.try_pop(h)) {
   }
   // Bank of slot 7 (tick height 32): a parent further on another fork.

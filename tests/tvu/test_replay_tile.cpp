@@ -294,7 +294,7 @@ struct follower {
   util::frame_stack rx_free{0, rx_frame_count};
   desc_ring in{16}, release{rx_frame_count}, tx{16}, tx_release{16};
   slot_ring out{4}, out_release{4};
-  tpu::chain_board board;
+  bank::chain_board board;
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
 

@@ -16,7 +16,7 @@
 //     set of keys it queued to decide; it is the only writer of the node's own keys.
 //   - Chain endpoints, served from the parts named by set_chain() (each part is optional; an
 //     endpoint whose part is null answers 503 {"error": "..."}). They read only what is safe
-//     from another thread: chain_board::read(), bank::balance(), tx_status_cache::find().
+//     from another thread: chain_board::read(), txn::bank::balance(), tx_status_cache::find().
 //       GET  /slot              {"slot", "tick_height", "blockhash" (hex), "blockhash_slot",
 //                                "durable_slot" (null before the first), "lamports_per_signature"
 //                                (null without a bank)}                             needs board
@@ -49,9 +49,9 @@
 #include <utility>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
-#include <riptide/tpu/chain_board.hpp>
-#include <riptide/tpu/tx_status.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/util/spsc_ring.hpp>
 
@@ -73,9 +73,9 @@ struct http_api_config {
 // What the chain endpoints read. The pointed-to objects must outlive the http_api (or its
 // stop()). tpu_ip is host byte order (as node::parse_ipv4 returns it); tpu_port 0 = no tpu.
 struct http_chain_view {
-  const tpu::chain_board* board = nullptr;
+  const bank::chain_board* board = nullptr;
   const txn::bank* bank = nullptr;
-  const tpu::tx_status_cache* statuses = nullptr;
+  const bank::tx_status_cache* statuses = nullptr;
   std::uint32_t tpu_ip = 0;
   std::uint16_t tpu_port = 0;
 };

@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/types.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/txn/bank.hpp>
@@ -62,7 +62,7 @@ class bank_tile final : public util::tile {
   // ring; `store` must be this tile's own store, drained by the ledger tile.
   bank_tile(std::string name, txn::bank& bank, const util::frame_pool& frames,
             util::spsc_ring<util::frag_desc>& in, util::spsc_ring<util::frag_desc>* release,
-            util::spsc_ring<slot_hash>* blockhashes, util::spsc_ring<poh_mixin>& mixins,
+            util::spsc_ring<bank::slot_hash>* blockhashes, util::spsc_ring<poh_mixin>& mixins,
             microblock_store& store, const bank_tile_config& config);
   ~bank_tile() override;
 
@@ -85,7 +85,7 @@ class bank_tile final : public util::tile {
   const util::frame_pool& frames_;
   util::spsc_ring<util::frag_desc>& in_;
   util::spsc_ring<util::frag_desc>* release_;
-  util::spsc_ring<slot_hash>* blockhashes_;
+  util::spsc_ring<bank::slot_hash>* blockhashes_;
   util::spsc_ring<poh_mixin>& mixins_;
   microblock_store& store_;
   bank_tile_config config_;

@@ -42,10 +42,10 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/dedup_cache.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/crypto/xxh3.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/txn/bank.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
@@ -91,7 +91,7 @@ class dedup_tile final : public util::tile {
              std::vector<util::spsc_ring<util::frag_desc>*> ins,
              std::vector<util::spsc_ring<util::frag_desc>*> outs,
              util::spsc_ring<util::frag_desc>* release,
-             util::spsc_ring<slot_hash>* blockhashes);
+             util::spsc_ring<bank::slot_hash>* blockhashes);
 
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
@@ -120,7 +120,7 @@ class dedup_tile final : public util::tile {
   std::vector<util::spsc_ring<util::frag_desc>*> ins_;
   std::vector<util::spsc_ring<util::frag_desc>*> outs_;
   util::spsc_ring<util::frag_desc>* release_;
-  util::spsc_ring<slot_hash>* blockhashes_;
+  util::spsc_ring<bank::slot_hash>* blockhashes_;
   txn::blockhash_queue recent_;
   bool read_frames_;          // age check or routing by payer: parse each transaction
   std::size_t next_in_ = 0;   // in ring polled first (rotates for fairness)

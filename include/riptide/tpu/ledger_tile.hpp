@@ -20,9 +20,9 @@
 //     counted in bank_hash_unknown) and, with sync_at_slot_end, hands the sync thread the
 //     ledger's mark(). The sync thread (started in on_start, joined in on_stop after a final
 //     sync) calls ledger::sync_to and then publishes durable_slot (counter and
-//     chain_board::set_durable_slot). The tile thread never blocks on the disk: the handoff
-//     is a mutex held for a copy. If the sync thread falls behind, only the newest request
-//     is kept (a later mark covers every earlier one).
+//     bank::chain_board::set_durable_slot). The tile thread never blocks on the disk: the
+//     handoff is a mutex held for a copy. If the sync thread falls behind, only the newest
+//     request is kept (a later mark covers every earlier one).
 //   - The first records of a new ledger are a chain-start slot_meta with the start hash and
 //     timing and the start state (fee and balances before slot 0), so `riptide ledger verify`
 //     can re-execute the chain alone. With `resume`, the tile appends to a ledger that already
@@ -40,13 +40,13 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
-#include <riptide/tpu/tx_status.hpp>
 #include <riptide/txn/slot_delta.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -71,8 +71,8 @@ struct ledger_tile_config {
   // Bank tiles' microblock stores; index = the bank index in a mixin id. Empty: entries are
   // written without transactions (PoH-only nodes and tests).
   std::vector<microblock_store*> banks;
-  tx_status_cache* statuses = nullptr;  // null: statuses are not recorded
-  chain_board* board = nullptr;         // null: durable slot only in the counter
+  bank::tx_status_cache* statuses = nullptr;  // null: statuses are not recorded
+  bank::chain_board* board = nullptr;         // null: durable slot only in the counter
   // Distinct accounts a slot's transactions may change (slot_delta capacity); 0: no bank
   // hash (slot ends carry the zero hash).
   std::size_t max_accounts_per_slot = 0;

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/schnorr.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -40,7 +40,7 @@ struct load_tile_config {
   std::uint64_t seed = 1;
   // Recent blockhash for every transaction, read from the board when signing; null: the
   // zero hash (accepted only where no blockhash check runs, e.g. verify-only benchmarks).
-  const chain_board* board = nullptr;
+  const bank::chain_board* board = nullptr;
   // When desc_meta != 0 every descriptor carries {kind = desc_kind, meta = desc_meta}: the
   // net tile's send port and the packed destination, so the load goes out as UDP (to the
   // node's own tpu port) and takes the same path as any client's. Otherwise meta is a

@@ -44,9 +44,9 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/types.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
@@ -96,7 +96,7 @@ class poh_tile final : public util::tile {
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
            std::vector<util::spsc_ring<poh_mixin>*> mixins,
            util::spsc_ring<poh_entry_record>* entries,
-           std::vector<util::spsc_ring<slot_hash>*> blockhash_outs, chain_board* board);
+           std::vector<util::spsc_ring<bank::slot_hash>*> blockhash_outs, bank::chain_board* board);
 
   // Start-up, before the runtime runs the tile: where resets come from (replay).
   void connect_resets(util::spsc_ring<poh_reset>* resets) noexcept { resets_ = resets; }
@@ -122,17 +122,17 @@ class poh_tile final : public util::tile {
   int finish_tick() noexcept;
   int take_mixins() noexcept;
   bool stopped() const noexcept { return finished_ || halted_.load(std::memory_order_relaxed); }
-  void send_blockhash(const slot_hash& h) noexcept;
+  void send_blockhash(const bank::slot_hash& h) noexcept;
   int take_resets() noexcept;
 
   poh_tile_config config_;
   crypto::poh chain_;
   std::vector<util::spsc_ring<poh_mixin>*> mixins_;
   util::spsc_ring<poh_entry_record>* entries_;
-  std::vector<util::spsc_ring<slot_hash>*> blockhash_outs_;
+  std::vector<util::spsc_ring<bank::slot_hash>*> blockhash_outs_;
   util::spsc_ring<poh_reset>* resets_ = nullptr;
-  chain_board* board_;
-  slot_hash newest_{};
+  bank::chain_board* board_;
+  bank::slot_hash newest_{};
   std::size_t next_mixin_ring_ = 0;
   std::uint64_t start_ns_ = 0;
   std::uint64_t hashes_ = 0;

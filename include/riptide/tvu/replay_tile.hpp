@@ -30,9 +30,9 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/tpu/chain_board.hpp>
 #include <riptide/bank/replay.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
@@ -58,7 +58,7 @@ class replay_tile final : public util::tile {
 
   replay_tile(std::string name, const replay_tile_config& config, bank::slot_replayer& replayer,
               ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
-              util::spsc_ring<completed_slot>& release, tpu::chain_board* board);
+              util::spsc_ring<completed_slot>& release, bank::chain_board* board);
   ~replay_tile() override;
 
   // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
@@ -80,7 +80,7 @@ class replay_tile final : public util::tile {
   const tvu_tile& source_;
   util::spsc_ring<completed_slot>& in_;
   util::spsc_ring<completed_slot>& release_;
-  tpu::chain_board* board_;
+  bank::chain_board* board_;
   ledger::background_sync syncer_;
   std::FILE* slot_log_ = nullptr;
   std::string first_problem_;

@@ -1,11 +1,11 @@
-#include <riptide/tpu/tx_status.hpp>
+#include <riptide/bank/tx_status.hpp>
 
 #include <riptide/crypto/xxh3.hpp>
 
 #include <cstring>
 #include <stdexcept>
 
-namespace riptide::tpu {
+namespace riptide::bank {
 
 namespace {
 
@@ -110,4 +110,4 @@ std::optional<tx_status> tx_status_cache::find(
   return std::nullopt;
 }
 
-}  // namespace riptide::tpu
+}  // namespace riptide::bank

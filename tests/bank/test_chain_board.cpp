@@ -1,7 +1,7 @@
 // The chain board alone: what one publish and one set_durable_slot leave for readers, and,
 // with a writer and readers on other threads, that a read never mixes two publishes.
 
-#include <riptide/tpu/chain_board.hpp>
+#include <riptide/bank/chain_board.hpp>
 
 #include <gtest/gtest.h>
 
@@ -22,12 +22,12 @@ crypto::hash32 hash_of(std::uint64_t i) {
   return h;
 }
 
-void publish_number(tpu::chain_board& board, std::uint64_t i) {
-  board.publish(i, 4 * i + 1, tpu::slot_hash{i + 7, hash_of(i)});
+void publish_number(bank::chain_board& board, std::uint64_t i) {
+  board.publish(i, 4 * i + 1, bank::slot_hash{i + 7, hash_of(i)});
 }
 
 // True if s is exactly what publish_number(i) wrote for some i; sets i.
-bool whole_publish(const tpu::chain_status& s, std::uint64_t& i) {
+bool whole_publish(const bank::chain_status& s, std::uint64_t& i) {
   i = s.slot;
   return s.tick_height == 4 * i + 1 && s.blockhash_slot == i + 7 && s.blockhash == hash_of(i);
 }
@@ -35,7 +35,7 @@ bool whole_publish(const tpu::chain_status& s, std::uint64_t& i) {
 }  // namespace
 
 TEST(chain_board, starts_empty) {
-  const tpu::chain_board board;
+  const bank::chain_board board;
   const auto s = board.read();
   EXPECT_EQ(s.slot, 0u);
   EXPECT_EQ(s.tick_height, 0u);
@@ -46,7 +46,7 @@ TEST(chain_board, starts_empty) {
 }
 
 TEST(chain_board, read_returns_the_last_publish_and_durable_slot) {
-  tpu::chain_board board;
+  bank::chain_board board;
   publish_number(board, 3);
   publish_number(board, 5);
   auto s = board.read();
@@ -83,7 +83,7 @@ TEST(chain_board, read_returns_the_last_publish_and_durable_slot) {
 TEST(chain_board, readers_never_see_a_torn_or_older_state) {
   constexpr std::uint64_t min_publishes = 50'000;
   constexpr std::uint64_t min_reads = 200'000;  // per reader
-  tpu::chain_board board;
+  bank::chain_board board;
   publish_number(board, 0);
   std::atomic<int> readers_ready{0}, writers_done{0};
   std::atomic<std::uint64_t> torn{0}, went_back{0};

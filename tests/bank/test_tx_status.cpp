@@ -1,4 +1,4 @@
-#include <riptide/tpu/tx_status.hpp>
+#include <riptide/bank/tx_status.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 namespace {
 
 using riptide::crypto::signature;
-using riptide::tpu::tx_status;
-using riptide::tpu::tx_status_cache;
+using riptide::bank::tx_status;
+using riptide::bank::tx_status_cache;
 
 signature sig_of(std::uint64_t n) {
   signature s{};

@@ -20,7 +20,7 @@
 
 #include <riptide/crypto/types.hpp>
 
-namespace riptide::tpu {
+namespace riptide::bank {
 
 struct tx_status {
   std::uint64_t slot = 0;    // slot of the entry that holds the transaction
@@ -49,4 +49,4 @@ class tx_status_cache {
   std::uint64_t clock_ = 0;  // writer-owned insertion counter (age for eviction)
 };
 
-}  // namespace riptide::tpu
+}  // namespace riptide::bank

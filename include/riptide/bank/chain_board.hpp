@@ -4,9 +4,11 @@
 // the load tile, tools). Plus `slot_hash`, the message PoH sends down its blockhash rings.
 //
 // Contract
-//   - publish() has one writer at a time: the PoH tile. set_durable_slot() has one writer:
-//     the ledger tile. read() may be called from any thread at any time; it never blocks a
-//     writer (a seqlock: the reader retries if a publish overlapped its copy).
+//   - publish() has one writer at a time: the PoH tile on a node that produces, the replay
+//     tile (tvu/) on a follower. set_durable_slot() has one writer: the ledger tile's sync
+//     thread, or the replay tile's on a follower. read() may be called from any thread at any
+//     time; it never blocks a writer (a seqlock: the reader retries if a publish overlapped
+//     its copy).
 //   - Every word is an atomic, so concurrent read/publish is race-free under the C++ memory
 //     model (and under ThreadSanitizer), not merely "fine on x86".
 //   - Nothing allocates; no member throws.
@@ -17,7 +19,7 @@
 
 #include <riptide/crypto/types.hpp>
 
-namespace riptide::tpu {
+namespace riptide::bank {
 
 // A slot's final PoH hash, which transactions may name as their recent blockhash. PoH pushes
 // one per slot end (and one for slot 0 with the chain's start hash) to every consumer that
@@ -86,4 +88,4 @@ class chain_board {
   std::atomic<std::uint64_t> durable_{0};  // durable slot + 1; 0 = none yet
 };
 
-}  // namespace riptide::tpu
+}  // namespace riptide::bank
