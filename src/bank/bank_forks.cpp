@@ -194,16 +194,19 @@ bool bank_forks::credit(const crypto::pubkey& key, std::uint64_t lamports) noexc
 bool bank_forks::is_ancestor(bank_index a, bank_index b) const noexcept {
   if (a == b) return true;
   if (a >= config_.max_banks || b >= config_.max_banks) return false;
-  return (load(ancestors(b)[a / 64]) >> (a % 64) & 1U) != 0;
+  return (load(ancestors(b)[a / 64], std::memory_order_acquire) >> (a % 64) & 1U) != 0;
 }
 
+// Every load is an acquire, so balance()'s second look at the fold generation cannot move
+// before any of them (a seqlock read without a fence, which ThreadSanitizer does not model);
+// on x86 these are plain loads.
 std::uint64_t bank_forks::read(bank_index bank, const account_entry& entry) const noexcept {
   for (std::uint32_t v = load(entry.head, std::memory_order_acquire); v != none;) {
     const version& x = versions_[v];
-    if (is_ancestor(load(x.bank), bank)) return load(x.lamports);
+    if (is_ancestor(load(x.bank, std::memory_order_acquire), bank)) return load(x.lamports, std::memory_order_acquire);
     v = load(x.next_in_key, std::memory_order_acquire);
   }
-  return load(entry.rooted);
+  return load(entry.rooted, std::memory_order_acquire);
 }
 
 std::uint64_t bank_forks::balance(bank_index bank, const crypto::pubkey& key) const noexcept {
@@ -215,8 +218,7 @@ std::uint64_t bank_forks::balance(bank_index bank, const crypto::pubkey& key) co
     }
     const account_entry* e = find_account(key);
     const std::uint64_t value = e == nullptr ? 0 : read(bank, *e);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (fold_generation_.load(std::memory_order_relaxed) == before) return value;
+    if (fold_generation_.load(std::memory_order_acquire) == before) return value;
   }
 }
 
