@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -19,7 +20,10 @@ constexpr std::uint32_t slot_writing = 1;
 constexpr std::uint32_t slot_ready = 2;
 constexpr std::uint32_t slot_tombstone = 3;  // statuses only
 constexpr std::size_t max_bank_count = 4096;
-constexpr std::size_t status_key_bytes = 32;  // R.x of a BIP-340 signature: the same on every node
+// The whole first signature: BIP-340 signatures are not malleable, so it is the same on every
+// node, and two transactions can share it only by being the same (a shared R.x alone can be
+// made with two keys and one nonce, and would let two fee payers' transactions collide).
+constexpr std::size_t status_key_bytes = 64;
 
 inline void spin_pause() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -36,13 +40,12 @@ void store(T& v, T value, std::memory_order order = std::memory_order_relaxed) n
   std::atomic_ref<T>(v).store(value, order);
 }
 
-std::uint64_t status_hash(std::span<const std::uint8_t> signature) noexcept {
-  std::uint64_t h = 0;
-  std::memcpy(&h, signature.data(), sizeof h);  // signature bytes are uniform: no mixing needed
-  return h;
-}
-
 }  // namespace
+
+// Seeded, so a sender cannot grind signatures into one probe cluster.
+std::uint64_t bank_forks::status_hash(std::span<const std::uint8_t> signature) const noexcept {
+  return crypto::xxh3_64(signature.first(status_key_bytes), config_.hash_seed ^ 0x5354415455535f31ULL);
+}
 
 struct bank_forks::account_entry {
   std::atomic<std::uint32_t> state{slot_empty};
@@ -183,6 +186,8 @@ bank_forks::account_entry* bank_forks::find_or_insert_account(const crypto::pubk
 }
 
 bool bank_forks::credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept {
+  // Genesis funding only: once a block exists, a later fold would overwrite the credit.
+  if (live_banks_ != 1 || roots_ != 0) return false;
   if (lamports > std::numeric_limits<std::uint64_t>::max() - total_supply_) return false;
   account_entry* e = find_or_insert_account(key);
   if (e == nullptr) return false;
@@ -327,6 +332,7 @@ void bank_forks::unlock(txn::held_locks& held) noexcept { locks_->unlock(held); 
 txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view& tx,
                                    txn::execution_counters& counters) noexcept {
   using txn::tx_result;
+  assert(live(bank) && bank != root_ && !banks_[bank].info.frozen && !banks_[bank].info.dead);
   const auto finish = [&counters](tx_result result) noexcept {
     ++counters.by_result[static_cast<std::size_t>(result)];
     return result;

@@ -187,6 +187,9 @@ TEST(bank_forks, new_bank_rules) {
   forks t;
   const bank_index root = t.f->root();
   const bank_index s0 = t.child(root, 0, "block 0");
+  // Genesis funding only: after the first block a credit would be lost at the next fold.
+  EXPECT_FALSE(t.f->credit(t.keys[0].public_key(), 1));
+  EXPECT_EQ(t.balance(root, 0), funding);
   EXPECT_EQ(t.f->new_bank(s0, 1, hash_of("child of unfrozen")), no_bank);
   t.freeze(s0, "poh 0");
   EXPECT_EQ(t.f->new_bank(s0, 0, hash_of("same slot")), no_bank);

@@ -22,13 +22,16 @@
 //     landed (ok, or failed with its fee charged) with the bank it landed in; a transaction
 //     whose first signature landed in an ancestor of (or in) the executing bank, or in a
 //     rooted bank of the last 150 slots, is refused as already_processed and changes nothing.
+//     Landing means recorded: ok, or any failure after the fee check (whether or not the fee
+//     was above zero). The status key is the whole first signature.
 //     The same transaction may land once on each of two forks.
 //
 //     root ── 10 ── 11 ── 12          a transfer in 12 is invisible to 13;
 //              └─── 13                set_root(11) folds 10, 11, and drops 13.
 //
 // Memory: everything is sized by forks_config in the constructor (std::invalid_argument on
-// a bad config) and nothing allocates afterwards: accounts (max_accounts), versions held by
+// a bad config) and nothing allocates afterwards: accounts (max_accounts; an account created
+// on a fork that is later pruned keeps its place, with balance 0), versions held by
 // unrooted banks (max_versions), live banks (max_banks), signature statuses (max_statuses),
 // rooted blockhash history. A transaction that would need more than is left is refused as
 // account_table_full and changes nothing (counted); stats() says how full each table is.
@@ -45,8 +48,11 @@
 //     signature its locks cover (the same signature means the same fee payer), so disjoint
 //     transactions run in parallel without data races.
 //   - balance() may be called under the account's lock, from the quiescent thread, or from
-//     any thread at any time (the HTTP API): such a read retries while a set_root is folding
-//     and so always returns a value the account had on that bank's fork.
+//     any thread (the HTTP API) for a bank that stays live during the call (the caller's
+//     protocol: say, the root or a bank it knows is not being pruned): such a read retries
+//     while a set_root is folding, so it returns a value the account had on that bank's fork.
+//     (The retry is a seqlock read ordered by acquire loads: exact on x86; on weaker memory
+//     models a read overlapping a fold may see an older value of the same fork.)
 // Failures: the hot path is noexcept and returns a txn::tx_result; quiescent calls return
 // false or no_bank on bad arguments or full tables and change nothing then.
 
@@ -73,7 +79,10 @@ struct forks_config {
   std::size_t max_accounts = std::size_t{1} << 20;  // distinct accounts ever (>= 1, <= 2^30)
   std::size_t max_banks = 1024;                     // live banks, root included ([2, 4096])
   std::size_t max_versions = std::size_t{1} << 20;  // account versions of unrooted banks (>= 64)
-  std::size_t max_statuses = std::size_t{1} << 19;  // landed signatures kept (>= 64, <= 2^30)
+  // Landed signatures kept (>= 64, <= 2^30): the window is 150 slots (60 s), so 2^18 holds
+  // 4 300 landed transactions a second; ~88 bytes each, in a table of twice as many
+  // entries (load <= 1/2) plus a copy for rebuilds.
+  std::size_t max_statuses = std::size_t{1} << 18;
   std::size_t lock_stripes = std::size_t{1} << 14;  // lock words; rounded up to a power of two
   std::uint64_t lamports_per_signature = 5000;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // table layout only, never a result
@@ -116,8 +125,8 @@ class bank_forks {
   ~bank_forks();
 
   // ---- quiescent
-  // Adds to a rooted balance (genesis funding). False if the store is full or the supply
-  // would exceed 2^64 - 1.
+  // Adds to a rooted balance (genesis funding, before the first new_bank). False if a block
+  // exists already, the store is full, or the supply would exceed 2^64 - 1.
   [[nodiscard]] bool credit(const crypto::pubkey& key, std::uint64_t lamports) noexcept;
   // A child of `parent` (frozen, not dead) for block `id` at `slot` (> the parent's slot; the
   // genesis root's first child may have slot 0). no_bank if the parent is not a live frozen
@@ -175,6 +184,7 @@ class bank_forks {
   [[nodiscard]] bool recent_blockhash(bank_index bank, const crypto::hash32& hash) const noexcept;
   [[nodiscard]] bool landed(bank_index bank, std::span<const std::uint8_t> signature) const noexcept;
   [[nodiscard]] bool reserve(std::atomic<std::size_t>& used, std::size_t max, std::size_t n) noexcept;
+  [[nodiscard]] std::uint64_t status_hash(std::span<const std::uint8_t> signature) const noexcept;
   void write(bank_index bank, account_entry& entry, std::uint64_t lamports) noexcept;
   void add_status(bank_index bank, std::span<const std::uint8_t> signature) noexcept;
   void drop_bank_state(bank_index bank, bool fold) noexcept;
