@@ -125,6 +125,7 @@ struct chain {
       end.tick_height = poh.tick_count();
       end.hash = poh.last_hash();
       end.bank_hash = bank.bank_hash(end.hash);
+      end.parent_slot = slot == 0 ? 0 : slot - 1;
       append_record(stream, ledger::record_type::slot_meta, slot, std::span(meta.data(), ledger::encode_meta(end, meta)));
       bank.begin_slot();
       bank.register_blockhash(slot, end.hash);

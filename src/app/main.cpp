@@ -252,7 +252,8 @@ int main(int argc, char** argv) {
   auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-execute the whole ledger through the replay function: checksums, PoH, signatures, results, bank hashes");
   auto* ledger_show = ledger_cmd->add_subcommand("show", "Print one slot's entries");
   auto* ledger_digest = ledger_cmd->add_subcommand(
-      "digest", "One line per slot: slot, records, SHA-256 of its records, bank hash, complete (1/0)");
+      "digest", "One line per slot: slot, records, SHA-256 of its records, bank hash, complete (1/0), parent slot, "
+                "leader, rooted (1/0)");
   std::string ledger_dir;
   unsigned ledger_threads = 0;
   std::uint64_t ledger_slot = 0;
@@ -267,6 +268,8 @@ int main(int argc, char** argv) {
   ledger_show->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_show->add_option("--slot", ledger_slot, "Slot to print")->required();
   ledger_digest->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
+  bool ledger_digest_json = false;
+  ledger_digest->add_flag("--json", ledger_digest_json, "Print {root, slots: [...]} as JSON");
   auto* ledger_repair = ledger_cmd->add_subcommand(
       "repair", "Cut a damaged ledger back to its last fully valid record (the node must be stopped)");
   ledger_repair->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
@@ -447,9 +450,31 @@ int main(int argc, char** argv) {
     if (*ledger_repair) return cmd_ledger_repair(ledger_dir, ledger_repair_json);
     if (*ledger_show) return riptide::node::show_ledger_slot(ledger_dir, ledger_slot, std::cout) ? 0 : exit_runtime_error;
     if (*ledger_digest) {
-      for (const auto& d : riptide::node::ledger_slot_digests(ledger_dir))
-        std::cout << fmt::format("{} {} {} {} {}\n", d.slot, d.records, riptide::util::to_hex(d.digest),
-                                 riptide::util::to_hex(d.bank_hash), d.complete ? 1 : 0);
+      const auto digests = riptide::node::ledger_slot_digests(ledger_dir);
+      if (ledger_digest_json) {
+        nlohmann::json slots = nlohmann::json::array();
+        std::optional<std::uint64_t> root;
+        for (const auto& d : digests) {
+          slots.push_back({{"slot", d.slot},
+                           {"parent", d.complete ? nlohmann::json(d.parent) : nlohmann::json()},
+                           {"leader", d.complete ? nlohmann::json(riptide::util::to_hex(d.leader)) : nlohmann::json()},
+                           {"records", d.records},
+                           {"records_sha256", riptide::util::to_hex(d.digest)},
+                           {"bank_hash", riptide::util::to_hex(d.bank_hash)},
+                           {"complete", d.complete},
+                           {"rooted", d.rooted}});
+          if (d.rooted && (!root || d.slot > *root)) root = d.slot;
+        }
+        std::cout << nlohmann::json{{"dir", ledger_dir}, {"root", root ? nlohmann::json(*root) : nlohmann::json()},
+                                    {"slots", slots}}
+                         .dump(2)
+                  << "\n";
+        return 0;
+      }
+      for (const auto& d : digests)
+        std::cout << fmt::format("{} {} {} {} {} {} {} {}\n", d.slot, d.records, riptide::util::to_hex(d.digest),
+                                 riptide::util::to_hex(d.bank_hash), d.complete ? 1 : 0, d.parent,
+                                 riptide::util::to_hex(d.leader), d.rooted ? 1 : 0);
       return 0;
     }
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);

@@ -32,6 +32,7 @@ const char* to_string(replay_error error) noexcept {
     case replay_error::records_after_slot_end: return "records_after_slot_end";
     case replay_error::bank_hash_mismatch: return "bank_hash_mismatch";
     case replay_error::wrong_parent: return "wrong_parent";
+    case replay_error::wrong_leader: return "wrong_leader";
     case replay_error::dead_chain: return "dead_chain";
   }
   return "unknown";
@@ -79,7 +80,8 @@ slot_replayer::slot_replayer(txn::bank& bank, const replay_chain_config& config,
 }
 
 slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
-                                         std::span<const std::uint8_t> stream) noexcept {
+                                         std::span<const std::uint8_t> stream,
+                                         const crypto::pubkey* leader) noexcept {
   slot_replay_result r;
   records_.clear();
   if (dead_) {
@@ -96,7 +98,7 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
          static_cast<ull>(want_parent));
     return r;
   }
-  if (check(slot, stream, r) != replay_error::none || execute(slot, r) != replay_error::none) {
+  if (check(slot, parent, leader, stream, r) != replay_error::none || execute(slot, r) != replay_error::none) {
     records_.clear();
     return r;
   }
@@ -107,8 +109,8 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
 }
 
 // Step 1: everything that does not touch the bank.
-replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8_t> stream,
-                                  slot_replay_result& r) noexcept {
+replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, const crypto::pubkey* leader,
+                                  std::span<const std::uint8_t> stream, slot_replay_result& r) noexcept {
   decoded_.clear();
   poh_.clear();
   const auto s = static_cast<ull>(slot);
@@ -256,6 +258,12 @@ replay_error slot_replayer::check(std::uint64_t slot, std::span<const std::uint8
                 s, static_cast<ull>(slot_end_.tick_height), util::to_hex(slot_end_.hash).c_str(),
                 static_cast<ull>(slot_end_.hashes_per_tick), static_cast<ull>(slot_end_.ticks_per_slot),
                 static_cast<ull>(end_height), util::to_hex(end_hash).c_str());
+  if (slot_end_.parent_slot != parent)
+    return fail(r, replay_error::bad_slot_end, "slot %llu: slot end names parent %llu, the block was replayed on %llu",
+                s, static_cast<ull>(slot_end_.parent_slot), static_cast<ull>(parent));
+  if (leader != nullptr && slot_end_.leader != *leader)
+    return fail(r, replay_error::wrong_leader, "slot %llu: slot end names leader %s, the schedule says %s", s,
+                hex8(slot_end_.leader).c_str(), hex8(*leader).c_str());
   // Signatures last: the most expensive check runs only on a slot that is otherwise sound.
   std::uint64_t tx_index = 0;
   for (std::size_t i = 0; i < decoded_.size(); ++i) {

@@ -134,6 +134,8 @@ std::size_t encode_meta(const slot_meta& m, std::span<std::uint8_t> out) noexcep
   put<std::uint64_t>(p + 24, m.tick_height);
   std::memcpy(p + 32, m.hash.data(), 32);
   std::memcpy(p + 64, m.bank_hash.data(), 32);
+  put<std::uint64_t>(p + 96, m.parent_slot);
+  std::memcpy(p + 104, m.leader.data(), 32);
   return slot_meta_bytes;
 }
 
@@ -151,6 +153,8 @@ entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) n
   out.tick_height = get<std::uint64_t>(p + 24);
   std::memcpy(out.hash.data(), p + 32, 32);
   std::memcpy(out.bank_hash.data(), p + 64, 32);
+  out.parent_slot = get<std::uint64_t>(p + 96);
+  std::memcpy(out.leader.data(), p + 104, 32);
   return entry_error::none;
 }
 

@@ -152,6 +152,7 @@ struct watermark {
   std::uint64_t segment = 0;
   std::uint64_t offset = 0;
   std::uint64_t records = 0;
+  std::uint64_t root = no_root;
 };
 
 }  // namespace
@@ -283,12 +284,16 @@ ledger ledger::open_impl(const ledger_config& config, repair_report* report) {
     if (n < 0) fail_errno(durable_path, "cannot read");
     if (n == 0) {
       fresh_dir = true;  // freshly created
-    } else if (static_cast<std::size_t>(n) == sizeof buf && std::memcmp(buf, durable_magic, 8) == 0 &&
-               crc32c(crc_seed, buf, 32) == load_u32_le(buf + 32)) {
+    } else if (std::memcmp(buf, durable_magic, 8) == 0 &&
+               ((static_cast<std::size_t>(n) == durable_file_bytes &&
+                 crc32c(crc_seed, buf, 40) == load_u32_le(buf + 40)) ||
+                (static_cast<std::size_t>(n) == durable_file_v1_bytes &&
+                 crc32c(crc_seed, buf, 32) == load_u32_le(buf + 32)))) {
       have_wm = true;
       wm.segment = load_u64_le(buf + 8);
       wm.offset = load_u64_le(buf + 16);
       wm.records = load_u64_le(buf + 24);
+      if (static_cast<std::size_t>(n) == durable_file_bytes) wm.root = load_u64_le(buf + 32);
     }
     // A torn or garbled watermark (power loss during its own rewrite) is treated as none:
     // recovery is then less strict, never lossy.
@@ -497,6 +502,9 @@ ledger ledger::open_impl(const ledger_config& config, repair_report* report) {
     }
     l.durable_bytes_.store(bytes, std::memory_order_relaxed);
   }
+  l.durable_root_.store(wm.root, std::memory_order_relaxed);
+  l.root_ = wm.root;
+  l.clamp_root();
 
   if (repairing) {
     if (!have_cut && usable < numbers.size()) {
@@ -565,12 +573,14 @@ ledger& ledger::operator=(ledger&& other) noexcept {
   index_ = std::move(other.index_);
   other.index_.clear();
   last_slot_ = other.last_slot_;
+  root_ = other.root_;
   last_appended_ = other.last_appended_;
   synced_segment_ = other.synced_segment_;
   synced_offset_ = other.synced_offset_;
   dir_synced_segments_ = other.dir_synced_segments_;
   durable_bytes_.store(other.durable_bytes_.load());
   durable_records_.store(other.durable_records_.load());
+  durable_root_.store(other.durable_root_.load());
   syncs_.store(other.syncs_.load());
   stats_ = other.stats_;
   return *this;
@@ -666,7 +676,23 @@ append_error ledger::append(record_type type, std::uint64_t slot,
 }
 
 sync_point ledger::mark() const noexcept {
-  return {end_position(), stats_.records, stats_.bytes};
+  return {end_position(), stats_.records, stats_.bytes, root_};
+}
+
+bool ledger::set_root(std::uint64_t slot) noexcept {
+  if (root_ != no_root && slot < root_) return false;
+  if (records_in_slot(slot).count == 0) return false;
+  root_ = slot;
+  return true;
+}
+
+void ledger::clamp_root() noexcept {
+  if (root_ == no_root || records_in_slot(root_).count != 0) return;
+  // The root's records are gone: the last slot still held below it (on a ledger of one
+  // chain, its ancestor), or none.
+  auto it = std::lower_bound(index_.begin(), index_.end(), root_,
+                             [](const slot_records& a, std::uint64_t s) { return a.slot < s; });
+  root_ = it == index_.begin() ? no_root : std::prev(it)->slot;
 }
 
 sync_result ledger::sync_to(const sync_point& p) noexcept {
@@ -706,7 +732,8 @@ sync_result ledger::sync_to(const sync_point& p) noexcept {
   store_le(buf + 8, p.end.segment, 8);
   store_le(buf + 16, p.end.offset, 8);
   store_le(buf + 24, p.records, 8);
-  store_le(buf + 32, crc32c(crc_seed, buf, 32), 4);
+  store_le(buf + 32, p.root, 8);
+  store_le(buf + 40, crc32c(crc_seed, buf, 40), 4);
   if (::pwrite(durable_fd_, buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf) ||
       ::fdatasync(durable_fd_) != 0) {
     r.error = errno;
@@ -714,6 +741,7 @@ sync_result ledger::sync_to(const sync_point& p) noexcept {
   }
   durable_records_.store(p.records, std::memory_order_release);
   durable_bytes_.store(p.bytes, std::memory_order_release);
+  durable_root_.store(p.root, std::memory_order_release);
   syncs_.fetch_add(1, std::memory_order_relaxed);
   r.ok = true;
   r.durable_records = p.records;
@@ -759,6 +787,7 @@ void ledger::truncate(record_position end) {
       fail(path, "truncate: offset " + std::to_string(end.offset) + " is not a record boundary");
   }
   reindex_to(end);
+  clamp_root();
   // 1. The watermark moves first (after the bytes before `end` are durable).
   if (synced_segment_ > end.segment ||
       (synced_segment_ == end.segment && synced_offset_ > end.offset)) {
@@ -767,7 +796,7 @@ void ledger::truncate(record_position end) {
   }
   durable_records_.store(std::min(durable_records_.load(), stats_.records));
   durable_bytes_.store(std::min(durable_bytes_.load(), stats_.bytes));
-  const sync_result r = sync_to({end, stats_.records, stats_.bytes});
+  const sync_result r = sync_to({end, stats_.records, stats_.bytes, root_});
   if (!r.ok) fail(path, std::string("truncate: sync failed: ") + std::strerror(r.error));
   // 2. Then the records go: zeroed in end's segment, later segments deleted.
   segment& seg = segments_[end.segment];

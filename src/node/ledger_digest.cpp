@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/node/ledger_tool.hpp>
@@ -31,10 +33,23 @@ std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir) {
           m.kind == ledger::meta_kind::slot_end) {
         d.complete = true;
         d.bank_hash = m.bank_hash;
+        d.parent = m.parent_slot;
+        d.leader = m.leader;
       }
     });
     d.digest = h.finish();
     out.push_back(d);
+  }
+  // Rooted: walk the parents down from the root, as far as the ledger holds complete slots.
+  auto find = [&out](std::uint64_t slot) -> slot_digest* {
+    auto it = std::lower_bound(out.begin(), out.end(), slot,
+                               [](const slot_digest& a, std::uint64_t s) { return a.slot < s; });
+    return it != out.end() && it->slot == slot ? &*it : nullptr;
+  };
+  for (slot_digest* d = lg.root() == ledger::no_root ? nullptr : find(lg.root()); d != nullptr && !d->rooted;) {
+    d->rooted = true;
+    if (!d->complete || d->parent >= d->slot) break;  // slot 0 (its own parent) ends the walk
+    d = find(d->parent);
   }
   return out;
 }

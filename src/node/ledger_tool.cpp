@@ -153,8 +153,10 @@ bool show_ledger_slot(const std::filesystem::path& dir, std::uint64_t slot, std:
                              m.kind == ledger::meta_kind::chain_start ? "chain start" : "slot end", m.tick_height,
                              util::to_hex(m.hash),
                              m.kind == ledger::meta_kind::slot_end
-                                 ? " bank_hash " + (m.bank_hash == crypto::hash32{} ? std::string("unknown")
-                                                                                     : util::to_hex(m.bank_hash))
+                                 ? " bank_hash " +
+                                       (m.bank_hash == crypto::hash32{} ? std::string("unknown")
+                                                                        : util::to_hex(m.bank_hash)) +
+                                       fmt::format(" parent {} leader {}", m.parent_slot, util::to_hex(m.leader))
                                  : std::string());
       }
     });
@@ -183,8 +185,12 @@ std::optional<resume_point> find_resume_point(ledger::ledger& lg) {
     if (v.type != ledger::record_type::slot_meta) continue;
     ledger::slot_meta m;
     if (const auto e = ledger::decode_meta(v.payload, m); e != ledger::entry_error::none)
-      throw std::runtime_error(fmt::format("{}: record {} (slot {}): bad slot_meta: {}", lg.dir().string(), seen,
-                                           v.slot, ledger::to_string(e)));
+      throw std::runtime_error(fmt::format(
+          "{}: record {} (slot {}): bad slot_meta: {}{}", lg.dir().string(), seen, v.slot, ledger::to_string(e),
+          e == ledger::entry_error::bad_meta_version
+              ? " (a ledger written by an earlier riptide, whose slot ends name no parent or leader: "
+                "start this node with a new ledger.dir)"
+              : ""));
     if (!started) {
       if (m.kind != ledger::meta_kind::chain_start || seen != 1)
         throw std::runtime_error(lg.dir().string() + ": the ledger does not begin with a chain-start record");

@@ -407,6 +407,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     ltc.statuses = m.statuses.get();
     ltc.board = &m.board_chain;
     ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
+    ltc.leader = m.identity.public_key();
     ltc.resume = resume.has_value();
     ltc.records_out = m.records.get();
     ltc.max_microblock_tx_bytes =

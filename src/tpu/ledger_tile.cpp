@@ -33,6 +33,8 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
   batch_ = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[batch_bytes_]);
   if (config.max_accounts_per_slot != 0) delta_.emplace(config.max_accounts_per_slot);
   start_state_bytes_ = ledger::encode_start_state(config.start_state);
+  // A resumed ledger ends on a slot end (node::find_resume_point cut anything after it).
+  if (config.resume && !lg.empty()) last_end_slot_ = lg.last_slot();
 }
 
 ledger_tile::~ledger_tile() = default;  // background_sync joins its thread
@@ -153,6 +155,8 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   end.ticks_per_slot = config_.ticks_per_slot;
   end.tick_height = r.tick_height;
   end.hash = r.entry.hash;
+  end.parent_slot = last_end_slot_.value_or(0);
+  end.leader = config_.leader;
   if (delta_) {
     const bool overflowed = delta_->overflowed();
     end.bank_hash = delta_->finish(r.entry.hash);
@@ -164,6 +168,8 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   slot_end_pending_ = true;
   append(ledger::record_type::slot_meta, r.slot, std::span(buf.data(), ledger::encode_meta(end, buf)));
   slot_end_pending_ = false;
+  last_end_slot_ = r.slot;
+  (void)ledger_.set_root(r.slot);  // false only if the slot end was not appended (counted)
   count(c_slots);
   if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), r.slot);
 }

@@ -65,7 +65,7 @@ void replay_tile::store(const completed_slot& c) noexcept {
     count(c_bad_buffers);
     return;
   }
-  const bank::slot_replay_result r = replayer_.replay(c.slot, c.parent, stream);
+  const bank::slot_replay_result r = replayer_.replay(c.slot, c.parent, stream, c.has_leader ? &c.leader : nullptr);
   if (!r.ok()) {
     count(c_slots_dead);
     count(c_dead_first + static_cast<std::size_t>(r.error) - 1);
@@ -80,6 +80,9 @@ void replay_tile::store(const completed_slot& c) noexcept {
       if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
       else count(c_records);
     }
+    // A follower of one leader has no forks: a block that replayed is final (Tower BFT will
+    // decide roots instead).
+    (void)ledger_.set_root(c.slot);
     count(c_slots_stored);
     count(c_txs, r.txs);
     count(c_failed_txs, r.failed_txs);

@@ -368,6 +368,10 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
   completed_slot c;
   c.slot = slot;
   c.parent = assembler_->parent_of(slot).value_or(0);
+  if (const auto leader = schedule_.leader_for_slot(slot)) {
+    c.leader = *leader;
+    c.has_leader = true;
+  }
   c.bytes = assembler_->received_bytes(slot);
   c.buffer = buffer;
   const slot_tally& t = tally(slot);

@@ -137,6 +137,7 @@ struct leader {
   std::vector<slot_records> by_slot;
   std::vector<std::uint64_t> balances;  // after the last slot
 
+  crypto::keypair identity = crypto::keypair::generate();  // the leader's: named in slot ends
   leader() {
     for (int i = 0; i < 4; ++i) keys.push_back(crypto::keypair::generate());
     txn::bank bank(bank_cfg());
@@ -210,6 +211,8 @@ struct leader {
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
       end.bank_hash = bank.bank_hash(end.hash);
+      end.parent_slot = slot == 0 ? 0 : slot - 1;
+      end.leader = identity.public_key();
       recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
       bank.begin_slot();
       bank.register_blockhash(slot, end.hash);
@@ -657,8 +660,31 @@ TEST(slot_replay, bad_slot_end) {
   expect_rejected(1, with([](ledger::slot_meta& m) { m.hash[0] ^= 1; }), replay_error::bad_slot_end);
   expect_rejected(1, with([](ledger::slot_meta& m) { ++m.tick_height; }), replay_error::bad_slot_end);
   expect_rejected(1, with([](ledger::slot_meta& m) { ++m.hashes_per_tick; }), replay_error::bad_slot_end);
+  expect_rejected(1, with([](ledger::slot_meta& m) { ++m.parent_slot; }), replay_error::bad_slot_end);
+  expect_rejected(2, encode(edited(2, [](slot_records& r) {
+                    auto m = decode_meta(r.back());
+                    m.parent_slot = 0;  // a block that says it builds on slot 0, replayed on 1
+                    r.back().payload = meta_payload(m);
+                  })),
+                  replay_error::bad_slot_end);
   expect_rejected(1, encode(edited(1, [](slot_records& r) { r.back().payload.push_back(0); })),
                   replay_error::bad_slot_end);
+}
+
+TEST(slot_replay, the_slot_end_must_name_the_leader_the_caller_expects) {
+  const leader& l = the_leader();
+  follower f(l);
+  const crypto::pubkey right = l.identity.public_key();
+  crypto::pubkey wrong = right;
+  wrong[5] ^= 1;
+  ASSERT_TRUE(f.replayer->replay(0, 0, encode(l.by_slot[0]), &right).ok());
+  const auto r = f.replayer->replay(1, 0, encode(l.by_slot[1]), &wrong);
+  EXPECT_EQ(r.error, replay_error::wrong_leader) << r.detail;
+  EXPECT_EQ(f.replayer->next_slot(), 1u);  // nothing changed: the right leader's slot still replays
+  const auto ok = f.replayer->replay(1, 0, encode(l.by_slot[1]), &right);
+  EXPECT_TRUE(ok.ok()) << bank::to_string(ok.error) << ": " << ok.detail;
+  // Without a leader (a tool with no genesis) the field is not checked.
+  EXPECT_TRUE(f.replay(2, encode(l.by_slot[2])).ok());
 }
 
 TEST(slot_replay, records_after_slot_end) {

@@ -74,4 +74,16 @@ done
 for i in 1 2 3; do
   check "follower $i's ledger equals the leader's over slots 0..$((window - 1))" cmp -s "$tmp/d0.txt" "$tmp/d$i.txt"
 done
+# Parents, leader and roots, read from the JSON digest: every slot of the window is complete,
+# names the slot before it as parent and the leader's identity, and is rooted on every node.
+leader_id=$(awk '/^\[\[validators\]\]/ {v = 1} v && $1 == "pubkey" {gsub(/"/, "", $3); print $3; exit}' \
+  "$tmp/c/genesis.toml")
+for i in 0 1 2 3; do
+  "$bin" ledger digest "$tmp/c/ledger-$i" --json >"$tmp/j$i.json"
+  bad=$(jq --argjson w "$window" --arg id "$leader_id" '[.slots[] | select(.slot < $w)
+          | select(.complete != true or .rooted != true or .leader != $id
+                   or .parent != (if .slot == 0 then 0 else .slot - 1 end))] | length' "$tmp/j$i.json")
+  check "node $i: slots 0..$((window - 1)) complete, rooted, parent = slot - 1, leader = node 0 (${bad:-?} not)" \
+    all '[ -n "$leader_id" ]' '[ "$bad" = 0 ]'
+done
 finish

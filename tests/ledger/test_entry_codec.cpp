@@ -169,17 +169,26 @@ TEST(entry_codec, meta_round_trip_and_rejections) {
   EXPECT_EQ(back.tick_height, 9u);
   EXPECT_EQ(back.hash, m.hash);
   EXPECT_EQ(back.bank_hash, crypto::hash32{});
+  EXPECT_EQ(back.parent_slot, 0u);
+  EXPECT_EQ(back.leader, crypto::pubkey{});
   m.kind = meta_kind::slot_end;
   m.bank_hash.fill(0xBA);
+  m.parent_slot = 0x0102030405060708ULL;
+  m.leader.fill(0x1E);
   ASSERT_EQ(encode_meta(m, buf), slot_meta_bytes);
   ASSERT_EQ(decode_meta(buf, back), entry_error::none);
   EXPECT_EQ(back.kind, meta_kind::slot_end);
   EXPECT_EQ(back.bank_hash, m.bank_hash);
+  EXPECT_EQ(back.parent_slot, m.parent_slot);
+  EXPECT_EQ(back.leader, m.leader);
   EXPECT_EQ(decode_meta(std::span(buf.data(), 10), back), entry_error::bad_meta_size);
   auto v = buf;
-  v[0] = 1;  // the previous version (no bank hash)
+  v[0] = 1;  // the first version (no bank hash)
   EXPECT_EQ(decode_meta(v, back), entry_error::bad_meta_version);
   EXPECT_EQ(decode_meta(std::span(v.data(), 64), back), entry_error::bad_meta_version);
+  v[0] = 2;  // the second (no parent, no leader): 96 bytes, refused by version first
+  EXPECT_EQ(decode_meta(std::span(v.data(), 96), back), entry_error::bad_meta_version);
+  EXPECT_EQ(decode_meta(std::span(buf.data(), 96), back), entry_error::bad_meta_size);
   EXPECT_EQ(decode_meta(std::span(buf.data(), 3), back), entry_error::bad_meta_size);
   auto k = buf;
   k[4] = 9;

@@ -852,6 +852,80 @@ TEST(ledger_sync, truncate_rejects_a_position_inside_a_record) {
   EXPECT_EQ(l.stats().records, 5u);
 }
 
+TEST(ledger_root, set_root_is_durable_with_the_sync_that_covers_it) {
+  temp_dir d;
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    EXPECT_EQ(l.root(), no_root);
+    append_n(l, 0, 70);  // slots 10..19
+    EXPECT_FALSE(l.set_root(9));   // not in the ledger
+    EXPECT_FALSE(l.set_root(20));  // not yet
+    ASSERT_TRUE(l.set_root(12));
+    EXPECT_EQ(l.root(), 12u);
+    EXPECT_EQ(l.durable_root(), no_root);  // not synced yet
+    const sync_point p = l.mark();
+    EXPECT_EQ(p.root, 12u);
+    ASSERT_TRUE(l.set_root(15));
+    EXPECT_FALSE(l.set_root(14));  // roots only move forward
+    EXPECT_EQ(l.root(), 15u);
+    ASSERT_TRUE(l.sync_to(p).ok);
+    EXPECT_EQ(l.durable_root(), 12u);  // what that point carried
+  }
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    EXPECT_EQ(l.root(), 12u);  // 15 was never synced
+    ASSERT_TRUE(l.set_root(15));
+    ASSERT_TRUE(l.set_root(15));  // the same root again is fine
+    ASSERT_TRUE(l.sync().ok);      // a root-only change is written too
+  }
+  ledger_config ro = config_for(d.path());
+  ro.read_only = true;
+  const ledger reader = ledger::open(ro);
+  EXPECT_EQ(reader.root(), 15u);
+  EXPECT_EQ(reader.durable_root(), 15u);
+}
+
+TEST(ledger_root, a_cut_below_the_root_lowers_it_to_the_last_slot_kept) {
+  temp_dir d;
+  ledger l = ledger::open(config_for(d.path()));
+  append_n(l, 0, 70);  // 7 records per slot, slots 10..19
+  ASSERT_TRUE(l.set_root(18));
+  ASSERT_TRUE(l.sync().ok);
+  auto c = l.read_all();
+  record_view v;
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.next(v));  // through record 29: slot 14
+  l.truncate(c.position());
+  EXPECT_EQ(l.root(), 14u);
+  EXPECT_EQ(l.durable_root(), 14u);
+  l.truncate({0, segment_header_bytes});
+  EXPECT_EQ(l.root(), no_root);
+}
+
+TEST(ledger_root, a_watermark_file_from_before_roots_opens_with_no_root) {
+  temp_dir d;
+  {
+    ledger l = ledger::open(config_for(d.path()));
+    append_n(l, 0, 20);
+    ASSERT_TRUE(l.set_root(11));
+    ASSERT_TRUE(l.sync().ok);
+  }
+  // Rewrite the file as the 40-byte format: crc32c over [0, 32) at 32.
+  std::vector<std::uint8_t> b(durable_file_v1_bytes);
+  {
+    std::FILE* f = std::fopen((d.path() / "durable").c_str(), "rb");
+    ASSERT_NE(f, nullptr);
+    ASSERT_EQ(std::fread(b.data(), 1, b.size(), f), b.size());
+    std::fclose(f);
+  }
+  const std::uint32_t crc = crc32_iscsi(b.data(), 32, 0xFFFFFFFFu);
+  for (int i = 0; i < 4; ++i) b[32 + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+  fs::resize_file(d.path() / "durable", 0);
+  patch_file(d.path() / "durable", 0, b);
+  ledger l = ledger::open(config_for(d.path()));
+  EXPECT_EQ(l.root(), no_root);
+  EXPECT_EQ(l.durable_records(), 20u);  // the watermark itself was read
+}
+
 // The ledger tile's arrangement: the owner appends (rolling segments) and hands marks to a
 // syncer thread through a mutex; the syncer calls sync_to. Run under ThreadSanitizer.
 TEST(ledger_sync_contention, appender_and_syncer_threads) {

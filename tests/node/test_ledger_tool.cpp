@@ -54,6 +54,7 @@ struct ledger_builder {
   riptide::testing::temp_dir dir{"riptide-ledger-tool"};
   std::vector<crypto::keypair> keys;
   std::vector<crypto::signature> all_sigs;
+  crypto::pubkey leader_id = crypto::keypair::generate().public_key();  // named in slot ends
 
   ledger_builder() {
     for (int i = 0; i < 3; ++i) keys.push_back(crypto::keypair::generate());
@@ -144,6 +145,8 @@ struct ledger_builder {
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
       end.bank_hash = bank.bank_hash(end.hash);
+      end.parent_slot = slot == 0 ? 0 : slot - 1;
+      end.leader = leader_id;
       if (t.wrong_bank_hash && slot == 1) end.bank_hash[5] ^= 0x80;
       ASSERT_EQ(lg.append(ledger::record_type::slot_meta, slot, std::span(meta.data(), ledger::encode_meta(end, meta))),
                 ledger::append_error::none);
@@ -296,6 +299,9 @@ struct slot_line {
   std::vector<std::uint8_t> hashed;
   crypto::hash32 bank_hash{};
   bool complete = false;
+  std::uint64_t parent = 0;
+  crypto::pubkey leader{};
+  bool rooted = false;
 };
 
 std::uint64_t le(const std::vector<std::uint8_t>& b, std::size_t at, std::size_t width) {
@@ -328,8 +334,27 @@ std::map<std::uint64_t, slot_line> digest_from_segments(const std::filesystem::p
       hash_bytes(at + 12, 4);       // length u32
       hash_bytes(at + 24, length);  // payload
       line.complete = type == 3 && le(seg, at + 24 + 4, 4) == 2;  // slot_meta, kind slot end
-      if (line.complete) std::memcpy(line.bank_hash.data(), seg.data() + at + 24 + 64, 32);
+      if (line.complete) {
+        std::memcpy(line.bank_hash.data(), seg.data() + at + 24 + 64, 32);
+        line.parent = le(seg, at + 24 + 96, 8);
+        std::memcpy(line.leader.data(), seg.data() + at + 24 + 104, 32);
+      } else {
+        line.bank_hash = {};
+        line.parent = 0;
+        line.leader = {};
+      }
       at += 24 + (length + 7) / 8 * 8;
+    }
+  }
+  // The durable file's root (u64 at 32 of the 48-byte file), then its parents down.
+  std::ifstream in(dir / "durable", std::ios::binary);
+  const std::vector<std::uint8_t> durable((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (durable.size() == 48) {
+    auto it = slots.find(le(durable, 32, 8));
+    while (it != slots.end() && !it->second.rooted) {
+      it->second.rooted = true;
+      if (!it->second.complete || it->second.parent >= it->first) break;
+      it = slots.find(it->second.parent);
     }
   }
   return slots;
@@ -349,6 +374,9 @@ void expect_digests_match(const std::filesystem::path& dir) {
     EXPECT_EQ(d.digest, h);
     EXPECT_EQ(d.bank_hash, it->second.bank_hash);
     EXPECT_EQ(d.complete, it->second.complete);
+    EXPECT_EQ(d.parent, it->second.parent);
+    EXPECT_EQ(d.leader, it->second.leader);
+    EXPECT_EQ(d.rooted, it->second.rooted);
     ++it;
   }
 }
@@ -379,6 +407,20 @@ TEST(ledger_tool, slot_digest_as_protocol_md_states) {
     ledger_builder b;
     b.build({.partial_slot = true});
     doc::expect_digests_match(b.dir.path());
+    // Rooted at slot 1: slots 1 and 0 (its parent) are rooted, the partial slot 2 is not.
+    {
+      ledger::ledger lg = ledger::ledger::open({b.dir.path(), 1 << 20, false});
+      ASSERT_TRUE(lg.set_root(1));
+      ASSERT_TRUE(lg.sync().ok);
+    }
+    doc::expect_digests_match(b.dir.path());
+    const auto d = node::ledger_slot_digests(b.dir.path());
+    ASSERT_EQ(d.size(), 3u);
+    EXPECT_TRUE(d[0].rooted);
+    EXPECT_TRUE(d[1].rooted);
+    EXPECT_FALSE(d[2].rooted);
+    EXPECT_EQ(d[1].parent, 0u);
+    EXPECT_EQ(d[1].leader, b.leader_id);
   }
   // The same records in 8 KiB and in 1 MiB segments: the digests follow the records only.
   riptide::testing::temp_dir small{"riptide-digest-small"}, large{"riptide-digest-large"};

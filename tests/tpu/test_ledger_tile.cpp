@@ -60,6 +60,7 @@ struct fixture {
     c.board = &board;
     c.max_accounts_per_slot = 32;
     c.max_microblock_tx_bytes = 8192;
+    c.leader.fill(0x1D);
     return c;
   }
 
@@ -193,6 +194,14 @@ TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
   EXPECT_EQ(state, f.config().start_state);
   EXPECT_EQ(metas[1].bank_hash, expected);
   EXPECT_EQ(metas[2].bank_hash, expected1);
+  // Each slot end names this node and the slot before it; the newest slot is the root, and
+  // the sync that made it durable carried the root too.
+  EXPECT_EQ(metas[1].leader, f.config().leader);
+  EXPECT_EQ(metas[2].leader, f.config().leader);
+  EXPECT_EQ(metas[1].parent_slot, 0u);
+  EXPECT_EQ(metas[2].parent_slot, 0u);
+  EXPECT_EQ(f.lg.root(), 1u);
+  EXPECT_EQ(f.lg.durable_root(), 1u);
   ASSERT_EQ(entries.size(), 2 + 2 * ticks_per_slot);
   EXPECT_EQ(entries[0].tx_count, 3u);
   EXPECT_EQ(entries[2].tx_count, 2u);
@@ -266,6 +275,37 @@ TEST(ledger_tile, refuses_a_used_ledger_unless_resuming) {
   t.on_start();
   t.on_stop();
   EXPECT_EQ(f.lg.stats().records, before);  // no second chain start
+}
+
+TEST(ledger_tile, a_resumed_chain_builds_on_the_ledgers_last_slot) {
+  fixture f;
+  {
+    tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+    t.on_start();
+    for (std::uint64_t slot = 0; slot < 2; ++slot)
+      for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(slot);
+    drain(t, f.ring);
+    t.on_stop();
+  }
+  EXPECT_EQ(f.lg.durable_root(), 1u);
+  auto c = f.config();
+  c.resume = true;
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  // Slot 2 is not in the ledger (no block of it was made here): slot 3 builds on slot 1.
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(3);
+  drain(t, f.ring);
+  t.on_stop();
+  ledger::slot_meta end;
+  f.lg.for_each_in_slot(3, [&](const ledger::record_view& v) {
+    if (v.type == ledger::record_type::slot_meta) {
+      ASSERT_EQ(ledger::decode_meta(v.payload, end), ledger::entry_error::none);
+    }
+  });
+  EXPECT_EQ(end.kind, ledger::meta_kind::slot_end);
+  EXPECT_EQ(end.parent_slot, 1u);
+  EXPECT_EQ(f.lg.root(), 3u);
+  EXPECT_EQ(f.lg.durable_root(), 3u);  // on_stop's final sync carried it
 }
 
 }  // namespace

@@ -106,6 +106,8 @@ bytes meta_payload(const ledger::slot_meta& m) {
   return out;
 }
 
+crypto::pubkey cluster_leader();  // the schedule's leader of every slot (cluster_fixture below)
+
 // The leader's chain, by hand as the TPU writes it: slot 0 opens with the chain start; each
 // slot has one entry of two transfers (one of them overdraws, so a failure is recorded too)
 // before each tick but the last, one entry batch, and the slot end with the bank hash.
@@ -181,6 +183,8 @@ struct leader_chain {
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
       end.bank_hash = bank.bank_hash(end.hash);
+      end.parent_slot = slot == 0 ? 0 : slot - 1;
+      end.leader = cluster_leader();
       recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
       bank.begin_slot();
       bank.register_blockhash(slot, end.hash);
@@ -241,6 +245,8 @@ const cluster_fixture& cluster() {
   static const cluster_fixture f;
   return f;
 }
+
+crypto::pubkey cluster_leader() { return cluster().keys[cluster().leader].public_key(); }
 
 struct collecting_sink final : shred::shred_sink {
   void on_shred(std::span<const std::uint8_t> s, shred::shred_kind, std::uint32_t) noexcept override {
@@ -498,7 +504,7 @@ TEST(replay_tile, a_damaged_slot_makes_the_next_one_fail_on_its_parent) {
 TEST(replay_tile, a_slot_without_a_valid_buffer_is_counted_and_returned) {
   follower fl;
   fl.replay->on_start();
-  ASSERT_TRUE(fl.out.try_push(tvu::completed_slot{0, 0, 100, 77, 0, 0, 0}));
+  ASSERT_TRUE(fl.out.try_push(tvu::completed_slot{.slot = 0, .parent = 0, .bytes = 100, .buffer = 77}));
   EXPECT_EQ(fl.replay->poll(), 1);
   EXPECT_EQ(fl.counter(t::c_bad_buffers), 1u);
   EXPECT_EQ(fl.counter(t::c_slots_dead) + fl.counter(t::c_slots_stored), 0u);

@@ -21,7 +21,8 @@
 //      every transaction parses, has a tx_result byte, and its signatures verify; each mixin
 //      is crypto::entry_mixin of its entry's signatures; the PoH chain re-hashes from the last
 //      hash (crypto::verify_entries, the multi-lane path, on poh_threads cores); the slot_end
-//      carries the chain's last hash, the tick height and the timing. The first failure is
+//      carries the chain's last hash, the tick height, the timing and the parent the block was
+//      replayed on (and the expected leader, when the caller gives one). The first failure is
 //      reported, in this order: record by record (parse, slot, chain start, start state,
 //      batch, ticks, transaction parse and result byte, mixin), then the tick count, PoH, the
 //      slot end, and last the signatures (the costliest check runs only on a slot that is
@@ -100,6 +101,7 @@ enum class replay_error : std::uint8_t {
   records_after_slot_end,  // bytes or records after the slot_end
   bank_hash_mismatch,      // the slot_end's (non-zero) bank hash differs from the replayed one
   wrong_parent,            // slot != next_slot(), or parent != the last replayed slot
+  wrong_leader,            // the slot end names another leader than the caller expects
   dead_chain,              // an earlier replay failed during execution; the bank is partial
 };
 constexpr std::size_t replay_error_count = static_cast<std::size_t>(replay_error::dead_chain) + 1;
@@ -156,9 +158,12 @@ class slot_replayer {
   slot_replayer(const slot_replayer&) = delete;
   slot_replayer& operator=(const slot_replayer&) = delete;
 
-  // Replays one slot stream (see the top of this file). `parent` of slot 0 is 0.
-  slot_replay_result replay(std::uint64_t slot, std::uint64_t parent,
-                            std::span<const std::uint8_t> stream) noexcept;
+  // Replays one slot stream (see the top of this file). `parent` of slot 0 is 0; the slot
+  // end must name the same parent. With `leader` (the schedule's leader of the slot) the
+  // slot end must name that leader (wrong_leader otherwise); null: not checked (a tool
+  // without the genesis).
+  slot_replay_result replay(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
+                            const crypto::pubkey* leader = nullptr) noexcept;
 
   // The last successful replay's records (empty after a failure).
   [[nodiscard]] std::span<const ledger::record_view> records() const noexcept {
@@ -171,8 +176,8 @@ class slot_replayer {
   [[nodiscard]] const replay_chain_config& config() const noexcept { return config_; }
 
  private:
-  replay_error check(std::uint64_t slot, std::span<const std::uint8_t> stream,
-                     slot_replay_result& r) noexcept;
+  replay_error check(std::uint64_t slot, std::uint64_t parent, const crypto::pubkey* leader,
+                     std::span<const std::uint8_t> stream, slot_replay_result& r) noexcept;
   replay_error check_entry(const ledger::decoded_entry& d, std::uint64_t slot,
                            slot_replay_result& r) noexcept;
   replay_error check_poh(std::uint64_t slot, slot_replay_result& r) noexcept;

@@ -28,10 +28,10 @@
 //                       len > 0; result is the txn::tx_result of executing body;
 //                       body is the transaction's wire bytes (its first signature at [1, 65))
 //
-//   slot_meta payload (96 bytes):
+//   slot_meta payload (136 bytes):
 //
 //     offset  size  field
-//     0       4     version u32               = 2
+//     0       4     version u32               = 3
 //     4       4     kind u32                  1 = chain start, 2 = slot end
 //     8       8     hashes_per_tick u64
 //     16      8     ticks_per_slot u64
@@ -40,6 +40,10 @@
 //                                             slot end: the slot's last PoH hash
 //     64      32    bank_hash                 slot end: the slot's bank hash (txn/bank.hpp),
 //                                             all zero = unknown; chain start: zero
+//     96      8     parent_slot u64           slot end: the slot of the block this one builds
+//                                             on (slot 0: 0); chain start: zero
+//     104     32    leader                    slot end: the identity of the node that
+//                                             produced the block; chain start: zero
 
 //
 //   start_state payload (slot 0, the record right after the chain start): the fee and the
@@ -117,8 +121,8 @@ class tx_reader {
 constexpr std::size_t tx_header_bytes = 3;  // u16 len + u8 result
 
 enum class meta_kind : std::uint32_t { chain_start = 1, slot_end = 2 };
-constexpr std::uint32_t slot_meta_version = 2;
-constexpr std::size_t slot_meta_bytes = 4 + 4 + 8 + 8 + 8 + 32 + 32;
+constexpr std::uint32_t slot_meta_version = 3;
+constexpr std::size_t slot_meta_bytes = 4 + 4 + 8 + 8 + 8 + 32 + 32 + 8 + 32;
 
 struct slot_meta {
   meta_kind kind = meta_kind::slot_end;
@@ -127,6 +131,8 @@ struct slot_meta {
   std::uint64_t tick_height = 0;
   crypto::hash32 hash{};
   crypto::hash32 bank_hash{};  // zero = unknown (and always zero at chain start)
+  std::uint64_t parent_slot = 0;  // slot end: the parent block's slot
+  crypto::pubkey leader{};        // slot end: who produced the block
 };
 
 // One account of the start state: what the bank holds before slot 0.

@@ -89,9 +89,19 @@
 //   over the split ranges cost more than the memcpy of a 256-byte payload). Padding is not
 //   covered by the CRC but must be zero.
 //
-// Durable file (40 bytes, rewritten in place by sync_to(), and by truncate()):
+// Durable file (48 bytes, rewritten in place by sync_to(), and by truncate()):
 //   0 magic u64 "RTLEDDUR" | 8 segment_index u64 | 16 offset u64 (end of the last durable
-//   record in that segment) | 24 records u64 | 32 crc32c u32 over [0,32) | 36 zero u32
+//   record in that segment) | 24 records u64 | 32 root u64 (the rooted slot, all ones =
+//   none) | 40 crc32c u32 over [0,40) | 44 zero u32
+//   A 40-byte file (written before roots existed: crc32c over [0,32) at 32) reads as the
+//   same watermark with no root.
+//
+// Roots. The owner says which slot is rooted (set_root: a block that can no longer be
+// reverted, and with it every block on its parent chain, which the slot_meta records name).
+// The root travels in the sync point, so it becomes durable in the same write as the
+// watermark that covers its records: a root on disk never names a slot whose records could
+// be lost. Roots only move forward. A ledger cut back below its root (truncate, repair) has
+// its root lowered to the last slot it still holds.
 //
 // Recovery: the last segment is scanned with checksums. The first record that does not parse
 // ends the log. If it lies below the durable watermark, or any valid record follows it in
@@ -113,7 +123,9 @@ namespace riptide::ledger {
 constexpr std::size_t record_header_bytes = 24;
 constexpr std::size_t record_alignment_bytes = 8;
 constexpr std::size_t segment_header_bytes = 32;
-constexpr std::size_t durable_file_bytes = 40;
+constexpr std::size_t durable_file_bytes = 48;
+constexpr std::size_t durable_file_v1_bytes = 40;
+constexpr std::uint64_t no_root = ~std::uint64_t{0};
 constexpr std::size_t max_record_payload_bytes = std::size_t{16} << 20;  // 16 MiB
 constexpr std::size_t default_segment_bytes = std::size_t{256} << 20;    // 256 MiB
 constexpr std::size_t max_segments = std::size_t{1} << 16;  // 16 TiB at the default size
@@ -218,6 +230,7 @@ struct sync_point {
   record_position end;       // the end of the last record (where the next one goes)
   std::uint64_t records = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t root = no_root;  // the owner's root when it took the point
 };
 
 struct sync_result {
@@ -259,8 +272,18 @@ class ledger {
   [[nodiscard]] append_error append(record_type type, std::uint64_t slot,
                                     std::span<const std::uint8_t> payload) noexcept;
 
-  // Owner: the end of everything appended so far.
+  // Owner: the end of everything appended so far, and the root.
   [[nodiscard]] sync_point mark() const noexcept;
+
+  // Owner: `slot` is rooted (see Roots above). False, changing nothing, if the slot is not
+  // in the ledger or is below the current root. Durable with the next sync.
+  [[nodiscard]] bool set_root(std::uint64_t slot) noexcept;
+  // Owner (or a read-only tool): the newest root set or read at open; no_root if none.
+  [[nodiscard]] std::uint64_t root() const noexcept { return root_; }
+  // Any thread: the root the last successful sync wrote (no_root if none).
+  [[nodiscard]] std::uint64_t durable_root() const noexcept {
+    return durable_root_.load(std::memory_order_acquire);
+  }
   // Syncer (one thread at a time, concurrently with the owner's appends): makes every record
   // before p durable and records the watermark. Points must not go backwards; an older
   // point than the last synced one is a no-op that reports success.
@@ -361,6 +384,7 @@ class ledger {
   [[nodiscard]] bool roll_segment() noexcept;
   void note_record(std::uint64_t slot, record_position pos) noexcept;
   void reindex_to(record_position end) noexcept;
+  void clamp_root() noexcept;
 
   std::filesystem::path dir_;
   util::file_lock lock_;  // writers only
@@ -371,6 +395,7 @@ class ledger {
   std::vector<segment> segments_;  // all mapped; index = file number
   std::vector<slot_records> index_;
   std::uint64_t last_slot_ = 0;
+  std::uint64_t root_ = no_root;  // owner's
   record_position last_appended_{};
   // Syncer-owned: first segment and offset not yet msync'd; segments whose directory entries
   // are durable (a new segment needs an fsync of the directory).
@@ -379,6 +404,7 @@ class ledger {
   std::uint64_t dir_synced_segments_ = 0;
   std::atomic<std::uint64_t> durable_bytes_{0};
   std::atomic<std::uint64_t> durable_records_{0};
+  std::atomic<std::uint64_t> durable_root_{no_root};
   std::atomic<std::uint64_t> syncs_{0};
   ledger_stats stats_;  // owner-owned (syncs lives in syncs_)
 };

@@ -93,6 +93,11 @@ struct slot_digest {
   crypto::hash32 digest{};     // SHA-256 over each record's type u16, slot u64, length u32, payload
   crypto::hash32 bank_hash{};  // the slot_end's (zero: none, or the slot has no end)
   bool complete = false;       // the slot ends with a slot_end record
+  std::uint64_t parent = 0;    // the slot_end's parent slot (0 when the slot has no end)
+  crypto::pubkey leader{};     // the slot_end's leader (zero when the slot has no end)
+  // On the parent chain of the ledger's root (ledger::root): the root itself and every
+  // ancestor its slot ends name, as far as the ledger holds them.
+  bool rooted = false;
 };
 
 // Every slot of the ledger in `dir`, ascending. Throws std::runtime_error if it cannot be opened.

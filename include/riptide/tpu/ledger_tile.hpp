@@ -17,7 +17,10 @@
 //     counted (bad_mixin_ids) and its entry is written without transactions.
 //   - At a slot's last tick it appends a slot_meta (slot end, last PoH hash, bank hash =
 //     slot_delta.finish(last PoH hash); zero if no bank hash is kept or the delta overflowed,
-//     counted in bank_hash_unknown) and, with sync_at_slot_end, hands the sync thread the
+//     counted in bank_hash_unknown; the parent = the slot of the previous slot end in the
+//     ledger, 0 for slot 0; the leader = config.leader), roots that slot in the ledger (a
+//     node that produces every block has no forks: its own block is final; Tower BFT will
+//     decide roots instead), and, with sync_at_slot_end, hands the sync thread the
 //     ledger's mark(). The sync thread (started in on_start, joined in on_stop after a final
 //     sync) calls ledger::sync_to and then publishes durable_slot (counter and
 //     bank::chain_board::set_durable_slot). The tile thread never blocks on the disk: the
@@ -81,6 +84,7 @@ struct ledger_tile_config {
   std::size_t max_microblock_tx_bytes = 0;
   // Append to the chain already in the ledger (no chain-start or start-state record).
   bool resume = false;
+  crypto::pubkey leader{};  // this node's identity, named in every slot end
   // Optional: every appended record, in order, for the shred tile (which reads its bytes with
   // ledger::encoded_at). The tile pops entries only while this ring has room for every record
   // they can make, so no record is ever left out (a slow consumer backs up the entries ring;
@@ -125,6 +129,7 @@ class ledger_tile final : public util::tile {
   std::optional<txn::slot_delta> delta_;
 
   bool slot_end_pending_ = false;  // the record being appended is a slot end
+  std::optional<std::uint64_t> last_end_slot_;  // the ledger's newest slot end (the next parent)
   ledger::background_sync syncer_;
 };
 

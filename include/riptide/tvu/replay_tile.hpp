@@ -15,7 +15,12 @@
 // - A slot whose replay fails is dead: nothing of it is stored, the reason is counted
 //   (dead_<replay_error>) and the first failure is kept in first_problem() (read it after the
 //   runtime stopped). Every later slot then fails too (wrong parent, or dead chain once the bank
-//   holds a partial slot): a follower never stores what it could not check.
+//   holds a partial slot): a follower never stores what it could not check. The slot end must
+//   name the schedule's leader of the slot (completed_slot::leader) and the parent the shreds
+//   said.
+// - A stored slot becomes the ledger's root (ledger::set_root, durable with the slot's sync):
+//   with one leader there are no forks, so a block that replayed is final. Tower BFT will
+//   decide roots instead.
 // - The chain board (optional) is published after every stored slot: GET /slot on a follower
 //   says how far it has replayed, and set_durable_slot when the sync thread is done.
 // - slot_log (optional): one CSV line per slot handed over,

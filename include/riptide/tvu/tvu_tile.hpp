@@ -111,6 +111,8 @@ struct tvu_tile_config {
 struct completed_slot {
   std::uint64_t slot = 0;
   std::uint64_t parent = 0;
+  crypto::pubkey leader{};   // the schedule's leader of the slot (its shreds were signed by it)
+  bool has_leader = false;   // false: the schedule has no leader for the slot (not checked)
   std::uint64_t bytes = 0;   // stream length
   std::uint32_t buffer = 0;  // which of the tile's output buffers holds the stream
   // How the slot's shreds arrived (data and coding; counted while the slot was tracked):
