@@ -97,10 +97,14 @@ for i in $(seq 1 $((n - 1))); do grep -E '^summary: (tvu|replay)' "$dir/logs/nod
 echo "==> re-verifying node 0's ledger"
 "$bin" ledger verify "$dir/ledger-0"
 echo "==> comparing each follower's ledger with node 0's, slot by slot (slots 0..$window)"
-"$bin" ledger digest "$dir/ledger-0" | awk -v w="$window" '$1 <= w' >"$dir/digest-0.txt"
+digest() {  # digest NODE: the window's slots, one JSON object a line (ledger digest --json)
+  "$bin" ledger digest --json "$dir/ledger-$1" | jq -c --argjson w "$window" '.slots[] | select(.slot <= $w)' \
+    >"$dir/digest-$1.txt"
+}
+digest 0
 same=1
 for i in $(seq 1 $((n - 1))); do
-  "$bin" ledger digest "$dir/ledger-$i" | awk -v w="$window" '$1 <= w' >"$dir/digest-$i.txt"
+  digest "$i"
   if cmp -s "$dir/digest-0.txt" "$dir/digest-$i.txt"; then
     echo "  node$i: $(wc -l <"$dir/digest-$i.txt") slots, identical records and bank hashes"
   else

@@ -164,16 +164,20 @@ done
 cluster down >/dev/null
 
 # ---- ledgers, slot by slot
+# (from `ledger digest --json`: one line per slot of the window, "slot records_sha256 bank_hash
+# complete parent leader rooted")
 for i in $(seq 0 $((nodes - 1))); do
-  "$bin" ledger digest "$dir/ledger-$i" | awk -v w="$window" '$1 <= w' >"$dir/digest-$i.txt"
+  "$bin" ledger digest --json "$dir/ledger-$i" |
+    jq -r --argjson w "$window" '.slots[] | select(.slot <= $w)
+      | "\(.slot) \(.records_sha256) \(.bank_hash) \(.complete) \(.parent) \(.leader) \(.rooted)"' >"$dir/digest-$i.txt"
 done
-leader_slots=$(awk '$5 == 1' "$dir/digest-0.txt" | wc -l)
+leader_slots=$(awk '$4 == "true"' "$dir/digest-0.txt" | wc -l)
 fail=0
 [ "$leader_slots" -ge 2 ] || { echo "FAIL: the leader completed only $leader_slots slots in the window"; fail=1; }
 for i in $(seq 1 $((nodes - 1))); do
   if ! diff -q "$dir/digest-0.txt" "$dir/digest-$i.txt" >/dev/null; then
     missing=$(join -v1 <(cut -d' ' -f1 "$dir/digest-0.txt" | sort) <(cut -d' ' -f1 "$dir/digest-$i.txt" | sort) | wc -l)
-    differ=$(join <(sort "$dir/digest-0.txt") <(sort "$dir/digest-$i.txt") | awk '$3 != $7 || $4 != $8' | wc -l)
+    differ=$(join <(sort "$dir/digest-0.txt") <(sort "$dir/digest-$i.txt") | awk '$2 != $8 || $3 != $9' | wc -l)
     echo "FAIL: node $i's ledger differs from the leader's: $missing slots missing, $differ slots differ"
     fail=1
   fi

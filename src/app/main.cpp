@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -71,13 +72,21 @@ riptide::node::config build_config(const std::string& path, const std::vector<st
 }
 
 int cmd_run(const std::string& path, const std::vector<std::string>& sets, std::uint64_t seconds,
-            bool seconds_given) {
+            bool seconds_given, const std::string& summary_json) {
   auto cfg = build_config(path, sets);
   if (seconds_given) cfg.node.run_seconds = seconds;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   riptide::node::node n(cfg);
   const auto summary = n.run(g_stop, std::cout);
+  if (!summary_json.empty()) {
+    std::ofstream f(summary_json);
+    f << riptide::node::to_json(summary) << "\n";
+    if (!f.flush()) {
+      std::cerr << "error: " << summary_json << ": cannot write the run summary\n";
+      return exit_runtime_error;
+    }
+  }
   return summary.drained_cleanly ? 0 : exit_runtime_error;
 }
 
@@ -217,6 +226,9 @@ int main(int argc, char** argv) {
   run->add_option("-c,--config", run_config, "TOML config file (defaults if omitted)");
   run->add_option("--set", run_sets, "Override a setting: section.key=value (repeatable)");
   auto* seconds_opt = run->add_option("--seconds", run_seconds, "Stop after this many seconds (node.run_seconds)");
+  std::string run_summary_json;
+  run->add_option("--summary-json", run_summary_json,
+                  "At exit, write the run's summary (slots, transactions by stage, drained) as JSON to this file");
 
   auto* genesis_cmd = app.add_subcommand("genesis", "Create a local cluster: genesis file, keys and one config per node");
   std::string genesis_dir;
@@ -300,6 +312,9 @@ int main(int argc, char** argv) {
   bench_tps_cmd->add_option("--rate", bench_opt.rate_tps, "Target transfers per second (0 = as fast as possible)")
       ->check(CLI::Range(0.0, 1e9));
   bench_tps_cmd->add_option("--seconds", bench_opt.seconds, "Length of the send phase");
+  bool bench_json = false;
+  bench_tps_cmd->add_flag("--json", bench_json,
+                          "Print the summary's figures as JSON on stdout (progress and the text summary go to stderr)");
   bench_tps_cmd->add_option("--lamports", bench_opt.lamports, "Lamports per transfer");
   bench_tps_cmd->add_option("--fund-lamports", bench_opt.fund_lamports, "Lamports the faucet gives each account");
   bench_tps_cmd->add_option("--max-loss", bench_opt.max_loss_percent,
@@ -478,7 +493,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*rpc_cmd) return cmd_rpc(rpc_url, rpc_method, rpc_path, rpc_body);
-    if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0);
+    if (*run) return cmd_run(run_config, run_sets, run_seconds, seconds_opt->count() > 0, run_summary_json);
     if (*forge_cmd) {
       const auto g = riptide::node::load_genesis(forge_genesis);
       const auto to = riptide::net::endpoint::parse(forge_to);
@@ -556,6 +571,7 @@ int main(int argc, char** argv) {
       bench_opt.tpu_ip = tpu_ep->first;
       bench_opt.tpu_port = tpu_ep->second;
       bench_opt.faucet_key = bench_faucet;
+      if (bench_json) return riptide::node::run_bench_tps(bench_opt, std::cerr, &std::cout);
       return riptide::node::run_bench_tps(bench_opt, std::cout);
     }
     if (*monitor) {

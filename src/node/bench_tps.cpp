@@ -20,6 +20,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
@@ -209,7 +210,7 @@ double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 }  // namespace
 
-int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
+int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* json) {
   validate(o);
   crypto::keypair faucet;
   try {
@@ -465,7 +466,38 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out) {
                                                     : " unknown: " + drops_error)
       << "\n";
   out << std::flush;
-  return t.ok > 0 && check.conserved() && loss_ok ? 0 : 1;
+  const bool ok = t.ok > 0 && check.conserved() && loss_ok;
+  if (json != nullptr) {
+    nlohmann::json failed_by = nlohmann::json::object();
+    for (std::size_t i = 1; i < t.by_result.size(); ++i)
+      if (t.by_result[i] != 0) failed_by[txn::to_string(static_cast<txn::tx_result>(i))] = t.by_result[i];
+    *json << nlohmann::json{
+                 {"sent", t.sent},
+                 {"send_errors", t.send_errors},
+                 {"confirmed_ok", t.ok},
+                 {"failed", t.failed()},
+                 {"failed_by_result", failed_by},
+                 {"unconfirmed", unconfirmed},
+                 {"send_seconds", send_s},
+                 {"tps", static_cast<double>(t.ok) / send_s},
+                 {"latency_ms",
+                  {{"count", lat.count}, {"p50", ms(lat.p50)}, {"p90", ms(lat.p90)}, {"p99", ms(lat.p99)}, {"max", ms(lat.max)}}},
+                 {"balances",
+                  {{"before", check.before},
+                   {"after", check.after},
+                   {"expected", check.expected_valid() ? nlohmann::json(check.expected_after()) : nlohmann::json()},
+                   {"fee_per_tx", fee},
+                   {"fee_charged_txs", check.fee_charged_txs},
+                   {"conserved", check.conserved()}}},
+                 {"loss_percent", loss_percent},
+                 {"max_loss_percent", o.max_loss_percent},
+                 {"loss_ok", loss_ok},
+                 {"ok", ok}}
+                 .dump(2)
+          << "\n"
+          << std::flush;
+  }
+  return ok ? 0 : 1;
 }
 
 }  // namespace riptide::node

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
@@ -906,6 +907,8 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   s.tx_blockhash_too_old = fin.too_old;
   s.tx_blockhash_unknown = fin.unknown_blockhash;
   const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
+  s.slots_produced = s.slots - std::min(s.slots, first_slot);
+  s.tx_received = fin.tpu_rx;
   if (m.poh) out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",
       s.seconds, s.slots - first_slot, s.ticks - m.poh_start_tick, s.hashes,
@@ -921,6 +924,8 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   if (!m.banks.empty()) {
     txn::execution_counters all;
     for (auto& bt : m.banks) all.add(bt->execution());
+    s.tx_executed = all.executed();
+    s.tx_ok = all.count(txn::tx_result::ok);
     std::string failures;
     for (std::size_t r = 1; r < txn::tx_result_count; ++r)
       if (all.by_result[r] != 0)
@@ -981,6 +986,27 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
   return s;
+}
+
+std::string to_json(const run_summary& s) {
+  return nlohmann::json{{"seconds", s.seconds},
+                        {"hashes", s.hashes},
+                        {"ticks", s.ticks},
+                        {"slot", s.slots},
+                        {"slots_produced", s.slots_produced},
+                        {"tx_received", s.tx_received},
+                        {"tx_sent", s.tx_sent},
+                        {"tx_verified", s.tx_verified},
+                        {"tx_sig_failed", s.tx_sig_failed},
+                        {"tx_parse_failed", s.tx_parse_failed},
+                        {"tx_unique", s.tx_unique},
+                        {"tx_duplicate", s.tx_duplicate},
+                        {"tx_blockhash_too_old", s.tx_blockhash_too_old},
+                        {"tx_blockhash_unknown", s.tx_blockhash_unknown},
+                        {"tx_executed", s.tx_executed},
+                        {"tx_ok", s.tx_ok},
+                        {"drained_cleanly", s.drained_cleanly}}
+      .dump(2);
 }
 
 }  // namespace riptide::node

@@ -58,7 +58,7 @@ check "bench-tps --accounts -4 exits 2" expect_exit 2 "$bin" bench-tps --faucet-
 
 # A short run with its own metrics file; a monitor reads it while it runs.
 metrics="$tmp/m.metrics"
-"$bin" run --seconds 4 --set node.name=itest --set "metrics.path=\"$metrics\"" \
+"$bin" run --seconds 4 --summary-json "$tmp/run.json" --set node.name=itest --set "metrics.path=\"$metrics\"" \
   --set poh.tick_us=1000 --set poh.hashes_per_tick=2000 --set poh.ticks_per_slot=8 \
   --set load.enabled=true --set load.rate_tps=500 --set layout.pin=false \
   --set ledger.enabled=true --set ledger.dir="\"$tmp/ledger\"" --set ledger.segment_mib=8 \
@@ -86,13 +86,15 @@ check "monitor shows verify tile" grep -q '^verify0 .*verified=' "$tmp/mon.out"
 check "monitor shows a link" grep -q '^net>verify0 .*pushed=.*depth=' "$tmp/mon.out"
 check "monitor shows the bank tile" grep -q '^bank0 .*executed=' "$tmp/mon.out"
 check "live lines printed" [ "$(grep -c '^\[ ' "$tmp/run.out")" -ge 3 ]
-slots=$(sed -n 's/^summary: .* s, \([0-9]*\) slots,.*/\1/p' "$tmp/run.out")
+# The run's figures, from its --summary-json file.
+summary() { jq -e "$1" "$tmp/run.json" 2>/dev/null; }
+slots=$(summary .slots_produced)
 check "slots were produced (${slots:-none})" [ "${slots:-0}" -ge 10 ]
-verified=$(sed -n 's/^summary: tpu received [0-9]*, load sent [0-9]*, verified \([0-9]*\),.*/\1/p' "$tmp/run.out")
+verified=$(summary .tx_verified)
 check "transactions were verified (${verified:-none})" [ "${verified:-0}" -ge 500 ]
-executed=$(sed -n 's/^summary: bank executed \([0-9]*\) .*/\1/p' "$tmp/run.out")
+executed=$(summary .tx_executed)
 check "transactions were executed (${executed:-none})" [ "${executed:-0}" -ge 400 ]
-check "pipeline drained" grep -q 'drained cleanly' "$tmp/run.out"
+check "pipeline drained" [ "$(summary .drained_cleanly)" = true ]
 check "metrics file removed at exit" [ ! -e "$metrics" ]
 
 # genesis writes a cluster: keys 0600, configs that validate, distinct shred versions.

@@ -51,9 +51,10 @@ done
 check "no flood transaction reached the bank" [ "$(metric "$(rpc 0)" bank executed)" = 0 ]
 last=$(slot_of 0)
 cluster down >/dev/null
-"$bin" ledger digest "$tmp/c/ledger-0" | awk -v w="$last" '$1 < w' >"$tmp/d0"
-"$bin" ledger digest "$tmp/c/ledger-1" | awk -v w="$last" '$1 < w' >"$tmp/d1"
-check "the follower's ledger equals the leader's over slots 0..$((last - 1))" cmp -s "$tmp/d0" "$tmp/d1"
-check "  and holds every one of them, complete ($(awk '$5 == 1' "$tmp/d1" | wc -l) of $last)" \
-  [ "$(awk '$5 == 1' "$tmp/d1" | wc -l)" -eq "$last" ]
+for i in 0 1; do
+  "$bin" ledger digest --json "$tmp/c/ledger-$i" | jq -c --argjson w "${last:-0}" '.slots[] | select(.slot < $w)' >"$tmp/d$i"
+done
+check "the follower's ledger equals the leader's over slots 0..$((last - 1))" all '[ -s "$tmp/d0" ]' 'cmp -s "$tmp/d0" "$tmp/d1"'
+complete=$(jq -s '[.[] | select(.complete)] | length' "$tmp/d1")
+check "  and holds every one of them, complete (${complete:-?} of $last)" [ "${complete:-0}" -eq "$last" ]
 finish

@@ -63,8 +63,11 @@ check "the node reports durable slots" wait_until 20 durable_past 20
 durable=$(get_json "127.0.0.1:$rpc_port" /slot .durable_slot)
 kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 check "after kill -9 the ledger verifies" [ "$(verify_json "$tmp/b" .ok)" = true ]
-complete=$("$bin" ledger digest "$tmp/b" 2>/dev/null | awk -v s="${durable:--1}" '$1 == s {print $5}')
-check "slot ${durable:-?} (reported durable before the kill) is there, complete" [ "$complete" = 1 ]
+"$bin" ledger digest --json "$tmp/b" >"$tmp/b-digest.json" 2>/dev/null
+slot_fact() { jq -r --argjson s "${durable:--1}" ".slots[] | select(.slot == \$s) | .$1" "$tmp/b-digest.json"; }
+check "slot ${durable:-?} (reported durable before the kill) is there, complete" [ "$(slot_fact complete)" = true ]
+check "  and rooted: the root is durable with its slot (root $(jq -r .root "$tmp/b-digest.json"))" \
+  [ "$(slot_fact rooted)" = true ]
 
 # The read-only tools never create, truncate or extend anything.
 mkdir -p "$tmp/empty" "$tmp/src"

@@ -43,10 +43,13 @@ check "node starts with a tpu pipeline" start_node
 
 # 1. load: transfers confirm, balances are conserved minus fees.
 "$bin" bench-tps --rpc "$rpc" --tpu "$tpu" --faucet-key "$tmp/c/faucet.key" --accounts 32 \
-  --rate 400 --seconds 4 >"$tmp/bench.out" 2>&1
+  --rate 400 --seconds 4 --json >"$tmp/bench.json" 2>"$tmp/bench.out"
 code=$?
-check "bench-tps confirms transfers (exit $code)" [ "$code" = 0 ]
-check "bench-tps: balances conserved minus fees" grep -q 'balances conserved minus fees: yes' "$tmp/bench.out"
+ok_txs=$(jq -e '.confirmed_ok' "$tmp/bench.json" 2>/dev/null)
+check "bench-tps confirms transfers (exit $code, ${ok_txs:-?} ok)" all '[ "$code" = 0 ]' '[ "${ok_txs:-0}" -gt 0 ]'
+check "bench-tps: balances conserved minus fees" all \
+  '[ "$(jq -e .balances.conserved "$tmp/bench.json")" = true ]' \
+  '[ "$(jq -e ".balances.after == .balances.expected" "$tmp/bench.json")" = true ]'
 
 # 2. replay and double spend, with hand-made transfers.
 newkey() { "$bin" keygen -o "$tmp/$1.key" | sed -n 's/^pubkey //p'; }

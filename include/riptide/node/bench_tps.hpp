@@ -64,8 +64,14 @@ struct bench_tps_options {
 // Throws config_error naming the first bad option.
 void validate(const bench_tps_options& options);
 
-// Runs the benchmark; progress and the summary go to `out`. Returns the exit code (0 or 1).
-int run_bench_tps(const bench_tps_options& options, std::ostream& out);
+// Runs the benchmark; progress and the summary go to `out`, and with `json` the summary's
+// figures as one JSON object too (`riptide bench-tps --json`: {"sent", "send_errors",
+// "confirmed_ok", "failed", "failed_by_result", "unconfirmed", "send_seconds", "tps",
+// "latency_ms" {count, p50, p90, p99, max}, "balances" {before, after, expected (null when
+// the fees exceed before), fee_per_tx, fee_charged_txs, conserved}, "loss_percent",
+// "max_loss_percent", "loss_ok", "ok"}; nothing when the run stops before its summary, e.g.
+// funding failed). Returns the exit code (0 or 1).
+int run_bench_tps(const bench_tps_options& options, std::ostream& out, std::ostream* json = nullptr);
 
 // ---------------------------------------------------------------------------- pure helpers
 

@@ -31,7 +31,11 @@ struct run_summary {
   double seconds = 0;
   std::uint64_t hashes = 0;
   std::uint64_t ticks = 0;
-  std::uint64_t slots = 0;
+  std::uint64_t slots = 0;           // the PoH slot at the end (absolute)
+  std::uint64_t slots_produced = 0;  // slots this run produced (after a resume: since it)
+  std::uint64_t tx_received = 0;     // tpu packets from the net
+  std::uint64_t tx_executed = 0;     // by the bank tiles, every result
+  std::uint64_t tx_ok = 0;
   std::uint64_t tx_sent = 0;
   std::uint64_t tx_verified = 0;
   std::uint64_t tx_sig_failed = 0;
@@ -42,6 +46,8 @@ struct run_summary {
   std::uint64_t tx_blockhash_unknown = 0;  // dedup: no remembered slot's hash
   bool drained_cleanly = false;
 };
+// The summary as a JSON object (`riptide run --summary-json FILE`).
+[[nodiscard]] std::string to_json(const run_summary& s);
 
 class node {
  public:
