@@ -45,6 +45,17 @@ txn::bank_config bank_cfg() {
   return c;
 }
 
+// The replaying side: bank forks of the same size and fee.
+bank::forks_config forks_cfg() {
+  bank::forks_config c;
+  c.max_accounts = 1024;
+  c.lock_stripes = 1024;
+  c.max_versions = 1 << 16;
+  c.max_statuses = 1 << 18;
+  c.lamports_per_signature = bank_cfg().lamports_per_signature;
+  return c;
+}
+
 void append_record(std::vector<std::uint8_t>& stream, ledger::record_type type, std::uint64_t slot,
                    std::span<const std::uint8_t> payload) {
   const std::size_t at = stream.size();
@@ -135,6 +146,9 @@ struct chain {
   void fund(txn::bank& b) const {
     for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
   }
+  void fund(bank::bank_forks& b) const {
+    for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
+  }
   ledger::start_state start_state() const {
     ledger::start_state st;
     st.lamports_per_signature = bank_cfg().lamports_per_signature;
@@ -167,9 +181,9 @@ void BM_slot_replay(benchmark::State& state) {
   std::uint64_t txs = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto accounts = std::make_unique<txn::bank>(bank_cfg());
+    auto accounts = std::make_unique<bank::bank_forks>(forks_cfg(), cfg.start_hash);
     c.fund(*accounts);
-    bank::slot_replayer replayer(*accounts, cfg, 1024);
+    bank::slot_replayer replayer(*accounts, cfg);
     state.ResumeTiming();
     for (std::uint64_t s = 0; s < slots; ++s) {
       const auto r = replayer.replay(s, s == 0 ? 0 : s - 1, c.streams[s]);
@@ -178,6 +192,7 @@ void BM_slot_replay(benchmark::State& state) {
         return;
       }
       txs += r.txs;
+      (void)accounts->set_root(replayer.tip());  // as the replay tile does after each slot
     }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(txs));

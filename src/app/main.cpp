@@ -272,6 +272,12 @@ int main(int argc, char** argv) {
   ledger_verify->add_option("dir", ledger_dir, "Ledger directory")->required()->check(CLI::ExistingDirectory);
   ledger_verify->add_option("--threads", ledger_threads, "Verification threads (default: all CPUs)");
   std::uint64_t ledger_max_accounts = riptide::node::ledger_verify_options{}.max_accounts;
+  std::uint64_t ledger_max_statuses = riptide::node::ledger_verify_options{}.max_statuses;
+  ledger_verify->add_option("--max-statuses", ledger_max_statuses,
+                            "Signatures the re-executing bank remembers over 150 slots: the node's bank.max_statuses "
+                            "or more (a ledger of more landed transactions per 150 slots needs more)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{1} << 30));
   ledger_verify->add_option("--max-accounts", ledger_max_accounts,
                             "Accounts the re-executing bank can hold: the node's bank.max_accounts")
       ->capture_default_str();
@@ -420,6 +426,7 @@ int main(int argc, char** argv) {
       riptide::node::ledger_verify_options vo;
       vo.threads = threads;
       vo.max_accounts = ledger_max_accounts;
+      vo.max_statuses = ledger_max_statuses;
       const auto r = riptide::node::verify_ledger(ledger_dir, vo, [&](double f) {
         if (ledger_verify_json) return;
         const int pct = static_cast<int>(f * 100);

@@ -119,6 +119,7 @@ bank_forks::bank_forks(const forks_config& config, const crypto::hash32& start_h
   ancestor_words_ = (config.max_banks + 63) / 64;
   ancestor_bits_ = std::make_unique<std::uint64_t[]>(ancestor_words_ * config.max_banks);
   free_banks_.reserve(config.max_banks);
+  freeze_items_.reserve(config.max_versions);
   for (std::size_t i = config.max_banks; i-- > 0;) free_banks_.push_back(static_cast<bank_index>(i));
   rooted_statuses_.resize(config.max_banks + txn::blockhash_queue::max_age_slots + 2);
   // The genesis root: the state before slot 0.
@@ -224,6 +225,29 @@ std::uint64_t bank_forks::balance(bank_index bank, const crypto::pubkey& key) co
     const account_entry* e = find_account(key);
     const std::uint64_t value = e == nullptr ? 0 : read(bank, *e);
     if (fold_generation_.load(std::memory_order_acquire) == before) return value;
+  }
+}
+
+std::uint64_t bank_forks::rooted_balance(const crypto::pubkey& key) const noexcept {
+  for (;;) {
+    const std::uint64_t before = fold_generation_.load(std::memory_order_acquire);
+    if ((before & 1U) != 0) {
+      spin_pause();
+      continue;
+    }
+    const account_entry* e = find_account(key);
+    const std::uint64_t value = e == nullptr ? 0 : load(e->rooted, std::memory_order_acquire);
+    if (fold_generation_.load(std::memory_order_acquire) == before) return value;
+  }
+}
+
+void bank_forks::for_each_rooted_account(
+    const std::function<void(const crypto::pubkey&, std::uint64_t)>& fn) const {
+  for (std::size_t i = 0; i <= account_mask_; ++i) {
+    const account_entry& e = accounts_[i];
+    if (e.state.load(std::memory_order_acquire) != slot_ready) continue;
+    const std::uint64_t lamports = load(e.rooted, std::memory_order_relaxed);
+    if (lamports != 0) fn(e.key, lamports);
   }
 }
 
@@ -491,18 +515,15 @@ bool bank_forks::freeze(bank_index bank, const crypto::hash32& last_poh, std::ui
   if (!live(bank)) return false;
   bank_slot& s = banks_[bank];
   if (s.info.frozen || s.info.dead) return false;
-  // The accounts this block changed, with their values in this bank, sorted by key.
-  struct item {
-    const crypto::pubkey* key;
-    std::uint64_t lamports;
-  };
-  std::vector<item> items;  // slot boundary, not the transaction path
-  items.reserve(s.changed.load(std::memory_order_relaxed));
+  // The accounts this block changed, with their values in this bank, sorted by key (in
+  // scratch reserved for max_versions: a bank never holds more versions).
+  std::vector<freeze_item>& items = freeze_items_;
+  items.clear();
   for (std::uint32_t v = s.versions.load(std::memory_order_acquire); v != none; v = versions_[v].next_in_bank)
     items.push_back({&accounts_[versions_[v].entry].key, load(versions_[v].lamports)});
-  std::sort(items.begin(), items.end(), [](const item& a, const item& b) { return *a.key < *b.key; });
+  std::sort(items.begin(), items.end(), [](const freeze_item& a, const freeze_item& b) { return *a.key < *b.key; });
   txn::bank_hasher hasher(items.size());
-  for (const item& i : items) hasher.add(*i.key, i.lamports);
+  for (const freeze_item& i : items) hasher.add(*i.key, i.lamports);
   bank_hash = hasher.finish(last_poh);
   s.info.blockhash = last_poh;
   s.info.bank_hash = bank_hash;

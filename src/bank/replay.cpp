@@ -33,6 +33,7 @@ const char* to_string(replay_error error) noexcept {
     case replay_error::bank_hash_mismatch: return "bank_hash_mismatch";
     case replay_error::wrong_parent: return "wrong_parent";
     case replay_error::wrong_leader: return "wrong_leader";
+    case replay_error::bank_table_full: return "bank_table_full";
     case replay_error::dead_chain: return "dead_chain";
   }
   return "unknown";
@@ -59,24 +60,21 @@ using ull = unsigned long long;
 
 }  // namespace
 
-slot_replayer::slot_replayer(txn::bank& bank, const replay_chain_config& config,
-                             std::size_t max_accounts_per_slot, const slot_replay_limits& limits)
-    : bank_(bank),
+slot_replayer::slot_replayer(bank_forks& forks, const replay_chain_config& config,
+                             const slot_replay_limits& limits)
+    : forks_(forks),
+      tip_(forks.root()),
       config_(config),
       hashes_per_tick_(config.hashes_per_tick == 0 ? 1 : config.hashes_per_tick),
       keys_(limits.pubkey_cache_entries),
       last_hash_(config.start_hash) {
   if (config.ticks_per_slot == 0)
     throw std::invalid_argument("slot_replayer: ticks_per_slot must be > 0");
-  if (max_accounts_per_slot == 0)
-    throw std::invalid_argument("slot_replayer: max_accounts_per_slot must be > 0");
   if (config.poh_threads == 0) throw std::invalid_argument("slot_replayer: poh_threads must be > 0");
   records_.reserve(limits.max_records_per_slot);
   decoded_.reserve(limits.max_entries_per_slot);
   poh_.reserve(limits.max_entries_per_slot);
   sigs_.reserve(limits.max_txs_per_entry);
-  // The genesis credits are the state slot 0 starts from, not slot 0's changes.
-  bank_.begin_slot();
 }
 
 slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
@@ -329,17 +327,28 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
   if (slot == 0) {
     if (config_.credit_start_state) {
       for (const ledger::start_account& a : state_.accounts)
-        if (!bank_.credit(a.key, a.lamports)) {
+        if (!forks_.credit(a.key, a.lamports)) {
           dead_ = true;
           return fail(r, replay_error::bad_start_state,
                       "slot 0 start state: cannot credit %llu accounts (the bank holds at most its "
                       "max_accounts, the supply at most 2^64 - 1)",
                       static_cast<ull>(state_.accounts.size()));
         }
-      bank_.begin_slot();  // the start state is where slot 0 starts, not what it changed
     }
-    bank_.register_blockhash(0, config_.start_hash);
   }
+  // The block's bank, a child of the last replayed one. Its id is the slot's last PoH hash:
+  // it commits to every entry, and so to every transaction, of the block.
+  const bank_index bank = forks_.new_bank(tip_, slot, slot_end_.hash);
+  if (bank == no_bank) {
+    dead_ = true;
+    return fail(r, replay_error::bank_table_full,
+                "slot %llu: the bank forks refused a bank for it (max_banks live, or this block is there already)",
+                static_cast<ull>(slot));
+  }
+  auto die = [&]() noexcept {
+    forks_.mark_dead(bank);
+    dead_ = true;
+  };
   std::uint64_t tx_index = 0;
   for (std::size_t i = 0; i < decoded_.size(); ++i) {
     ledger::tx_reader reader(decoded_[i]);
@@ -349,12 +358,12 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
       (void)txn::parse_transaction(tx.body, view);  // parsed in check_entry
       txn::tx_result result = txn::tx_result::account_table_full;
       txn::held_locks held;
-      if (bank_.try_lock(view, held)) {
-        result = bank_.execute(view, counters_, nullptr);
-        bank_.unlock(held);
+      if (forks_.try_lock(view, held)) {
+        result = forks_.execute(bank, view, counters_);
+        forks_.unlock(held);
       }
       if (static_cast<std::uint8_t>(result) != tx.result) {
-        dead_ = true;
+        die();
         return fail(r, replay_error::result_mismatch, "slot %llu entry %llu tx %llu (%s): recorded %s, re-executed %s",
                     static_cast<ull>(slot), static_cast<ull>(i), static_cast<ull>(tx_index),
                     hex8(view.signature(0)).c_str(), txn::to_string(static_cast<txn::tx_result>(tx.result)),
@@ -363,15 +372,18 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
       ++tx_index;
     }
   }
-  r.bank_hash = bank_.bank_hash(slot_end_.hash);
+  if (!forks_.freeze(bank, slot_end_.hash, slot_end_.tick_height, r.bank_hash)) {
+    die();
+    return fail(r, replay_error::bank_table_full, "slot %llu: the bank forks refused to freeze its bank",
+                static_cast<ull>(slot));
+  }
   r.bank_hash_checked = slot_end_.bank_hash != crypto::hash32{};
   if (r.bank_hash_checked && slot_end_.bank_hash != r.bank_hash) {
-    dead_ = true;
+    die();
     return fail(r, replay_error::bank_hash_mismatch, "slot %llu: bank hash %s after replay, the leader's is %s",
                 static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(), util::to_hex(slot_end_.bank_hash).c_str());
   }
-  bank_.begin_slot();
-  bank_.register_blockhash(slot, slot_end_.hash);
+  tip_ = bank;
   return replay_error::none;
 }
 
@@ -418,6 +430,8 @@ ledger_replay_result replay_ledger(const ledger::ledger& lg, slot_replayer& repl
       out.detail = r.detail;
       return out;
     }
+    // A ledger holds one chain, every block of it final: fold each into the rooted store.
+    (void)replayer.forks().set_root(replayer.tip());
     ++out.slots;
     out.records += r.records;
     out.entries += r.entries;

@@ -115,6 +115,8 @@ const std::vector<field>& fields() {
                             "banking. Bank tiles run only with ledger.enabled (the ledger tile stores and frees "
                             "executed batches)."),
       RT_FIELD(bank, max_accounts, "Accounts the bank can hold."),
+      RT_FIELD(bank, max_statuses, "Landed transactions the replaying bank forks remember for replay protection "
+                                   "(150 slots, 60 s: keep at least 60 s of peak TPS; ~264 bytes each)."),
       RT_FIELD(bank, lamports_per_signature, "Fee per signature, in lamports."),
       RT_FIELD(bank, max_txs_per_microblock, "Transactions per entry (and per bank poll) at most."),
       RT_FIELD(bank, microblocks, "Executed batches a bank tile may have in flight to the ledger (power of two)."),
@@ -400,6 +402,7 @@ void config::validate() const {
   require(bank.tiles <= 16, "bank.tiles", "must be in 0..16");
   require(bank.max_accounts >= 16 && bank.max_accounts <= (1ULL << 28), "bank.max_accounts",
           "must be in 16..268435456");
+  require(bank.max_statuses >= 64 && bank.max_statuses <= (1ULL << 26), "bank.max_statuses", "must be in 64..67108864");
   require(bank.lamports_per_signature <= 1'000'000'000'000ULL, "bank.lamports_per_signature",
           "must be <= 10^12");
   require(bank.max_txs_per_microblock >= 1 && bank.max_txs_per_microblock <= 1024,

@@ -49,19 +49,28 @@ ledger_verify_result verify_ledger(const std::filesystem::path& dir, const ledge
   // state the fee and the balances before slot 0. The bank is then rebuilt slot by slot
   // through the one replay function, exactly as a node resuming this ledger would.
   const std::optional<ledger::start_state> start = bank::read_start_state(*lg);
-  txn::bank_config bc;
-  bc.max_accounts = options.max_accounts;
-  bc.lamports_per_signature = start ? start->lamports_per_signature : 0;
-  std::optional<txn::bank> accounts;
+  bank::forks_config fc;
+  fc.max_accounts = options.max_accounts;
+  fc.max_statuses = options.max_statuses;
+  fc.lamports_per_signature = start ? start->lamports_per_signature : 0;
+  std::optional<bank::bank_forks> forks;
   std::optional<bank::slot_replayer> replayer;
   try {
-    accounts.emplace(bc);
     bank::replay_chain_config rc;
     rc.any_start_hash = true;
     rc.credit_start_state = true;
-    rc.start_state.lamports_per_signature = bc.lamports_per_signature;
+    rc.start_state.lamports_per_signature = fc.lamports_per_signature;
     rc.poh_threads = std::max(1u, options.threads);
-    replayer.emplace(*accounts, rc, options.max_accounts);
+    // The genesis root's blockhash is the chain start's hash, which only the ledger knows.
+    crypto::hash32 start_hash{};
+    lg->for_each_in_slot(0, [&](const ledger::record_view& v) {
+      ledger::slot_meta m;
+      if (v.type == ledger::record_type::slot_meta && ledger::decode_meta(v.payload, m) == ledger::entry_error::none &&
+          m.kind == ledger::meta_kind::chain_start)
+        start_hash = m.hash;
+    });
+    forks.emplace(fc, start_hash);
+    replayer.emplace(*forks, rc);
   } catch (const std::exception& e) {
     r.error = e.what();
     return r;

@@ -82,7 +82,8 @@ struct node::impl {
   std::vector<std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>> mixin_rings;
   riptide::bank::chain_board board_chain;
   std::unique_ptr<riptide::bank::tx_status_cache> statuses;
-  std::unique_ptr<txn::bank> bank;
+  std::unique_ptr<txn::bank> bank;                     // the leader's bank tiles execute into it
+  std::unique_ptr<riptide::bank::bank_forks> forks;    // replay's (a follower's, and every start)
   std::vector<std::unique_ptr<tpu::microblock_store>> stores;
   std::vector<std::unique_ptr<tpu::bank_tile>> banks;
   std::unique_ptr<tpu::poh_tile> poh;
@@ -317,13 +318,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       start_state.accounts.push_back({tpu::load_tile::signer(load_seed, i).public_key(), cfg.bank.load_signer_lamports});
   ledger::sort_start_state(start_state.accounts);
   if (b > 0 || follower) {
-    txn::bank_config bc;
-    bc.max_accounts = cfg.bank.max_accounts;
-    bc.lamports_per_signature = cfg.bank.lamports_per_signature;
-    bc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
-    m.bank = std::make_unique<txn::bank>(bc);
+    // Replay's bank forks: a follower replays every slot into them; a leader only rebuilds
+    // its state from its ledger at start, then hands it to the bank its tiles execute into.
+    riptide::bank::forks_config fc;
+    fc.max_accounts = cfg.bank.max_accounts;
+    fc.max_statuses = cfg.bank.max_statuses;
+    fc.lamports_per_signature = cfg.bank.lamports_per_signature;
+    fc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
+    m.forks = std::make_unique<riptide::bank::bank_forks>(fc, chain_start);
     for (const ledger::start_account& a : start_state.accounts)
-      if (!m.bank->credit(a.key, a.lamports))
+      if (!m.forks->credit(a.key, a.lamports))
         throw std::runtime_error(fmt::format("bank: cannot fund the {} accounts of the start state (genesis faucet, "
                                              "load-tile signers): bank.max_accounts too small?",
                                              start_state.accounts.size()));
@@ -337,7 +341,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   rc.ticks_per_slot = pc.ticks_per_slot;
   rc.start_hash = chain_start;
   rc.start_state = start_state;
-  if (m.bank) m.replayer = std::make_unique<riptide::bank::slot_replayer>(*m.bank, rc, cfg.ledger.max_accounts_per_slot);
+  if (m.forks) m.replayer = std::make_unique<riptide::bank::slot_replayer>(*m.forks, rc);
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
     m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
@@ -384,6 +388,27 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
             "; replayed {} slots, {} txs into the bank in {:.2f} s ({} bank hashes matched)", r.slots, r.txs,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), r.bank_hashes);
       }
+    }
+  }
+  if (b > 0) {
+    // The leader's bank tiles execute into one bank updated in place, which starts from the
+    // state replay rebuilt (the start state, or the ledger's last slot rooted).
+    txn::bank_config bc;
+    bc.max_accounts = cfg.bank.max_accounts;
+    bc.lamports_per_signature = cfg.bank.lamports_per_signature;
+    bc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
+    m.bank = std::make_unique<txn::bank>(bc);
+    bool funded = true;
+    m.forks->for_each_rooted_account([&](const crypto::pubkey& key, std::uint64_t lamports) {
+      funded = funded && m.bank->credit(key, lamports);
+    });
+    if (!funded)
+      throw std::runtime_error(fmt::format("bank: cannot hold the {} accounts replay rebuilt: bank.max_accounts too small?",
+                                           m.forks->stats().accounts));
+    m.bank->begin_slot();  // the starting balances are not the next slot's changes
+    if (!follower) {  // the forks served their purpose
+      m.replayer.reset();
+      m.forks.reset();
     }
   }
   for (std::size_t j = 0; j < b; ++j) {
@@ -643,6 +668,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     rpc::http_chain_view view;
     view.board = &m.board_chain;
     view.bank = m.bank.get();
+    view.forks = m.bank ? nullptr : m.forks.get();
     view.statuses = m.statuses.get();
     if (tpu_open) {
       view.tpu_ip = *parse_ipv4(cfg.net.ip);

@@ -111,14 +111,17 @@ struct http_api::impl {
                  {"blockhash_slot", st.blockhash_slot},
                  {"durable_slot", st.has_durable_slot ? json(st.durable_slot) : json(nullptr)},
                  {"lamports_per_signature",
-                  chain.bank != nullptr ? json(chain.bank->lamports_per_signature()) : json(nullptr)}});
+                  chain.bank != nullptr    ? json(chain.bank->lamports_per_signature())
+                  : chain.forks != nullptr ? json(chain.forks->lamports_per_signature())
+                                           : json(nullptr)}});
     });
     server.Get(R"(/balance/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.matches[1];
       crypto::pubkey key{};
       if (!parse_hex(text, key)) return error(res, 400, "pubkey: expected 64 hex digits");
-      if (chain.bank == nullptr) return error(res, 503, "the bank is not running");
-      reply(res, 200, json{{"pubkey", util::to_hex(key)}, {"lamports", chain.bank->balance(key)}});
+      if (chain.bank == nullptr && chain.forks == nullptr) return error(res, 503, "the bank is not running");
+      const std::uint64_t lamports = chain.bank != nullptr ? chain.bank->balance(key) : chain.forks->rooted_balance(key);
+      reply(res, 200, json{{"pubkey", util::to_hex(key)}, {"lamports", lamports}});
     });
     server.Get(R"(/tx/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.matches[1];

@@ -58,6 +58,18 @@ txn::bank_config bank_cfg() {
   return c;
 }
 
+// The replaying side's bank forks: the leader's bank's size and fee, small tables.
+bank::forks_config forks_cfg() {
+  bank::forks_config c;
+  c.max_accounts = 64;
+  c.max_banks = 64;
+  c.max_versions = 4096;
+  c.max_statuses = 4096;
+  c.lock_stripes = 16;
+  c.lamports_per_signature = bank_cfg().lamports_per_signature;
+  return c;
+}
+
 crypto::hash32 start_hash() {
   crypto::hash32 h{};
   h.fill(0x5a);
@@ -226,6 +238,9 @@ struct leader {
   void fund(txn::bank& b) const {
     for (const auto& k : keys) ASSERT_TRUE(b.credit(k.public_key(), funding));
   }
+  void fund(bank::bank_forks& f) const {
+    for (const auto& k : keys) ASSERT_TRUE(f.credit(k.public_key(), funding));
+  }
   // What fund() credits, as the start-state record says it.
   ledger::start_state start_state() const {
     ledger::start_state st;
@@ -241,14 +256,16 @@ struct leader {
   }
 };
 
-// A follower: its own bank with the genesis funding, and a replayer.
+// A follower: its own bank forks with the genesis funding, and a replayer.
 struct follower {
-  txn::bank bank{bank_cfg()};
+  bank::bank_forks forks{forks_cfg(), start_hash()};
   std::unique_ptr<bank::slot_replayer> replayer;
   explicit follower(const leader& l) {
-    l.fund(bank);
-    replayer = std::make_unique<bank::slot_replayer>(bank, l.config(), max_accounts_per_slot);
+    l.fund(forks);
+    replayer = std::make_unique<bank::slot_replayer>(forks, l.config());
   }
+  // As the last replayed block sees it.
+  std::uint64_t balance(const crypto::pubkey& key) const { return forks.balance(replayer->tip(), key); }
   bank::slot_replay_result replay(std::uint64_t slot, const std::vector<std::uint8_t>& stream) {
     return replayer->replay(slot, slot == 0 ? 0 : slot - 1, stream);
   }
@@ -363,7 +380,7 @@ TEST(slot_replay, good_chain_replays_and_the_follower_ledger_is_byte_identical) 
   EXPECT_EQ(lg.stats().records, l.lg.stats().records);
   EXPECT_EQ(lg.stats().bytes, l.lg.stats().bytes);
   // Both banks agree.
-  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.bank.balance(l.keys[i].public_key()), l.balances[i]);
+  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.balance(l.keys[i].public_key()), l.balances[i]);
 }
 
 TEST(slot_replay, successful_replay_does_not_allocate) {
@@ -396,11 +413,11 @@ TEST(slot_replay, start_state_must_be_what_the_node_funded) {
   const leader& l = the_leader();
   const auto stream0 = encode(l.by_slot[0]);
   auto rejected = [&](const std::function<void(bank::replay_chain_config&)>& edit) {
-    txn::bank b(bank_cfg());
+    bank::bank_forks b(forks_cfg(), start_hash());
     l.fund(b);
     auto cfg = l.config();
     edit(cfg);
-    bank::slot_replayer r(b, cfg, max_accounts_per_slot);
+    bank::slot_replayer r(b, cfg);
     const auto res = r.replay(0, 0, stream0);
     EXPECT_FALSE(r.dead());
     return res;
@@ -443,19 +460,20 @@ TEST(slot_replay, a_replayer_that_credits_the_start_state_needs_only_the_ledger)
   // `ledger verify`: an empty bank, timing and start hash taken from the chain start, the
   // balances from the start state; the same bank hashes come out.
   const leader& l = the_leader();
-  txn::bank b(bank_cfg());
+  bank::bank_forks b(forks_cfg(), start_hash());
   bank::replay_chain_config cfg;
   cfg.any_start_hash = true;
   cfg.credit_start_state = true;
   cfg.start_state.lamports_per_signature = bank_cfg().lamports_per_signature;
-  bank::slot_replayer r(b, cfg, max_accounts_per_slot);
+  bank::slot_replayer r(b, cfg);
   for (std::uint64_t s = 0; s < slots; ++s) {
     const auto res = r.replay(s, s == 0 ? 0 : s - 1, encode(l.by_slot[s]));
     ASSERT_TRUE(res.ok()) << bank::to_string(res.error) << ": " << res.detail;
     EXPECT_EQ(res.bank_hash, decode_meta(l.by_slot[s].back()).bank_hash);
     EXPECT_TRUE(res.bank_hash_checked);
   }
-  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(b.balance(l.keys[i].public_key()), l.balances[i]);
+  for (std::size_t i = 0; i < l.keys.size(); ++i)
+    EXPECT_EQ(b.balance(r.tip(), l.keys[i].public_key()), l.balances[i]);
 }
 
 // ------------------------------------------------------------------- a whole ledger
@@ -472,7 +490,7 @@ TEST(replay_ledger, replays_every_slot_of_a_ledger_through_one_replayer) {
   EXPECT_EQ(r.bank_hashes, slots);
   EXPECT_FALSE(r.partial_tail);
   EXPECT_EQ(f.replayer->next_slot(), slots);
-  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.bank.balance(l.keys[i].public_key()), l.balances[i]);
+  for (std::size_t i = 0; i < l.keys.size(); ++i) EXPECT_EQ(f.balance(l.keys[i].public_key()), l.balances[i]);
   // The replayer goes on with the next slot as a follower would.
   EXPECT_EQ(f.replay(slots, {}).error, replay_error::missing_slot_end);
 }

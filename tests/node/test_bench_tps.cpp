@@ -184,7 +184,7 @@ class fake_node {
     cfg.port = 0;
     cfg.metrics_path = dir_.path() / "fake.metrics";
     api_ = std::make_unique<rpc::http_api>(cfg, nullptr, nullptr);
-    api_->set_chain({&board_, &bank_, &statuses_, 0x7f000001, tpu_port_});
+    api_->set_chain({&board_, &bank_, nullptr, &statuses_, 0x7f000001, tpu_port_});
     api_->set_drop_counters({{"fake_net", "dropped"}});
     api_->start();
     thread_ = std::thread([this] { serve(); });

@@ -84,7 +84,7 @@ struct chain_fixture : ::testing::Test {
     http = std::make_unique<httplib::Client>("127.0.0.1", api->port());
     http->set_read_timeout(5, 0);
   }
-  void start_full() { start({&board, &bank, &statuses, loopback, tpu.port()}); }
+  void start_full() { start({&board, &bank, nullptr, &statuses, loopback, tpu.port()}); }
 
   // Status and parsed body of a request.
   std::pair<int, json> get(const std::string& path) {
@@ -205,6 +205,44 @@ TEST_F(chain_fixture, balance_reads_the_bank) {
   EXPECT_EQ(client.balance(funded), 1234u);
 }
 
+// A follower's view: no bank of its own, the replay's bank forks; balances are the rooted ones.
+TEST_F(chain_fixture, balance_of_a_follower_is_its_rooted_balance) {
+  bank::forks_config fc;
+  fc.max_accounts = 64;
+  fc.max_versions = 256;
+  fc.max_statuses = 256;
+  fc.lock_stripes = 64;
+  fc.lamports_per_signature = 7;
+  const crypto::hash32 genesis{1};
+  bank::bank_forks forks(fc, genesis);
+  const auto payer = crypto::keypair::generate();
+  const crypto::pubkey to{5, 5};
+  ASSERT_TRUE(forks.credit(payer.public_key(), 1000));
+  start({&board, nullptr, &forks, &statuses, 0, 0});
+  EXPECT_EQ(get("/balance/" + util::to_hex(payer.public_key())).second["lamports"], 1000);
+  EXPECT_EQ(get("/slot").second["lamports_per_signature"], 7);
+
+  // A transfer in an unrooted block is not visible; once that block is the root it is.
+  crypto::hash32 id{2};
+  const bank::bank_index b = forks.new_bank(forks.root(), 0, id);
+  ASSERT_NE(b, bank::no_bank);
+  std::array<std::uint8_t, txn::max_transaction_bytes> body{};
+  const std::size_t len = txn::build_transfer(payer, to, 100, genesis, body);
+  txn::transaction_view tx;
+  ASSERT_EQ(txn::parse_transaction(std::span(body.data(), len), tx), txn::parse_error::none);
+  txn::held_locks held;
+  txn::execution_counters counters;
+  ASSERT_TRUE(forks.try_lock(tx, held));
+  EXPECT_EQ(forks.execute(b, tx, counters), txn::tx_result::ok);
+  forks.unlock(held);
+  crypto::hash32 bank_hash{};
+  ASSERT_TRUE(forks.freeze(b, crypto::hash32{3}, 64, bank_hash));
+  EXPECT_EQ(get("/balance/" + util::to_hex(to)).second["lamports"], 0);
+  ASSERT_TRUE(forks.set_root(b));
+  EXPECT_EQ(get("/balance/" + util::to_hex(to)).second["lamports"], 100);
+  EXPECT_EQ(get("/balance/" + util::to_hex(payer.public_key())).second["lamports"], 1000 - 100 - 7);
+}
+
 TEST_F(chain_fixture, tx_status_by_signature) {
   statuses.record(sig_of(1), {9, static_cast<std::uint8_t>(txn::tx_result::ok)});
   statuses.record(sig_of(2), {10, static_cast<std::uint8_t>(txn::tx_result::insufficient_funds)});
@@ -282,7 +320,7 @@ TEST_F(chain_fixture, batch_status_in_request_order) {
 }
 
 TEST_F(chain_fixture, batch_status_has_its_own_body_limit) {
-  start({&board, &bank, &statuses, 0, 0}, 1000);
+  start({&board, &bank, nullptr, &statuses, 0, 0}, 1000);
   json j = json{{"signatures", {util::to_hex(sig_of(1)), util::to_hex(sig_of(2)), util::to_hex(sig_of(3)),
                                 util::to_hex(sig_of(4)), util::to_hex(sig_of(5)), util::to_hex(sig_of(6)),
                                 util::to_hex(sig_of(7)), util::to_hex(sig_of(8))}}};

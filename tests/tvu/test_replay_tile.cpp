@@ -70,6 +70,17 @@ txn::bank_config bank_cfg() {
   return c;
 }
 
+bank::forks_config forks_cfg() {
+  bank::forks_config c;
+  c.max_accounts = 64;
+  c.max_banks = 64;
+  c.max_versions = 4096;
+  c.max_statuses = 4096;
+  c.lock_stripes = 16;
+  c.lamports_per_signature = bank_cfg().lamports_per_signature;
+  return c;
+}
+
 crypto::hash32 start_hash() {
   crypto::hash32 h{};
   h.fill(0x17);
@@ -196,6 +207,9 @@ struct leader_chain {
   void fund(txn::bank& b) const {
     for (const auto& k : payers) EXPECT_TRUE(b.credit(k.public_key(), funding));
   }
+  void fund(bank::bank_forks& f) const {
+    for (const auto& k : payers) EXPECT_TRUE(f.credit(k.public_key(), funding));
+  }
   ledger::start_state start_state() const {
     ledger::start_state st;
     st.lamports_per_signature = bank_cfg().lamports_per_signature;
@@ -294,7 +308,7 @@ struct follower {
   const cluster_fixture& f = cluster();
   riptide::testing::temp_dir dir{"riptide-replay-tile"};
   ledger::ledger lg;
-  txn::bank bank{bank_cfg()};
+  bank::bank_forks forks{forks_cfg(), start_hash()};
   std::unique_ptr<bank::slot_replayer> replayer;
   util::frame_pool rx{rx_frame_count};
   util::frame_stack rx_free{0, rx_frame_count};
@@ -306,10 +320,10 @@ struct follower {
 
   explicit follower(const tvu::replay_tile_config& config = {})
       : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
-    chain().fund(bank);
+    chain().fund(forks);
     auto cfg = chain_cfg();
     cfg.start_state = chain().start_state();
-    replayer = std::make_unique<bank::slot_replayer>(bank, cfg, max_accounts_per_slot);
+    replayer = std::make_unique<bank::slot_replayer>(forks, cfg);
     tvu = std::make_unique<tvu::tvu_tile>("tvu", tvu_config(), rx, in, release, tx, tx_release, out, out_release,
                                           *f.schedule, *f.cluster, f.follower, f.contacts);
     replay = std::make_unique<tvu::replay_tile>("replay", config, *replayer, lg, *tvu, out, out_release, &board);

@@ -33,7 +33,7 @@
 // a bad config) and nothing allocates afterwards: accounts (max_accounts; an account created
 // on a fork that is later pruned keeps its place, with balance 0), versions held by
 // unrooted banks (max_versions), live banks (max_banks), signature statuses (max_statuses),
-// rooted blockhash history. A transaction that would need more than is left is refused as
+// rooted blockhash history, freeze()'s sort scratch (16 bytes per max_versions). A transaction that would need more than is left is refused as
 // account_table_full and changes nothing (counted); stats() says how full each table is.
 //
 // Threads
@@ -60,6 +60,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -169,6 +170,12 @@ class bank_forks {
                          txn::execution_counters& counters) noexcept;
   // The balance of key as `bank` sees it (see Threads).
   [[nodiscard]] std::uint64_t balance(bank_index bank, const crypto::pubkey& key) const noexcept;
+  // The rooted balance of key: any thread, at any time (the same seqlock read as balance(),
+  // on the rooted store only, which set_root replaces but never frees).
+  [[nodiscard]] std::uint64_t rooted_balance(const crypto::pubkey& key) const noexcept;
+  // Quiescent: every account with a non-zero rooted balance, in table order (not sorted).
+  void for_each_rooted_account(const std::function<void(const crypto::pubkey&, std::uint64_t)>& fn) const;
+  [[nodiscard]] std::uint64_t lamports_per_signature() const noexcept { return config_.lamports_per_signature; }
 
  private:
   struct account_entry;
@@ -221,6 +228,11 @@ class bank_forks {
   std::unique_ptr<std::uint64_t[]> ancestor_bits_;
   std::size_t ancestor_words_ = 0;
   std::vector<bank_index> free_banks_;  // reserved at construction
+  struct freeze_item {
+    const crypto::pubkey* key;
+    std::uint64_t lamports;
+  };
+  std::vector<freeze_item> freeze_items_;  // freeze()'s scratch, reserved for max_versions
   std::size_t live_banks_ = 0;
   bank_index root_ = no_bank;
   // Rooted banks' statuses stay findable for max_age_slots: (slot, first status) per rooted

@@ -27,14 +27,14 @@
 //      batch, ticks, transaction parse and result byte, mixin), then the tick count, PoH, the
 //      slot end, and last the signatures (the costliest check runs only on a slot that is
 //      otherwise sound).
-//   2. Execution against the bank, as the leader's bank tiles did it: slot 0 credits the start
-//      state first when the replayer is the one that funds the bank (a tool with only the
-//      ledger); each transaction is locked, executed and unlocked in ledger order and its
-//      result compared with the recorded result byte; then the bank hash (bank::bank_hash over
-//      the accounts changed in the slot and the slot's last PoH hash, which is what the
-//      leader's slot_delta writes) is compared with the slot_end's when that is non-zero (zero
-//      means the leader did not know it); then bank.begin_slot() and
-//      bank.register_blockhash(slot, last hash), as at every slot end on the leader.
+//   2. Execution in a new bank of the bank forks (bank_forks.hpp), a child of the last slot
+//      replayed: slot 0 credits the start state first when the replayer is the one that funds
+//      the bank (a tool with only the ledger); each transaction is locked, executed and
+//      unlocked in ledger order, with the fork's rules (recent blockhash of an ancestor, a
+//      signature at most once per fork), and its result compared with the recorded result
+//      byte; then the bank is frozen and its hash (over the accounts the slot changed and the
+//      slot's last PoH hash, which is what the leader's slot_delta writes) compared with the
+//      slot_end's when that is non-zero (zero means the leader did not know it).
 //   On success the chain state advances (next_slot() = slot + 1, last_hash(), tick_height())
 //   and records() lists the slot's records, views into `stream`, in stream order: append each
 //   with ledger.append(v.type, v.slot, v.payload) and the follower's ledger is byte-identical
@@ -48,7 +48,8 @@
 // Contract
 //   - Pure: no threads, no I/O, no clocks (verify_entries may fan out over poh_threads
 //     threads of its own and joins them before returning). One thread owns a replayer and
-//     its bank while it replays (the bank's slot-boundary calls need quiescence).
+//     its bank forks while it replays (new_bank, freeze and set_root need quiescence); other
+//     threads may read bank_forks::rooted_balance() meanwhile.
 //   - Memory: the record list, the slot's decoded entries and PoH entries, the signature list
 //     and a pubkey cache are allocated in the constructor from slot_replay_limits. On success
 //     replay() of a slot other than 0 allocates nothing unless a slot exceeds those limits
@@ -75,6 +76,7 @@
 #include <riptide/crypto/types.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/bank/bank_forks.hpp>
 #include <riptide/txn/bank.hpp>
 
 namespace riptide::bank {
@@ -102,6 +104,7 @@ enum class replay_error : std::uint8_t {
   bank_hash_mismatch,      // the slot_end's (non-zero) bank hash differs from the replayed one
   wrong_parent,            // slot != next_slot(), or parent != the last replayed slot
   wrong_leader,            // the slot end names another leader than the caller expects
+  bank_table_full,         // the bank forks refused the block a bank (max_banks live) or its freeze
   dead_chain,              // an earlier replay failed during execution; the bank is partial
 };
 constexpr std::size_t replay_error_count = static_cast<std::size_t>(replay_error::dead_chain) + 1;
@@ -146,15 +149,15 @@ struct slot_replay_result {
 
 class slot_replayer {
  public:
-  // `bank` holds config.start_state already (nothing else), or nothing at all with
-  // credit_start_state; the constructor calls bank.begin_slot() so the genesis credits are
-  // not counted as slot 0's changes. max_accounts_per_slot is the live ledger tile's
-  // slot_delta capacity: a leader whose slot changed more accounts writes a zero (unknown)
-  // bank hash, which is not compared; the replayer's own hash is exact at any size
-  // (bank::bank_hash), so the value only has to be > 0. Throws std::invalid_argument if
-  // ticks_per_slot or max_accounts_per_slot is 0.
-  slot_replayer(txn::bank& bank, const replay_chain_config& config,
-                std::size_t max_accounts_per_slot, const slot_replay_limits& limits = {});
+  // `forks` is fresh (its root the genesis root, no block yet) and holds config.start_state
+  // as rooted balances already (nothing else), or nothing at all with credit_start_state.
+  // Each replayed slot becomes a bank of `forks`: a child of the last replayed one (tip()),
+  // keyed by the slot's last PoH hash (its block id), frozen at the slot end; its bank hash
+  // is bank_forks::freeze's, which is the leader's slot_delta hash for the same changes. A
+  // slot whose execution fails leaves its bank dead (bank_forks::mark_dead). The replayer
+  // never roots: the caller calls forks.set_root(), between replays. Throws
+  // std::invalid_argument if ticks_per_slot or poh_threads is 0.
+  slot_replayer(bank_forks& forks, const replay_chain_config& config, const slot_replay_limits& limits = {});
   slot_replayer(const slot_replayer&) = delete;
   slot_replayer& operator=(const slot_replayer&) = delete;
 
@@ -173,6 +176,9 @@ class slot_replayer {
   [[nodiscard]] const crypto::hash32& last_hash() const noexcept { return last_hash_; }
   [[nodiscard]] std::uint64_t tick_height() const noexcept { return tick_height_; }
   [[nodiscard]] bool dead() const noexcept { return dead_; }
+  // The bank of the last slot replayed (the genesis root before slot 0).
+  [[nodiscard]] bank_index tip() const noexcept { return tip_; }
+  [[nodiscard]] bank_forks& forks() noexcept { return forks_; }
   [[nodiscard]] const replay_chain_config& config() const noexcept { return config_; }
 
  private:
@@ -183,7 +189,8 @@ class slot_replayer {
   replay_error check_poh(std::uint64_t slot, slot_replay_result& r) noexcept;
   replay_error execute(std::uint64_t slot, slot_replay_result& r) noexcept;
 
-  txn::bank& bank_;
+  bank_forks& forks_;
+  bank_index tip_;
   replay_chain_config config_;
   std::uint64_t hashes_per_tick_;  // config's, 0 -> 1
   crypto::pubkey_cache keys_;
@@ -238,7 +245,8 @@ void for_each_landed_signature(const ledger::ledger& lg, std::uint64_t from_slot
                                const std::function<void(std::uint64_t slot, const crypto::signature&)>& fn);
 
 // Replays every complete slot of `lg`, in order, through `replayer` (which must be fresh: its
-// next slot is 0), stopping at the first failure. `progress` (may be empty) is called after
+// next slot is 0), rooting each slot in the replayer's bank forks as it goes (a ledger holds
+// one chain of final blocks), stopping at the first failure. `progress` (may be empty) is called after
 // each slot with the fraction of the ledger's records done.
 ledger_replay_result replay_ledger(const ledger::ledger& lg, slot_replayer& replayer,
                                    const std::function<void(double)>& progress = {});

@@ -68,6 +68,7 @@ struct dedup_section {
 struct bank_section {
   std::uint64_t tiles = 1;                       // 0: no banking (verify → dedup only)
   std::uint64_t max_accounts = 1 << 20;
+  std::uint64_t max_statuses = 1 << 19;          // landed signatures replay remembers (150 slots)
   std::uint64_t lamports_per_signature = 5000;
   std::uint64_t max_txs_per_microblock = 64;
   std::uint64_t microblocks = 64;                // buffers per bank tile until the ledger frees them

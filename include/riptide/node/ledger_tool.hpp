@@ -54,6 +54,9 @@ struct ledger_verify_result {
 struct ledger_verify_options {
   unsigned threads = 1;                       // cores for each slot's PoH re-hash
   std::size_t max_accounts = std::size_t{1} << 20;  // the bank's size: as the node's bank.max_accounts
+  // Signatures the bank remembers over the 150-slot window (bank_forks: ~264 bytes each with
+  // its table and rebuild copy): as the node's bank.max_statuses or more.
+  std::size_t max_statuses = std::size_t{1} << 20;
 };
 
 ledger_verify_result verify_ledger(const std::filesystem::path& dir, const ledger_verify_options& options,

@@ -9,7 +9,7 @@
 //
 // Contract
 // - One core thread runs poll(), on_start(), on_stop(); while the runtime runs the tile owns
-//   the ledger (ledger.hpp) and the bank the replayer executes into. `source` is the TVU tile
+//   the ledger (ledger.hpp) and the bank forks the replayer executes into. `source` is the TVU tile
 //   that filled the slot's buffer: stream() is read on this thread, then the slot goes back on
 //   `release` (sized for every output buffer of the TVU tile).
 // - A slot whose replay fails is dead: nothing of it is stored, the reason is counted
@@ -18,9 +18,10 @@
 //   holds a partial slot): a follower never stores what it could not check. The slot end must
 //   name the schedule's leader of the slot (completed_slot::leader) and the parent the shreds
 //   said.
-// - A stored slot becomes the ledger's root (ledger::set_root, durable with the slot's sync):
-//   with one leader there are no forks, so a block that replayed is final. Tower BFT will
-//   decide roots instead.
+// - A stored slot becomes the root, of the bank forks (its bank folds into the rooted store,
+//   which other threads read with bank_forks::rooted_balance) and of the ledger
+//   (ledger::set_root, durable with the slot's sync): with one leader there are no forks, so
+//   a block that replayed is final. Tower BFT will decide roots instead.
 // - The chain board (optional) is published after every stored slot: GET /slot on a follower
 //   says how far it has replayed, and set_durable_slot when the sync thread is done.
 // - slot_log (optional): one CSV line per slot handed over,
