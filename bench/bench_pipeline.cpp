@@ -27,6 +27,7 @@
 
 #include "bench_support.hpp"
 
+#include <riptide/bank/bank_forks.hpp>
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/ledger/ledger.hpp>
@@ -90,12 +91,13 @@ struct pipeline {
   std::filesystem::path dir;
   util::frame_pool pool{per_iteration};
   std::vector<std::uint16_t> lens;
-  txn::bank bank{txn::bank_config{1 << 16, 1 << 14, 5000, 0x5eed}};
+  std::unique_ptr<bank::bank_forks> forks;
+  tpu::bank_gate gate{1, 0};
   bank::chain_board board;
   bank::tx_status_cache statuses{1 << 16};
   std::vector<std::unique_ptr<ring>> rings;
   std::vector<ring*> to_verify, from_verify, verify_free;
-  std::unique_ptr<util::spsc_ring<bank::slot_hash>> dedup_hashes, bank_hashes;
+  std::unique_ptr<util::spsc_ring<bank::slot_hash>> dedup_hashes;
   std::unique_ptr<util::spsc_ring<tpu::poh_mixin>> mixins;
   std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
   std::unique_ptr<tpu::microblock_store> store;
@@ -118,8 +120,15 @@ struct pipeline {
     std::filesystem::remove_all(dir);
     const crypto::hash32 start{};  // the chain's start hash is slot 0's blockhash
     sign_transfers(pool, lens, start, salt);
+    bank::forks_config fc;
+    fc.max_accounts = 1 << 16;
+    fc.max_versions = 1 << 16;
+    fc.max_statuses = 1 << 17;
+    fc.lock_stripes = 1 << 14;
+    fc.hash_seed = 0x5eed;
+    forks = std::make_unique<bank::bank_forks>(fc, start);
     for (const auto& k : payer_keys())
-      if (!bank.credit(k.public_key(), 1'000'000'000'000)) throw std::runtime_error("credit");
+      if (!forks->credit(k.public_key(), 1'000'000'000'000)) throw std::runtime_error("credit");
     for (std::size_t i = 0; i < v; ++i) {
       to_verify.push_back(make(1024));
       from_verify.push_back(make(1024));
@@ -131,12 +140,10 @@ struct pipeline {
     verify_free.push_back(dedup_free);
     verify_free.push_back(bank_free);
     dedup_hashes = std::make_unique<util::spsc_ring<bank::slot_hash>>(256);
-    bank_hashes = std::make_unique<util::spsc_ring<bank::slot_hash>>(256);
     mixins = std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64);
     entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     store = std::make_unique<tpu::microblock_store>(
-        64, txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes),
-        txs_per_microblock * txn::max_accounts);
+        64, txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes));
     for (std::size_t i = 0; i < v; ++i)
       verifiers.push_back(std::make_unique<tpu::verify_tile>(
           "verify" + std::to_string(i), pool, *to_verify[i], *from_verify[i], verify_free[i],
@@ -148,15 +155,15 @@ struct pipeline {
                                               dedup_hashes.get());
     tpu::bank_tile_config bc;
     bc.max_txs_per_microblock = txs_per_microblock;
-    banker = std::make_unique<tpu::bank_tile>("bank0", bank, pool, *to_bank, bank_free,
-                                              bank_hashes.get(), *mixins, *store, bc);
+    banker = std::make_unique<tpu::bank_tile>("bank0", *forks, gate, pool, *to_bank, bank_free, *mixins, *store, bc);
     tpu::poh_tile_config pc;
     pc.hashes_per_tick = 1250;
     pc.ticks_per_slot = 64;
     pc.target_tick_ns = 6'250'000;  // sleep mode: 200 k hashes/s, PoH must not eat a core here
     poh = std::make_unique<tpu::poh_tile>(
         "poh", start, pc, std::vector<util::spsc_ring<tpu::poh_mixin>*>{mixins.get()}, entries.get(),
-        std::vector<util::spsc_ring<bank::slot_hash>*>{dedup_hashes.get(), bank_hashes.get()}, &board);
+        std::vector<util::spsc_ring<bank::slot_hash>*>{dedup_hashes.get()}, &board);
+    poh->connect_gate(&gate, bc.max_pending);
     ledger::ledger_config lc;
     lc.dir = dir;
     lc.segment_bytes = 64u << 20;
@@ -166,6 +173,8 @@ struct pipeline {
     ltc.ticks_per_slot = pc.ticks_per_slot;
     ltc.start_hash = start;
     ltc.banks = {store.get()};
+    ltc.forks = forks.get();
+    ltc.gate = &gate;
     ltc.statuses = &statuses;
     ltc.board = &board;
     ltc.max_microblock_tx_bytes =

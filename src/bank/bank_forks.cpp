@@ -534,6 +534,14 @@ bool bank_forks::freeze(bank_index bank, const crypto::hash32& last_poh, std::ui
   return true;
 }
 
+bool bank_forks::set_block_id(bank_index bank, const block_id& id) noexcept {
+  if (!live(bank)) return false;
+  const bank_index other = find(id);
+  if (other != no_bank) return other == bank;
+  banks_[bank].info.id = id;
+  return true;
+}
+
 // Unlinks every version of `bank` from its account's list, folding its value into the rooted
 // store first when `fold`; tombstones its statuses unless `fold` (then they become rooted).
 void bank_forks::drop_bank_state(bank_index bank, bool fold) noexcept {

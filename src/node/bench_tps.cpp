@@ -411,6 +411,25 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   if (tracker.outstanding() != 0) tracker.poll(client, t, latencies_ns, ~std::uint64_t{0});
   print_line(now_ns());
 
+  // Balances are the node's rooted ones: wait until the root has passed every slot a
+  // confirmed transfer can be in (the slot in progress now), within the timeout.
+  bool root_caught_up = true;
+  {
+    const rpc::slot_reply s = client.slot();
+    if (s.root) {
+      const std::uint64_t target = s.slot;
+      const std::uint64_t root_end = now_ns() + timeout_ns;
+      std::optional<std::uint64_t> root = s.root;
+      while (root && *root < target && now_ns() < root_end) {
+        sleep_ns(20'000'000);
+        root = client.slot().root;
+      }
+      root_caught_up = root && *root >= target;
+      if (!root_caught_up)
+        out << fmt::format("  the node's root did not reach slot {} within {:.1f} s: balances may lag\n", target,
+                           o.timeout_s);
+    }
+  }
   const std::uint64_t after = sum_balances(client, keys);
   const balance_check check{before, after, fee, t.fee_charged()};
   const auto lat = summarize(latencies_ns);
@@ -488,7 +507,8 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
                    {"expected", check.expected_valid() ? nlohmann::json(check.expected_after()) : nlohmann::json()},
                    {"fee_per_tx", fee},
                    {"fee_charged_txs", check.fee_charged_txs},
-                   {"conserved", check.conserved()}}},
+                   {"conserved", check.conserved()},
+                   {"root_caught_up", root_caught_up}}},
                  {"loss_percent", loss_percent},
                  {"max_loss_percent", o.max_loss_percent},
                  {"loss_ok", loss_ok},

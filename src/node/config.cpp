@@ -133,7 +133,6 @@ const std::vector<field>& fields() {
       RT_FIELD(ledger, dir, "Ledger directory; an existing ledger is resumed (replayed into the bank first)."),
       RT_FIELD(ledger, sync_at_slot_end, "fdatasync at every slot end: what was reported durable survives kill -9."),
       RT_FIELD(ledger, segment_mib, "Size of each ledger segment file in MiB."),
-      RT_FIELD(ledger, max_accounts_per_slot, "Distinct accounts one slot may change (sizes the bank-hash accumulator)."),
       RT_FIELD(ledger, tx_status_entries, "Recent transaction statuses kept for GET /tx (power of two)."),
       RT_FIELD(tvu, enabled, "With a genesis, lead or follow by the leader schedule (shreds, Turbine, repair, replay)."),
       RT_FIELD(tvu, shred_tx_frames, "The leader's send frames for its shreds."),
@@ -412,8 +411,6 @@ void config::validate() const {
   require(bank.retry_slots >= 1 && bank.retry_slots <= 65536, "bank.retry_slots", "must be in 1..65536");
   require(power_of_two(bank.ring_entries) && bank.ring_entries >= 16, "bank.ring_entries",
           "must be a power of two >= 16");
-  require(ledger.max_accounts_per_slot >= 16 && ledger.max_accounts_per_slot <= (1ULL << 26),
-          "ledger.max_accounts_per_slot", "must be in 16..67108864");
   require(power_of_two(ledger.tx_status_entries) && ledger.tx_status_entries >= 16 &&
               ledger.tx_status_entries <= (1ULL << 24),
           "ledger.tx_status_entries", "must be a power of two in 16..16777216");

@@ -82,8 +82,8 @@ struct node::impl {
   std::vector<std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>> mixin_rings;
   riptide::bank::chain_board board_chain;
   std::unique_ptr<riptide::bank::tx_status_cache> statuses;
-  std::unique_ptr<txn::bank> bank;                     // the leader's bank tiles execute into it
-  std::unique_ptr<riptide::bank::bank_forks> forks;    // replay's (a follower's, and every start)
+  std::unique_ptr<riptide::bank::bank_forks> forks;    // every bank: replay's, and the leader's bank tiles'
+  std::unique_ptr<tpu::bank_gate> gate;                // which bank the bank tiles execute into
   std::vector<std::unique_ptr<tpu::microblock_store>> stores;
   std::vector<std::unique_ptr<tpu::bank_tile>> banks;
   std::unique_ptr<tpu::poh_tile> poh;
@@ -384,6 +384,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         if (m.replayer->next_slot() != resume->next_slot)
           throw std::runtime_error(fmt::format("{}: the ledger replays to slot {}, its last slot end is {}",
                                                cfg.ledger.dir, m.replayer->next_slot(), resume->next_slot));
+        m.board_chain.set_root_slot(resume->next_slot - 1);  // replay rooted every slot
         m.resume_note += fmt::format(
             "; replayed {} slots, {} txs into the bank in {:.2f} s ({} bank hashes matched)", r.slots, r.txs,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), r.bank_hashes);
@@ -391,31 +392,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     }
   }
   if (b > 0) {
-    // The leader's bank tiles execute into one bank updated in place, which starts from the
-    // state replay rebuilt (the start state, or the ledger's last slot rooted).
-    txn::bank_config bc;
-    bc.max_accounts = cfg.bank.max_accounts;
-    bc.lamports_per_signature = cfg.bank.lamports_per_signature;
-    bc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
-    m.bank = std::make_unique<txn::bank>(bc);
-    bool funded = true;
-    m.forks->for_each_rooted_account([&](const crypto::pubkey& key, std::uint64_t lamports) {
-      funded = funded && m.bank->credit(key, lamports);
-    });
-    if (!funded)
-      throw std::runtime_error(fmt::format("bank: cannot hold the {} accounts replay rebuilt: bank.max_accounts too small?",
-                                           m.forks->stats().accounts));
-    m.bank->begin_slot();  // the starting balances are not the next slot's changes
-    if (!follower) {  // the forks served their purpose
-      m.replayer.reset();
-      m.forks.reset();
-    }
+    // The leader's bank tiles execute into the forks replay rebuilt (the start state, or the
+    // ledger's last slot rooted): one bank per slot, made and opened by the ledger tile at
+    // each slot end, behind the gate PoH closes at each slot's end (bank_gate.hpp).
+    m.gate = std::make_unique<tpu::bank_gate>(b, resume ? resume->next_slot : 0);
   }
+  if (!follower) m.replayer.reset();  // a leader's replay ends with the ledger it resumed
   for (std::size_t j = 0; j < b; ++j) {
     const std::size_t txs = cfg.bank.max_txs_per_microblock;
     m.stores.push_back(std::make_unique<tpu::microblock_store>(
-        cfg.bank.microblocks, txs * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes),
-        txs * txn::max_accounts));
+        cfg.bank.microblocks, txs * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes)));
     m.mixin_rings.push_back(std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64));
   }
   if (leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1)
@@ -432,7 +418,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     for (auto& st : m.stores) ltc.banks.push_back(st.get());
     ltc.statuses = m.statuses.get();
     ltc.board = &m.board_chain;
-    ltc.max_accounts_per_slot = cfg.ledger.max_accounts_per_slot;
+    if (b > 0) {
+      ltc.forks = m.forks.get();
+      ltc.gate = m.gate.get();
+    }
     ltc.leader = m.identity.public_key();
     ltc.resume = resume.has_value();
     ltc.records_out = m.records.get();
@@ -446,18 +435,16 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   for (auto& r : m.mixin_rings) mixins.push_back(r.get());
   std::vector<util::spsc_ring<riptide::bank::slot_hash>*> hash_outs;
   util::spsc_ring<riptide::bank::slot_hash>* dedup_hashes = nullptr;
-  std::vector<util::spsc_ring<riptide::bank::slot_hash>*> bank_hashes;
   if (b > 0) {
     dedup_hashes = m.make_blockhash_ring();
     hash_outs.push_back(dedup_hashes);
-    for (std::size_t j = 0; j < b; ++j) {
-      bank_hashes.push_back(m.make_blockhash_ring());
-      hash_outs.push_back(bank_hashes.back());
-    }
   }
-  if (!follower)
+  constexpr std::size_t bank_max_pending = 16;  // microblocks a bank tile holds locks for
+  if (!follower) {
     m.poh = std::make_unique<tpu::poh_tile>("poh", start_hash, pc, std::move(mixins), m.entries.get(),
                                             std::move(hash_outs), &m.board_chain);
+    if (m.gate) m.poh->connect_gate(m.gate.get(), b * bank_max_pending);
+  }
 
   // ---- TPU: tpu port → verify ×V → dedup → bank ×B (frames: the net tile's rx pool)
   if (tpu_open) {
@@ -491,10 +478,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       btc.index = static_cast<std::uint32_t>(j);
       btc.max_txs_per_microblock = cfg.bank.max_txs_per_microblock;
       btc.retry_slots = cfg.bank.retry_slots;
-      btc.max_pending = 16;
-      m.banks.push_back(std::make_unique<tpu::bank_tile>(
-          "bank" + std::to_string(j), *m.bank, frames, *to_bank[j], free, bank_hashes[j],
-          *m.mixin_rings[j], *m.stores[j], btc));
+      btc.max_pending = bank_max_pending;
+      m.banks.push_back(std::make_unique<tpu::bank_tile>("bank" + std::to_string(j), *m.forks, *m.gate, frames,
+                                                         *to_bank[j], free, *m.mixin_rings[j], *m.stores[j], btc));
     }
     if (cfg.load.enabled) {
       // The load tile is a client of the node's own tpu port: its packets take the same path
@@ -516,18 +502,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.net->add_tx(tx, &m.load->frames(), tx_free);
     }
   }
-  // Replay protection survives a restart: the blockhashes of the last 150 slots of the resumed
-  // chain go to every tile that checks ages (PoH only sends the newest), and the signatures
-  // that landed in them to dedup, so a transfer signed just before the restart executes after
-  // it and one that executed before it is a duplicate after it.
-  if (resume && m.ledger_store && (dedup_hashes != nullptr || !bank_hashes.empty())) {
+  // Replay protection survives a restart: the bank forks hold the blockhashes and landed
+  // signatures of the last 150 slots (replay rebuilt them); dedup, which drops early, gets the
+  // same blockhashes (PoH only sends the newest) and signatures, so a transfer signed just
+  // before the restart executes after it and one that executed before it is a duplicate after it.
+  if (resume && m.ledger_store && dedup_hashes != nullptr) {
     const auto hashes = riptide::bank::recent_blockhashes(*m.ledger_store, txn::blockhash_queue::max_age_slots);
-    std::vector<util::spsc_ring<riptide::bank::slot_hash>*> rings = bank_hashes;
-    if (dedup_hashes != nullptr) rings.push_back(dedup_hashes);
-    for (auto* r : rings)
-      for (const auto& h : hashes)
-        if (!r->try_push(riptide::bank::slot_hash{h.slot, h.hash}))
-          throw std::runtime_error("blockhash ring too small for the resumed chain's recent blockhashes");
+    for (const auto& h : hashes)
+      if (!dedup_hashes->try_push(riptide::bank::slot_hash{h.slot, h.hash}))
+        throw std::runtime_error("blockhash ring too small for the resumed chain's recent blockhashes");
     std::uint64_t signatures = 0;
     if (m.dedup) {
       const std::uint64_t from = resume->next_slot > txn::blockhash_queue::max_age_slots
@@ -667,8 +650,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                             m.gossip ? m.commands.get() : nullptr);
     rpc::http_chain_view view;
     view.board = &m.board_chain;
-    view.bank = m.bank.get();
-    view.forks = m.bank ? nullptr : m.forks.get();
+    view.forks = m.forks.get();
     view.statuses = m.statuses.get();
     if (tpu_open) {
       view.tpu_ip = *parse_ipv4(cfg.net.ip);

@@ -104,6 +104,7 @@ slot_reply chain_client::slot() {
   out.blockhash_slot = field<std::uint64_t>(j, "blockhash_slot", what);
   if (j.contains("durable_slot") && !j["durable_slot"].is_null())
     out.durable_slot = field<std::uint64_t>(j, "durable_slot", what);
+  if (j.contains("root") && !j["root"].is_null()) out.root = field<std::uint64_t>(j, "root", what);
   if (j.contains("lamports_per_signature") && !j["lamports_per_signature"].is_null())
     out.lamports_per_signature = field<std::uint64_t>(j, "lamports_per_signature", what);
   return out;

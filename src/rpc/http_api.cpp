@@ -110,17 +110,16 @@ struct http_api::impl {
                  {"blockhash", util::to_hex(st.blockhash)},
                  {"blockhash_slot", st.blockhash_slot},
                  {"durable_slot", st.has_durable_slot ? json(st.durable_slot) : json(nullptr)},
+                 {"root", st.has_root_slot ? json(st.root_slot) : json(nullptr)},
                  {"lamports_per_signature",
-                  chain.bank != nullptr    ? json(chain.bank->lamports_per_signature())
-                  : chain.forks != nullptr ? json(chain.forks->lamports_per_signature())
-                                           : json(nullptr)}});
+                  chain.forks != nullptr ? json(chain.forks->lamports_per_signature()) : json(nullptr)}});
     });
     server.Get(R"(/balance/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.matches[1];
       crypto::pubkey key{};
       if (!parse_hex(text, key)) return error(res, 400, "pubkey: expected 64 hex digits");
-      if (chain.bank == nullptr && chain.forks == nullptr) return error(res, 503, "the bank is not running");
-      const std::uint64_t lamports = chain.bank != nullptr ? chain.bank->balance(key) : chain.forks->rooted_balance(key);
+      if (chain.forks == nullptr) return error(res, 503, "the bank is not running");
+      const std::uint64_t lamports = chain.forks->rooted_balance(key);
       reply(res, 200, json{{"pubkey", util::to_hex(key)}, {"lamports", lamports}});
     });
     server.Get(R"(/tx/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {

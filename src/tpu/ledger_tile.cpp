@@ -31,7 +31,8 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
       16384, ledger::batch_header_bytes + ledger::entry_bytes(true, tx_area));
   batch_bytes_ = std::min(batch_bytes_, lg.max_payload_bytes());
   batch_ = std::unique_ptr<std::uint8_t[]>(new std::uint8_t[batch_bytes_]);
-  if (config.max_accounts_per_slot != 0) delta_.emplace(config.max_accounts_per_slot);
+  if ((config.forks == nullptr) != (config.gate == nullptr) || (!config.banks.empty() && config.forks == nullptr))
+    throw std::invalid_argument("ledger_tile: the bank tiles' stores need their forks and gate (both)");
   start_state_bytes_ = ledger::encode_start_state(config.start_state);
   // A resumed ledger ends on a slot end (node::find_resume_point cut anything after it).
   if (config.resume && !lg.empty()) last_end_slot_ = lg.last_slot();
@@ -40,13 +41,14 @@ ledger_tile::ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile
 ledger_tile::~ledger_tile() = default;  // background_sync joins its thread
 
 std::vector<std::size_t> ledger_tile::drop_counters() const {
-  return {c_append_errors, c_sync_failures, c_bad_mixin_ids, c_oversized_entries, c_records_out_dropped};
+  return {c_append_errors, c_sync_failures, c_bad_mixin_ids, c_oversized_entries, c_records_out_dropped,
+          c_bank_errors};
 }
 
 std::vector<std::string_view> ledger_tile::own_counter_names() const {
   return {"entries", "records", "bytes", "slots", "syncs", "sync_failures", "append_errors",
-          "durable_slot", "txs", "failed_txs", "bank_hash_unknown", "bad_mixin_ids",
-          "oversized_entries", "records_out_waits", "records_out_dropped"};
+          "durable_slot", "txs", "failed_txs", "bank_errors", "bad_mixin_ids",
+          "oversized_entries", "records_out_waits", "records_out_dropped", "banks_opened"};
 }
 
 void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
@@ -82,6 +84,27 @@ void ledger_tile::on_start() {
     append(ledger::record_type::start_state, 0, start_state_bytes_);
   }
   syncer_.start();
+  if (config_.forks != nullptr) open_bank(config_.forks->root(), last_end_slot_ ? *last_end_slot_ + 1 : 0);
+}
+
+namespace {
+// A leader's bank before its block exists: named by its slot until the slot ends (no PoH
+// hash has 24 bytes of 0xFF after its first 8).
+bank::block_id pending_block_id(std::uint64_t slot) noexcept {
+  bank::block_id id;
+  id.fill(0xFF);
+  for (int i = 0; i < 8; ++i) id[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(slot >> (8 * i));
+  return id;
+}
+}  // namespace
+
+void ledger_tile::open_bank(bank::bank_index parent, std::uint64_t slot) noexcept {
+  current_ = config_.forks->new_bank(parent, slot, pending_block_id(slot));
+  if (current_ == bank::no_bank) {
+    count(c_bank_errors);
+    return;
+  }
+  if (config_.gate->open(current_, slot)) count(c_banks_opened);
 }
 
 void ledger_tile::flush(std::uint64_t slot) noexcept {
@@ -127,9 +150,6 @@ void ledger_tile::add(const poh_entry_record& r) noexcept {
   count(c_entries);
   if (store == nullptr) return;
 
-  // A delta that does not fit leaves delta_->overflowed() set: end_slot counts it.
-  if (delta_)
-    for (const account_delta& d : mb.deltas) (void)delta_->record(d.key, d.lamports);
   ledger::tx_reader reader(mb.tx_count, mb.txs);
   ledger::entry_tx tx;
   std::uint64_t txs = 0, failed = 0;
@@ -157,12 +177,15 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   end.hash = r.entry.hash;
   end.parent_slot = last_end_slot_.value_or(0);
   end.leader = config_.leader;
-  if (delta_) {
-    const bool overflowed = delta_->overflowed();
-    end.bank_hash = delta_->finish(r.entry.hash);
-    if (overflowed) count(c_bank_hash_unknown);
+  bool frozen = false;
+  if (config_.forks == nullptr) {
+    end.bank_hash = txn::bank_hasher(0).finish(r.entry.hash);  // no banks: nothing changed
+  } else if (current_ != bank::no_bank && config_.forks->info(current_).slot == r.slot) {
+    frozen = config_.forks->freeze(current_, r.entry.hash, r.tick_height, end.bank_hash) &&
+             config_.forks->set_block_id(current_, r.entry.hash);
+    if (!frozen) count(c_bank_errors);
   } else {
-    count(c_bank_hash_unknown);
+    count(c_bank_errors);  // no bank for this slot (counted when it could not be made)
   }
   std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
   slot_end_pending_ = true;
@@ -171,6 +194,15 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   last_end_slot_ = r.slot;
   (void)ledger_.set_root(r.slot);  // false only if the slot end was not appended (counted)
   count(c_slots);
+  if (frozen) {
+    if (config_.forks->set_root(current_)) {
+      if (config_.board != nullptr) config_.board->set_root_slot(r.slot);
+      open_bank(current_, r.slot + 1);
+    } else {
+      count(c_bank_errors);
+      current_ = bank::no_bank;
+    }
+  }
   if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), r.slot);
 }
 

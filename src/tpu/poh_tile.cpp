@@ -1,5 +1,7 @@
 #include <riptide/tpu/poh_tile.hpp>
 
+#include <algorithm>
+
 #include <riptide/util/metrics.hpp>
 
 namespace riptide::tpu {
@@ -24,12 +26,13 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
 }
 
 std::vector<std::size_t> poh_tile::drop_counters() const {
-  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped, c_resets_refused};
+  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped, c_resets_refused, c_boundary_overflows};
 }
 
 std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
-          "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused"};
+          "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused",
+          "boundary_waits", "boundary_overflows"};
 }
 
 void poh_tile::on_start() {
@@ -74,7 +77,9 @@ int poh_tile::take_mixins() noexcept {
     auto rec = chain_.record(m.hash);
     if (!rec) {
       // A tick is due first. It is taken now even in sleep mode: ticks are never skipped
-      // and a mixin never waits for the wall clock.
+      // and a mixin never waits for the wall clock. With a gate this is never the slot's
+      // last tick (the reserve keeps room); if it is, the record lands in the next slot.
+      if (gate_ != nullptr && last_tick_of_slot()) count(c_boundary_overflows);
       finish_tick();
       rec = chain_.record(m.hash);
     }
@@ -106,6 +111,7 @@ int poh_tile::finish_tick() noexcept {
   count(c_ticks);
   emit(*tick, ~std::uint64_t{0}, true);
   if (tick_count() % config_.ticks_per_slot == 0) {
+    closing_ = false;  // the controller opens the next slot's bank
     count(c_slots);
     set_counter(c_slot, slot());
     newest_ = bank::slot_hash{slot() - 1, tick->hash};
@@ -117,6 +123,7 @@ int poh_tile::finish_tick() noexcept {
       halted_.store(true, std::memory_order_release);
       set_counter(c_halted, 1);
     }
+    if (stopped()) stop_gate();
   }
   if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
   return 1;
@@ -129,7 +136,7 @@ int poh_tile::take_resets() noexcept {
   while (resets_->try_pop(r)) any = true;  // only the newest matters
   if (!any) return 0;
   const std::uint64_t t = config_.ticks_per_slot;
-  if (r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
+  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
     count(c_resets_refused);
     return 1;
   }
@@ -144,10 +151,39 @@ int poh_tile::take_resets() noexcept {
   return 1;
 }
 
+std::uint64_t poh_tile::records_left() const noexcept {
+  const std::uint64_t ticks_after = config_.ticks_per_slot - 1 - tick_count() % config_.ticks_per_slot;
+  return (chain_.remaining_hashes() - 1) + ticks_after * (chain_.hashes_per_tick() - 1);
+}
+
+bool poh_tile::boundary_ready() noexcept {
+  if (!closing_ && records_left() <= reserve_ + config_.hashes_per_poll + config_.mixins_per_poll) {
+    gate_->close(slot());
+    closing_ = true;
+  }
+  if (!closing_ || !gate_->quiet()) return !closing_;
+  for (const auto* r : mixins_)
+    if (!r->empty_approx()) return false;
+  return true;
+}
+
 int poh_tile::poll() noexcept {
   int work = take_resets();
+  if (gate_ != nullptr && draining_) stop_gate();
+  // Before popping mixins: a close decided now leaves every waiting mixin room in the slot.
+  const bool boundary = gate_ != nullptr && !draining_ && !stopped();
+  if (boundary) (void)boundary_ready();
   if (!mixins_.empty()) work += take_mixins();
   if (draining_ || stopped()) return work;
+  // While the gate is closed but not yet quiet and drained, keep `hold` hashes of this tick
+  // for the records still to come, and never finish the slot's last tick.
+  const bool waiting = boundary && !boundary_ready();
+  std::uint64_t hold = 0;
+  if (waiting) {
+    const std::uint64_t ticks_after = config_.ticks_per_slot - 1 - tick_count() % config_.ticks_per_slot;
+    const std::uint64_t future = ticks_after * (chain_.hashes_per_tick() - 1);
+    hold = reserve_ > future ? reserve_ - future : 0;
+  }
   // In sleep mode the chain stops `slack` hashes before the tick and waits there for the
   // wall clock, so mixins arriving meanwhile are recorded (one hash each) without pulling the
   // tick forward; only more than `slack` mixins in one tick force it early. Flat out, the
@@ -165,8 +201,13 @@ int poh_tile::poll() noexcept {
     count(c_hashes, done);
     work += static_cast<int>(done);
   };
-  hash_up_to(slack);
-  if (chain_.remaining_hashes() - 1 > slack) return work;  // more hashing first
+  const std::uint64_t keep = std::max(slack, hold);
+  hash_up_to(keep);
+  if (chain_.remaining_hashes() - 1 > keep) return work;  // more hashing first
+  if (waiting && (hold != 0 || last_tick_of_slot())) {
+    count(c_boundary_waits);
+    return work;
+  }
   if (paced) {
     const std::uint64_t deadline = start_ns_ + (chain_.tick_count() + 1) * config_.target_tick_ns;
     if (util::monotonic_ns() < deadline) return work;

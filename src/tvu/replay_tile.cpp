@@ -82,7 +82,7 @@ void replay_tile::store(const completed_slot& c) noexcept {
     }
     // A follower of one leader has no forks: a block that replayed is final (Tower BFT will
     // decide roots instead). Its bank folds into the rooted store, which the HTTP API reads.
-    (void)replayer_.forks().set_root(replayer_.tip());
+    if (replayer_.forks().set_root(replayer_.tip()) && board_ != nullptr) board_->set_root_slot(c.slot);
     (void)ledger_.set_root(c.slot);
     count(c_slots_stored);
     count(c_txs, r.txs);

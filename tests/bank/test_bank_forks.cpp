@@ -209,6 +209,21 @@ TEST(bank_forks, new_bank_rules) {
   EXPECT_EQ(small.f->new_bank(z0, 2, hash_of("z2")), no_bank);
 }
 
+TEST(bank_forks, set_block_id_renames_a_live_bank_once_its_block_is_known) {
+  forks t;
+  const bank_index b = t.child(t.f->root(), 0, "placeholder 0");
+  const bank_index other = t.child(t.f->root(), 1, "other");
+  EXPECT_FALSE(t.f->set_block_id(b, hash_of("other")));  // taken by another bank
+  EXPECT_EQ(t.f->info(b).id, hash_of("placeholder 0"));
+  EXPECT_TRUE(t.f->set_block_id(b, hash_of("placeholder 0")));  // its own: nothing to do
+  t.freeze(b, "poh 0");
+  EXPECT_TRUE(t.f->set_block_id(b, hash_of("poh 0")));
+  EXPECT_EQ(t.f->find(hash_of("poh 0")), b);
+  EXPECT_EQ(t.f->find(hash_of("placeholder 0")), no_bank);
+  EXPECT_EQ(t.f->info(other).id, hash_of("other"));
+  EXPECT_FALSE(t.f->set_block_id(no_bank, hash_of("x")));
+}
+
 TEST(bank_forks, a_signature_lands_once_per_fork) {
   forks t;
   const bank_index s0 = t.child(t.f->root(), 0, "block 0");

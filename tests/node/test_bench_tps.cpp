@@ -23,6 +23,7 @@
 #include <riptide/txn/transaction.hpp>
 
 #include "../support/temp_dir.hpp"
+#include "../support/small_forks.hpp"
 
 using namespace riptide;
 using namespace riptide::node;
@@ -161,8 +162,7 @@ class fake_node {
     faucet_ = crypto::keypair::generate();
     crypto::write_keyfile(dir_.path() / "faucet.key", faucet_);
     EXPECT_TRUE(bank_.credit(faucet_.public_key(), 1'000'000'000'000'000));
-    blockhash_.fill(0x42);
-    bank_.register_blockhash(0, blockhash_);
+    next_bank();
     board_.publish(0, 0, bank::slot_hash{0, blockhash_});
 
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -184,7 +184,7 @@ class fake_node {
     cfg.port = 0;
     cfg.metrics_path = dir_.path() / "fake.metrics";
     api_ = std::make_unique<rpc::http_api>(cfg, nullptr, nullptr);
-    api_->set_chain({&board_, &bank_, nullptr, &statuses_, 0x7f000001, tpu_port_});
+    api_->set_chain({&board_, &bank_, &statuses_, 0x7f000001, tpu_port_});
     api_->set_drop_counters({{"fake_net", "dropped"}});
     api_->start();
     thread_ = std::thread([this] { serve(); });
@@ -229,19 +229,40 @@ class fake_node {
       txn::transaction_view tx;
       if (txn::parse_transaction(std::span(buf.data(), static_cast<std::size_t>(n)), tx) != txn::parse_error::none)
         continue;
-      if (!bank_.try_lock(tx)) continue;
-      const auto result = bank_.execute(tx, counters);
-      bank_.unlock(tx);
+      txn::held_locks held;
+      if (!bank_.try_lock(tx, held)) continue;
+      const auto result = bank_.execute(current_, tx, counters);
+      bank_.unlock(held);
+      // Each transaction is a block of its own, rooted at once: the API's balances are rooted.
+      crypto::hash32 bank_hash{};
+      EXPECT_TRUE(bank_.freeze(current_, blockhash_, 0, bank_hash));
+      EXPECT_TRUE(bank_.set_root(current_));
+      next_bank();
       statuses_.record(tx.signature(0), {1, static_cast<std::uint8_t>(result)});
       executed_.fetch_add(1);
     }
   }
+  // A child of the root for the next slot (every block's last hash is blockhash_, so it
+  // stays recent).
+  void next_bank() {
+    bank::block_id id{};
+    for (int i = 0; i < 8; ++i) id[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(slot_ >> (8 * i));
+    id[31] = 0xB7;
+    current_ = bank_.new_bank(bank_.root(), slot_++, id);
+    EXPECT_NE(current_, bank::no_bank);
+  }
 
   riptide::testing::temp_dir dir_{"riptide-bench-tps"};
   crypto::keypair faucet_;
-  crypto::hash32 blockhash_{};
+  crypto::hash32 blockhash_ = [] {
+    crypto::hash32 h;
+    h.fill(0x42);
+    return h;
+  }();
   bank::chain_board board_;
-  txn::bank bank_{txn::bank_config{.max_accounts = 1024, .lock_stripes = 64, .lamports_per_signature = 5000}};
+  bank::bank_forks bank_{riptide::testing::small_forks_config(5000, 1 << 14), blockhash_};
+  bank::bank_index current_ = bank::no_bank;
+  std::uint64_t slot_ = 0;
   bank::tx_status_cache statuses_{1 << 14};
   int fd_ = -1;
   std::uint16_t tpu_port_ = 0;

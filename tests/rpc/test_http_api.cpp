@@ -1,4 +1,5 @@
 #include <riptide/rpc/http_api.hpp>
+#include "../support/small_forks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -67,7 +68,7 @@ crypto::signature sig_of(std::uint8_t b) {
 
 struct chain_fixture : ::testing::Test {
   bank::chain_board board;
-  txn::bank bank{txn::bank_config{.max_accounts = 64, .lock_stripes = 64, .lamports_per_signature = 5000}};
+  bank::bank_forks bank{riptide::testing::small_forks_config(5000), crypto::hash32{}};
   bank::tx_status_cache statuses{1024};
   udp_sink tpu;
   std::unique_ptr<rpc::http_api> api;
@@ -84,7 +85,7 @@ struct chain_fixture : ::testing::Test {
     http = std::make_unique<httplib::Client>("127.0.0.1", api->port());
     http->set_read_timeout(5, 0);
   }
-  void start_full() { start({&board, &bank, nullptr, &statuses, loopback, tpu.port()}); }
+  void start_full() { start({&board, &bank, &statuses, loopback, tpu.port()}); }
 
   // Status and parsed body of a request.
   std::pair<int, json> get(const std::string& path) {
@@ -151,12 +152,15 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["slot"], 0);
   EXPECT_TRUE(j["durable_slot"].is_null());
+  EXPECT_TRUE(j["root"].is_null());
+  EXPECT_FALSE(rpc::chain_client(loopback, api->port()).slot().root);
   EXPECT_EQ(j["lamports_per_signature"], 5000);
 
   crypto::hash32 h{};
   h.fill(0x5a);
   board.publish(7, 450, bank::slot_hash{6, h});
   board.set_durable_slot(5);
+  board.set_root_slot(6);
   std::tie(status, j) = get("/slot");
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["slot"], 7);
@@ -164,6 +168,7 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   EXPECT_EQ(j["blockhash"], util::to_hex(h));
   EXPECT_EQ(j["blockhash_slot"], 6);
   EXPECT_EQ(j["durable_slot"], 5);
+  EXPECT_EQ(j["root"], 6);
 
   rpc::chain_client client(loopback, api->port());
   const auto s = client.slot();
@@ -172,6 +177,7 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   EXPECT_EQ(s.blockhash, h);
   EXPECT_EQ(s.blockhash_slot, 6u);
   EXPECT_EQ(s.durable_slot, std::optional<std::uint64_t>(5));
+  EXPECT_EQ(s.root, std::optional<std::uint64_t>(6));
   EXPECT_EQ(s.lamports_per_signature, std::optional<std::uint64_t>(5000));
 }
 
@@ -205,20 +211,14 @@ TEST_F(chain_fixture, balance_reads_the_bank) {
   EXPECT_EQ(client.balance(funded), 1234u);
 }
 
-// A follower's view: no bank of its own, the replay's bank forks; balances are the rooted ones.
+// Balances are the rooted ones: a block's transfers show once the block is the root.
 TEST_F(chain_fixture, balance_of_a_follower_is_its_rooted_balance) {
-  bank::forks_config fc;
-  fc.max_accounts = 64;
-  fc.max_versions = 256;
-  fc.max_statuses = 256;
-  fc.lock_stripes = 64;
-  fc.lamports_per_signature = 7;
   const crypto::hash32 genesis{1};
-  bank::bank_forks forks(fc, genesis);
+  bank::bank_forks forks(riptide::testing::small_forks_config(7), genesis);
   const auto payer = crypto::keypair::generate();
   const crypto::pubkey to{5, 5};
   ASSERT_TRUE(forks.credit(payer.public_key(), 1000));
-  start({&board, nullptr, &forks, &statuses, 0, 0});
+  start({&board, &forks, &statuses, 0, 0});
   EXPECT_EQ(get("/balance/" + util::to_hex(payer.public_key())).second["lamports"], 1000);
   EXPECT_EQ(get("/slot").second["lamports_per_signature"], 7);
 
@@ -320,7 +320,7 @@ TEST_F(chain_fixture, batch_status_in_request_order) {
 }
 
 TEST_F(chain_fixture, batch_status_has_its_own_body_limit) {
-  start({&board, &bank, nullptr, &statuses, 0, 0}, 1000);
+  start({&board, &bank, &statuses, 0, 0}, 1000);
   json j = json{{"signatures", {util::to_hex(sig_of(1)), util::to_hex(sig_of(2)), util::to_hex(sig_of(3)),
                                 util::to_hex(sig_of(4)), util::to_hex(sig_of(5)), util::to_hex(sig_of(6)),
                                 util::to_hex(sig_of(7)), util::to_hex(sig_of(8))}}};

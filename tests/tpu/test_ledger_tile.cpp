@@ -1,6 +1,7 @@
 #include <riptide/tpu/ledger_tile.hpp>
 
 #include "../support/temp_dir.hpp"
+#include "../support/small_forks.hpp"
 
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/schnorr.hpp>
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -25,28 +27,25 @@ struct fixture {
   riptide::testing::temp_dir dir{"riptide-ledger-tile"};
   ledger::ledger lg;
   util::spsc_ring<tpu::poh_entry_record> ring{1024};
-  tpu::microblock_store store{4, 8192, 64};
+  tpu::microblock_store store{4, 8192};
   bank::tx_status_cache statuses{64};
   bank::chain_board board;
-  txn::bank bank{[] {
-    txn::bank_config c;
-    c.max_accounts = 64;
-    c.lock_stripes = 16;
-    return c;
-  }()};
+  crypto::hash32 blockhash = [] {
+    crypto::hash32 h;
+    h.fill(0x42);
+    return h;
+  }();
+  bank::bank_forks forks{riptide::testing::small_forks_config(5000), blockhash};
+  tpu::bank_gate gate{1, 0};
   std::vector<crypto::keypair> keys;
-  crypto::hash32 blockhash{};
   std::uint64_t tick_height = 0;
   std::uint8_t next_hash = 1;
 
   fixture() : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
     for (int i = 0; i < 3; ++i) {
       keys.push_back(crypto::keypair::generate());
-      EXPECT_TRUE(bank.credit(keys.back().public_key(), 1'000'000));
+      EXPECT_TRUE(forks.credit(keys.back().public_key(), 1'000'000));
     }
-    blockhash.fill(0x42);
-    bank.register_blockhash(0, blockhash);
-    bank.begin_slot();
   }
 
   tpu::ledger_tile_config config() {
@@ -58,7 +57,8 @@ struct fixture {
     c.banks = {&store};
     c.statuses = &statuses;
     c.board = &board;
-    c.max_accounts_per_slot = 32;
+    c.forks = &forks;
+    c.gate = &gate;
     c.max_microblock_tx_bytes = 8192;
     c.leader.fill(0x1D);
     return c;
@@ -70,9 +70,35 @@ struct fixture {
     return h;
   }
 
-  // Executes n transfers on the bank, stores them in one microblock, and returns its mixin
-  // id and the signatures' mixin.
+  // A config for a node without bank tiles.
+  tpu::ledger_tile_config bankless() {
+    auto c = config();
+    c.banks = {};
+    c.forks = nullptr;
+    c.gate = nullptr;
+    return c;
+  }
+
+  // The bank the gate has open (the ledger tile opened it).
+  bank::bank_index open_bank() {
+    bank::bank_index b = bank::no_bank;
+    std::uint64_t slot = 0;
+    EXPECT_TRUE(gate.open_bank(b, slot));
+    return b;
+  }
+
+  // The bank hash of a slot whose bank changed `changed` accounts (now at these balances).
+  crypto::hash32 expected_hash(std::vector<crypto::pubkey> changed, bank::bank_index b, const crypto::hash32& last) {
+    std::sort(changed.begin(), changed.end());
+    txn::bank_hasher h(changed.size());
+    for (const auto& k : changed) h.add(k, forks.balance(b, k));
+    return h.finish(last);
+  }
+
+  // Executes n transfers in the open bank, stores them in one microblock, and returns its
+  // mixin id and the signatures' mixin.
   std::pair<std::uint64_t, crypto::hash32> microblock(int n, std::vector<crypto::signature>& sigs) {
+    const bank::bank_index b = open_bank();
     std::vector<crypto::signature> mine;
     for (int i = 0; i < n; ++i) {
       std::array<std::uint8_t, 512> buf{};
@@ -81,12 +107,12 @@ struct fixture {
       txn::transaction_view tx;
       EXPECT_EQ(txn::parse_transaction({buf.data(), len}, tx), txn::parse_error::none);
       txn::execution_counters counters;
-      txn::account_changes changes;
-      EXPECT_TRUE(bank.try_lock(tx));
-      const auto result = bank.execute(tx, counters, &changes);
-      bank.unlock(tx);
-      EXPECT_TRUE(store.add({buf.data(), len}, static_cast<std::uint8_t>(result),
-                            {changes.items.data(), changes.count}));
+      txn::held_locks held;
+      EXPECT_TRUE(forks.try_lock(tx, held));
+      const auto result = forks.execute(b, tx, counters);
+      forks.unlock(held);
+      EXPECT_EQ(result, txn::tx_result::ok);
+      EXPECT_TRUE(store.add({buf.data(), len}, static_cast<std::uint8_t>(result)));
       crypto::signature s;
       std::memcpy(s.data(), buf.data() + 1, 64);
       mine.push_back(s);
@@ -147,14 +173,27 @@ TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
   f.push_mixin_entry(0, id1, mix1);
   crypto::hash32 last{};
   for (std::uint64_t i = 1; i < ticks_per_slot; ++i) last = f.push_tick(0);
+  const bank::bank_index bank0 = f.open_bank();
+  f.gate.close(0);  // as PoH does before a slot's last tick
+  const crypto::hash32 expected =
+      f.expected_hash({f.keys[0].public_key(), f.keys[1].public_key(), f.keys[2].public_key()}, bank0, last);
   drain(t, f.ring);
-  const crypto::hash32 expected = f.bank.bank_hash(last);
-  f.bank.begin_slot();
+  // Slot 0's bank is frozen with that hash, named by its last PoH hash, rooted; slot 1's is open.
+  EXPECT_EQ(f.forks.root(), bank0);
+  EXPECT_EQ(f.forks.info(bank0).bank_hash, expected);
+  EXPECT_EQ(f.forks.find(last), bank0);
+  EXPECT_EQ(f.forks.info(bank0).landed, 5u);
+  bank::bank_index b1 = bank::no_bank;
+  std::uint64_t s1 = 0;
+  ASSERT_TRUE(f.gate.open_bank(b1, s1));
+  EXPECT_EQ(s1, 1u);
+  EXPECT_EQ(f.forks.info(b1).parent, bank0);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_banks_opened), 2u);
   ASSERT_TRUE(wait_durable(f.board, 0));
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_durable_slot), 0u);
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_txs), 5u);
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_failed_txs), 0u);
-  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_hash_unknown), 0u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_errors), 0u);
   EXPECT_EQ(f.store.released(), 2u);
   for (const auto& s : sigs) {
     const auto st = f.statuses.find(s);
@@ -163,9 +202,10 @@ TEST(ledger_tile, writes_txs_statuses_bank_hash_and_syncs_off_thread) {
     EXPECT_EQ(st->result, 0);
   }
   // Slot 1: ticks only (an empty slot still gets a bank hash).
+  f.gate.close(1);
   for (std::uint64_t i = 0; i < ticks_per_slot; ++i) last = f.push_tick(1);
   drain(t, f.ring);
-  const crypto::hash32 expected1 = f.bank.bank_hash(last);
+  const crypto::hash32 expected1 = txn::bank_hasher(0).finish(last);
   ASSERT_TRUE(wait_durable(f.board, 1));
   t.on_stop();
 
@@ -237,38 +277,54 @@ TEST(ledger_tile, bad_mixin_id_is_counted_and_written_without_txs) {
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_entries), 1 + ticks_per_slot);
 }
 
-TEST(ledger_tile, delta_overflow_makes_the_bank_hash_unknown) {
+TEST(ledger_tile, a_slot_poh_passed_before_its_bank_opened_stays_empty) {
   fixture f;
-  auto c = f.config();
-  c.max_accounts_per_slot = 1;  // a transfer changes two accounts
-  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
   t.on_start();
   std::vector<crypto::signature> sigs;
   auto [id, mix] = f.microblock(1, sigs);
   f.push_mixin_entry(0, id, mix);
   for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(0);
+  // PoH finished slot 0 and closed the gate for slot 1's end before the ledger tile got to
+  // slot 0's end: slot 1's bank is made but never opened.
+  f.gate.close(0);
+  f.gate.close(1);
+  crypto::hash32 last{};
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) last = f.push_tick(1);
   drain(t, f.ring);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_banks_opened), 2u);  // slot 0, then slot 2
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_errors), 0u);
+  const bank::bank_index one = f.forks.find(last);
+  ASSERT_NE(one, bank::no_bank);
+  EXPECT_EQ(f.forks.info(one).bank_hash, txn::bank_hasher(0).finish(last));  // empty
+  EXPECT_EQ(f.forks.root(), one);
+  bank::bank_index b = bank::no_bank;
+  std::uint64_t slot = 0;
+  ASSERT_TRUE(f.gate.open_bank(b, slot));
+  EXPECT_EQ(slot, 2u);
   t.on_stop();
-  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_hash_unknown), 1u);
-  ledger::slot_meta end;
-  f.lg.for_each([&](const ledger::record_view& v) {
-    if (v.type == ledger::record_type::slot_meta) {
-      ASSERT_EQ(ledger::decode_meta(v.payload, end), ledger::entry_error::none);
-    }
-  });
-  EXPECT_EQ(end.kind, ledger::meta_kind::slot_end);
-  EXPECT_EQ(end.bank_hash, crypto::hash32{});
+}
+
+TEST(ledger_tile, bank_stores_need_forks_and_a_gate) {
+  fixture f;
+  auto c = f.config();
+  c.forks = nullptr;
+  EXPECT_THROW(tpu::ledger_tile("ledger", f.lg, c, f.ring), std::invalid_argument);
+  c = f.config();
+  c.gate = nullptr;
+  c.banks = {};
+  EXPECT_THROW(tpu::ledger_tile("ledger", f.lg, c, f.ring), std::invalid_argument);
 }
 
 TEST(ledger_tile, refuses_a_used_ledger_unless_resuming) {
   fixture f;
   {
-    tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+    tpu::ledger_tile t("ledger", f.lg, f.bankless(), f.ring);
     t.on_start();
     t.on_stop();
   }
-  EXPECT_THROW(tpu::ledger_tile("ledger", f.lg, f.config(), f.ring), std::runtime_error);
-  auto c = f.config();
+  EXPECT_THROW(tpu::ledger_tile("ledger", f.lg, f.bankless(), f.ring), std::runtime_error);
+  auto c = f.bankless();
   c.resume = true;
   const auto before = f.lg.stats().records;
   tpu::ledger_tile t("ledger", f.lg, c, f.ring);
@@ -280,7 +336,7 @@ TEST(ledger_tile, refuses_a_used_ledger_unless_resuming) {
 TEST(ledger_tile, a_resumed_chain_builds_on_the_ledgers_last_slot) {
   fixture f;
   {
-    tpu::ledger_tile t("ledger", f.lg, f.config(), f.ring);
+    tpu::ledger_tile t("ledger", f.lg, f.bankless(), f.ring);
     t.on_start();
     for (std::uint64_t slot = 0; slot < 2; ++slot)
       for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(slot);
@@ -288,7 +344,7 @@ TEST(ledger_tile, a_resumed_chain_builds_on_the_ledgers_last_slot) {
     t.on_stop();
   }
   EXPECT_EQ(f.lg.durable_root(), 1u);
-  auto c = f.config();
+  auto c = f.bankless();
   c.resume = true;
   tpu::ledger_tile t("ledger", f.lg, c, f.ring);
   t.on_start();
@@ -317,8 +373,7 @@ TEST(ledger_tile, records_out_hands_every_record_to_another_thread) {
   fixture f;
   util::spsc_ring<tpu::ledger_record_ref> refs(8);
   auto c = f.config();
-  c.banks = {};
-  c.max_accounts_per_slot = 0;
+  c = f.bankless();
   c.records_out = &refs;
   tpu::ledger_tile t("ledger", f.lg, c, f.ring);
   t.on_start();

@@ -213,3 +213,82 @@ TEST(poh_tile, a_reset_that_is_not_a_slot_end_is_refused) {
   EXPECT_LT(t.tick_count(), 4u);
   (void)start;
 }
+
+// With a bank gate, PoH closes the gate before a slot's end and finishes the slot's last
+// tick only once no bank tile is inside and every mixin it pushed is recorded, so what was
+// executed into slot S's bank is recorded in slot S.
+TEST(poh_tile, a_slot_ends_only_after_the_bank_tiles_left_and_their_mixins_are_recorded) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 50;
+  c.ticks_per_slot = 4;
+  c.hashes_per_poll = 7;
+  c.mixins_per_poll = 2;
+  util::spsc_ring<tpu::poh_mixin> mixins(16);
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  tpu::bank_gate gate(1, 0);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, {&mixins}, &entries, {}, nullptr);
+  constexpr std::uint64_t reserve = 4;
+  t.connect_gate(&gate, reserve);
+  t.on_start();
+  ASSERT_TRUE(gate.open(5, 0));
+  ASSERT_EQ(gate.enter(0), 5u);  // a bank tile is executing into slot 0's bank
+  for (int i = 0; i < 1000; ++i) (void)t.poll();
+  EXPECT_EQ(t.tick_count(), 3u);  // waits before slot 0's last tick
+  EXPECT_GT(t.own_counter(tpu::poh_tile::c_boundary_waits), 0u);
+  EXPECT_EQ(gate.enter(0), bank::no_bank);  // closed: no entry (the tile is still inside)
+  bank::bank_index b = bank::no_bank;
+  std::uint64_t s = 0;
+  EXPECT_FALSE(gate.open_bank(b, s));  // closed
+  // The tile pushes the most mixins it can have waiting, then leaves.
+  for (std::uint64_t i = 0; i < reserve; ++i) {
+    crypto::hash32 h{};
+    h[0] = static_cast<std::uint8_t>(i + 1);
+    ASSERT_TRUE(mixins.try_push({h, i}));
+  }
+  for (int i = 0; i < 10; ++i) (void)t.poll();
+  EXPECT_EQ(t.tick_count(), 3u);  // still inside
+  gate.leave(0);
+  for (int i = 0; i < 100 && t.tick_count() < 4; ++i) (void)t.poll();
+  EXPECT_EQ(t.tick_count(), 4u);
+  const auto recs = drain(entries);
+  std::uint64_t records_in_slot0 = 0;
+  std::vector<crypto::poh_entry> chain;
+  for (const auto& r : recs) {
+    chain.push_back(r.entry);
+    if (!r.is_tick && r.slot == 0) ++records_in_slot0;
+  }
+  EXPECT_EQ(records_in_slot0, reserve);
+  EXPECT_TRUE(recs.back().is_tick);
+  EXPECT_EQ(recs.back().tick_height, 4u);
+  EXPECT_TRUE(crypto::verify_entries(crypto::hash32{}, chain));
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_boundary_overflows), 0u);
+  // Slot 1 gets ticks until the controller opens its bank.
+  EXPECT_EQ(gate.enter(0), bank::no_bank);
+  EXPECT_TRUE(gate.open(6, 1));
+}
+
+TEST(poh_tile, with_a_gate_resets_are_refused_and_stopping_shuts_it) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 10;
+  c.ticks_per_slot = 4;
+  c.max_slots = 2;
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  util::spsc_ring<tpu::poh_reset> resets(4);
+  tpu::bank_gate gate(1, 0);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, {}, &entries, {}, nullptr);
+  t.connect_resets(&resets);
+  t.connect_gate(&gate, 1);
+  t.on_start();
+  ASSERT_TRUE(gate.open(1, 0));
+  ASSERT_TRUE(resets.try_push({crypto::hash32{}, 32, 7}));  // a good reset, but a gate
+  (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_resets_refused), 1u);
+  for (int i = 0; i < 10000 && !t.finished(); ++i) {
+    (void)t.poll();
+    bank::bank_index b;
+    std::uint64_t s;
+    if (!gate.open_bank(b, s)) (void)gate.open(1, t.slot());  // the controller, at once
+  }
+  ASSERT_TRUE(t.finished());
+  EXPECT_TRUE(gate.is_shut());
+}

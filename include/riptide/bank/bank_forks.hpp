@@ -139,6 +139,10 @@ class bank_forks {
   // frozen already, or dead.
   [[nodiscard]] bool freeze(bank_index bank, const crypto::hash32& last_poh, std::uint64_t tick_height,
                             crypto::hash32& bank_hash) noexcept;
+  // Renames a live bank's block id: a leader creates its own block's bank before the block
+  // exists (with a placeholder id) and names it by the block once it is frozen, as replay
+  // does. False, changing nothing, if the bank is not live or another live bank has `id`.
+  [[nodiscard]] bool set_block_id(bank_index bank, const block_id& id) noexcept;
   // A block that failed replay: it can never be frozen, nor parent anything. Its versions
   // and statuses are dropped now; the bank stays (so its block id is known) until set_root
   // prunes it.

@@ -1,12 +1,15 @@
 #pragma once
 // Chain board: the PoH chain's latest public facts (current slot, tick height, newest
-// blockhash, durable slot), published by tiles for readers on other threads (the HTTP API,
+// blockhash, root, durable slot), published by tiles for readers on other threads (the HTTP API,
 // the load tile, tools). Plus `slot_hash`, the message PoH sends down its blockhash rings.
 //
 // Contract
 //   - publish() has one writer at a time: the PoH tile on a node that produces, the replay
 //     tile (tvu/) on a follower. set_durable_slot() has one writer: the ledger tile's sync
-//     thread, or the replay tile's on a follower. read() may be called from any thread at any
+//     thread, or the replay tile's on a follower. set_root_slot() has one writer: the tile
+//     that roots banks (the ledger tile on a node that produces, the replay tile on a
+//     follower), after the bank is rooted: a balance read after read() shows the root has
+//     reached slot S includes every transaction of slot S. read() may be called from any thread at any
 //     time; it never blocks a writer (a seqlock: the reader retries if a publish overlapped
 //     its copy).
 //   - Every word is an atomic, so concurrent read/publish is race-free under the C++ memory
@@ -36,6 +39,8 @@ struct chain_status {
   crypto::hash32 blockhash{};         // newest blockhash (zero hash before the first)
   std::uint64_t durable_slot = 0;     // newest slot the ledger reported durable
   bool has_durable_slot = false;
+  std::uint64_t root_slot = 0;        // slot of the rooted bank (the balances the API serves)
+  bool has_root_slot = false;
 };
 
 class chain_board {
@@ -61,6 +66,8 @@ class chain_board {
   void set_durable_slot(std::uint64_t slot) noexcept {
     durable_.store(slot + 1, std::memory_order_release);
   }
+  // The tile that roots banks only.
+  void set_root_slot(std::uint64_t slot) noexcept { root_.store(slot + 1, std::memory_order_release); }
   // Any thread.
   chain_status read() const noexcept {
     chain_status out;
@@ -79,6 +86,9 @@ class chain_board {
     const std::uint64_t d = durable_.load(std::memory_order_acquire);
     out.has_durable_slot = d != 0;
     out.durable_slot = d == 0 ? 0 : d - 1;
+    const std::uint64_t r = root_.load(std::memory_order_acquire);
+    out.has_root_slot = r != 0;
+    out.root_slot = r == 0 ? 0 : r - 1;
     return out;
   }
 
@@ -86,6 +96,7 @@ class chain_board {
   std::atomic<std::uint64_t> seq_{0};
   std::atomic<std::uint64_t> words_[7]{};
   std::atomic<std::uint64_t> durable_{0};  // durable slot + 1; 0 = none yet
+  std::atomic<std::uint64_t> root_{0};     // root slot + 1; 0 = none yet
 };
 
 }  // namespace riptide::bank

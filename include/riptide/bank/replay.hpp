@@ -33,8 +33,9 @@
 //      unlocked in ledger order, with the fork's rules (recent blockhash of an ancestor, a
 //      signature at most once per fork), and its result compared with the recorded result
 //      byte; then the bank is frozen and its hash (over the accounts the slot changed and the
-//      slot's last PoH hash, which is what the leader's slot_delta writes) compared with the
-//      slot_end's when that is non-zero (zero means the leader did not know it).
+//      slot's last PoH hash: the leader's bank tiles execute into a bank of the same forks,
+//      frozen the same way) compared with the slot_end's when that is non-zero (ledgers
+//      written before every leader froze a bank per slot may hold zero: not checked).
 //   On success the chain state advances (next_slot() = slot + 1, last_hash(), tick_height())
 //   and records() lists the slot's records, views into `stream`, in stream order: append each
 //   with ledger.append(v.type, v.slot, v.payload) and the follower's ledger is byte-identical
@@ -153,7 +154,7 @@ class slot_replayer {
   // as rooted balances already (nothing else), or nothing at all with credit_start_state.
   // Each replayed slot becomes a bank of `forks`: a child of the last replayed one (tip()),
   // keyed by the slot's last PoH hash (its block id), frozen at the slot end; its bank hash
-  // is bank_forks::freeze's, which is the leader's slot_delta hash for the same changes. A
+  // is bank_forks::freeze's, as the leader's for the block it produced. A
   // slot whose execution fails leaves its bank dead (bank_forks::mark_dead). The replayer
   // never roots: the caller calls forks.set_root(), between replays. Throws
   // std::invalid_argument if ticks_per_slot or poh_threads is 0.

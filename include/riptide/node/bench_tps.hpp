@@ -16,9 +16,11 @@
 //      cannot stop the sending); a status that is present is a confirmation, and its
 //      latency is now − send time (so latencies are quantized by the poll interval). One
 //      progress line a second.
-//   3. Wait up to `timeout_s` for stragglers, then print the summary from counted figures and
-//      check the balances: sum after == sum before − lamports_per_signature × (transactions
-//      confirmed with a fee-charging result).
+//   3. Wait up to `timeout_s` for stragglers, then (the node's balances are its rooted
+//      bank's) up to `timeout_s` for the node's root (GET /slot "root") to reach the slot in
+//      progress, then print the summary from counted figures and check the balances: sum
+//      after == sum before − lamports_per_signature × (transactions confirmed with a
+//      fee-charging result).
 //      Where transfers went missing: the node's drop counters (GET /drops) read before and
 //      after the send phase, every one that moved named with its increase.
 //   Exit code: 0 if at least one transfer confirmed ok, the balances check holds and no more

@@ -154,7 +154,6 @@ struct ledger_section {
   std::string dir;                  // required when enabled; must be new or empty
   bool sync_at_slot_end = true;     // fdatasync at every slot end (what is durable survives kill -9)
   std::uint64_t segment_mib = 256;  // size of each mmap'd segment file
-  std::uint64_t max_accounts_per_slot = 1 << 18;  // distinct accounts a slot may change (bank hash)
   std::uint64_t tx_status_entries = 1 << 18;      // recent transaction statuses kept for the API
 };
 

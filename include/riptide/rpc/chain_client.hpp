@@ -37,6 +37,7 @@ struct slot_reply {
   crypto::hash32 blockhash{};
   std::uint64_t blockhash_slot = 0;
   std::optional<std::uint64_t> durable_slot;
+  std::optional<std::uint64_t> root;  // absent before the first root (or from a node without it)
   std::optional<std::uint64_t> lamports_per_signature;  // absent when the node runs no bank
 };
 

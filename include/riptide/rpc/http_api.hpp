@@ -16,14 +16,16 @@
 //     set of keys it queued to decide; it is the only writer of the node's own keys.
 //   - Chain endpoints, served from the parts named by set_chain() (each part is optional; an
 //     endpoint whose part is null answers 503 {"error": "..."}). They read only what is safe
-//     from another thread: chain_board::read(), txn::bank::balance(),
-//     bank_forks::rooted_balance(), tx_status_cache::find().
+//     from another thread: chain_board::read(), bank_forks::rooted_balance(),
+//     tx_status_cache::find().
 //       GET  /slot              {"slot", "tick_height", "blockhash" (hex), "blockhash_slot",
-//                                "durable_slot" (null before the first), "lamports_per_signature"
+//                                "durable_slot" (null before the first), "root" (the slot of
+//                                the rooted bank /balance reads; null before the first),
+//                                "lamports_per_signature"
 //                                (null without a bank)}                             needs board
-//       GET  /balance/{pubkey}  {"pubkey", "lamports"}; 400 on bad hex    needs bank or forks
-//                               (a follower's: the rooted balance, i.e. after the last block
-//                               it replayed and rooted)
+//       GET  /balance/{pubkey}  {"pubkey", "lamports"}; 400 on bad hex           needs forks
+//                               (the rooted balance: after the last block the node produced
+//                               or replayed and rooted)
 //       GET  /tx/{signature}    {"signature", "status": "ok" | tx_result name, "slot"};
 //                               404 {"signature", "status": "unknown"}; 400 on bad hex
 //                                                                          needs statuses
@@ -56,7 +58,6 @@
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
-#include <riptide/txn/bank.hpp>
 #include <riptide/util/spsc_ring.hpp>
 
 namespace riptide::rpc {
@@ -78,8 +79,7 @@ struct http_api_config {
 // stop()). tpu_ip is host byte order (as node::parse_ipv4 returns it); tpu_port 0 = no tpu.
 struct http_chain_view {
   const bank::chain_board* board = nullptr;
-  const txn::bank* bank = nullptr;          // the leader's: balances as its bank tiles left them
-  const bank::bank_forks* forks = nullptr;  // a follower's: rooted balances (when bank is null)
+  const bank::bank_forks* forks = nullptr;  // rooted balances
   const bank::tx_status_cache* statuses = nullptr;
   std::uint32_t tpu_ip = 0;
   std::uint16_t tpu_port = 0;

@@ -1,7 +1,8 @@
 #pragma once
 // Ledger tile: appends the PoH tile's entries, with the transactions the bank tiles executed
-// for them, to the mmap'd ledger; records each transaction's status; builds each slot's bank
-// hash; and has a sync thread make each slot durable when it ends.
+// for them, to the mmap'd ledger; records each transaction's status; ends each slot's bank
+// (freeze, root, open the next) and writes its bank hash; and has a sync thread make each
+// slot durable when it ends.
 //
 // Contract
 //   - Runs on one core thread; owns the ledger while the runtime runs (as the ledger's owner,
@@ -11,30 +12,40 @@
 //   - Entries are packed into entry_batch records (ledger/entry_codec.hpp), flushed when the
 //     batch is full or the slot ends; an entry never spans records. For an entry with a mixin
 //     the tile reads banks[mixin_bank_index(id)]->view(mixin_seq(id)) (the microblock that
-//     mixin stands for), copies its tx area into the entry, feeds its account deltas to the
-//     slot's slot_delta, records every tx's status (first signature = body bytes [1, 65)) in
-//     `statuses`, then release()s the microblock. A mixin naming no configured bank is
-//     counted (bad_mixin_ids) and its entry is written without transactions.
-//   - At a slot's last tick it appends a slot_meta (slot end, last PoH hash, bank hash =
-//     slot_delta.finish(last PoH hash); zero if no bank hash is kept or the delta overflowed,
-//     counted in bank_hash_unknown; the parent = the slot of the previous slot end in the
-//     ledger, 0 for slot 0; the leader = config.leader), roots that slot in the ledger (a
-//     node that produces every block has no forks: its own block is final; Tower BFT will
-//     decide roots instead), and, with sync_at_slot_end, hands the sync thread the
-//     ledger's mark(). The sync thread (started in on_start, joined in on_stop after a final
-//     sync) calls ledger::sync_to and then publishes durable_slot (counter and
-//     bank::chain_board::set_durable_slot). The tile thread never blocks on the disk: the
-//     handoff is a mutex held for a copy. If the sync thread falls behind, only the newest
-//     request is kept (a later mark covers every earlier one).
+//     mixin stands for), copies its tx area into the entry, records every tx's status (first
+//     signature = body bytes [1, 65)) in `statuses`, then release()s the microblock. A mixin
+//     naming no configured bank is counted (bad_mixin_ids) and its entry is written without
+//     transactions.
+//   - The leader's banks (with `forks` and `gate`, required when `banks` is not empty): the
+//     tile is the controller of bank_gate.hpp. At start it makes the first slot's bank (a
+//     child of the forks' root, which replay left at the ledger's last slot) and opens it. At
+//     a slot's last tick (PoH finished it only once the gate was quiet and every mixin
+//     recorded, so no bank tile is executing: bank_forks' quiescent calls are safe here) it
+//     freezes the slot's bank with the slot's last PoH hash (its bank hash goes in the slot
+//     end), names it by that hash (its block id, as replay names it), roots it (a node that
+//     produces every block has no forks: its own block is final; Tower BFT will decide roots
+//     instead), makes the next slot's bank and opens it. If PoH has passed that slot already
+//     the open fails and the slot is empty (ticks only). A bank that cannot be made (a full
+//     table: should not happen with one bank per slot rooted at once) is counted in
+//     bank_errors and the gate stays closed: the node records no transactions from then on.
+//     Without banks, a slot end's bank hash is that of a slot that changed nothing.
+//   - At a slot's last tick it appends a slot_meta (slot end, last PoH hash, bank hash; the
+//     parent = the slot of the previous slot end in the ledger, 0 for slot 0; the leader =
+//     config.leader), roots that slot in the ledger, and, with sync_at_slot_end, hands the
+//     sync thread the ledger's mark(). The sync thread (started in on_start, joined in
+//     on_stop after a final sync) calls ledger::sync_to and then publishes durable_slot
+//     (counter and bank::chain_board::set_durable_slot). The tile thread never blocks on the
+//     disk: the handoff is a mutex held for a copy. If the sync thread falls behind, only the
+//     newest request is kept (a later mark covers every earlier one).
 //   - The first records of a new ledger are a chain-start slot_meta with the start hash and
 //     timing and the start state (fee and balances before slot 0), so `riptide ledger verify`
 //     can re-execute the chain alone. With `resume`, the tile appends to a ledger that already
 //     holds a chain (node::find_resume_point cut it at its last slot end) and writes neither.
-//   - Memory: the batch buffer (room for the largest entry a microblock can make) and the
-//     slot delta are allocated in the constructor; nothing allocates in poll().
+//   - Memory: the batch buffer (room for the largest entry a microblock can make) is
+//     allocated in the constructor; nothing allocates in poll().
 //   - Failures: constructor throws std::runtime_error on a non-empty ledger without
 //     `resume`, std::invalid_argument on a bad config. poll() counts append errors, sync
-//     failures, bad mixin ids.
+//     failures, bad mixin ids, bank errors.
 
 #include <atomic>
 #include <cstdint>
@@ -43,14 +54,15 @@
 #include <string>
 #include <vector>
 
+#include <riptide/bank/bank_forks.hpp>
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/tpu/bank_gate.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
-#include <riptide/txn/slot_delta.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
@@ -76,9 +88,9 @@ struct ledger_tile_config {
   std::vector<microblock_store*> banks;
   bank::tx_status_cache* statuses = nullptr;  // null: statuses are not recorded
   bank::chain_board* board = nullptr;         // null: durable slot only in the counter
-  // Distinct accounts a slot's transactions may change (slot_delta capacity); 0: no bank
-  // hash (slot ends carry the zero hash).
-  std::size_t max_accounts_per_slot = 0;
+  // The bank tiles' forks and gate (both or neither; required with `banks`).
+  bank::bank_forks* forks = nullptr;
+  bank_gate* gate = nullptr;
   // Largest tx area of one microblock (its store's tx_bytes); 0: the ledger's largest
   // record payload (always enough, but a larger buffer).
   std::size_t max_microblock_tx_bytes = 0;
@@ -96,8 +108,8 @@ class ledger_tile final : public util::tile {
  public:
   enum counter : std::size_t {
     c_entries, c_records, c_bytes, c_slots, c_syncs, c_sync_failures, c_append_errors, c_durable_slot,
-    c_txs, c_failed_txs, c_bank_hash_unknown, c_bad_mixin_ids, c_oversized_entries,
-    c_records_out_waits, c_records_out_dropped,
+    c_txs, c_failed_txs, c_bank_errors, c_bad_mixin_ids, c_oversized_entries,
+    c_records_out_waits, c_records_out_dropped, c_banks_opened,
   };
 
   ledger_tile(std::string name, ledger::ledger& lg, const ledger_tile_config& config,
@@ -116,6 +128,7 @@ class ledger_tile final : public util::tile {
   void append(ledger::record_type type, std::uint64_t slot, std::span<const std::uint8_t> payload) noexcept;
   void add(const poh_entry_record& r) noexcept;
   void end_slot(const poh_entry_record& r) noexcept;
+  void open_bank(bank::bank_index parent, std::uint64_t slot) noexcept;
 
   ledger::ledger& ledger_;
   ledger_tile_config config_;
@@ -126,7 +139,7 @@ class ledger_tile final : public util::tile {
   std::size_t batch_used_ = 0;
   std::uint32_t batch_count_ = 0;
   std::uint64_t batch_slot_ = 0;
-  std::optional<txn::slot_delta> delta_;
+  bank::bank_index current_ = bank::no_bank;  // the bank of the slot in progress
 
   bool slot_end_pending_ = false;  // the record being appended is a slot end
   std::optional<std::uint64_t> last_end_slot_;  // the ledger's newest slot end (the next parent)

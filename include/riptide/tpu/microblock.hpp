@@ -21,9 +21,8 @@
 //
 //   Transaction area of one microblock (what the ledger stores per entry, tx by tx):
 //     tx_count × ( u16 len (LE) | u8 result (txn::tx_result) | body[len] )
-//   Account deltas: the balance of each account a transaction changed, after that
-//   transaction, in execution order (the slot's bank hash is built from the last one per
-//   account in ledger order).
+//   (The balances the transactions changed are in the slot's bank, bank::bank_forks, which
+//   builds the bank hash when the slot is frozen.)
 
 #include <atomic>
 #include <cstddef>
@@ -32,16 +31,12 @@
 #include <span>
 
 #include <riptide/crypto/types.hpp>
-#include <riptide/txn/bank.hpp>
 
 namespace riptide::tpu {
-
-using txn::account_delta;  // {pubkey, balance after the transaction}
 
 struct microblock_view {
   std::uint32_t tx_count = 0;
   std::span<const std::uint8_t> txs;       // tx_count × (u16 len | u8 result | body)
-  std::span<const account_delta> deltas;
 };
 
 constexpr std::size_t microblock_tx_overhead_bytes = 3;  // u16 len + u8 result
@@ -59,17 +54,16 @@ constexpr std::uint64_t mixin_seq(std::uint64_t id) noexcept {
 
 class microblock_store {
  public:
-  // capacity: buffers (power of two, ≥ 2); tx_bytes per buffer; max_deltas per buffer.
+  // capacity: buffers (power of two, ≥ 2); tx_bytes per buffer.
   // Throws std::invalid_argument on a bad size (start-up only).
-  microblock_store(std::size_t capacity, std::size_t tx_bytes, std::size_t max_deltas);
+  microblock_store(std::size_t capacity, std::size_t tx_bytes);
 
   // ---- producer (bank tile)
   // True if the open microblock has a buffer: fewer than `capacity` published and unreleased.
   [[nodiscard]] bool can_open() const noexcept;
-  // Appends one executed transaction and the deltas it made to the open microblock. False
-  // (nothing written) if either does not fit, or can_open() is false.
-  [[nodiscard]] bool add(std::span<const std::uint8_t> tx, std::uint8_t result,
-                         std::span<const account_delta> deltas) noexcept;
+  // Appends one executed transaction to the open microblock. False (nothing written) if it
+  // does not fit, or can_open() is false.
+  [[nodiscard]] bool add(std::span<const std::uint8_t> tx, std::uint8_t result) noexcept;
   [[nodiscard]] std::uint32_t open_tx_count() const noexcept { return open_txs_; }
   // Closes the open microblock (must hold ≥ 1 tx) and returns its sequence number.
   std::uint64_t publish() noexcept;
@@ -87,16 +81,13 @@ class microblock_store {
   struct header {
     std::uint32_t tx_count = 0;
     std::uint32_t tx_bytes = 0;
-    std::uint32_t delta_count = 0;
   };
   std::size_t mask_;
   std::size_t tx_bytes_;
-  std::size_t max_deltas_;
   std::unique_ptr<header[]> headers_;
   std::unique_ptr<std::uint8_t[]> tx_area_;
-  std::unique_ptr<account_delta[]> delta_area_;
   std::uint64_t published_ = 0;  // producer-owned
-  std::uint32_t open_txs_ = 0, open_bytes_ = 0, open_deltas_ = 0;
+  std::uint32_t open_txs_ = 0, open_bytes_ = 0;
   alignas(64) std::atomic<std::uint64_t> released_{0};  // consumer-owned: seqs < this are free
 };
 

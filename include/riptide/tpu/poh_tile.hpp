@@ -37,7 +37,19 @@
 //     `slot`, and the slot in progress is abandoned (entries after the reset carry the new
 //     chain's slot and tick height; consumers see the jump). A reset whose tick height is not
 //     a slot boundary, or whose slot is not the one that boundary ends, is refused and
-//     counted (resets_refused); applied ones are counted in resets.
+//     counted (resets_refused); applied ones are counted in resets. A tile with a gate
+//     (below) refuses every reset for now: a reset moves the slot under the bank tiles.
+//   - Slot boundaries with a bank gate (optional, connect_gate() before start; a leader's
+//     bank tiles, bank_gate.hpp): the bank tiles execute into slot S's bank, so everything
+//     they executed must be recorded in slot S. When the hashes left in S that could hold
+//     a record fall to `reserve` (every mixin the bank tiles can have waiting: B ×
+//     max_pending) plus one poll's worth, PoH closes the gate for S; from then on it hashes
+//     no further than keeps `reserve` records possible, and it finishes S's last tick only
+//     once the gate is quiet (no tile inside) and every mixin ring is empty (all recorded).
+//     Waits are counted in boundary_waits (polls spent waiting). The controller that sees
+//     S's slot end opens S+1's bank; until then S+1 gets ticks only. A record the reserve
+//     could not hold (a wrong reserve) is recorded in the next slot and counted in
+//     boundary_overflows. When PoH stops for good (max_slots, halt, drain) it shuts the gate.
 
 #include <atomic>
 #include <cstdint>
@@ -47,6 +59,7 @@
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/tpu/bank_gate.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
@@ -89,6 +102,7 @@ class poh_tile final : public util::tile {
   enum counter : std::size_t {
     c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
     c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted, c_resets, c_resets_refused,
+    c_boundary_waits, c_boundary_overflows,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
@@ -100,6 +114,11 @@ class poh_tile final : public util::tile {
 
   // Start-up, before the runtime runs the tile: where resets come from (replay).
   void connect_resets(util::spsc_ring<poh_reset>* resets) noexcept { resets_ = resets; }
+  // Start-up: the bank tiles' gate, and how many mixins they can have waiting at most.
+  void connect_gate(bank_gate* gate, std::uint64_t reserve) noexcept {
+    gate_ = gate;
+    reserve_ = reserve;
+  }
 
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
@@ -124,6 +143,16 @@ class poh_tile final : public util::tile {
   bool stopped() const noexcept { return finished_ || halted_.load(std::memory_order_relaxed); }
   void send_blockhash(const bank::slot_hash& h) noexcept;
   int take_resets() noexcept;
+  // Hashes left in the slot in progress that a record could use (tick hashes excluded).
+  std::uint64_t records_left() const noexcept;
+  bool last_tick_of_slot() const noexcept {
+    return tick_count() % config_.ticks_per_slot == config_.ticks_per_slot - 1;
+  }
+  // With a gate: closes it when the slot's end nears; true once the slot may end.
+  bool boundary_ready() noexcept;
+  void stop_gate() noexcept {
+    if (gate_ != nullptr) gate_->shut();
+  }
 
   poh_tile_config config_;
   crypto::poh chain_;
@@ -131,6 +160,9 @@ class poh_tile final : public util::tile {
   util::spsc_ring<poh_entry_record>* entries_;
   std::vector<util::spsc_ring<bank::slot_hash>*> blockhash_outs_;
   util::spsc_ring<poh_reset>* resets_ = nullptr;
+  bank_gate* gate_ = nullptr;
+  std::uint64_t reserve_ = 0;
+  bool closing_ = false;  // the gate is closed for the slot in progress
   bank::chain_board* board_;
   bank::slot_hash newest_{};
   std::size_t next_mixin_ring_ = 0;

@@ -156,7 +156,7 @@ struct bank_config {
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // set per process from a secret in nodes
 };
 
-// The bank-hash bytes, written once for the bank and for txn::slot_delta (which must agree):
+// The bank-hash bytes, written once for this bank and bank::bank_forks (which must agree):
 //   SHA-256( count u64 | { pubkey[32] | lamports u64 } × count | last_poh[32] )  (integers LE)
 // Call add() exactly `count` times, in ascending pubkey order, then finish().
 class bank_hasher {
