@@ -122,8 +122,8 @@ struct pipeline {
     sign_transfers(pool, lens, start, salt);
     bank::forks_config fc;
     fc.max_accounts = 1 << 16;
-    fc.max_versions = 1 << 16;
-    fc.max_statuses = 1 << 17;
+    fc.max_versions = 1 << 14;
+    fc.max_statuses = 1 << 13;
     fc.lock_stripes = 1 << 14;
     fc.hash_seed = 0x5eed;
     forks = std::make_unique<bank::bank_forks>(fc, start);
