@@ -23,6 +23,8 @@
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/replay.hpp>
 #include <riptide/txn/bank.hpp>
+
+#include "../tests/support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/cpu.hpp>
 
@@ -38,8 +40,10 @@ constexpr std::uint32_t txs_per_entry = 64;
 constexpr std::size_t key_count = 256;
 constexpr std::uint64_t funding = 1'000'000'000;
 
-txn::bank_config bank_cfg() {
-  txn::bank_config c;
+bank::forks_config bank_cfg() {
+  bank::forks_config c;
+  c.max_versions = 1 << 14;
+  c.max_statuses = 1 << 14;
   c.max_accounts = 1024;
   c.lock_stripes = 1024;
   return c;
@@ -72,11 +76,9 @@ struct chain {
 
   chain() {
     for (std::size_t i = 0; i < key_count; ++i) keys.push_back(crypto::keypair::generate());
-    txn::bank bank(bank_cfg());
-    fund(bank);
-    bank.begin_slot();
     const crypto::hash32 start{};
-    bank.register_blockhash(0, start);
+    riptide::testing::leader_bank bank(bank_cfg(), start);
+    fund(bank);
     crypto::poh poh(start, hashes_per_tick);
     txn::execution_counters counters;
     std::vector<std::uint8_t> batch(1 << 20);
@@ -107,10 +109,7 @@ struct chain {
             txn::transaction_view view;
             (void)txn::parse_transaction(std::span(body.data(), len), view);
             txn::tx_result result = txn::tx_result::account_table_full;
-            if (bank.try_lock(view)) {
-              result = bank.execute(view, counters);
-              bank.unlock(view);
-            }
+            result = bank.execute(slot, view, counters);
             area.push_back(static_cast<std::uint8_t>(len));
             area.push_back(static_cast<std::uint8_t>(len >> 8));
             area.push_back(static_cast<std::uint8_t>(result));
@@ -135,15 +134,13 @@ struct chain {
       end.ticks_per_slot = ticks_per_slot;
       end.tick_height = poh.tick_count();
       end.hash = poh.last_hash();
-      end.bank_hash = bank.bank_hash(end.hash);
+      end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       append_record(stream, ledger::record_type::slot_meta, slot, std::span(meta.data(), ledger::encode_meta(end, meta)));
-      bank.begin_slot();
-      bank.register_blockhash(slot, end.hash);
       streams.push_back(std::move(stream));
     }
   }
-  void fund(txn::bank& b) const {
+  void fund(riptide::testing::leader_bank& b) const {
     for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
   }
   void fund(bank::bank_forks& b) const {

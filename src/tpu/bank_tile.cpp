@@ -148,6 +148,10 @@ int bank_tile::poll() noexcept {
     backlog_.store(retry_size() + (pending_tail_ - pending_head_), std::memory_order_release);
     return work;
   }
+  if (retry_size() == 0 && in_.empty_approx()) {  // idle: skip the gate's full barrier
+    backlog_.store(pending_tail_ - pending_head_, std::memory_order_release);
+    return work;
+  }
   const bank::bank_index bank = gate_.enter(config_.index);
   if (bank == bank::no_bank) {  // a slot boundary (or shut since the check above: next poll)
     backlog_.store(retry_size() + (pending_tail_ - pending_head_), std::memory_order_release);

@@ -175,11 +175,14 @@ int poh_tile::poll() noexcept {
   if (boundary) (void)boundary_ready();
   if (!mixins_.empty()) work += take_mixins();
   if (draining_ || stopped()) return work;
-  // While the gate is closed but not yet quiet and drained, keep `hold` hashes of this tick
-  // for the records still to come, and never finish the slot's last tick.
+  // With a gate, the chain never hashes below `reserve` records left in the slot until the
+  // gate is closed, quiet and drained: until it is closed (one poll can hash twice, so the
+  // close must not depend on catching the threshold), and while the bank tiles are still
+  // leaving or their mixins are still coming. Then `hold` hashes of this tick stay free and
+  // the slot's last tick is never finished.
   const bool waiting = boundary && !boundary_ready();
   std::uint64_t hold = 0;
-  if (waiting) {
+  if (waiting || (boundary && !closing_)) {
     const std::uint64_t ticks_after = config_.ticks_per_slot - 1 - tick_count() % config_.ticks_per_slot;
     const std::uint64_t future = ticks_after * (chain_.hashes_per_tick() - 1);
     hold = reserve_ > future ? reserve_ - future : 0;
@@ -204,16 +207,16 @@ int poh_tile::poll() noexcept {
   const std::uint64_t keep = std::max(slack, hold);
   hash_up_to(keep);
   if (chain_.remaining_hashes() - 1 > keep) return work;  // more hashing first
-  if (waiting && (hold != 0 || last_tick_of_slot())) {
+  if ((waiting || (boundary && !closing_)) && (hold != 0 || last_tick_of_slot())) {
     count(c_boundary_waits);
     return work;
   }
   if (paced) {
     const std::uint64_t deadline = start_ns_ + (chain_.tick_count() + 1) * config_.target_tick_ns;
     if (util::monotonic_ns() < deadline) return work;
-    hash_up_to(0);
-    if (chain_.remaining_hashes() != 1) return work;
+    hash_up_to(hold);
   }
+  if (chain_.remaining_hashes() != 1) return work;
   work += finish_tick();
   return work;
 }

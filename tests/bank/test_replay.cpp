@@ -7,6 +7,8 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/txn/bank.hpp>
+
+#include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>
 
 #include <gtest/gtest.h>
@@ -48,10 +50,11 @@ constexpr std::uint64_t ticks_per_slot = 4;
 constexpr std::uint64_t funding = 1'000'000;
 constexpr std::uint64_t slots = 4;
 constexpr std::size_t entries_per_batch = 3;  // several batch records per slot
-constexpr std::size_t max_accounts_per_slot = 64;
 
-txn::bank_config bank_cfg() {
-  txn::bank_config c;
+bank::forks_config bank_cfg() {
+  bank::forks_config c;
+  c.max_versions = 1 << 14;
+  c.max_statuses = 1 << 14;
   c.max_accounts = 64;
   c.lock_stripes = 16;
   c.lamports_per_signature = 10;
@@ -152,10 +155,8 @@ struct leader {
   crypto::keypair identity = crypto::keypair::generate();  // the leader's: named in slot ends
   leader() {
     for (int i = 0; i < 4; ++i) keys.push_back(crypto::keypair::generate());
-    txn::bank bank(bank_cfg());
+    riptide::testing::leader_bank bank(bank_cfg(), start_hash());
     fund(bank);
-    bank.begin_slot();
-    bank.register_blockhash(0, start_hash());
     crypto::poh chain(start_hash(), hashes_per_tick);
     crypto::hash32 blockhash = start_hash();
     txn::execution_counters counters;
@@ -193,9 +194,7 @@ struct leader {
             const std::size_t len = txn::build_transfer(from, to.public_key(), amount, blockhash, body);
             txn::transaction_view view;
             EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
-            EXPECT_TRUE(bank.try_lock(view));
-            const txn::tx_result result = bank.execute(view, counters);
-            bank.unlock(view);
+            const txn::tx_result result = bank.execute(slot, view, counters);
             EXPECT_EQ(result, k == 2 ? txn::tx_result::insufficient_funds : txn::tx_result::ok);
             e.txs.push_back(static_cast<std::uint8_t>(len));
             e.txs.push_back(static_cast<std::uint8_t>(len >> 8));
@@ -222,12 +221,10 @@ struct leader {
       end.ticks_per_slot = ticks_per_slot;
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
-      end.bank_hash = bank.bank_hash(end.hash);
+      end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       end.leader = identity.public_key();
       recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
-      bank.begin_slot();
-      bank.register_blockhash(slot, end.hash);
       blockhash = end.hash;
       for (const auto& r : recs) EXPECT_EQ(lg.append(r.type, r.slot, r.payload), ledger::append_error::none);
       by_slot.push_back(std::move(recs));
@@ -235,7 +232,7 @@ struct leader {
     for (const auto& k : keys) balances.push_back(bank.balance(k.public_key()));
   }
 
-  void fund(txn::bank& b) const {
+  void fund(riptide::testing::leader_bank& b) const {
     for (const auto& k : keys) ASSERT_TRUE(b.credit(k.public_key(), funding));
   }
   void fund(bank::bank_forks& f) const {

@@ -7,6 +7,8 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/txn/bank.hpp>
+
+#include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/hex.hpp>
 
@@ -30,8 +32,10 @@ constexpr std::uint64_t hashes_per_tick = 8;
 constexpr std::uint64_t ticks_per_slot = 2;
 constexpr std::uint64_t funding = 1'000'000;
 
-txn::bank_config bank_cfg() {
-  txn::bank_config c;
+bank::forks_config bank_cfg() {
+  bank::forks_config c;
+  c.max_versions = 1 << 14;
+  c.max_statuses = 1 << 14;
   c.max_accounts = 64;
   c.lock_stripes = 16;
   c.lamports_per_signature = 10;
@@ -59,18 +63,16 @@ struct ledger_builder {
   ledger_builder() {
     for (int i = 0; i < 3; ++i) keys.push_back(crypto::keypair::generate());
   }
-  void fund(txn::bank& b) const {
+  void fund(riptide::testing::leader_bank& b) const {
     for (const auto& k : keys) ASSERT_TRUE(b.credit(k.public_key(), funding));
   }
 
   void build(const tamper& t) {
     ledger::ledger lg = ledger::ledger::open({dir.path(), 1 << 20, false});
-    txn::bank bank(bank_cfg());
-    fund(bank);
-    bank.begin_slot();  // genesis funding is not a change made in slot 0 (as the leader sees it)
     crypto::hash32 start{};
     start.fill(0x11);
-    bank.register_blockhash(0, start);
+    riptide::testing::leader_bank bank(bank_cfg(), start);
+    fund(bank);
     crypto::poh chain(start, hashes_per_tick);
     std::array<std::uint8_t, ledger::slot_meta_bytes> meta{};
     ledger::slot_meta m;
@@ -105,9 +107,7 @@ struct ledger_builder {
         txn::transaction_view tx;
         EXPECT_EQ(txn::parse_transaction({buf.data(), len}, tx), txn::parse_error::none);
         txn::execution_counters counters;
-        EXPECT_TRUE(bank.try_lock(tx));
-        auto result = static_cast<std::uint8_t>(bank.execute(tx, counters));
-        bank.unlock(tx);
+        auto result = static_cast<std::uint8_t>(bank.execute(slot, tx, counters));
         if (t.wrong_result && slot == 0 && i == 0) result = static_cast<std::uint8_t>(txn::tx_result::insufficient_funds);
         // The transfer's lamports are the body's last 8 bytes: one more, after signing.
         if (t.wrong_amount && slot == 1 && i == 0) ++buf[len - 8];
@@ -144,14 +144,12 @@ struct ledger_builder {
       end.ticks_per_slot = ticks_per_slot;
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
-      end.bank_hash = bank.bank_hash(end.hash);
+      end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       end.leader = leader_id;
       if (t.wrong_bank_hash && slot == 1) end.bank_hash[5] ^= 0x80;
       ASSERT_EQ(lg.append(ledger::record_type::slot_meta, slot, std::span(meta.data(), ledger::encode_meta(end, meta))),
                 ledger::append_error::none);
-      bank.begin_slot();
-      bank.register_blockhash(slot, end.hash);
       blockhash = end.hash;
     }
     ASSERT_TRUE(lg.sync().ok);

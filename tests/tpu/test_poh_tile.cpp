@@ -292,3 +292,34 @@ TEST(poh_tile, with_a_gate_resets_are_refused_and_stopping_shuts_it) {
   ASSERT_TRUE(t.finished());
   EXPECT_TRUE(gate.is_shut());
 }
+
+// A paced PoH that is behind the wall clock hashes twice in one poll (up to the slack, then
+// to the tick): it must still close the gate before the slot's last tick, so no bank tile
+// can execute into a slot whose end is already recorded.
+TEST(poh_tile, a_chain_behind_the_clock_still_closes_the_gate_before_the_slot_ends) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 300;
+  c.ticks_per_slot = 2;
+  c.hashes_per_poll = 256;
+  c.target_tick_ns = 1;  // every tick is overdue
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  util::spsc_ring<tpu::poh_mixin> mixins(16);
+  tpu::bank_gate gate(1, 0);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, {&mixins}, &entries, {}, nullptr);
+  t.connect_gate(&gate, 4);
+  t.on_start();
+  ASSERT_TRUE(gate.open(1, 0));
+  for (std::uint64_t slot = 0; slot < 5; ++slot) {
+    // A bank tile executes into the open bank whenever it can, as fast as PoH polls.
+    while (t.tick_count() < (slot + 1) * c.ticks_per_slot) {
+      if (gate.enter(0) != bank::no_bank) gate.leave(0);
+      (void)t.poll();
+    }
+    // The slot has ended: the gate was closed for it (the controller can open the next).
+    bank::bank_index b;
+    std::uint64_t s;
+    EXPECT_FALSE(gate.open_bank(b, s)) << "slot " << slot;
+    EXPECT_TRUE(gate.open(1, slot + 1)) << "slot " << slot;
+  }
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_boundary_overflows), 0u);
+}

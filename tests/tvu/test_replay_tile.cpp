@@ -15,6 +15,8 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/shred/shredder.hpp>
 #include <riptide/txn/bank.hpp>
+
+#include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/runtime.hpp>
 
@@ -46,7 +48,6 @@ constexpr std::uint64_t ticks_per_slot = 4;
 constexpr std::uint64_t funding = 1'000'000;
 constexpr std::uint64_t slots = 4;  // one leader's turn (4 slots per leader)
 constexpr std::size_t nodes = 4;
-constexpr std::size_t max_accounts_per_slot = 64;
 constexpr std::uint32_t rx_frame_count = 64;
 
 crypto::keypair key_for(std::uint64_t domain, std::uint64_t i) {
@@ -62,8 +63,10 @@ crypto::keypair key_for(std::uint64_t domain, std::uint64_t i) {
   }
 }
 
-txn::bank_config bank_cfg() {
-  txn::bank_config c;
+bank::forks_config bank_cfg() {
+  bank::forks_config c;
+  c.max_versions = 1 << 14;
+  c.max_statuses = 1 << 14;
   c.max_accounts = 64;
   c.lock_stripes = 16;
   c.lamports_per_signature = 10;
@@ -129,10 +132,8 @@ struct leader_chain {
 
   leader_chain() {
     for (std::uint64_t i = 0; i < 3; ++i) payers.push_back(key_for(7, i));
-    txn::bank bank(bank_cfg());
+    riptide::testing::leader_bank bank(bank_cfg(), start_hash());
     fund(bank);
-    bank.begin_slot();
-    bank.register_blockhash(0, start_hash());
     crypto::poh chain(start_hash(), hashes_per_tick);
     crypto::hash32 blockhash = start_hash();
     txn::execution_counters counters;
@@ -163,9 +164,7 @@ struct leader_chain {
             const std::size_t len = txn::build_transfer(from, to.public_key(), amount, blockhash, body);
             txn::transaction_view view;
             EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
-            EXPECT_TRUE(bank.try_lock(view));
-            const txn::tx_result result = bank.execute(view, counters);
-            bank.unlock(view);
+            const txn::tx_result result = bank.execute(slot, view, counters);
             txs.push_back(static_cast<std::uint8_t>(len));
             txs.push_back(static_cast<std::uint8_t>(len >> 8));
             txs.push_back(static_cast<std::uint8_t>(result));
@@ -193,18 +192,16 @@ struct leader_chain {
       end.ticks_per_slot = ticks_per_slot;
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
-      end.bank_hash = bank.bank_hash(end.hash);
+      end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       end.leader = cluster_leader();
       recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
-      bank.begin_slot();
-      bank.register_blockhash(slot, end.hash);
       blockhash = end.hash;
       by_slot.push_back(std::move(recs));
     }
     last_hash = chain.last_hash();
   }
-  void fund(txn::bank& b) const {
+  void fund(riptide::testing::leader_bank& b) const {
     for (const auto& k : payers) EXPECT_TRUE(b.credit(k.public_key(), funding));
   }
   void fund(bank::bank_forks& f) const {
