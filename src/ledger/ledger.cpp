@@ -134,12 +134,16 @@ bool parse_segment_name(const std::string& name, std::uint64_t& index) {
   return true;
 }
 
+// Built aside and copied in one go: a writer killed while creating a segment leaves either
+// zeros (re-initialised at open) or the whole header, not a header without its checksum.
 void write_segment_header(std::uint8_t* base, std::uint64_t index, std::uint64_t bytes) noexcept {
-  std::memcpy(base, segment_magic, 8);
-  store_le(base + 8, segment_version, 4);
-  store_le(base + 16, index, 8);
-  store_le(base + 24, bytes, 8);
-  store_le(base + 12, segment_header_crc(base), 4);
+  std::uint8_t header[segment_header_bytes] = {};
+  std::memcpy(header, segment_magic, 8);
+  store_le(header + 8, segment_version, 4);
+  store_le(header + 16, index, 8);
+  store_le(header + 24, bytes, 8);
+  store_le(header + 12, segment_header_crc(header), 4);
+  std::memcpy(base, header, sizeof header);
 }
 
 bool all_zero(const std::uint8_t* p, std::size_t n) noexcept {
@@ -367,8 +371,11 @@ ledger ledger::open_impl(const ledger_config& config, repair_report* report) {
     // an error.
     const ssize_t got = ::pread(seg.fd, header, sizeof header, 0);
     if (got < 0) fail_errno(path, "cannot read");
-    if (last && i > 0 && (!have_wm || i > wm.segment) &&
-        all_zero(header, static_cast<std::size_t>(got))) {
+    // Segment 0 too when nothing was ever made durable (a writer killed while creating the
+    // ledger leaves a file of zeros), except read-only, which reports it as it is.
+    const bool beyond_watermark =
+        i > 0 ? (!have_wm || i > wm.segment) : (!read_only && (!have_wm || wm.records == 0));
+    if (last && beyond_watermark && all_zero(header, static_cast<std::size_t>(got))) {
       if (read_only) {
         ::close(l.segments_.back().fd);
         l.segments_.pop_back();

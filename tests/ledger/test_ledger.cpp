@@ -539,6 +539,25 @@ TEST(ledger, newest_segment_without_header_is_reinitialized) {
   EXPECT_THROW((void)ledger::open(config_for(dir.path())), std::runtime_error);
 }
 
+// A writer killed while creating a new ledger leaves segment 0 as zeros and no watermark:
+// the next open starts it afresh (read-only still reports it, and changes nothing).
+TEST(ledger, a_first_segment_of_zeros_is_started_afresh) {
+  temp_dir dir;
+  {
+    std::ofstream f(dir.path() / "segment-00000000.log", std::ios::binary);
+    const std::vector<char> zeros(test_segment_bytes / 2, 0);
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  ledger_config ro = config_for(dir.path());
+  ro.read_only = true;
+  EXPECT_THROW(ledger::open(ro), std::runtime_error);
+  auto l = ledger::open(config_for(dir.path()));
+  EXPECT_EQ(l.stats().reinitialized_segments, 1u);
+  EXPECT_TRUE(l.empty());
+  append_n(l, 0, 10);
+  EXPECT_EQ(l.stats().records, 10u);
+}
+
 TEST(ledger, missing_segment_is_an_error) {
   temp_dir dir;
   {
