@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # A local riptide cluster on loopback.
 #
-#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--ip-base IP] [--netns PREFIX]
-#                         [-- --set key=value ...]
+#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--tick-us T] [--ip-base IP]
+#                         [--netns PREFIX] [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
 #        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
 #        arguments after -- go to every `riptide run`. --ip-base: node i on IP+i instead of
 #        127.0.0.1 (riptide genesis --ip-base); --netns: node i runs in the network namespace
-#        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them)
+#        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them);
+#        --tick-us: wall-clock microseconds per PoH tick (riptide genesis --tick-us; 64 ticks a slot)
 #   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
 #   tools/cluster.sh status [--dir DIR]        each node's health and peers from its HTTP API
 #   tools/cluster.sh start-node I [--dir DIR] [--netns PREFIX] [-- --set ...]   (re)start one node
@@ -23,6 +24,7 @@ bin=${RIPTIDE_BIN:-$root/build/src/app/riptide}
 dir=$root/cluster
 port_offset=0
 fanout=200
+tick_us=
 signal=TERM
 ip_base=
 netns=
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=$(realpath -m "$2"); shift 2 ;;
     --port-offset) port_offset=$2; shift 2 ;;
     --fanout) fanout=$2; shift 2 ;;
+    --tick-us) tick_us=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
     --ip-base) ip_base=$2; shift 2 ;;
     --netns) netns=$2; shift 2 ;;
@@ -99,7 +102,7 @@ case "$cmd" in
     fi
     rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
     "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force \
-      ${ip_base:+--ip-base "$ip_base"}
+      ${ip_base:+--ip-base "$ip_base"} ${tick_us:+--tick-us "$tick_us"}
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;
   down)

@@ -139,6 +139,8 @@ const std::vector<field>& fields() {
       RT_FIELD(tvu, retransmit_frames, "A follower's send frames for Turbine retransmits and repair."),
       RT_FIELD(tvu, store_shreds, "Recent shreds kept to answer repair requests."),
       RT_FIELD(tvu, store_slots, "Recent slots kept to answer repair requests."),
+      RT_FIELD(tvu, archive_shreds, "Keep every slot's data shreds on disk in <ledger.dir>/shreds and answer repair from them (slots older than the store, and from before a restart)."),
+      RT_FIELD(tvu, archive_segment_mib, "Size of each shred archive segment file in MiB."),
       RT_FIELD(tvu, repair_interval_ms, "How often a follower looks for missing shreds to repair."),
       RT_FIELD(tvu, repair_retry_ms, "A missing shred is requested again after this long."),
       RT_FIELD(tvu, repair_defer_ms, "A slot is repaired only once no shred of it arrived for this long."),
@@ -431,6 +433,8 @@ void config::validate() const {
           "must be in 64..1048576");
   require(tvu.store_shreds >= 64 && tvu.store_shreds <= (1u << 22), "tvu.store_shreds", "must be in 64..4194304");
   require(tvu.store_slots >= 4 && tvu.store_slots <= 65536, "tvu.store_slots", "must be in 4..65536");
+  require(tvu.archive_segment_mib >= 1 && tvu.archive_segment_mib <= 4096, "tvu.archive_segment_mib",
+          "must be in 1..4096");
   require(tvu.repair_interval_ms >= 1 && tvu.repair_interval_ms <= 10'000, "tvu.repair_interval_ms",
           "must be in 1..10000");
   require(tvu.repair_retry_ms >= 1 && tvu.repair_retry_ms <= 60'000, "tvu.repair_retry_ms", "must be in 1..60000");

@@ -91,6 +91,7 @@ struct node::impl {
   std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
   std::unique_ptr<tpu::dedup_tile> dedup;
   std::unique_ptr<ledger::ledger> ledger_store;
+  std::unique_ptr<shred::shred_archive> archive;  // data shreds for repair; tiles below point at it
   std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
   std::unique_ptr<tpu::ledger_tile> ledger_writer;
   std::unique_ptr<net::net_tile> net;
@@ -568,6 +569,14 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     m.net->add_tx(tx, &m.gossip->tx_frames(), tx_free);
   }
   // ---- Turbine: the leader's shred tile, or a follower's TVU and replay tiles
+  if ((m.shredding() || follower) && cfg.tvu.archive_shreds) {
+    shred::shred_archive_config ac;
+    ac.dir = std::filesystem::path(cfg.ledger.dir) / "shreds";
+    ac.segment_bytes = static_cast<std::size_t>(cfg.tvu.archive_segment_mib) << 20;
+    m.archive = std::make_unique<shred::shred_archive>(ac);
+    if (m.archive->repair_report().cut)
+      m.resume_note += fmt::format(" The shred archive was cut back at damage ({}).", m.archive->repair_report().reason);
+  }
   if (m.shredding()) {
     const auto& g = *cluster_genesis;
     ring* repair_rx = m.make_ring(1024, "net>shred.repair");
@@ -581,6 +590,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     sc.store.max_slots = cfg.tvu.store_slots;
     sc.repair.shred_version = shred_version;
     sc.slot_log = m.slot_log_path();
+    sc.archive = m.archive.get();
     ring* tx = m.make_ring(next_pow2(sc.tx_frames), "shred>net");
     ring* tx_free = m.make_ring(next_pow2(sc.tx_frames), "net>shred.free");
     m.shredder = std::make_unique<tpu::shred_tile>(
@@ -625,6 +635,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     links.client.seed = util::unix_time_ns() ^ m.self_peer;
     links.interval_ms = cfg.tvu.repair_interval_ms;
     links.defer_ms = cfg.tvu.repair_defer_ms;
+    links.archive = m.archive.get();
     m.repair_links = links;
     m.tvu = std::make_unique<tvu::tvu_tile>("tvu", tc, m.net->rx_frames(), *in, *in_free, *tx, *tx_free,
                                             *m.completed, *m.completed_release, *m.schedule, *m.turbine,

@@ -224,8 +224,10 @@ void fec_resolver::remember_completed(const set_key& key) noexcept {
   const auto entry = static_cast<std::uint32_t>(completed_next_);
   if (completed_count_ == completed_.size()) {
     const set_key& old = completed_[entry];
-    index_erase(completed_index_.cells, completed_index_.mask, old.slot, old.fec_set_index,
-                entry, key_of);
+    if (old.slot != forgotten_slot) {
+      index_erase(completed_index_.cells, completed_index_.mask, old.slot, old.fec_set_index,
+                  entry, key_of);
+    }
   } else {
     ++completed_count_;
   }
@@ -233,6 +235,50 @@ void fec_resolver::remember_completed(const set_key& key) noexcept {
   index_insert(completed_index_.cells, completed_index_.mask, key.slot, key.fec_set_index,
                entry);
   completed_next_ = (completed_next_ + 1) % completed_.size();
+}
+
+void fec_resolver::forget_entry(std::uint32_t entry) noexcept {
+  const set_key key = completed_[entry];
+  index_erase(completed_index_.cells, completed_index_.mask, key.slot, key.fec_set_index, entry,
+              [this](std::uint32_t e) {
+                return std::pair{completed_[e].slot, completed_[e].fec_set_index};
+              });
+  completed_[entry].slot = forgotten_slot;  // the ring slot stays; nothing indexes it
+  ++metrics_.sets_forgotten;
+}
+
+std::size_t fec_resolver::forget_set(std::uint64_t slot, std::uint32_t fec_set_index) noexcept {
+  const set_key key{slot, fec_set_index};
+  if (const std::uint32_t entry = find_completed(key); entry != no_index) {
+    forget_entry(entry);
+    return 1;
+  }
+  if (const std::uint32_t set = find_set(key); set != no_index) {
+    release_set(set);  // its filled positions would turn the same shreds away as duplicates
+    ++metrics_.sets_forgotten;
+    return 1;
+  }
+  return 0;
+}
+
+std::size_t fec_resolver::forget_slot(std::uint64_t slot) noexcept {
+  if (slot == forgotten_slot) return 0;
+  std::size_t n = 0;
+  for (std::size_t e = 0; e < completed_count_; ++e) {
+    if (completed_[e].slot != slot) continue;
+    forget_entry(static_cast<std::uint32_t>(e));
+    ++n;
+  }
+  for (std::uint32_t set = oldest_; set != no_index;) {
+    const std::uint32_t next = sets_[set].newer;
+    if (sets_[set].key.slot == slot) {
+      release_set(set);
+      ++metrics_.sets_forgotten;
+      ++n;
+    }
+    set = next;
+  }
+  return n;
 }
 
 void fec_resolver::store_shred(std::uint32_t set, const shred_view& shred,

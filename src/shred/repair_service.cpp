@@ -29,10 +29,12 @@ std::size_t limiter_capacity(std::size_t peers) noexcept {
 // ------------------------------------------------------------------------------ server
 
 repair_server::repair_server(const crypto::pubkey& self, const repair_server_config& config,
-                             std::span<const crypto::pubkey> peers, const shred_store& store)
+                             std::span<const crypto::pubkey> peers, const shred_store& store,
+                             const shred_archive* archive)
     : self_(self),
       config_(config),
       store_(store),
+      archive_(archive),
       limiter_(config.max_requesters, config.rate_per_second, config.burst, key_seed(self)),
       keys_(std::max<std::size_t>(2, 2 * peers.size())) {
   peers_by_key_.reserve(peers.size());
@@ -98,21 +100,19 @@ std::size_t repair_server::handle(std::span<const std::uint8_t> request, std::ui
   std::size_t sent = 0;
   switch (req.kind()) {
     case repair_kind::window_index:
-      sent += respond(store_.data(req.slot(), req.index()), req.nonce(), *peer, sink) ? 1 : 0;
+      sent += respond(data_of(req.slot(), req.index()), req.nonce(), *peer, sink) ? 1 : 0;
       break;
     case repair_kind::highest_index:
-      sent += respond(store_.highest_data(req.slot(), req.index()), req.nonce(), *peer, sink)
-                  ? 1
-                  : 0;
+      sent += respond(highest_of(req.slot(), req.index()), req.nonce(), *peer, sink) ? 1 : 0;
       break;
     case repair_kind::orphan: {
-      // Walk the chain back while the store knows it: each ancestor's highest data shred
-      // tells the requester that slot's parent (and how far the slot goes).
+      // Walk the chain back while the store (or the archive) knows it: each ancestor's
+      // highest data shred tells the requester that slot's parent (and how far the slot goes).
       std::uint64_t slot = req.slot();
       for (std::uint32_t n = 0; n < config_.orphan_ancestors; ++n) {
-        const std::optional<std::uint64_t> parent = store_.parent_of(slot);
+        const std::optional<std::uint64_t> parent = parent_of(slot);
         if (!parent || *parent >= slot) break;  // unknown, or slot 0 (its own parent)
-        const std::span<const std::uint8_t> shred = store_.highest_data(*parent, 0);
+        const std::span<const std::uint8_t> shred = highest_of(*parent, 0);
         if (shred.empty() || !respond(shred, req.nonce(), *peer, sink)) break;
         ++sent;
         slot = *parent;
@@ -126,6 +126,30 @@ std::size_t repair_server::handle(std::span<const std::uint8_t> request, std::ui
     ++counters_.answered[kind_slot(req.kind())];
   }
   return sent;
+}
+
+std::span<const std::uint8_t> repair_server::data_of(std::uint64_t slot,
+                                                    std::uint32_t index) noexcept {
+  const std::span<const std::uint8_t> held = store_.data(slot, index);
+  if (!held.empty() || archive_ == nullptr) return held;
+  const std::span<const std::uint8_t> archived = archive_->data(slot, index);
+  counters_.from_archive += archived.empty() ? 0 : 1;
+  return archived;
+}
+
+std::span<const std::uint8_t> repair_server::highest_of(std::uint64_t slot,
+                                                       std::uint32_t at_or_above) noexcept {
+  const std::span<const std::uint8_t> held = store_.highest_data(slot, at_or_above);
+  if (!held.empty() || archive_ == nullptr) return held;
+  const std::span<const std::uint8_t> archived = archive_->highest_data(slot, at_or_above);
+  counters_.from_archive += archived.empty() ? 0 : 1;
+  return archived;
+}
+
+std::optional<std::uint64_t> repair_server::parent_of(std::uint64_t slot) const noexcept {
+  const std::optional<std::uint64_t> held = store_.parent_of(slot);
+  if (held || archive_ == nullptr) return held;
+  return archive_->parent_of(slot);
 }
 
 // ------------------------------------------------------------------------------ client

@@ -80,6 +80,17 @@ bool slot_assembler::present(std::uint32_t e, std::uint32_t index) const noexcep
   return (present_words(e)[index / 64] >> (index % 64)) & 1u;
 }
 
+std::uint32_t slot_assembler::victim_for(std::uint64_t slot) const noexcept {
+  if (!config_.keep_lowest) return oldest_incomplete(slot);
+  std::uint32_t best = no_entry;
+  for (std::uint32_t e = 0; e < config_.max_slots; ++e) {
+    const entry& x = entries_[e];
+    if (x.state != entry_state::active || x.slot <= slot) continue;
+    if (best == no_entry || x.slot > entries_[best].slot) best = e;
+  }
+  return best;
+}
+
 std::uint32_t slot_assembler::oldest_incomplete(std::uint64_t below) const noexcept {
   std::uint32_t best = no_entry;
   for (std::uint32_t e = 0; e < config_.max_slots; ++e) {
@@ -118,6 +129,27 @@ void slot_assembler::make_free(std::uint32_t e) noexcept {
   entries_[e] = entry{};
 }
 
+void slot_assembler::evict(std::uint32_t e) noexcept {
+  const std::uint64_t slot = entries_[e].slot;
+  counters_.shreds_evicted += clear(e);
+  ++counters_.slots_evicted_for_space;
+  entries_[e] = entry{};
+  if (evicted_count_ < evicted_.size()) {
+    evicted_[evicted_count_++] = slot;
+  } else {
+    ++counters_.evictions_unreported;
+  }
+}
+
+std::size_t slot_assembler::take_evicted(std::span<std::uint64_t> out) noexcept {
+  const std::size_t n = std::min(out.size(), evicted_count_);
+  std::copy_n(evicted_.begin(), n, out.begin());
+  std::copy(evicted_.begin() + static_cast<std::ptrdiff_t>(n), evicted_.begin() + static_cast<std::ptrdiff_t>(evicted_count_),
+            evicted_.begin());
+  evicted_count_ -= n;
+  return n;
+}
+
 std::uint32_t slot_assembler::acquire_entry(std::uint64_t slot) noexcept {
   std::uint32_t oldest_taken = no_entry;
   for (std::uint32_t e = 0; e < config_.max_slots; ++e) {
@@ -132,21 +164,17 @@ std::uint32_t slot_assembler::acquire_entry(std::uint64_t slot) noexcept {
     make_free(oldest_taken);
     return oldest_taken;
   }
-  const std::uint32_t victim = oldest_incomplete(slot);
+  const std::uint32_t victim = victim_for(slot);
   if (victim == no_entry) return no_entry;
-  counters_.shreds_evicted += clear(victim);
-  ++counters_.slots_evicted_for_space;
-  entries_[victim] = entry{};
+  evict(victim);
   return victim;
 }
 
 std::uint32_t slot_assembler::acquire_payload(std::uint32_t owner) noexcept {
   if (free_count_ == 0) {
-    const std::uint32_t victim = oldest_incomplete(entries_[owner].slot);
+    const std::uint32_t victim = victim_for(entries_[owner].slot);
     if (victim == no_entry) return no_entry;
-    counters_.shreds_evicted += clear(victim);
-    ++counters_.slots_evicted_for_space;
-    entries_[victim] = entry{};
+    evict(victim);
     if (free_count_ == 0) return no_entry;  // the victim held nothing (cannot happen)
   }
   return free_[--free_count_];

@@ -59,7 +59,7 @@ shred_tile::shred_tile(std::string name, const shred_tile_config& config, const 
       shredder_(leader, config.shred_version, shred::shredder_config{}),
       tree_(cluster, config.fanout),
       store_(config.store),
-      server_(leader.public_key(), config.repair, peers.ids, store_),
+      server_(leader.public_key(), config.repair, peers.ids, store_, config.archive),
       sender_(config.tx_frames, tx, tx_release),
       sink_(std::make_unique<sink>(*this)),
       repair_sink_(std::make_unique<repair_sink>(*this)) {
@@ -83,14 +83,15 @@ shred_tile::~shred_tile() {
 
 std::vector<std::size_t> shred_tile::drop_counters() const {
   return {c_send_no_frame, c_send_ring_full, c_no_root,       c_shredder_refused,
-          c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record};
+          c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record, c_archive_refused};
 }
 
 std::vector<std::string_view> shred_tile::own_counter_names() const {
   return {"records",         "slots",          "data_shreds",     "coding_shreds",
           "sent",            "send_no_frame",  "send_ring_full",  "no_root",
           "shredder_refused", "repair_requests", "repair_responses", "repair_dropped",
-          "rx_release_full", "bad_frame",      "bad_record",      "store_evicted"};
+          "rx_release_full", "bad_frame",      "bad_record",      "store_evicted",
+          "archived",        "archive_refused", "repair_from_archive"};
 }
 
 void shred_tile::send_shred(std::span<const std::uint8_t> bytes) noexcept {
@@ -100,6 +101,7 @@ void shred_tile::send_shred(std::span<const std::uint8_t> bytes) noexcept {
     return;
   }
   (void)store_.put(v);
+  if (config_.archive != nullptr && v.is_data()) count(config_.archive->put(v) ? c_archived : c_archive_refused);
   const std::uint32_t root =
       tree_.root(v.slot(), v.index(),
                  v.is_coding() ? shred::turbine_shred_type::coding : shred::turbine_shred_type::data, self_);
@@ -156,8 +158,10 @@ int shred_tile::serve_repair() noexcept {
     } else {
       count(c_repair_requests);
       // Anything but a valid request (a stray response, garbage) is the server's to count.
+      const std::uint64_t archived_before = server_.counters().from_archive;
       if (server_.handle(rx_frames_.frame(d.frame).first(d.len), now_ms, *repair_sink_) == 0)
         count(c_repair_dropped);
+      count(c_repair_from_archive, server_.counters().from_archive - archived_before);
     }
     if (!repair_release_->try_push(d)) count(c_rx_release_full);
   }

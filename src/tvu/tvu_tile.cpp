@@ -86,6 +86,17 @@ void tvu_tile_config::validate() const {
   if (max_slot_bytes == 0) fail("max_slot_bytes must be at least 1");
 }
 
+namespace {
+
+// In order (deliver_from), the next slot must never be crowded out by later ones.
+shred::slot_assembler_config assembler_config(const tvu_tile_config& c) {
+  shred::slot_assembler_config a = c.assembler;
+  if (c.deliver_from) a.keep_lowest = true;
+  return a;
+}
+
+}  // namespace
+
 tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
                    const util::frame_pool& rx_frames, util::spsc_ring<util::frag_desc>& in,
                    util::spsc_ring<util::frag_desc>& release,
@@ -107,7 +118,7 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
       contacts_(contacts),
       lookup_(std::make_unique<schedule_lookup>(schedule)),
       resolver_(std::make_unique<shred::fec_resolver>(config_.resolver, *lookup_)),
-      assembler_(std::make_unique<shred::slot_assembler>(config_.assembler)),
+      assembler_(std::make_unique<shred::slot_assembler>(assembler_config(config_))),
       tree_(cluster, config_.fanout),
       self_(cluster.index_of(self)),
       sender_(config_.tx_frames, tx, tx_release),
@@ -126,7 +137,7 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
     repair_ = *repair;
     store_ = std::make_unique<shred::shred_store>(repair->store);
     server_ = std::make_unique<shred::repair_server>(repair->identity->public_key(), repair->server,
-                                                     repair->peer_ids, *store_);
+                                                     repair->peer_ids, *store_, repair->archive);
     client_ = std::make_unique<shred::repair_client>(*repair->identity, repair->client, repair->peer_ids,
                                                      repair->self_index);
     request_sink_ = std::make_unique<repair_sink>(*this, c_repair_sent);
@@ -144,7 +155,7 @@ tvu_tile::~tvu_tile() = default;
 std::vector<std::size_t> tvu_tile::drop_counters() const {
   std::vector<std::size_t> d = {c_tx_no_frame,     c_tx_ring_full,   c_tx_no_contact,      c_rx_release_full,
                                 c_bad_frame,       c_recovery_failed, c_slots_dropped,     c_repair_send_failed,
-                                c_repair_unmatched, c_repair_refused};
+                                c_repair_unmatched, c_repair_refused, c_archive_incomplete, c_archive_refused};
   // A duplicate shred loses nothing (the shred, or the set it completes, is already held:
   // repair answers and recovery make them all the time), so it is not a drop; every other
   // refusal is.
@@ -163,7 +174,8 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
       "slots_dropped",   "out_backpressure", "out_release_bad"};
   constexpr std::string_view repair_names[] = {"repair_sent",      "repair_send_failed", "repaired",
                                                "repair_unmatched", "repair_served",      "repair_refused",
-                                               "recovered_data"};
+                                               "recovered_data",   "archived",           "archive_incomplete",
+                                               "archive_refused",  "repair_from_archive", "sets_forgotten"};
   static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
@@ -237,7 +249,9 @@ int tvu_tile::poll_repair() noexcept {
     } else {
       const std::span<const std::uint8_t> bytes = rx_frames_.frame(d.frame).first(d.len);
       if (shred::is_repair_request(bytes)) {
+        const std::uint64_t archived_before = server_->counters().from_archive;
         if (server_->handle(bytes, now_ms, *response_sink_) == 0) count(c_repair_refused);
+        count(c_repair_from_archive, server_->counters().from_archive - archived_before);
       } else {
         const std::span<const std::uint8_t> shred = client_->accept_response(bytes, now_ms);
         if (shred.empty()) count(c_repair_unmatched);
@@ -250,9 +264,14 @@ int tvu_tile::poll_repair() noexcept {
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
     const std::uint64_t first = config_.deliver_from ? next_deliver_ : root_;
-    // Slots after the highest one seen may not exist yet: they are not asked for.
-    if (highest_seen_ >= first)
-      work += static_cast<int>(client_->plan(*assembler_, first, highest_seen_, now_ms, *request_sink_, *gate_));
+    // Slots after the highest one seen may not exist yet: they are not asked for. In order,
+    // nothing beyond what the assembler can hold from the next slot on is asked for either
+    // (it would only crowd out the slots needed first).
+    const std::uint64_t last =
+        config_.deliver_from ? std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1)
+                             : highest_seen_;
+    if (last >= first)
+      work += static_cast<int>(client_->plan(*assembler_, first, last, now_ms, *request_sink_, *gate_));
   }
   return work;
 }
@@ -308,8 +327,13 @@ void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader
   if (store_) (void)store_->put(v);
   if (!v.is_data()) return;
   const shred::insert_result ir = assembler_->insert(v);
+  forget_evicted();
   if (ir != shred::insert_result::inserted) {
     count(assembler_counter(ir));
+    // No room now: the resolver must not keep the set as done, or the shreds repair brings
+    // back later would be dropped as duplicates and the slot could never complete.
+    if (ir == shred::insert_result::slot_full)
+      count(c_sets_forgotten, resolver_->forget_set(v.slot(), v.fec_set_index()));
     return;
   }
   if (!assembler_->is_complete(v.slot())) return;
@@ -378,6 +402,7 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
   c.received = t.received;
   c.recovered = t.recovered;
   c.repaired = t.repaired;
+  archive_slot(slot);
   const auto taken = assembler_->take_slot(
       slot, {outputs_.get() + std::size_t{buffer} * config_.max_slot_bytes, config_.max_slot_bytes});
   if (!taken) return false;  // cannot happen: complete and fits
@@ -386,6 +411,33 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
   (void)out_.try_push(c);  // room checked above; this tile is the only producer
   count(c_slots_delivered);
   return true;
+}
+
+// Slots the assembler evicted for space are fetched again later: the resolver forgets their
+// completed sets so their shreds are taken when they come back.
+void tvu_tile::forget_evicted() noexcept {
+  std::array<std::uint64_t, shred::slot_assembler::max_evictions_reported> evicted;
+  const std::size_t n = assembler_->take_evicted(evicted);
+  for (std::size_t i = 0; i < n; ++i) count(c_sets_forgotten, resolver_->forget_slot(evicted[i]));
+}
+
+// The slot's data shreds, all of them from the store, into the archive; nothing if the store
+// lost one (a partly archived slot would answer highest_index wrongly).
+void tvu_tile::archive_slot(std::uint64_t slot) noexcept {
+  if (!repair_ || repair_->archive == nullptr) return;
+  const std::optional<std::uint32_t> last = assembler_->last_index(slot);
+  if (!last) return;  // cannot happen: the slot is complete
+  for (std::uint32_t i = 0; i <= *last; ++i) {
+    if (store_->data(slot, i).empty()) {
+      count(c_archive_incomplete);
+      return;
+    }
+  }
+  for (std::uint32_t i = 0; i <= *last; ++i) {
+    shred::shred_view v;
+    if (shred::parse_shred(store_->data(slot, i), v) != shred::shred_error::none) continue;
+    count(repair_->archive->put(v) ? c_archived : c_archive_refused);
+  }
 }
 
 int tvu_tile::deliver_completed() noexcept {

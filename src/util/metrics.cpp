@@ -15,7 +15,7 @@ namespace riptide::util {
 namespace {
 
 constexpr std::uint64_t metrics_magic = 0x31435254454d5452ULL;  // "RTMETRC1" little-endian
-constexpr std::uint32_t metrics_version = 2;  // 2: 48 counters per block (was 24)
+constexpr std::uint32_t metrics_version = 3;  // 3: 64 counters per block (2: 48, 1: 24)
 constexpr std::size_t block_bytes = (sizeof(metrics_file_block) + 63) / 64 * 64;
 
 std::string errno_text(const std::filesystem::path& path, const char* what) {

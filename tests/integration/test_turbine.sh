@@ -7,12 +7,19 @@
 #     never retransmitted (no other node sees one) and never stored (ledgers stay identical)
 #   - a follower stopped and restarted resumes its ledger, repairs the slots it missed and
 #     ends with the same ledger
+#   - with shred stores of 8 slots, a follower killed while the leader makes 200+ slots is
+#     served the slots it missed from its peers' shred archives (on disk) and ends with the
+#     leader's ledger
 set -uo pipefail
 bin=$1
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 tmp=$(mktemp -d)
 off=800
-cleanup() { "$root/tools/cluster.sh" down --dir "$tmp/c" >/dev/null 2>&1; rm -rf "$tmp"; }
+cleanup() {
+  "$root/tools/cluster.sh" down --dir "$tmp/c" >/dev/null 2>&1
+  "$root/tools/cluster.sh" down --dir "$tmp/a" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -88,4 +95,35 @@ for i in 0 1 2 3; do
   check "node $i: slots 0..$((window - 1)) complete, rooted, parent = slot - 1, leader = node 0 (${bad:-?} not)" \
     all '[ -n "$leader_id" ]' '[ "$bad" = 0 ]'
 done
+# ---- 4. repair from the shred archives: stores of 8 slots, a follower away for 200+ slots
+# Slots of 64 ticks of 1.5 ms (96 ms) so that 200 slots take ~20 s. Every node keeps only the
+# last 8 slots in memory, so what the restarted follower missed can only come from disk.
+acluster() { RIPTIDE_BIN=$bin "$root/tools/cluster.sh" "$1" --dir "$tmp/a" --port-offset $((off + 70)) "${@:2}"; }
+arpc() { echo "127.0.0.1:$((11000 + off + 70 + $1))"; }
+aslot() { get_json "$(arpc "$1")" /slot .slot; }
+aslot_at_least() { local s; s=$(aslot "$1") && [ "$s" -ge "$2" ]; }
+small=(--set layout.pin=false --set tvu.store_slots=8 --set tvu.store_shreds=1024)
+acluster up 3 --tick-us 1500 -- "${small[@]}" >/dev/null
+check "archive cluster: follower 2 replays" wait_until 30 aslot_at_least 2 5
+acluster kill-node 2 --signal KILL >/dev/null
+away=$(aslot 0)
+check "the leader makes 220 slots while follower 2 is down (from $away)" wait_until 90 aslot_at_least 0 $((away + 220))
+acluster start-node 2 -- "${small[@]}" >/dev/null
+lead=$(aslot 0)
+check "restarted follower 2 catches up with the leader's slot $lead" wait_until 90 aslot_at_least 2 $((lead + 1))
+served=$(( $(metric "$(arpc 0)" shred repair_from_archive) + $(metric "$(arpc 1)" tvu repair_from_archive) ))
+repaired=$(metric "$(arpc 2)" tvu repaired)
+echo "    answers from the archives: $served (leader $(metric "$(arpc 0)" shred repair_from_archive)), shreds repaired by follower 2: $repaired"
+check "peers answered follower 2 from their shred archives ($served answers)" [ "${served:-0}" -gt 0 ]
+check "follower 2 repaired what it missed ($repaired shreds)" [ "${repaired:-0}" -gt 0 ]
+incomplete=$(metric "$(arpc 1)" tvu archive_incomplete)
+check "follower 1 archived every slot it delivered (${incomplete:-?} not)" [ "$incomplete" = 0 ]
+window=$(aslot 2)
+acluster down >/dev/null
+for i in 0 2; do
+  "$bin" ledger digest "$tmp/a/ledger-$i" --json >"$tmp/a$i.json"
+  jq -c --argjson w "$window" '.slots[] | select(.slot < $w)' "$tmp/a$i.json" >"$tmp/ad$i.txt"
+done
+check "follower 2's ledger equals the leader's over slots 0..$((window - 1))" \
+  all '[ -s "$tmp/ad0.txt" ]' 'cmp -s "$tmp/ad0.txt" "$tmp/ad2.txt"'
 finish

@@ -529,6 +529,53 @@ TEST(FecResolverBounds, CompletedRingForgetsTheOldest) {
   EXPECT_TRUE(resolver.add(sets[0][1], root_slot).set_completed);
 }
 
+// A consumer that lost a completed set's shreds makes the resolver forget it: the set's
+// shreds are then taken again (repair brings them back) instead of dropped as duplicates,
+// and the ring slot a forgotten set leaves is reused without disturbing the others.
+TEST(FecResolverBounds, ForgottenSetsAreTakenAgain) {
+  test_leaders leaders;
+  fec_resolver_config config = small_config(4);
+  config.completed_sets_remembered = 4;
+  fec_resolver resolver(config, leaders);
+  std::vector<shred_set> sets;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    sets.push_back(make_set(150 + i / 2, i, 100, 1));  // slot 150: sets 0, 1; slot 151: set 2
+    ASSERT_TRUE(resolver.add(sets.back()[0], root_slot).set_completed);
+  }
+  EXPECT_EQ(resolver.add(sets[1][1], root_slot).reason, drop_reason::duplicate);
+  EXPECT_EQ(resolver.forget_set(150, 1), 1u);
+  EXPECT_EQ(resolver.forget_set(150, 1), 0u);  // already forgotten
+  EXPECT_FALSE(resolver.completed(150, 1));
+  EXPECT_TRUE(resolver.completed(150, 0));
+  EXPECT_TRUE(resolver.add(sets[1][1], root_slot).set_completed);
+  EXPECT_EQ(resolver.forget_slot(150), 2u);  // sets 0 and 1 (completed again)
+  EXPECT_FALSE(resolver.completed(150, 0));
+  EXPECT_FALSE(resolver.completed(150, 1));
+  EXPECT_TRUE(resolver.completed(151, 2));
+  EXPECT_TRUE(resolver.add(sets[0][1], root_slot).set_completed);
+  EXPECT_EQ(resolver.metrics().sets_forgotten, 3u);
+  // Wrap the ring over the forgotten entries: every remembered set stays findable.
+  for (std::uint32_t i = 3; i < 9; ++i) {
+    sets.push_back(make_set(152, i, 100, 1));
+    ASSERT_TRUE(resolver.add(sets.back()[0], root_slot).set_completed);
+  }
+  for (std::uint32_t i = 5; i < 9; ++i) EXPECT_TRUE(resolver.completed(152, i)) << i;
+  EXPECT_FALSE(resolver.completed(151, 2));
+  EXPECT_FALSE(resolver.completed(150, 0));
+
+  // A set in progress is dropped: a shred already received is taken again, not a duplicate.
+  const shred_set big = make_set(153, 0);  // 32:32
+  ASSERT_TRUE(resolver.add(big[0], root_slot).accepted);
+  ASSERT_TRUE(resolver.add(big[1], root_slot).accepted);
+  EXPECT_EQ(resolver.add(big[1], root_slot).reason, drop_reason::duplicate);
+  EXPECT_EQ(resolver.forget_set(153, 0), 1u);
+  EXPECT_FALSE(resolver.in_progress(153, 0));
+  EXPECT_TRUE(resolver.add(big[1], root_slot).accepted);
+  EXPECT_EQ(resolver.forget_slot(153), 1u);
+  EXPECT_TRUE(resolver.add(big[1], root_slot).accepted);
+  EXPECT_EQ(resolver.metrics().sets_forgotten, 5u);
+}
+
 // Many sets through small indices: creation, completion, eviction and ring reuse in every
 // interleaving keep the key indices consistent (backward-shift erase).
 TEST(FecResolverBounds, ChurnKeepsIndicesConsistent) {

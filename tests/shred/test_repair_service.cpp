@@ -6,6 +6,8 @@
 #include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/slot_assembler.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -206,6 +208,63 @@ TEST(RepairServer, AnswersEachKindFromTheStore) {
   EXPECT_EQ(server.counters().responses, 4u);
   EXPECT_EQ(server.counters().requests, 6u);
   EXPECT_EQ(server.refused(), 0u);
+}
+
+TEST(RepairServer, AnswersFromTheArchiveWhatTheStoreDoesNotHold) {
+  cluster c;
+  riptide::testing::temp_dir dir;
+  shred_archive_config ac;
+  ac.dir = dir.path() / "shreds";
+  ac.segment_bytes = 1 << 20;
+  const leader_slot s10 = make_slot(10, 9);
+  const leader_slot s11 = make_slot(11, 10);
+  const leader_slot s12 = make_slot(12, 11);
+  {  // archived by an earlier run of the node
+    shred_archive before(ac);
+    for (const auto* s : {&s10, &s11}) {
+      for (const auto& [index, b] : s->data) ASSERT_TRUE(before.put(view_of(b)));
+    }
+  }
+  shred_archive archive(ac);
+  shred_store store({4096, 16});  // this run holds slot 12 only
+  for (const bytes& b : s12.shreds) ASSERT_TRUE(store.put(view_of(b)));
+  repair_server_config cfg;
+  cfg.shred_version = version;
+  repair_server without(c.peers[1], cfg, c.peers, store);
+  repair_server server(c.peers[1], cfg, c.peers, store, &archive);
+  collecting_sink sink;
+  const bytes window = request_bytes(c.keys[0], fields_for(c, repair_kind::window_index, 11, 5));
+  EXPECT_EQ(without.handle(window, t0_ms, sink), 0u);
+  EXPECT_EQ(server.handle(window, t0_ms, sink), 1u);
+  repair_response_view resp;
+  ASSERT_EQ(sink.packets.size(), 1u);
+  ASSERT_EQ(parse_repair_response(sink.packets[0].data, resp), repair_error::none);
+  EXPECT_TRUE(std::equal(resp.shred.begin(), resp.shred.end(), s11.data.at(5).begin(), s11.data.at(5).end()));
+  EXPECT_EQ(server.counters().from_archive, 1u);
+
+  // highest_index of 10, from the archive.
+  EXPECT_EQ(server.handle(request_bytes(c.keys[0], fields_for(c, repair_kind::highest_index, 10, 0)),
+                          t0_ms, sink),
+            1u);
+  ASSERT_EQ(parse_repair_response(sink.packets[1].data, resp), repair_error::none);
+  EXPECT_EQ(view_of(bytes(resp.shred.begin(), resp.shred.end())).index(), s10.data.rbegin()->first);
+
+  // orphan of 12 (held in the store): its ancestors 11 and 10 come from the archive.
+  sink.packets.clear();
+  EXPECT_EQ(server.handle(request_bytes(c.keys[0], fields_for(c, repair_kind::orphan, 12, 0)),
+                          t0_ms, sink),
+            2u);
+  EXPECT_EQ(server.counters().from_archive, 4u);
+  // What the store holds is answered from the store.
+  EXPECT_EQ(server.handle(request_bytes(c.keys[0], fields_for(c, repair_kind::window_index, 12, 0)),
+                          t0_ms, sink),
+            1u);
+  EXPECT_EQ(server.counters().from_archive, 4u);
+  // Neither holds it: not found.
+  EXPECT_EQ(server.handle(request_bytes(c.keys[0], fields_for(c, repair_kind::window_index, 9, 0)),
+                          t0_ms, sink),
+            0u);
+  EXPECT_EQ(server.counters().not_found, 1u);
 }
 
 TEST(RepairServer, OrphanAncestorsAreCapped) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <random>
 #include <set>
@@ -423,6 +424,57 @@ TEST(SlotAssembler, EmptyPayloadPoolEvictsTheOldestIncompleteSlot) {
   }
   EXPECT_EQ(take(a, 2), s2.stream);
   EXPECT_EQ(a.free_payloads(), c.pool_payloads);
+}
+
+// keep_lowest (an in-order consumer): the highest slot gives way, complete or not, so a node
+// catching up always has room for the slot it must hand over next.
+TEST(SlotAssembler, KeepLowestEvictsTheHighestSlotEvenIfComplete) {
+  slot_assembler_config c = small_config();
+  c.max_slots = 3;
+  c.keep_lowest = true;
+  slot_assembler a(c);
+  std::map<std::uint64_t, built_slot> s;
+  for (std::uint64_t slot = 1; slot <= 6; ++slot) s[slot] = build_slot(slot, 1, 3000, slot);
+  for (const std::uint64_t slot : {3, 4, 5}) {  // three complete slots waiting
+    for (std::size_t i = 0; i < s[slot].data.size(); ++i) ASSERT_EQ(a.insert(s[slot].view(i)), insert_result::inserted);
+    ASSERT_TRUE(a.is_complete(slot));
+  }
+  // A slot above every held one is refused; one below them evicts the highest (5).
+  EXPECT_EQ(a.insert(s[6].view(0)), insert_result::slot_full);
+  ASSERT_EQ(a.insert(s[2].view(0)), insert_result::inserted);
+  EXPECT_FALSE(a.is_tracked(5));
+  EXPECT_EQ(a.counters().slots_evicted_for_space, 1u);
+  EXPECT_EQ(a.counters().shreds_evicted, s[5].data.size());
+  std::array<std::uint64_t, 4> evicted{};
+  ASSERT_EQ(a.take_evicted(evicted), 1u);  // reported once, so the caller can fetch it again
+  EXPECT_EQ(evicted[0], 5u);
+  EXPECT_EQ(a.take_evicted(evicted), 0u);
+  // The lowest slot, incomplete, is never the one to go: slot 1 evicts 4, not 2.
+  ASSERT_EQ(a.insert(s[1].view(0)), insert_result::inserted);
+  EXPECT_TRUE(a.is_tracked(2));
+  EXPECT_FALSE(a.is_tracked(4));
+  for (std::size_t i = 1; i < s[1].data.size(); ++i) ASSERT_EQ(a.insert(s[1].view(i)), insert_result::inserted);
+  EXPECT_EQ(take(a, 1), s[1].stream);
+  EXPECT_EQ(take(a, 3), s[3].stream);
+}
+
+TEST(SlotAssembler, KeepLowestTakesPayloadsFromTheHighestSlot) {
+  const built_slot s1 = build_slot(1, 1, 8000, 11);
+  const built_slot s2 = build_slot(2, 1, 8000, 12);
+  const std::size_t n1 = s1.data.size();
+  slot_assembler_config c = small_config();
+  c.keep_lowest = true;
+  c.pool_payloads = (n1 - 1) + 2;
+  slot_assembler a(c);
+  ASSERT_EQ(a.insert(s2.view(0)), insert_result::inserted);
+  ASSERT_EQ(a.insert(s2.view(1)), insert_result::inserted);
+  for (std::size_t i = 0; i + 1 < n1; ++i) ASSERT_EQ(a.insert(s1.view(i)), insert_result::inserted);
+  EXPECT_EQ(a.free_payloads(), 0u);
+  // Slot 2 cannot push slot 1 out; slot 1's last shred pushes slot 2 out.
+  EXPECT_EQ(a.insert(s2.view(2)), insert_result::slot_full);
+  ASSERT_EQ(a.insert(s1.view(n1 - 1)), insert_result::inserted);
+  EXPECT_FALSE(a.is_tracked(2));
+  EXPECT_EQ(take(a, 1), s1.stream);
 }
 
 // ----------------------------------------------------------------------- rejections

@@ -241,11 +241,12 @@ std::map<std::uint64_t, bytes> reassemble(const std::vector<sent_datagram>& sent
 TEST(shred_tile, counter_names_match_the_enum) {
   harness h(small_config());
   const auto names = h.tile.own_counter_names();
-  ASSERT_EQ(names.size(), std::size_t{t::c_store_evicted} + 1);
+  ASSERT_EQ(names.size(), std::size_t{t::c_repair_from_archive} + 1);
   EXPECT_EQ(names[t::c_records], "records");
   EXPECT_EQ(names[t::c_send_ring_full], "send_ring_full");
   EXPECT_EQ(names[t::c_repair_dropped], "repair_dropped");
   EXPECT_EQ(names[t::c_store_evicted], "store_evicted");
+  EXPECT_EQ(names[t::c_repair_from_archive], "repair_from_archive");
   for (const auto n : names) EXPECT_LT(n.size(), util::metrics_counter_name_bytes);
 }
 
@@ -433,6 +434,45 @@ TEST(shred_tile, store_evictions_show_in_its_counter) {
   h.settle();
   EXPECT_GT(h.tile.store().counters().evicted_shreds, 0u);
   EXPECT_EQ(h.counter(t::c_store_evicted), h.tile.store().counters().evicted_shreds);
+}
+
+// With an archive and a store of one slot: every data shred made is archived, and a repair
+// request for an evicted slot is answered from the archive.
+TEST(shred_tile, archives_every_data_shred_and_answers_repair_from_it) {
+  auto config = small_config();
+  config.store.max_slots = 1;
+  riptide::testing::temp_dir dir;
+  shred::shred_archive_config ac;
+  ac.dir = dir.path() / "shreds";
+  ac.segment_bytes = 1 << 20;
+  shred::shred_archive archive(ac);
+  config.archive = &archive;
+  harness h(config);
+  h.append_three_slots();
+  h.settle();
+  std::map<std::pair<std::uint64_t, std::uint32_t>, bytes> data_shreds;
+  for (const auto& s : h.sent) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(s.data, v), shred::shred_error::none);
+    if (v.is_data()) data_shreds[{v.slot(), v.index()}] = s.data;
+  }
+  EXPECT_EQ(h.counter(t::c_archived), data_shreds.size());
+  EXPECT_EQ(h.counter(t::c_archive_refused), 0u);
+  EXPECT_EQ(archive.shreds(), data_shreds.size());
+  for (const auto& [key, b] : data_shreds) {
+    const auto held = archive.data(key.first, key.second);
+    EXPECT_EQ(bytes(held.begin(), held.end()), b) << key.first << "/" << key.second;
+  }
+  ASSERT_TRUE(h.tile.store().data(1, 5).empty());  // evicted from the store
+  h.sent.clear();
+  h.deliver_repair(h.request(3, shred::repair_kind::window_index, 1, 5, 0xabc), 3);
+  h.settle();
+  ASSERT_EQ(h.sent.size(), 1u);
+  shred::repair_response_view r;
+  ASSERT_EQ(shred::parse_repair_response(h.sent[0].data, r), shred::repair_error::none);
+  EXPECT_EQ(bytes(r.shred.begin(), r.shred.end()), (data_shreds[{1, 5}]));
+  EXPECT_EQ(h.counter(t::c_repair_from_archive), 1u);
+  EXPECT_EQ(h.counter(t::c_repair_dropped), 0u);
 }
 
 TEST(shred_tile, a_slot_left_open_is_closed_when_the_next_one_starts) {

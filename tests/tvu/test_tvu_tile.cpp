@@ -7,7 +7,10 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
+#include <riptide/shred/shred_archive.hpp>
 #include <riptide/shred/shredder.hpp>
+
+#include "../support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
 
@@ -178,10 +181,10 @@ struct harness {
   std::uint64_t wrong_kind = 0;  // tx descriptors not sent from the tvu port
 
   explicit harness(const tvu::tvu_tile_config& config, std::size_t in_cap = 16,
-                   std::size_t tx_cap = 1024)
+                   std::size_t tx_cap = 1024, const tvu::tvu_repair_links* repair = nullptr)
       : in(in_cap), tx(tx_cap),
         tile("tvu0", config, rx, in, release, tx, tx_release, out, out_release, *f.schedule,
-             *f.cluster, f.keys[f.self].public_key(), f.contacts) {}
+             *f.cluster, f.keys[f.self].public_key(), f.contacts, repair) {}
 
   std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
 
@@ -446,6 +449,92 @@ TEST(tvu_tile, complete_slots_wait_for_a_free_buffer) {
   EXPECT_EQ(h.delivered[1], f.streams[0]);
   EXPECT_EQ(h.delivered[2], f.streams[1]);
   EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_delivered), 2u);
+}
+
+// With repair links and an archive: every data shred of each slot handed over goes to the
+// archive, byte for byte, as the slot is delivered (and not before).
+TEST(tvu_tile, archives_the_data_shreds_of_each_slot_it_hands_over) {
+  const cluster_fixture& f = fixture();
+  riptide::testing::temp_dir dir;
+  shred::shred_archive_config ac;
+  ac.dir = dir.path() / "shreds";
+  ac.segment_bytes = 1 << 20;
+  shred::shred_archive archive(ac);
+  std::vector<crypto::pubkey> ids;
+  std::vector<net::endpoint> repair_eps;
+  for (std::size_t i = 0; i < nodes; ++i) {
+    ids.push_back(f.keys[i].public_key());
+    repair_eps.push_back({0x7f000001, static_cast<std::uint16_t>(15000 + i)});
+  }
+  desc_ring repair_in(16), repair_release(64);
+  tvu::tvu_repair_links links;
+  links.identity = &f.keys[f.self];
+  links.peer_ids = ids;
+  links.peer_repair = repair_eps;
+  links.self_index = static_cast<std::uint32_t>(f.self);
+  links.in = &repair_in;
+  links.release = &repair_release;
+  links.store = {4096, 16};
+  links.server.shred_version = version;
+  links.client.shred_version = version;
+  links.archive = &archive;
+  auto config = small_config();
+  config.output_slots = 1;
+  harness h(config, 16, 1024, &links);
+  h.release_slots = false;  // slot 2 waits for the one buffer
+  std::map<std::pair<std::uint64_t, std::uint32_t>, bytes> data;
+  for (const bytes& b : f.shreds) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+    if (v.is_data()) data[{v.slot(), v.index()}] = b;
+    h.feed(b);
+  }
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u);
+  EXPECT_EQ(archive.newest_slot(), 1u);  // slot 2 is complete but not handed over yet
+  EXPECT_TRUE(archive.data(2, 0).empty());
+  h.give_back_slots();
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  for (const auto& [key, b] : data) {
+    const auto held = archive.data(key.first, key.second);
+    EXPECT_TRUE(std::equal(held.begin(), held.end(), b.begin(), b.end()) && held.size() == b.size())
+        << key.first << "/" << key.second;
+  }
+  EXPECT_EQ(archive.shreds(), data.size());
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_archived), data.size());
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_archive_incomplete), 0u);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_archive_refused), 0u);
+}
+
+// In order (deliver_from), a node far behind: later slots must not crowd out the next one,
+// and a slot the assembler evicted for room is taken again when its shreds come back (the
+// resolver forgets its sets) instead of being dropped as duplicates forever.
+TEST(tvu_tile, in_order_a_later_slot_gives_way_and_comes_back) {
+  const cluster_fixture& f = fixture();
+  auto config = small_config();
+  config.assembler.max_slots = 1;
+  config.deliver_from = 1;
+  harness h(config);
+  std::map<std::uint64_t, std::vector<bytes>> by_slot;
+  for (const bytes& b : f.shreds) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+    by_slot[v.slot()].push_back(b);
+  }
+  for (const bytes& b : by_slot[2]) h.feed(b);  // slot 2 first: complete, but 1 comes first
+  h.settle();
+  EXPECT_TRUE(h.delivered.empty());
+  EXPECT_TRUE(h.tile.assembler().is_complete(2));
+  for (const bytes& b : by_slot[1]) h.feed(b);  // slot 1 pushes slot 2 out
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u);
+  EXPECT_EQ(h.delivered[1], f.streams[0]);
+  EXPECT_GT(h.counter(tvu::tvu_tile::c_sets_forgotten), 0u);
+  for (const bytes& b : by_slot[2]) h.feed(b);  // what repair would bring back
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.delivered[2], f.streams[1]);
 }
 
 TEST(tvu_tile, bad_descriptors_and_old_slots_are_counted_and_released) {

@@ -164,6 +164,8 @@ struct tvu_section {
   std::uint64_t retransmit_frames = 2048;  // a follower's send frames for retransmits and repair
   std::uint64_t store_shreds = 65536;   // recent shreds kept to answer repair (≈ 1.2 KiB each)
   std::uint64_t store_slots = 512;      // recent slots kept to answer repair
+  bool archive_shreds = true;           // keep every slot's data shreds in <ledger.dir>/shreds
+  std::uint64_t archive_segment_mib = 64;  // size of each shred archive segment file
   std::uint64_t repair_interval_ms = 50;  // how often a follower looks for gaps to repair
   std::uint64_t repair_retry_ms = 150;  // a missing shred is asked for again after this long
   std::uint64_t repair_defer_ms = 100;  // a slot still receiving shreds is not repaired yet

@@ -155,6 +155,7 @@ struct fec_resolver_metrics {
   std::uint64_t sets_created = 0;
   std::uint64_t sets_completed = 0;
   std::uint64_t sets_evicted = 0;     // in-progress sets pushed out by newer ones
+  std::uint64_t sets_forgotten = 0;   // completed sets forgotten on request (forget_set/slot)
   std::uint64_t recovery_failed = 0;  // rebuilt root differed, or a rebuilt shred was invalid
   std::uint64_t data_shreds_recovered = 0;
   std::uint64_t coding_shreds_recovered = 0;
@@ -183,8 +184,19 @@ class fec_resolver {
   // True if (slot, fec_set_index) is among the remembered completed sets.
   [[nodiscard]] bool completed(std::uint64_t slot, std::uint32_t fec_set_index) const noexcept;
 
+  // The consumer lost shreds a set gave it (the assembler had no room for them, or evicted
+  // their slot later): forget that the set completed, or drop it while in progress (its
+  // filled positions), so its shreds are taken again when they come back (repair) instead of
+  // being dropped as duplicates. forget_set is O(1); forget_slot scans the completed-set ring
+  // (completed_sets_remembered entries) and the sets in progress. Both return how many sets
+  // were forgotten (counted in sets_forgotten).
+  std::size_t forget_set(std::uint64_t slot, std::uint32_t fec_set_index) noexcept;
+  std::size_t forget_slot(std::uint64_t slot) noexcept;
+
  private:
   static constexpr std::uint32_t no_index = 0xFFFFFFFFu;
+  // A completed-ring entry that was forgotten (no real slot is this high).
+  static constexpr std::uint64_t forgotten_slot = ~std::uint64_t{0};
   static constexpr std::size_t set_buffer_bytes = fec_max_shards * max_shred_bytes;
 
   struct set_key {
@@ -234,6 +246,7 @@ class fec_resolver {
                            const merkle_node& root) noexcept;
   void release_set(std::uint32_t set) noexcept;
   void remember_completed(const set_key& key) noexcept;
+  void forget_entry(std::uint32_t entry) noexcept;
   void store_shred(std::uint32_t set, const shred_view& shred, const merkle_node& leaf) noexcept;
   [[nodiscard]] fec_codec* codec_for(std::size_t num_data, std::size_t num_coding) noexcept;
   // Recovers the set's missing shreds into its buffer and fills recovered_; false (counted)

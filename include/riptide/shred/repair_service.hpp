@@ -1,7 +1,8 @@
 #pragma once
 // Repair service: the two ends of repair (shred/repair.hpp has the wire format) as pure
 // components a repair tile drives.
-// - repair_server answers signed requests from peers out of this node's shred_store.
+// - repair_server answers signed requests from peers out of this node's shred_store, and
+//   from its shred_archive (on disk) for what the store no longer (or never) held.
 // - repair_client plans signed requests for the gaps a slot_assembler reports, paces them, and
 //   matches the responses to its outstanding nonces.
 //
@@ -25,7 +26,7 @@
 // Server, per request (cheapest checks first; the first failure is counted):
 //   parse (each repair_error) -> sender is a peer (unknown_sender) -> verify_repair_request:
 //   shred_version, recipient, not from self, wallclock within ±wallclock_window_ms, signature
-//   (each repair_error) -> the sender's token bucket (rate_limited) -> lookup in the store:
+//   (each repair_error) -> the sender's token bucket (rate_limited) -> lookup in the store, then the archive:
 //     window_index  (slot, index)  data shred (slot, index)
 //     highest_index (slot, index)  the highest data shred held of slot, if its index >= index
 //     orphan        (slot)         the highest data shred of slot's parent, grandparent, ...
@@ -54,6 +55,7 @@
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/shred/repair.hpp>
+#include <riptide/shred/shred_archive.hpp>
 #include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/slot_assembler.hpp>
 #include <riptide/util/prng.hpp>
@@ -97,16 +99,20 @@ struct repair_server_counters {
   std::array<std::uint64_t, repair_error_count> dropped{};  // parse and verify, by repair_error
   std::uint64_t unknown_sender = 0;  // sender is not in the peer list
   std::uint64_t rate_limited = 0;    // the sender's token bucket is empty
-  std::uint64_t not_found = 0;       // the store holds nothing that answers
+  std::uint64_t not_found = 0;       // neither the store nor the archive holds an answer
+  std::uint64_t from_archive = 0;    // shreds looked up in the archive (the store had none)
 };
 
-// Answers requests from a shred_store. peers[i] is the identity of peer i; a request whose
-// sender is not a peer is dropped (counted) — the response goes to the peer index via the sink.
+// Answers requests from a shred_store and, for what the store does not hold, from an optional
+// shred_archive (the slots this node archived on disk, including those from before a
+// restart). peers[i] is the identity of peer i; a request whose sender is not a peer is
+// dropped (counted) — the response goes to the peer index via the sink.
 class repair_server {
  public:
   // Throws std::invalid_argument for a bad limiter size or rate (repair_rate_limiter's limits).
   repair_server(const crypto::pubkey& self, const repair_server_config& config,
-                std::span<const crypto::pubkey> peers, const shred_store& store);
+                std::span<const crypto::pubkey> peers, const shred_store& store,
+                const shred_archive* archive = nullptr);
   ~repair_server();
   repair_server(const repair_server&) = delete;
   repair_server& operator=(const repair_server&) = delete;
@@ -129,10 +135,16 @@ class repair_server {
   [[nodiscard]] std::optional<std::uint32_t> peer_index(const crypto::pubkey& key) const noexcept;
   bool respond(std::span<const std::uint8_t> shred, std::uint32_t nonce, std::uint32_t peer,
                repair_packet_sink& sink) noexcept;
+  // Lookups in the store, then in the archive (counted in from_archive when it answers).
+  [[nodiscard]] std::span<const std::uint8_t> data_of(std::uint64_t slot, std::uint32_t index) noexcept;
+  [[nodiscard]] std::span<const std::uint8_t> highest_of(std::uint64_t slot,
+                                                         std::uint32_t at_or_above) noexcept;
+  [[nodiscard]] std::optional<std::uint64_t> parent_of(std::uint64_t slot) const noexcept;
 
   crypto::pubkey self_;
   repair_server_config config_;
   const shred_store& store_;
+  const shred_archive* archive_;
   std::vector<std::pair<crypto::pubkey, std::uint32_t>> peers_by_key_;  // sorted by key
   repair_rate_limiter limiter_;
   crypto::pubkey_cache keys_;

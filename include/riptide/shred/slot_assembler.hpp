@@ -54,6 +54,11 @@
 //   shred's own slot, the shred is refused (slot_full). Complete slots that have not been
 //   taken are never evicted: when they fill everything, insert() reports slot_full until the
 //   consumer takes them.
+// - With keep_lowest (an in-order consumer): after the oldest taken slot, the victim is the
+//   highest slot held above the shred's own, complete or not, so the assembler converges on
+//   the lowest max_slots slots above the root; a shred of a slot above every held one is
+//   refused (slot_full) while nothing is free. A complete slot evicted this way is counted
+//   like any other and is fetched again (repair) when its turn comes.
 //
 // Not checked here: two different payloads for the same (slot, index) (leader equivocation)
 // are both reported as duplicate; the first one stays.
@@ -82,6 +87,11 @@ struct slot_assembler_config {
   std::size_t max_data_shreds_per_slot = max_shreds_per_slot;
   // Payload entries shared by all slots: the most data shreds held at once.
   std::size_t pool_payloads = 32768;
+  // Which slot gives way when room runs out (see Eviction): false, the oldest incomplete one
+  // (slots are taken as they complete, so an old incomplete slot is likely abandoned); true,
+  // the highest one, complete or not (a consumer that takes slots in slot order needs the
+  // lowest ones first: a node catching up must never let later slots crowd out the next).
+  bool keep_lowest = false;
 };
 
 enum class insert_result : std::uint8_t {
@@ -110,6 +120,7 @@ struct slot_assembler_counters {
   std::uint64_t slots_evicted_for_space = 0;   // incomplete slots dropped to make room
   std::uint64_t slots_dropped_below_root = 0;  // untaken slots dropped by set_root()
   std::uint64_t shreds_evicted = 0;            // payloads freed by the two lines above
+  std::uint64_t evictions_unreported = 0;      // evicted slots take_evicted() could not list
 };
 
 // Leading complete entry batches of a slot: indices 0..shreds-1 are all present and shred
@@ -183,6 +194,13 @@ class slot_assembler {
   // Writes tracked slots that are not complete in ascending order, at most out.size().
   std::size_t incomplete_slots(std::span<std::uint64_t> out) const noexcept;
 
+  // Slots evicted for space since the last call (at most max_evictions_reported of them are
+  // remembered, the rest counted in evictions_unreported; an insert evicts at most two), so
+  // the caller can let the FEC resolver forget their sets and fetch them again later.
+  // Returns how many were written to out (at most out.size()); the rest stay for the next call.
+  static constexpr std::size_t max_evictions_reported = 8;
+  std::size_t take_evicted(std::span<std::uint64_t> out) noexcept;
+
   [[nodiscard]] const slot_assembler_counters& counters() const noexcept { return counters_; }
   // Slot entries in use (tracked or taken) and free payload entries.
   [[nodiscard]] std::size_t slots_in_use() const noexcept;
@@ -233,13 +251,19 @@ class slot_assembler {
   [[nodiscard]] std::uint32_t acquire_payload(std::uint32_t owner) noexcept;
   // The active, incomplete entry with the lowest slot below `below`, or no_entry.
   [[nodiscard]] std::uint32_t oldest_incomplete(std::uint64_t below) const noexcept;
+  // The slot that gives way to a shred of `slot` (config.keep_lowest picks the rule).
+  [[nodiscard]] std::uint32_t victim_for(std::uint64_t slot) const noexcept;
   // The active entry with the lowest slot above `after` (any if nullopt), or no_entry.
   [[nodiscard]] std::uint32_t next_active(std::optional<std::uint64_t> after) const noexcept;
   // Frees the entry's payloads and bitmaps; returns how many payloads were freed.
   std::uint32_t clear(std::uint32_t e) noexcept;
   void make_free(std::uint32_t e) noexcept;
+  // Evicts active entry e for space: frees it, counts it, remembers its slot for take_evicted.
+  void evict(std::uint32_t e) noexcept;
 
   slot_assembler_config config_;
+  std::array<std::uint64_t, max_evictions_reported> evicted_{};
+  std::size_t evicted_count_ = 0;
   std::size_t words_per_slot_ = 0;
   std::uint64_t root_ = 0;
   std::unique_ptr<entry[]> entries_;

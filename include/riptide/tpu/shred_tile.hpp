@@ -41,6 +41,7 @@
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/shred/repair_service.hpp>
+#include <riptide/shred/shred_archive.hpp>
 #include <riptide/shred/shred_store.hpp>
 #include <riptide/shred/shredder.hpp>
 #include <riptide/shred/turbine.hpp>
@@ -59,6 +60,9 @@ struct shred_tile_config {
   shred::shred_store_config store;
   shred::repair_server_config repair;
   std::string slot_log;            // CSV path; empty: none
+  // Optional, must outlive the tile: every data shred made is archived here, and repair
+  // answers from it what the store no longer holds (slots from before a restart included).
+  shred::shred_archive* archive = nullptr;
 };
 
 // The peers a node exchanges shreds with, index = position in the genesis validator list.
@@ -73,6 +77,9 @@ class shred_tile final : public util::tile {
     c_records, c_slots, c_data_shreds, c_coding_shreds, c_sent, c_send_no_frame,
     c_send_ring_full, c_no_root, c_shredder_refused, c_repair_requests, c_repair_responses,
     c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record, c_store_evicted,
+    c_archived,             // data shreds appended to the archive
+    c_archive_refused,      // data shreds the archive refused (see shred_archive counters)
+    c_repair_from_archive,  // repair answers found in the archive (not in the store)
   };
 
   // `tvu_contacts[i]` is where cluster index i (turbine canonical order) receives shreds.

@@ -39,7 +39,11 @@
 // - Order: with config.deliver_from set (a node following one leader, which skips no slot)
 //   slots are handed over strictly in slot order from that slot on, and each delivered slot
 //   becomes the root (resolver and assembler forget older slots; their late shreds count as
-//   too_old / out_of_window). Without it, in completion order.
+//   too_old / out_of_window); the assembler then keeps the lowest slots when room runs out
+//   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
+//   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
+//   filling its assembler with later slots it cannot hand over yet. Without it, in
+//   completion order.
 // - Repair (optional tvu_repair_links): datagrams from the net tile's repair port are told
 //   apart by shred::is_repair_request. Requests from peers are answered by a repair_server
 //   from the tile's shred_store, which holds every shred the resolver accepted or rebuilt.
@@ -48,7 +52,9 @@
 //   that lack it repair it themselves). Every interval_ms the client plans requests for the
 //   assembler's gaps from the next slot wanted up to the highest slot seen, leaving out slots
 //   that received a shred in the last defer_ms (still arriving: Turbine and FEC usually fill
-//   them). Repair times are wall-clock milliseconds (they are signed into requests). Requests and
+//   them). Repair times are wall-clock milliseconds (they are signed into requests). With an
+//   archive, each slot handed over has its data shreds copied from the store to the archive
+//   (shred_archive.hpp), and requests the store cannot answer are answered from it. Requests and
 //   answers leave from the repair port through the same tx frames as retransmits. Per slot
 //   the tile counts shreds received, recovered and repaired; completed_slot carries them.
 // - Retransmit failures never block the pipeline: no free tx frame (tx_no_frame), `tx` full
@@ -135,6 +141,10 @@ struct tvu_repair_links {
   std::uint64_t interval_ms = 50;              // how often gaps are looked for
   // A slot is left to Turbine and FEC until no shred of it has arrived for this long.
   std::uint64_t defer_ms = 100;
+  // Optional, must outlive the tile: the data shreds of each slot handed over are archived
+  // here (from the store, all of the slot's or none), and the server answers from it what the
+  // store does not hold: slots older than the store keeps, and slots from before a restart.
+  shred::shred_archive* archive = nullptr;
 };
 
 class tvu_tile final : public util::tile {
@@ -167,6 +177,14 @@ class tvu_tile final : public util::tile {
     c_repair_served,       // responses sent to other nodes' requests
     c_repair_refused,      // requests the server refused (see its reasons)
     c_recovered_data,      // of `recovered`, the data shreds (the rest are coding shreds)
+    c_archived,            // data shreds appended to the archive
+    c_archive_incomplete,  // slots handed over whose data shreds the store no longer held
+                           // in full (not archived)
+    c_archive_refused,     // data shreds the archive refused (see shred_archive counters)
+    c_repair_from_archive, // answers to peers found in the archive (not in the store)
+    c_sets_forgotten,      // completed FEC sets the resolver forgot because the assembler
+                           // lost their shreds (no room, or their slot evicted): taken again
+                           // when repair brings them back
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -231,6 +249,8 @@ class tvu_tile final : public util::tile {
   int deliver_completed() noexcept;
   int deliver_in_order() noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
+  void archive_slot(std::uint64_t slot) noexcept;
+  void forget_evicted() noexcept;
   int poll_repair() noexcept;
   slot_tally& tally(std::uint64_t slot) noexcept;
 

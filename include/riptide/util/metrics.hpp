@@ -22,14 +22,14 @@
 //     u64 start_unix_ns | u64 heartbeat_unix_ns (node liveness) | 16 B reserved
 //   offset 64  block[0], block[1], ... block[max_blocks-1]   (block_bytes each)
 //
-//   block (max_counters = 48: block_bytes = 64 + 48 × 32 + 48 × 8 = 1984):
+//   block (max_counters = 64: block_bytes = 64 + 64 × 32 + 64 × 8 = 2624):
 //     u32 kind (1 tile, 2 link, 3 core) | u32 counter_count
 //     char name[56]                              (NUL-terminated)
 //     char counter_name[max_counters][32]        (NUL-terminated)
 //     u64  value[max_counters]                   (atomic)
 //
 //   A reader accepts only its own version and block_bytes, so a change of max_counters
-//   bumps the version (2 since max_counters went from 24 to 48).
+//   bumps the version (3 since max_counters went from 48 to 64; 2 was 24 to 48).
 
 #include <atomic>
 #include <cstddef>
@@ -45,7 +45,7 @@
 
 namespace riptide::util {
 
-constexpr std::size_t metrics_max_counters = 48;
+constexpr std::size_t metrics_max_counters = 64;
 constexpr std::size_t metrics_name_bytes = 56;
 constexpr std::size_t metrics_counter_name_bytes = 32;
 
@@ -58,7 +58,7 @@ struct metrics_file_block {
   char counter_name[metrics_max_counters][metrics_counter_name_bytes];
   std::atomic<std::uint64_t> value[metrics_max_counters];
 };
-static_assert(sizeof(metrics_file_block) == 1984, "update the block layout above");
+static_assert(sizeof(metrics_file_block) == 2624, "update the block layout above");
 
 struct metrics_file_header {
   std::atomic<std::uint64_t> magic;  // release-stored last: a reader that sees it sees the rest
