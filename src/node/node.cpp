@@ -576,6 +576,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     m.archive = std::make_unique<shred::shred_archive>(ac);
     if (m.archive->repair_report().cut)
       m.resume_note += fmt::format(" The shred archive was cut back at damage ({}).", m.archive->repair_report().reason);
+    // Shreds of slots the ledger does not hold (lost with a cut tail, or never replayed) are
+    // not served: this node may make or receive those slots again.
+    if (const std::uint64_t dropped = m.archive->drop_from(resume ? resume->next_slot : 0); dropped != 0)
+      m.resume_note += fmt::format(" The shred archive dropped {} shreds of slots past the ledger.", dropped);
   }
   if (m.shredding()) {
     const auto& g = *cluster_genesis;

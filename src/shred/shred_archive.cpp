@@ -1,5 +1,7 @@
 #include <riptide/shred/shred_archive.hpp>
 
+#include <algorithm>
+
 namespace riptide::shred {
 namespace {
 
@@ -16,6 +18,16 @@ shred_archive::shred_archive(const shred_archive_config& config)
     : log_(open_log(config, report_)) {}
 
 shred_archive::~shred_archive() = default;
+
+std::uint64_t shred_archive::drop_from(std::uint64_t next_slot) {
+  const auto index = log_.slot_index();
+  const auto first = std::lower_bound(index.begin(), index.end(), next_slot,
+                                      [](const ledger::slot_records& r, std::uint64_t s) { return r.slot < s; });
+  if (first == index.end()) return 0;
+  const std::uint64_t before = log_.stats().records;
+  log_.truncate(first->first);
+  return before - log_.stats().records;
+}
 
 bool shred_archive::put(const shred_view& v) noexcept {
   if (v.bytes().empty() || !v.is_data()) {

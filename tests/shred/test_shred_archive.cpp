@@ -174,6 +174,28 @@ TEST(ShredArchive, ADamagedTailIsCutAndTheRestServed) {
   EXPECT_TRUE(same(a.data(2, 0), s2.data.at(0)));
 }
 
+TEST(ShredArchive, DropFromForgetsLaterSlotsDurably) {
+  riptide::testing::temp_dir dir;
+  const slot_shreds s1 = make_slot(1, 0), s2 = make_slot(2, 1), s4 = make_slot(4, 2);
+  {
+    shred_archive a(config_in(dir.path()));
+    put_slot(a, s1);
+    put_slot(a, s2);
+    put_slot(a, s4);
+    EXPECT_EQ(a.drop_from(5), 0u);
+    EXPECT_EQ(a.drop_from(2), s2.data.size() + s4.data.size());
+    EXPECT_EQ(a.newest_slot(), 1u);
+    EXPECT_TRUE(a.data(2, 0).empty());
+    put_slot(a, s2);  // a slot made again goes in after the cut
+  }
+  shred_archive a(config_in(dir.path()));
+  EXPECT_EQ(a.newest_slot(), 2u);
+  EXPECT_TRUE(a.data(4, 0).empty());
+  EXPECT_EQ(a.shreds(), s1.data.size() + s2.data.size());
+  EXPECT_EQ(a.drop_from(0), s1.data.size() + s2.data.size());
+  EXPECT_FALSE(a.newest_slot());
+}
+
 TEST(ShredArchive, ASecondWriterIsRefused) {
   riptide::testing::temp_dir dir;
   shred_archive a(config_in(dir.path()));

@@ -63,6 +63,12 @@ class shred_archive {
   shred_archive(const shred_archive&) = delete;
   shred_archive& operator=(const shred_archive&) = delete;
 
+  // Start-up, before any put(): forgets every shred of slots >= next_slot (durably) and
+  // returns how many. A node calls it with the first slot its ledger does not hold, so that
+  // shreds of blocks its ledger lost (a cut tail, a dead slot) are never served to peers: a
+  // leader that makes such a slot again must not have its older version answered by repair.
+  std::uint64_t drop_from(std::uint64_t next_slot);
+
   // Appends a data shred the caller verified (or made). False, counted, for a coding shred,
   // an empty view, a slot below newest_slot(), or a ledger refusal.
   bool put(const shred_view& v) noexcept;
