@@ -31,13 +31,9 @@
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/tpu/bank_tile.hpp>
-#include <riptide/tpu/dedup_tile.hpp>
-#include <riptide/tpu/ledger_tile.hpp>
+#include <riptide/node/topology.hpp>
+#include <riptide/node/tpu_pipeline.hpp>
 #include <riptide/tpu/microblock.hpp>
-#include <riptide/tpu/poh_tile.hpp>
-#include <riptide/tpu/verify_tile.hpp>
-#include <riptide/txn/bank.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/runtime.hpp>
@@ -85,7 +81,9 @@ void BM_schnorr_verify_raw(benchmark::State& state) {
 }
 BENCHMARK(BM_schnorr_verify_raw)->UseRealTime()->MinTime(2.0);
 
-using ring = util::spsc_ring<util::frag_desc>;
+// The benchmark's thread plays the net tile: an outside party of the topology that feeds
+// the verify rings and owns the frames (node::declare_tpu, the node's own declaration).
+constexpr const char* driver = "driver";
 
 struct pipeline {
   std::filesystem::path dir;
@@ -95,24 +93,13 @@ struct pipeline {
   tpu::bank_gate gate{1, 0};
   bank::chain_board board;
   bank::tx_status_cache statuses{1 << 16};
-  std::vector<std::unique_ptr<ring>> rings;
-  std::vector<ring*> to_verify, from_verify, verify_free;
-  std::unique_ptr<util::spsc_ring<bank::slot_hash>> dedup_hashes;
-  std::unique_ptr<util::spsc_ring<tpu::poh_mixin>> mixins;
-  std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
   std::unique_ptr<tpu::microblock_store> store;
   std::unique_ptr<ledger::ledger> lg;
-  std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
-  std::unique_ptr<tpu::dedup_tile> dedup;
-  std::unique_ptr<tpu::bank_tile> banker;
-  std::unique_ptr<tpu::poh_tile> poh;
-  std::unique_ptr<tpu::ledger_tile> writer;
+  node::topology topo;
+  std::unique_ptr<node::link_set> rings;
+  std::vector<util::spsc_ring<util::frag_desc>*> to_verify;
+  node::tpu_tiles tiles;
   std::unique_ptr<util::runtime> rt;
-
-  ring* make(std::size_t n) {
-    rings.push_back(std::make_unique<ring>(n));
-    return rings.back().get();
-  }
 
   pipeline(std::size_t v, std::uint64_t salt) {
     dir = std::filesystem::temp_directory_path() /
@@ -129,72 +116,59 @@ struct pipeline {
     forks = std::make_unique<bank::bank_forks>(fc, start);
     for (const auto& k : payer_keys())
       if (!forks->credit(k.public_key(), 1'000'000'000'000)) throw std::runtime_error("credit");
-    for (std::size_t i = 0; i < v; ++i) {
-      to_verify.push_back(make(1024));
-      from_verify.push_back(make(1024));
-      verify_free.push_back(make(8192));
-    }
-    ring* dedup_free = make(8192);
-    ring* to_bank = make(1024);
-    ring* bank_free = make(8192);
-    verify_free.push_back(dedup_free);
-    verify_free.push_back(bank_free);
-    dedup_hashes = std::make_unique<util::spsc_ring<bank::slot_hash>>(256);
-    mixins = std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64);
-    entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     store = std::make_unique<tpu::microblock_store>(
         64, txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes));
-    for (std::size_t i = 0; i < v; ++i)
-      verifiers.push_back(std::make_unique<tpu::verify_tile>(
-          "verify" + std::to_string(i), pool, *to_verify[i], *from_verify[i], verify_free[i],
-          tpu::verify_tile_config{}));
-    tpu::dedup_tile_config dc;
-    dc.cache_entries = 1 << 16;
-    dedup = std::make_unique<tpu::dedup_tile>("dedup", dc, &pool, from_verify,
-                                              std::vector<ring*>{to_bank}, dedup_free,
-                                              dedup_hashes.get());
-    tpu::bank_tile_config bc;
-    bc.max_txs_per_microblock = txs_per_microblock;
-    banker = std::make_unique<tpu::bank_tile>("bank0", *forks, gate, pool, *to_bank, bank_free, *mixins, *store, bc);
-    tpu::poh_tile_config pc;
-    pc.hashes_per_tick = 1250;
-    pc.ticks_per_slot = 64;
-    pc.target_tick_ns = 6'250'000;  // sleep mode: 200 k hashes/s, PoH must not eat a core here
-    poh = std::make_unique<tpu::poh_tile>(
-        "poh", start, pc, std::vector<util::spsc_ring<tpu::poh_mixin>*>{mixins.get()}, entries.get(),
-        std::vector<util::spsc_ring<bank::slot_hash>*>{dedup_hashes.get()}, &board);
-    poh->connect_gate(&gate, bc.max_pending);
     ledger::ledger_config lc;
     lc.dir = dir;
     lc.segment_bytes = 64u << 20;
     lg = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
-    tpu::ledger_tile_config ltc;
-    ltc.hashes_per_tick = pc.hashes_per_tick;
-    ltc.ticks_per_slot = pc.ticks_per_slot;
-    ltc.start_hash = start;
-    ltc.banks = {store.get()};
-    ltc.forks = forks.get();
-    ltc.gate = &gate;
-    ltc.statuses = &statuses;
-    ltc.board = &board;
-    ltc.max_microblock_tx_bytes =
-        txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
-    writer = std::make_unique<tpu::ledger_tile>("ledger", *lg, ltc, *entries);
 
-    std::vector<util::core_plan> plan;
-    plan.push_back(util::core_plan{cpu_at(1), {verifiers[0].get()}});
-    util::core_plan rest{cpu_at(0), {}};
-    for (std::size_t i = 1; i < v; ++i) rest.tiles.push_back(verifiers[i].get());
-    rest.tiles.push_back(dedup.get());
-    rest.tiles.push_back(banker.get());
-    rest.tiles.push_back(poh.get());
-    rest.tiles.push_back(writer.get());
-    plan.push_back(std::move(rest));
-    rt = std::make_unique<util::runtime>(plan, util::runtime_options{});
+    node::tpu_shape shape;
+    shape.source = driver;
+    shape.verify_tiles = v;
+    shape.bank_tiles = 1;
+    shape.free_ring = 8192;  // the driver never takes frames back: room for every one
+    topo.add_outside(driver);
+    node::declare_tpu(topo, shape);
+    // verify0 alone on CPU 1; everything else on CPU 0 with the driver.
+    std::vector<std::vector<std::string>> cores{{"verify"}, {}};
+    for (std::size_t i = 1; i < v; ++i) cores[1].push_back("verify");
+    for (const char* kind : {"dedup", "bank", "poh", "ledger"}) cores[1].push_back(kind);
+    topo.place(cores);
+    topo.check();
+    rings = std::make_unique<node::link_set>(topo);
+
+    node::tpu_resources res;
+    res.frames = &pool;
+    res.forks = forks.get();
+    res.gate = &gate;
+    res.stores = {store.get()};
+    res.ledger = lg.get();
+    res.board = &board;
+    res.start_hash = start;
+    res.dedup.cache_entries = 1 << 16;
+    res.bank.max_txs_per_microblock = txs_per_microblock;
+    res.poh.hashes_per_tick = 1250;
+    res.poh.ticks_per_slot = 64;
+    res.poh.target_tick_ns = 6'250'000;  // sleep mode: 200 k hashes/s, PoH must not eat a core here
+    res.ledger_tile.statuses = &statuses;
+    res.ledger_tile.max_microblock_tx_bytes =
+        txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
+    tiles = node::build_tpu(shape, *rings, res);
+    for (std::size_t i = 0; i < v; ++i)
+      to_verify.push_back(&rings->out<util::frag_desc>(driver, node::tpu_verify_in(shape, i)));
+    for (const std::string& tile : {std::string("dedup"), std::string("bank0")})
+      (void)rings->in<util::frag_desc>(driver, node::tpu_free_of(shape, tile));
+    for (std::size_t i = 0; i < v; ++i)
+      (void)rings->in<util::frag_desc>(driver, node::tpu_free_of(shape, "verify" + std::to_string(i)));
+    rings->check_bound();
+    rt = std::make_unique<util::runtime>(
+        node::make_plan(topo, tiles.all(), [](std::size_t c) { return cpu_at(c == 0 ? 1 : 0); }),
+        util::runtime_options{});
   }
   ~pipeline() {
     rt.reset();
-    writer.reset();
+    tiles = {};
     lg.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -226,14 +200,14 @@ void BM_tpu_end_to_end(benchmark::State& state) {
       state.SkipWithError("not every transfer reached the ledger");
       return;
     }
-    if (p.banker->execution().count(txn::tx_result::ok) != per_iteration) {
+    if (p.tiles.banks[0]->execution().count(txn::tx_result::ok) != per_iteration) {
       state.SkipWithError("a transfer failed in the bank");
       return;
     }
     total += per_iteration;
     seconds += dt;
-    microblocks += p.banker->own_counter(tpu::bank_tile::c_microblocks);
-    conflicts += p.banker->own_counter(tpu::bank_tile::c_lock_conflicts);
+    microblocks += p.tiles.banks[0]->own_counter(tpu::bank_tile::c_microblocks);
+    conflicts += p.tiles.banks[0]->own_counter(tpu::bank_tile::c_lock_conflicts);
   }
   state.counters["txs_per_entry"] = static_cast<double>(total) / static_cast<double>(std::max<std::uint64_t>(microblocks, 1));
   state.counters["lock_conflicts_per_tx"] = static_cast<double>(conflicts) / static_cast<double>(std::max<std::uint64_t>(total, 1));

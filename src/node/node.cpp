@@ -1,7 +1,6 @@
 #include <riptide/node/node.hpp>
 
 #include <chrono>
-#include <map>
 #include <optional>
 #include <ostream>
 #include <thread>
@@ -9,28 +8,29 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <riptide/bank/chain_board.hpp>
+#include <riptide/bank/replay.hpp>
+#include <riptide/bank/tx_status.hpp>
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/net/net_tile.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
+#include <riptide/node/node_topology.hpp>
 #include <riptide/rpc/http_api.hpp>
 #include <riptide/shred/turbine.hpp>
 #include <riptide/tpu/bank_tile.hpp>
-#include <riptide/bank/chain_board.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
-#include <riptide/tpu/microblock.hpp>
-#include <riptide/bank/tx_status.hpp>
-#include <riptide/txn/bank.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
+#include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tpu/shred_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
-#include <riptide/bank/replay.hpp>
 #include <riptide/tvu/replay_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
+#include <riptide/txn/bank.hpp>
 #include <riptide/util/cpu.hpp>
 #include <riptide/util/hex.hpp>
 #include <riptide/util/metrics.hpp>
@@ -39,64 +39,27 @@
 namespace riptide::node {
 
 namespace {
-using ring = util::spsc_ring<util::frag_desc>;
-
-std::size_t next_pow2(std::size_t v) {
-  std::size_t p = 2;
-  while (p < v) p <<= 1;
-  return p;
-}
-
-// Default layout for the CPUs we have. PoH in sleep mode is light and shares the first
-// core with load and dedup; flat-out PoH gets a core to itself when there is more than one.
-// `light` tiles join the first core; `heavy` ones are spread over the others.
-std::vector<std::vector<std::string>> auto_layout(const config& cfg, std::size_t cpus, bool produces,
-                                                  const std::vector<std::string>& light,
-                                                  const std::vector<std::string>& heavy) {
-  std::vector<std::vector<std::string>> cores(std::max<std::size_t>(cpus, 1));
-  std::vector<std::string> rest(heavy);
-  const bool poh_alone = produces && cfg.poh.tick_us == 0 && cores.size() > 1;
-  if (produces) cores[0].push_back("poh");
-  for (const auto& t : light) (poh_alone ? rest : cores[0]).push_back(t);
-  // net and gossip are light (io_uring polling, tens of packets/s) and share a core.
-  if (cfg.net.enabled) (poh_alone ? rest : cores[0]).push_back("net");
-  if (cfg.gossip.enabled) (poh_alone ? rest : cores[0]).push_back("gossip");
-  if (cfg.ledger.enabled && produces) (poh_alone ? rest : cores[0]).push_back("ledger");
-  if (cfg.load.enabled) (poh_alone ? rest : cores[0]).push_back("load");
-  if (produces && cfg.verify.tiles > 0) (poh_alone ? rest : cores[0]).push_back("dedup");
-  for (std::uint64_t i = 0; produces && i < cfg.active_bank_tiles(); ++i) rest.push_back("bank");
-  for (std::uint64_t i = 0; produces && i < cfg.verify.tiles; ++i) rest.push_back("verify");
-  const std::size_t first = cores.size() > 1 ? 1 : 0;
-  const std::size_t span = cores.size() - first;
-  for (std::size_t i = 0; i < rest.size(); ++i) cores[first + i % span].push_back(rest[i]);
-  std::erase_if(cores, [](const auto& c) { return c.empty(); });
-  return cores;
-}
+using frag = util::frag_desc;
+using ring = util::spsc_ring<frag>;
 }  // namespace
 
 struct node::impl {
   config cfg;
   std::unique_ptr<util::metrics_registry> metrics;
-  std::vector<std::unique_ptr<ring>> rings;
-  std::vector<std::unique_ptr<util::spsc_ring<riptide::bank::slot_hash>>> blockhash_rings;
-  std::vector<std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>> mixin_rings;
+  topology topo;                  // the wiring: tiles, links, cores (node_topology.hpp)
+  std::unique_ptr<link_set> rings;  // every link's ring
+  std::vector<util::metrics_block> link_blocks;  // one per link, in topo.links() order
   riptide::bank::chain_board board_chain;
   std::unique_ptr<riptide::bank::tx_status_cache> statuses;
   std::unique_ptr<riptide::bank::bank_forks> forks;    // every bank: replay's, and the leader's bank tiles'
   std::unique_ptr<tpu::bank_gate> gate;                // which bank the bank tiles execute into
   std::vector<std::unique_ptr<tpu::microblock_store>> stores;
-  std::vector<std::unique_ptr<tpu::bank_tile>> banks;
-  std::unique_ptr<tpu::poh_tile> poh;
+  tpu_tiles tpu;                                       // verify, dedup, bank, poh, ledger
   std::unique_ptr<tpu::load_tile> load;
-  std::vector<std::unique_ptr<tpu::verify_tile>> verifiers;
-  std::unique_ptr<tpu::dedup_tile> dedup;
   std::unique_ptr<ledger::ledger> ledger_store;
   std::unique_ptr<shred::shred_archive> archive;  // data shreds for repair; tiles below point at it
-  std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>> entries;
-  std::unique_ptr<tpu::ledger_tile> ledger_writer;
   std::unique_ptr<net::net_tile> net;
   std::unique_ptr<gossip::gossip_tile> gossip;
-  std::unique_ptr<util::spsc_ring<gossip::gossip_command>> commands;
   gossip::snapshot_board board;
   std::unique_ptr<rpc::http_api> api;
   crypto::keypair identity;
@@ -109,15 +72,12 @@ struct node::impl {
   std::vector<crypto::pubkey> peer_ids;     // genesis order
   std::vector<net::endpoint> peer_repair;   // genesis order
   std::uint32_t self_peer = 0;
-  std::unique_ptr<util::spsc_ring<tpu::ledger_record_ref>> records;
   std::unique_ptr<tpu::shred_tile> shredder;
-  std::unique_ptr<util::spsc_ring<tvu::completed_slot>> completed, completed_release;
   std::unique_ptr<riptide::bank::slot_replayer> replayer;
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
-  std::vector<std::vector<std::string>> layout;
   std::unique_ptr<util::runtime> rt;
   std::string banking_note;  // why banking is off, printed at start
   std::string resume_note;   // how the ledger was resumed, printed at start
@@ -130,34 +90,20 @@ struct node::impl {
     std::string counter_name;
   };
   std::vector<drop_ref> drops;
-  // Link metrics: sampled from the rings' free-running indices by the main thread.
-  std::vector<std::pair<const ring*, util::metrics_block>> links;
 
-  ring* make_ring(std::size_t slots, const std::string& name) {
-    rings.push_back(std::make_unique<ring>(slots));
-    links.emplace_back(rings.back().get(),
-                       metrics->add(util::metrics_kind::link, name, {"pushed", "popped", "depth"}));
-    return rings.back().get();
-  }
-  util::spsc_ring<riptide::bank::slot_hash>* make_blockhash_ring() {
-    blockhash_rings.push_back(std::make_unique<util::spsc_ring<riptide::bank::slot_hash>>(256));
-    return blockhash_rings.back().get();
-  }
   // tvu.slot_log with {name} replaced by node.name.
   std::string slot_log_path() const {
     std::string p = cfg.tvu.slot_log;
     if (const auto at = p.find("{name}"); at != std::string::npos) p.replace(at, 6, cfg.node.name);
     return p;
   }
-  // The leader sends shreds when it has followers and a ledger to cut them from.
-  bool shredding() const noexcept { return records != nullptr; }
   void sample_links() {
-    for (auto& [r, block] : links) {
-      const std::uint64_t popped = r->popped_total();
-      const std::uint64_t pushed = r->pushed_total();
-      block.set(0, pushed);
-      block.set(1, popped);
-      block.set(2, pushed >= popped ? pushed - popped : 0);
+    for (std::size_t i = 0; i < link_blocks.size(); ++i) {
+      const std::uint64_t popped = rings->popped(i);
+      const std::uint64_t pushed = rings->pushed(i);
+      link_blocks[i].set(0, pushed);
+      link_blocks[i].set(1, popped);
+      link_blocks[i].set(2, pushed >= popped ? pushed - popped : 0);
     }
   }
 };
@@ -221,20 +167,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   const bool follower = m.role == node_role::follower;
   const bool leader = m.role == node_role::leader;
-  std::vector<std::string> light, heavy;
-  if (leader) light.push_back("shred");
-  if (follower) {
-    light.push_back("tvu");
-    heavy.push_back("replay");
-  }
-  m.layout = cfg.layout.cores.empty() ? auto_layout(cfg, allowed.size(), !follower, light, heavy)
-                                      : cfg.layout.cores;
-
   const std::size_t v = follower ? 0 : cfg.verify.tiles;
   const std::size_t b = follower ? 0 : cfg.active_bank_tiles();
-  // Blocks: one per core thread and tile, and one per sampled link (rings of descriptors).
-  const auto blocks = static_cast<std::uint32_t>(m.layout.size() + 16 + 4 * v + 3 * b + 16);
-  m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
+  const bool tpu_open = cfg.net.enabled && v > 0;
 
   tpu::poh_tile_config pc;
   pc.hashes_per_tick = cfg.poh.hashes_per_tick;
@@ -262,8 +197,46 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                           ? cluster_genesis->shred_version
                                           : static_cast<std::uint16_t>(cfg.cluster.shred_version);
 
+  // ---- the wiring, declared (node_topology.hpp), placed on cores, and its rings allocated
+  node_shape shape;
+  shape.net = cfg.net.enabled;
+  shape.gossip = cfg.gossip.enabled;
+  shape.rpc = cfg.rpc.enabled;
+  shape.poh = !follower;
+  shape.tpu.verify_tiles = tpu_open ? v : 0;
+  shape.tpu.bank_tiles = tpu_open ? b : 0;
+  shape.tpu.ledger = cfg.ledger.enabled && !follower;
+  shape.tpu.verify_ring = cfg.verify.ring_entries;
+  shape.tpu.bank_ring = cfg.bank.ring_entries;
+  shape.load = cfg.load.enabled && tpu_open;
+  // The leader sends shreds when it has followers and a ledger to cut them from.
+  shape.shred = leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1;
+  shape.tpu.records_out = shape.shred;
+  shape.tvu = follower;
+  shape.rx_free_ring = cfg.net.rx_frames;
+  shape.gossip_tx_frames = gossip::gossip_tile_config{}.tx_frames;
+  shape.shred_tx_frames = cfg.tvu.shred_tx_frames;
+  shape.retransmit_frames = cfg.tvu.retransmit_frames;
+  if (leader && !shape.shred && m.peer_ids.size() > 1)
+    m.role_note += " -- but no shreds are sent: the leader needs ledger.enabled and net.enabled";
+  m.topo = declare_node(shape);
+  if (cfg.layout.cores.empty()) {
+    // PoH in sleep mode is light and shares the first core; flat-out PoH gets a core to
+    // itself when there is more than one.
+    m.topo.place_auto(allowed.size(), shape.poh && cfg.poh.tick_us == 0);
+  } else {
+    m.topo.place(cfg.layout.cores);
+  }
+  m.topo.check();
+  // Blocks: one per core thread, tile and link, and a few spare.
+  const auto blocks =
+      static_cast<std::uint32_t>(m.topo.cores().size() + m.topo.tiles().size() + m.topo.links().size() + 8);
+  m.metrics = std::make_unique<util::metrics_registry>(cfg.metrics_path(), blocks);
+  m.rings = std::make_unique<link_set>(m.topo);
+  for (const link_decl& l : m.topo.links())
+    m.link_blocks.push_back(m.metrics->add(util::metrics_kind::link, l.name, {"pushed", "popped", "depth"}));
+
   // ---- net: every UDP port with a consumer
-  const bool tpu_open = cfg.net.enabled && v > 0;
   if (cfg.net.enabled) {
     net::net_tile_config nc;
     nc.backend = cfg.net.backend == "io_uring"   ? net::backend_kind::io_uring
@@ -314,7 +287,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   start_state.lamports_per_signature = cfg.bank.lamports_per_signature;
   if (cluster_genesis && cluster_genesis->faucet.lamports != 0)
     start_state.accounts.push_back({cluster_genesis->faucet.id, cluster_genesis->faucet.lamports});
-  if (cfg.load.enabled && tpu_open)
+  if (shape.load)
     for (std::size_t i = 0; i < load_signers; ++i)
       start_state.accounts.push_back({tpu::load_tile::signer(load_seed, i).public_key(), cfg.bank.load_signer_lamports});
   ledger::sort_start_state(start_state.accounts);
@@ -345,7 +318,6 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   if (m.forks) m.replayer = std::make_unique<riptide::bank::slot_replayer>(*m.forks, rc);
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
-    m.entries = std::make_unique<util::spsc_ring<tpu::poh_entry_record>>(8192);
     m.statuses = std::make_unique<riptide::bank::tx_status_cache>(cfg.ledger.tx_status_entries);
     resume = find_resume_point(*m.ledger_store);
     if (resume) {
@@ -392,138 +364,86 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       }
     }
   }
-  if (b > 0) {
-    // The leader's bank tiles execute into the forks replay rebuilt (the start state, or the
-    // ledger's last slot rooted): one bank per slot, made and opened by the ledger tile at
-    // each slot end, behind the gate PoH closes at each slot's end (bank_gate.hpp).
-    m.gate = std::make_unique<tpu::bank_gate>(b, resume ? resume->next_slot : 0);
-  }
   if (!follower) m.replayer.reset();  // a leader's replay ends with the ledger it resumed
-  for (std::size_t j = 0; j < b; ++j) {
-    const std::size_t txs = cfg.bank.max_txs_per_microblock;
-    m.stores.push_back(std::make_unique<tpu::microblock_store>(
-        cfg.bank.microblocks, txs * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes)));
-    m.mixin_rings.push_back(std::make_unique<util::spsc_ring<tpu::poh_mixin>>(64));
-  }
-  if (leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1)
-    m.records = std::make_unique<util::spsc_ring<tpu::ledger_record_ref>>(8192);
-  else if (leader && m.peer_ids.size() > 1)
-    m.role_note += " -- but no shreds are sent: the leader needs ledger.enabled and net.enabled";
-  if (cfg.ledger.enabled && !follower) {
-    tpu::ledger_tile_config ltc;
-    ltc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
-    ltc.hashes_per_tick = pc.hashes_per_tick;
-    ltc.ticks_per_slot = pc.ticks_per_slot;
-    ltc.start_hash = start_hash;
-    ltc.start_state = start_state;
-    for (auto& st : m.stores) ltc.banks.push_back(st.get());
-    ltc.statuses = m.statuses.get();
-    ltc.board = &m.board_chain;
-    if (b > 0) {
-      ltc.forks = m.forks.get();
-      ltc.gate = m.gate.get();
-    }
-    ltc.leader = m.identity.public_key();
-    ltc.resume = resume.has_value();
-    ltc.records_out = m.records.get();
-    ltc.max_microblock_tx_bytes =
+
+  // ---- TPU: net → verify ×V → dedup → bank ×B → PoH → ledger (tpu_pipeline.hpp)
+  if (shape.poh) {
+    tpu_resources res;
+    res.frames = m.net ? &m.net->rx_frames() : nullptr;
+    res.ledger = m.ledger_store.get();
+    res.board = &m.board_chain;
+    res.start_hash = start_hash;
+    res.verify.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
+    res.verify.batch = cfg.verify.batch;
+    res.dedup.cache_entries = cfg.dedup.cache_entries;
+    res.bank.max_txs_per_microblock = cfg.bank.max_txs_per_microblock;
+    res.bank.retry_slots = cfg.bank.retry_slots;
+    res.poh = pc;
+    const std::size_t microblock_bytes =
         cfg.bank.max_txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
-    m.ledger_writer = std::make_unique<tpu::ledger_tile>("ledger", *m.ledger_store, ltc, *m.entries);
-  }
-
-  // ---- PoH
-  std::vector<util::spsc_ring<tpu::poh_mixin>*> mixins;
-  for (auto& r : m.mixin_rings) mixins.push_back(r.get());
-  std::vector<util::spsc_ring<riptide::bank::slot_hash>*> hash_outs;
-  util::spsc_ring<riptide::bank::slot_hash>* dedup_hashes = nullptr;
-  if (b > 0) {
-    dedup_hashes = m.make_blockhash_ring();
-    hash_outs.push_back(dedup_hashes);
-  }
-  constexpr std::size_t bank_max_pending = 16;  // microblocks a bank tile holds locks for
-  if (!follower) {
-    m.poh = std::make_unique<tpu::poh_tile>("poh", start_hash, pc, std::move(mixins), m.entries.get(),
-                                            std::move(hash_outs), &m.board_chain);
-    if (m.gate) m.poh->connect_gate(m.gate.get(), b * bank_max_pending);
-  }
-
-  // ---- TPU: tpu port → verify ×V → dedup → bank ×B (frames: the net tile's rx pool)
-  if (tpu_open) {
-    const util::frame_pool& frames = m.net->rx_frames();
-    const std::size_t free_slots = next_pow2(cfg.net.rx_frames);
-    std::vector<ring*> from_verify;
-    tpu::verify_tile_config vc;
-    vc.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
-    vc.batch = cfg.verify.batch;
-    for (std::size_t i = 0; i < v; ++i) {
-      ring* in = m.make_ring(cfg.verify.ring_entries, fmt::format("net>verify{}", i));
-      ring* free = m.make_ring(free_slots, fmt::format("verify{}>net.free", i));
-      from_verify.push_back(m.make_ring(cfg.verify.ring_entries, fmt::format("verify{}>dedup", i)));
-      m.net->connect_rx(net::port_kind::tpu, in, free);
-      m.verifiers.push_back(std::make_unique<tpu::verify_tile>("verify" + std::to_string(i), frames,
-                                                               *in, *from_verify[i], free, vc));
+    if (shape.tpu.bank_tiles > 0) {
+      // The leader's bank tiles execute into the forks replay rebuilt (the start state, or the
+      // ledger's last slot rooted): one bank per slot, made and opened by the ledger tile at
+      // each slot end, behind the gate PoH closes at each slot's end (bank_gate.hpp).
+      m.gate = std::make_unique<tpu::bank_gate>(shape.tpu.bank_tiles, resume ? resume->next_slot : 0);
+      res.forks = m.forks.get();
+      res.gate = m.gate.get();
+      for (std::size_t j = 0; j < shape.tpu.bank_tiles; ++j) {
+        m.stores.push_back(std::make_unique<tpu::microblock_store>(cfg.bank.microblocks, microblock_bytes));
+        res.stores.push_back(m.stores.back().get());
+      }
+      // Replay protection survives a restart: the bank forks hold the blockhashes and landed
+      // signatures of the last 150 slots (replay rebuilt them); dedup, which drops early, gets
+      // the same blockhashes (PoH only sends the newest) and signatures (below), so a transfer
+      // signed just before the restart executes after it and one that executed before it is a
+      // duplicate after it.
+      if (resume)
+        for (const auto& h : riptide::bank::recent_blockhashes(*m.ledger_store, txn::blockhash_queue::max_age_slots))
+          res.resumed_blockhashes.push_back(riptide::bank::slot_hash{h.slot, h.hash});
     }
-    ring* dedup_free = m.make_ring(free_slots, "dedup>net.free");
-    m.net->add_release(dedup_free);
-    std::vector<ring*> to_bank;
-    for (std::size_t j = 0; j < b; ++j)
-      to_bank.push_back(m.make_ring(cfg.bank.ring_entries, fmt::format("dedup>bank{}", j)));
-    tpu::dedup_tile_config dc;
-    dc.cache_entries = cfg.dedup.cache_entries;
-    m.dedup = std::make_unique<tpu::dedup_tile>("dedup", dc, &frames, from_verify, to_bank,
-                                                dedup_free, dedup_hashes);
-    for (std::size_t j = 0; j < b; ++j) {
-      ring* free = m.make_ring(free_slots, fmt::format("bank{}>net.free", j));
-      m.net->add_release(free);
-      tpu::bank_tile_config btc;
-      btc.index = static_cast<std::uint32_t>(j);
-      btc.max_txs_per_microblock = cfg.bank.max_txs_per_microblock;
-      btc.retry_slots = cfg.bank.retry_slots;
-      btc.max_pending = bank_max_pending;
-      m.banks.push_back(std::make_unique<tpu::bank_tile>("bank" + std::to_string(j), *m.forks, *m.gate, frames,
-                                                         *to_bank[j], free, *m.mixin_rings[j], *m.stores[j], btc));
-    }
-    if (cfg.load.enabled) {
-      // The load tile is a client of the node's own tpu port: its packets take the same path
-      // (net → verify → dedup → bank) as anyone's.
-      tpu::load_tile_config lc;
-      lc.rate_tps = cfg.load.rate_tps;
-      lc.duplicate_percent = cfg.load.duplicate_percent;
-      lc.invalid_percent = cfg.load.invalid_percent;
-      lc.signers = load_signers;
-      lc.seed = load_seed;
-      lc.frames = 4096;
-      lc.board = &m.board_chain;
-      lc.desc_kind = static_cast<std::uint16_t>(net::port_kind::tpu);
-      lc.desc_meta = m.net->local_endpoint(net::port_kind::tpu).pack();
-      ring* tx = m.make_ring(1024, "load>net");
-      ring* tx_free = m.make_ring(next_pow2(lc.frames), "net>load.free");
-      m.load = std::make_unique<tpu::load_tile>("load", lc, std::vector<ring*>{tx},
-                                                std::vector<ring*>{tx_free});
-      m.net->add_tx(tx, &m.load->frames(), tx_free);
-    }
-  }
-  // Replay protection survives a restart: the bank forks hold the blockhashes and landed
-  // signatures of the last 150 slots (replay rebuilt them); dedup, which drops early, gets the
-  // same blockhashes (PoH only sends the newest) and signatures, so a transfer signed just
-  // before the restart executes after it and one that executed before it is a duplicate after it.
-  if (resume && m.ledger_store && dedup_hashes != nullptr) {
-    const auto hashes = riptide::bank::recent_blockhashes(*m.ledger_store, txn::blockhash_queue::max_age_slots);
-    for (const auto& h : hashes)
-      if (!dedup_hashes->try_push(riptide::bank::slot_hash{h.slot, h.hash}))
-        throw std::runtime_error("blockhash ring too small for the resumed chain's recent blockhashes");
-    std::uint64_t signatures = 0;
-    if (m.dedup) {
+    res.ledger_tile.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
+    res.ledger_tile.start_state = start_state;
+    res.ledger_tile.statuses = m.statuses.get();
+    res.ledger_tile.leader = m.identity.public_key();
+    res.ledger_tile.resume = resume.has_value();
+    res.ledger_tile.max_microblock_tx_bytes = microblock_bytes;
+    m.tpu = build_tpu(shape.tpu, *m.rings, res);
+    if (resume && m.tpu.dedup && shape.tpu.bank_tiles > 0) {
       const std::uint64_t from = resume->next_slot > txn::blockhash_queue::max_age_slots
                                      ? resume->next_slot - txn::blockhash_queue::max_age_slots
                                      : 0;
+      std::uint64_t signatures = 0;
       riptide::bank::for_each_landed_signature(*m.ledger_store, from, [&](std::uint64_t, const crypto::signature& sig) {
-        m.dedup->remember(sig);
+        m.tpu.dedup->remember(sig);
         ++signatures;
       });
+      m.resume_note += fmt::format("; replay protection rebuilt: {} blockhashes, {} landed signatures",
+                                   res.resumed_blockhashes.size(), signatures);
     }
-    m.resume_note += fmt::format("; replay protection rebuilt: {} blockhashes, {} landed signatures",
-                                 hashes.size(), signatures);
+    for (std::size_t i = 0; i < shape.tpu.verify_tiles; ++i)
+      m.net->connect_rx(net::port_kind::tpu, &m.rings->out<frag>("net", tpu_verify_in(shape.tpu, i)),
+                        &m.rings->in<frag>("net", tpu_free_of(shape.tpu, "verify" + std::to_string(i))));
+    if (m.tpu.dedup) m.net->add_release(&m.rings->in<frag>("net", tpu_free_of(shape.tpu, "dedup")));
+    for (std::size_t j = 0; j < shape.tpu.bank_tiles; ++j)
+      m.net->add_release(&m.rings->in<frag>("net", tpu_free_of(shape.tpu, "bank" + std::to_string(j))));
+  }
+  if (shape.load) {
+    // The load tile is a client of the node's own tpu port: its packets take the same path
+    // (net → verify → dedup → bank) as anyone's.
+    tpu::load_tile_config lc;
+    lc.rate_tps = cfg.load.rate_tps;
+    lc.duplicate_percent = cfg.load.duplicate_percent;
+    lc.invalid_percent = cfg.load.invalid_percent;
+    lc.signers = load_signers;
+    lc.seed = load_seed;
+    lc.frames = static_cast<std::uint32_t>(shape.load_frames);
+    lc.board = &m.board_chain;
+    lc.desc_kind = static_cast<std::uint16_t>(net::port_kind::tpu);
+    lc.desc_meta = m.net->local_endpoint(net::port_kind::tpu).pack();
+    m.load = std::make_unique<tpu::load_tile>("load", lc, std::vector<ring*>{&m.rings->out<frag>("load", links::load_tx)},
+                                              std::vector<ring*>{&m.rings->in<frag>("load", links::load_free)});
+    m.net->add_tx(&m.rings->in<frag>("net", links::load_tx), &m.load->frames(),
+                  &m.rings->out<frag>("net", links::load_free));
   }
 
   if (cfg.gossip.enabled) {
@@ -557,19 +477,18 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     }
     gc.seed = util::unix_time_ns() ^ (static_cast<std::uint64_t>(self.gossip_port) << 32);
     gc.gossip_port_kind = static_cast<std::uint16_t>(net::port_kind::gossip);
-    ring* rx = m.make_ring(1024, "net>gossip");
-    ring* rx_free = m.make_ring(next_pow2(cfg.net.rx_frames), "gossip>net.free");
-    ring* tx = m.make_ring(1024, "gossip>net");
-    ring* tx_free = m.make_ring(next_pow2(gc.tx_frames), "net>gossip.free");
-    m.commands = std::make_unique<util::spsc_ring<gossip::gossip_command>>(64);
-    m.gossip = std::make_unique<gossip::gossip_tile>("gossip", m.identity, self, gc, m.net->rx_frames(),
-                                                     *rx, *rx_free, *tx, *tx_free, m.commands.get(),
-                                                     &m.board);
-    m.net->connect_rx(net::port_kind::gossip, rx, rx_free);
-    m.net->add_tx(tx, &m.gossip->tx_frames(), tx_free);
+    auto* commands = shape.rpc ? &m.rings->in<gossip::gossip_command>("gossip", links::gossip_commands) : nullptr;
+    m.gossip = std::make_unique<gossip::gossip_tile>(
+        "gossip", m.identity, self, gc, m.net->rx_frames(), m.rings->in<frag>("gossip", links::gossip_rx),
+        m.rings->out<frag>("gossip", links::gossip_rx_free), m.rings->out<frag>("gossip", links::gossip_tx),
+        m.rings->in<frag>("gossip", links::gossip_tx_free), commands, &m.board);
+    m.net->connect_rx(net::port_kind::gossip, &m.rings->out<frag>("net", links::gossip_rx),
+                      &m.rings->in<frag>("net", links::gossip_rx_free));
+    m.net->add_tx(&m.rings->in<frag>("net", links::gossip_tx), &m.gossip->tx_frames(),
+                  &m.rings->out<frag>("net", links::gossip_tx_free));
   }
   // ---- Turbine: the leader's shred tile, or a follower's TVU and replay tiles
-  if ((m.shredding() || follower) && cfg.tvu.archive_shreds) {
+  if ((shape.shred || follower) && cfg.tvu.archive_shreds) {
     shred::shred_archive_config ac;
     ac.dir = std::filesystem::path(cfg.ledger.dir) / "shreds";
     ac.segment_bytes = static_cast<std::size_t>(cfg.tvu.archive_segment_mib) << 20;
@@ -581,26 +500,26 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     if (const std::uint64_t dropped = m.archive->drop_from(resume ? resume->next_slot : 0); dropped != 0)
       m.resume_note += fmt::format(" The shred archive dropped {} shreds of slots past the ledger.", dropped);
   }
-  if (m.shredding()) {
+  if (shape.shred) {
     const auto& g = *cluster_genesis;
-    ring* repair_rx = m.make_ring(1024, "net>shred.repair");
-    ring* repair_free = m.make_ring(next_pow2(cfg.net.rx_frames), "shred.repair>net.free");
-    m.net->connect_rx(net::port_kind::repair, repair_rx, repair_free);
     tpu::shred_tile_config sc;
     sc.shred_version = shred_version;
     sc.fanout = g.turbine_fanout;
-    sc.tx_frames = static_cast<std::uint32_t>(cfg.tvu.shred_tx_frames);
+    sc.tx_frames = static_cast<std::uint32_t>(shape.shred_tx_frames);
     sc.store.max_shreds = cfg.tvu.store_shreds;
     sc.store.max_slots = cfg.tvu.store_slots;
     sc.repair.shred_version = shred_version;
     sc.slot_log = m.slot_log_path();
     sc.archive = m.archive.get();
-    ring* tx = m.make_ring(next_pow2(sc.tx_frames), "shred>net");
-    ring* tx_free = m.make_ring(next_pow2(sc.tx_frames), "net>shred.free");
     m.shredder = std::make_unique<tpu::shred_tile>(
-        "shred", sc, m.identity, *m.ledger_store, *m.records, *m.turbine, m.tvu_contacts,
-        tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(), repair_rx, repair_free, *tx, *tx_free);
-    m.net->add_tx(tx, &m.shredder->tx_frames(), tx_free);
+        "shred", sc, m.identity, *m.ledger_store, m.rings->in<tpu::ledger_record_ref>("shred", tpu_records_link),
+        *m.turbine, m.tvu_contacts, tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(),
+        &m.rings->in<frag>("shred", links::shred_repair_rx), &m.rings->out<frag>("shred", links::shred_repair_free),
+        m.rings->out<frag>("shred", links::shred_tx), m.rings->in<frag>("shred", links::shred_tx_free));
+    m.net->connect_rx(net::port_kind::repair, &m.rings->out<frag>("net", links::shred_repair_rx),
+                      &m.rings->in<frag>("net", links::shred_repair_free));
+    m.net->add_tx(&m.rings->in<frag>("net", links::shred_tx), &m.shredder->tx_frames(),
+                  &m.rings->out<frag>("net", links::shred_tx_free));
   }
   if (follower) {
     const auto& g = *cluster_genesis;
@@ -608,48 +527,48 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tvu::tvu_tile_config tc;
     tc.resolver.shred_version = shred_version;
     tc.fanout = g.turbine_fanout;
-    tc.tx_frames = static_cast<std::uint32_t>(cfg.tvu.retransmit_frames);
+    tc.tx_frames = static_cast<std::uint32_t>(shape.retransmit_frames);
     tc.tx_port = net::port_kind::tvu;
     tc.output_slots = 4;
     tc.max_slot_bytes = static_cast<std::size_t>(cfg.tvu.max_slot_mib) << 20;
     tc.root_slot = first_slot == 0 ? 0 : first_slot - 1;
     tc.deliver_from = first_slot;
-    m.completed = std::make_unique<util::spsc_ring<tvu::completed_slot>>(8);
-    m.completed_release = std::make_unique<util::spsc_ring<tvu::completed_slot>>(8);
-    ring* in = m.make_ring(4096, "net>tvu");
-    ring* in_free = m.make_ring(next_pow2(cfg.net.rx_frames), "tvu>net.free");
-    m.net->connect_rx(net::port_kind::tvu, in, in_free);
-    ring* repair_rx = m.make_ring(1024, "net>tvu.repair");
-    ring* repair_free = m.make_ring(next_pow2(cfg.net.rx_frames), "tvu.repair>net.free");
-    m.net->connect_rx(net::port_kind::repair, repair_rx, repair_free);
-    ring* tx = m.make_ring(next_pow2(tc.tx_frames), "tvu>net");
-    ring* tx_free = m.make_ring(next_pow2(tc.tx_frames), "net>tvu.free");
-    tvu::tvu_repair_links links;
-    links.identity = &m.identity;
-    links.peer_ids = m.peer_ids;
-    links.peer_repair = m.peer_repair;
-    links.self_index = m.self_peer;
-    links.in = repair_rx;
-    links.release = repair_free;
-    links.store.max_shreds = cfg.tvu.store_shreds;
-    links.store.max_slots = cfg.tvu.store_slots;
-    links.server.shred_version = shred_version;
-    links.client.shred_version = shred_version;
-    links.client.retry_ms = cfg.tvu.repair_retry_ms;
-    links.client.seed = util::unix_time_ns() ^ m.self_peer;
-    links.interval_ms = cfg.tvu.repair_interval_ms;
-    links.defer_ms = cfg.tvu.repair_defer_ms;
-    links.archive = m.archive.get();
-    m.repair_links = links;
-    m.tvu = std::make_unique<tvu::tvu_tile>("tvu", tc, m.net->rx_frames(), *in, *in_free, *tx, *tx_free,
-                                            *m.completed, *m.completed_release, *m.schedule, *m.turbine,
-                                            m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
-    m.net->add_tx(tx, &m.tvu->tx_frames(), tx_free);
+    tvu::tvu_repair_links repair;
+    repair.identity = &m.identity;
+    repair.peer_ids = m.peer_ids;
+    repair.peer_repair = m.peer_repair;
+    repair.self_index = m.self_peer;
+    repair.in = &m.rings->in<frag>("tvu", links::tvu_repair_rx);
+    repair.release = &m.rings->out<frag>("tvu", links::tvu_repair_free);
+    repair.store.max_shreds = cfg.tvu.store_shreds;
+    repair.store.max_slots = cfg.tvu.store_slots;
+    repair.server.shred_version = shred_version;
+    repair.client.shred_version = shred_version;
+    repair.client.retry_ms = cfg.tvu.repair_retry_ms;
+    repair.client.seed = util::unix_time_ns() ^ m.self_peer;
+    repair.interval_ms = cfg.tvu.repair_interval_ms;
+    repair.defer_ms = cfg.tvu.repair_defer_ms;
+    repair.archive = m.archive.get();
+    m.repair_links = repair;
+    auto& completed = m.rings->out<tvu::completed_slot>("tvu", links::completed);
+    auto& completed_release = m.rings->in<tvu::completed_slot>("tvu", links::completed_release);
+    m.tvu = std::make_unique<tvu::tvu_tile>(
+        "tvu", tc, m.net->rx_frames(), m.rings->in<frag>("tvu", links::tvu_rx),
+        m.rings->out<frag>("tvu", links::tvu_rx_free), m.rings->out<frag>("tvu", links::tvu_tx),
+        m.rings->in<frag>("tvu", links::tvu_tx_free), completed, completed_release, *m.schedule, *m.turbine,
+        m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
+    m.net->connect_rx(net::port_kind::tvu, &m.rings->out<frag>("net", links::tvu_rx),
+                      &m.rings->in<frag>("net", links::tvu_rx_free));
+    m.net->connect_rx(net::port_kind::repair, &m.rings->out<frag>("net", links::tvu_repair_rx),
+                      &m.rings->in<frag>("net", links::tvu_repair_free));
+    m.net->add_tx(&m.rings->in<frag>("net", links::tvu_tx), &m.tvu->tx_frames(),
+                  &m.rings->out<frag>("net", links::tvu_tx_free));
     tvu::replay_tile_config rtc;
     rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     rtc.slot_log = m.slot_log_path();
-    m.replay = std::make_unique<tvu::replay_tile>("replay", rtc, *m.replayer, *m.ledger_store, *m.tvu,
-                                                  *m.completed, *m.completed_release, &m.board_chain);
+    m.replay = std::make_unique<tvu::replay_tile>(
+        "replay", rtc, *m.replayer, *m.ledger_store, *m.tvu, m.rings->in<tvu::completed_slot>("replay", links::completed),
+        m.rings->out<tvu::completed_slot>("replay", links::completed_release), &m.board_chain);
   }
 
   if (cfg.rpc.enabled) {
@@ -661,8 +580,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     hc.max_batch_body_bytes = cfg.rpc.max_batch_body_bytes;
     hc.metrics_path = cfg.metrics_path();
     hc.node_name = cfg.node.name;
-    m.api = std::make_unique<rpc::http_api>(hc, m.gossip ? &m.board : nullptr,
-                                            m.gossip ? m.commands.get() : nullptr);
+    m.api = std::make_unique<rpc::http_api>(
+        hc, m.gossip ? &m.board : nullptr,
+        m.gossip ? &m.rings->out<gossip::gossip_command>("api", links::gossip_commands) : nullptr);
     rpc::http_chain_view view;
     view.board = &m.board_chain;
     view.forks = m.forks.get();
@@ -673,42 +593,18 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     }
     m.api->set_chain(view);
   }
+  // Every declared ring went to both of its ends (or this is a wiring bug: say which).
+  m.rings->check_bound();
 
-  std::size_t next_verify = 0, next_bank = 0;
-  for (std::size_t c = 0; c < m.layout.size(); ++c) {
-    util::core_plan p;
-    if (!cfg.layout.cpus.empty()) p.cpu = static_cast<int>(cfg.layout.cpus[c]);
-    else p.cpu = allowed.empty() ? -1 : allowed[c % allowed.size()];
-    for (const auto& name : m.layout[c]) {
-      util::tile* t = nullptr;
-      if (name == "poh") t = m.poh.get();
-      else if (name == "load") t = m.load.get();
-      else if (name == "dedup") t = m.dedup.get();
-      else if (name == "verify") t = next_verify < m.verifiers.size() ? m.verifiers[next_verify++].get() : nullptr;
-      else if (name == "bank") t = next_bank < m.banks.size() ? m.banks[next_bank++].get() : nullptr;
-      else if (name == "net") t = m.net.get();
-      else if (name == "ledger") t = m.ledger_writer.get();
-      else if (name == "gossip") t = m.gossip.get();
-      else if (name == "shred") t = m.shredder.get();
-      else if (name == "tvu") t = m.tvu.get();
-      else if (name == "replay") t = m.replay.get();
-      else throw config_error("layout.cores: unknown tile '" + name + "'");
-      // Tiles a role or config does not have are skipped (verify/dedup/bank need net; a
-      // follower has no PoH, a leader no tvu).
-      if (t != nullptr) p.tiles.push_back(t);
-    }
-    if (!p.tiles.empty()) m.plan.push_back(std::move(p));
-  }
-  // A layout written before a tile existed does not name it: run it on the first core thread.
-  for (util::tile* t : std::initializer_list<util::tile*>{m.shredder.get(), m.tvu.get(), m.replay.get()}) {
-    if (t == nullptr) continue;
-    bool placed = false;
-    for (const auto& p : m.plan) placed = placed || std::find(p.tiles.begin(), p.tiles.end(), t) != p.tiles.end();
-    if (!placed) {
-      if (m.plan.empty()) m.plan.emplace_back();
-      m.plan.front().tiles.push_back(t);
-    }
-  }
+  // ---- core threads, as placed
+  std::vector<util::tile*> built = m.tpu.all();
+  for (util::tile* t : std::initializer_list<util::tile*>{m.net.get(), m.gossip.get(), m.load.get(),
+                                                          m.shredder.get(), m.tvu.get(), m.replay.get()})
+    if (t != nullptr) built.push_back(t);
+  m.plan = make_plan(m.topo, built, [&](std::size_t c) {
+    if (!cfg.layout.cpus.empty()) return static_cast<int>(cfg.layout.cpus[c]);
+    return allowed.empty() ? -1 : allowed[c % allowed.size()];
+  });
   // Every drop counter of every tile (tile.hpp, drop_counters()): the live line, the summary
   // and GET /drops name what was lost, where and why.
   for (const auto& p : m.plan)
@@ -766,20 +662,20 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   };
   auto read = [&]() {
     totals t{};
-    t.hashes = own(m.poh.get(), tpu::poh_tile::c_hashes);
-    t.ticks = own(m.poh.get(), tpu::poh_tile::c_ticks);
-    t.slot = own(m.poh.get(), tpu::poh_tile::c_slot);
+    t.hashes = own(m.tpu.poh.get(), tpu::poh_tile::c_hashes);
+    t.ticks = own(m.tpu.poh.get(), tpu::poh_tile::c_ticks);
+    t.slot = own(m.tpu.poh.get(), tpu::poh_tile::c_slot);
     t.sent = own(m.load.get(), tpu::load_tile::c_sent);
-    for (auto& v : m.verifiers) {
+    for (auto& v : m.tpu.verifiers) {
       t.verified += own(v.get(), tpu::verify_tile::c_verified);
       t.sig_failed += own(v.get(), tpu::verify_tile::c_sig_failed);
       t.parse_failed += own(v.get(), tpu::verify_tile::c_parse_failed);
     }
-    t.unique = own(m.dedup.get(), tpu::dedup_tile::c_unique);
-    t.duplicate = own(m.dedup.get(), tpu::dedup_tile::c_duplicate);
-    t.too_old = own(m.dedup.get(), tpu::dedup_tile::c_blockhash_too_old);
-    t.unknown_blockhash = own(m.dedup.get(), tpu::dedup_tile::c_blockhash_unknown);
-    for (auto& bt : m.banks) {
+    t.unique = own(m.tpu.dedup.get(), tpu::dedup_tile::c_unique);
+    t.duplicate = own(m.tpu.dedup.get(), tpu::dedup_tile::c_duplicate);
+    t.too_old = own(m.tpu.dedup.get(), tpu::dedup_tile::c_blockhash_too_old);
+    t.unknown_blockhash = own(m.tpu.dedup.get(), tpu::dedup_tile::c_blockhash_unknown);
+    for (auto& bt : m.tpu.banks) {
       t.executed += own(bt.get(), tpu::bank_tile::c_executed);
       t.ok += own(bt.get(), tpu::bank_tile::c_ok);
       t.failed += own(bt.get(), tpu::bank_tile::c_failed);
@@ -826,7 +722,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     while (std::chrono::steady_clock::now() < next) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       const auto now = std::chrono::steady_clock::now();
-      if (stop_requested.load() || (m.poh && m.poh->finished()) ||
+      if (stop_requested.load() || (m.tpu.poh && m.tpu.poh->finished()) ||
           (m.cfg.node.run_seconds != 0 && now - t0 >= limit)) {
         done = true;
         break;
@@ -836,10 +732,10 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     const double dt = std::chrono::duration<double>(now - prev_time).count();
     // Our identity live in another process: two leaders with one key would sign two
     // different blocks for the same slots. Stop leading at the end of this slot, say so.
-    if (m.poh && m.gossip && !duplicate_reported) {
+    if (m.tpu.poh && m.gossip && !duplicate_reported) {
       const auto snap = m.board.latest();
       if (snap && snap->duplicate_identity) {
-        m.poh->halt_at_slot_end();
+        m.tpu.poh->halt_at_slot_end();
         duplicate_reported = true;
         out << "ERROR: another live process signs gossip with this node's identity (gossip "
                "duplicate_identity_detected); this node stops leading at the end of the current slot "
@@ -852,7 +748,7 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     if (dt > 0.05) {
       m.metrics->heartbeat(util::unix_time_ns());
       std::string line =
-          m.poh ? fmt::format("[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
+          m.tpu.poh ? fmt::format("[{:6.1f}s] slot {:>5} tick {:>7} | poh {:7.3f} M hashes/s",
                               std::chrono::duration<double>(now - t0).count(), cur.slot, cur.ticks,
                               static_cast<double>(cur.hashes - prev.hashes) / dt / 1e6)
                 : fmt::format("[{:6.1f}s] replayed slot {:>5}", std::chrono::duration<double>(now - t0).count(),
@@ -874,10 +770,10 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                             own(m.replay.get(), tvu::replay_tile::c_txs),
                             own(m.replay.get(), tvu::replay_tile::c_slots_dead),
                             own(m.replay.get(), tvu::replay_tile::c_durable_slot));
-      if (m.ledger_writer)
+      if (m.tpu.ledger)
         line += fmt::format(" | ledger {} entries, durable slot {}",
-                            own(m.ledger_writer.get(), tpu::ledger_tile::c_entries),
-                            own(m.ledger_writer.get(), tpu::ledger_tile::c_durable_slot));
+                            own(m.tpu.ledger.get(), tpu::ledger_tile::c_entries),
+                            own(m.tpu.ledger.get(), tpu::ledger_tile::c_durable_slot));
       if (m.gossip)
         line += fmt::format(" | gossip peers {} values {} rx {:.0f}/s tx {:.0f}/s",
                             own(m.gossip.get(), gossip::gossip_tile::c_peers_active),
@@ -886,14 +782,14 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
                             static_cast<double>(cur.gossip_tx - prev.gossip_tx) / dt);
       auto rate = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / dt; };
       if (m.load) line += fmt::format(" | load sent {:.0f}/s", rate(cur.sent, prev.sent));
-      if (!m.verifiers.empty())
+      if (!m.tpu.verifiers.empty())
         line += fmt::format(" | tpu rx {:.0f}/s verified {:.0f}/s bad {:.0f}/s dup {:.0f}/s blockhash old {:.0f}/s "
                             "unknown {:.0f}/s",
                             rate(cur.tpu_rx, prev.tpu_rx), rate(cur.verified, prev.verified),
                             rate(cur.sig_failed + cur.parse_failed, prev.sig_failed + prev.parse_failed),
                             rate(cur.duplicate, prev.duplicate), rate(cur.too_old, prev.too_old),
                             rate(cur.unknown_blockhash, prev.unknown_blockhash));
-      if (!m.banks.empty())
+      if (!m.tpu.banks.empty())
         line += fmt::format(" | bank {:.0f} tx/s (failed {:.0f}/s), {} tx total", rate(cur.executed, prev.executed),
                             rate(cur.failed, prev.failed), cur.executed);
       std::string lost;
@@ -918,9 +814,9 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   if (m.api) m.api->stop();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const totals fin = read();
-  s.hashes = m.poh ? m.poh->hash_count() : 0;
-  s.ticks = m.poh ? m.poh->tick_count() : 0;
-  s.slots = m.poh ? m.poh->slot() : 0;
+  s.hashes = m.tpu.poh ? m.tpu.poh->hash_count() : 0;
+  s.ticks = m.tpu.poh ? m.tpu.poh->tick_count() : 0;
+  s.slots = m.tpu.poh ? m.tpu.poh->slot() : 0;
   s.tx_sent = fin.sent;
   s.tx_verified = fin.verified;
   s.tx_sig_failed = fin.sig_failed;
@@ -932,21 +828,21 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
   s.slots_produced = s.slots - std::min(s.slots, first_slot);
   s.tx_received = fin.tpu_rx;
-  if (m.poh) out << fmt::format(
+  if (m.tpu.poh) out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",
       s.seconds, s.slots - first_slot, s.ticks - m.poh_start_tick, s.hashes,
       static_cast<double>(s.hashes) / s.seconds / 1e6,
       first_slot != 0 ? fmt::format(", resumed at slot {}", first_slot) : std::string());
-  if (!m.verifiers.empty())
+  if (!m.tpu.verifiers.empty())
     out << fmt::format(
         "summary: tpu received {}, load sent {}, verified {}, bad signature {}, unparseable {}, "
         "unique {}, duplicate {}, blockhash too old {}, blockhash unknown {} ({:.0f} verified tx/s)\n",
         fin.tpu_rx, s.tx_sent, s.tx_verified, s.tx_sig_failed, s.tx_parse_failed, s.tx_unique,
         s.tx_duplicate, s.tx_blockhash_too_old, s.tx_blockhash_unknown,
         static_cast<double>(s.tx_verified) / s.seconds);
-  if (!m.banks.empty()) {
+  if (!m.tpu.banks.empty()) {
     txn::execution_counters all;
-    for (auto& bt : m.banks) all.add(bt->execution());
+    for (auto& bt : m.tpu.banks) all.add(bt->execution());
     s.tx_executed = all.executed();
     s.tx_ok = all.count(txn::tx_result::ok);
     std::string failures;
