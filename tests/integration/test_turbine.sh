@@ -117,7 +117,11 @@ echo "    answers from the archives: $served (leader $(metric "$(arpc 0)" shred 
 check "peers answered follower 2 from their shred archives ($served answers)" [ "${served:-0}" -gt 0 ]
 check "follower 2 repaired what it missed ($repaired shreds)" [ "${repaired:-0}" -gt 0 ]
 incomplete=$(metric "$(arpc 1)" tvu archive_incomplete)
-check "follower 1 archived every slot it delivered (${incomplete:-?} not)" [ "$incomplete" = 0 ]
+archived=$(metric "$(arpc 1)" tvu archived)
+refused=$(metric "$(arpc 1)" tvu archive_refused)
+check "follower 1 archived every slot it delivered ($archived shreds; ${incomplete:-?} slots incomplete, ${refused:-?} shreds refused)" \
+  all '[ "${archived:-0}" -gt 0 ]' '[ "$incomplete" = 0 ]' '[ "$refused" = 0 ]'
+
 window=$(aslot 2)
 acluster down >/dev/null
 for i in 0 2; do
