@@ -599,7 +599,9 @@ void bank_forks::free_bank(bank_index bank) noexcept {
 }
 
 void bank_forks::mark_dead(bank_index bank) noexcept {
-  if (!live(bank) || bank == root_ || banks_[bank].info.frozen) return;
+  if (!live(bank) || bank == root_ || banks_[bank].info.dead) return;
+  for (std::size_t i = 0; i < config_.max_banks; ++i)
+    if (banks_[i].in_use && banks_[i].info.parent == bank) return;  // it parents a block already
   fold_generation_.fetch_add(1, std::memory_order_acq_rel);
   drop_bank_state(bank, false);
   fold_generation_.fetch_add(1, std::memory_order_release);

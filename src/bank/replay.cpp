@@ -77,6 +77,40 @@ slot_replayer::slot_replayer(bank_forks& forks, const replay_chain_config& confi
   sigs_.reserve(limits.max_txs_per_entry);
 }
 
+slot_replay_result slot_replayer::replay_on(bank_index parent, std::uint64_t slot,
+                                            std::span<const std::uint8_t> stream,
+                                            const crypto::pubkey* leader) noexcept {
+  slot_replay_result r;
+  records_.clear();
+  execute_failed_ = false;
+  if (!forks_.live(parent) || !forks_.info(parent).frozen) {
+    fail(r, replay_error::wrong_parent, "slot %llu: its parent is not a live, frozen bank", static_cast<ull>(slot));
+    return r;
+  }
+  const bank_info& p = forks_.info(parent);
+  if (p.dead) {
+    fail(r, replay_error::dead_chain, "slot %llu: its parent (slot %llu) is dead: its replay failed during execution",
+         static_cast<ull>(slot), static_cast<ull>(p.slot));
+    return r;
+  }
+  // The genesis root (the state before slot 0; a real block's id is its last PoH hash, never
+  // zero) has exactly one child: slot 0's block.
+  const bool genesis = p.slot == 0 && p.id == block_id{};
+  if (genesis ? slot != 0 : slot <= p.slot) {
+    fail(r, replay_error::wrong_parent, "slot %llu: cannot follow its parent at slot %llu%s", static_cast<ull>(slot),
+         static_cast<ull>(p.slot), genesis ? " (the genesis root: slot 0 comes first)" : "");
+    return r;
+  }
+  parent_bank_ = parent;
+  base_hash_ = p.blockhash;
+  base_tick_height_ = p.tick_height;
+  want_ticks_ = (genesis ? 1 : slot - p.slot) * config_.ticks_per_slot;
+  if (check(slot, genesis ? 0 : p.slot, leader, stream, r) != replay_error::none ||
+      execute(slot, r) != replay_error::none)
+    records_.clear();
+  return r;
+}
+
 slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
                                          std::span<const std::uint8_t> stream,
                                          const crypto::pubkey* leader) noexcept {
@@ -88,18 +122,17 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
          static_cast<ull>(slot));
     return r;
   }
-  const std::uint64_t want_parent = next_slot_ == 0 ? 0 : next_slot_ - 1;
-  if (slot != next_slot_ || parent != want_parent) {
+  const std::uint64_t tip_slot = next_slot_ == 0 ? 0 : next_slot_ - 1;
+  if (slot < next_slot_ || parent != tip_slot) {
     fail(r, replay_error::wrong_parent,
-         "slot %llu (parent %llu): the chain's next slot is %llu (parent %llu)",
-         static_cast<ull>(slot), static_cast<ull>(parent), static_cast<ull>(next_slot_),
-         static_cast<ull>(want_parent));
+         "slot %llu (parent %llu): the chain's last slot is %llu, its next at least %llu",
+         static_cast<ull>(slot), static_cast<ull>(parent), static_cast<ull>(tip_slot), static_cast<ull>(next_slot_));
     return r;
   }
-  if (check(slot, parent, leader, stream, r) != replay_error::none || execute(slot, r) != replay_error::none) {
-    records_.clear();
-    return r;
-  }
+  r = replay_on(tip_, slot, stream, leader);
+  if (execute_failed_) dead_ = true;
+  if (!r.ok()) return r;
+  tip_ = r.bank;
   next_slot_ = slot + 1;
   last_hash_ = slot_end_.hash;
   tick_height_ = slot_end_.tick_height;
@@ -145,9 +178,11 @@ replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, cons
         config_.start_hash = m.hash;
         hashes_per_tick_ = m.hashes_per_tick == 0 ? 1 : m.hashes_per_tick;
         last_hash_ = m.hash;
+        base_hash_ = m.hash;
+        want_ticks_ = m.ticks_per_slot;
       }
       if (m.hashes_per_tick != config_.hashes_per_tick || m.ticks_per_slot != config_.ticks_per_slot ||
-          m.hash != config_.start_hash || m.hash != last_hash_ || m.tick_height != 0 ||
+          m.hash != config_.start_hash || m.hash != base_hash_ || m.tick_height != 0 ||
           m.bank_hash != crypto::hash32{})
         return fail(r, replay_error::bad_chain_start,
                     "chain start says %llu hashes/tick, %llu ticks/slot, tick %llu, hash %s; "
@@ -155,7 +190,7 @@ replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, cons
                     static_cast<ull>(m.hashes_per_tick), static_cast<ull>(m.ticks_per_slot),
                     static_cast<ull>(m.tick_height), util::to_hex(m.hash).c_str(),
                     static_cast<ull>(config_.hashes_per_tick), static_cast<ull>(config_.ticks_per_slot),
-                    util::to_hex(last_hash_).c_str());
+                    util::to_hex(base_hash_).c_str());
       records_.push_back(v);
       continue;
     }
@@ -209,8 +244,8 @@ replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, cons
         for (std::size_t i = first; i < decoded_.size(); ++i) {
           const ledger::decoded_entry& d = decoded_[i];
           const std::uint64_t n = d.entry.num_hashes;
-          if (r.ticks == config_.ticks_per_slot)
-            return fail(r, replay_error::bad_tick, "slot %llu entry %llu: after the slot's last tick",
+          if (r.ticks == want_ticks_)
+            return fail(r, replay_error::bad_tick, "slot %llu entry %llu: after the block's last tick",
                         s, static_cast<ull>(i));
           const std::uint64_t left = hashes_per_tick_ - hashes_in_tick;  // >= 1
           if (d.is_tick ? n != left : n >= left)
@@ -241,12 +276,13 @@ replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, cons
   if (slot == 0 && r.records < 3)
     return fail(r, replay_error::bad_start_state, "slot 0 has no start state after its chain start");
   r.entries = decoded_.size();
-  if (r.ticks != config_.ticks_per_slot)
-    return fail(r, replay_error::bad_tick, "slot %llu: %llu ticks, the chain has %llu per slot", s,
-                static_cast<ull>(r.ticks), static_cast<ull>(config_.ticks_per_slot));
+  if (r.ticks != want_ticks_)
+    return fail(r, replay_error::bad_tick, "slot %llu: %llu ticks; on its parent at slot %llu it needs %llu (%llu per slot)",
+                s, static_cast<ull>(r.ticks), static_cast<ull>(parent), static_cast<ull>(want_ticks_),
+                static_cast<ull>(config_.ticks_per_slot));
   if (const auto e = check_poh(slot, r); e != replay_error::none) return e;
   const crypto::hash32& end_hash = poh_.back().hash;  // ticks_per_slot > 0 entries
-  const std::uint64_t end_height = tick_height_ + config_.ticks_per_slot;
+  const std::uint64_t end_height = base_tick_height_ + want_ticks_;
   if (slot_end_.hash != end_hash || slot_end_.tick_height != end_height ||
       slot_end_.hashes_per_tick != config_.hashes_per_tick ||
       slot_end_.ticks_per_slot != config_.ticks_per_slot)
@@ -309,9 +345,9 @@ replay_error slot_replayer::check_entry(const ledger::decoded_entry& d, std::uin
 }
 
 replay_error slot_replayer::check_poh(std::uint64_t slot, slot_replay_result& r) noexcept {
-  if (crypto::verify_entries(last_hash_, poh_, config_.poh_threads)) return replay_error::none;
+  if (crypto::verify_entries(base_hash_, poh_, config_.poh_threads)) return replay_error::none;
   // Failure path: find the first entry that does not chain, for the log.
-  crypto::hash32 prev = last_hash_;
+  crypto::hash32 prev = base_hash_;
   std::size_t bad = 0;
   for (; bad < poh_.size(); ++bad) {
     if (!crypto::verify_entries(prev, std::span(&poh_[bad], 1), 1)) break;
@@ -328,7 +364,7 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
     if (config_.credit_start_state) {
       for (const ledger::start_account& a : state_.accounts)
         if (!forks_.credit(a.key, a.lamports)) {
-          dead_ = true;
+          execute_failed_ = true;
           return fail(r, replay_error::bad_start_state,
                       "slot 0 start state: cannot credit %llu accounts (the bank holds at most its "
                       "max_accounts, the supply at most 2^64 - 1)",
@@ -336,18 +372,19 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
         }
     }
   }
-  // The block's bank, a child of the last replayed one. Its id is the slot's last PoH hash:
-  // it commits to every entry, and so to every transaction, of the block.
-  const bank_index bank = forks_.new_bank(tip_, slot, slot_end_.hash);
+  // The block's bank, a child of its parent's. Its id is the slot's last PoH hash: it commits
+  // to every entry, and so to every transaction, of the block.
+  const bank_index bank = forks_.new_bank(parent_bank_, slot, slot_end_.hash);
   if (bank == no_bank) {
-    dead_ = true;
+    execute_failed_ = true;
     return fail(r, replay_error::bank_table_full,
                 "slot %llu: the bank forks refused a bank for it (max_banks live, or this block is there already)",
                 static_cast<ull>(slot));
   }
+  r.bank = bank;
   auto die = [&]() noexcept {
     forks_.mark_dead(bank);
-    dead_ = true;
+    execute_failed_ = true;
   };
   std::uint64_t tx_index = 0;
   for (std::size_t i = 0; i < decoded_.size(); ++i) {
@@ -383,7 +420,6 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
     return fail(r, replay_error::bank_hash_mismatch, "slot %llu: bank hash %s after replay, the leader's is %s",
                 static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(), util::to_hex(slot_end_.bank_hash).c_str());
   }
-  tip_ = bank;
   return replay_error::none;
 }
 

@@ -183,6 +183,29 @@ TEST(bank_forks, set_root_refuses_what_it_cannot_root) {
   EXPECT_EQ(t.f->root(), root);
 }
 
+TEST(bank_forks, a_frozen_block_can_die_until_it_parents_one) {
+  forks t;
+  const bank_index s0 = t.child(t.f->root(), 0, "block 0");
+  t.freeze(s0, "poh 0");
+  // Frozen, then found bad (its bank hash is not the leader's): dead, never rooted or a parent.
+  const bank_index bad = t.child(s0, 1, "bad");
+  t.freeze(bad, "poh bad");
+  t.f->mark_dead(bad);
+  EXPECT_TRUE(t.f->info(bad).dead);
+  EXPECT_FALSE(t.f->set_root(bad));
+  EXPECT_EQ(t.f->new_bank(bad, 2, hash_of("child of bad")), no_bank);
+  // A bank that parents another already stays as it is; so does the root.
+  const bank_index good = t.child(s0, 2, "good");
+  t.freeze(good, "poh good");
+  const bank_index child = t.child(good, 3, "child");
+  t.f->mark_dead(good);
+  EXPECT_FALSE(t.f->info(good).dead);
+  EXPECT_NE(t.f->new_bank(good, 4, hash_of("another child")), no_bank);
+  (void)child;
+  t.f->mark_dead(t.f->root());
+  EXPECT_FALSE(t.f->info(t.f->root()).dead);
+}
+
 TEST(bank_forks, new_bank_rules) {
   forks t;
   const bank_index root = t.f->root();

@@ -754,4 +754,148 @@ TEST(slot_replay, dead_chain) {
   for (std::uint64_t s = 1; s < slots; ++s) EXPECT_EQ(f.replay(s, encode(l.by_slot[s])).error, replay_error::dead_chain);
 }
 
+
+// ---- blocks on any parent: forks and skipped slots
+
+// A block without transactions for `slot` on a parent at `parent_slot` whose chain ends at
+// (from_hash, from_height): `ticks` ticks, a slot end with a zero bank hash (not compared).
+slot_records tick_block(std::uint64_t slot, std::uint64_t parent_slot, const crypto::hash32& from_hash,
+                        std::uint64_t from_height, std::uint64_t ticks) {
+  crypto::poh chain(from_hash, hashes_per_tick);
+  std::vector<entry> entries;
+  for (std::uint64_t t = 0; t < ticks; ++t) {
+    chain.hash(hashes_per_tick);
+    const auto tick = chain.tick();
+    EXPECT_TRUE(tick.has_value());
+    entries.push_back(entry{*tick, true, 0, {}});
+  }
+  slot_records recs;
+  recs.push_back({ledger::record_type::entry_batch, slot, batch_payload(entries)});
+  ledger::slot_meta end;
+  end.kind = ledger::meta_kind::slot_end;
+  end.hashes_per_tick = hashes_per_tick;
+  end.ticks_per_slot = ticks_per_slot;
+  end.tick_height = from_height + chain.tick_count();
+  end.hash = chain.last_hash();
+  end.parent_slot = parent_slot;
+  end.leader = the_leader().identity.public_key();
+  recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
+  return recs;
+}
+
+// tick_block on the bank `parent` of `f`.
+slot_records tick_block_on(const follower& f, bank::bank_index parent, std::uint64_t slot, std::uint64_t ticks) {
+  const bank::bank_info& p = f.forks.info(parent);
+  return tick_block(slot, p.slot, p.blockhash, p.tick_height, ticks);
+}
+
+TEST(fork_replay, a_block_after_skipped_slots_carries_their_ticks) {
+  const leader& l = the_leader();
+  struct row {
+    std::uint64_t ticks;
+    replay_error want;
+  };
+  // Slot 4 on slot 1 (slots 2 and 3 skipped): 3 slots of ticks, not 1 or 2 or 4.
+  const row rows[] = {{3 * ticks_per_slot, replay_error::none},
+                      {ticks_per_slot, replay_error::bad_tick},
+                      {2 * ticks_per_slot, replay_error::bad_tick},
+                      {4 * ticks_per_slot, replay_error::bad_tick}};
+  for (const row& r : rows) {
+    follower f(l);
+    f.replay_good(l, 2);
+    const bank::bank_index one = f.replayer->tip();
+    const auto before = f.forks.info(one);
+    const auto got = f.replayer->replay(4, 1, encode(tick_block_on(f, one, 4, r.ticks)));
+    EXPECT_EQ(got.error, r.want) << r.ticks << " ticks: " << got.detail;
+    if (r.want != replay_error::none) {
+      EXPECT_EQ(got.bank, bank::no_bank);
+      EXPECT_EQ(f.replayer->next_slot(), 2u);
+      continue;
+    }
+    ASSERT_NE(got.bank, bank::no_bank);
+    const auto& b = f.forks.info(got.bank);
+    EXPECT_EQ(b.slot, 4u);
+    EXPECT_EQ(b.parent, one);
+    EXPECT_EQ(b.parent_slot, 1u);
+    EXPECT_EQ(b.tick_height, before.tick_height + 3 * ticks_per_slot);
+    EXPECT_TRUE(b.frozen);
+    EXPECT_EQ(f.replayer->next_slot(), 5u);
+    EXPECT_EQ(f.replayer->tip(), got.bank);
+    // The chain goes on from the block after the gap.
+    const auto next = f.replayer->replay(5, 4, encode(tick_block_on(f, got.bank, 5, ticks_per_slot)));
+    EXPECT_TRUE(next.ok()) << next.detail;
+  }
+}
+
+TEST(fork_replay, two_blocks_on_one_parent_are_two_forks) {
+  const leader& l = the_leader();
+  follower f(l);
+  f.replay_good(l, 2);
+  const bank::bank_index one = f.replayer->tip();
+  // The leader's slot 2 (with transfers) and a block for slot 3 that skipped slot 2.
+  const auto with_txs = f.replayer->replay_on(one, 2, encode(l.by_slot[2]));
+  ASSERT_TRUE(with_txs.ok()) << with_txs.detail;
+  const auto empty = f.replayer->replay_on(one, 3, encode(tick_block_on(f, one, 3, 2 * ticks_per_slot)));
+  ASSERT_TRUE(empty.ok()) << empty.detail;
+  EXPECT_NE(with_txs.bank, empty.bank);
+  EXPECT_EQ(f.forks.info(with_txs.bank).parent, one);
+  EXPECT_EQ(f.forks.info(empty.bank).parent, one);
+  EXPECT_FALSE(f.forks.is_ancestor(with_txs.bank, empty.bank));
+  // The transfers of slot 2 are on its fork only.
+  std::size_t differ = 0;
+  for (const auto& k : l.keys)
+    if (f.forks.balance(with_txs.bank, k.public_key()) != f.forks.balance(empty.bank, k.public_key())) ++differ;
+  EXPECT_GT(differ, 0u);
+  for (const auto& k : l.keys) EXPECT_EQ(f.forks.balance(empty.bank, k.public_key()), f.balance(k.public_key()));
+  // replay_on leaves replay()'s chain where it was.
+  EXPECT_EQ(f.replayer->tip(), one);
+  EXPECT_EQ(f.replayer->next_slot(), 2u);
+  // Each fork extends on its own.
+  EXPECT_TRUE(f.replayer->replay_on(with_txs.bank, 3, encode(l.by_slot[3])).ok());
+  EXPECT_TRUE(f.replayer->replay_on(empty.bank, 4, encode(tick_block_on(f, empty.bank, 4, ticks_per_slot))).ok());
+}
+
+TEST(fork_replay, a_block_that_fails_in_execution_is_dead_on_its_fork_only) {
+  const leader& l = the_leader();
+  follower f(l);
+  f.replay_good(l, 2);
+  const bank::bank_index one = f.replayer->tip();
+  auto recs = l.by_slot[2];
+  auto m = decode_meta(recs.back());
+  m.bank_hash[0] ^= 1;
+  recs.back().payload = meta_payload(m);
+  const auto bad = f.replayer->replay_on(one, 2, encode(recs));
+  EXPECT_EQ(bad.error, replay_error::bank_hash_mismatch);
+  ASSERT_NE(bad.bank, bank::no_bank);
+  EXPECT_TRUE(f.forks.info(bad.bank).dead);
+  EXPECT_FALSE(f.replayer->dead());  // replay()'s chain (tip: slot 1) is not this fork
+  const auto child = f.replayer->replay_on(bad.bank, 3, encode(l.by_slot[3]));
+  EXPECT_EQ(child.error, replay_error::dead_chain) << child.detail;
+  const auto sibling = f.replayer->replay_on(one, 3, encode(tick_block_on(f, one, 3, 2 * ticks_per_slot)));
+  EXPECT_TRUE(sibling.ok()) << sibling.detail;
+}
+
+TEST(fork_replay, parents_a_block_cannot_follow_are_refused) {
+  const leader& l = the_leader();
+  follower f(l);
+  const bank::bank_index genesis = f.forks.root();
+  // The genesis root's only child is slot 0.
+  EXPECT_EQ(f.replayer->replay_on(genesis, 1, encode(l.by_slot[1])).error, replay_error::wrong_parent);
+  f.replay_good(l, 2);
+  const bank::bank_index one = f.replayer->tip();
+  // Not after the parent's slot.
+  EXPECT_EQ(f.replayer->replay_on(one, 1, encode(l.by_slot[1])).error, replay_error::wrong_parent);
+  // Not a live bank.
+  EXPECT_EQ(f.replayer->replay_on(bank::no_bank, 2, encode(l.by_slot[2])).error, replay_error::wrong_parent);
+  // Not frozen: a bank still being filled.
+  bank::block_id id{};
+  id.fill(0x77);
+  const bank::bank_index open = f.forks.new_bank(one, 5, id);
+  ASSERT_NE(open, bank::no_bank);
+  EXPECT_EQ(f.replayer->replay_on(open, 6, encode(tick_block(6, 5, id, 0, ticks_per_slot))).error,
+            replay_error::wrong_parent);
+  // Nothing of those changed the chain: the leader's slot 2 still replays on slot 1.
+  EXPECT_TRUE(f.replay(2, encode(l.by_slot[2])).ok());
+}
+
 }  // namespace

@@ -143,9 +143,11 @@ class bank_forks {
   // exists (with a placeholder id) and names it by the block once it is frozen, as replay
   // does. False, changing nothing, if the bank is not live or another live bank has `id`.
   [[nodiscard]] bool set_block_id(bank_index bank, const block_id& id) noexcept;
-  // A block that failed replay: it can never be frozen, nor parent anything. Its versions
+  // A block that failed replay, in execution or after freezing (its bank hash is not the
+  // leader's): it can never be frozen (again) nor rooted, nor parent anything. Its versions
   // and statuses are dropped now; the bank stays (so its block id is known) until set_root
-  // prunes it.
+  // prunes it. Nothing changes for the root, a bank that is not live, or one that parents a
+  // bank already.
   void mark_dead(bank_index bank) noexcept;
   // Makes `bank` (frozen, live, descending from the root) the root: folds, prunes, frees
   // (see the top). False, changing nothing, otherwise.

@@ -11,24 +11,31 @@
 //   slot 0 of a chain:  [chain_start slot_meta] [start_state] [entry_batch]* [slot_end slot_meta]
 //   any other slot:                                           [entry_batch]* [slot_end slot_meta]
 //
-// replay() does, in this order:
+// A block is replayed onto its parent bank (replay_on(); replay() is the same onto the last
+// block replayed, for a single chain). It starts from the parent's last PoH hash and tick
+// height, and skipped slots between them are ticked through by the block's leader: a block
+// for slot S on a parent at slot P carries (S - P) x ticks_per_slot ticks (slot 0, on the
+// genesis root, ticks_per_slot).
+//
+// replay_on() does, in this order:
 //   1. Checks that do not touch the bank: every record parses (ledger::parse_record, no
 //      trailing bytes) and carries `slot`; the chain start is the very first record of slot 0
 //      and matches the configured timing and start hash; the start state is the second and
 //      decodes (and, unless the replayer credits it, lists exactly the configured accounts);
 //      every entry batch decodes; ticks come every hashes_per_tick hashes (no entry passes a
-//      due tick) and the slot holds exactly ticks_per_slot of them, ending on its last tick;
+//      due tick) and the block holds exactly the ticks its slot distance from the parent
+//      requires (above), ending on its last tick;
 //      every transaction parses, has a tx_result byte, and its signatures verify; each mixin
-//      is crypto::entry_mixin of its entry's signatures; the PoH chain re-hashes from the last
-//      hash (crypto::verify_entries, the multi-lane path, on poh_threads cores); the slot_end
+//      is crypto::entry_mixin of its entry's signatures; the PoH chain re-hashes from the
+//      parent's last hash (crypto::verify_entries, the multi-lane path, on poh_threads cores); the slot_end
 //      carries the chain's last hash, the tick height, the timing and the parent the block was
 //      replayed on (and the expected leader, when the caller gives one). The first failure is
 //      reported, in this order: record by record (parse, slot, chain start, start state,
 //      batch, ticks, transaction parse and result byte, mixin), then the tick count, PoH, the
 //      slot end, and last the signatures (the costliest check runs only on a slot that is
 //      otherwise sound).
-//   2. Execution in a new bank of the bank forks (bank_forks.hpp), a child of the last slot
-//      replayed: slot 0 credits the start state first when the replayer is the one that funds
+//   2. Execution in a new bank of the bank forks (bank_forks.hpp), a child of the parent
+//      bank: slot 0 credits the start state first when the replayer is the one that funds
 //      the bank (a tool with only the ledger); each transaction is locked, executed and
 //      unlocked in ledger order, with the fork's rules (recent blockhash of an ancestor, a
 //      signature at most once per fork), and its result compared with the recorded result
@@ -36,15 +43,17 @@
 //      slot's last PoH hash: the leader's bank tiles execute into a bank of the same forks,
 //      frozen the same way) compared with the slot_end's when that is non-zero (ledgers
 //      written before every leader froze a bank per slot may hold zero: not checked).
-//   On success the chain state advances (next_slot() = slot + 1, last_hash(), tick_height())
-//   and records() lists the slot's records, views into `stream`, in stream order: append each
+//   On success the block's bank is frozen (result.bank), replay()'s chain state advances
+//   (next_slot() = slot + 1, last_hash(), tick_height(), tip()) and records() lists the slot's records, views into `stream`, in stream order: append each
 //   with ledger.append(v.type, v.slot, v.payload) and the follower's ledger is byte-identical
 //   to the leader's record by record.
 //   On a failure in step 1 nothing changed: the caller may retry the slot with other bytes
 //   (say, after repair). A failure in step 2 (result_mismatch, bank_hash_mismatch,
-//   bad_start_state when crediting) leaves the bank with part of the slot applied: dead()
-//   becomes true and every later replay() fails with dead_chain. The caller stops following
-//   that chain and logs it.
+//   bad_start_state when crediting) leaves the block's bank with part of the slot applied:
+//   it is marked dead (bank_forks::mark_dead), a block replayed onto it fails with
+//   dead_chain, and the other forks go on. For replay()'s single chain dead() becomes true
+//   and every later replay() fails with dead_chain: the caller stops following that chain and
+//   logs it.
 //
 // Contract
 //   - Pure: no threads, no I/O, no clocks (verify_entries may fan out over poh_threads
@@ -145,6 +154,8 @@ struct slot_replay_result {
   std::array<std::uint64_t, txn::tx_result_count> txs_by_result{};  // index = recorded tx_result
   crypto::hash32 bank_hash{};  // what this node computed (zero if execution did not finish)
   bool bank_hash_checked = false;  // the slot end carried a (non-zero) bank hash to compare
+  bank_index bank = no_bank;  // the block's bank: frozen on success, dead after an execution
+                              // failure, no_bank when none was made (step 1 failed)
   [[nodiscard]] bool ok() const noexcept { return error == replay_error::none; }
 };
 
@@ -162,10 +173,16 @@ class slot_replayer {
   slot_replayer(const slot_replayer&) = delete;
   slot_replayer& operator=(const slot_replayer&) = delete;
 
-  // Replays one slot stream (see the top of this file). `parent` of slot 0 is 0; the slot
-  // end must name the same parent. With `leader` (the schedule's leader of the slot) the
-  // slot end must name that leader (wrong_leader otherwise); null: not checked (a tool
-  // without the genesis).
+  // Replays the block of `slot` (its slot stream, see the top of this file) onto `parent`, a
+  // live, frozen bank of the forks: the genesis root for slot 0, else a bank of an earlier
+  // slot (wrong_parent otherwise; a dead parent: dead_chain). The slot end must name the
+  // parent's slot. With `leader` (the schedule's leader of the slot) the slot end must name
+  // that leader (wrong_leader otherwise); null: not checked (a tool without the genesis).
+  // Changes nothing of replay()'s chain state.
+  slot_replay_result replay_on(bank_index parent, std::uint64_t slot, std::span<const std::uint8_t> stream,
+                               const crypto::pubkey* leader = nullptr) noexcept;
+  // replay_on(tip(), ...) for a single chain: `parent` must be tip()'s slot (0 before slot 0)
+  // and `slot` at least next_slot() (wrong_parent otherwise); on success the chain advances.
   slot_replay_result replay(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
                             const crypto::pubkey* leader = nullptr) noexcept;
 
@@ -192,6 +209,12 @@ class slot_replayer {
 
   bank_forks& forks_;
   bank_index tip_;
+  // The block being replayed: its parent bank and where the parent's chain ends.
+  bank_index parent_bank_ = no_bank;
+  crypto::hash32 base_hash_{};
+  std::uint64_t base_tick_height_ = 0;
+  std::uint64_t want_ticks_ = 0;
+  bool execute_failed_ = false;  // step 2 failed: the bank (if made) holds part of the block
   replay_chain_config config_;
   std::uint64_t hashes_per_tick_;  // config's, 0 -> 1
   crypto::pubkey_cache keys_;
