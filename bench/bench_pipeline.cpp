@@ -37,7 +37,7 @@
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/runtime.hpp>

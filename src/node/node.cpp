@@ -22,7 +22,7 @@
 #include <riptide/tpu/dedup_tile.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/bank/tx_status.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/load_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
