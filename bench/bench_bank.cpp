@@ -1,16 +1,23 @@
-// Bank throughput: transfers per second through try_lock -> execute -> unlock.
+// Bank throughput: transfers per second through bank::bank_forks, try_lock -> execute ->
+// unlock, into one bank (a child of the root), as a leader's bank tiles execute a slot.
 //   disjoint: every tx of every thread touches its own pair of accounts (no lock conflicts)
 //   hot:      every tx sends to one of hot_accounts shared accounts (conflicts across threads)
 // Reference in the same binary: execute without locks (one thread), the cost locking adds.
-// Threads are pinned to the allowed CPUs (thread i -> i-th allowed CPU, wrapping).
+// A bank lands each signature once, so every pass (each thread's 4096 transactions, once)
+// executes into a fresh child bank of the root: between passes the clock stops, every thread
+// waits, and thread 0 marks the pass's bank dead (which frees its versions and statuses) and
+// makes the next one. The root is the 150th of a chain of blocks and the transactions name
+// the 150 recent blockhashes in turn. Threads are pinned to the allowed CPUs (thread i ->
+// i-th allowed CPU, wrapping).
 //
-// Bank forks (bank/bank_forks.hpp): a balance read on the tip of 32 unrooted banks, of
-// accounts each written in one of those banks (bm_forks_read_unrooted_32), against the same
-// accounts after everything was rooted (bm_forks_read_rooted: the reference, same table, no
-// versions); and of accounts written in every one of the 32 banks (bm_forks_read_hot_32, the
-// worst case: a walk of 32 versions). Bar (ARCHITECTURE.md section 8): unrooted <= 2 x rooted.
+// Bank forks reads: a balance read on the tip of 32 unrooted banks, of accounts each written
+// in one of those banks (bm_forks_read_unrooted_32), against the same accounts after
+// everything was rooted (bm_forks_read_rooted: the reference, same table, no versions); and of
+// accounts written in every one of the 32 banks (bm_forks_read_hot_32, the worst case: a walk
+// of 32 versions). Bar (ARCHITECTURE.md section 8): unrooted <= 2 x rooted.
 #include <riptide/bank/bank_forks.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/account_locks.hpp>
+#include <riptide/txn/execution.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -18,18 +25,21 @@
 #include <sched.h>
 
 #include <array>
+#include <barrier>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace {
 
+using riptide::bank::bank_index;
 using riptide::crypto::hash32;
 using riptide::crypto::pubkey;
-using riptide::txn::bank;
 using riptide::txn::execution_counters;
 using riptide::txn::transaction_view;
+using riptide::txn::tx_result;
 
 constexpr std::size_t txs_per_thread = 4096;
 constexpr std::size_t max_threads = 2;
@@ -51,13 +61,26 @@ hash32 blockhash_of(std::uint64_t slot) {
   return h;
 }
 
+// A block id: `kind` tells the chain's, the passes' and the pruning blocks apart.
+riptide::bank::block_id block_id_of(std::uint8_t kind, std::uint64_t n) {
+  riptide::bank::block_id id{};
+  id[0] = kind;
+  for (std::size_t i = 0; i < 8; ++i) id[1 + i] = static_cast<std::uint8_t>(n >> (8 * i));
+  return id;
+}
+
 // One transfer from -> to in wire format (signature bytes zero: the bank does not verify).
 struct wire_tx {
   std::array<std::uint8_t, riptide::txn::transfer_transaction_bytes> bytes{};
   transaction_view view;
 };
 
-// `id` goes into the signature bytes, so transactions differ for a status cache.
+// Writes `id` into the signature bytes, so transactions differ for a status cache (the view
+// reads the bytes in place: no new parse needed).
+void stamp(wire_tx& tx, std::uint64_t id) {
+  for (std::size_t i = 0; i < 8; ++i) tx.bytes[1 + i] = static_cast<std::uint8_t>(id >> (8 * i));
+}
+
 void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& blockhash, std::uint64_t id = 0) {
   std::size_t at = 0;
   const auto put = [&](std::uint8_t b) { tx.bytes[at++] = b; };
@@ -65,7 +88,7 @@ void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& bloc
     for (const std::uint8_t b : k) put(b);
   };
   put(1);
-  for (std::size_t i = 0; i < 8; ++i) tx.bytes[at + i] = static_cast<std::uint8_t>(id >> (8 * i));
+  stamp(tx, id);
   at += riptide::crypto::signature_bytes;
   for (const std::uint8_t b : {1, 1, 0, 1, 3}) put(b);  // version, R, RS, RU, A
   put_key(from);
@@ -77,44 +100,6 @@ void build(wire_tx& tx, const pubkey& from, const pubkey& to, const hash32& bloc
   if (riptide::txn::parse_transaction(tx.bytes, tx.view) != riptide::txn::parse_error::none) {
     std::abort();
   }
-}
-
-struct world {
-  bank b;
-  std::array<std::vector<wire_tx>, max_threads> disjoint;
-  std::array<std::vector<wire_tx>, max_threads> hot;
-
-  world() : b(make_config()) {
-    for (std::uint64_t slot = 0; slot < recent_slots; ++slot) {
-      b.register_blockhash(slot, blockhash_of(slot));
-    }
-    std::uint32_t next_key = 0;
-    for (std::size_t t = 0; t < max_threads; ++t) {
-      disjoint[t] = std::vector<wire_tx>(txs_per_thread);
-      hot[t] = std::vector<wire_tx>(txs_per_thread);
-      for (std::size_t i = 0; i < txs_per_thread; ++i) {
-        const hash32 blockhash = blockhash_of(i % recent_slots);
-        const pubkey from = key_of(next_key++);
-        const pubkey to = key_of(next_key++);
-        if (!b.credit(from, genesis_lamports)) std::abort();
-        build(disjoint[t][i], from, to, blockhash);
-        build(hot[t][i], from, key_of(0xFFFF'0000U + static_cast<std::uint32_t>(i % hot_accounts)),
-              blockhash);
-      }
-    }
-  }
-
-  static riptide::txn::bank_config make_config() {
-    riptide::txn::bank_config config;
-    config.max_accounts = 1 << 16;
-    config.lock_stripes = 1 << 14;
-    return config;
-  }
-};
-
-world& the_world() {
-  static world w;  // built once, before any benchmark thread enters its loop
-  return w;
 }
 
 inline void spin_pause() noexcept {
@@ -149,6 +134,130 @@ void pin(std::size_t thread_index) {
   pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
 }
 
+// ---- transfers
+
+constexpr std::uint8_t chain_block = 0xB0, pass_block = 0xB1, pruning_block = 0xB2;
+
+// Bank forks sized like a node's (forks_config defaults: 2^14 lock words, 2^18 statuses,
+// 2^20 versions, 1024 banks, fee 5000) but for a 2^16-account table. Every transaction of
+// every pass has a signature of its own; the payers are funded at genesis.
+struct world {
+  riptide::bank::bank_forks forks;
+  // A table with the same stripes and seed, for the form of unlock that hashes the keys again
+  // (bank forks only unlock by held_locks).
+  riptide::txn::account_locks locks;
+  bank_index bank = riptide::bank::no_bank;  // the pass's bank; written between passes only
+  std::uint64_t passes = 0;
+  std::uint64_t last_id = 0;  // the last signature serial used
+  std::optional<std::barrier<>> pass_end;  // one per benchmark run, for its threads
+  std::array<std::vector<wire_tx>, max_threads> disjoint;
+  std::array<std::vector<wire_tx>, max_threads> hot;
+
+  world()
+      : forks(make_config(), blockhash_of(~0ULL)),  // the chain start hash: no slot's
+        locks(make_config().lock_stripes, make_config().hash_seed) {
+    for (std::size_t t = 0; t < max_threads; ++t) {
+      disjoint[t] = std::vector<wire_tx>(txs_per_thread);
+      hot[t] = std::vector<wire_tx>(txs_per_thread);
+      for (std::size_t i = 0; i < txs_per_thread; ++i)
+        if (!forks.credit(payer(t, i), genesis_lamports)) std::abort();
+    }
+    // The root: a chain of recent_slots rooted blocks, so there are that many recent hashes.
+    bank_index b = forks.root();
+    for (std::uint64_t slot = 0; slot < recent_slots; ++slot) {
+      b = forks.new_bank(b, slot, block_id_of(chain_block, slot));
+      hash32 bank_hash{};
+      if (b == riptide::bank::no_bank || !forks.freeze(b, blockhash_of(slot), 0, bank_hash) || !forks.set_root(b))
+        std::abort();
+    }
+    build_lists();
+  }
+
+  static riptide::bank::forks_config make_config() {
+    riptide::bank::forks_config config;
+    config.max_accounts = 1 << 16;
+    return config;
+  }
+  static pubkey payer(std::size_t t, std::size_t i) { return key_of(static_cast<std::uint32_t>(2 * (t * txs_per_thread + i))); }
+  static pubkey receiver(std::size_t t, std::size_t i) { return key_of(static_cast<std::uint32_t>(2 * (t * txs_per_thread + i) + 1)); }
+
+  // The transactions name the recent_slots hashes up to the root's in turn.
+  void build_lists() {
+    const std::uint64_t root_slot = forks.info(forks.root()).slot;
+    for (std::size_t t = 0; t < max_threads; ++t) {
+      for (std::size_t i = 0; i < txs_per_thread; ++i) {
+        const hash32 blockhash = blockhash_of(root_slot - i % recent_slots);
+        build(disjoint[t][i], payer(t, i), receiver(t, i), blockhash);
+        build(hot[t][i], payer(t, i), key_of(0xFFFF'0000U + static_cast<std::uint32_t>(i % hot_accounts)), blockhash);
+      }
+    }
+  }
+
+  // New signatures for every transaction, as a new slot's transactions have: signatures a
+  // dead bank landed would leave their tombstones where the same ones probe again.
+  void sign_again() {
+    for (auto* lists : {&disjoint, &hot})
+      for (std::vector<wire_tx>& txs : *lists)
+        for (wire_tx& tx : txs) stamp(tx, ++last_id);
+  }
+
+  // Quiescent (no thread executing): drops the pass's bank and makes a fresh child of the
+  // root. An unfrozen bank is marked dead, which frees its versions and statuses at once; a
+  // frozen one (bm_bank_hash), and the dead ones when the bank table is nearly full, go by
+  // rooting an empty sibling block, which prunes them. The root then moves a slot, so the
+  // transactions are built again for its window of recent hashes.
+  void next_pass() {
+    const riptide::bank::forks_stats s = forks.stats();
+    bool prune = s.banks + 1 >= s.max_banks;
+    if (bank != riptide::bank::no_bank) {
+      if (forks.info(bank).frozen) {
+        prune = true;
+      } else {
+        forks.mark_dead(bank);
+      }
+    }
+    if (prune) {
+      const std::uint64_t slot = forks.info(forks.root()).slot + 1;
+      const bank_index empty = forks.new_bank(forks.root(), slot, block_id_of(pruning_block, slot));
+      hash32 bank_hash{};
+      if (empty == riptide::bank::no_bank || !forks.freeze(empty, blockhash_of(slot), 0, bank_hash) ||
+          !forks.set_root(empty))
+        std::abort();
+      build_lists();
+    }
+    sign_again();
+    bank = forks.new_bank(forks.root(), forks.info(forks.root()).slot + 1, block_id_of(pass_block, ++passes));
+    if (bank == riptide::bank::no_bank) std::abort();
+  }
+};
+
+world& the_world() {
+  static world w;  // built once, before any benchmark thread enters its loop
+  return w;
+}
+
+// Setup of a run (one thread, before the benchmark's threads start): a fresh bank.
+void start_run(const benchmark::State& state) {
+  world& w = the_world();
+  w.pass_end.emplace(state.threads());
+  w.next_pass();
+}
+
+// Every thread has executed its whole list: with the clock stopped, thread 0 moves to a
+// fresh bank while the others wait.
+void end_pass(benchmark::State& state, world& w) {
+  state.PauseTiming();
+  w.pass_end->arrive_and_wait();
+  if (state.thread_index() == 0) w.next_pass();
+  w.pass_end->arrive_and_wait();
+  state.ResumeTiming();
+}
+
+void report_results(benchmark::State& state, const execution_counters& counters) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  if (counters.count(tx_result::ok) != counters.executed()) state.SkipWithError("a transfer failed");
+}
+
 void run_locked(benchmark::State& state, bool hot) {
   const auto t = static_cast<std::size_t>(state.thread_index());
   pin(t);
@@ -159,21 +268,21 @@ void run_locked(benchmark::State& state, bool hot) {
   std::size_t i = 0;
   for (auto _ : state) {
     const transaction_view& tx = txs[i].view;
-    if (!w.b.try_lock(tx, held)) {
+    if (!w.forks.try_lock(tx, held)) {
       ++counters.lock_conflicts;  // counts transactions that had to wait, not retries
-      while (!w.b.try_lock(tx, held)) spin_pause();
+      while (!w.forks.try_lock(tx, held)) spin_pause();
     }
-    benchmark::DoNotOptimize(w.b.execute(tx, counters));
-    w.b.unlock(held);
-    i = i + 1 == txs.size() ? 0 : i + 1;
+    benchmark::DoNotOptimize(w.forks.execute(w.bank, tx, counters));
+    w.forks.unlock(held);
+    if (++i == txs.size()) {
+      i = 0;
+      end_pass(state, w);
+    }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   state.counters["conflicted_tx_fraction"] = benchmark::Counter(
       static_cast<double>(counters.lock_conflicts) / static_cast<double>(state.iterations()),
       benchmark::Counter::kAvgThreads);
-  if (counters.count(riptide::txn::tx_result::ok) != counters.executed()) {
-    state.SkipWithError("a transfer failed");
-  }
+  report_results(state, counters);
 }
 
 void bm_transfer_disjoint(benchmark::State& state) { run_locked(state, false); }
@@ -187,10 +296,13 @@ void bm_transfer_no_locks_reference(benchmark::State& state) {
   execution_counters counters;
   std::size_t i = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(w.b.execute(txs[i].view, counters));
-    i = i + 1 == txs.size() ? 0 : i + 1;
+    benchmark::DoNotOptimize(w.forks.execute(w.bank, txs[i].view, counters));
+    if (++i == txs.size()) {
+      i = 0;
+      end_pass(state, w);
+    }
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  report_results(state, counters);
 }
 
 // Lock + unlock alone (no execution): the cost of the atomics.
@@ -202,36 +314,58 @@ void bm_lock_unlock_only(benchmark::State& state) {
   std::size_t i = 0;
   riptide::txn::held_locks held;
   for (auto _ : state) {
-    if (w.b.try_lock(txs[i].view, held)) w.b.unlock(held);
+    if (w.forks.try_lock(txs[i].view, held)) w.forks.unlock(held);
     i = i + 1 == txs.size() ? 0 : i + 1;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-// The convenience form, unlock(tx), hashes the keys again: what held_locks saves.
+// The form unlock(tx) of txn::account_locks hashes the keys again: what held_locks saves.
 void bm_lock_unlock_rehash(benchmark::State& state) {
   pin(0);
   world& w = the_world();
   const std::vector<wire_tx>& txs = w.disjoint[0];
   std::size_t i = 0;
+  riptide::txn::held_locks held;
   for (auto _ : state) {
-    if (w.b.try_lock(txs[i].view)) w.b.unlock(txs[i].view);
+    if (w.locks.try_lock(txs[i].view, held)) w.locks.unlock(txs[i].view);
     i = i + 1 == txs.size() ? 0 : i + 1;
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
-// Slot end: bank hash over every account touched (2 * 2 * 4096 + hot accounts).
+// Slot end: freeze() of a bank that executed every list, disjoint and hot, of both threads
+// (2 * 2 * 4096 + hot accounts changed): the sort and SHA-256 of the bank hash. Items are
+// accounts hashed; the executions run with the clock stopped.
 void bm_bank_hash(benchmark::State& state) {
   pin(0);
   world& w = the_world();
-  const hash32 poh{};
-  for (auto _ : state) benchmark::DoNotOptimize(w.b.bank_hash(poh));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) *
-                          static_cast<std::int64_t>(w.b.touched_accounts()));
+  execution_counters counters;
+  std::int64_t accounts = 0;
+  riptide::txn::held_locks held;
+  for (auto _ : state) {
+    state.PauseTiming();
+    w.next_pass();
+    for (const auto* lists : {&w.disjoint, &w.hot}) {
+      for (const std::vector<wire_tx>& txs : *lists) {
+        for (const wire_tx& tx : txs) {
+          if (!w.forks.try_lock(tx.view, held)) std::abort();  // one thread: no conflict
+          (void)w.forks.execute(w.bank, tx.view, counters);
+          w.forks.unlock(held);
+        }
+      }
+    }
+    state.ResumeTiming();
+    hash32 bank_hash{};
+    if (!w.forks.freeze(w.bank, blockhash_of(0), 0, bank_hash)) state.SkipWithError("freeze failed");
+    benchmark::DoNotOptimize(bank_hash);
+    accounts += static_cast<std::int64_t>(w.forks.info(w.bank).changed_accounts);
+  }
+  state.SetItemsProcessed(accounts);
+  if (counters.count(tx_result::ok) != counters.executed()) state.SkipWithError("a transfer failed");
 }
 
-// ---- bank forks
+// ---- reads through unrooted banks
 
 constexpr std::size_t fork_depth = 32;
 constexpr std::size_t fork_writes_per_bank = 256;
@@ -319,11 +453,11 @@ void bm_forks_read_hot_32(benchmark::State& state) {
 BENCHMARK(bm_forks_read_rooted);
 BENCHMARK(bm_forks_read_unrooted_32);
 BENCHMARK(bm_forks_read_hot_32);
-BENCHMARK(bm_transfer_no_locks_reference);
+BENCHMARK(bm_transfer_no_locks_reference)->Setup(start_run);
 BENCHMARK(bm_lock_unlock_rehash);
 BENCHMARK(bm_lock_unlock_only)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(bm_transfer_disjoint)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(bm_transfer_hot)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(bm_transfer_disjoint)->Setup(start_run)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(bm_transfer_hot)->Setup(start_run)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(bm_bank_hash);
 
 int main(int argc, char** argv) {

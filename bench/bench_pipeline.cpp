@@ -34,6 +34,7 @@
 #include <riptide/node/topology.hpp>
 #include <riptide/node/tpu_pipeline.hpp>
 #include <riptide/tpu/microblock.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/runtime.hpp>

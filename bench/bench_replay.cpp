@@ -22,7 +22,7 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/replay.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 #include "../tests/support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>

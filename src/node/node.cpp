@@ -30,7 +30,7 @@
 #include <riptide/tpu/verify_tile.hpp>
 #include <riptide/tvu/replay_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/util/cpu.hpp>
 #include <riptide/util/hex.hpp>
 #include <riptide/util/metrics.hpp>

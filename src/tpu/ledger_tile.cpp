@@ -4,7 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 namespace riptide::tpu {
 

@@ -2,7 +2,7 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,21 @@ struct tx {
   }
 };
 
+// Locks, executes and unlocks, as a bank tile does.
+tx_result run_locked(bank_forks& f, bank_index b, const txn::transaction_view& view, txn::execution_counters& counters) {
+  txn::held_locks held;
+  EXPECT_TRUE(f.try_lock(view, held));
+  const tx_result r = f.execute(b, view, counters);
+  f.unlock(held);
+  return r;
+}
+
+crypto::hash32 freeze_bank(bank_forks& f, bank_index b, const std::string& poh) {
+  crypto::hash32 h{};
+  EXPECT_TRUE(f.freeze(b, hash_of(poh), 0, h));
+  return h;
+}
+
 // A fork tree on top of a genesis with keys 0..3 funded.
 struct forks {
   std::unique_ptr<bank_forks> f;
@@ -81,19 +97,162 @@ struct forks {
     EXPECT_NE(b, no_bank) << name;
     return b;
   }
-  tx_result run(bank_index b, const tx& t) {
-    txn::held_locks held;
-    EXPECT_TRUE(f->try_lock(t.view, held));
-    const tx_result r = f->execute(b, t.view, counters);
-    f->unlock(held);
-    return r;
-  }
-  crypto::hash32 freeze(bank_index b, const std::string& poh) {
-    crypto::hash32 h{};
-    EXPECT_TRUE(f->freeze(b, hash_of(poh), 0, h));
-    return h;
-  }
+  tx_result run(bank_index b, const tx& t) { return run_locked(*f, b, t.view, counters); }
+  crypto::hash32 freeze(bank_index b, const std::string& poh) { return freeze_bank(*f, b, poh); }
   std::uint64_t balance(bank_index b, int key) const { return f->balance(b, keys[static_cast<std::size_t>(key)].public_key()); }
+};
+
+// ---- raw transactions: any accounts, signers and instructions, with zero signature bytes
+// but for a serial number in the first signature (bank forks do not verify signatures, and
+// refuse a first signature that landed already), so every build() is a new transaction.
+
+crypto::pubkey key_of(std::uint32_t n) {
+  crypto::pubkey key{};
+  key[0] = 0xAA;
+  key[1] = static_cast<std::uint8_t>(n);
+  key[2] = static_cast<std::uint8_t>(n >> 8);
+  key[3] = static_cast<std::uint8_t>(n >> 16);
+  return key;
+}
+
+std::vector<std::uint8_t> transfer_data(std::uint64_t lamports, std::uint32_t kind = txn::system_transfer_kind) {
+  std::vector<std::uint8_t> d;
+  for (int i = 0; i < 4; ++i) d.push_back(static_cast<std::uint8_t>(kind >> (8 * i)));
+  for (int i = 0; i < 8; ++i) d.push_back(static_cast<std::uint8_t>(lamports >> (8 * i)));
+  return d;
+}
+
+struct raw_instruction {
+  std::uint8_t program_index;
+  std::vector<std::uint8_t> accounts;
+  std::vector<std::uint8_t> data;
+};
+
+std::uint64_t next_serial = 1;  // built on the test's main thread only
+
+// accounts: [writable signers | readonly signers | writable | readonly] by the counts. The
+// view points into bytes: a raw_tx moves (the buffer goes along) but is not copied.
+struct raw_tx {
+  raw_tx() = default;
+  raw_tx(raw_tx&&) noexcept = default;
+  raw_tx& operator=(raw_tx&&) noexcept = default;
+  raw_tx(const raw_tx&) = delete;
+  raw_tx& operator=(const raw_tx&) = delete;
+
+  std::uint8_t num_signers = 1;
+  std::uint8_t readonly_signed = 0;
+  std::uint8_t readonly_unsigned = 0;
+  std::vector<crypto::pubkey> accounts;
+  crypto::hash32 blockhash = genesis;
+  std::vector<raw_instruction> instructions;
+
+  std::vector<std::uint8_t> bytes;
+  txn::transaction_view view;
+
+  const txn::transaction_view& build() {
+    bytes.clear();
+    bytes.push_back(num_signers);
+    bytes.insert(bytes.end(), crypto::signature_bytes * num_signers, 0);
+    for (std::size_t i = 0; i < 8; ++i) bytes[1 + i] = static_cast<std::uint8_t>(next_serial >> (8 * i));
+    ++next_serial;
+    bytes.push_back(txn::message_version_v1);
+    bytes.push_back(num_signers);
+    bytes.push_back(readonly_signed);
+    bytes.push_back(readonly_unsigned);
+    bytes.push_back(static_cast<std::uint8_t>(accounts.size()));
+    for (const crypto::pubkey& k : accounts) bytes.insert(bytes.end(), k.begin(), k.end());
+    bytes.insert(bytes.end(), blockhash.begin(), blockhash.end());
+    bytes.push_back(static_cast<std::uint8_t>(instructions.size()));
+    for (const raw_instruction& ins : instructions) {
+      bytes.push_back(ins.program_index);
+      bytes.push_back(static_cast<std::uint8_t>(ins.accounts.size()));
+      bytes.insert(bytes.end(), ins.accounts.begin(), ins.accounts.end());
+      bytes.push_back(static_cast<std::uint8_t>(ins.data.size()));
+      bytes.push_back(static_cast<std::uint8_t>(ins.data.size() >> 8));
+      bytes.insert(bytes.end(), ins.data.begin(), ins.data.end());
+    }
+    const auto error = txn::parse_transaction(bytes, view);
+    EXPECT_EQ(error, txn::parse_error::none) << txn::to_string(error);
+    return view;
+  }
+};
+
+// One instruction of make_transfers: a transfer (or another system instruction by `kind`)
+// between two of its keys, by index.
+struct leg {
+  std::uint8_t from;
+  std::uint8_t to;
+  std::uint64_t lamports;
+  std::uint32_t kind = txn::system_transfer_kind;
+};
+
+// Accounts [keys..., program], every key writable and the first num_signers signing; one
+// instruction of `program` per leg.
+raw_tx make_transfers(std::vector<crypto::pubkey> keys, const std::vector<leg>& legs, std::uint8_t num_signers = 1,
+                      const crypto::pubkey& program = txn::system_program_id, const crypto::hash32& blockhash = genesis) {
+  raw_tx tx;
+  tx.num_signers = num_signers;
+  tx.blockhash = blockhash;
+  tx.accounts = std::move(keys);
+  tx.accounts.push_back(program);
+  tx.readonly_unsigned = 1;
+  const auto program_index = static_cast<std::uint8_t>(tx.accounts.size() - 1);
+  for (const leg& l : legs) tx.instructions.push_back({program_index, {l.from, l.to}, transfer_data(l.lamports, l.kind)});
+  tx.build();
+  return tx;
+}
+
+// from -> to: accounts [from, to, system program] (or [from, system program] if from == to).
+raw_tx make_transfer(const crypto::pubkey& from, const crypto::pubkey& to, std::uint64_t lamports,
+                     const crypto::hash32& blockhash = genesis) {
+  if (to == from) return make_transfers({from}, {{0, 0, lamports}}, 1, txn::system_program_id, blockhash);
+  return make_transfers({from, to}, {{0, 1, lamports}}, 1, txn::system_program_id, blockhash);
+}
+
+// A tx that reads `readonly` (a readonly non-signer) and writes `writer`.
+raw_tx make_reader(const crypto::pubkey& writer, const crypto::pubkey& readonly) {
+  raw_tx tx;
+  tx.accounts = {writer, readonly, txn::system_program_id};
+  tx.readonly_unsigned = 2;
+  tx.instructions.push_back({2, {0, 0}, transfer_data(0)});
+  tx.build();
+  EXPECT_FALSE(tx.view.is_writable(1));
+  return tx;
+}
+
+bank::forks_config with_statuses(bank::forks_config c, std::size_t statuses) {
+  c.max_statuses = statuses;
+  return c;
+}
+
+// One bank, a child of the genesis root made at its first use (after the genesis credits),
+// executing raw transactions as a bank tile does.
+struct one_bank {
+  bank_forks f;
+  bank_index b = no_bank;
+  txn::execution_counters counters;
+  explicit one_bank(const bank::forks_config& c = small_config()) : f(c, genesis) {}
+  bank_index bank() {
+    if (b == no_bank) b = f.new_bank(f.root(), 0, hash_of("block 0"));
+    EXPECT_NE(b, no_bank);
+    return b;
+  }
+  // Genesis: key_of(0 .. accounts - 1) get `lamports` each.
+  void fund(std::uint32_t accounts, std::uint64_t lamports) {
+    for (std::uint32_t i = 0; i < accounts; ++i) EXPECT_TRUE(f.credit(key_of(i), lamports));
+  }
+  tx_result run(const raw_tx& tx) { return run_locked(f, bank(), tx.view, counters); }
+  std::uint64_t balance(std::uint32_t n) { return f.balance(bank(), key_of(n)); }
+  // Ends the bank: freezes (unless frozen) and roots it, then checks that every account's
+  // balance (the rooted store lists them all) plus the fees burnt is the supply.
+  void root_and_expect_conserved() {
+    const bank_index ended = bank();
+    if (!f.info(ended).frozen) freeze_bank(f, ended, "poh end");
+    ASSERT_TRUE(f.set_root(ended));
+    std::uint64_t total = 0;
+    f.for_each_rooted_account([&total](const crypto::pubkey&, std::uint64_t lamports) { total += lamports; });
+    EXPECT_EQ(total + counters.fees_collected_lamports, f.total_supply());
+  }
 };
 
 TEST(bank_forks, a_transfer_on_one_fork_is_invisible_on_the_other) {
@@ -459,6 +618,376 @@ TEST(bank_forks, bad_config_throws) {
   bad([](bank::forks_config& c) { c.lamports_per_signature = ~0ULL; });
 }
 
+// ---- execution results, one per test (the rules in txn/execution.hpp), on one bank
+
+TEST(bank_forks_execute, transfer_ok_moves_lamports_and_charges_fee) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 1000));
+  EXPECT_EQ(t.run(make_transfer(key_of(1), key_of(2), 300)), tx_result::ok);
+  EXPECT_EQ(t.balance(1), 1000 - 300 - fee);
+  EXPECT_EQ(t.balance(2), 300u);
+  EXPECT_EQ(t.counters.count(tx_result::ok), 1u);
+  EXPECT_EQ(t.counters.fees_collected_lamports, fee);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, blockhash_too_old_changes_nothing) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 1000));
+  EXPECT_EQ(t.run(make_transfer(key_of(1), key_of(2), 1, hash_of("never a block"))), tx_result::blockhash_too_old);
+  EXPECT_EQ(t.balance(1), 1000u);
+  EXPECT_EQ(t.balance(2), 0u);
+  EXPECT_EQ(t.counters.fees_collected_lamports, 0u);
+  EXPECT_EQ(t.counters.count(tx_result::blockhash_too_old), 1u);
+  EXPECT_EQ(t.f.stats().statuses, 0u);  // nothing landed
+}
+
+TEST(bank_forks_execute, insufficient_funds_for_fee_changes_nothing) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), fee - 1));
+  EXPECT_EQ(t.run(make_transfer(key_of(1), key_of(2), 0)), tx_result::insufficient_funds_for_fee);
+  EXPECT_EQ(t.balance(1), fee - 1);
+  EXPECT_EQ(t.f.stats().accounts, 1u);
+  // A payer that does not exist at all has no lamports either.
+  EXPECT_EQ(t.run(make_transfer(key_of(7), key_of(2), 0)), tx_result::insufficient_funds_for_fee);
+  EXPECT_EQ(t.f.stats().accounts, 1u);
+  EXPECT_EQ(t.f.stats().statuses, 0u);
+  EXPECT_EQ(t.counters.count(tx_result::insufficient_funds_for_fee), 2u);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, insufficient_funds_charges_fee_and_applies_no_transfer) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  // Two transfers: the first is affordable, the second is not: neither applies.
+  const raw_tx tx = make_transfers({key_of(1), key_of(2), key_of(3)}, {{0, 1, 50}, {0, 2, 50}});
+  EXPECT_EQ(t.run(tx), tx_result::insufficient_funds);
+  EXPECT_EQ(t.balance(1), 100 - fee);
+  EXPECT_EQ(t.balance(2), 0u);
+  EXPECT_EQ(t.balance(3), 0u);
+  EXPECT_EQ(t.counters.fees_collected_lamports, fee);
+  EXPECT_EQ(t.counters.count(tx_result::insufficient_funds), 1u);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, chained_transfers_may_spend_what_was_received) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  // 1 and 2 sign; 2 forwards what it receives from 1.
+  const raw_tx tx = make_transfers({key_of(1), key_of(2), key_of(3)}, {{0, 1, 60}, {1, 2, 60}}, 2);
+  EXPECT_EQ(t.run(tx), tx_result::ok);
+  EXPECT_EQ(t.balance(1), 100 - 60 - 2 * fee);
+  EXPECT_EQ(t.balance(2), 0u);
+  EXPECT_EQ(t.balance(3), 60u);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, unknown_program_charges_fee_only) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  const raw_tx tx = make_transfers({key_of(1), key_of(2)}, {{0, 1, 5}}, 1, key_of(99));  // not the system program
+  EXPECT_EQ(t.run(tx), tx_result::unknown_program);
+  EXPECT_EQ(t.balance(1), 100 - fee);
+  EXPECT_EQ(t.balance(2), 0u);
+  EXPECT_EQ(t.counters.count(tx_result::unknown_program), 1u);
+  EXPECT_EQ(t.run(tx), tx_result::already_processed);  // it landed
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, the_system_program_account_cannot_receive_lamports) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  // The zero key as a writable receiver: the program must then be another key.
+  const raw_tx tx = make_transfers({key_of(1), txn::system_program_id}, {{0, 1, 5}}, 1, key_of(99));
+  EXPECT_EQ(t.run(tx), tx_result::unknown_program);
+  EXPECT_EQ(t.f.balance(t.bank(), txn::system_program_id), 0u);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, invalid_instruction_charges_fee_only) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  const raw_tx tx = make_transfers({key_of(1), key_of(2)}, {{0, 1, 5}, {0, 1, 5, /*kind=*/7}});  // 7: not a transfer
+  EXPECT_EQ(t.run(tx), tx_result::invalid_instruction);
+  EXPECT_EQ(t.balance(1), 100 - fee);
+  EXPECT_EQ(t.balance(2), 0u);
+  EXPECT_EQ(t.counters.count(tx_result::invalid_instruction), 1u);
+  t.root_and_expect_conserved();
+}
+
+// No room for a new receiver's account: unlike a fee-only failure, nothing changes and
+// nothing lands (the same transaction is refused again, not already_processed).
+TEST(bank_forks_execute, account_table_full_changes_nothing) {
+  bank::forks_config c = small_config();
+  c.max_accounts = 1;
+  one_bank t(c);
+  ASSERT_TRUE(t.f.credit(key_of(1), 100));
+  EXPECT_FALSE(t.f.credit(key_of(2), 1));  // the store is full
+  const raw_tx tx = make_transfer(key_of(1), key_of(2), 5);
+  EXPECT_EQ(t.run(tx), tx_result::account_table_full);
+  EXPECT_EQ(t.run(tx), tx_result::account_table_full);
+  EXPECT_EQ(t.balance(1), 100u);
+  EXPECT_EQ(t.balance(2), 0u);
+  const auto s = t.f.stats();
+  EXPECT_EQ(s.accounts, 1u);
+  EXPECT_EQ(s.statuses, 0u);
+  EXPECT_EQ(s.versions, 0u);
+  EXPECT_EQ(s.refused_full, 2u);
+  EXPECT_EQ(t.counters.fees_collected_lamports, 0u);
+  t.root_and_expect_conserved();
+}
+
+TEST(bank_forks_execute, credit_refuses_supply_overflow) {
+  bank_forks f(small_config(), genesis);
+  ASSERT_TRUE(f.credit(key_of(1), UINT64_MAX - 5));
+  EXPECT_FALSE(f.credit(key_of(2), 6));
+  EXPECT_EQ(f.rooted_balance(key_of(2)), 0u);
+  EXPECT_TRUE(f.credit(key_of(2), 5));
+  EXPECT_EQ(f.total_supply(), UINT64_MAX);
+}
+
+// Random transfers (some to new accounts, some overdrawing, some with an unknown blockhash)
+// keep every lamport: balances plus burnt fees are the supply.
+TEST(bank_forks_execute, conservation_over_10000_random_transfers) {
+  one_bank t(with_statuses(small_config(), 1 << 14));
+  constexpr std::uint32_t num_accounts = 100;
+  t.fund(num_accounts, 1000);
+  std::mt19937_64 rng(42);
+  for (int n = 0; n < 10'000; ++n) {
+    const auto from = static_cast<std::uint32_t>(rng() % num_accounts);
+    const auto to = static_cast<std::uint32_t>(rng() % (num_accounts + 10));  // some new
+    const std::uint64_t lamports = rng() % 1200;                               // some overdraw
+    const crypto::hash32 blockhash = rng() % 50 == 0 ? hash_of("never a block") : genesis;
+    (void)t.run(make_transfer(key_of(from), key_of(to), lamports, blockhash));
+  }
+  EXPECT_EQ(t.counters.executed(), 10'000u);
+  EXPECT_GT(t.counters.count(tx_result::ok), 1000u);
+  EXPECT_GT(t.counters.count(tx_result::insufficient_funds), 100u);
+  EXPECT_GT(t.counters.count(tx_result::blockhash_too_old), 50u);
+  EXPECT_GT(t.counters.count(tx_result::insufficient_funds_for_fee), 0u);
+  EXPECT_EQ(t.counters.count(tx_result::already_processed), 0u);
+  EXPECT_EQ(t.f.total_supply(), 1000u * num_accounts);
+  t.root_and_expect_conserved();
+}
+
+// Random multi-instruction transactions (several signers, chained transfers, some unknown
+// programs and non-transfer instructions): each is all or nothing — a failed one changes at
+// most its fee payer's balance, by exactly the fee — and none creates or loses a lamport.
+TEST(bank_forks_execute, random_multi_instruction_txs_are_all_or_nothing) {
+  one_bank t(with_statuses(small_config(), 1 << 12));
+  constexpr std::uint32_t num_accounts = 40;
+  t.fund(num_accounts, 2000);
+  std::mt19937_64 rng(11);
+  for (int n = 0; n < 3000; ++n) {
+    raw_tx tx;
+    tx.num_signers = static_cast<std::uint8_t>(1 + rng() % 3);
+    // Distinct keys: signers, then 1-2 writable receivers (some new), then programs.
+    std::vector<std::uint32_t> ids;
+    while (ids.size() < tx.num_signers + 2u) {
+      const auto id = static_cast<std::uint32_t>(rng() % (num_accounts + 8));
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+    for (const std::uint32_t id : ids) tx.accounts.push_back(key_of(id));
+    tx.accounts.push_back(txn::system_program_id);
+    tx.accounts.push_back(key_of(1'000'000));  // an unknown program
+    tx.readonly_unsigned = 2;
+    const auto system_index = static_cast<std::uint8_t>(tx.accounts.size() - 2);
+    const auto writable = static_cast<std::uint8_t>(tx.accounts.size() - 2);
+    const int num_instructions = 1 + static_cast<int>(rng() % 4);
+    for (int i = 0; i < num_instructions; ++i) {
+      const auto from = static_cast<std::uint8_t>(rng() % tx.num_signers);
+      const auto to = static_cast<std::uint8_t>(rng() % writable);
+      const std::uint64_t lamports = rng() % 300;
+      const auto roll = rng() % 40;
+      if (roll == 0) {
+        tx.instructions.push_back({static_cast<std::uint8_t>(system_index + 1), {from, to}, transfer_data(lamports)});
+      } else if (roll == 1) {
+        tx.instructions.push_back({system_index, {from, to}, transfer_data(lamports, 9)});
+      } else {
+        tx.instructions.push_back({system_index, {from, to}, transfer_data(lamports)});
+      }
+    }
+    tx.build();
+    std::vector<std::uint64_t> before;
+    std::uint64_t sum_before = 0;
+    for (const crypto::pubkey& k : tx.accounts) {
+      before.push_back(t.f.balance(t.bank(), k));
+      sum_before += before.back();
+    }
+    const std::uint64_t fees_before = t.counters.fees_collected_lamports;
+    const tx_result r = t.run(tx);
+    const std::uint64_t tx_fee = fee * tx.num_signers;
+    const bool fee_charged = r == tx_result::ok || r == tx_result::insufficient_funds ||
+                             r == tx_result::unknown_program || r == tx_result::invalid_instruction;
+    ASSERT_EQ(t.counters.fees_collected_lamports - fees_before, fee_charged ? tx_fee : 0) << txn::to_string(r);
+    if (r != tx_result::ok) {
+      EXPECT_EQ(t.f.balance(t.bank(), tx.accounts[0]), before[0] - (fee_charged ? tx_fee : 0));
+      for (std::size_t a = 1; a < tx.accounts.size(); ++a)
+        EXPECT_EQ(t.f.balance(t.bank(), tx.accounts[a]), before[a]) << txn::to_string(r);
+    }
+    std::uint64_t sum_after = 0;
+    for (const crypto::pubkey& k : tx.accounts) sum_after += t.f.balance(t.bank(), k);
+    ASSERT_EQ(sum_after + (fee_charged ? tx_fee : 0), sum_before) << txn::to_string(r);
+  }
+  // Seed 11 gives every path: ok, insufficient_funds, invalid_instruction, unknown_program,
+  // insufficient_funds_for_fee.
+  EXPECT_GT(t.counters.count(tx_result::ok), 1000u);
+  EXPECT_GT(t.counters.count(tx_result::insufficient_funds), 100u);
+  EXPECT_GT(t.counters.count(tx_result::unknown_program), 10u);
+  EXPECT_GT(t.counters.count(tx_result::invalid_instruction), 10u);
+  EXPECT_GT(t.counters.count(tx_result::insufficient_funds_for_fee), 10u);
+  t.root_and_expect_conserved();
+}
+
+// ---- locks: bank forks take txn::account_locks (writable exclusive, readonly shared, all or
+// nothing); no stripe count is visible, so a lock is shown free by another try_lock that
+// needs it.
+
+bank::forks_config lock_config(std::size_t stripes = 4096) {
+  bank::forks_config c = small_config();
+  c.lock_stripes = stripes;
+  return c;
+}
+
+TEST(bank_forks_locks, conflicting_writers_cannot_both_lock) {
+  bank_forks f(lock_config(), genesis);
+  const raw_tx t1 = make_transfer(key_of(1), key_of(2), 1);
+  const raw_tx t2 = make_transfer(key_of(3), key_of(2), 1);  // shares writable 2
+  txn::held_locks h1;
+  txn::held_locks h2;
+  ASSERT_TRUE(f.try_lock(t1.view, h1));
+  EXPECT_EQ(h1.size(), 2u);  // from and to; the system program is not locked
+  EXPECT_FALSE(f.try_lock(t2.view, h2));
+  EXPECT_EQ(h2.size(), 0u);  // nothing held after a failure
+  f.unlock(h1);
+  EXPECT_EQ(h1.size(), 0u);
+  ASSERT_TRUE(f.try_lock(t2.view, h2));  // unlock released
+  f.unlock(h2);
+  ASSERT_TRUE(f.try_lock(t1.view, h1));  // and so did that one
+  f.unlock(h1);
+}
+
+TEST(bank_forks_locks, disjoint_writers_both_lock) {
+  bank_forks f(lock_config(), genesis);
+  const raw_tx t1 = make_transfer(key_of(1), key_of(2), 1);
+  const raw_tx t2 = make_transfer(key_of(3), key_of(4), 1);
+  txn::held_locks h1;
+  txn::held_locks h2;
+  ASSERT_TRUE(f.try_lock(t1.view, h1));
+  EXPECT_TRUE(f.try_lock(t2.view, h2));
+  f.unlock(h1);
+  f.unlock(h2);
+}
+
+TEST(bank_forks_locks, readonly_readonly_share_and_readonly_writer_conflict) {
+  bank_forks f(lock_config(), genesis);
+  const raw_tx r1 = make_reader(key_of(1), key_of(9));
+  const raw_tx r2 = make_reader(key_of(2), key_of(9));
+  const raw_tx w = make_transfer(key_of(3), key_of(9), 1);  // writes 9
+  txn::held_locks h1;
+  txn::held_locks h2;
+  txn::held_locks hw;
+  ASSERT_TRUE(f.try_lock(r1.view, h1));
+  EXPECT_TRUE(f.try_lock(r2.view, h2));  // both read 9
+  EXPECT_FALSE(f.try_lock(w.view, hw));
+  f.unlock(h1);
+  EXPECT_FALSE(f.try_lock(w.view, hw));  // r2 still reads 9
+  f.unlock(h2);
+  ASSERT_TRUE(f.try_lock(w.view, hw));
+  EXPECT_FALSE(f.try_lock(r1.view, h1));  // and a writer excludes readers
+  f.unlock(hw);
+  EXPECT_TRUE(f.try_lock(r1.view, h1));
+  f.unlock(h1);
+}
+
+TEST(bank_forks_locks, failed_try_lock_leaves_nothing_locked) {
+  bank_forks f(lock_config(), genesis);
+  // The holder locks only account 50. The contender locks 10..14 (writable), 50 and 60
+  // (readonly): its first locks succeed, then 50 conflicts, and everything it took must be
+  // given back: each of its other accounts can then be written by someone else.
+  const raw_tx holder = make_transfer(key_of(50), key_of(50), 0);
+  txn::held_locks held;
+  ASSERT_TRUE(f.try_lock(holder.view, held));
+  raw_tx contender;
+  for (std::uint32_t i = 10; i < 15; ++i) contender.accounts.push_back(key_of(i));
+  contender.accounts.push_back(key_of(50));
+  contender.accounts.push_back(key_of(60));
+  contender.accounts.push_back(txn::system_program_id);
+  contender.readonly_unsigned = 2;  // 60 read-only, system program
+  contender.instructions.push_back({7, {0, 5}, transfer_data(1)});
+  contender.build();
+  txn::held_locks contended;
+  EXPECT_FALSE(f.try_lock(contender.view, contended));
+  for (const std::uint32_t i : {10, 11, 12, 13, 14, 60}) {
+    const raw_tx writer = make_transfer(key_of(i), key_of(i), 0);
+    txn::held_locks w;
+    EXPECT_TRUE(f.try_lock(writer.view, w)) << "account " << i;
+    f.unlock(w);
+  }
+  f.unlock(held);
+  ASSERT_TRUE(f.try_lock(contender.view, contended));
+  f.unlock(contended);
+}
+
+TEST(bank_forks_locks, two_keys_on_one_stripe_lock_once) {
+  bank_forks f(lock_config(/*stripes=*/1), genesis);  // every key on one stripe
+  const raw_tx t = make_transfer(key_of(1), key_of(2), 1);
+  const raw_tx other = make_transfer(key_of(3), key_of(3), 1);
+  txn::held_locks held;
+  txn::held_locks other_held;
+  ASSERT_TRUE(f.try_lock(t.view, held));
+  EXPECT_EQ(held.size(), 1u);
+  EXPECT_FALSE(f.try_lock(other.view, other_held));
+  f.unlock(held);
+  ASSERT_TRUE(f.try_lock(other.view, other_held));
+  f.unlock(other_held);
+}
+
+// ---- bank hash (txn::bank_hasher over the accounts a block changed, then its last PoH hash)
+
+// A block funding keys 1 and 2 at genesis, then 1 -> 3 and 2 -> 4 in that order or reversed.
+crypto::hash32 two_transfer_block(std::uint64_t extra, const std::string& poh, bool reversed = false) {
+  one_bank t;
+  EXPECT_TRUE(t.f.credit(key_of(1), 1000));
+  EXPECT_TRUE(t.f.credit(key_of(2), 1000));
+  const raw_tx t1 = make_transfer(key_of(1), key_of(3), 100 + extra);
+  const raw_tx t2 = make_transfer(key_of(2), key_of(4), 200);
+  for (const raw_tx* tx : reversed ? std::array{&t2, &t1} : std::array{&t1, &t2}) EXPECT_EQ(t.run(*tx), tx_result::ok);
+  const crypto::hash32 h = freeze_bank(t.f, t.bank(), poh);
+  EXPECT_EQ(t.f.info(t.bank()).changed_accounts, 4u);
+  EXPECT_EQ(t.f.info(t.bank()).bank_hash, h);
+  return h;
+}
+
+TEST(bank_forks_hash, same_inputs_same_hash_any_change_differs) {
+  const crypto::hash32 base = two_transfer_block(0, "poh 5");
+  EXPECT_EQ(two_transfer_block(0, "poh 5"), base);
+  EXPECT_NE(two_transfer_block(1, "poh 5"), base);  // one balance differs
+  EXPECT_NE(two_transfer_block(0, "poh 6"), base);  // different PoH
+}
+
+TEST(bank_forks_hash, order_of_execution_does_not_matter) {
+  EXPECT_EQ(two_transfer_block(0, "poh 5", false), two_transfer_block(0, "poh 5", true));
+}
+
+// A block's hash counts only what that block changed: not genesis credits, not its parent's
+// transfers, not a transaction that could not pay its fee.
+TEST(bank_forks_hash, a_block_hashes_only_what_it_changed) {
+  one_bank t;
+  ASSERT_TRUE(t.f.credit(key_of(1), 1000));
+  EXPECT_EQ(t.run(make_transfer(key_of(1), key_of(2), 10)), tx_result::ok);
+  freeze_bank(t.f, t.bank(), "poh 0");
+  EXPECT_EQ(t.f.info(t.bank()).changed_accounts, 2u);
+  const bank_index child = t.f.new_bank(t.bank(), 1, hash_of("block 1"));
+  ASSERT_NE(child, no_bank);
+  EXPECT_EQ(run_locked(t.f, child, make_transfer(key_of(5), key_of(2), 0).view, t.counters),
+            tx_result::insufficient_funds_for_fee);
+  const crypto::hash32 h = freeze_bank(t.f, child, "poh 1");
+  EXPECT_EQ(t.f.info(child).changed_accounts, 0u);
+  EXPECT_EQ(t.f.info(child).landed, 0u);
+  EXPECT_EQ(h, txn::bank_hasher(0).finish(hash_of("poh 1")));
+}
+
 // Contention (run under ThreadSanitizer): two threads execute disjoint transfers on one bank
 // while a third reads balances; then the root moves while the reader keeps reading.
 TEST(bank_forks_contention, parallel_execution_and_reads_keep_the_supply) {
@@ -508,6 +1037,140 @@ TEST(bank_forks_contention, parallel_execution_and_reads_keep_the_supply) {
   std::uint64_t total = 0;
   for (const auto& k : t.keys) total += t.f->balance(s0, k.public_key());
   EXPECT_EQ(total + 600 * fee, 8 * funding);
+}
+
+// Threads execute random transfers among a few accounts (many lock conflicts) on one bank
+// through try_lock / execute / unlock.
+TEST(bank_forks_contention, random_transfers_from_several_threads_conserve_lamports) {
+  one_bank t(with_statuses(lock_config(), 1 << 14));
+  constexpr std::uint32_t num_accounts = 16;
+  t.fund(num_accounts, 10'000);
+  const bank_index b = t.bank();
+  constexpr int num_threads = 3;
+  constexpr int txs_per_thread = 3000;
+  // Built before the threads start, so they only lock, execute and unlock.
+  std::vector<std::vector<raw_tx>> work(num_threads);
+  std::mt19937_64 rng(7);
+  for (auto& list : work) {
+    list.reserve(txs_per_thread);
+    for (int n = 0; n < txs_per_thread; ++n) {
+      const auto from = static_cast<std::uint32_t>(rng() % num_accounts);
+      const auto to = static_cast<std::uint32_t>(rng() % (num_accounts + 4));
+      list.push_back(make_transfer(key_of(from), key_of(to), rng() % 3000));
+    }
+  }
+  std::array<txn::execution_counters, num_threads> counters{};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < num_threads; ++k) {
+    threads.emplace_back([&, k] {
+      ready.fetch_add(1);
+      while (ready.load() < num_threads) {
+      }
+      txn::held_locks held;
+      for (const raw_tx& tx : work[k]) {
+        while (!t.f.try_lock(tx.view, held)) ++counters[k].lock_conflicts;
+        (void)t.f.execute(b, tx.view, counters[k]);
+        t.f.unlock(held);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (const auto& x : counters) t.counters.add(x);
+  EXPECT_EQ(t.counters.executed(), std::uint64_t{num_threads} * txs_per_thread);
+  EXPECT_GT(t.counters.count(tx_result::ok), 0u);
+  EXPECT_EQ(t.counters.count(tx_result::already_processed), 0u);
+  std::uint64_t total = 0;
+  for (std::uint32_t i = 0; i < num_accounts + 4; ++i) total += t.balance(i);
+  EXPECT_EQ(total + t.counters.fees_collected_lamports, t.f.total_supply());
+  t.root_and_expect_conserved();
+}
+
+// Threads create many new accounts at once (disjoint transfers to fresh receivers): the
+// insert-only account table must give every receiver exactly one entry and lose no lamport.
+TEST(bank_forks_contention, concurrent_inserts_of_new_receivers) {
+  constexpr std::uint32_t num_threads = 3;
+  constexpr std::uint32_t receivers_per_thread = 1000;
+  bank::forks_config c = lock_config();
+  c.max_accounts = 4096;
+  c.max_versions = 4096;
+  c.max_statuses = 4096;
+  one_bank t(c);
+  t.fund(num_threads, 1'000'000);
+  const bank_index b = t.bank();
+  const auto receiver = [](std::uint32_t k, std::uint32_t r) { return key_of(100'000 + k * receivers_per_thread + r); };
+  std::vector<std::vector<raw_tx>> work(num_threads);
+  for (std::uint32_t k = 0; k < num_threads; ++k) {
+    work[k].reserve(receivers_per_thread);
+    for (std::uint32_t r = 0; r < receivers_per_thread; ++r) work[k].push_back(make_transfer(key_of(k), receiver(k, r), r + 1));
+  }
+  std::array<txn::execution_counters, num_threads> counters{};
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < num_threads; ++k) {
+    threads.emplace_back([&, k] {
+      txn::held_locks held;
+      for (const raw_tx& tx : work[k]) {
+        while (!t.f.try_lock(tx.view, held)) {
+        }
+        (void)t.f.execute(b, tx.view, counters[k]);
+        t.f.unlock(held);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (const auto& x : counters) {
+    EXPECT_EQ(x.count(tx_result::ok), receivers_per_thread);
+    t.counters.add(x);
+  }
+  EXPECT_EQ(t.f.stats().accounts, num_threads * (1 + receivers_per_thread));
+  for (std::uint32_t k = 0; k < num_threads; ++k)
+    for (std::uint32_t r = 0; r < receivers_per_thread; ++r) ASSERT_EQ(t.f.balance(b, receiver(k, r)), r + 1);
+  freeze_bank(t.f, b, "poh 0");
+  EXPECT_EQ(t.f.info(b).changed_accounts, num_threads * (1 + receivers_per_thread));  // each once
+  t.root_and_expect_conserved();
+}
+
+// Readers and writers of one hot account: a shared holder never sees a writer inside. Each
+// holder yields inside, so that were the locks broken, the others would be let in.
+TEST(bank_forks_contention, exclusive_and_shared_locks_exclude_each_other) {
+  bank_forks f(lock_config(), genesis);
+  const raw_tx writer = make_transfer(key_of(1), key_of(9), 0);
+  const raw_tx reader_a = make_reader(key_of(2), key_of(9));
+  const raw_tx reader_b = make_reader(key_of(3), key_of(9));
+  std::atomic<int> writers_inside{0};
+  std::atomic<int> readers_inside{0};
+  std::atomic<bool> violation{false};
+  constexpr int rounds = 3000;
+  const auto run = [&](const raw_tx& tx, bool exclusive) {
+    txn::held_locks held;
+    for (int n = 0; n < rounds; ++n) {
+      while (!f.try_lock(tx.view, held)) {
+      }
+      if (exclusive) {
+        if (writers_inside.fetch_add(1) != 0 || readers_inside.load() != 0) violation = true;
+        std::this_thread::yield();
+        if (readers_inside.load() != 0) violation = true;
+        writers_inside.fetch_sub(1);
+      } else {
+        readers_inside.fetch_add(1);
+        if (writers_inside.load() != 0) violation = true;
+        std::this_thread::yield();
+        if (writers_inside.load() != 0) violation = true;
+        readers_inside.fetch_sub(1);
+      }
+      f.unlock(held);
+    }
+  };
+  std::thread t1([&] { run(writer, true); });
+  std::thread t2([&] { run(reader_a, false); });
+  std::thread t3([&] { run(reader_b, false); });
+  t1.join();
+  t2.join();
+  t3.join();
+  EXPECT_FALSE(violation.load());
+  txn::held_locks held;
+  EXPECT_TRUE(f.try_lock(writer.view, held));  // nothing left held
+  f.unlock(held);
 }
 
 }  // namespace

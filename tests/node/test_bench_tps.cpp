@@ -19,7 +19,7 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/rpc/http_api.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 
 #include "../support/temp_dir.hpp"

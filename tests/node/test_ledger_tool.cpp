@@ -6,7 +6,7 @@
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 #include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>

@@ -5,7 +5,7 @@
 
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/schnorr.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 
 #include <gtest/gtest.h>

@@ -14,7 +14,7 @@
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/shred/shredder.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 #include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>

@@ -43,8 +43,8 @@
 //   - Hot path (any number of threads, one unfrozen bank each or the same one):
 //       held_locks held;
 //       if (forks.try_lock(tx, held)) { r = forks.execute(bank, tx, counters); forks.unlock(held); }
-//     Locks are per account stripe, as in txn::bank (writable exclusive, readonly shared, all or
-//     nothing); a transaction touches only the versions and statuses of accounts and a
+//     Locks are per account stripe (txn::account_locks: writable exclusive, readonly shared, all
+//     or nothing); a transaction touches only the versions and statuses of accounts and a
 //     signature its locks cover (the same signature means the same fee payer), so disjoint
 //     transactions run in parallel without data races.
 //   - balance() may be called under the account's lock, from the quiescent thread, or from
@@ -67,7 +67,7 @@
 
 #include <riptide/crypto/types.hpp>
 #include <riptide/txn/account_locks.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/txn/transaction.hpp>
 
 namespace riptide::bank {
@@ -168,10 +168,10 @@ class bank_forks {
   // ---- hot path
   [[nodiscard]] bool try_lock(const txn::transaction_view& tx, txn::held_locks& held) noexcept;
   void unlock(txn::held_locks& held) noexcept;
-  // Executes tx on `bank` (live, not frozen, not dead; the caller holds tx's locks), with the
-  // rules of txn::bank (header there) plus: recent blockhash per fork, then already_processed
-  // per fork, then capacity (account_table_full: nothing changed). On ok or a failure that
-  // charged the fee, the signature lands in `bank`.
+  // Executes tx on `bank` (live, not frozen, not dead; the caller holds tx's locks) by the
+  // rules in txn/execution.hpp: recent blockhash per fork, already_processed per fork, fee,
+  // instructions, transfers, then capacity (account_table_full: nothing changed). On ok or a
+  // failure that charged the fee, the signature lands in `bank`.
   txn::tx_result execute(bank_index bank, const txn::transaction_view& tx,
                          txn::execution_counters& counters) noexcept;
   // The balance of key as `bank` sees it (see Threads).

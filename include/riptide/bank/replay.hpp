@@ -87,7 +87,7 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/bank_forks.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 namespace riptide::bank {
 

@@ -38,7 +38,7 @@
 //     24      8     tick_height u64           ticks since the chain started (at slot end)
 //     32      32    hash                      chain start: the PoH start hash;
 //                                             slot end: the slot's last PoH hash
-//     64      32    bank_hash                 slot end: the slot's bank hash (txn/bank.hpp),
+//     64      32    bank_hash                 slot end: the slot's bank hash (txn/execution.hpp),
 //                                             all zero = unknown; chain start: zero
 //     96      8     parent_slot u64           slot end: the slot of the block this one builds
 //                                             on (slot 0: 0); chain start: zero

@@ -42,7 +42,7 @@
 #include <span>
 #include <vector>
 
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 namespace riptide::node {
 

@@ -29,7 +29,7 @@
 
 #include <riptide/crypto/types.hpp>
 #include <riptide/ledger/ledger.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 namespace riptide::node {
 

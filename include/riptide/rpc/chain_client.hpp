@@ -22,7 +22,7 @@
 #include <vector>
 
 #include <riptide/crypto/types.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 
 namespace riptide::rpc {
 

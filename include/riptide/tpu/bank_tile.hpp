@@ -45,7 +45,7 @@
 #include <riptide/tpu/bank_gate.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>

@@ -46,7 +46,7 @@
 #include <riptide/crypto/dedup_cache.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/crypto/xxh3.hpp>
-#include <riptide/txn/bank.hpp>
+#include <riptide/txn/execution.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>

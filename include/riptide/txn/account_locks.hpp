@@ -1,6 +1,6 @@
 #pragma once
 // Account locks: striped reader/writer locks over account keys, taken all or nothing for one
-// transaction. Shared by txn::bank and bank::bank_forks so both lock exactly the same way.
+// transaction. bank::bank_forks takes them for every bank (one table for all banks).
 //
 // Contract
 // - Memory: the stripe table (one 64-byte word per stripe) is allocated in the constructor
