@@ -342,6 +342,35 @@ TEST(bank_forks, set_root_refuses_what_it_cannot_root) {
   EXPECT_EQ(t.f->root(), root);
 }
 
+TEST(bank_forks, highest_frozen_bank_is_the_highest_slot_then_the_lower_block_id) {
+  forks t;
+  const bank_index root = t.f->root();
+  EXPECT_EQ(highest_frozen_bank(*t.f), root);  // only the genesis root
+  const bank_index s0 = t.child(root, 0, "block 0");
+  EXPECT_EQ(highest_frozen_bank(*t.f), root);  // not frozen yet
+  t.freeze(s0, "poh 0");
+  EXPECT_EQ(highest_frozen_bank(*t.f), s0);  // slot 0 beats the genesis root (also slot 0)
+  // Two blocks for slot 2 and one for slot 1: slot 2, the lower id of the two.
+  const bank_index s1 = t.child(s0, 1, "one");
+  t.freeze(s1, "poh 1");
+  const bank_index a = t.f->new_bank(s0, 2, bank::block_id{0x10});
+  const bank_index b = t.f->new_bank(s1, 2, bank::block_id{0x0f});
+  ASSERT_NE(a, no_bank);
+  ASSERT_NE(b, no_bank);
+  t.freeze(a, "poh a");
+  EXPECT_EQ(highest_frozen_bank(*t.f), a);  // b is not frozen yet
+  t.freeze(b, "poh b");
+  EXPECT_EQ(highest_frozen_bank(*t.f), b);  // id 0x0f... < 0x10...
+  // A higher slot that is dead does not count; one that is open does not either.
+  const bank_index dead = t.child(a, 3, "dead");
+  t.f->mark_dead(dead);
+  (void)t.child(b, 4, "open");
+  EXPECT_EQ(highest_frozen_bank(*t.f), b);
+  // After rooting b, the root itself when nothing above it is frozen.
+  ASSERT_TRUE(t.f->set_root(b));
+  EXPECT_EQ(highest_frozen_bank(*t.f), b);
+}
+
 TEST(bank_forks, a_frozen_block_can_die_until_it_parents_one) {
   forks t;
   const bank_index s0 = t.child(t.f->root(), 0, "block 0");

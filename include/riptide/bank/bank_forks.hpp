@@ -257,4 +257,10 @@ class bank_forks {
   std::uint64_t roots_ = 0, pruned_banks_ = 0, status_rebuilds_ = 0;
 };
 
+// The fork a leader builds on until votes decide (the one place that rule lives, so Tower
+// BFT's fork choice replaces it alone): the live, frozen, not dead bank of the highest slot;
+// between two blocks of one slot, the lower block id (bytes compared as unsigned). The root
+// when no other bank qualifies. Quiescent, like every read of bank_info; O(max_banks).
+[[nodiscard]] bank_index highest_frozen_bank(const bank_forks& forks) noexcept;
+
 }  // namespace riptide::bank
