@@ -25,6 +25,8 @@
 #include <riptide/node/flood.hpp>
 #include <riptide/rpc/chain_client.hpp>
 #include <riptide/rpc/hex_parse.hpp>
+#include <riptide/rpc/schedule_view.hpp>
+#include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/node/config.hpp>
 #include <riptide/node/genesis.hpp>
@@ -259,6 +261,20 @@ int main(int argc, char** argv) {
   rpc_cmd->add_option("path", rpc_path, "Path, e.g. /gossip/peers")->required();
   rpc_cmd->add_option("body", rpc_body, "JSON body for POST");
 
+  auto* schedule_cmd = app.add_subcommand(
+      "leader-schedule", "Print a cluster's leader schedule for one epoch, from its genesis file "
+                         "(e.g. riptide leader-schedule --genesis cluster/genesis.toml --count 16)");
+  std::string schedule_genesis;
+  std::uint64_t schedule_epoch = 0, schedule_from = 0, schedule_count = 64;
+  bool schedule_json_out = false;
+  schedule_cmd->add_option("--genesis", schedule_genesis, "Genesis file")->required()->check(CLI::ExistingFile);
+  schedule_cmd->add_option("--epoch", schedule_epoch, "Epoch")->capture_default_str();
+  schedule_cmd->add_option("--from", schedule_from, "First slot to list (default: the epoch's first)");
+  schedule_cmd->add_option("--count", schedule_count, "Slots to list from --from")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 20));
+  schedule_cmd->add_flag("--json", schedule_json_out, "Print JSON (the shape GET /leader-schedule returns)");
+
   auto* ledger_cmd = app.add_subcommand("ledger", "Inspect a ledger directory");
   ledger_cmd->require_subcommand(1);
   auto* ledger_verify = ledger_cmd->add_subcommand("verify", "Re-execute the whole ledger through the replay function: checksums, PoH, signatures, results, bank hashes");
@@ -467,6 +483,22 @@ int main(int argc, char** argv) {
       if (r.partial_tail)
         std::cout << fmt::format("  slot {} is partial ({} records, no slot end: a node stopped mid-slot): not replayed\n",
                                  r.partial_slot, r.partial_records);
+      return 0;
+    }
+    if (*schedule_cmd) {
+      const riptide::node::genesis g = riptide::node::load_genesis(schedule_genesis);
+      std::vector<riptide::epoch::stake_entry> entries;
+      for (const auto& v : g.validators) entries.push_back({v.id, v.stake});
+      const riptide::epoch::stakes stakes(entries);
+      if (stakes.empty())
+        throw riptide::node::config_error(schedule_genesis + ": no validator has stake, so there is no leader schedule");
+      if (schedule_epoch > ~std::uint64_t{0} / g.slots_per_epoch - 1)
+        throw riptide::node::config_error("--epoch: out of range for " + std::to_string(g.slots_per_epoch) +
+                                          " slots per epoch");
+      const riptide::epoch::leader_schedule schedule(stakes, schedule_epoch, g.slots_per_epoch);
+      const std::uint64_t from = schedule_cmd->count("--from") != 0 ? schedule_from : schedule.first_slot();
+      std::cout << (schedule_json_out ? riptide::rpc::schedule_json(stakes, schedule, from, schedule_count) + "\n"
+                                      : riptide::rpc::schedule_text(stakes, schedule, from, schedule_count));
       return 0;
     }
     if (*ledger_repair) return cmd_ledger_repair(ledger_dir, ledger_repair_json);

@@ -66,6 +66,7 @@ struct node::impl {
   // Turbine and repair (a cluster with a genesis): who leads, the tree, the peers.
   node_role role = node_role::standalone;
   std::string role_note;
+  std::unique_ptr<epoch::stakes> stakes;  // the genesis's (a cluster node)
   std::unique_ptr<epoch::leader_schedule> schedule;
   std::unique_ptr<shred::turbine_cluster> turbine;
   std::vector<net::endpoint> tvu_contacts;  // by turbine cluster index
@@ -126,11 +127,14 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
     m.ledger_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
   }
+  std::vector<epoch::stake_entry> stakes;
+  if (cluster_genesis) {
+    for (const auto& val : cluster_genesis->validators) stakes.push_back({val.id, val.stake});
+    m.stakes = std::make_unique<epoch::stakes>(stakes);
+  }
   if (cluster_genesis && cfg.tvu.enabled) {
     const auto& g = *cluster_genesis;
-    std::vector<epoch::stake_entry> stakes;
-    for (const auto& val : g.validators) stakes.push_back({val.id, val.stake});
-    m.schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(stakes), 0, g.slots_per_epoch);
+    m.schedule = std::make_unique<epoch::leader_schedule>(*m.stakes, 0, g.slots_per_epoch);
     const auto leaders = m.schedule->group_leaders();
     const bool one_leader = std::all_of(leaders.begin(), leaders.end(),
                                         [&](const crypto::pubkey& k) { return k == leaders.front(); });
@@ -587,6 +591,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     view.board = &m.board_chain;
     view.forks = m.forks.get();
     view.statuses = m.statuses.get();
+    if (cluster_genesis) {
+      view.stakes = m.stakes.get();
+      view.slots_per_epoch = cluster_genesis->slots_per_epoch;
+    }
     if (tpu_open) {
       view.tpu_ip = *parse_ipv4(cfg.net.ip);
       view.tpu_port = m.net->bound_port(net::port_kind::tpu);

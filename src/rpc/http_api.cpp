@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <charconv>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -18,7 +19,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/rpc/hex_parse.hpp>
+#include <riptide/rpc/schedule_view.hpp>
 #include <riptide/txn/transaction.hpp>
 #include <riptide/util/hex.hpp>
 #include <riptide/util/metrics.hpp>
@@ -113,6 +116,35 @@ struct http_api::impl {
                  {"root", st.has_root_slot ? json(st.root_slot) : json(nullptr)},
                  {"lamports_per_signature",
                   chain.forks != nullptr ? json(chain.forks->lamports_per_signature()) : json(nullptr)}});
+    });
+    server.Get("/leader-schedule", [this](const httplib::Request& req, httplib::Response& res) {
+      if (chain.stakes == nullptr || chain.slots_per_epoch == 0)
+        return error(res, 404, "this node has no cluster genesis, so no leader schedule");
+      if (chain.stakes->empty()) return error(res, 404, "no validator of the genesis has stake: no leader schedule");
+      // ?epoch=E&from=SLOT&count=N; defaults: the current slot's epoch, its slots from the
+      // current one, 64 of them (at most 4096 listed one by one; group_leaders has them all).
+      std::optional<std::uint64_t> current;
+      if (chain.board != nullptr) current = chain.board->read().slot;
+      std::uint64_t epoch = current ? epoch::epoch_of(*current, chain.slots_per_epoch) : 0;
+      std::uint64_t count = 64;
+      for (const auto& [name, value] : req.params) {
+        if (name != "epoch" && name != "from" && name != "count")
+          return error(res, 400, "unknown parameter '" + name + "' (epoch, from, count)");
+        std::uint64_t v = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (ec != std::errc{} || end != value.data() + value.size())
+          return error(res, 400, name + ": expected an unsigned integer, got '" + value + "'");
+        if (name == "epoch") epoch = v;
+        if (name == "count") count = v;
+      }
+      if (count > 4096) return error(res, 400, "count: at most 4096 slots are listed one by one");
+      if (epoch > ~std::uint64_t{0} / chain.slots_per_epoch - 1) return error(res, 400, "epoch: out of range");
+      const std::uint64_t first = epoch * chain.slots_per_epoch;
+      std::uint64_t from = current && epoch::epoch_of(*current, chain.slots_per_epoch) == epoch ? *current : first;
+      if (req.has_param("from")) from = std::stoull(req.get_param_value("from"));
+      const epoch::leader_schedule schedule(*chain.stakes, epoch, chain.slots_per_epoch);
+      res.status = 200;
+      res.set_content(schedule_json(*chain.stakes, schedule, from, count) + "\n", "application/json");
     });
     server.Get(R"(/balance/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.matches[1];

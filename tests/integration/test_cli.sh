@@ -55,6 +55,25 @@ check "  and writes nothing" [ ! -e "$tmp/neg" ]
 check "run --seconds -1 exits 2" expect_exit 2 "$bin" run --seconds -1
 check "ledger show --slot -1 exits 2" expect_exit 2 "$bin" ledger show "$tmp" --slot -1
 check "bench-tps --accounts -4 exits 2" expect_exit 2 "$bin" bench-tps --faucet-key "$tmp/payer.key" --accounts -4
+# The leader schedule from a genesis file: 4 equal validators, facts read from --json.
+check "genesis of 4 staked validators" expect_exit 0 "$bin" genesis -o "$tmp/g4" --nodes 4 --staked 0
+check "leader-schedule --json" expect_exit 0 "$bin" leader-schedule --genesis "$tmp/g4/genesis.toml" --json --count 8
+cp "$tmp/out" "$tmp/sched.json"
+per_epoch=$(jq -r .slots_per_epoch "$tmp/sched.json")
+check "  group_leaders covers the epoch in 4-slot groups" \
+  [ "$(jq '.group_leaders | length' "$tmp/sched.json")" -eq $(( (per_epoch + 3) / 4 )) ]
+check "  every slot is led, by one of the 4 validators" \
+  [ "$(jq --argjson n "$per_epoch" '([.validators[].slots] | add) == $n and (.validators | length) == 4' \
+        "$tmp/sched.json")" = true ]
+check "  slots 0-7 listed, each by the leader group_leaders names" \
+  [ "$(jq '[.slots[] as $s | (.validators[.group_leaders[$s.slot / 4 | floor]].id == $s.leader)] | all and length == 8' \
+        "$tmp/sched.json")" = true ]
+check "leader-schedule text lists spans" expect_exit 0 "$bin" leader-schedule --genesis "$tmp/g4/genesis.toml" --epoch 1 --count 4
+check "  of epoch 1" grep -q "^epoch 1: slots $per_epoch-" "$tmp/out"
+sed 's/^stake = .*/stake = 0/' "$tmp/g4/genesis.toml" >"$tmp/unstaked.toml"
+check "leader-schedule of a genesis without stake exits 2" \
+  expect_exit 2 "$bin" leader-schedule --genesis "$tmp/unstaked.toml"
+check "  saying why" grep -q "no validator has stake" "$tmp/err"
 
 # A short run with its own metrics file; a monitor reads it while it runs.
 metrics="$tmp/m.metrics"

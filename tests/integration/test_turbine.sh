@@ -38,6 +38,11 @@ node_metric() { metric "$(rpc "$1")" "$2" "$3"; }  # node, tile, counter
 cluster up 4 --fanout 2 -- --set layout.pin=false >/dev/null
 for _ in $(seq 100); do [ -n "$(slot_of 1)" ] && [ "$(slot_of 1)" -ge 2 ] && break; sleep 0.2; done
 check "follower 1 replays the leader's slots" [ "$(slot_of 1)" -ge 2 ]
+# Every node serves the genesis's leader schedule: the digest the CLI computes from the file.
+want_digest=$("$bin" leader-schedule --genesis "$tmp/c/genesis.toml" --json --count 0 | jq -r .digest)
+same=0
+for i in 0 1 2 3; do [ "$(get_json "$(rpc "$i")" "/leader-schedule?epoch=0&count=4" .digest)" = "$want_digest" ] && same=$((same + 1)); done
+check "GET /leader-schedule on every node has the genesis's digest ($same of 4)" all '[ -n "$want_digest" ]' '[ "$same" -eq 4 ]'
 target=$(( $(slot_of 0) + 3 ))
 forged=0
 for kind in wrong-signer altered-payload altered-proof; do

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <riptide/epoch/leader_schedule.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -179,6 +181,47 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   EXPECT_EQ(s.durable_slot, std::optional<std::uint64_t>(5));
   EXPECT_EQ(s.root, std::optional<std::uint64_t>(6));
   EXPECT_EQ(s.lamports_per_signature, std::optional<std::uint64_t>(5000));
+}
+
+TEST_F(chain_fixture, leader_schedule_of_the_current_epoch_by_default) {
+  const std::vector<epoch::stake_entry> entries{{crypto::pubkey{1}, 10}, {crypto::pubkey{2}, 30}};
+  const epoch::stakes stakes(entries);
+  rpc::http_chain_view view{&board, &bank, &statuses, loopback, tpu.port()};
+  view.stakes = &stakes;
+  view.slots_per_epoch = 32;
+  start(view);
+  board.publish(70, 0, bank::slot_hash{});  // epoch 2 (slots 64..95)
+  auto [status, j] = get("/leader-schedule");
+  ASSERT_EQ(status, 200) << j.dump();
+  EXPECT_EQ(j["epoch"], 2);
+  EXPECT_EQ(j["first_slot"], 64);
+  EXPECT_EQ(j["group_leaders"].size(), 8u);
+  ASSERT_EQ(j["slots"].size(), 26u);  // from the current slot to the epoch's end (< 64)
+  EXPECT_EQ(j["slots"][0]["slot"], 70);
+  const epoch::leader_schedule want(stakes, 2, 32);
+  EXPECT_EQ(j["slots"][0]["leader"], util::to_hex(*want.leader_for_slot(70)));
+  EXPECT_EQ(j["digest"], util::to_hex(want.digest()));
+
+  std::tie(status, j) = get("/leader-schedule?epoch=0&from=4&count=3");
+  ASSERT_EQ(status, 200);
+  EXPECT_EQ(j["epoch"], 0);
+  ASSERT_EQ(j["slots"].size(), 3u);
+  EXPECT_EQ(j["slots"][0]["slot"], 4);
+
+  for (const char* bad : {"/leader-schedule?epoch=x", "/leader-schedule?count=-1", "/leader-schedule?count=4097",
+                          "/leader-schedule?from=1e3", "/leader-schedule?slot=3", "/leader-schedule?epoch=1&epoch=",
+                          "/leader-schedule?epoch=18446744073709551615"}) {
+    std::tie(status, j) = get(bad);
+    EXPECT_EQ(status, 400) << bad;
+    EXPECT_NE(error_text(j), "") << bad;
+  }
+}
+
+TEST_F(chain_fixture, leader_schedule_is_404_without_stakes) {
+  start_full();
+  const auto [status, j] = get("/leader-schedule");
+  EXPECT_EQ(status, 404);
+  EXPECT_NE(error_text(j), "");
 }
 
 TEST_F(chain_fixture, slot_without_bank_has_null_fee) {

@@ -56,6 +56,7 @@
 
 #include <riptide/bank/bank_forks.hpp>
 #include <riptide/bank/chain_board.hpp>
+#include <riptide/epoch/stakes.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
@@ -83,6 +84,9 @@ struct http_chain_view {
   const bank::tx_status_cache* statuses = nullptr;
   std::uint32_t tpu_ip = 0;
   std::uint16_t tpu_port = 0;
+  // The cluster's stakes and epoch length (a node with a genesis): GET /leader-schedule.
+  const epoch::stakes* stakes = nullptr;
+  std::uint64_t slots_per_epoch = 0;
 };
 
 class http_api {
