@@ -291,8 +291,9 @@ bool bank_forks::reserve(std::atomic<std::size_t>& used, std::size_t max, std::s
 
 // ------------------------------------------------------------------------------- statuses
 
-bool bank_forks::landed(bank_index bank, std::span<const std::uint8_t> signature) const noexcept {
-  for (std::size_t i = status_hash(signature) & status_mask_;; i = (i + 1) & status_mask_) {
+bool bank_forks::landed(bank_index bank, std::span<const std::uint8_t> signature,
+                        std::uint64_t hash) const noexcept {
+  for (std::size_t i = hash & status_mask_;; i = (i + 1) & status_mask_) {
     const status_entry& s = statuses_[i];
     std::uint32_t state = s.state.load(std::memory_order_acquire);
     while (state == slot_writing) {
@@ -307,8 +308,9 @@ bool bank_forks::landed(bank_index bank, std::span<const std::uint8_t> signature
 }
 
 // Called under the fee payer's exclusive lock, with one status reserved.
-void bank_forks::add_status(bank_index bank, std::span<const std::uint8_t> signature) noexcept {
-  for (std::size_t i = status_hash(signature) & status_mask_;; i = (i + 1) & status_mask_) {
+void bank_forks::add_status(bank_index bank, std::span<const std::uint8_t> signature,
+                            std::uint64_t hash) noexcept {
+  for (std::size_t i = hash & status_mask_;; i = (i + 1) & status_mask_) {
     status_entry& s = statuses_[i];
     std::uint32_t state = s.state.load(std::memory_order_acquire);
     if (state != slot_empty) continue;  // tombstones are reclaimed by rebuild_statuses only
@@ -363,7 +365,8 @@ txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view&
   };
   if (!recent_blockhash(bank, tx.recent_blockhash())) return finish(tx_result::blockhash_too_old);
   const std::span<const std::uint8_t> signature(tx.signature(0));
-  if (landed(bank, signature)) return finish(tx_result::already_processed);
+  const std::uint64_t signature_hash = status_hash(signature);
+  if (landed(bank, signature, signature_hash)) return finish(tx_result::already_processed);
 
   struct local_account {
     account_entry* entry;
@@ -405,7 +408,7 @@ txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view&
   const auto fail_with_fee = [&](tx_result result) noexcept {
     if (!land(fee != 0 && !has_version(bank, *payer.entry) ? 1 : 0)) return refuse_full();
     if (fee != 0) write(bank, *payer.entry, payer_after_fee);  // fee > 0 and paid: the payer exists
-    add_status(bank, signature);
+    add_status(bank, signature, signature_hash);
     counters.fees_collected_lamports += fee;
     return finish(result);
   };
@@ -455,7 +458,7 @@ txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view&
     local_account& acc = local[i];
     if (acc.changed && acc.entry != nullptr) write(bank, *acc.entry, acc.lamports);
   }
-  add_status(bank, signature);
+  add_status(bank, signature, signature_hash);
   counters.fees_collected_lamports += fee;
   return finish(tx_result::ok);
 }

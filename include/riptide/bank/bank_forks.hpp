@@ -195,11 +195,13 @@ class bank_forks {
   [[nodiscard]] std::uint64_t read(bank_index bank, const account_entry& entry) const noexcept;
   [[nodiscard]] bool has_version(bank_index bank, const account_entry& entry) const noexcept;
   [[nodiscard]] bool recent_blockhash(bank_index bank, const crypto::hash32& hash) const noexcept;
-  [[nodiscard]] bool landed(bank_index bank, std::span<const std::uint8_t> signature) const noexcept;
+  // `hash` is status_hash(signature), computed once per transaction by execute().
+  [[nodiscard]] bool landed(bank_index bank, std::span<const std::uint8_t> signature,
+                            std::uint64_t hash) const noexcept;
   [[nodiscard]] bool reserve(std::atomic<std::size_t>& used, std::size_t max, std::size_t n) noexcept;
   [[nodiscard]] std::uint64_t status_hash(std::span<const std::uint8_t> signature) const noexcept;
   void write(bank_index bank, account_entry& entry, std::uint64_t lamports) noexcept;
-  void add_status(bank_index bank, std::span<const std::uint8_t> signature) noexcept;
+  void add_status(bank_index bank, std::span<const std::uint8_t> signature, std::uint64_t hash) noexcept;
   void drop_bank_state(bank_index bank, bool fold) noexcept;
   void free_bank(bank_index bank) noexcept;
   void expire_statuses() noexcept;
