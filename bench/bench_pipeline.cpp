@@ -156,12 +156,11 @@ struct pipeline {
     res.ledger_tile.max_microblock_tx_bytes =
         txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
     tiles = node::build_tpu(shape, *rings, res);
-    for (std::size_t i = 0; i < v; ++i)
+    for (std::size_t i = 0; i < v; ++i) {
       to_verify.push_back(&rings->out<util::frag_desc>(driver, node::tpu_verify_in(shape, i)));
-    for (const std::string& tile : {std::string("dedup"), std::string("bank0")})
-      (void)rings->in<util::frag_desc>(driver, node::tpu_free_of(shape, tile));
-    for (std::size_t i = 0; i < v; ++i)
-      (void)rings->in<util::frag_desc>(driver, node::tpu_free_of(shape, "verify" + std::to_string(i)));
+      (void)rings->in<util::frag_desc>(driver, node::tpu_verify_free(shape, i));
+    }
+    for (const std::string& link : node::tpu_release_links(shape)) (void)rings->in<util::frag_desc>(driver, link);
     rings->check_bound();
     rt = std::make_unique<util::runtime>(
         node::make_plan(topo, tiles.all(), [](std::size_t c) { return cpu_at(c == 0 ? 1 : 0); }),

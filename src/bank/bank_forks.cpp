@@ -746,9 +746,8 @@ bank_index highest_frozen_bank(const bank_forks& forks) noexcept {
   // Every live bank descends from the root, so the root is chosen only when nothing else is
   // (it is left out of the comparison: the genesis root shares slot 0 with the first block).
   bank_index best = no_bank;
-  for (std::size_t i = 0, n = forks.stats().max_banks; i < n; ++i) {
-    const auto b = static_cast<bank_index>(i);
-    if (b == forks.root() || !forks.live(b)) continue;
+  for (const bank_index b : forks.banks()) {
+    if (b == forks.root()) continue;
     const bank_info& c = forks.info(b);
     if (!c.frozen || c.dead) continue;
     if (best == no_bank) {

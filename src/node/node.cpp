@@ -239,6 +239,14 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   m.rings = std::make_unique<link_set>(m.topo);
   for (const link_decl& l : m.topo.links())
     m.link_blocks.push_back(m.metrics->add(util::metrics_kind::link, l.name, {"pushed", "popped", "depth"}));
+  // The net tile's ends of a port's receive link (and its frames coming back), and of a
+  // tile's send link (and the send frames going back to that tile).
+  const auto net_rx = [&](net::port_kind port, std::string_view rx, std::string_view rx_free) {
+    m.net->connect_rx(port, &m.rings->out<frag>("net", rx), &m.rings->in<frag>("net", rx_free));
+  };
+  const auto net_tx = [&](std::string_view tx, const util::frame_pool& frames, std::string_view tx_free) {
+    m.net->add_tx(&m.rings->in<frag>("net", tx), &frames, &m.rings->out<frag>("net", tx_free));
+  };
 
   // ---- net: every UDP port with a consumer
   if (cfg.net.enabled) {
@@ -425,11 +433,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                                    res.resumed_blockhashes.size(), signatures);
     }
     for (std::size_t i = 0; i < shape.tpu.verify_tiles; ++i)
-      m.net->connect_rx(net::port_kind::tpu, &m.rings->out<frag>("net", tpu_verify_in(shape.tpu, i)),
-                        &m.rings->in<frag>("net", tpu_free_of(shape.tpu, "verify" + std::to_string(i))));
-    if (m.tpu.dedup) m.net->add_release(&m.rings->in<frag>("net", tpu_free_of(shape.tpu, "dedup")));
-    for (std::size_t j = 0; j < shape.tpu.bank_tiles; ++j)
-      m.net->add_release(&m.rings->in<frag>("net", tpu_free_of(shape.tpu, "bank" + std::to_string(j))));
+      net_rx(net::port_kind::tpu, tpu_verify_in(shape.tpu, i), tpu_verify_free(shape.tpu, i));
+    for (const std::string& link : tpu_release_links(shape.tpu)) m.net->add_release(&m.rings->in<frag>("net", link));
   }
   if (shape.load) {
     // The load tile is a client of the node's own tpu port: its packets take the same path
@@ -446,8 +451,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     lc.desc_meta = m.net->local_endpoint(net::port_kind::tpu).pack();
     m.load = std::make_unique<tpu::load_tile>("load", lc, std::vector<ring*>{&m.rings->out<frag>("load", links::load_tx)},
                                               std::vector<ring*>{&m.rings->in<frag>("load", links::load_free)});
-    m.net->add_tx(&m.rings->in<frag>("net", links::load_tx), &m.load->frames(),
-                  &m.rings->out<frag>("net", links::load_free));
+    net_tx(links::load_tx, m.load->frames(), links::load_free);
   }
 
   if (cfg.gossip.enabled) {
@@ -486,10 +490,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         "gossip", m.identity, self, gc, m.net->rx_frames(), m.rings->in<frag>("gossip", links::gossip_rx),
         m.rings->out<frag>("gossip", links::gossip_rx_free), m.rings->out<frag>("gossip", links::gossip_tx),
         m.rings->in<frag>("gossip", links::gossip_tx_free), commands, &m.board);
-    m.net->connect_rx(net::port_kind::gossip, &m.rings->out<frag>("net", links::gossip_rx),
-                      &m.rings->in<frag>("net", links::gossip_rx_free));
-    m.net->add_tx(&m.rings->in<frag>("net", links::gossip_tx), &m.gossip->tx_frames(),
-                  &m.rings->out<frag>("net", links::gossip_tx_free));
+    net_rx(net::port_kind::gossip, links::gossip_rx, links::gossip_rx_free);
+    net_tx(links::gossip_tx, m.gossip->tx_frames(), links::gossip_tx_free);
   }
   // ---- Turbine: the leader's shred tile, or a follower's TVU and replay tiles
   if ((shape.shred || follower) && cfg.tvu.archive_shreds) {
@@ -520,10 +522,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         *m.turbine, m.tvu_contacts, tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(),
         &m.rings->in<frag>("shred", links::shred_repair_rx), &m.rings->out<frag>("shred", links::shred_repair_free),
         m.rings->out<frag>("shred", links::shred_tx), m.rings->in<frag>("shred", links::shred_tx_free));
-    m.net->connect_rx(net::port_kind::repair, &m.rings->out<frag>("net", links::shred_repair_rx),
-                      &m.rings->in<frag>("net", links::shred_repair_free));
-    m.net->add_tx(&m.rings->in<frag>("net", links::shred_tx), &m.shredder->tx_frames(),
-                  &m.rings->out<frag>("net", links::shred_tx_free));
+    net_rx(net::port_kind::repair, links::shred_repair_rx, links::shred_repair_free);
+    net_tx(links::shred_tx, m.shredder->tx_frames(), links::shred_tx_free);
   }
   if (follower) {
     const auto& g = *cluster_genesis;
@@ -561,12 +561,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         m.rings->out<frag>("tvu", links::tvu_rx_free), m.rings->out<frag>("tvu", links::tvu_tx),
         m.rings->in<frag>("tvu", links::tvu_tx_free), completed, completed_release, *m.schedule, *m.turbine,
         m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
-    m.net->connect_rx(net::port_kind::tvu, &m.rings->out<frag>("net", links::tvu_rx),
-                      &m.rings->in<frag>("net", links::tvu_rx_free));
-    m.net->connect_rx(net::port_kind::repair, &m.rings->out<frag>("net", links::tvu_repair_rx),
-                      &m.rings->in<frag>("net", links::tvu_repair_free));
-    m.net->add_tx(&m.rings->in<frag>("net", links::tvu_tx), &m.tvu->tx_frames(),
-                  &m.rings->out<frag>("net", links::tvu_tx_free));
+    net_rx(net::port_kind::tvu, links::tvu_rx, links::tvu_rx_free);
+    net_rx(net::port_kind::repair, links::tvu_repair_rx, links::tvu_repair_free);
+    net_tx(links::tvu_tx, m.tvu->tx_frames(), links::tvu_tx_free);
     tvu::replay_tile_config rtc;
     rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     rtc.slot_log = m.slot_log_path();

@@ -34,11 +34,6 @@ const link_decl* topology::find_link(std::string_view name) const noexcept {
   return it == links_.end() ? nullptr : &*it;
 }
 
-std::size_t topology::count_of_kind(std::string_view kind) const noexcept {
-  return static_cast<std::size_t>(
-      std::count_if(tiles_.begin(), tiles_.end(), [&](const tile_decl& t) { return t.kind == kind; }));
-}
-
 void topology::add_tile(std::string name, std::string kind, placement where) {
   if (name.empty() || kind.empty()) throw topology_error("topology: a tile needs a name and a kind");
   if (is_party(name)) throw topology_error(fmt::format("topology: '{}' is declared twice", name));
@@ -112,14 +107,6 @@ void topology::check() const {
   }
   for (const auto& [name, n] : times)
     if (!has_tile(name)) throw topology_error(fmt::format("topology: core threads name '{}', which is not a tile", name));
-}
-
-std::string topology::describe() const {
-  std::string s;
-  for (const link_decl& l : links_)
-    s += fmt::format("  {:<24} {:>8} -> {:<8} {} x{} {}\n", l.name, l.producer, l.consumer, to_string(l.kind), l.depth,
-                     l.mode == link_mode::reliable ? "reliable" : "lossy");
-  return s;
 }
 
 std::vector<util::core_plan> make_plan(const topology& topo, const std::vector<util::tile*>& built,

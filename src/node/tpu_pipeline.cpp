@@ -16,6 +16,9 @@ std::string verify_out(std::size_t i) { return fmt::format("verify{}>dedup", i);
 std::string bank_in(std::size_t j) { return fmt::format("dedup>bank{}", j); }
 std::string mixins_of(std::size_t j) { return fmt::format("bank{}>poh", j); }
 constexpr const char* blockhashes = "poh>dedup";
+std::string tpu_free_of(const tpu_shape& shape, const std::string& tile) {
+  return fmt::format("{}>{}.free", tile, shape.source);
+}
 constexpr const char* entries = "poh>ledger";
 }  // namespace
 
@@ -23,8 +26,15 @@ std::string tpu_verify_in(const tpu_shape& shape, std::size_t verify) {
   return fmt::format("{}>verify{}", shape.source, verify);
 }
 
-std::string tpu_free_of(const tpu_shape& shape, const std::string& tile) {
-  return fmt::format("{}>{}.free", tile, shape.source);
+std::string tpu_verify_free(const tpu_shape& shape, std::size_t verify) {
+  return tpu_free_of(shape, verify_name(verify));
+}
+
+std::vector<std::string> tpu_release_links(const tpu_shape& shape) {
+  std::vector<std::string> out;
+  if (shape.verify_tiles > 0) out.push_back(tpu_free_of(shape, "dedup"));
+  for (std::size_t j = 0; j < shape.bank_tiles; ++j) out.push_back(tpu_free_of(shape, bank_name(j)));
+  return out;
 }
 
 void declare_tpu(topology& topo, const tpu_shape& s) {

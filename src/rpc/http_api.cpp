@@ -127,6 +127,7 @@ struct http_api::impl {
       if (chain.board != nullptr) current = chain.board->read().slot;
       std::uint64_t epoch = current ? epoch::epoch_of(*current, chain.slots_per_epoch) : 0;
       std::uint64_t count = 64;
+      std::optional<std::uint64_t> from;
       for (const auto& [name, value] : req.params) {
         if (name != "epoch" && name != "from" && name != "count")
           return error(res, 400, "unknown parameter '" + name + "' (epoch, from, count)");
@@ -136,15 +137,15 @@ struct http_api::impl {
           return error(res, 400, name + ": expected an unsigned integer, got '" + value + "'");
         if (name == "epoch") epoch = v;
         if (name == "count") count = v;
+        if (name == "from") from = v;
       }
       if (count > 4096) return error(res, 400, "count: at most 4096 slots are listed one by one");
       if (epoch > ~std::uint64_t{0} / chain.slots_per_epoch - 1) return error(res, 400, "epoch: out of range");
       const std::uint64_t first = epoch * chain.slots_per_epoch;
-      std::uint64_t from = current && epoch::epoch_of(*current, chain.slots_per_epoch) == epoch ? *current : first;
-      if (req.has_param("from")) from = std::stoull(req.get_param_value("from"));
+      if (!from) from = current && epoch::epoch_of(*current, chain.slots_per_epoch) == epoch ? *current : first;
       const epoch::leader_schedule schedule(*chain.stakes, epoch, chain.slots_per_epoch);
       res.status = 200;
-      res.set_content(schedule_json(*chain.stakes, schedule, from, count) + "\n", "application/json");
+      res.set_content(schedule_json(*chain.stakes, schedule, *from, count) + "\n", "application/json");
     });
     server.Get(R"(/balance/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       const std::string text = req.matches[1];

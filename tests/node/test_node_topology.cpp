@@ -168,9 +168,12 @@ TEST(tpu_pipeline, transfers_fed_to_the_verify_rings_land_in_the_ledger) {
   res.ledger_tile.max_microblock_tx_bytes = 8 * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
   node::tpu_tiles tiles = node::build_tpu(shape, rings, res);
   std::vector<util::spsc_ring<util::frag_desc>*> to_verify, frees;
-  for (std::size_t i = 0; i < 2; ++i) to_verify.push_back(&rings.out<util::frag_desc>("driver", node::tpu_verify_in(shape, i)));
-  for (const char* tile : {"verify0", "verify1", "dedup", "bank0"})
-    frees.push_back(&rings.in<util::frag_desc>("driver", node::tpu_free_of(shape, tile)));
+  for (std::size_t i = 0; i < 2; ++i) {
+    to_verify.push_back(&rings.out<util::frag_desc>("driver", node::tpu_verify_in(shape, i)));
+    frees.push_back(&rings.in<util::frag_desc>("driver", node::tpu_verify_free(shape, i)));
+  }
+  for (const std::string& link : node::tpu_release_links(shape))
+    frees.push_back(&rings.in<util::frag_desc>("driver", link));
   ASSERT_NO_THROW(rings.check_bound());
 
   for (std::uint32_t i = 0; i < transfers; ++i)

@@ -25,7 +25,7 @@
 //   describe rings the code does not build, or miss ones it does.
 // - link_mode says what the producer does when the ring is full: reliable waits
 //   (backpressure), lossy drops and counts the drop. The tile's code does it; the
-//   declaration records it so the wiring reads in one place (describe()).
+//   declaration records it so the wiring reads in one place.
 // - Placement: place() follows layout.cores, which names tile *kinds* per core thread: the
 //   n-th "verify" is the n-th verify tile declared; a kind with no tile left is skipped (a
 //   layout may name tiles this node does not run; config validation refuses unknown kinds); a
@@ -113,9 +113,6 @@ class topology {
   [[nodiscard]] const std::vector<std::vector<std::string>>& cores() const noexcept { return cores_; }
   [[nodiscard]] bool has_tile(std::string_view name) const noexcept;
   [[nodiscard]] const link_decl* find_link(std::string_view name) const noexcept;
-  [[nodiscard]] std::size_t count_of_kind(std::string_view kind) const noexcept;
-  // Links, one per line: "name  producer -> consumer  kind depth mode".
-  [[nodiscard]] std::string describe() const;
 
  private:
   [[nodiscard]] bool is_party(std::string_view name) const noexcept;

@@ -51,7 +51,10 @@ struct tpu_shape {
 
 // Link names, for the parties outside this file (net, shred, the benchmark's driver).
 [[nodiscard]] std::string tpu_verify_in(const tpu_shape& shape, std::size_t verify);
-[[nodiscard]] std::string tpu_free_of(const tpu_shape& shape, const std::string& tile);
+// Verify tile i's frames back to the source (the net tile pairs it with tpu_verify_in).
+[[nodiscard]] std::string tpu_verify_free(const tpu_shape& shape, std::size_t verify);
+// The other tiles' frames back to the source: dedup's, then each bank tile's.
+[[nodiscard]] std::vector<std::string> tpu_release_links(const tpu_shape& shape);
 inline constexpr const char* tpu_records_link = "ledger>shred";
 
 void declare_tpu(topology& topo, const tpu_shape& shape);
