@@ -126,7 +126,9 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
       output_out_(config_.output_slots, 0),
       pending_(config_.assembler.max_slots),
       root_(config_.root_slot),
-      next_deliver_(config_.deliver_from.value_or(0)),
+      delivered_tip_(config_.deliver_from && *config_.deliver_from > 0
+                         ? std::optional<std::uint64_t>(*config_.deliver_from - 1)
+                         : std::nullopt),
       tallies_(1024) {
   free_outputs_.reserve(config_.output_slots);
   if (repair != nullptr) {
@@ -263,7 +265,7 @@ int tvu_tile::poll_repair() noexcept {
   work += static_cast<int>(n);
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
-    const std::uint64_t first = config_.deliver_from ? next_deliver_ : root_;
+    const std::uint64_t first = config_.deliver_from ? (delivered_tip_ ? *delivered_tip_ + 1 : 0) : root_;
     // Slots after the highest one seen may not exist yet: they are not asked for. In order,
     // nothing beyond what the assembler can hold from the next slot on is asked for either
     // (it would only crowd out the slots needed first).
@@ -338,7 +340,6 @@ void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader
   }
   if (!assembler_->is_complete(v.slot())) return;
   count(c_slots_completed);
-  if (config_.deliver_from) return;  // handed over in slot order by deliver_in_order
   // A slot completes on exactly one insert; complete slots are never evicted, so at most
   // max_slots of them wait here.
   if (pending_count_ == pending_.size()) {
@@ -465,12 +466,30 @@ int tvu_tile::deliver_completed() noexcept {
   return work;
 }
 
-// deliver_from mode: the next slot, once complete, then the ones after it. Each delivered slot
-// becomes the root, so the assembler and resolver forget everything older.
+// deliver_from mode: the complete slot whose parent is the last slot handed over (the lowest,
+// if two blocks claim that parent), then its child, and so on. Slots the cluster skipped never
+// exist; the block after them names the last one that does as its parent. Each delivered
+// slot becomes the root, so the assembler and resolver forget everything older.
 int tvu_tile::deliver_in_order() noexcept {
   int work = 0;
-  while (assembler_->is_complete(next_deliver_)) {
-    const std::uint64_t slot = next_deliver_;
+  const std::size_t cap = pending_.size();
+  for (;;) {
+    // One pass forgets the entries whose slot is no longer complete (evicted for room, to
+    // come back later as a new entry, or dropped below the root) and finds the next child.
+    std::optional<std::size_t> next;  // position in pending_
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i) {
+      const std::uint64_t slot = pending_[(pending_head_ + i) % cap];
+      if (!assembler_->is_complete(slot)) continue;
+      pending_[(pending_head_ + kept) % cap] = slot;
+      const bool child = delivered_tip_ ? slot > *delivered_tip_ && assembler_->parent_of(slot) == delivered_tip_
+                                        : slot == 0;  // the genesis root's only child
+      if (child && (!next || slot < pending_[(pending_head_ + *next) % cap])) next = kept;
+      ++kept;
+    }
+    pending_count_ = kept;
+    if (!next) break;
+    const std::uint64_t slot = pending_[(pending_head_ + *next) % cap];
     if (assembler_->received_bytes(slot) > config_.max_slot_bytes) {
       // Nothing after it can be replayed either; the consumer sees the gap (a wrong parent).
       (void)assembler_->release_slot(slot);
@@ -478,7 +497,10 @@ int tvu_tile::deliver_in_order() noexcept {
     } else if (!hand_over(slot)) {
       break;
     }
-    ++next_deliver_;
+    for (std::size_t i = *next; i + 1 < pending_count_; ++i)
+      pending_[(pending_head_ + i) % cap] = pending_[(pending_head_ + i + 1) % cap];
+    --pending_count_;
+    delivered_tip_ = slot;
     set_root(slot);
     ++work;
   }

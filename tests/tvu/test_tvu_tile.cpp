@@ -68,6 +68,7 @@ struct cluster_fixture {
   std::unique_ptr<epoch::leader_schedule> schedule;
   std::vector<net::endpoint> contacts;  // by cluster index
   crypto::pubkey leader{};
+  std::size_t leader_node = 0;          // node number of the leader of slots 0-3
   std::size_t self = 0;                 // node number of the follower under test
   std::vector<bytes> streams;           // slots 1 and 2
   std::vector<bytes> shreds;            // every shred of both slots
@@ -83,7 +84,6 @@ struct cluster_fixture {
     for (std::uint32_t c = 0; c < nodes; ++c) contacts[c] = {0x7f000001, static_cast<std::uint16_t>(14000 + c)};
     leader = *schedule->leader_for_slot(1);
     EXPECT_EQ(*schedule->leader_for_slot(2), leader);  // 4 slots per leader
-    std::size_t leader_node = 0;
     for (std::size_t i = 0; i < nodes; ++i) {
       if (keys[i].public_key() == leader) leader_node = i;
     }
@@ -535,6 +535,48 @@ TEST(tvu_tile, in_order_a_later_slot_gives_way_and_comes_back) {
   h.settle();
   ASSERT_EQ(h.delivered.size(), 2u);
   EXPECT_EQ(h.delivered[2], f.streams[1]);
+}
+
+// The leader of slots 0-3 shreds one block for `slot` on `parent` (random bytes as entries).
+std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint64_t parent, std::size_t size) {
+  const cluster_fixture& f = fixture();
+  shred::shredder sh(f.keys[f.leader_node], version, {});
+  std::mt19937_64 rng(slot * 131 + parent);
+  bytes stream(size);
+  for (auto& b : stream) b = static_cast<std::uint8_t>(rng());
+  collecting_sink sink;
+  EXPECT_TRUE(sh.begin_slot(slot, parent));
+  EXPECT_TRUE(sh.add({stream.data(), stream.size()}, true, sink));
+  EXPECT_TRUE(sh.finish_slot(sink));
+  return {std::move(stream), std::move(sink.shreds)};
+}
+
+// In order along the chain: slot 2 was skipped (slot 3 names slot 1 as its parent) and slot 3
+// arrives before its parent. A rival block for slot 2 built on slot 0, arriving once slot 1 is
+// handed over, is not on the chain: it is never handed over and goes when the root passes it.
+// (A rival complete before slot 1 would be handed over instead: one chain has no fork choice.)
+TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
+  auto config = small_config();
+  config.deliver_from = 1;  // the chain so far ends at slot 0
+  harness h(config);
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [rival, rival_shreds] = block_shreds(2, 0, 2000);
+  const auto [three, three_shreds] = block_shreds(3, 1, 4000);
+  for (const bytes& b : three_shreds) h.feed(b);
+  h.settle();
+  EXPECT_TRUE(h.delivered.empty()) << "slot 3 waits for its parent";
+  EXPECT_TRUE(h.tile.assembler().is_complete(3));
+  for (const bytes& b : one_shreds) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.delivered[1], one);
+  EXPECT_EQ(h.delivered[3], three);
+  EXPECT_EQ(h.parents[3], 1u);
+  EXPECT_EQ(h.tile.root(), 3u);
+  for (const bytes& b : rival_shreds) h.feed(b);
+  h.settle();
+  EXPECT_FALSE(h.delivered.contains(2));
+  EXPECT_FALSE(h.tile.assembler().is_complete(2));
 }
 
 TEST(tvu_tile, bad_descriptors_and_old_slots_are_counted_and_released) {

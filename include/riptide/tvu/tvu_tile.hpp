@@ -36,10 +36,12 @@
 //   evicts complete slots) and are handed over by later polls in completion order
 //   (out_backpressure counts polls that had to wait). A slot whose stream exceeds
 //   max_slot_bytes is dropped and counted (slots_dropped).
-// - Order: with config.deliver_from set (a node following one leader, which skips no slot)
-//   slots are handed over strictly in slot order from that slot on, and each delivered slot
-//   becomes the root (resolver and assembler forget older slots; their late shreds count as
-//   too_old / out_of_window); the assembler then keeps the lowest slots when room runs out
+// - Order: with config.deliver_from set (a node following one chain) slots are handed over
+//   along the chain from that slot on: next is the complete slot whose parent (the shred's
+//   parent_offset) is the last slot handed over, the lowest if two claim it, so slots the
+//   cluster skipped are stepped over and nothing waits for them. Each delivered slot becomes
+//   the root (resolver and assembler forget older slots; their late shreds count as too_old
+//   / out_of_window); the assembler then keeps the lowest slots when room runs out
 //   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
 //   filling its assembler with later slots it cannot hand over yet. Without it, in
@@ -104,8 +106,9 @@ struct tvu_tile_config {
   std::size_t output_slots = 4;           // completed-slot buffers (≥ 1)
   std::size_t max_slot_bytes = 4u << 20;  // bytes per completed-slot buffer (≥ 1)
   std::uint64_t root_slot = 0;            // initial root (set_root() moves it)
-  // Set: slots are handed over strictly in slot order starting here (a chain with one leader
-  // that skips no slot), and each delivered slot becomes the root. Unset: in completion order.
+  // Set: slots are handed over along the chain, starting with the child of slot
+  // deliver_from - 1 (slot 0 when 0), and each delivered slot becomes the root. Unset: in
+  // completion order.
   std::optional<std::uint64_t> deliver_from;
 
   // Throws std::invalid_argument naming the first bad field (the resolver's and assembler's
@@ -275,7 +278,7 @@ class tvu_tile final : public util::tile {
   std::size_t pending_head_ = 0;                 // ring over pending_ (capacity max_slots)
   std::size_t pending_count_ = 0;
   std::uint64_t root_;
-  std::uint64_t next_deliver_ = 0;  // deliver_from mode: the next slot to hand over
+  std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the last slot handed over
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
   std::vector<slot_tally> tallies_;  // by slot % size
   // Repair (null without links).
