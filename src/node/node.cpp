@@ -592,6 +592,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       view.stakes = m.stakes.get();
       view.slots_per_epoch = cluster_genesis->slots_per_epoch;
     }
+    view.produces = !follower;  // standalone, leader and independent nodes run PoH for every slot
     if (tpu_open) {
       view.tpu_ip = *parse_ipv4(cfg.net.ip);
       view.tpu_port = m.net->bound_port(net::port_kind::tpu);

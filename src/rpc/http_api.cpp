@@ -107,8 +107,19 @@ struct http_api::impl {
     server.Get("/slot", [this](const httplib::Request&, httplib::Response& res) {
       if (chain.board == nullptr) return error(res, 503, "the PoH chain is not running");
       const auto st = chain.board->read();
+      // The slot in progress builds on the newest finished block; before any, on genesis.
+      const bool on_genesis = st.slot == 0 && st.blockhash_slot == 0;
+      json leader = nullptr;
+      if (chain.stakes != nullptr && chain.slots_per_epoch != 0 && !chain.stakes->empty()) {
+        const epoch::leader_schedule schedule(*chain.stakes, epoch::epoch_of(st.slot, chain.slots_per_epoch),
+                                              chain.slots_per_epoch);
+        if (const auto l = schedule.leader_for_slot(st.slot)) leader = util::to_hex(*l);
+      }
       reply(res, 200,
             json{{"slot", st.slot},
+                 {"parent", on_genesis ? json(nullptr) : json(st.blockhash_slot)},
+                 {"leader", leader},
+                 {"role_now", chain.produces ? "leading" : "following"},
                  {"tick_height", st.tick_height},
                  {"blockhash", util::to_hex(st.blockhash)},
                  {"blockhash_slot", st.blockhash_slot},

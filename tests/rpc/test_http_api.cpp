@@ -153,6 +153,8 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   auto [status, j] = get("/slot");
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["slot"], 0);
+  EXPECT_TRUE(j["parent"].is_null()) << "slot 0 builds on genesis";
+  EXPECT_EQ(j["role_now"], "following");
   EXPECT_TRUE(j["durable_slot"].is_null());
   EXPECT_TRUE(j["root"].is_null());
   EXPECT_FALSE(rpc::chain_client(loopback, api->port()).slot().root);
@@ -166,6 +168,7 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   std::tie(status, j) = get("/slot");
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["slot"], 7);
+  EXPECT_EQ(j["parent"], 6);
   EXPECT_EQ(j["tick_height"], 450);
   EXPECT_EQ(j["blockhash"], util::to_hex(h));
   EXPECT_EQ(j["blockhash_slot"], 6);
@@ -215,6 +218,33 @@ TEST_F(chain_fixture, leader_schedule_of_the_current_epoch_by_default) {
     EXPECT_EQ(status, 400) << bad;
     EXPECT_NE(error_text(j), "") << bad;
   }
+}
+
+TEST_F(chain_fixture, slot_names_its_leader_and_the_role_of_this_node) {
+  const std::vector<epoch::stake_entry> entries{{crypto::pubkey{1}, 10}, {crypto::pubkey{2}, 30}};
+  const epoch::stakes stakes(entries);
+  rpc::http_chain_view view{&board, &bank, &statuses, loopback, tpu.port()};
+  view.stakes = &stakes;
+  view.slots_per_epoch = 32;
+  view.produces = true;
+  start(view);
+  const epoch::leader_schedule epoch2(stakes, 2, 32);
+  for (const std::uint64_t slot : {64u, 70u, 95u}) {
+    board.publish(slot, slot * 64, bank::slot_hash{slot - 3, {}});
+    const auto [status, j] = get("/slot");
+    ASSERT_EQ(status, 200) << j.dump();
+    EXPECT_EQ(j["leader"], util::to_hex(*epoch2.leader_for_slot(slot))) << slot;
+    EXPECT_EQ(j["parent"], slot - 3);
+    EXPECT_EQ(j["role_now"], "leading");
+  }
+}
+
+TEST_F(chain_fixture, slot_has_no_leader_without_stakes) {
+  start_full();
+  const auto [status, j] = get("/slot");
+  ASSERT_EQ(status, 200);
+  ASSERT_TRUE(j.contains("leader"));
+  EXPECT_TRUE(j["leader"].is_null());
 }
 
 TEST_F(chain_fixture, leader_schedule_is_404_without_stakes) {

@@ -84,9 +84,13 @@ struct http_chain_view {
   const bank::tx_status_cache* statuses = nullptr;
   std::uint32_t tpu_ip = 0;
   std::uint16_t tpu_port = 0;
-  // The cluster's stakes and epoch length (a node with a genesis): GET /leader-schedule.
+  // The cluster's stakes and epoch length (a node with a genesis): GET /leader-schedule, and
+  // the leader GET /slot names.
   const epoch::stakes* stakes = nullptr;
   std::uint64_t slots_per_epoch = 0;
+  // True when this node's PoH makes the blocks of the slot in progress (GET /slot's role_now
+  // "leading"; otherwise "following").
+  bool produces = false;
 };
 
 class http_api {
