@@ -126,10 +126,7 @@ case "$cmd" in
     for i in $(seq 0 $((n - 1))); do
       port=$(rpc_port "$i")
       if health=$("$bin" rpc --url "$(rpc_ip "$i"):$port" GET /gossip/health 2>/dev/null); then
-        node=$(echo "$health" | sed -n 's/.*"node": "\([a-z]*\)".*/\1/p')
-        active=$(echo "$health" | sed -n 's/.*"active": \([0-9]*\).*/\1/p')
-        suspected=$(echo "$health" | sed -n 's/.*"suspected": \([0-9]*\).*/\1/p')
-        dead=$(echo "$health" | sed -n 's/.*"dead": \([0-9]*\).*/\1/p')
+        read -r node active suspected dead < <(echo "$health" | jq -r '"\(.node) \(.peers.active) \(.peers.suspected) \(.peers.dead)"')
         printf 'node %-3s http :%-5s %-9s peers active %-3s suspected %-3s dead %s\n' \
           "$i" "$port" "$node" "$active" "$suspected" "$dead"
       else

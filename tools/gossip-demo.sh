@@ -27,7 +27,7 @@ cluster up "$n" -- "$@"
 
 active_of() {  # active peer count of node $1, or - if it does not answer
   "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/health 2>/dev/null |
-    sed -n 's/.*"active": \([0-9]*\).*/\1/p' | grep . || echo -
+    jq -er .peers.active 2>/dev/null || echo -
 }
 
 echo "==> waiting for gossip to converge (every node sees $((n - 1)) active peers)"
@@ -74,12 +74,12 @@ echo "==> ${load_s}s of signed transfers into node 0's tpu port (riptide bench-t
 echo "==> node 0 while under load (its live lines: slots, ledger entries, bank tx/s)"
 grep '^\[' "$dir/logs/node-0.log" | tail -n "$((load_s + 2))" | sed 's/^/  /'
 
-window=$(( $("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /slot | sed -n 's/.*"slot": \([0-9]*\).*/\1/p') + 1 ))
+window=$(( $("$bin" rpc --url "127.0.0.1:$((11000 + offset))" GET /slot | jq -er .slot) + 1 ))
 echo "==> waiting for the followers to store every slot up to $window"
 for _ in $(seq 1 100); do
   behind=0
   for i in $(seq 1 $((n - 1))); do
-    s=$("$bin" rpc --url "127.0.0.1:$((11000 + offset + i))" GET /slot 2>/dev/null | sed -n 's/.*"slot": \([0-9]*\).*/\1/p')
+    s=$("$bin" rpc --url "127.0.0.1:$((11000 + offset + i))" GET /slot 2>/dev/null | jq -er .slot)
     [ -n "$s" ] && [ "$s" -gt "$window" ] || behind=$((behind + 1))
   done
   [ "$behind" = 0 ] && break

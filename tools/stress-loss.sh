@@ -67,7 +67,7 @@ fi
 cluster() { "$root/tools/cluster.sh" "$1" --dir "$dir" --port-offset "$port_offset" "${@:2}"; }
 host() { if [ "$kernel" -eq 1 ]; then echo "$subnet.$((1 + $1))"; else echo 127.0.0.1; fi; }
 http() { "$bin" rpc --url "$(host "$1"):$((11000 + port_offset + $1))" GET "$2" 2>/dev/null; }
-slot_of() { http "$1" /slot | sed -n 's/.*"slot": \([0-9]*\).*/\1/p'; }
+slot_of() { http "$1" /slot | jq -er .slot; }
 
 # ---- --kernel: one network namespace per node on a bridge, loss by nftables
 kernel_made=0

@@ -21,7 +21,7 @@ fails=0
 check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fails=$((fails + 1)); fi; }
 
 health() { "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/health 2>/dev/null; }
-count_of() { health "$1" | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"; }
+count_of() { health "$1" | jq -er ".peers.$2"; }
 # peer_state NODE ID -> health that NODE reports for the peer with id ID
 peer_state() {
   "$bin" rpc --url "127.0.0.1:$((11000 + offset + $1))" GET /gossip/peers 2>/dev/null |
@@ -72,7 +72,7 @@ id7=$(awk '/^name = "node7"/ {found = 1} found && /^pubkey = / {gsub(/"/, "", $3
 cluster kill-node 7 --signal KILL >/dev/null
 check "killed node is suspected by each survivor" wait_until 15 each_said suspected || dump
 check "then dead" wait_until 25 others_say dead || dump
-check "survivors stay healthy" [ "$(health 0 | sed -n 's/.*"node": "\([a-z]*\)".*/\1/p')" = healthy ]
+check "survivors stay healthy" [ "$(health 0 | jq -er .node)" = healthy ]
 
 cluster start-node 7 -- "${fast[@]}" >/dev/null
 check "restarted node rejoins (all active again)" wait_until 30 all_active || dump
