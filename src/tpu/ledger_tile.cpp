@@ -63,6 +63,7 @@ void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
     ledger_record_ref ref;
     ref.position = ledger_.last_appended();
     ref.slot = slot;
+    ref.parent = block_parent_;
     ref.bytes = static_cast<std::uint32_t>(ledger::encoded_record_bytes(payload.size()));
     ref.type = static_cast<std::uint16_t>(type);
     ref.slot_end = type == ledger::record_type::slot_meta && slot_end_pending_;
@@ -175,7 +176,7 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   end.ticks_per_slot = config_.ticks_per_slot;
   end.tick_height = r.tick_height;
   end.hash = r.entry.hash;
-  end.parent_slot = last_end_slot_.value_or(0);
+  end.parent_slot = r.parent;
   end.leader = config_.leader;
   bool frozen = false;
   if (config_.forks == nullptr) {
@@ -222,8 +223,10 @@ int ledger_tile::poll() noexcept {
     const auto& r = recs[i];
     if (batch_count_ != 0 && r.slot != batch_slot_) flush(batch_slot_);
     batch_slot_ = r.slot;
+    block_parent_ = r.parent;
     add(r);
-    if (r.is_tick && r.tick_height % config_.ticks_per_slot == 0) end_slot(r);
+    // A block ends at its slot's last tick; the ticks of skipped slots before it do not.
+    if (r.is_tick && r.tick_height == (r.slot + 1) * config_.ticks_per_slot) end_slot(r);
   }
   return static_cast<int>(n);
 }

@@ -1,6 +1,8 @@
 #include <riptide/tpu/poh_tile.hpp>
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include <riptide/util/metrics.hpp>
 
@@ -26,20 +28,112 @@ poh_tile::poh_tile(std::string name, const crypto::hash32& start, const poh_tile
 }
 
 std::vector<std::size_t> poh_tile::drop_counters() const {
-  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped, c_resets_refused, c_boundary_overflows};
+  return {c_entries_dropped, c_mixins_dropped, c_blockhash_dropped, c_resets_refused, c_boundary_overflows,
+          c_held_dropped};
 }
 
 std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
           "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused",
-          "boundary_waits", "boundary_overflows"};
+          "boundary_waits", "boundary_overflows", "leading", "slots_led", "slots_produced",
+          "own_slots_skipped", "grace_ticks", "last_parent_distance", "held_dropped"};
+}
+
+void poh_tile::connect_gate(bank_gate* gate, std::uint64_t reserve) {
+  if (rotating_) throw std::invalid_argument("poh: a rotating PoH tile cannot drive bank tiles yet");
+  gate_ = gate;
+  reserve_ = reserve;
+}
+
+void poh_tile::connect_rotation(const poh_rotation& rotation) {
+  if (gate_ != nullptr) throw std::invalid_argument("poh: a rotating PoH tile cannot drive bank tiles yet");
+  if (config_.ticks_per_slot == 0) throw std::invalid_argument("poh: ticks_per_slot must be at least 1");
+  if (rotation.held_entries < 2 * config_.ticks_per_slot)
+    throw std::invalid_argument("poh: rotation held_entries must be at least 2 x ticks_per_slot");
+  const std::uint64_t start_end = rotation.start_parent ? (*rotation.start_parent + 1) * config_.ticks_per_slot : 0;
+  if (config_.start_tick_height != start_end)
+    throw std::invalid_argument("poh: rotation must start at its parent's end: start_tick_height " +
+                                std::to_string(config_.start_tick_height) + ", parent's end " +
+                                std::to_string(start_end));
+  rotation_ = rotation;
+  rotation_.rules.ticks_per_slot = config_.ticks_per_slot;
+  // The held queue keeps every tick since the parent, and room for a slot of the block's own:
+  // no parent farther back than that is built on.
+  rotation_.rules.max_parent_distance =
+      std::min<std::uint64_t>(rotation_.rules.max_parent_distance, rotation.held_entries / config_.ticks_per_slot - 1);
+  held_.assign(rotation.held_entries, poh_entry_record{});
+  parent_ = rotation.start_parent;
+  produced_ = rotation.highest_produced;
+  rotating_ = true;
 }
 
 void poh_tile::on_start() {
   start_ns_ = util::monotonic_ns();
   set_counter(c_slot, slot());
   send_blockhash(newest_);
+  skip_counted_ = slot();
+  if (rotating_) rotate(false);
   if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
+}
+
+void poh_tile::rotate(bool on_tick) noexcept {
+  if (leading_ || stopped()) return;
+  const std::uint64_t now = slot();
+  const std::uint64_t a = rotation_.arriving != nullptr ? rotation_.arriving->load(std::memory_order_acquire) : 0;
+  const bool arriving = a != 0 && (!parent_ || a - 1 > *parent_) && a - 1 < now;
+  const epoch::start_decision d =
+      epoch::decide_start(rotation_.timeline, rotation_.identity, rotation_.rules,
+                          {tick_count(), parent_, produced_, arriving});
+  if (d.action == epoch::start_action::wait && on_tick) count(c_grace_ticks);
+  if (d.action != epoch::start_action::lead) return;
+  // The ticks held since the parent open the block.
+  for (std::size_t i = committed_; i < held_count_; ++i) held_[(held_head_ + i) % held_.size()].slot = d.slot;
+  committed_ = held_count_;
+  leading_ = d.slot;
+  count(c_slots_led);
+  set_counter(c_leading, 1);
+  set_counter(c_last_parent_distance, d.skipped + 1);
+}
+
+void poh_tile::end_of_slot_rotation() noexcept {
+  const std::uint64_t ended = slot() - 1;
+  if (leading_ && *leading_ == ended) {
+    produced_ = parent_ = ended;
+    leading_.reset();
+    count(c_slots_produced);
+    set_counter(c_leading, 0);
+    newest_ = bank::slot_hash{ended, chain_.last_hash()};
+    send_blockhash(newest_);
+  }
+  // Every slot since the last count (a reset can move the clock forward over several).
+  for (; skip_counted_ <= ended; ++skip_counted_)
+    if (rotation_.timeline.leader(skip_counted_) == rotation_.identity && (!produced_ || skip_counted_ > *produced_))
+      count(c_own_slots_skipped);
+}
+
+void poh_tile::hold(const poh_entry_record& r, bool publish) noexcept {
+  // Following: ticks further back than the farthest parent a block may have are of no use
+  // (decide_start refuses that parent), so they are not kept.
+  if (!publish && held_count_ - committed_ >= rotation_.rules.max_parent_distance * config_.ticks_per_slot) return;
+  if (held_count_ == held_.size()) {
+    count(c_held_dropped);
+    return;
+  }
+  held_[(held_head_ + held_count_) % held_.size()] = r;
+  ++held_count_;
+  if (publish) ++committed_;
+}
+
+int poh_tile::publish_held() noexcept {
+  int n = 0;
+  while (committed_ != 0) {
+    if (entries_ != nullptr && !entries_->try_push(held_[held_head_])) break;
+    held_head_ = (held_head_ + 1) % held_.size();
+    --held_count_;
+    --committed_;
+    ++n;
+  }
+  return n;
 }
 
 bool poh_tile::drained() const noexcept {
@@ -70,7 +164,7 @@ int poh_tile::take_mixins() noexcept {
       continue;
     }
     ++work;
-    if (stopped()) {
+    if (stopped() || (rotating_ && !leading_)) {
       count(c_mixins_dropped);
       continue;
     }
@@ -95,12 +189,18 @@ int poh_tile::take_mixins() noexcept {
 
 void poh_tile::emit(const crypto::poh_entry& e, std::uint64_t mixin_id, bool is_tick) noexcept {
   count(c_entries);
-  if (entries_ == nullptr) return;
-  // A tick belongs to the slot it completes, so take the slot from the height before it.
+  // A tick belongs to the slot it completes, so take the slot from the height before it; a
+  // block's entries all carry the block's slot.
   const std::uint64_t ticks = tick_count();
-  const std::uint64_t entry_slot = (is_tick ? ticks - 1 : ticks) / config_.ticks_per_slot;
-  if (!entries_->try_push(poh_entry_record{e, entry_slot, ticks, mixin_id, is_tick}))
-    count(c_entries_dropped);
+  const std::uint64_t entry_slot = leading_ ? *leading_ : (is_tick ? ticks - 1 : ticks) / config_.ticks_per_slot;
+  const poh_entry_record r{e, entry_slot, ticks, mixin_id, is_tick, newest_.slot};
+  if (rotating_) {
+    hold(r, leading_.has_value());
+    (void)publish_held();
+    return;
+  }
+  if (entries_ == nullptr) return;
+  if (!entries_->try_push(r)) count(c_entries_dropped);
 }
 
 int poh_tile::finish_tick() noexcept {
@@ -114,8 +214,12 @@ int poh_tile::finish_tick() noexcept {
     closing_ = false;  // the controller opens the next slot's bank
     count(c_slots);
     set_counter(c_slot, slot());
-    newest_ = bank::slot_hash{slot() - 1, tick->hash};
-    send_blockhash(newest_);
+    if (rotating_) {
+      end_of_slot_rotation();  // only a block we made has a blockhash
+    } else {
+      newest_ = bank::slot_hash{slot() - 1, tick->hash};
+      send_blockhash(newest_);
+    }
     if (config_.max_slots != 0 &&
         slot() - config_.start_tick_height / config_.ticks_per_slot >= config_.max_slots)
       finished_ = true;
@@ -125,18 +229,20 @@ int poh_tile::finish_tick() noexcept {
     }
     if (stopped()) stop_gate();
   }
+  if (rotating_) rotate(true);
   if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
   return 1;
 }
 
 int poh_tile::take_resets() noexcept {
-  if (resets_ == nullptr) return 0;
+  if (resets_ == nullptr || leading_) return 0;  // a block being made finishes first
   poh_reset r;
   bool any = false;
   while (resets_->try_pop(r)) any = true;  // only the newest matters
   if (!any) return 0;
   const std::uint64_t t = config_.ticks_per_slot;
-  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
+  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t ||
+      (rotating_ && parent_ && r.slot <= *parent_)) {
     count(c_resets_refused);
     return 1;
   }
@@ -147,6 +253,11 @@ int poh_tile::take_resets() noexcept {
   send_blockhash(newest_);
   set_counter(c_slot, slot());
   count(c_resets);
+  if (rotating_) {
+    parent_ = r.slot;
+    held_count_ = committed_;  // the ticks held since the old parent belong to no block now
+    rotate(false);
+  }
   if (board_ != nullptr) board_->publish(slot(), tick_count(), newest_);
   return 1;
 }
@@ -169,6 +280,7 @@ bool poh_tile::boundary_ready() noexcept {
 
 int poh_tile::poll() noexcept {
   int work = take_resets();
+  if (rotating_) work += publish_held();
   if (gate_ != nullptr && draining_) stop_gate();
   // Before popping mixins: a close decided now leaves every waiting mixin room in the slot.
   const bool boundary = gate_ != nullptr && !draining_ && !stopped();

@@ -129,7 +129,7 @@ void shred_tile::on_record(const ledger_record_ref& ref) noexcept {
   }
   if (!shredder_.in_slot()) {
     slot_data_ = slot_coding_ = 0;
-    if (!shredder_.begin_slot(ref.slot, ref.slot == 0 ? 0 : ref.slot - 1)) {
+    if (!shredder_.begin_slot(ref.slot, ref.parent)) {
       count(c_shredder_refused);
       return;
     }

@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -122,8 +123,11 @@ struct fixture {
     return {tpu::make_mixin_id(0, seq), crypto::entry_mixin(mine)};
   }
 
+  static std::uint64_t previous(std::uint64_t slot) { return slot == 0 ? 0 : slot - 1; }
+
   void push_mixin_entry(std::uint64_t slot, std::uint64_t id, const crypto::hash32& mixin) {
     tpu::poh_entry_record r{};
+    r.parent = previous(slot);
     r.entry.num_hashes = 3;
     r.entry.hash = fresh_hash();
     r.entry.has_mixin = true;
@@ -134,8 +138,10 @@ struct fixture {
     r.is_tick = false;
     ASSERT_TRUE(ring.try_push(r));
   }
-  crypto::hash32 push_tick(std::uint64_t slot) {
+  // A tick of `slot`'s block, on `parent` (default: the slot before).
+  crypto::hash32 push_tick(std::uint64_t slot, std::optional<std::uint64_t> parent = std::nullopt) {
     tpu::poh_entry_record r{};
+    r.parent = parent.value_or(previous(slot));
     r.entry.num_hashes = 10;
     r.entry.hash = fresh_hash();
     r.slot = slot;
@@ -348,8 +354,9 @@ TEST(ledger_tile, a_resumed_chain_builds_on_the_ledgers_last_slot) {
   c.resume = true;
   tpu::ledger_tile t("ledger", f.lg, c, f.ring);
   t.on_start();
-  // Slot 2 is not in the ledger (no block of it was made here): slot 3 builds on slot 1.
-  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) f.push_tick(3);
+  // Slot 2 is not in the ledger (no block of it was made here): slot 3 builds on slot 1 and
+  // carries slot 2's ticks too.
+  for (std::uint64_t i = 0; i < 2 * ticks_per_slot; ++i) f.push_tick(3, 1);
   drain(t, f.ring);
   t.on_stop();
   ledger::slot_meta end;
@@ -365,6 +372,55 @@ TEST(ledger_tile, a_resumed_chain_builds_on_the_ledgers_last_slot) {
 }
 
 }  // namespace
+
+// A rotating PoH's block for slot 3 on slot 0 carries the ticks of skipped slots 1 and 2,
+// all labelled slot 3: the block ends only at tick 16, its slot end names slot 0 as parent,
+// and every record handed over says so (the shred tile puts it in the shreds). The parent
+// is PoH's, not the ledger's previous block: slot 6 builds on a slot 4 made elsewhere.
+TEST(ledger_tile, a_block_after_skipped_slots_ends_at_its_own_last_tick) {
+  fixture f;
+  util::spsc_ring<tpu::ledger_record_ref> refs(64);
+  auto c = f.bankless();
+  c.records_out = &refs;
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  for (std::uint64_t k = 0; k < ticks_per_slot; ++k) (void)f.push_tick(0);
+  for (std::uint64_t k = 0; k < 3 * ticks_per_slot; ++k) (void)f.push_tick(3, 0);
+  // Then PoH was reset onto another leader's slot 4 (not in this ledger): slot 6 on it.
+  f.tick_height = 5 * ticks_per_slot;
+  for (std::uint64_t k = 0; k < 2 * ticks_per_slot; ++k) (void)f.push_tick(6, 4);
+  drain(t, f.ring);
+  t.on_stop();
+  std::vector<tpu::ledger_record_ref> got;
+  tpu::ledger_record_ref r;
+  while (refs.try_pop(r)) got.push_back(r);
+  std::vector<std::uint64_t> ends;
+  for (const auto& g : got) {
+    if (g.slot_end != 0) ends.push_back(g.slot);
+    if (g.slot == 3) {
+      EXPECT_EQ(g.parent, 0u);
+    }
+    if (g.slot == 6) {
+      EXPECT_EQ(g.parent, 4u);
+    }
+  }
+  EXPECT_EQ(ends, (std::vector<std::uint64_t>{0, 3, 6}));
+  const auto end_of = [&](std::uint64_t slot) {
+    ledger::slot_meta end;
+    f.lg.for_each_in_slot(slot, [&](const ledger::record_view& v) {
+      if (v.type == ledger::record_type::slot_meta) {
+        EXPECT_EQ(ledger::decode_meta(v.payload, end), ledger::entry_error::none);
+      }
+    });
+    EXPECT_EQ(end.kind, ledger::meta_kind::slot_end) << slot;
+    return end;
+  };
+  EXPECT_EQ(end_of(3).parent_slot, 0u);
+  EXPECT_EQ(end_of(3).tick_height, 16u);
+  EXPECT_EQ(end_of(6).parent_slot, 4u);
+  EXPECT_EQ(end_of(6).tick_height, 28u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_slots), 3u);
+}
 
 // The shred tile's view: every appended record arrives on records_out in order, and its bytes
 // read from another thread (ledger::encoded_at) are the record as written; a small ring makes

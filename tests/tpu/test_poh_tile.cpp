@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
 #include <vector>
 
 using namespace riptide;
@@ -322,4 +327,257 @@ TEST(poh_tile, a_chain_behind_the_clock_still_closes_the_gate_before_the_slot_en
     EXPECT_TRUE(gate.open(1, slot + 1)) << "slot " << slot;
   }
   EXPECT_EQ(t.own_counter(tpu::poh_tile::c_boundary_overflows), 0u);
+}
+
+// ---- rotation
+
+namespace {
+
+crypto::pubkey validator(std::uint8_t b) {
+  crypto::pubkey k{};
+  k.fill(b);
+  return k;
+}
+
+const crypto::pubkey A = validator(0xa), B = validator(0xb), X = validator(0xc);
+
+// Groups of 4 slots from slot 0; 4 ticks per slot, so slot s is tick heights (4s, 4s + 4].
+struct rotating_poh {
+  std::vector<crypto::pubkey> groups;
+  tpu::poh_tile_config config;
+  util::spsc_ring<tpu::poh_entry_record> entries;
+  bool slow_consumer = false;  // take one entry per poll: the held queue must cope
+  util::spsc_ring<bank::slot_hash> hashes{64};
+  util::spsc_ring<tpu::poh_reset> resets{4};
+  std::atomic<std::uint64_t> arriving{0};
+  std::unique_ptr<tpu::poh_tile> tile;
+  std::vector<tpu::poh_entry_record> out;
+
+  rotating_poh(std::vector<crypto::pubkey> g, const crypto::hash32& start, std::uint64_t start_ticks,
+               std::optional<std::uint64_t> parent, std::optional<std::uint64_t> produced = std::nullopt,
+               std::size_t ring = 256)
+      : groups(std::move(g)), entries(ring), slow_consumer(ring < 16) {
+    config.hashes_per_tick = 8;
+    config.ticks_per_slot = 4;
+    config.hashes_per_poll = 3;
+    config.start_tick_height = start_ticks;
+    tile = std::make_unique<tpu::poh_tile>("poh", start, config, std::vector<util::spsc_ring<tpu::poh_mixin>*>{},
+                                           &entries, std::vector<util::spsc_ring<bank::slot_hash>*>{&hashes},
+                                           nullptr);
+    tile->connect_resets(&resets);
+    tpu::poh_rotation r;
+    r.timeline = epoch::leader_timeline({0, groups.size() * 4, 4, groups});
+    r.identity = A;
+    r.start_parent = parent;
+    r.highest_produced = produced;
+    r.arriving = &arriving;
+    r.held_entries = 64;
+    tile->connect_rotation(r);
+    tile->on_start();
+  }
+  // Polls until PoH has made `ticks` ticks (a poll finishes at most one).
+  void run_to(std::uint64_t ticks) {
+    for (int i = 0; i < 1'000'000 && tile->tick_count() < ticks; ++i) step();
+    ASSERT_EQ(tile->tick_count(), ticks);
+  }
+  void step() {
+    (void)tile->poll();
+    tpu::poh_entry_record e;
+    while (entries.try_pop(e)) {
+      out.push_back(e);
+      if (slow_consumer) break;
+    }
+  }
+  std::uint64_t counter(std::size_t c) const { return tile->own_counter(c); }
+  // slot -> its records, in order
+  std::map<std::uint64_t, std::vector<tpu::poh_entry_record>> blocks() const {
+    std::map<std::uint64_t, std::vector<tpu::poh_entry_record>> b;
+    for (const auto& e : out) b[e.slot].push_back(e);
+    return b;
+  }
+};
+
+std::vector<crypto::poh_entry> entries_of(const std::vector<tpu::poh_entry_record>& recs) {
+  std::vector<crypto::poh_entry> v;
+  for (const auto& r : recs) v.push_back(r.entry);
+  return v;
+}
+
+}  // namespace
+
+// B (slots 4-7) is down. A makes slots 0-3 on genesis, follows 4-7, and makes slot 8 on slot 3
+// with the 16 ticks of the skipped slots first: 20 ticks, one chain from the start hash.
+TEST(poh_tile, rotation_leads_its_slots_and_ticks_through_a_down_leader) {
+  rotating_poh p({A, B, A, X}, crypto::hash32{}, 0, std::nullopt, std::nullopt, 4);
+  p.run_to(48);  // through slot 11; slots 12-15 are X's, then no leader is known
+  for (int i = 0; i < 200; ++i) p.step();  // the slow consumer catches up
+  const auto blocks = p.blocks();
+  ASSERT_EQ(blocks.size(), 8u) << "slots 0-3 and 8-11";
+  for (const std::uint64_t s : {0u, 1u, 2u, 3u, 9u, 10u, 11u}) {
+    ASSERT_TRUE(blocks.contains(s)) << s;
+    EXPECT_EQ(blocks.at(s).size(), 4u) << s;
+    EXPECT_EQ(blocks.at(s).back().tick_height, (s + 1) * 4) << s;
+  }
+  const auto& eight = blocks.at(8);
+  ASSERT_EQ(eight.size(), 20u);  // (8 - 3) x 4
+  EXPECT_EQ(eight.front().tick_height, 17u);
+  EXPECT_EQ(eight.back().tick_height, 36u);
+  for (const std::uint64_t s : {4u, 5u, 6u, 7u, 12u}) EXPECT_FALSE(blocks.contains(s)) << s;
+  // Nothing lost on the way: the blocks in order are one unbroken chain.
+  std::vector<crypto::poh_entry> chain;
+  for (const auto& [slot, recs] : blocks)
+    for (const auto& e : entries_of(recs)) chain.push_back(e);
+  EXPECT_TRUE(crypto::verify_entries(crypto::hash32{}, chain));
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_slots_led), 8u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_slots_produced), 8u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 0u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_entries_dropped), 0u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_held_dropped), 0u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_leading), 0u);
+  // Blockhashes: the start, then the end of each block made, nothing for slots of others.
+  std::vector<std::uint64_t> hashed;
+  bank::slot_hash h;
+  while (p.hashes.try_pop(h)) hashed.push_back(h.slot);
+  EXPECT_EQ(hashed, (std::vector<std::uint64_t>{0, 0, 1, 2, 3, 8, 9, 10, 11}));
+}
+
+// B's slot 4 is arriving when A's turn comes at slot 8: A waits (grace is min(2 slots,
+// 4 slots / 2) = 8 ticks); replay resets PoH onto B's slot 7 after 3 of them, and A builds
+// slot 8 on it at once.
+TEST(poh_tile, rotation_waits_for_an_arriving_block_and_builds_on_it) {
+  rotating_poh p({X, B, A, X}, crypto::hash32{}, 16, 3);
+  p.arriving = 5;  // slot 4
+  p.run_to(34);
+  EXPECT_FALSE(p.tile->leading_slot().has_value());
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_grace_ticks), 3u);  // ticks 32, 33, 34
+  crypto::hash32 seven{};
+  seven.fill(0x77);
+  ASSERT_TRUE(p.resets.try_push({seven, 32, 7}));
+  p.arriving = 0;
+  p.step();
+  EXPECT_EQ(p.tile->leading_slot(), std::optional<std::uint64_t>(8));
+  p.run_to(36);
+  const auto blocks = p.blocks();
+  ASSERT_EQ(blocks.size(), 1u);
+  const auto& eight = blocks.at(8);
+  ASSERT_EQ(eight.size(), 4u);  // on slot 7: one slot of ticks
+  EXPECT_EQ(eight.front().tick_height, 33u);
+  EXPECT_TRUE(crypto::verify_entries(seven, entries_of(eight)));
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_last_parent_distance), 1u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_resets), 1u);
+}
+
+// The same, but B's block never replays: after the 8 ticks of grace A leads slot 10 on
+// slot 3, its slots 8 and 9 skipped.
+TEST(poh_tile, rotation_grace_runs_out_and_builds_on_the_old_parent) {
+  crypto::hash32 three{};
+  three.fill(0x33);
+  rotating_poh p({X, B, A, X}, three, 16, 3);
+  p.arriving = 5;
+  p.run_to(48);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_grace_ticks), 8u);  // ticks 32-39
+  const auto blocks = p.blocks();
+  ASSERT_EQ(blocks.size(), 2u);
+  ASSERT_EQ(blocks.at(10).size(), 28u);  // (10 - 3) x 4
+  EXPECT_EQ(blocks.at(10).front().tick_height, 17u);
+  EXPECT_EQ(blocks.at(11).size(), 4u);
+  std::vector<crypto::poh_entry> chain = entries_of(blocks.at(10));
+  for (const auto& e : entries_of(blocks.at(11))) chain.push_back(e);
+  EXPECT_TRUE(crypto::verify_entries(three, chain));
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 2u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_last_parent_distance), 1u);  // slot 11 on 10
+}
+
+// Replay moves the clock forward over A's slots 8-11 (a reset onto slot 11): they passed
+// without A's block and are counted as skipped, once.
+TEST(poh_tile, rotation_counts_own_slots_a_reset_jumped_over) {
+  rotating_poh p({X, B, A, X}, crypto::hash32{}, 16, 3);
+  p.run_to(20);
+  crypto::hash32 eleven{};
+  eleven.fill(0x11);
+  ASSERT_TRUE(p.resets.try_push({eleven, 48, 11}));
+  p.step();
+  EXPECT_EQ(p.tile->tick_count(), 48u);
+  p.run_to(56);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 4u);
+  EXPECT_TRUE(p.blocks().empty());
+}
+
+// Restarted with slots 8 and 9 already in its ledger while replay put the chain on slot 7: A
+// never makes 8 or 9 again; slot 10 goes on slot 7.
+TEST(poh_tile, rotation_never_makes_a_slot_it_made_before) {
+  rotating_poh p({X, X, A, X}, crypto::hash32{}, 32, 7, 9);
+  p.run_to(48);
+  const auto blocks = p.blocks();
+  ASSERT_EQ(blocks.size(), 2u);
+  EXPECT_FALSE(blocks.contains(8));
+  EXPECT_FALSE(blocks.contains(9));
+  EXPECT_EQ(blocks.at(10).size(), 12u);  // (10 - 7) x 4
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 0u);
+}
+
+// A reset that comes while the node makes its blocks waits until the last of them is done.
+TEST(poh_tile, rotation_resets_wait_for_the_blocks_in_progress) {
+  rotating_poh p({A, X, X, X}, crypto::hash32{}, 0, std::nullopt);
+  p.run_to(2);
+  ASSERT_EQ(p.tile->leading_slot(), std::optional<std::uint64_t>(0));
+  crypto::hash32 five{};
+  five.fill(0x55);
+  ASSERT_TRUE(p.resets.try_push({five, 24, 5}));
+  p.run_to(16);  // slots 0-3, all ours
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_resets), 0u);
+  EXPECT_EQ(p.blocks().size(), 4u);
+  p.step();
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_resets), 1u);
+  EXPECT_EQ(p.tile->tick_count(), 24u);  // the clock moved to slot 5's end
+  // Until fork choice decides, the parent never moves back.
+  ASSERT_TRUE(p.resets.try_push({five, 16, 3}));
+  p.step();
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_resets), 1u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_resets_refused), 1u);
+}
+
+TEST(poh_tile, rotation_is_refused_with_bank_tiles_or_a_small_held_queue) {
+  tpu::poh_tile_config c;
+  c.ticks_per_slot = 4;
+  util::spsc_ring<tpu::poh_entry_record> entries(8);
+  const std::vector<crypto::pubkey> groups{A};
+  tpu::poh_rotation r;
+  r.timeline = epoch::leader_timeline({0, 4, 4, groups});
+  r.held_entries = 7;
+  tpu::poh_tile small("poh", crypto::hash32{}, c, nullptr, &entries);
+  EXPECT_THROW(small.connect_rotation(r), std::invalid_argument);
+  r.held_entries = 8;
+  tpu::bank_gate gate(1, 0);
+  tpu::poh_tile gated("poh", crypto::hash32{}, c, nullptr, &entries);
+  gated.connect_gate(&gate, 1);
+  EXPECT_THROW(gated.connect_rotation(r), std::invalid_argument);
+  tpu::poh_tile rotating("poh", crypto::hash32{}, c, nullptr, &entries);
+  rotating.connect_rotation(r);
+  EXPECT_THROW(rotating.connect_gate(&gate, 1), std::invalid_argument);
+  r.start_parent = 2;  // the chain starts at tick 0, not at slot 2's end (12)
+  tpu::poh_tile misplaced("poh", crypto::hash32{}, c, nullptr, &entries);
+  EXPECT_THROW(misplaced.connect_rotation(r), std::invalid_argument);
+}
+
+// While following, no bank of ours is open: a mixin is dropped and counted, never recorded
+// into ticks that may become a block.
+TEST(poh_tile, rotation_drops_mixins_while_following) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 8;
+  c.ticks_per_slot = 4;
+  util::spsc_ring<tpu::poh_mixin> mixins(4);
+  util::spsc_ring<tpu::poh_entry_record> entries(64);
+  const std::vector<crypto::pubkey> groups{X, A};
+  tpu::poh_rotation r;
+  r.timeline = epoch::leader_timeline({0, 8, 4, groups});
+  r.identity = A;
+  r.held_entries = 64;
+  tpu::poh_tile t("poh", crypto::hash32{}, c, &mixins, &entries);
+  t.connect_rotation(r);
+  t.on_start();
+  ASSERT_TRUE(mixins.try_push({crypto::hash32{}, 1}));
+  (void)t.poll();
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins_dropped), 1u);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins), 0u);
 }

@@ -24,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -135,9 +136,10 @@ struct harness {
   std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
 
   // The ledger tile's part: append, then hand the record over.
-  void append(ledger::record_type type, std::uint64_t slot, const bytes& payload, bool slot_end = false) {
+  void append(ledger::record_type type, std::uint64_t slot, const bytes& payload, bool slot_end = false,
+              std::optional<std::uint64_t> parent = std::nullopt) {
     ASSERT_EQ(lg.append(type, slot, payload), ledger::append_error::none);
-    const tpu::ledger_record_ref ref{lg.last_appended(), slot,
+    const tpu::ledger_record_ref ref{lg.last_appended(), slot, parent.value_or(slot == 0 ? 0 : slot - 1),
                                      static_cast<std::uint32_t>(ledger::encoded_record_bytes(payload.size())),
                                      static_cast<std::uint16_t>(type), static_cast<std::uint16_t>(slot_end ? 1 : 0)};
     const auto encoded = lg.encoded_at(ref.position, ref.bytes);
@@ -475,6 +477,24 @@ TEST(shred_tile, archives_every_data_shred_and_answers_repair_from_it) {
   EXPECT_EQ(h.counter(t::c_repair_dropped), 0u);
 }
 
+// After skipped slots the block names its real parent: slot 5 on slot 1.
+TEST(shred_tile, a_block_after_skipped_slots_names_its_parent) {
+  harness h(small_config());
+  h.append(ledger::record_type::entry_batch, 1, random_bytes(300, 1));
+  h.append(ledger::record_type::slot_meta, 1, random_bytes(88, 2), true);
+  h.append(ledger::record_type::entry_batch, 5, random_bytes(700, 3), false, 1);
+  h.append(ledger::record_type::slot_meta, 5, random_bytes(88, 4), true, 1);
+  h.settle();
+  std::map<std::uint64_t, std::uint64_t> parents;
+  for (const auto& sent : h.sent) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(sent.data, v), shred::shred_error::none);
+    if (v.is_data()) parents[v.slot()] = v.parent_slot();
+  }
+  EXPECT_EQ(parents, (std::map<std::uint64_t, std::uint64_t>{{1, 0}, {5, 1}}));
+  EXPECT_EQ(h.counter(t::c_slots), 2u);
+}
+
 TEST(shred_tile, a_slot_left_open_is_closed_when_the_next_one_starts) {
   harness h(small_config());
   h.append(ledger::record_type::entry_batch, 4, random_bytes(500, 1));  // no slot end
@@ -553,7 +573,7 @@ TEST(shred_tile, records_from_a_ledger_thread_and_shreds_to_a_net_thread) {
       for (const auto& [end, payload] : plan[s]) {
         const auto type = end ? ledger::record_type::slot_meta : ledger::record_type::entry_batch;
         if (h.lg.append(type, s, payload) != ledger::append_error::none) return;
-        const tpu::ledger_record_ref ref{h.lg.last_appended(), s,
+        const tpu::ledger_record_ref ref{h.lg.last_appended(), s, s == 0 ? 0 : s - 1,
                                          static_cast<std::uint32_t>(ledger::encoded_record_bytes(payload.size())),
                                          static_cast<std::uint16_t>(type), static_cast<std::uint16_t>(end ? 1 : 0)};
         const auto encoded = h.lg.encoded_at(ref.position, ref.bytes);

@@ -29,9 +29,10 @@
 //     table: should not happen with one bank per slot rooted at once) is counted in
 //     bank_errors and the gate stays closed: the node records no transactions from then on.
 //     Without banks, a slot end's bank hash is that of a slot that changed nothing.
-//   - At a slot's last tick it appends a slot_meta (slot end, last PoH hash, bank hash; the
-//     parent = the slot of the previous slot end in the ledger, 0 for slot 0; the leader =
-//     config.leader), roots that slot in the ledger, and, with sync_at_slot_end, hands the
+//   - At a slot's last tick (the tick whose height is (slot + 1) x ticks_per_slot: a block
+//     after skipped slots starts with their ticks, under its own slot) it appends a slot_meta
+//     (slot end, last PoH hash, bank hash; the parent = the entries' parent as PoH made
+//     them, 0 for slot 0; the leader = config.leader), roots that slot in the ledger, and, with sync_at_slot_end, hands the
 //     sync thread the ledger's mark(). The sync thread (started in on_start, joined in
 //     on_stop after a final sync) calls ledger::sync_to and then publishes durable_slot
 //     (counter and bank::chain_board::set_durable_slot). The tile thread never blocks on the
@@ -72,6 +73,7 @@ namespace riptide::tpu {
 struct ledger_record_ref {
   ledger::record_position position;
   std::uint64_t slot = 0;
+  std::uint64_t parent = 0;    // the slot the block builds on (its slot_end's parent_slot)
   std::uint32_t bytes = 0;     // encoded size (header, payload, padding)
   std::uint16_t type = 0;      // ledger::record_type
   std::uint16_t slot_end = 0;  // 1: the slot's last record (its slot_end slot_meta)
@@ -139,6 +141,7 @@ class ledger_tile final : public util::tile {
   std::size_t batch_used_ = 0;
   std::uint32_t batch_count_ = 0;
   std::uint64_t batch_slot_ = 0;
+  std::uint64_t block_parent_ = 0;  // the parent PoH gave the entries being written
   bank::bank_index current_ = bank::no_bank;  // the bank of the slot in progress
 
   bool slot_end_pending_ = false;  // the record being appended is a slot end

@@ -50,15 +50,39 @@
 //     S's slot end opens S+1's bank; until then S+1 gets ticks only. A record the reserve
 //     could not hold (a wrong reserve) is recorded in the next slot and counted in
 //     boundary_overflows. When PoH stops for good (max_slots, halt, drain) it shuts the gate.
+//   - Rotation (optional, connect_rotation() before start; not with a gate yet): the tile
+//     follows the leader schedule. PoH always ticks, as the node's clock (tick height h is in
+//     slot h / ticks_per_slot; a reset moves the clock to the reset bank's end, as a leader's
+//     chain continues from its parent), but it makes blocks only for the slots
+//     epoch::decide_start gives it, decided at start, after every tick and after every reset.
+//     While it follows, its ticks are held (not sent): they are the skipped slots' ticks of
+//     the block it may make next. When it leads slot S on parent P, the held ticks become the
+//     start of S's block, so the block carries (S - P) x ticks_per_slot ticks, and the slot's
+//     own entries follow; every entry of the block has slot S in its record (consumers end
+//     the block at the tick whose height is (S + 1) x ticks_per_slot). At S's last tick the
+//     block is done: P becomes S (its hash goes to the blockhash outs) and, when S + 1 is ours
+//     too, the next block starts at once. Resets wait while a block is being made, and one
+//     that would move the parent back (to our last block's slot or below) is refused and
+//     counted (until fork choice decides, the chain only grows); mixins that come while the
+//     tile follows are dropped and counted (mixins_dropped): no bank of ours is open. Entries
+//     go through a held queue of `held_entries` (at least 2 x ticks_per_slot; a parent more
+//     than held_entries / ticks_per_slot - 1 slots back is not built on), so a full `entries`
+//     ring delays them instead of dropping them; what does not fit the queue is dropped and
+//     counted (held_dropped).
+//     Counters: leading (1 while making a block), slots_led, slots_produced,
+//     own_slots_skipped (scheduled slots that passed without our block), grace_ticks (ticks
+//     spent waiting for a block that was arriving), last_parent_distance.
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/types.hpp>
+#include <riptide/epoch/rotation.hpp>
 #include <riptide/tpu/bank_gate.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -89,12 +113,30 @@ struct poh_reset {
   std::uint64_t slot = 0;         // the bank's slot
 };
 
+// Rotation: who leads when, who we are, and where the chain starts. The timeline's schedules
+// must outlive the tile (epoch::leader_timeline is a view).
+struct poh_rotation {
+  epoch::leader_timeline timeline;
+  crypto::pubkey identity{};
+  epoch::rotation_config rules;  // its ticks_per_slot is replaced by the tile's
+  // The highest slot this validator ever produced (its ledger's): never led again.
+  std::optional<std::uint64_t> highest_produced;
+  // The slot of the bank the chain starts on (the start hash is its last hash); nullopt: the
+  // genesis root, whose only child is slot 0.
+  std::optional<std::uint64_t> start_parent;
+  // Written by the TVU: 1 + the lowest slot whose shreds are arriving and that has not
+  // replayed yet (0: none). Null: nothing is ever arriving.
+  const std::atomic<std::uint64_t>* arriving = nullptr;
+  std::size_t held_entries = 8192;  // >= 2 x ticks_per_slot; caps the parent distance too
+};
+
 struct poh_entry_record {
   crypto::poh_entry entry;
   std::uint64_t slot;
   std::uint64_t tick_height;  // ticks completed before this entry (ticks: including it)
   std::uint64_t mixin_id;     // poh_mixin::id for records, ~0 for ticks
   bool is_tick;
+  std::uint64_t parent = 0;   // the slot the entry's block builds on (0 for slot 0 on genesis)
 };
 
 class poh_tile final : public util::tile {
@@ -102,7 +144,8 @@ class poh_tile final : public util::tile {
   enum counter : std::size_t {
     c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
     c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted, c_resets, c_resets_refused,
-    c_boundary_waits, c_boundary_overflows,
+    c_boundary_waits, c_boundary_overflows, c_leading, c_slots_led, c_slots_produced,
+    c_own_slots_skipped, c_grace_ticks, c_last_parent_distance, c_held_dropped,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
@@ -115,10 +158,14 @@ class poh_tile final : public util::tile {
   // Start-up, before the runtime runs the tile: where resets come from (replay).
   void connect_resets(util::spsc_ring<poh_reset>* resets) noexcept { resets_ = resets; }
   // Start-up: the bank tiles' gate, and how many mixins they can have waiting at most.
-  void connect_gate(bank_gate* gate, std::uint64_t reserve) noexcept {
-    gate_ = gate;
-    reserve_ = reserve;
-  }
+  // Throws std::invalid_argument on a rotating tile (not supported yet).
+  void connect_gate(bank_gate* gate, std::uint64_t reserve);
+
+  // Start-up: follow the leader schedule (see the contract). Throws std::invalid_argument
+  // with a gate connected, held_entries below 2 x ticks_per_slot, or a start that is not
+  // start_parent's end (start_tick_height must be (start_parent + 1) x ticks_per_slot, 0 on
+  // the genesis root).
+  void connect_rotation(const poh_rotation& rotation);
 
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
@@ -133,6 +180,8 @@ class poh_tile final : public util::tile {
   std::uint64_t hash_count() const noexcept { return hashes_; }
   const crypto::hash32& last_hash() const noexcept { return chain_.last_hash(); }
   bool finished() const noexcept { return finished_; }
+  // Rotation: the slot whose block is being made, if any (owning thread).
+  std::optional<std::uint64_t> leading_slot() const noexcept { return leading_; }
   void halt_at_slot_end() noexcept { halt_requested_.store(true, std::memory_order_relaxed); }
   bool halted() const noexcept { return halted_.load(std::memory_order_acquire); }
 
@@ -141,6 +190,11 @@ class poh_tile final : public util::tile {
   int finish_tick() noexcept;
   int take_mixins() noexcept;
   bool stopped() const noexcept { return finished_ || halted_.load(std::memory_order_relaxed); }
+  // Rotation: decide whether to start a block now; at a slot end, close the one made.
+  void rotate(bool on_tick) noexcept;
+  void end_of_slot_rotation() noexcept;
+  void hold(const poh_entry_record& r, bool publish) noexcept;
+  int publish_held() noexcept;
   void send_blockhash(const bank::slot_hash& h) noexcept;
   int take_resets() noexcept;
   // Hashes left in the slot in progress that a record could use (tick hashes excluded).
@@ -172,6 +226,17 @@ class poh_tile final : public util::tile {
   bool finished_ = false;
   std::atomic<bool> halt_requested_{false};
   std::atomic<bool> halted_{false};  // written by the tile's thread only
+
+  // Rotation state (owning thread). held_ is a ring: its first `committed_` records are the
+  // block's, waiting for room in `entries`; the rest are ticks made while following.
+  bool rotating_ = false;
+  poh_rotation rotation_;
+  std::optional<std::uint64_t> leading_;  // slot of the block being made
+  std::optional<std::uint64_t> parent_;   // the bank the chain continues: nullopt = genesis
+  std::optional<std::uint64_t> produced_;  // highest slot produced
+  std::uint64_t skip_counted_ = 0;        // own slots up to here were counted (skipped or not)
+  std::vector<poh_entry_record> held_;
+  std::size_t held_head_ = 0, held_count_ = 0, committed_ = 0;
 };
 
 }  // namespace riptide::tpu

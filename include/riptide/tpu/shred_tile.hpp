@@ -15,8 +15,9 @@
 //   `rx_frames`, each pushed back on `repair_release` once handled).
 // - A slot's stream is exactly its ledger records, encoded as on disk, concatenated: a
 //   follower that replays it appends the same records and ends with the same ledger. A slot
-//   is opened at its first record (parent = slot − 1; slot 0 is its own parent) and closed
-//   at its slot_end record, which emits the last FEC set (marked slot_complete).
+//   is opened at its first record (parent = the record's parent: the previous block in the
+//   ledger; slot 0 is its own parent) and closed at its slot_end record, which emits the
+//   last FEC set (marked slot_complete).
 // - Each shred is stored (shred_store) and sent once, to the root of its tree
 //   (turbine_tree::root with this node as leader), from the tile's own frames (tx_sender).
 //   A send that finds no frame or a full ring is counted and not retried: followers repair it
