@@ -232,6 +232,21 @@ int tvu_tile::poll() noexcept {
   return work + (config_.deliver_from ? deliver_in_order() : deliver_completed());
 }
 
+void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
+  const std::uint64_t first = config_.deliver_from ? (delivered_tip_ ? *delivered_tip_ + 1 : 0) : root_ + 1;
+  std::uint64_t value = 0;
+  if (highest_seen_ >= first) {
+    const std::uint64_t last = std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1);
+    for (std::uint64_t s = first; s <= last; ++s) {
+      if (assembler_->is_tracked(s)) {  // has shreds, not handed over
+        value = s + 1;
+        break;
+      }
+    }
+  }
+  arriving_.store(value, std::memory_order_release);
+}
+
 tvu_tile::slot_tally& tvu_tile::tally(std::uint64_t slot) noexcept {
   slot_tally& t = tallies_[slot % tallies_.size()];
   if (t.slot != slot) t = slot_tally{slot, 0, 0, 0, 0};

@@ -537,6 +537,32 @@ TEST(tvu_tile, in_order_a_later_slot_gives_way_and_comes_back) {
   EXPECT_EQ(h.delivered[2], f.streams[1]);
 }
 
+// In completion order the root stays put: slots handed over are not arriving any more.
+TEST(tvu_tile, arriving_names_the_lowest_slot_not_yet_handed_over) {
+  const cluster_fixture& f = fixture();
+  harness h(small_config());
+  h.release_slots = false;
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 0u);
+  std::vector<bytes> two;
+  for (const bytes& b : f.shreds) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+    if (v.slot() == 1) h.feed(b);
+    else two.push_back(b);
+  }
+  h.feed(two.front());
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 3u) << "slot 1 is handed over, slot 2 has begun";
+  for (const bytes& b : two) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 0u);
+}
+
 // The leader of slots 0-3 shreds one block for `slot` on `parent` (random bytes as entries).
 std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint64_t parent, std::size_t size) {
   const cluster_fixture& f = fixture();
@@ -562,10 +588,18 @@ TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
   const auto [one, one_shreds] = block_shreds(1, 0, 3000);
   const auto [rival, rival_shreds] = block_shreds(2, 0, 2000);
   const auto [three, three_shreds] = block_shreds(3, 1, 4000);
+  EXPECT_EQ(h.tile.arriving().load(), 0u);
   for (const bytes& b : three_shreds) h.feed(b);
   h.settle();
   EXPECT_TRUE(h.delivered.empty()) << "slot 3 waits for its parent";
   EXPECT_TRUE(h.tile.assembler().is_complete(3));
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 4u) << "slot 3 is arriving";
+  h.feed(one_shreds.front());  // one shred of slot 1 (of several data shreds): not complete
+  h.settle();
+  EXPECT_TRUE(h.delivered.empty());
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 2u) << "slot 1, lower, has begun";
   for (const bytes& b : one_shreds) h.feed(b);
   h.settle();
   ASSERT_EQ(h.delivered.size(), 2u);
@@ -573,6 +607,8 @@ TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
   EXPECT_EQ(h.delivered[3], three);
   EXPECT_EQ(h.parents[3], 1u);
   EXPECT_EQ(h.tile.root(), 3u);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 0u) << "both handed over";
   for (const bytes& b : rival_shreds) h.feed(b);
   h.settle();
   EXPECT_FALSE(h.delivered.contains(2));

@@ -12,7 +12,7 @@
 //
 // Contract
 // - Threads: one core thread runs poll(), housekeep() and set_root(); drained() may be called
-//   from any thread (it reads ring sizes only). The consumer of `out` may call stream() on its
+//   from any thread (it reads ring sizes only), and arriving() read from any thread. The consumer of `out` may call stream() on its
 //   own thread for a slot it has popped and not yet released (the ring's release/acquire order
 //   makes the bytes visible).
 // - Input: `in` carries frag_desc{frame of `rx_frames`, len, kind, meta = source endpoint}
@@ -46,6 +46,10 @@
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
 //   filling its assembler with later slots it cannot hand over yet. Without it, in
 //   completion order.
+// - Arriving (what a rotating PoH waits for, tpu::poh_rotation::arriving): at every
+//   housekeep the tile stores 1 + the lowest slot that has shreds and has not been handed
+//   over, above the last slot handed over (deliver_from mode) or the root, looking at most
+//   assembler.max_slots slots ahead; 0 when there is none.
 // - Repair (optional tvu_repair_links): datagrams from the net tile's repair port are told
 //   apart by shred::is_repair_request. Requests from peers are answered by a repair_server
 //   from the tile's shred_store, which holds every shred the resolver accepted or rebuilt.
@@ -72,6 +76,7 @@
 //   the tile. The constructor throws std::invalid_argument for a bad config.
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -220,6 +225,8 @@ class tvu_tile final : public util::tile {
   // Moves the root: shreds of older slots are dropped (too_old) and their slots forgotten.
   void set_root(std::uint64_t root) noexcept;
   std::uint64_t root() const noexcept { return root_; }
+  // See "Arriving" above; any thread.
+  const std::atomic<std::uint64_t>& arriving() const noexcept { return arriving_; }
 
   const shred::fec_resolver& resolver() const noexcept { return *resolver_; }
   const shred::slot_assembler& assembler() const noexcept { return *assembler_; }
@@ -231,6 +238,7 @@ class tvu_tile final : public util::tile {
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
+  void housekeep(std::uint64_t monotonic_ns) noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }
 
  private:
@@ -280,6 +288,7 @@ class tvu_tile final : public util::tile {
   std::uint64_t root_;
   std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the last slot handed over
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
+  std::atomic<std::uint64_t> arriving_{0};
   std::vector<slot_tally> tallies_;  // by slot % size
   // Repair (null without links).
   std::optional<tvu_repair_links> repair_;
