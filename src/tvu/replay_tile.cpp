@@ -59,11 +59,11 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
 
 void replay_tile::on_start() { syncer_.start(); }
 
-void replay_tile::store(const completed_slot& c) noexcept {
+bool replay_tile::store(const completed_slot& c) noexcept {
   const std::span<const std::uint8_t> stream = source_.stream(c);
   if (stream.size() != c.bytes) {
     count(c_bad_buffers);
-    return;
+    return false;
   }
   const bank::slot_replay_result r = replayer_.replay(c.slot, c.parent, stream, c.has_leader ? &c.leader : nullptr);
   if (!r.ok()) {
@@ -95,12 +95,13 @@ void replay_tile::store(const completed_slot& c) noexcept {
     std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),
                  static_cast<unsigned long long>(util::unix_time_ns()), static_cast<unsigned long long>(c.bytes),
                  c.received, c.recovered, c.repaired, r.ok() ? "ok" : bank::to_string(r.error));
+  return r.ok();
 }
 
 int replay_tile::poll() noexcept {
   completed_slot c;
   if (!in_.try_pop(c)) return 0;
-  store(c);
+  c.failed = !store(c);  // the TVU tile's chain moves on only past slots that replayed
   // The TVU tile sized `release` for every buffer it owns, so this cannot fail.
   (void)release_.try_push(c);
   return 1;

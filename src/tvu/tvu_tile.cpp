@@ -177,7 +177,8 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
   constexpr std::string_view repair_names[] = {"repair_sent",      "repair_send_failed", "repaired",
                                                "repair_unmatched", "repair_served",      "repair_refused",
                                                "recovered_data",   "archived",           "archive_incomplete",
-                                               "archive_refused",  "repair_from_archive", "sets_forgotten"};
+                                               "archive_refused",  "repair_from_archive", "sets_forgotten",
+                                               "slots_rejected"};
   static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
@@ -393,6 +394,15 @@ int tvu_tile::reclaim_outputs() noexcept {
     }
     output_out_[c.buffer] = 0;
     free_outputs_.push_back(c.buffer);  // capacity reserved: never allocates
+    if (in_flight_ && c.slot == *in_flight_) {  // the consumer's verdict on the chain's next slot
+      in_flight_.reset();
+      if (c.failed) {
+        count(c_slots_rejected);
+      } else {
+        delivered_tip_ = c.slot;
+        set_root(c.slot);
+      }
+    }
   }
   return work;
 }
@@ -481,14 +491,15 @@ int tvu_tile::deliver_completed() noexcept {
   return work;
 }
 
-// deliver_from mode: the complete slot whose parent is the last slot handed over (the lowest,
-// if two blocks claim that parent), then its child, and so on. Slots the cluster skipped never
-// exist; the block after them names the last one that does as its parent. Each delivered
-// slot becomes the root, so the assembler and resolver forget everything older.
+// deliver_from mode: the complete slot whose parent is the chain's last slot (the lowest, if
+// two blocks claim that parent), then, once the consumer accepted it, its child, and so on.
+// Slots the cluster skipped never exist; the block after them names the last one that does as
+// its parent. Each accepted slot becomes the root, so the assembler and resolver forget
+// everything older.
 int tvu_tile::deliver_in_order() noexcept {
   int work = 0;
   const std::size_t cap = pending_.size();
-  for (;;) {
+  while (!in_flight_) {
     // One pass forgets the entries whose slot is no longer complete (evicted for room, to
     // come back later as a new entry, or dropped below the root) and finds the next child.
     std::optional<std::size_t> next;  // position in pending_
@@ -505,7 +516,8 @@ int tvu_tile::deliver_in_order() noexcept {
     pending_count_ = kept;
     if (!next) break;
     const std::uint64_t slot = pending_[(pending_head_ + *next) % cap];
-    if (assembler_->received_bytes(slot) > config_.max_slot_bytes) {
+    const bool oversized = assembler_->received_bytes(slot) > config_.max_slot_bytes;
+    if (oversized) {
       // Nothing after it can be replayed either; the consumer sees the gap (a wrong parent).
       (void)assembler_->release_slot(slot);
       count(c_slots_dropped);
@@ -515,9 +527,13 @@ int tvu_tile::deliver_in_order() noexcept {
     for (std::size_t i = *next; i + 1 < pending_count_; ++i)
       pending_[(pending_head_ + i) % cap] = pending_[(pending_head_ + i + 1) % cap];
     --pending_count_;
-    delivered_tip_ = slot;
-    set_root(slot);
     ++work;
+    if (oversized) {
+      delivered_tip_ = slot;
+      set_root(slot);
+    } else {
+      in_flight_ = slot;  // the chain moves on when the consumer releases it (reclaim_outputs)
+    }
   }
   return work;
 }

@@ -281,6 +281,38 @@ const leader& the_leader() {
   return l;
 }
 
+// A block without transactions for `slot` on a parent at `parent_slot` whose chain ends at
+// (from_hash, from_height): `ticks` ticks, a slot end with a zero bank hash (not compared).
+slot_records tick_block(std::uint64_t slot, std::uint64_t parent_slot, const crypto::hash32& from_hash,
+                        std::uint64_t from_height, std::uint64_t ticks) {
+  crypto::poh chain(from_hash, hashes_per_tick);
+  std::vector<entry> entries;
+  for (std::uint64_t t = 0; t < ticks; ++t) {
+    chain.hash(hashes_per_tick);
+    const auto tick = chain.tick();
+    EXPECT_TRUE(tick.has_value());
+    entries.push_back(entry{*tick, true, 0, {}});
+  }
+  slot_records recs;
+  recs.push_back({ledger::record_type::entry_batch, slot, batch_payload(entries)});
+  ledger::slot_meta end;
+  end.kind = ledger::meta_kind::slot_end;
+  end.hashes_per_tick = hashes_per_tick;
+  end.ticks_per_slot = ticks_per_slot;
+  end.tick_height = from_height + chain.tick_count();
+  end.hash = chain.last_hash();
+  end.parent_slot = parent_slot;
+  end.leader = the_leader().identity.public_key();
+  recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
+  return recs;
+}
+
+// tick_block on the bank `parent` of `f`.
+slot_records tick_block_on(const follower& f, bank::bank_index parent, std::uint64_t slot, std::uint64_t ticks) {
+  const bank::bank_info& p = f.forks.info(parent);
+  return tick_block(slot, p.slot, p.blockhash, p.tick_height, ticks);
+}
+
 // Replays slots before `slot` unchanged, then `slot` with `stream`, and checks the error and
 // that the chain state did not advance.
 void expect_rejected(std::uint64_t slot, const std::vector<std::uint8_t>& stream, replay_error want,
@@ -298,12 +330,19 @@ void expect_rejected(std::uint64_t slot, const std::vector<std::uint8_t>& stream
   EXPECT_EQ(f.replayer->next_slot(), slot);
   EXPECT_EQ(f.replayer->last_hash(), before_hash);
   EXPECT_EQ(f.replayer->tick_height(), before_height);
-  EXPECT_EQ(f.replayer->dead(), dead);
-  // The untouched slot replays afterwards unless the chain died.
-  const auto again = f.replay(slot, encode(l.by_slot[slot]));
+  EXPECT_FALSE(f.replayer->dead()) << "a bad block never ends the chain";
   if (dead) {
-    EXPECT_EQ(again.error, replay_error::dead_chain);
+    // It failed in execution: its bank (the block's id is its last PoH hash, which the
+    // damage did not change) is dead, so the same block cannot replay again; the chain is
+    // still at the parent, where a block built on it replays.
+    const auto again = f.replay(slot, encode(l.by_slot[slot]));
+    EXPECT_FALSE(again.ok());
+    const auto sibling = f.replayer->replay(
+        slot + 1, parent, encode(tick_block_on(f, f.replayer->tip(), slot + 1, 2 * ticks_per_slot)));
+    EXPECT_TRUE(sibling.ok()) << bank::to_string(sibling.error) << ": " << sibling.detail;
   } else {
+    // Nothing changed: the untouched slot replays afterwards.
+    const auto again = f.replay(slot, encode(l.by_slot[slot]));
     EXPECT_TRUE(again.ok()) << bank::to_string(again.error) << ": " << again.detail;
   }
 }
@@ -652,7 +691,7 @@ TEST(slot_replay, result_mismatch) {
   // A result byte that is no tx_result: caught before execution.
   expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) { e[i].txs[2] = 200; })),
                   replay_error::result_mismatch);
-  // A recorded failure the transaction did not have: found by execution, the chain dies.
+  // A recorded failure the transaction did not have: found by execution, the block dies.
   expect_rejected(1, encode(edit_entry(1, has_txs, [](std::vector<entry>& e, std::size_t i) {
                     e[i].txs[2] = static_cast<std::uint8_t>(txn::tx_result::insufficient_funds);
                   })),
@@ -707,7 +746,7 @@ TEST(slot_replay, records_after_slot_end) {
                   replay_error::records_after_slot_end);
 }
 
-TEST(slot_replay, bank_hash_mismatch_kills_the_chain) {
+TEST(slot_replay, bank_hash_mismatch_kills_the_block) {
   expect_rejected(1, encode(edited(1, [](slot_records& r) {
                     auto m = decode_meta(r.back());
                     m.bank_hash[7] ^= 1;
@@ -741,53 +780,31 @@ TEST(slot_replay, wrong_parent) {
   EXPECT_EQ(f.replayer->replay(2, 1, encode(l.by_slot[2])).error, replay_error::wrong_parent);
 }
 
-TEST(slot_replay, dead_chain) {
+// A dead block is dead on its fork only: the leader's next block, built on it, fails with
+// dead_chain... (replay_on) while replay()'s chain stays at the parent and goes on with a
+// block that skips the dead slot.
+TEST(slot_replay, a_dead_block_does_not_end_the_chain) {
   const leader& l = the_leader();
   follower f(l);
   f.replay_good(l, 1);
+  const bank::bank_index zero = f.replayer->tip();
   auto recs = l.by_slot[1];
   auto m = decode_meta(recs.back());
   m.bank_hash[0] ^= 1;
   recs.back().payload = meta_payload(m);
-  EXPECT_EQ(f.replay(1, encode(recs)).error, replay_error::bank_hash_mismatch);
-  EXPECT_TRUE(f.replayer->dead());
-  for (std::uint64_t s = 1; s < slots; ++s) EXPECT_EQ(f.replay(s, encode(l.by_slot[s])).error, replay_error::dead_chain);
+  const auto bad = f.replay(1, encode(recs));
+  EXPECT_EQ(bad.error, replay_error::bank_hash_mismatch);
+  EXPECT_FALSE(f.replayer->dead());
+  EXPECT_EQ(f.replayer->tip(), zero);
+  EXPECT_EQ(f.replayer->replay_on(bad.bank, 2, encode(l.by_slot[2])).error, replay_error::dead_chain);
+  EXPECT_EQ(f.replayer->replay(2, 1, encode(l.by_slot[2])).error, replay_error::wrong_parent);
+  const auto skip = f.replayer->replay(2, 0, encode(tick_block_on(f, zero, 2, 2 * ticks_per_slot)));
+  EXPECT_TRUE(skip.ok()) << skip.detail;
+  EXPECT_EQ(f.replayer->next_slot(), 3u);
 }
 
 
 // ---- blocks on any parent: forks and skipped slots
-
-// A block without transactions for `slot` on a parent at `parent_slot` whose chain ends at
-// (from_hash, from_height): `ticks` ticks, a slot end with a zero bank hash (not compared).
-slot_records tick_block(std::uint64_t slot, std::uint64_t parent_slot, const crypto::hash32& from_hash,
-                        std::uint64_t from_height, std::uint64_t ticks) {
-  crypto::poh chain(from_hash, hashes_per_tick);
-  std::vector<entry> entries;
-  for (std::uint64_t t = 0; t < ticks; ++t) {
-    chain.hash(hashes_per_tick);
-    const auto tick = chain.tick();
-    EXPECT_TRUE(tick.has_value());
-    entries.push_back(entry{*tick, true, 0, {}});
-  }
-  slot_records recs;
-  recs.push_back({ledger::record_type::entry_batch, slot, batch_payload(entries)});
-  ledger::slot_meta end;
-  end.kind = ledger::meta_kind::slot_end;
-  end.hashes_per_tick = hashes_per_tick;
-  end.ticks_per_slot = ticks_per_slot;
-  end.tick_height = from_height + chain.tick_count();
-  end.hash = chain.last_hash();
-  end.parent_slot = parent_slot;
-  end.leader = the_leader().identity.public_key();
-  recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
-  return recs;
-}
-
-// tick_block on the bank `parent` of `f`.
-slot_records tick_block_on(const follower& f, bank::bank_index parent, std::uint64_t slot, std::uint64_t ticks) {
-  const bank::bank_info& p = f.forks.info(parent);
-  return tick_block(slot, p.slot, p.blockhash, p.tick_height, ticks);
-}
 
 TEST(fork_replay, a_block_after_skipped_slots_carries_their_ticks) {
   const leader& l = the_leader();

@@ -455,7 +455,8 @@ TEST(replay_tile, without_sync_at_slot_end_only_on_stop_makes_it_durable) {
 }
 
 // A slot the leader got wrong (its bank hash does not match what executing it gives) is
-// dead: nothing of it is stored, and the next slot, built on it, dies too.
+// dead: nothing of it is stored, it goes back to the TVU tile as failed, and the next slot,
+// built on it, is never handed over (the chain stays at slot 1).
 TEST(replay_tile, a_bad_slot_is_dead_counted_and_not_stored) {
   auto recs = chain().by_slot;
   ledger::slot_meta end;
@@ -472,9 +473,10 @@ TEST(replay_tile, a_bad_slot_is_dead_counted_and_not_stored) {
   fl.run(streams);
 
   EXPECT_EQ(fl.counter(t::c_slots_stored), 2u);
-  EXPECT_EQ(fl.counter(t::c_slots_dead), 2u);
+  EXPECT_EQ(fl.counter(t::c_slots_dead), 1u);
   EXPECT_EQ(fl.dead(bank::replay_error::bank_hash_mismatch), 1u);
-  EXPECT_EQ(fl.dead(bank::replay_error::dead_chain), 1u);
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_rejected), 1u);
+  EXPECT_FALSE(fl.replayer->dead());
   EXPECT_EQ(fl.replay->first_problem().rfind("slot 2: bank_hash_mismatch", 0), 0u) << fl.replay->first_problem();
   EXPECT_EQ(fl.counter(t::c_last_slot), 1u);
   EXPECT_EQ(fl.counter(t::c_durable_slot), 1u);
@@ -485,27 +487,28 @@ TEST(replay_tile, a_bad_slot_is_dead_counted_and_not_stored) {
   EXPECT_TRUE(bank::slot_stream(fl.lg, 3).empty());
   EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size() + chain().by_slot[1].size());
   EXPECT_EQ(fl.board.read().slot, 2u);  // replayed up to slot 1
-  // Every slot went back to the TVU tile, dead or not.
-  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), slots);
+  // Slots 0-2 went back to the TVU tile, the dead one too; slot 3 never left it.
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), 3u);
   EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_out_release_bad), 0u);
+  EXPECT_EQ(fl.tvu->root(), 1u);
 
   const auto lines = lines_of(config.slot_log);
-  ASSERT_EQ(lines.size(), 1 + slots);
+  ASSERT_EQ(lines.size(), 1 + 3u);
   EXPECT_NE(lines[2].find(",ok"), std::string::npos);
   EXPECT_NE(lines[3].find(",bank_hash_mismatch"), std::string::npos);
-  EXPECT_NE(lines[4].find(",dead_chain"), std::string::npos);
 }
 
 // A slot that fails before execution (a damaged record) leaves the bank untouched; the next
-// slot then names a parent the follower never replayed.
-TEST(replay_tile, a_damaged_slot_makes_the_next_one_fail_on_its_parent) {
+// slots built on it are never handed over: the chain waits at slot 0.
+TEST(replay_tile, a_damaged_slot_holds_the_chain_at_its_parent) {
   auto streams = good_streams();
   streams[1][ledger::record_header_bytes + 5] ^= 1;  // the CRC no longer matches
   follower fl;
   fl.run(streams);
   EXPECT_EQ(fl.counter(t::c_slots_stored), 1u);
   EXPECT_EQ(fl.dead(bank::replay_error::bad_record), 1u);
-  EXPECT_EQ(fl.dead(bank::replay_error::wrong_parent), 2u);
+  EXPECT_EQ(fl.counter(t::c_slots_dead), 1u);
+  EXPECT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), 2u);
   EXPECT_EQ(fl.replay->first_problem().rfind("slot 1: bad_record", 0), 0u) << fl.replay->first_problem();
   EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size());
 }

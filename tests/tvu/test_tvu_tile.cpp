@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 #include <memory>
 #include <random>
 #include <string>
@@ -217,8 +218,12 @@ struct harness {
     for (const auto& d : held_tx) ASSERT_TRUE(tx_release.try_push(d));
     held_tx.clear();
   }
+  std::set<std::uint64_t> fail;  // slots the consumer releases as failed (replay refused them)
   void give_back_slots() {
-    for (const auto& c : held_slots) ASSERT_TRUE(out_release.try_push(c));
+    for (auto c : held_slots) {
+      c.failed = fail.contains(c.slot);
+      ASSERT_TRUE(out_release.try_push(c));
+    }
     held_slots.clear();
   }
   void settle() {
@@ -613,6 +618,66 @@ TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
   h.settle();
   EXPECT_FALSE(h.delivered.contains(2));
   EXPECT_FALSE(h.tile.assembler().is_complete(2));
+}
+
+// The consumer refuses slot 2: the chain stays at slot 1, slot 2 is not the root, and slot 3,
+// built on slot 1 (it skips the bad block), is handed over next. One slot is out at a time.
+TEST(tvu_tile, in_order_a_refused_slot_leaves_the_chain_at_its_parent) {
+  auto config = small_config();
+  config.deliver_from = 1;
+  harness h(config);
+  h.fail = {2};
+  h.release_slots = false;
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 1, 2000);
+  const auto [three, three_shreds] = block_shreds(3, 1, 4000);
+  for (const auto* set : {&one_shreds, &two_shreds})
+    for (const bytes& b : *set) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u) << "slot 2 waits until slot 1 comes back";
+  EXPECT_EQ(h.tile.root(), 0u);
+  h.give_back_slots();
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.tile.root(), 1u);
+  h.give_back_slots();  // slot 2, refused
+  h.settle();
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 1u);
+  EXPECT_EQ(h.tile.root(), 1u);
+  for (const bytes& b : three_shreds) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 3u);
+  EXPECT_EQ(h.delivered[3], three);
+  EXPECT_EQ(h.parents[3], 1u);
+  h.give_back_slots();
+  h.settle();
+  EXPECT_EQ(h.tile.root(), 3u);
+}
+
+// Two blocks on slot 0 (slot 2 skips slot 1): slot 1, complete first, goes alone and slot 2
+// waits for its verdict; refused, it leaves the chain at slot 0 and slot 2 goes next.
+TEST(tvu_tile, in_order_siblings_wait_for_the_verdict_on_the_lower_one) {
+  auto config = small_config();
+  config.deliver_from = 1;
+  harness h(config);
+  h.fail = {1};
+  h.release_slots = false;
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 0, 2000);
+  for (const auto* set : {&one_shreds, &two_shreds})
+    for (const bytes& b : *set) h.feed(b);
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 1u);
+  EXPECT_TRUE(h.delivered.contains(1));
+  EXPECT_TRUE(h.tile.assembler().is_complete(2));
+  h.give_back_slots();  // slot 1, refused
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.parents[2], 0u);
+  h.give_back_slots();
+  h.settle();
+  EXPECT_EQ(h.tile.root(), 2u);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 1u);
 }
 
 TEST(tvu_tile, bad_descriptors_and_old_slots_are_counted_and_released) {

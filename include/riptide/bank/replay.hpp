@@ -51,9 +51,10 @@
 //   (say, after repair). A failure in step 2 (result_mismatch, bank_hash_mismatch,
 //   bad_start_state when crediting) leaves the block's bank with part of the slot applied:
 //   it is marked dead (bank_forks::mark_dead), a block replayed onto it fails with
-//   dead_chain, and the other forks go on. For replay()'s single chain dead() becomes true
-//   and every later replay() fails with dead_chain: the caller stops following that chain and
-//   logs it.
+//   dead_chain, and the other forks go on. For replay()'s single chain the tip stays at the
+//   dead block's parent, so a block of a later slot built on that parent replays; only a
+//   slot 0 whose start state could not be credited (the rooted store holds part of it) makes
+//   dead() true, and every later replay() then fails with dead_chain.
 //
 // Contract
 //   - Pure: no threads, no I/O, no clocks (verify_entries may fan out over poh_threads

@@ -5,7 +5,7 @@
 // ledger, and has a sync thread make the slot durable.
 //
 //   tvu tile ──in (completed_slot)──► slot_replayer ──ok──► ledger.append × records ─► sync thread
-//            ◄──release (same slot)──┘        └──failed──► slot dead: logged, counted, not stored
+//            ◄──release (same slot, failed or not)──┘  └──failed──► logged, counted, not stored
 //
 // Contract
 // - One core thread runs poll(), on_start(), on_stop(); while the runtime runs the tile owns
@@ -13,11 +13,12 @@
 //   that filled the slot's buffer: stream() is read on this thread, then the slot goes back on
 //   `release` (sized for every output buffer of the TVU tile).
 // - A slot whose replay fails is dead: nothing of it is stored, the reason is counted
-//   (dead_<replay_error>) and the first failure is kept in first_problem() (read it after the
-//   runtime stopped). Every later slot then fails too (wrong parent, or dead chain once the bank
-//   holds a partial slot): a follower never stores what it could not check. The slot end must
-//   name the schedule's leader of the slot (completed_slot::leader) and the parent the shreds
-//   said.
+//   (dead_<replay_error>), the first failure is kept in first_problem() (read it after the
+//   runtime stopped), and it goes back with completed_slot::failed set, so the TVU tile keeps
+//   the chain at its parent: a block of a later slot built on that parent replays, one built
+//   on the dead slot never comes (a follower never stores what it could not check). The slot
+//   end must name the schedule's leader of the slot (completed_slot::leader) and the parent
+//   the shreds said.
 // - A stored slot becomes the root, of the bank forks (its bank folds into the rooted store,
 //   which other threads read with bank_forks::rooted_balance) and of the ledger
 //   (ledger::set_root, durable with the slot's sync): with one leader there are no forks, so
@@ -78,7 +79,8 @@ class replay_tile final : public util::tile {
   void on_stop() noexcept override;
 
  private:
-  void store(const completed_slot& c) noexcept;
+  // Replays and stores one slot; false if it was not (a bad buffer, or replay refused it).
+  bool store(const completed_slot& c) noexcept;
 
   replay_tile_config config_;
   bank::slot_replayer& replayer_;

@@ -39,9 +39,12 @@
 // - Order: with config.deliver_from set (a node following one chain) slots are handed over
 //   along the chain from that slot on: next is the complete slot whose parent (the shred's
 //   parent_offset) is the last slot handed over, the lowest if two claim it, so slots the
-//   cluster skipped are stepped over and nothing waits for them. Each delivered slot becomes
-//   the root (resolver and assembler forget older slots; their late shreds count as too_old
-//   / out_of_window); the assembler then keeps the lowest slots when room runs out
+//   cluster skipped are stepped over and nothing waits for them. One slot is out at a time:
+//   the next is handed over once the consumer released this one, and only a slot released
+//   without `failed` extends the chain and becomes the root (resolver and assembler forget
+//   older slots; their late shreds count as too_old / out_of_window); a failed one is
+//   counted (slots_rejected) and the chain stays at its parent, whose other children (a
+//   block that skips the bad one) can still come; the assembler then keeps the lowest slots when room runs out
 //   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
 //   filling its assembler with later slots it cannot hand over yet. Without it, in
@@ -133,6 +136,9 @@ struct completed_slot {
   std::uint32_t received = 0;   // accepted from Turbine
   std::uint32_t recovered = 0;  // data shreds rebuilt by FEC
   std::uint32_t repaired = 0;   // accepted from repair responses
+  // Set by the consumer before it releases the slot: replay rejected it. In deliver_from
+  // mode the chain then stays at the slot's parent (see "Order").
+  bool failed = false;
 };
 
 // Repair: where requests and responses come from and go to. Optional (tests run without).
@@ -193,6 +199,8 @@ class tvu_tile final : public util::tile {
     c_sets_forgotten,      // completed FEC sets the resolver forgot because the assembler
                            // lost their shreds (no room, or their slot evicted): taken again
                            // when repair brings them back
+    c_slots_rejected,      // deliver_from: slots handed over that the consumer released as
+                           // failed (the chain stays at their parent)
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -286,7 +294,8 @@ class tvu_tile final : public util::tile {
   std::size_t pending_head_ = 0;                 // ring over pending_ (capacity max_slots)
   std::size_t pending_count_ = 0;
   std::uint64_t root_;
-  std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the last slot handed over
+  std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the chain's last slot
+  std::optional<std::uint64_t> in_flight_;      // deliver_from mode: handed over, not released
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
   std::atomic<std::uint64_t> arriving_{0};
   std::vector<slot_tally> tallies_;  // by slot % size
