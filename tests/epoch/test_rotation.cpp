@@ -1,5 +1,7 @@
 #include <riptide/epoch/rotation.hpp>
 
+#include "../support/filled_key.hpp"
+
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -7,6 +9,7 @@
 #include <vector>
 
 using namespace riptide;
+using riptide::testing::filled_key;
 using epoch::forward_action;
 using epoch::leader_run;
 using epoch::start_action;
@@ -14,13 +17,7 @@ using epoch::start_reason;
 
 namespace {
 
-crypto::pubkey id(std::uint8_t b) {
-  crypto::pubkey k{};
-  k.fill(b);
-  return k;
-}
-
-const crypto::pubkey A = id(0xa), B = id(0xb), C = id(0xc), D = id(0xd);
+const crypto::pubkey A = filled_key(0xa), B = filled_key(0xb), C = filled_key(0xc), D = filled_key(0xd);
 
 // Six groups of 4 slots, 24 slots from slot 0:
 //   slots  0-3  4-7  8-11  12-15  16-19  20-23
@@ -296,7 +293,7 @@ TEST(rotation, plan_forward_case_by_case) {
 
 TEST(rotation, plan_forward_never_targets_itself_nor_reforwards) {
   std::vector<epoch::stake_entry> nodes;
-  for (std::uint8_t i = 1; i <= 5; ++i) nodes.push_back({id(i), i * 10u});
+  for (std::uint8_t i = 1; i <= 5; ++i) nodes.push_back({filled_key(i), i * 10u});
   const epoch::stakes stakes(nodes);
   const epoch::leader_schedule e(stakes, 2, 256);
   const epoch::leader_timeline t(e);
@@ -304,9 +301,9 @@ TEST(rotation, plan_forward_never_targets_itself_nor_reforwards) {
   c.forward_slots = 8;
   for (std::uint8_t i = 1; i <= 5; ++i)
     for (std::uint64_t s = e.first_slot(); s < e.first_slot() + 256; ++s) {
-      const auto fresh = epoch::plan_forward(t, id(i), c, s, false);
-      for (const auto& k : fresh.target_list()) EXPECT_NE(k, id(i)) << "slot " << s;
-      const auto again = epoch::plan_forward(t, id(i), c, s, true);
+      const auto fresh = epoch::plan_forward(t, filled_key(i), c, s, false);
+      for (const auto& k : fresh.target_list()) EXPECT_NE(k, filled_key(i)) << "slot " << s;
+      const auto again = epoch::plan_forward(t, filled_key(i), c, s, true);
       EXPECT_EQ(again.target_count, 0u);
       EXPECT_NE(again.action, forward_action::forward);
       EXPECT_NE(again.action, forward_action::forward_and_hold);

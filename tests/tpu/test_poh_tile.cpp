@@ -1,5 +1,7 @@
 #include <riptide/tpu/poh_tile.hpp>
 
+#include "../support/filled_key.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <vector>
 
 using namespace riptide;
+using riptide::testing::filled_key;
 
 namespace {
 std::vector<tpu::poh_entry_record> drain(util::spsc_ring<tpu::poh_entry_record>& r) {
@@ -333,13 +336,7 @@ TEST(poh_tile, a_chain_behind_the_clock_still_closes_the_gate_before_the_slot_en
 
 namespace {
 
-crypto::pubkey validator(std::uint8_t b) {
-  crypto::pubkey k{};
-  k.fill(b);
-  return k;
-}
-
-const crypto::pubkey A = validator(0xa), B = validator(0xb), X = validator(0xc);
+const crypto::pubkey A = filled_key(0xa), B = filled_key(0xb), X = filled_key(0xc);
 
 // Groups of 4 slots from slot 0; 4 ticks per slot, so slot s is tick heights (4s, 4s + 4].
 struct rotating_poh {

@@ -1,0 +1,165 @@
+#include <riptide/tpu/forward_tile.hpp>
+
+#include "../support/filled_key.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+using namespace riptide;
+using riptide::testing::filled_key;
+using t = tpu::forward_tile;
+
+namespace {
+
+const crypto::pubkey A = filled_key(0xa), B = filled_key(0xb), C = filled_key(0xc), D = filled_key(0xd);
+
+// Slots 0-3 led by A, 4-7 by B, 8-11 by C. A and B take forwards on 16000 and 16001; C's
+// address is unknown.
+const std::vector<crypto::pubkey> groups{A, B, C};
+const std::vector<tpu::forward_contact> contacts{{A, {0x7f000001, 16000}}, {B, {0x7f000001, 16001}}};
+const epoch::leader_timeline& timeline() {
+  static const epoch::leader_timeline tl({0, 12, 4, groups});
+  return tl;
+}
+
+using desc_ring = util::spsc_ring<util::frag_desc>;
+
+struct harness {
+  util::frame_pool frames{8};
+  desc_ring in{8}, keep{8}, release{8}, tx{16}, tx_release{16};
+  bank::chain_board board;
+  std::unique_ptr<t> tile;
+
+  explicit harness(const crypto::pubkey& me, bool with_keep = true, std::size_t keep_cap = 8)
+      : keep(keep_cap) {
+    tpu::forward_tile_config c;
+    c.identity = me;
+    c.rules.hold_forwarded_slots = 6;
+    tile = std::make_unique<t>("forward", c, timeline(), contacts, board, frames, in, with_keep ? &keep : nullptr,
+                               &release, tx, tx_release);
+  }
+  std::uint64_t counter(std::size_t c) const { return tile->own_counter(c); }
+
+  // A transaction in frame `frame`, arrived on `port`, while PoH is in `slot`.
+  void send(std::uint64_t slot, std::uint32_t frame, net::port_kind port) {
+    board.publish(slot, slot * 64, bank::slot_hash{});
+    auto f = frames.frame(frame);
+    for (std::size_t i = 0; i < 100; ++i) f[i] = static_cast<std::uint8_t>(frame + i);
+    ASSERT_TRUE(in.try_push({frame, 100, static_cast<std::uint16_t>(port), 7}));
+    (void)tile->poll();
+  }
+  std::vector<util::frag_desc> drain(desc_ring& r) {
+    std::vector<util::frag_desc> v;
+    util::frag_desc d;
+    while (r.try_pop(d)) v.push_back(d);
+    return v;
+  }
+};
+
+}  // namespace
+
+TEST(forward_tile, counter_names_match_the_enum) {
+  harness h(D);
+  EXPECT_EQ(h.tile->own_counter_names().size(), std::size_t{t::c_own_count});
+}
+
+// D never leads: in slot 2 the next two slots are A's (3) and B's (4): one copy each, from
+// the tpu_forwards port, byte for byte; the frame goes back.
+TEST(forward_tile, forwards_a_copy_to_each_of_the_next_leaders) {
+  harness h(D);
+  h.send(2, 3, net::port_kind::tpu);
+  const auto sent = h.drain(h.tx);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].meta, (net::endpoint{0x7f000001, 16000}.pack()));
+  EXPECT_EQ(sent[1].meta, (net::endpoint{0x7f000001, 16001}.pack()));
+  for (const auto& d : sent) {
+    EXPECT_EQ(d.kind, static_cast<std::uint16_t>(net::port_kind::tpu_forwards));
+    ASSERT_EQ(d.len, 100u);
+    EXPECT_EQ(std::memcmp(h.tile->tx_frames().frame(d.frame).data(), h.frames.frame(3).data(), 100), 0);
+  }
+  const auto back = h.drain(h.release);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].frame, 3u);
+  EXPECT_TRUE(h.drain(h.keep).empty());
+  EXPECT_EQ(h.counter(t::c_forwarded_txs), 1u);
+  EXPECT_EQ(h.counter(t::c_forwarded), 2u);
+  // The net tile gives the frames back.
+  for (const auto& d : sent) ASSERT_TRUE(h.tx_release.try_push(d));
+  (void)h.tile->poll();
+  EXPECT_EQ(h.counter(t::c_tx_release_bad), 0u);
+}
+
+// A forwarded transaction is never forwarded again: D drops it, B (leading slot 4, within
+// 6 slots of slot 2) keeps it.
+TEST(forward_tile, a_forwarded_transaction_is_not_forwarded_again) {
+  harness d(D);
+  d.send(2, 1, net::port_kind::tpu_forwards);
+  EXPECT_TRUE(d.drain(d.tx).empty());
+  EXPECT_EQ(d.drain(d.release).size(), 1u);
+  EXPECT_EQ(d.counter(t::c_dropped_reforward), 1u);
+  EXPECT_EQ(d.counter(t::c_forwarded), 0u);
+
+  harness b(B);
+  b.send(2, 1, net::port_kind::tpu_forwards);
+  EXPECT_TRUE(b.drain(b.tx).empty());
+  EXPECT_EQ(b.drain(b.keep).size(), 1u);
+  EXPECT_EQ(b.counter(t::c_kept), 1u);
+}
+
+TEST(forward_tile, the_leader_keeps_and_a_leader_within_a_slot_holds) {
+  harness a(A);
+  a.send(1, 0, net::port_kind::tpu);  // A leads slot 1
+  EXPECT_EQ(a.drain(a.keep).size(), 1u);
+  EXPECT_TRUE(a.drain(a.tx).empty());
+  harness b(B);
+  b.send(3, 0, net::port_kind::tpu);  // B leads slot 4
+  EXPECT_EQ(b.drain(b.keep).size(), 1u);
+  EXPECT_TRUE(b.drain(b.tx).empty());
+  // Without banks a kept transaction is released and counted.
+  harness bare(A, false);
+  bare.send(1, 0, net::port_kind::tpu);
+  EXPECT_EQ(bare.drain(bare.release).size(), 1u);
+  EXPECT_EQ(bare.counter(t::c_kept_released), 1u);
+}
+
+// In slot 6 the next leaders are B (7) and C (8), whose address is unknown: one copy, one
+// no_contact. In slot 11 the next slots are past the timeline: no leader is known.
+TEST(forward_tile, unknown_addresses_and_leaders_are_counted) {
+  harness h(D);
+  h.send(6, 2, net::port_kind::tpu);
+  EXPECT_EQ(h.drain(h.tx).size(), 1u);
+  EXPECT_EQ(h.counter(t::c_no_contact), 1u);
+  h.send(11, 4, net::port_kind::tpu);
+  EXPECT_TRUE(h.drain(h.tx).empty());
+  EXPECT_EQ(h.counter(t::c_dropped_no_leader), 1u);
+  EXPECT_EQ(h.drain(h.release).size(), 2u);
+}
+
+// Keep is a reliable link: while it is full nothing is popped.
+TEST(forward_tile, a_full_keep_ring_stops_the_input) {
+  harness a(A, true, 2);
+  a.send(1, 0, net::port_kind::tpu);
+  a.send(1, 1, net::port_kind::tpu);
+  a.send(1, 2, net::port_kind::tpu);  // keep (capacity 2) is full: waits in `in`
+  EXPECT_EQ(a.counter(t::c_received), 2u);
+  EXPECT_GT(a.counter(t::c_keep_backpressure), 0u);
+  EXPECT_EQ(a.drain(a.keep).size(), 2u);
+  (void)a.tile->poll();
+  EXPECT_EQ(a.counter(t::c_received), 3u);
+  EXPECT_EQ(a.drain(a.keep).size(), 1u);
+}
+
+TEST(forward_tile, bad_config_is_refused) {
+  util::frame_pool frames(1);
+  desc_ring in(2), tx(2), txr(2);
+  bank::chain_board board;
+  tpu::forward_tile_config c;
+  c.tx_frames = 0;
+  EXPECT_THROW(t("f", c, timeline(), contacts, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
+  c = {};
+  c.rules.forward_slots = 9;
+  EXPECT_THROW(t("f", c, timeline(), contacts, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
+}
