@@ -118,7 +118,7 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
   records_.clear();
   if (dead_) {
     fail(r, replay_error::dead_chain,
-         "slot %llu: slot 0's start state could not be credited; the rooted bank holds part of it",
+         "slot %llu: slot 0 failed after its start state was credited to the rooted bank",
          static_cast<ull>(slot));
     return r;
   }
@@ -131,9 +131,10 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
   }
   r = replay_on(tip_, slot, stream, leader);
   // A block that failed in execution is dead on its own bank; the tip stays at its parent, on
-  // which another block for a later slot may still build. Only a start state that could not be
-  // credited (slot 0: the rooted store itself holds part of it) ends the chain.
-  if (execute_failed_ && r.error == replay_error::bad_start_state) dead_ = true;
+  // which another block for a later slot may still build. Only a slot 0 that failed after its
+  // start state went into the rooted store (credit_start_state) ends the chain: crediting it
+  // again would count it twice.
+  if (execute_failed_ && slot == 0 && config_.credit_start_state) dead_ = true;
   if (!r.ok()) return r;
   tip_ = r.bank;
   next_slot_ = slot + 1;

@@ -31,12 +31,12 @@ forward_tile::forward_tile(std::string name, const forward_tile_config& config, 
 std::vector<std::string_view> forward_tile::own_counter_names() const {
   return {"received",      "kept",          "kept_released",     "forwarded_txs",      "forwarded",
           "dropped_reforward", "dropped_no_leader", "no_contact", "tx_no_frame", "tx_ring_full",
-          "tx_release_bad", "keep_backpressure", "release_full", "bad_frame"};
+          "tx_release_bad", "keep_backpressure", "release_full", "bad_frame", "forward_failed"};
 }
 
 std::vector<std::size_t> forward_tile::drop_counters() const {
   return {c_dropped_reforward, c_dropped_no_leader, c_no_contact, c_tx_no_frame, c_tx_ring_full,
-          c_tx_release_bad,    c_release_full,      c_bad_frame};
+          c_tx_release_bad,    c_release_full,      c_bad_frame,        c_forward_failed};
 }
 
 void forward_tile::replan(std::uint64_t slot) noexcept {
@@ -50,8 +50,11 @@ void forward_tile::replan(std::uint64_t slot) noexcept {
     for (const crypto::pubkey& target : d.target_list()) {
       const forward_contact* found = nullptr;
       for (const forward_contact& c : contacts_)
-        if (c.id == target) found = &c;
-      if (found == nullptr || found->tpu_forwards.pack() == 0) ++no_contact_per_tx_[forwarded];
+        if (c.id == target && c.tpu_forwards.pack() != 0) {
+          found = &c;
+          break;
+        }
+      if (found == nullptr) ++no_contact_per_tx_[forwarded];
       else p.to[p.count++] = found->tpu_forwards;
     }
   }
@@ -73,16 +76,19 @@ void forward_tile::handle(const util::frag_desc& d) noexcept {
   const plan& p = plans_[forwarded ? 1 : 0];
   using epoch::forward_action;
   if (p.action == forward_action::forward || p.action == forward_action::forward_and_hold) {
-    count(c_forwarded_txs);
     count(c_no_contact, no_contact_per_tx_[forwarded ? 1 : 0]);
     const std::span<const std::uint8_t> bytes = frames_.frame(d.frame).first(d.len);
+    std::uint64_t sent = 0;
     for (std::uint8_t i = 0; i < p.count; ++i) {
       switch (sender_.send(bytes, net::port_kind::tpu_forwards, p.to[i])) {
-        case net::send_result::sent: count(c_forwarded); break;
+        case net::send_result::sent: ++sent; break;
         case net::send_result::ring_full: count(c_tx_ring_full); break;
-        default: count(c_tx_no_frame); break;
+        default: count(c_tx_no_frame); break;  // no frame (a transaction always fits one)
       }
     }
+    count(c_forwarded, sent);
+    if (sent != 0) count(c_forwarded_txs);
+    else if (p.action == forward_action::forward) count(c_forward_failed);  // lost: no copy left
   }
   switch (p.action) {
     case forward_action::consume:

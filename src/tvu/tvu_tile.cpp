@@ -235,8 +235,8 @@ int tvu_tile::poll() noexcept {
 
 void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   const std::uint64_t first = config_.deliver_from ? (delivered_tip_ ? *delivered_tip_ + 1 : 0) : root_ + 1;
-  std::uint64_t value = 0;
-  if (highest_seen_ >= first) {
+  std::uint64_t value = in_flight_ ? *in_flight_ + 1 : 0;  // handed over, not replayed yet
+  if (value == 0 && highest_seen_ >= first) {
     const std::uint64_t last = std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1);
     for (std::uint64_t s = first; s <= last; ++s) {
       if (assembler_->is_tracked(s)) {  // has shreds, not handed over
@@ -281,7 +281,12 @@ int tvu_tile::poll_repair() noexcept {
   work += static_cast<int>(n);
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
-    const std::uint64_t first = config_.deliver_from ? (delivered_tip_ ? *delivered_tip_ + 1 : 0) : root_;
+    // In order, from the slot after the one being replayed (the slots between the chain's tip
+    // and it were skipped) or after the tip.
+    const std::uint64_t first = !config_.deliver_from ? root_
+                                : in_flight_          ? *in_flight_ + 1
+                                : delivered_tip_      ? *delivered_tip_ + 1
+                                                      : 0;
     // Slots after the highest one seen may not exist yet: they are not asked for. In order,
     // nothing beyond what the assembler can hold from the next slot on is asked for either
     // (it would only crowd out the slots needed first).
@@ -394,10 +399,13 @@ int tvu_tile::reclaim_outputs() noexcept {
     }
     output_out_[c.buffer] = 0;
     free_outputs_.push_back(c.buffer);  // capacity reserved: never allocates
-    if (in_flight_ && c.slot == *in_flight_) {  // the consumer's verdict on the chain's next slot
+    if (in_flight_ && c.buffer == in_flight_buffer_) {  // the verdict on the chain's next slot
+      const std::uint64_t slot = *in_flight_;
       in_flight_.reset();
-      if (c.failed) {
+      if (c.slot != slot) count(c_out_release_bad);  // the buffer came back under another slot
+      if (c.failed || c.slot != slot) {
         count(c_slots_rejected);
+        reject(slot);
       } else {
         delivered_tip_ = c.slot;
         set_root(c.slot);
@@ -415,6 +423,7 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
     return false;
   }
   const std::uint32_t buffer = free_outputs_.back();
+  last_buffer_ = buffer;
   completed_slot c;
   c.slot = slot;
   c.parent = assembler_->parent_of(slot).value_or(0);
@@ -507,6 +516,15 @@ int tvu_tile::deliver_in_order() noexcept {
     for (std::size_t i = 0; i < pending_count_; ++i) {
       const std::uint64_t slot = pending_[(pending_head_ + i) % cap];
       if (!assembler_->is_complete(slot)) continue;
+      const std::optional<std::uint64_t> parent = assembler_->parent_of(slot);
+      if (rejected(slot) || (parent && rejected(*parent))) {
+        // Refused before, or built on a refused block: never handed over; its own children
+        // go the same way.
+        (void)assembler_->release_slot(slot);
+        reject(slot);
+        count(c_slots_rejected);
+        continue;
+      }
       pending_[(pending_head_ + kept) % cap] = slot;
       const bool child = delivered_tip_ ? slot > *delivered_tip_ && assembler_->parent_of(slot) == delivered_tip_
                                         : slot == 0;  // the genesis root's only child
@@ -518,9 +536,10 @@ int tvu_tile::deliver_in_order() noexcept {
     const std::uint64_t slot = pending_[(pending_head_ + *next) % cap];
     const bool oversized = assembler_->received_bytes(slot) > config_.max_slot_bytes;
     if (oversized) {
-      // Nothing after it can be replayed either; the consumer sees the gap (a wrong parent).
+      // It cannot be replayed: refused like a block replay refused, the chain stays put.
       (void)assembler_->release_slot(slot);
       count(c_slots_dropped);
+      reject(slot);
     } else if (!hand_over(slot)) {
       break;
     }
@@ -528,14 +547,25 @@ int tvu_tile::deliver_in_order() noexcept {
       pending_[(pending_head_ + i) % cap] = pending_[(pending_head_ + i + 1) % cap];
     --pending_count_;
     ++work;
-    if (oversized) {
-      delivered_tip_ = slot;
-      set_root(slot);
-    } else {
+    if (!oversized) {
       in_flight_ = slot;  // the chain moves on when the consumer releases it (reclaim_outputs)
+      in_flight_buffer_ = last_buffer_;
     }
   }
   return work;
+}
+
+bool tvu_tile::rejected(std::uint64_t slot) const noexcept {
+  for (std::size_t i = 0; i < rejected_count_; ++i)
+    if (rejected_[i] == slot) return true;
+  return false;
+}
+
+void tvu_tile::reject(std::uint64_t slot) noexcept {
+  if (rejected(slot)) return;
+  rejected_[rejected_next_] = slot;  // the oldest is forgotten: by then the root passed it
+  rejected_next_ = (rejected_next_ + 1) % rejected_.size();
+  if (rejected_count_ < rejected_.size()) ++rejected_count_;
 }
 
 }  // namespace riptide::tvu

@@ -136,6 +136,12 @@ TEST(forward_tile, unknown_addresses_and_leaders_are_counted) {
   EXPECT_TRUE(h.drain(h.tx).empty());
   EXPECT_EQ(h.counter(t::c_dropped_no_leader), 1u);
   EXPECT_EQ(h.drain(h.release).size(), 2u);
+  // In slot 9 the next leaders are C's only (10, 11): no address, nothing sent, the
+  // transaction is lost and says so.
+  h.send(9, 5, net::port_kind::tpu);
+  EXPECT_TRUE(h.drain(h.tx).empty());
+  EXPECT_EQ(h.counter(t::c_forward_failed), 1u);
+  EXPECT_EQ(h.counter(t::c_forwarded_txs), 1u);  // slot 6's, to B
 }
 
 // Keep is a reliable link: while it is full nothing is popped.

@@ -636,6 +636,8 @@ TEST(tvu_tile, in_order_a_refused_slot_leaves_the_chain_at_its_parent) {
   h.settle();
   ASSERT_EQ(h.delivered.size(), 1u) << "slot 2 waits until slot 1 comes back";
   EXPECT_EQ(h.tile.root(), 0u);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 2u) << "slot 1 is out, not replayed yet";
   h.give_back_slots();
   h.settle();
   ASSERT_EQ(h.delivered.size(), 2u);
@@ -678,6 +680,46 @@ TEST(tvu_tile, in_order_siblings_wait_for_the_verdict_on_the_lower_one) {
   h.settle();
   EXPECT_EQ(h.tile.root(), 2u);
   EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 1u);
+}
+
+// A block built on a refused one is never handed over: released unseen and counted, and
+// nothing is reported arriving for it.
+TEST(tvu_tile, in_order_children_of_a_refused_slot_are_released_unseen) {
+  auto config = small_config();
+  config.deliver_from = 1;
+  harness h(config);
+  h.fail = {2};
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 1, 2000);
+  const auto [three, three_shreds] = block_shreds(3, 2, 2500);
+  for (const auto* set : {&one_shreds, &two_shreds, &three_shreds})
+    for (const bytes& b : *set) h.feed(b);
+  h.settle();
+  EXPECT_EQ(h.delivered.size(), 2u);  // 1 and 2
+  EXPECT_FALSE(h.delivered.contains(3));
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 2u);  // 2 refused, 3 built on it
+  EXPECT_FALSE(h.tile.assembler().is_complete(3));
+  EXPECT_EQ(h.tile.root(), 1u);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.arriving().load(), 0u);
+}
+
+// A block too large to hand over is refused like one replay refused: the chain stays at its
+// parent and a sibling that skips it goes next.
+TEST(tvu_tile, in_order_an_oversized_slot_leaves_the_chain_at_its_parent) {
+  auto config = small_config();
+  config.deliver_from = 1;
+  config.max_slot_bytes = 2500;
+  harness h(config);
+  const auto [one, one_shreds] = block_shreds(1, 0, 4000);
+  const auto [two, two_shreds] = block_shreds(2, 0, 2000);
+  for (const auto* set : {&one_shreds, &two_shreds})
+    for (const bytes& b : *set) h.feed(b);
+  h.settle();
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_dropped), 1u);
+  ASSERT_EQ(h.delivered.size(), 1u);
+  EXPECT_EQ(h.delivered[2], two);
+  EXPECT_EQ(h.parents[2], 0u);
 }
 
 TEST(tvu_tile, bad_descriptors_and_old_slots_are_counted_and_released) {

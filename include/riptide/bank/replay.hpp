@@ -53,8 +53,8 @@
 //   it is marked dead (bank_forks::mark_dead), a block replayed onto it fails with
 //   dead_chain, and the other forks go on. For replay()'s single chain the tip stays at the
 //   dead block's parent, so a block of a later slot built on that parent replays; only a
-//   slot 0 whose start state could not be credited (the rooted store holds part of it) makes
-//   dead() true, and every later replay() then fails with dead_chain.
+//   slot 0 that failed in execution after its start state was credited (the rooted store
+//   holds it) makes dead() true, and every later replay() then fails with dead_chain.
 //
 // Contract
 //   - Pure: no threads, no I/O, no clocks (verify_entries may fan out over poh_threads
@@ -116,7 +116,8 @@ enum class replay_error : std::uint8_t {
   wrong_parent,            // slot != next_slot(), or parent != the last replayed slot
   wrong_leader,            // the slot end names another leader than the caller expects
   bank_table_full,         // the bank forks refused the block a bank (max_banks live) or its freeze
-  dead_chain,              // an earlier replay failed during execution; the bank is partial
+  dead_chain,              // the parent is a dead block (its execution failed), or replay()'s
+                           // chain ended (slot 0's start state could not be credited)
 };
 constexpr std::size_t replay_error_count = static_cast<std::size_t>(replay_error::dead_chain) + 1;
 // The enumerator's name, for logs and metric labels. Never null.

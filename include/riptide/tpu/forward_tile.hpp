@@ -24,7 +24,8 @@
 //     the tile's own send frames (net::tx_sender), sent from this node's tpu_forwards port;
 //     then the frame is released, unless it is also kept. A target with no known address is
 //     counted (no_contact); a copy with no free frame or a full tx ring is counted and not
-//     retried (the client or the next leader's own retries cover it).
+//     retried (the client or the next leader's own retries cover it). A transaction only to
+//     be forwarded of which no copy left is lost and counted (forward_failed).
 //   - drop: released and counted by reason (dropped_reforward: arrived forwarded and we do not
 //     lead soon; dropped_no_leader: no leader of the coming slots is known).
 //   - Every descriptor popped ends on `keep` or on `release`; a full `release` is counted
@@ -70,7 +71,7 @@ class forward_tile final : public util::tile {
     c_received,
     c_kept,               // pushed to keep (consume, hold, forward_and_hold)
     c_kept_released,      // would be kept, but the node has no banks: released
-    c_forwarded_txs,      // transactions forwarded (to one leader or more)
+    c_forwarded_txs,      // transactions of which at least one copy was sent
     c_forwarded,          // copies sent
     c_dropped_reforward,  // arrived on tpu_forwards, we do not lead soon: never forwarded again
     c_dropped_no_leader,  // no leader of the coming slots known
@@ -81,6 +82,7 @@ class forward_tile final : public util::tile {
     c_keep_backpressure,  // polls that found keep full
     c_release_full,
     c_bad_frame,          // descriptor outside the frame pool
+    c_forward_failed,     // to forward only, but no copy left (no address, no frame): lost
     c_own_count,
   };
 

@@ -44,7 +44,10 @@
 //   without `failed` extends the chain and becomes the root (resolver and assembler forget
 //   older slots; their late shreds count as too_old / out_of_window); a failed one is
 //   counted (slots_rejected) and the chain stays at its parent, whose other children (a
-//   block that skips the bad one) can still come; the assembler then keeps the lowest slots when room runs out
+//   block that skips the bad one) can still come, while the failed slot and every complete
+//   slot built on it are released unseen (slots_rejected too). A slot longer than
+//   max_slot_bytes is refused the same way (slots_dropped). While a slot is out, arriving
+//   names it and repair plans from the slot after it; the assembler then keeps the lowest slots when room runs out
 //   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
 //   filling its assembler with later slots it cannot hand over yet. Without it, in
@@ -79,6 +82,7 @@
 //   the tile. The constructor throws std::invalid_argument for a bad config.
 
 #include <cstddef>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -200,7 +204,8 @@ class tvu_tile final : public util::tile {
                            // lost their shreds (no room, or their slot evicted): taken again
                            // when repair brings them back
     c_slots_rejected,      // deliver_from: slots handed over that the consumer released as
-                           // failed (the chain stays at their parent)
+                           // failed (the chain stays at their parent), and complete slots
+                           // built on one, released without being handed over
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -267,6 +272,8 @@ class tvu_tile final : public util::tile {
   int reclaim_outputs() noexcept;
   int deliver_completed() noexcept;
   int deliver_in_order() noexcept;
+  [[nodiscard]] bool rejected(std::uint64_t slot) const noexcept;
+  void reject(std::uint64_t slot) noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
   void archive_slot(std::uint64_t slot) noexcept;
   void forget_evicted() noexcept;
@@ -296,6 +303,12 @@ class tvu_tile final : public util::tile {
   std::uint64_t root_;
   std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the chain's last slot
   std::optional<std::uint64_t> in_flight_;      // deliver_from mode: handed over, not released
+  std::uint32_t in_flight_buffer_ = 0;          // ...in this output buffer
+  std::uint32_t last_buffer_ = 0;               // the buffer hand_over used last
+  // deliver_from mode: slots replay refused (or too large to hand over), and slots built on
+  // them: never handed over again. The oldest is forgotten first; by then the root passed it.
+  std::array<std::uint64_t, 64> rejected_{};
+  std::size_t rejected_count_ = 0, rejected_next_ = 0;
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
   std::atomic<std::uint64_t> arriving_{0};
   std::vector<slot_tally> tallies_;  // by slot % size
