@@ -5,7 +5,9 @@
 #                         [--netns PREFIX] [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
-#        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid);
+#        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid; a node
+#        that stops cleanly leaves its summary and every tile's counters in
+#        DIR/logs/node-<i>.summary.json, riptide run --summary-json);
 #        arguments after -- go to every `riptide run`. --ip-base: node i on IP+i instead of
 #        127.0.0.1 (riptide genesis --ip-base); --netns: node i runs in the network namespace
 #        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them);
@@ -66,7 +68,8 @@ start_node() {
     echo "node $i already running (pid $(cat "$dir/pids/node-$i.pid"))"
     return 0
   fi
-  local run=("$bin" run --config "$dir/node-$i.toml" "${extra[@]}")
+  rm -f "$dir/logs/node-$i.summary.json"
+  local run=("$bin" run --config "$dir/node-$i.toml" --summary-json "$dir/logs/node-$i.summary.json" "${extra[@]}")
   if [ -n "$netns" ]; then
     [ -e "/run/netns/$netns$i" ] || die "no network namespace $netns$i"
     run=(ip netns exec "$netns$i" "${run[@]}")  # execs the node: the pid below is the node's

@@ -204,21 +204,24 @@ sort -n "$dir/latency-ms.txt" | awk '{ v[NR] = $1 } END {
   printf "  leader -> last follower (slot sent -> slot stored): p50 %.1f ms, p99 %.1f ms, max %.1f ms over %d slots\n", v[i50], v[i99], v[NR], NR }'
 
 printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' node role "net dropped" received "rebuilt" repaired "repair req" "answers sent"
+# Each node's counters at exit, from its summary file (cluster.sh: riptide run --summary-json);
+# a node that did not stop cleanly has none, and its figures show as '?'.
+counter() {  # counter NODE TILE NAME
+  jq -er --arg t "$2" --arg c "$3" '.tiles[$t][$c]' "$dir/logs/node-$1.summary.json" 2>/dev/null || echo '?'
+}
 for i in $(seq 0 $((nodes - 1))); do
-  log=$dir/logs/node-$i.log
   if [ "$kernel" -eq 1 ]; then
     dropped=$(kernel_count "$i" dropped)
   else
-    dropped=$(sed -n 's/^summary: net: injected drops \([0-9]*\).*/\1/p' "$log" | tail -1)
+    dropped=$(counter "$i" net fault_dropped)
   fi
   if [ "$i" -eq 0 ]; then
-    answers=$(sed -n 's/^summary: shred:.*answers \([0-9]*\)$/\1/p' "$log" | tail -1)
-    printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' "$i" leader "${dropped:-?}" - - - - "${answers:-?}"
+    printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' "$i" leader "${dropped:-?}" - - - - \
+      "$(counter "$i" shred repair_responses)"
   else
-    line=$(grep '^summary: tvu:' "$log" | tail -1)
-    field() { echo "$line" | sed -n "s/.*$1 \([0-9]*\).*/\1/p"; }
-    printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' "$i" follower "${dropped:-?}" "$(field received)" \
-      "$(field '(data')" "$(field repaired)" "$(field '(requests')" "$(field served)"
+    printf '  %-6s %-9s %12s %10s %10s %10s %10s %12s\n' "$i" follower "${dropped:-?}" "$(counter "$i" tvu received)" \
+      "$(counter "$i" tvu recovered_data)" "$(counter "$i" tvu repaired)" "$(counter "$i" tvu repair_sent)" \
+      "$(counter "$i" tvu repair_served)"
   fi
 done
 if [ "$kernel" -eq 1 ]; then

@@ -875,14 +875,14 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
     for (std::size_t r = 1; r < shred::drop_reason_count; ++r)
       dropped += own(t, tvu::tvu_tile::drop_counter(static_cast<shred::drop_reason>(r)));
     out << fmt::format("summary: tvu: received {}, accepted {}, dropped {}, recovered {} (data {}), repaired {} "
-                       "(requests {}, unmatched answers {}), retransmitted {}, slots delivered {}; served {} repair "
-                       "answers\n",
+                       "(requests {}, unmatched answers {}), retransmitted {}, slots delivered {} (rejected {}); "
+                       "served {} repair answers\n",
                        own(t, tvu::tvu_tile::c_received), own(t, tvu::tvu_tile::c_accepted), dropped,
                        own(t, tvu::tvu_tile::c_recovered), own(t, tvu::tvu_tile::c_recovered_data),
                        own(t, tvu::tvu_tile::c_repaired),
                        own(t, tvu::tvu_tile::c_repair_sent), own(t, tvu::tvu_tile::c_repair_unmatched),
                        own(t, tvu::tvu_tile::c_retransmitted), own(t, tvu::tvu_tile::c_slots_delivered),
-                       own(t, tvu::tvu_tile::c_repair_served));
+                       own(t, tvu::tvu_tile::c_slots_rejected), own(t, tvu::tvu_tile::c_repair_served));
   }
   if (m.shredder || m.tvu)
     out << fmt::format("summary: net: injected drops {}, duplicates {}, reordered {}; kernel drops {}; no frame {}, "
@@ -910,6 +910,13 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   }
   out << fmt::format("summary: pipeline {} on stop\n",
                      s.drained_cleanly ? "drained cleanly" : "did NOT drain within the timeout");
+  for (const auto& p : m.plan)
+    for (const util::tile* t : p.tiles) {
+      run_summary::tile_counters tc{t->name(), {}};
+      const auto names = t->own_counter_names();
+      for (std::size_t c = 0; c < names.size(); ++c) tc.counters.emplace_back(std::string(names[c]), t->own_counter(c));
+      s.tiles.push_back(std::move(tc));
+    }
   return s;
 }
 
@@ -930,7 +937,16 @@ std::string to_json(const run_summary& s) {
                         {"tx_blockhash_unknown", s.tx_blockhash_unknown},
                         {"tx_executed", s.tx_executed},
                         {"tx_ok", s.tx_ok},
-                        {"drained_cleanly", s.drained_cleanly}}
+                        {"drained_cleanly", s.drained_cleanly},
+                        {"tiles", [&] {
+                           nlohmann::json tiles = nlohmann::json::object();
+                           for (const auto& t : s.tiles) {
+                             nlohmann::json counters = nlohmann::json::object();
+                             for (const auto& [name, value] : t.counters) counters[name] = value;
+                             tiles[t.tile] = std::move(counters);
+                           }
+                           return tiles;
+                         }()}}
       .dump(2);
 }
 

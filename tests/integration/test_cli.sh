@@ -114,6 +114,11 @@ check "transactions were verified (${verified:-none})" [ "${verified:-0}" -ge 50
 executed=$(summary .tx_executed)
 check "transactions were executed (${executed:-none})" [ "${executed:-0}" -ge 400 ]
 check "pipeline drained" [ "$(summary .drained_cleanly)" = true ]
+# Every tile's counters at exit, the same as the summary's: the bank executed what it says.
+tile_executed=$(summary '[.tiles | to_entries[] | select(.key | startswith("bank")) | .value.executed] | add')
+check "the tiles' counters agree with the summary (${tile_executed:-none} executed)" \
+  [ -n "$tile_executed" ] && [ "$tile_executed" = "$executed" ]
+check "the poh tile's hashes are there" [ "$(summary .tiles.poh.hashes)" = "$(summary .hashes)" ]
 check "metrics file removed at exit" [ ! -e "$metrics" ]
 
 # genesis writes a cluster: keys 0600, configs that validate, distinct shred versions.

@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <riptide/node/config.hpp>
 
@@ -45,8 +48,16 @@ struct run_summary {
   std::uint64_t tx_blockhash_too_old = 0;  // dedup: a remembered slot's hash, aged out
   std::uint64_t tx_blockhash_unknown = 0;  // dedup: no remembered slot's hash
   bool drained_cleanly = false;
+  // Every tile's own counters at the end of the run, in layout order: the facts a script
+  // reads after the node exited (its metrics file is gone by then).
+  struct tile_counters {
+    std::string tile;
+    std::vector<std::pair<std::string, std::uint64_t>> counters;
+  };
+  std::vector<tile_counters> tiles;
 };
-// The summary as a JSON object (`riptide run --summary-json FILE`).
+// The summary as a JSON object (`riptide run --summary-json FILE`): the fields above, and
+// "tiles": {tile name: {counter name: value}}.
 [[nodiscard]] std::string to_json(const run_summary& s);
 
 class node {
