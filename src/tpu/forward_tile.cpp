@@ -46,7 +46,6 @@ void forward_tile::replan(std::uint64_t slot) noexcept {
     plan& p = plans_[static_cast<std::size_t>(forwarded)];
     p = plan{};
     p.action = d.action;
-    no_contact_per_tx_[forwarded] = 0;
     for (const crypto::pubkey& target : d.target_list()) {
       const forward_contact* found = nullptr;
       for (const forward_contact& c : contacts_)
@@ -54,7 +53,7 @@ void forward_tile::replan(std::uint64_t slot) noexcept {
           found = &c;
           break;
         }
-      if (found == nullptr) ++no_contact_per_tx_[forwarded];
+      if (found == nullptr) ++p.missing;
       else p.to[p.count++] = found->tpu_forwards;
     }
   }
@@ -76,7 +75,7 @@ void forward_tile::handle(const util::frag_desc& d) noexcept {
   const plan& p = plans_[forwarded ? 1 : 0];
   using epoch::forward_action;
   if (p.action == forward_action::forward || p.action == forward_action::forward_and_hold) {
-    count(c_no_contact, no_contact_per_tx_[forwarded ? 1 : 0]);
+    count(c_no_contact, p.missing);
     const std::span<const std::uint8_t> bytes = frames_.frame(d.frame).first(d.len);
     std::uint64_t sent = 0;
     for (std::uint8_t i = 0; i < p.count; ++i) {

@@ -234,7 +234,7 @@ int tvu_tile::poll() noexcept {
 }
 
 void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
-  const std::uint64_t first = config_.deliver_from ? (delivered_tip_ ? *delivered_tip_ + 1 : 0) : root_ + 1;
+  const std::uint64_t first = config_.deliver_from ? chain_next() : root_ + 1;
   std::uint64_t value = in_flight_ ? *in_flight_ + 1 : 0;  // handed over, not replayed yet
   if (value == 0 && highest_seen_ >= first) {
     const std::uint64_t last = std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1);
@@ -283,10 +283,7 @@ int tvu_tile::poll_repair() noexcept {
     next_plan_ms_ = now_ms + repair_->interval_ms;
     // In order, from the slot after the one being replayed (the slots between the chain's tip
     // and it were skipped) or after the tip.
-    const std::uint64_t first = !config_.deliver_from ? root_
-                                : in_flight_          ? *in_flight_ + 1
-                                : delivered_tip_      ? *delivered_tip_ + 1
-                                                      : 0;
+    const std::uint64_t first = !config_.deliver_from ? root_ : in_flight_ ? *in_flight_ + 1 : chain_next();
     // Slots after the highest one seen may not exist yet: they are not asked for. In order,
     // nothing beyond what the assembler can hold from the next slot on is asked for either
     // (it would only crowd out the slots needed first).
@@ -399,7 +396,8 @@ int tvu_tile::reclaim_outputs() noexcept {
     }
     output_out_[c.buffer] = 0;
     free_outputs_.push_back(c.buffer);  // capacity reserved: never allocates
-    if (in_flight_ && c.buffer == in_flight_buffer_) {  // the verdict on the chain's next slot
+    // In order only one buffer is ever out: a valid release is the verdict on the slot in flight.
+    if (in_flight_) {
       const std::uint64_t slot = *in_flight_;
       in_flight_.reset();
       if (c.slot != slot) count(c_out_release_bad);  // the buffer came back under another slot
@@ -423,7 +421,6 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
     return false;
   }
   const std::uint32_t buffer = free_outputs_.back();
-  last_buffer_ = buffer;
   completed_slot c;
   c.slot = slot;
   c.parent = assembler_->parent_of(slot).value_or(0);
@@ -526,7 +523,7 @@ int tvu_tile::deliver_in_order() noexcept {
         continue;
       }
       pending_[(pending_head_ + kept) % cap] = slot;
-      const bool child = delivered_tip_ ? slot > *delivered_tip_ && assembler_->parent_of(slot) == delivered_tip_
+      const bool child = delivered_tip_ ? slot > *delivered_tip_ && parent == delivered_tip_
                                         : slot == 0;  // the genesis root's only child
       if (child && (!next || slot < pending_[(pending_head_ + *next) % cap])) next = kept;
       ++kept;
@@ -549,7 +546,6 @@ int tvu_tile::deliver_in_order() noexcept {
     ++work;
     if (!oversized) {
       in_flight_ = slot;  // the chain moves on when the consumer releases it (reclaim_outputs)
-      in_flight_buffer_ = last_buffer_;
     }
   }
   return work;

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <memory>
@@ -162,6 +163,13 @@ tvu::tvu_tile_config small_config() {
   return c;
 }
 
+// In order along the chain, which so far ends at slot 0.
+tvu::tvu_tile_config in_order_config() {
+  auto c = small_config();
+  c.deliver_from = 1;
+  return c;
+}
+
 // The tile with its rings, the test acting as net tile and consumer.
 struct harness {
   const cluster_fixture& f = fixture();
@@ -225,6 +233,10 @@ struct harness {
       ASSERT_TRUE(out_release.try_push(c));
     }
     held_slots.clear();
+  }
+  void feed_all(std::initializer_list<const std::vector<bytes>*> sets) {
+    for (const auto* set : sets)
+      for (const bytes& b : *set) feed(b);
   }
   void settle() {
     for (int i = 0; i < 10'000; ++i) {
@@ -587,12 +599,12 @@ std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint6
 // handed over, is not on the chain: it is never handed over and goes when the root passes it.
 // (A rival complete before slot 1 would be handed over instead: one chain has no fork choice.)
 TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
-  auto config = small_config();
-  config.deliver_from = 1;  // the chain so far ends at slot 0
+  auto config = in_order_config();
   harness h(config);
   const auto [one, one_shreds] = block_shreds(1, 0, 3000);
   const auto [rival, rival_shreds] = block_shreds(2, 0, 2000);
   const auto [three, three_shreds] = block_shreds(3, 1, 4000);
+  h.tile.housekeep(0);
   EXPECT_EQ(h.tile.arriving().load(), 0u);
   for (const bytes& b : three_shreds) h.feed(b);
   h.settle();
@@ -623,16 +635,14 @@ TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
 // The consumer refuses slot 2: the chain stays at slot 1, slot 2 is not the root, and slot 3,
 // built on slot 1 (it skips the bad block), is handed over next. One slot is out at a time.
 TEST(tvu_tile, in_order_a_refused_slot_leaves_the_chain_at_its_parent) {
-  auto config = small_config();
-  config.deliver_from = 1;
+  auto config = in_order_config();
   harness h(config);
   h.fail = {2};
   h.release_slots = false;
   const auto [one, one_shreds] = block_shreds(1, 0, 3000);
   const auto [two, two_shreds] = block_shreds(2, 1, 2000);
   const auto [three, three_shreds] = block_shreds(3, 1, 4000);
-  for (const auto* set : {&one_shreds, &two_shreds})
-    for (const bytes& b : *set) h.feed(b);
+  h.feed_all({&one_shreds, &two_shreds});
   h.settle();
   ASSERT_EQ(h.delivered.size(), 1u) << "slot 2 waits until slot 1 comes back";
   EXPECT_EQ(h.tile.root(), 0u);
@@ -659,15 +669,13 @@ TEST(tvu_tile, in_order_a_refused_slot_leaves_the_chain_at_its_parent) {
 // Two blocks on slot 0 (slot 2 skips slot 1): slot 1, complete first, goes alone and slot 2
 // waits for its verdict; refused, it leaves the chain at slot 0 and slot 2 goes next.
 TEST(tvu_tile, in_order_siblings_wait_for_the_verdict_on_the_lower_one) {
-  auto config = small_config();
-  config.deliver_from = 1;
+  auto config = in_order_config();
   harness h(config);
   h.fail = {1};
   h.release_slots = false;
   const auto [one, one_shreds] = block_shreds(1, 0, 3000);
   const auto [two, two_shreds] = block_shreds(2, 0, 2000);
-  for (const auto* set : {&one_shreds, &two_shreds})
-    for (const bytes& b : *set) h.feed(b);
+  h.feed_all({&one_shreds, &two_shreds});
   h.settle();
   ASSERT_EQ(h.delivered.size(), 1u);
   EXPECT_TRUE(h.delivered.contains(1));
@@ -685,15 +693,13 @@ TEST(tvu_tile, in_order_siblings_wait_for_the_verdict_on_the_lower_one) {
 // A block built on a refused one is never handed over: released unseen and counted, and
 // nothing is reported arriving for it.
 TEST(tvu_tile, in_order_children_of_a_refused_slot_are_released_unseen) {
-  auto config = small_config();
-  config.deliver_from = 1;
+  auto config = in_order_config();
   harness h(config);
   h.fail = {2};
   const auto [one, one_shreds] = block_shreds(1, 0, 3000);
   const auto [two, two_shreds] = block_shreds(2, 1, 2000);
   const auto [three, three_shreds] = block_shreds(3, 2, 2500);
-  for (const auto* set : {&one_shreds, &two_shreds, &three_shreds})
-    for (const bytes& b : *set) h.feed(b);
+  h.feed_all({&one_shreds, &two_shreds, &three_shreds});
   h.settle();
   EXPECT_EQ(h.delivered.size(), 2u);  // 1 and 2
   EXPECT_FALSE(h.delivered.contains(3));
@@ -707,14 +713,12 @@ TEST(tvu_tile, in_order_children_of_a_refused_slot_are_released_unseen) {
 // A block too large to hand over is refused like one replay refused: the chain stays at its
 // parent and a sibling that skips it goes next.
 TEST(tvu_tile, in_order_an_oversized_slot_leaves_the_chain_at_its_parent) {
-  auto config = small_config();
-  config.deliver_from = 1;
+  auto config = in_order_config();
   config.max_slot_bytes = 2500;
   harness h(config);
   const auto [one, one_shreds] = block_shreds(1, 0, 4000);
   const auto [two, two_shreds] = block_shreds(2, 0, 2000);
-  for (const auto* set : {&one_shreds, &two_shreds})
-    for (const bytes& b : *set) h.feed(b);
+  h.feed_all({&one_shreds, &two_shreds});
   h.settle();
   EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_dropped), 1u);
   ASSERT_EQ(h.delivered.size(), 1u);

@@ -107,6 +107,7 @@ class forward_tile final : public util::tile {
     epoch::forward_action action = epoch::forward_action::drop;
     std::array<net::endpoint, epoch::forward_decision::max_targets> to{};
     std::uint8_t count = 0;
+    std::uint8_t missing = 0;  // targets with no known address (no_contact per transaction)
   };
   void replan(std::uint64_t slot) noexcept;
   void handle(const util::frag_desc& d) noexcept;
@@ -123,7 +124,6 @@ class forward_tile final : public util::tile {
   net::tx_sender sender_;
   std::array<plan, 2> plans_{};  // [0]: arrived on tpu, [1]: arrived on tpu_forwards
   std::uint64_t plans_slot_ = ~std::uint64_t{0};
-  std::uint64_t no_contact_per_tx_[2] = {0, 0};
 };
 
 }  // namespace riptide::tpu

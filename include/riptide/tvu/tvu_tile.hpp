@@ -273,6 +273,8 @@ class tvu_tile final : public util::tile {
   int deliver_completed() noexcept;
   int deliver_in_order() noexcept;
   [[nodiscard]] bool rejected(std::uint64_t slot) const noexcept;
+  // deliver_from mode: the lowest slot that can extend the chain (0 before any).
+  [[nodiscard]] std::uint64_t chain_next() const noexcept { return delivered_tip_ ? *delivered_tip_ + 1 : 0; }
   void reject(std::uint64_t slot) noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
   void archive_slot(std::uint64_t slot) noexcept;
@@ -303,8 +305,6 @@ class tvu_tile final : public util::tile {
   std::uint64_t root_;
   std::optional<std::uint64_t> delivered_tip_;  // deliver_from mode: the chain's last slot
   std::optional<std::uint64_t> in_flight_;      // deliver_from mode: handed over, not released
-  std::uint32_t in_flight_buffer_ = 0;          // ...in this output buffer
-  std::uint32_t last_buffer_ = 0;               // the buffer hand_over used last
   // deliver_from mode: slots replay refused (or too large to hand over), and slots built on
   // them: never handed over again. The oldest is forgotten first; by then the root passed it.
   std::array<std::uint64_t, 64> rejected_{};
