@@ -2,7 +2,7 @@
 # A local riptide cluster on loopback.
 #
 #   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--tick-us T] [--ip-base IP]
-#                         [--netns PREFIX] [-- --set key=value ...]
+#                         [--staked S] [--netns PREFIX] [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
 #        them in the background (logs DIR/logs/node-<i>.log, pids DIR/pids/node-<i>.pid; a node
@@ -12,6 +12,8 @@
 #        127.0.0.1 (riptide genesis --ip-base); --netns: node i runs in the network namespace
 #        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them);
 #        --tick-us: wall-clock microseconds per PoH tick (riptide genesis --tick-us; 64 ticks a slot)
+#        --staked S: the first S validators have stake (riptide genesis --staked; 0: all of
+#        them, who then take turns to lead; 1: node 0 leads every slot)
 #   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
 #   tools/cluster.sh status [--dir DIR]        each node's health and peers from its HTTP API
 #   tools/cluster.sh start-node I [--dir DIR] [--netns PREFIX] [-- --set ...]   (re)start one node
@@ -27,6 +29,7 @@ dir=$root/cluster
 port_offset=0
 fanout=200
 tick_us=
+staked=
 signal=TERM
 ip_base=
 netns=
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
     --port-offset) port_offset=$2; shift 2 ;;
     --fanout) fanout=$2; shift 2 ;;
     --tick-us) tick_us=$2; shift 2 ;;
+    --staked) staked=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
     --ip-base) ip_base=$2; shift 2 ;;
     --netns) netns=$2; shift 2 ;;
@@ -105,7 +109,7 @@ case "$cmd" in
     fi
     rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
     "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force \
-      ${ip_base:+--ip-base "$ip_base"} ${tick_us:+--tick-us "$tick_us"}
+      ${ip_base:+--ip-base "$ip_base"} ${tick_us:+--tick-us "$tick_us"} ${staked:+--staked "$staked"}
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;
   down)

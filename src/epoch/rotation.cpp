@@ -124,6 +124,7 @@ start_decision decide_start(const leader_timeline& timeline, const crypto::pubke
   if (in.highest_produced && slot <= *in.highest_produced) return follow(start_reason::already_produced);
   if (in.reset_slot ? *in.reset_slot >= slot : slot != 0) return follow(start_reason::parent_not_below);
   if (in.reset_slot && slot - *in.reset_slot > config.max_parent_distance) return follow(start_reason::parent_too_far);
+  if (in.highest_seen && *in.highest_seen > slot) return follow(start_reason::behind_cluster);
 
   const std::uint64_t parent_next = in.reset_slot ? *in.reset_slot + 1 : 0;  // first slot the parent allows
   d.run = *run;
@@ -137,7 +138,14 @@ start_decision decide_start(const leader_timeline& timeline, const crypto::pubke
     return d;
   };
   if (parent_next >= run->first) return lead(start_reason::on_previous);
-  if (!in.block_arriving) return lead(start_reason::nothing_arriving);
+  // The previous leader made a block of its run (the parent): it is alive, and its last
+  // blocks are on their way even if no shred of them has come in yet (a block's shreds may
+  // all leave at its end). A leader that sent nothing of its run is not waited for.
+  const auto previous = run->first > 0 ? timeline.group(run->first - 1) : std::nullopt;
+  const auto previous_run =
+      previous ? run_containing(timeline, previous->leader, previous->first) : std::nullopt;
+  const bool previous_alive = previous_run && in.reset_slot && *in.reset_slot >= previous_run->first;
+  if (!in.block_arriving && !previous_alive) return lead(start_reason::nothing_arriving);
   const std::uint64_t deadline = saturating_add(saturating_mul(run->first, config.ticks_per_slot), d.grace_ticks);
   if (in.tick_height >= deadline) return lead(start_reason::grace_expired);
   d.action = start_action::wait;

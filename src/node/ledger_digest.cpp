@@ -54,4 +54,15 @@ std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir) {
   return out;
 }
 
+std::optional<std::uint64_t> highest_led_slot(const ledger::ledger& lg, const crypto::pubkey& leader) {
+  std::optional<std::uint64_t> highest;
+  lg.for_each([&](const ledger::record_view& v) {
+    ledger::slot_meta m;
+    if (v.type == ledger::record_type::slot_meta && ledger::decode_meta(v.payload, m) == ledger::entry_error::none &&
+        m.kind == ledger::meta_kind::slot_end && m.leader == leader)
+      highest = std::max(highest.value_or(0), v.slot);
+  });
+  return highest;
+}
+
 }  // namespace riptide::node

@@ -57,6 +57,9 @@ struct node::impl {
   tpu_tiles tpu;                                       // verify, dedup, bank, poh, ledger
   std::unique_ptr<tpu::load_tile> load;
   std::unique_ptr<ledger::ledger> ledger_store;
+  // A rotating validator's own blocks, as its ledger tile wrote them (<ledger.dir>/produced):
+  // what its shred tile cuts. The main ledger holds the chain, written by replay alone.
+  std::unique_ptr<ledger::ledger> produced_store;
   std::unique_ptr<shred::shred_archive> archive;  // data shreds for repair; tiles below point at it
   std::unique_ptr<net::net_tile> net;
   std::unique_ptr<gossip::gossip_tile> gossip;
@@ -77,6 +80,7 @@ struct node::impl {
   std::unique_ptr<riptide::bank::slot_replayer> replayer;
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
+  std::optional<tpu::poh_rotation> rotation;  // a validator's, until its TVU exists
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::unique_ptr<util::runtime> rt;
@@ -138,13 +142,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     const auto leaders = m.schedule->group_leaders();
     const bool one_leader = std::all_of(leaders.begin(), leaders.end(),
                                         [&](const crypto::pubkey& k) { return k == leaders.front(); });
-    if (!one_leader) {
-      m.role = node_role::independent;
-      m.role_note = "several validators have stake and leader rotation is not implemented yet: this node "
-                    "produces its own chain and neither sends nor follows shreds (riptide genesis --staked 1 "
-                    "makes one leader)";
-    } else {
-      m.role = leaders.front() == m.identity.public_key() ? node_role::leader : node_role::follower;
+    {
+      m.role = !one_leader                                  ? node_role::validator
+               : leaders.front() == m.identity.public_key() ? node_role::leader
+                                                            : node_role::follower;
       m.turbine = std::make_unique<shred::turbine_cluster>(stakes);
       m.tvu_contacts.resize(m.turbine->size());
       for (std::size_t i = 0; i < g.validators.size(); ++i) {
@@ -155,24 +156,34 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         m.peer_repair.push_back(net::endpoint{ip, val.repair_port});
         if (val.id == m.identity.public_key()) m.self_peer = static_cast<std::uint32_t>(i);
       }
-      if (m.role == node_role::follower &&
-          std::find(m.peer_ids.begin(), m.peer_ids.end(), m.identity.public_key()) == m.peer_ids.end())
+      const bool in_genesis =
+          std::find(m.peer_ids.begin(), m.peer_ids.end(), m.identity.public_key()) != m.peer_ids.end();
+      if (m.role != node_role::leader && !in_genesis)
         throw config_error("identity: this node's key is not a validator of the genesis " + cfg.cluster.genesis);
-      if (m.role == node_role::follower && !cfg.ledger.enabled)
-        throw config_error("ledger.enabled: a follower stores the slots it replays; it must be true");
-      if (m.role == node_role::follower && !cfg.net.enabled)
-        throw config_error("net.enabled: a follower receives shreds; it must be true");
-      m.role_note = m.role == node_role::leader
-                        ? fmt::format("leader of every slot: shreds to {} followers over Turbine (fanout {})",
-                                      g.validators.size() - 1, g.turbine_fanout)
-                        : fmt::format("follower: shreds from the leader over Turbine (fanout {}), repair, "
-                                      "replay into the ledger", g.turbine_fanout);
+      if (m.role != node_role::leader && !cfg.ledger.enabled)
+        throw config_error(fmt::format("ledger.enabled: a {} stores the slots it replays; it must be true",
+                                       m.role == node_role::validator ? "validator" : "follower"));
+      if (m.role != node_role::leader && !cfg.net.enabled)
+        throw config_error(fmt::format("net.enabled: a {} receives shreds; it must be true",
+                                       m.role == node_role::validator ? "validator" : "follower"));
+      m.role_note =
+          m.role == node_role::leader
+              ? fmt::format("leader of every slot: shreds to {} followers over Turbine (fanout {})",
+                            g.validators.size() - 1, g.turbine_fanout)
+          : m.role == node_role::follower
+              ? fmt::format("follower: shreds from the leader over Turbine (fanout {}), repair, "
+                            "replay into the ledger", g.turbine_fanout)
+              : fmt::format("validator of {} (leader rotation): leads its slots of the schedule and follows the "
+                            "others' over Turbine (fanout {}); every block, its own too, is replayed into the "
+                            "ledger", g.validators.size(), g.turbine_fanout);
     }
   }
   const bool follower = m.role == node_role::follower;
   const bool leader = m.role == node_role::leader;
-  const std::size_t v = follower ? 0 : cfg.verify.tiles;
-  const std::size_t b = follower ? 0 : cfg.active_bank_tiles();
+  const bool validator = m.role == node_role::validator;
+  // A rotating validator has no TPU yet: its blocks carry ticks only (docs/operations.md).
+  const std::size_t v = follower || validator ? 0 : cfg.verify.tiles;
+  const std::size_t b = follower || validator ? 0 : cfg.active_bank_tiles();
   const bool tpu_open = cfg.net.enabled && v > 0;
 
   tpu::poh_tile_config pc;
@@ -209,14 +220,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   shape.poh = !follower;
   shape.tpu.verify_tiles = tpu_open ? v : 0;
   shape.tpu.bank_tiles = tpu_open ? b : 0;
-  shape.tpu.ledger = cfg.ledger.enabled && !follower;
+  shape.tpu.ledger = cfg.ledger.enabled && !follower;  // a validator's writes its own blocks only
   shape.tpu.verify_ring = cfg.verify.ring_entries;
   shape.tpu.bank_ring = cfg.bank.ring_entries;
   shape.load = cfg.load.enabled && tpu_open;
   // The leader sends shreds when it has followers and a ledger to cut them from.
-  shape.shred = leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1;
+  shape.shred = validator || (leader && cfg.ledger.enabled && cfg.net.enabled && m.peer_ids.size() > 1);
   shape.tpu.records_out = shape.shred;
-  shape.tvu = follower;
+  shape.tvu = follower || validator;
+  shape.rotation = validator;
   shape.rx_free_ring = cfg.net.rx_frames;
   shape.gossip_tx_frames = gossip::gossip_tile_config{}.tx_frames;
   shape.shred_tx_frames = cfg.tvu.shred_tx_frames;
@@ -261,9 +273,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     if (tpu_open)
       nc.ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
     // The leader sends its shreds from the tvu port (and receives nothing there).
-    if (follower || leader)
+    if (follower || leader || validator)
       nc.ports[static_cast<std::size_t>(net::port_kind::tvu)] = static_cast<std::uint16_t>(cfg.net.tvu_port);
-    if (follower || leader)
+    if (follower || leader || validator)
       nc.ports[static_cast<std::size_t>(net::port_kind::repair)] = static_cast<std::uint16_t>(cfg.net.repair_port);
     nc.rx_frames = static_cast<std::uint32_t>(cfg.net.rx_frames);
     auto quota = [&](double share) {
@@ -303,7 +315,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     for (std::size_t i = 0; i < load_signers; ++i)
       start_state.accounts.push_back({tpu::load_tile::signer(load_seed, i).public_key(), cfg.bank.load_signer_lamports});
   ledger::sort_start_state(start_state.accounts);
-  if (b > 0 || follower) {
+  if (b > 0 || follower || validator) {
     // Replay's bank forks: a follower replays every slot into them; a leader only rebuilds
     // its state from its ledger at start, then hands it to the bank its tiles execute into.
     riptide::bank::forks_config fc;
@@ -376,14 +388,27 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       }
     }
   }
-  if (!follower) m.replayer.reset();  // a leader's replay ends with the ledger it resumed
+  if (!follower && !validator) m.replayer.reset();  // a leader's replay ends with the ledger it resumed
+  // A validator's own blocks: never two for one slot, so never a slot at or below the highest
+  // it ever produced (its produced blocks, complete or not, and its blocks in the chain).
+  std::optional<std::uint64_t> highest_produced;
+  if (validator) {
+    ledger::ledger_config lc;
+    lc.dir = std::filesystem::path(cfg.ledger.dir) / "produced";
+    lc.segment_bytes = static_cast<std::size_t>(cfg.ledger.segment_mib) << 20;
+    m.produced_store = std::make_unique<ledger::ledger>(ledger::ledger::open(lc));
+    if (!m.produced_store->empty()) highest_produced = m.produced_store->last_slot();
+    if (const auto led = highest_led_slot(*m.ledger_store, m.identity.public_key()))
+      highest_produced = std::max(highest_produced.value_or(0), *led);
+  }
 
   // ---- TPU: net → verify ×V → dedup → bank ×B → PoH → ledger (tpu_pipeline.hpp)
   if (shape.poh) {
     tpu_resources res;
     res.frames = m.net ? &m.net->rx_frames() : nullptr;
-    res.ledger = m.ledger_store.get();
-    res.board = &m.board_chain;
+    res.ledger = validator ? m.produced_store.get() : m.ledger_store.get();
+    // A validator's chain (GET /slot) is what replay stored, not what PoH is making.
+    res.board = validator ? nullptr : &m.board_chain;
     res.start_hash = start_hash;
     res.verify.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
     res.verify.batch = cfg.verify.batch;
@@ -415,11 +440,28 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     }
     res.ledger_tile.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     res.ledger_tile.start_state = start_state;
-    res.ledger_tile.statuses = m.statuses.get();
+    res.ledger_tile.statuses = validator ? nullptr : m.statuses.get();
     res.ledger_tile.leader = m.identity.public_key();
     res.ledger_tile.resume = resume.has_value();
+    if (validator) {
+      // Its own blocks only, after whatever it made before; the chain start belongs to slot 0.
+      res.ledger_tile.resume = true;
+      res.ledger_tile.chain_start = !resume && !highest_produced && m.schedule->leader_for_slot(0) &&
+                                    *m.schedule->leader_for_slot(0) == m.identity.public_key();
+      res.ledger_tile.sync_at_slot_end = false;  // the chain's durability is replay's
+    }
     res.ledger_tile.max_microblock_tx_bytes = microblock_bytes;
     m.tpu = build_tpu(shape.tpu, *m.rings, res);
+    if (validator) {
+      tpu::poh_rotation rot;
+      rot.timeline = epoch::leader_timeline(*m.schedule);
+      rot.identity = m.identity.public_key();
+      rot.highest_produced = highest_produced;
+      if (resume) rot.start_parent = resume->next_slot - 1;
+      // rot.arriving: the TVU's, set once it exists (below)
+      m.rotation = rot;
+      m.tpu.poh->connect_resets(&m.rings->in<tpu::poh_reset>("poh", links::resets));
+    }
     if (resume && m.tpu.dedup && shape.tpu.bank_tiles > 0) {
       const std::uint64_t from = resume->next_slot > txn::blockhash_queue::max_age_slots
                                      ? resume->next_slot - txn::blockhash_queue::max_age_slots
@@ -465,6 +507,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     self.tvu_port = static_cast<std::uint16_t>(cfg.net.tvu_port);
     self.repair_port = static_cast<std::uint16_t>(cfg.net.repair_port);
     self.rpc_port = cfg.rpc.enabled ? static_cast<std::uint16_t>(cfg.rpc.port) : 0;
+    // The start time, signed into our NodeInstance: values of our identity signed before it
+    // are our previous incarnation's (restarted), not a second live process.
+    self.wallclock_ms = util::unix_time_ns() / 1'000'000;
     gossip::gossip_tile_config gc;
     gc.engine.shred_version = shred_version;
     gc.engine.push_fanout = cfg.gossip.push_fanout;
@@ -495,6 +540,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   }
   // ---- Turbine: the leader's shred tile, or a follower's TVU and replay tiles
   if ((shape.shred || follower) && cfg.tvu.archive_shreds) {
+    // (a validator's TVU archives every block of the chain, its own included)
     shred::shred_archive_config ac;
     ac.dir = std::filesystem::path(cfg.ledger.dir) / "shreds";
     ac.segment_bytes = static_cast<std::size_t>(cfg.tvu.archive_segment_mib) << 20;
@@ -515,17 +561,24 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     sc.store.max_shreds = cfg.tvu.store_shreds;
     sc.store.max_slots = cfg.tvu.store_slots;
     sc.repair.shred_version = shred_version;
-    sc.slot_log = m.slot_log_path();
-    sc.archive = m.archive.get();
+    // A validator's TVU logs, archives and answers repair for every block, its own included.
+    sc.slot_log = validator ? std::string() : m.slot_log_path();
+    sc.archive = validator ? nullptr : m.archive.get();
     m.shredder = std::make_unique<tpu::shred_tile>(
-        "shred", sc, m.identity, *m.ledger_store, m.rings->in<tpu::ledger_record_ref>("shred", tpu_records_link),
-        *m.turbine, m.tvu_contacts, tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(),
-        &m.rings->in<frag>("shred", links::shred_repair_rx), &m.rings->out<frag>("shred", links::shred_repair_free),
+        "shred", sc, m.identity, validator ? *m.produced_store : *m.ledger_store,
+        m.rings->in<tpu::ledger_record_ref>("shred", tpu_records_link), *m.turbine, m.tvu_contacts,
+        tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(),
+        validator ? nullptr : &m.rings->in<frag>("shred", links::shred_repair_rx),
+        validator ? nullptr : &m.rings->out<frag>("shred", links::shred_repair_free),
         m.rings->out<frag>("shred", links::shred_tx), m.rings->in<frag>("shred", links::shred_tx_free));
-    net_rx(net::port_kind::repair, links::shred_repair_rx, links::shred_repair_free);
+    if (!validator) net_rx(net::port_kind::repair, links::shred_repair_rx, links::shred_repair_free);
     net_tx(links::shred_tx, m.shredder->tx_frames(), links::shred_tx_free);
+    if (validator)
+      m.shredder->connect_own(static_cast<std::uint32_t>(shape.own_shred_frames),
+                              m.rings->out<frag>("shred", links::own_shreds),
+                              m.rings->in<frag>("shred", links::own_shreds_free));
   }
-  if (follower) {
+  if (follower || validator) {
     const auto& g = *cluster_genesis;
     const std::uint64_t first_slot = resume ? resume->next_slot : 0;
     tvu::tvu_tile_config tc;
@@ -564,12 +617,20 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     net_rx(net::port_kind::tvu, links::tvu_rx, links::tvu_rx_free);
     net_rx(net::port_kind::repair, links::tvu_repair_rx, links::tvu_repair_free);
     net_tx(links::tvu_tx, m.tvu->tx_frames(), links::tvu_tx_free);
+    if (validator) {
+      m.tvu->connect_own(*m.shredder->own_frames(), m.rings->in<frag>("tvu", links::own_shreds),
+                         m.rings->out<frag>("tvu", links::own_shreds_free));
+      m.rotation->arriving = &m.tvu->arriving();
+      m.rotation->highest_seen = &m.tvu->highest_seen();
+      m.tpu.poh->connect_rotation(*m.rotation);
+    }
     tvu::replay_tile_config rtc;
     rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     rtc.slot_log = m.slot_log_path();
     m.replay = std::make_unique<tvu::replay_tile>(
         "replay", rtc, *m.replayer, *m.ledger_store, *m.tvu, m.rings->in<tvu::completed_slot>("replay", links::completed),
         m.rings->out<tvu::completed_slot>("replay", links::completed_release), &m.board_chain);
+    if (validator) m.replay->connect_resets(&m.rings->out<tpu::poh_reset>("replay", links::resets));
   }
 
   if (cfg.rpc.enabled) {
@@ -592,7 +653,11 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       view.stakes = m.stakes.get();
       view.slots_per_epoch = cluster_genesis->slots_per_epoch;
     }
-    view.produces = !follower;  // standalone, leader and independent nodes run PoH for every slot
+    view.produces = !follower;  // standalone and leader nodes run PoH for every slot
+    if (validator) {
+      const tpu::poh_tile* poh = m.tpu.poh.get();
+      view.leading = [poh] { return poh->own_counter(tpu::poh_tile::c_leading) != 0; };
+    }
     if (tpu_open) {
       view.tpu_ip = *parse_ipv4(cfg.net.ip);
       view.tpu_port = m.net->bound_port(net::port_kind::tpu);

@@ -18,7 +18,10 @@ topology declare_node(const node_shape& s) {
   if (s.load && !tpu_in) throw std::invalid_argument("node: the load tile needs verify tiles");
   if (s.shred && (!s.poh || !s.tpu.records_out))
     throw std::invalid_argument("node: the shred tile reads the ledger tile's records");
-  if (s.shred && s.tvu) throw std::invalid_argument("node: a node leads (shred) or follows (tvu), not both yet");
+  if (s.shred && s.tvu && !s.rotation)
+    throw std::invalid_argument("node: a node with both shred and tvu tiles is a rotating validator (rotation)");
+  if (s.rotation && !(s.shred && s.tvu))
+    throw std::invalid_argument("node: a rotating validator runs the shred, tvu and replay tiles");
   if (!s.poh && tpu_in) throw std::invalid_argument("node: verify tiles need PoH");
   if (tpu_in && s.tpu.source != "net") throw std::invalid_argument("node: the TPU's frames are the net tile's");
 
@@ -50,8 +53,10 @@ topology declare_node(const node_shape& s) {
     if (s.rpc) t.add_link(links::gossip_commands, link_kind::gossip_commands, link_mode::lossy, 64, "api", "gossip");
   }
   if (s.shred) {
-    t.add_link(links::shred_repair_rx, link_kind::frags, link_mode::lossy, 1024, "net", "shred");
-    t.add_link(links::shred_repair_free, link_kind::frags, link_mode::reliable, rx_free, "shred", "net");
+    if (!s.rotation) {  // a rotating validator's TVU answers repair, own blocks included
+      t.add_link(links::shred_repair_rx, link_kind::frags, link_mode::lossy, 1024, "net", "shred");
+      t.add_link(links::shred_repair_free, link_kind::frags, link_mode::reliable, rx_free, "shred", "net");
+    }
     t.add_link(links::shred_tx, link_kind::frags, link_mode::lossy, depth_for(s.shred_tx_frames), "shred", "net");
     t.add_link(links::shred_tx_free, link_kind::frags, link_mode::reliable, depth_for(s.shred_tx_frames), "net",
                "shred");
@@ -66,6 +71,12 @@ topology declare_node(const node_shape& s) {
                "tvu");
     t.add_link(links::completed, link_kind::completed_slots, link_mode::reliable, 8, "tvu", "replay");
     t.add_link(links::completed_release, link_kind::completed_slots, link_mode::reliable, 8, "replay", "tvu");
+  }
+  if (s.rotation) {
+    const std::size_t own = depth_for(s.own_shred_frames);
+    t.add_link(links::own_shreds, link_kind::frags, link_mode::lossy, own, "shred", "tvu");
+    t.add_link(links::own_shreds_free, link_kind::frags, link_mode::reliable, own, "tvu", "shred");
+    t.add_link(links::resets, link_kind::resets, link_mode::lossy, 64, "replay", "poh");
   }
   return t;
 }

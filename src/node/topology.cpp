@@ -17,6 +17,7 @@ const char* to_string(link_kind kind) noexcept {
     case link_kind::records: return "records";
     case link_kind::completed_slots: return "completed_slots";
     case link_kind::gossip_commands: return "gossip_commands";
+    case link_kind::resets: return "resets";
   }
   return "?";
 }
@@ -140,7 +141,8 @@ struct link_set::ring_slot {
                std::unique_ptr<util::spsc_ring<tpu::poh_mixin>>, std::unique_ptr<util::spsc_ring<tpu::poh_entry_record>>,
                std::unique_ptr<util::spsc_ring<tpu::ledger_record_ref>>,
                std::unique_ptr<util::spsc_ring<tvu::completed_slot>>,
-               std::unique_ptr<util::spsc_ring<gossip::gossip_command>>>
+               std::unique_ptr<util::spsc_ring<gossip::gossip_command>>,
+               std::unique_ptr<util::spsc_ring<tpu::poh_reset>>>
       ring;
   void* address = nullptr;
   bool producer_taken = false, consumer_taken = false;
@@ -166,6 +168,7 @@ link_set::link_set(const topology& topo) : topo_(topo) {
       case link_kind::records: make_ring<tpu::ledger_record_ref>(slot->ring, slot->address, l.depth); break;
       case link_kind::completed_slots: make_ring<tvu::completed_slot>(slot->ring, slot->address, l.depth); break;
       case link_kind::gossip_commands: make_ring<gossip::gossip_command>(slot->ring, slot->address, l.depth); break;
+      case link_kind::resets: make_ring<tpu::poh_reset>(slot->ring, slot->address, l.depth); break;
     }
     rings_.push_back(std::move(slot));
   }

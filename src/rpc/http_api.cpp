@@ -119,7 +119,7 @@ struct http_api::impl {
             json{{"slot", st.slot},
                  {"parent", on_genesis ? json(nullptr) : json(st.blockhash_slot)},
                  {"leader", leader},
-                 {"role_now", chain.produces ? "leading" : "following"},
+                 {"role_now", (chain.leading ? chain.leading() : chain.produces) ? "leading" : "following"},
                  {"tick_height", st.tick_height},
                  {"blockhash", util::to_hex(st.blockhash)},
                  {"blockhash_slot", st.blockhash_slot},

@@ -73,7 +73,7 @@ void ledger_tile::append(ledger::record_type type, std::uint64_t slot,
 }
 
 void ledger_tile::on_start() {
-  if (!(config_.resume && !ledger_.empty())) {
+  if (config_.chain_start && !(config_.resume && !ledger_.empty())) {
     ledger::slot_meta start;
     start.kind = ledger::meta_kind::chain_start;
     start.hashes_per_tick = config_.hashes_per_tick;

@@ -36,7 +36,7 @@ std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
           "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused",
           "boundary_waits", "boundary_overflows", "leading", "slots_led", "slots_produced",
-          "own_slots_skipped", "grace_ticks", "last_parent_distance", "held_dropped"};
+          "own_slots_skipped", "grace_ticks", "last_parent_distance", "held_dropped", "resets_stale"};
 }
 
 void poh_tile::connect_gate(bank_gate* gate, std::uint64_t reserve) {
@@ -81,9 +81,12 @@ void poh_tile::rotate(bool on_tick) noexcept {
   const std::uint64_t now = slot();
   const std::uint64_t a = rotation_.arriving != nullptr ? rotation_.arriving->load(std::memory_order_acquire) : 0;
   const bool arriving = a != 0 && (!parent_ || a - 1 > *parent_) && a - 1 < now;
+  const std::uint64_t h =
+      rotation_.highest_seen != nullptr ? rotation_.highest_seen->load(std::memory_order_acquire) : 0;
   const epoch::start_decision d =
       epoch::decide_start(rotation_.timeline, rotation_.identity, rotation_.rules,
-                          {tick_count(), parent_, produced_, arriving});
+                          {tick_count(), parent_, produced_, arriving,
+                           h != 0 ? std::optional<std::uint64_t>(h - 1) : std::nullopt});
   if (d.action == epoch::start_action::wait && on_tick) count(c_grace_ticks);
   if (d.action != epoch::start_action::lead) return;
   // The ticks held since the parent open the block.
@@ -241,9 +244,12 @@ int poh_tile::take_resets() noexcept {
   while (resets_->try_pop(r)) any = true;  // only the newest matters
   if (!any) return 0;
   const std::uint64_t t = config_.ticks_per_slot;
-  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t ||
-      (rotating_ && parent_ && r.slot <= *parent_)) {
+  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
     count(c_resets_refused);
+    return 1;
+  }
+  if (rotating_ && parent_ && r.slot <= *parent_) {
+    count(c_resets_stale);
     return 1;
   }
   chain_ = crypto::poh(r.hash, config_.hashes_per_tick);

@@ -83,7 +83,8 @@ shred_tile::~shred_tile() {
 
 std::vector<std::size_t> shred_tile::drop_counters() const {
   return {c_send_no_frame, c_send_ring_full, c_no_root,       c_shredder_refused,
-          c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record, c_archive_refused};
+          c_repair_dropped, c_rx_release_full, c_bad_frame, c_bad_record, c_archive_refused,
+          c_own_dropped};
 }
 
 std::vector<std::string_view> shred_tile::own_counter_names() const {
@@ -91,7 +92,13 @@ std::vector<std::string_view> shred_tile::own_counter_names() const {
           "sent",            "send_no_frame",  "send_ring_full",  "no_root",
           "shredder_refused", "repair_requests", "repair_responses", "repair_dropped",
           "rx_release_full", "bad_frame",      "bad_record",      "store_evicted",
-          "archived",        "archive_refused", "repair_from_archive"};
+          "archived",        "archive_refused", "repair_from_archive", "own_sent",
+          "own_dropped"};
+}
+
+void shred_tile::connect_own(std::uint32_t frames, util::spsc_ring<util::frag_desc>& out,
+                             util::spsc_ring<util::frag_desc>& release) {
+  own_ = std::make_unique<net::tx_sender>(frames, out, release);
 }
 
 void shred_tile::send_shred(std::span<const std::uint8_t> bytes) noexcept {
@@ -101,6 +108,8 @@ void shred_tile::send_shred(std::span<const std::uint8_t> bytes) noexcept {
     return;
   }
   (void)store_.put(v);
+  if (own_) count(own_->send(bytes, net::port_kind::tvu, net::endpoint{}) == net::send_result::sent ? c_own_sent
+                                                                                                 : c_own_dropped);
   if (config_.archive != nullptr && v.is_data()) count(config_.archive->put(v) ? c_archived : c_archive_refused);
   const std::uint32_t root =
       tree_.root(v.slot(), v.index(),
@@ -169,7 +178,7 @@ int shred_tile::serve_repair() noexcept {
 }
 
 int shred_tile::poll() noexcept {
-  int work = sender_.reclaim();
+  int work = sender_.reclaim() + (own_ ? own_->reclaim() : 0);
   ledger_record_ref refs[max_batch];
   const std::size_t n = records_.try_pop_batch(std::span(refs, config_.batch));
   for (std::size_t i = 0; i < n; ++i) on_record(refs[i]);

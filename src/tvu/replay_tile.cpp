@@ -38,7 +38,7 @@ replay_tile::~replay_tile() {
 }
 
 std::vector<std::size_t> replay_tile::drop_counters() const {
-  std::vector<std::size_t> d = {c_append_errors, c_sync_failures, c_bad_buffers};
+  std::vector<std::size_t> d = {c_append_errors, c_sync_failures, c_bad_buffers, c_resets_dropped};
   for (std::size_t c = c_dead_first; c < c_own_count; ++c) d.push_back(c);
   return d;
 }
@@ -52,7 +52,8 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
   }();
   std::vector<std::string_view> names = {"slots_stored", "slots_dead",    "records",       "txs",
                                          "failed_txs",   "append_errors", "syncs",         "sync_failures",
-                                         "durable_slot", "last_slot",     "bad_buffers"};
+                                         "durable_slot", "last_slot",     "bad_buffers",
+                                         "resets",       "resets_dropped"};
   for (const auto& d : dead) names.emplace_back(d);
   return names;
 }
@@ -90,6 +91,9 @@ bool replay_tile::store(const completed_slot& c) noexcept {
     set_counter(c_last_slot, c.slot);
     if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), bank::slot_hash{c.slot, replayer_.last_hash()});
     if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
+    if (resets_ != nullptr)
+      count(resets_->try_push(tpu::poh_reset{replayer_.last_hash(), replayer_.tick_height(), c.slot}) ? c_resets
+                                                                                                   : c_resets_dropped);
   }
   if (slot_log_ != nullptr)
     std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),

@@ -178,7 +178,7 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
                                                "repair_unmatched", "repair_served",      "repair_refused",
                                                "recovered_data",   "archived",           "archive_incomplete",
                                                "archive_refused",  "repair_from_archive", "sets_forgotten",
-                                               "slots_rejected"};
+                                               "slots_rejected",   "own_received"};
   static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
@@ -229,7 +229,7 @@ int tvu_tile::poll() noexcept {
     set_counter(c_sets_evicted, m.sets_evicted);
     work += static_cast<int>(n);
   }
-  work += poll_repair();
+  work += poll_repair() + poll_own();
   return work + (config_.deliver_from ? deliver_in_order() : deliver_completed());
 }
 
@@ -296,6 +296,23 @@ int tvu_tile::poll_repair() noexcept {
   return work;
 }
 
+int tvu_tile::poll_own() noexcept {
+  if (own_.in == nullptr) return 0;
+  std::array<util::frag_desc, max_batch> descs;
+  const std::size_t n = own_.in->try_pop_batch(std::span(descs.data(), config_.batch));
+  for (std::size_t i = 0; i < n; ++i) {
+    const util::frag_desc& d = descs[i];
+    if (!own_.frames->contains(d.frame) || d.len > own_.frames->frame_bytes()) {
+      count(c_bad_frame);
+    } else {
+      count(c_own_received);
+      handle_bytes(own_.frames->frame(d.frame).first(d.len), origin::own);
+    }
+    if (!own_.release->try_push(d)) count(c_rx_release_full);
+  }
+  return static_cast<int>(n);
+}
+
 void tvu_tile::handle(const util::frag_desc& d) noexcept {
   if (!rx_frames_.contains(d.frame) || d.len > rx_frames_.frame_bytes()) {
     count(c_bad_frame);
@@ -314,12 +331,15 @@ void tvu_tile::handle_bytes(std::span<const std::uint8_t> bytes, origin from) no
   shred::shred_view v;
   if (shred::parse_shred(bytes, v) != shred::shred_error::none)
     return;  // cannot happen: the resolver accepted these bytes
-  highest_seen_ = std::max(highest_seen_, v.slot());
+  if (v.slot() >= highest_seen_) {
+    highest_seen_ = v.slot();
+    highest_seen_pub_.store(v.slot() + 1, std::memory_order_release);
+  }
   if (repair_) tally(v.slot()).last_ms = now_ms_;
   if (from == origin::repair) {
     count(c_repaired);
     ++tally(v.slot()).repaired;
-  } else {
+  } else if (from == origin::turbine) {
     ++tally(v.slot()).received;
   }
   // The resolver found the leader in the same schedule when the set was created.

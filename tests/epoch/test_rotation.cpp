@@ -140,8 +140,14 @@ TEST(rotation, decide_start_case_by_case) {
        start_reason::on_previous},
       {"on our own slot inside the run", C, 13 * T + 3, 12, 12, true, start_action::lead, start_reason::on_previous,
        0, 0, 11},
-      {"previous leader sent nothing", C, 12 * T, 7, {}, false, start_action::lead, start_reason::nothing_arriving,
-       4},
+      {"previous leader sent nothing", C, 12 * T, 3, {}, false, start_action::lead, start_reason::nothing_arriving,
+       8},
+      {"previous leader sent nothing, an older block arrives", C, 12 * T, 3, {}, true, start_action::wait,
+       start_reason::grace, 0, 16},
+      {"previous leader made part of its run: wait for the rest", C, 12 * T, 7, {}, false, start_action::wait,
+       start_reason::grace, 0, 16},
+      {"previous leader made part of its run: deadline", C, 12 * T + 16, 7, {}, false, start_action::lead,
+       start_reason::grace_expired, 6, 0, 16},
       {"its block is arriving: wait", C, 12 * T + 5, 7, {}, true, start_action::wait, start_reason::grace, 0, 11},
       {"one tick before the deadline", C, 12 * T + 15, 7, {}, true, start_action::wait, start_reason::grace, 0, 1},
       {"deadline reached: lead slot 14", C, 12 * T + 16, 7, {}, true, start_action::lead,
@@ -182,12 +188,26 @@ TEST(rotation, decide_start_case_by_case) {
 
 TEST(rotation, parent_farther_than_a_shred_can_say_is_not_built_on) {
   auto c = config();
-  c.max_parent_distance = 3;
-  const auto d = epoch::decide_start(timeline(), C, c, {12 * T, 7, {}, false});
+  c.max_parent_distance = 8;
+  const auto d = epoch::decide_start(timeline(), C, c, {12 * T, 3, {}, false});
   EXPECT_EQ(d.action, start_action::follow);
   EXPECT_EQ(d.reason, start_reason::parent_too_far);
-  c.max_parent_distance = 5;
-  EXPECT_EQ(epoch::decide_start(timeline(), C, c, {12 * T, 7, {}, false}).action, start_action::lead);
+  c.max_parent_distance = 9;
+  EXPECT_EQ(epoch::decide_start(timeline(), C, c, {12 * T, 3, {}, false}).action, start_action::lead);
+}
+
+// A node whose clock is behind the cluster (catching up after a restart) has seen blocks of
+// later slots: a block it made for its own slot now would fork off the past.
+TEST(rotation, a_node_behind_the_cluster_does_not_lead) {
+  const auto t = timeline();
+  const auto at = [&](std::optional<std::uint64_t> seen) {
+    return epoch::decide_start(t, C, config(), {12 * T, 11, {}, false, seen});
+  };
+  EXPECT_EQ(at(std::nullopt).action, start_action::lead);
+  EXPECT_EQ(at(12).action, start_action::lead);  // our own slot's shreds (or an equal one)
+  EXPECT_EQ(at(13).action, start_action::follow);
+  EXPECT_EQ(at(13).reason, start_reason::behind_cluster);
+  EXPECT_EQ(at(400).reason, start_reason::behind_cluster);
 }
 
 TEST(rotation, an_arriving_block_that_replays_in_time_ends_the_wait) {

@@ -71,6 +71,28 @@ TEST(node_topology, a_follower_runs_tvu_and_replay_and_no_tpu) {
   EXPECT_EQ(t.cores(), (std::vector<std::vector<std::string>>{{"net", "gossip", "tvu"}, {"replay"}}));
 }
 
+// A rotating validator leads and follows: PoH, ledger and shred for its own blocks, TVU and
+// replay for everyone's (its own come from the shred tile), and replay resets PoH. Its TVU
+// answers repair, so the shred tile has no repair port.
+TEST(node_topology, a_rotating_validator_runs_both_pipelines_joined) {
+  node_shape s;
+  s.net = s.gossip = s.rpc = true;
+  s.tpu.records_out = true;
+  s.shred = s.tvu = true;
+  EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // both without rotation
+  s.rotation = true;
+  topology t = node::declare_node(s);
+  EXPECT_EQ(tile_names(t), (std::set<std::string>{"net", "gossip", "poh", "ledger", "shred", "tvu", "replay"}));
+  for (const char* link : {"poh>ledger", "ledger>shred", "shred>net", "net>tvu", "tvu>replay", "replay>tvu",
+                           "shred>tvu.own", "tvu>shred.own.free", "replay>poh", "net>tvu.repair"})
+    EXPECT_NE(t.find_link(link), nullptr) << link;
+  EXPECT_EQ(t.find_link("net>shred.repair"), nullptr);
+  t.place_auto(2, false);
+  EXPECT_NO_THROW(t.check());
+  s.tvu = false;
+  EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // rotation without its TVU
+}
+
 TEST(node_topology, a_node_without_net_has_poh_and_ledger_only) {
   node_shape s;
   topology t = node::declare_node(s);

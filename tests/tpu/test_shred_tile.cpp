@@ -243,7 +243,7 @@ std::map<std::uint64_t, bytes> reassemble(const std::vector<sent_datagram>& sent
 TEST(shred_tile, counter_names_match_the_enum) {
   harness h(small_config());
   const auto names = h.tile.own_counter_names();
-  ASSERT_EQ(names.size(), std::size_t{t::c_repair_from_archive} + 1);
+  ASSERT_EQ(names.size(), std::size_t{t::c_own_dropped} + 1);
   EXPECT_EQ(names[t::c_records], "records");
   EXPECT_EQ(names[t::c_send_ring_full], "send_ring_full");
   EXPECT_EQ(names[t::c_repair_dropped], "repair_dropped");
@@ -414,6 +414,46 @@ TEST(shred_tile, send_failures_are_counted_not_retried_and_the_store_still_answe
     h.settle();
     EXPECT_EQ(h.sent.size(), 2u);
   }
+}
+
+// A rotating validator: every shred also goes, byte for byte, to its own TVU; a copy with no
+// room is counted and the send to the tree's root still happens.
+TEST(shred_tile, a_copy_of_every_shred_goes_to_its_own_tvu) {
+  harness h(small_config());
+  desc_ring own(64), own_release(64);
+  h.tile.connect_own(64, own, own_release);
+  ASSERT_NE(h.tile.own_frames(), nullptr);
+  std::vector<bytes> copies;
+  auto take_own = [&] {
+    util::frag_desc d{};
+    while (own.try_pop(d)) {
+      const auto frame = h.tile.own_frames()->frame(d.frame);
+      copies.emplace_back(frame.begin(), frame.begin() + d.len);
+      ASSERT_TRUE(own_release.try_push(d));
+    }
+  };
+  // Slot 0 with the consumer keeping up: one copy per shred sent.
+  h.append(ledger::record_type::slot_meta, 0, random_bytes(88, 1));
+  h.append(ledger::record_type::entry_batch, 0, random_bytes(3000, 2));
+  h.append(ledger::record_type::slot_meta, 0, random_bytes(88, 4), true);
+  for (int i = 0; i < 100; ++i) {
+    h.poll_once();
+    take_own();
+  }
+  ASSERT_FALSE(h.sent.empty());
+  ASSERT_EQ(copies.size(), h.sent.size());
+  for (std::size_t i = 0; i < copies.size(); ++i) EXPECT_EQ(copies[i], h.sent[i].data);
+  EXPECT_EQ(h.counter(t::c_own_sent), copies.size());
+  EXPECT_EQ(h.counter(t::c_own_dropped), 0u);
+  // Slot 1 spans several FEC sets and nobody takes the copies: 64 frames, the rest counted.
+  h.append(ledger::record_type::entry_batch, 1, random_bytes(40'000, 5));
+  h.append(ledger::record_type::slot_meta, 1, random_bytes(88, 7), true);
+  h.settle();
+  const std::uint64_t made = h.counter(t::c_data_shreds) + h.counter(t::c_coding_shreds);
+  EXPECT_EQ(h.counter(t::c_sent), made);
+  ASSERT_GT(made, copies.size() + 64);
+  EXPECT_EQ(h.counter(t::c_own_sent), copies.size() + 64);
+  EXPECT_EQ(h.counter(t::c_own_dropped), made - copies.size() - 64);
 }
 
 TEST(shred_tile, a_root_without_a_contact_is_counted) {

@@ -439,6 +439,36 @@ TEST(replay_tile, replays_each_slot_appends_the_leaders_records_and_makes_them_d
   }
 }
 
+// A rotating validator's PoH builds on what replay stored: one reset per stored slot, the
+// newest last, naming the slot's last hash and tick height; a full ring is counted.
+TEST(replay_tile, each_stored_slot_resets_poh_onto_it) {
+  follower fl;
+  util::spsc_ring<tpu::poh_reset> resets(2);
+  fl.replay->connect_resets(&resets);
+  fl.run(good_streams());
+  ASSERT_GE(slots, 3u);
+  EXPECT_EQ(fl.counter(t::c_resets) + fl.counter(t::c_resets_dropped), slots);
+  EXPECT_EQ(fl.counter(t::c_resets), 2u);  // nobody popped: the ring holds the first two
+  tpu::poh_reset r;
+  ASSERT_TRUE(resets.try_pop(r));
+  EXPECT_EQ(r.slot, 0u);
+  EXPECT_EQ(r.tick_height, ticks_per_slot);
+  ASSERT_TRUE(resets.try_pop(r));
+  EXPECT_EQ(r.slot, 1u);
+  follower again;
+  util::spsc_ring<tpu::poh_reset> roomy(64);
+  again.replay->connect_resets(&roomy);
+  again.run(good_streams());
+  EXPECT_EQ(again.counter(t::c_resets), slots);
+  EXPECT_EQ(again.counter(t::c_resets_dropped), 0u);
+  std::optional<tpu::poh_reset> last;
+  while (roomy.try_pop(r)) last = r;
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->slot, slots - 1);
+  EXPECT_EQ(last->tick_height, slots * ticks_per_slot);
+  EXPECT_EQ(last->hash, chain().last_hash);
+}
+
 TEST(replay_tile, without_sync_at_slot_end_only_on_stop_makes_it_durable) {
   tvu::replay_tile_config config;
   config.sync_at_slot_end = false;

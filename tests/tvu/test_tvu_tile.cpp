@@ -189,11 +189,13 @@ struct harness {
   std::vector<tvu::completed_slot> held_slots;
   std::uint64_t wrong_kind = 0;  // tx descriptors not sent from the tvu port
 
+  // `self`: the node under test (default: the follower with the most Turbine children).
   explicit harness(const tvu::tvu_tile_config& config, std::size_t in_cap = 16,
-                   std::size_t tx_cap = 1024, const tvu::tvu_repair_links* repair = nullptr)
+                   std::size_t tx_cap = 1024, const tvu::tvu_repair_links* repair = nullptr,
+                   const crypto::pubkey* self = nullptr)
       : in(in_cap), tx(tx_cap),
         tile("tvu0", config, rx, in, release, tx, tx_release, out, out_release, *f.schedule,
-             *f.cluster, f.keys[f.self].public_key(), f.contacts, repair) {}
+             *f.cluster, self != nullptr ? *self : f.keys[f.self].public_key(), f.contacts, repair) {}
 
   std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
 
@@ -630,6 +632,51 @@ TEST(tvu_tile, in_order_steps_over_skipped_slots_along_the_chain) {
   h.settle();
   EXPECT_FALSE(h.delivered.contains(2));
   EXPECT_FALSE(h.tile.assembler().is_complete(2));
+}
+
+// A rotating validator's own blocks come from its shred tile (connect_own): they join the
+// chain like anyone's (a later leader's block built on them follows), are never retransmitted
+// (the shred tile sent them to the tree's root), and every frame goes back. highest_seen
+// names the highest slot of any shred.
+TEST(tvu_tile, own_blocks_join_the_chain_and_are_not_retransmitted) {
+  const auto& f = fixture();
+  harness h(in_order_config(), 16, 1024, nullptr, &f.leader);  // this node leads slots 0-3
+  util::frame_pool own_frames(64);
+  util::frame_stack own_free(0, 64);
+  desc_ring own(64), own_release(64);
+  h.tile.connect_own(own_frames, own, own_release);
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 1, 2000);
+  std::uint64_t own_pushed = 0, own_back = 0;
+  auto feed_own = [&](const bytes& b) {
+    std::uint32_t frame = 0;
+    while (!own_free.try_acquire(frame)) {
+      h.tile.poll();
+      h.take_outputs();
+      util::frag_desc d{};
+      while (own_release.try_pop(d)) {
+        ++own_back;
+        ASSERT_TRUE(own_free.release(d.frame));
+      }
+    }
+    std::memcpy(own_frames.frame(frame).data(), b.data(), b.size());
+    ASSERT_TRUE(own.try_push(util::frag_desc{frame, static_cast<std::uint16_t>(b.size()), 0, 0}));
+    ++own_pushed;
+  };
+  EXPECT_EQ(h.tile.highest_seen().load(), 0u);
+  for (const bytes& b : one_shreds) feed_own(b);
+  for (const bytes& b : two_shreds) h.feed(b);  // as if from the network: also ours, not resent
+  h.settle();
+  util::frag_desc d{};
+  while (own_release.try_pop(d)) ++own_back;
+  EXPECT_EQ(own_back, own_pushed);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_own_received), one_shreds.size());
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_retransmitted), 0u);
+  EXPECT_TRUE(h.sent.empty());
+  ASSERT_EQ(h.delivered.size(), 2u);
+  EXPECT_EQ(h.delivered[1], one);
+  EXPECT_EQ(h.delivered[2], two);
+  EXPECT_EQ(h.tile.highest_seen().load(), 3u);
 }
 
 // The consumer refuses slot 2: the chain stays at slot 1, slot 2 is not the root, and slot 3,

@@ -132,6 +132,10 @@ struct start_inputs {
   std::optional<std::uint64_t> highest_produced;  // highest slot we ever produced, if any
   bool block_arriving = false;    // shreds of a block for a slot in (reset_slot, slot_now)
                                   // have come in, and it has not replayed (or died) yet
+  // The highest slot whose shreds (signed by its scheduled leader) have come in, if any. A
+  // block for a slot above slot_now exists: this node's clock is behind the cluster's (it is
+  // catching up after a restart), and a block it made now would fork off the past.
+  std::optional<std::uint64_t> highest_seen;
 };
 
 enum class start_action : std::uint8_t { follow, wait, lead };
@@ -142,9 +146,13 @@ enum class start_reason : std::uint8_t {
   parent_not_below,  // follow: the reset bank is at or above slot_now (PoH behind replay),
                      // or it is the genesis root and slot_now is not 0
   parent_too_far,    // follow: slot_now - reset_slot > max_parent_distance
-  grace,             // wait: the previous leader's block is arriving; deadline not reached
+  behind_cluster,    // follow: a block for a slot above slot_now has been seen
+  grace,             // wait: the previous leader's block is arriving (shreds of it came in,
+                     // or the parent is a block of the previous leader's run); deadline not
+                     // reached
   on_previous,       // lead: parent is the slot before our run, or our own slot in it
-  nothing_arriving,  // lead: no block between the parent and slot_now is on its way
+  nothing_arriving,  // lead: no block between the parent and slot_now is on its way, and
+                     // the previous leader made no block of its run
   grace_expired,     // lead: waited the full grace; build on the old parent
 };
 

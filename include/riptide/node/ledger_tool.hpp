@@ -106,4 +106,8 @@ struct slot_digest {
 // Every slot of the ledger in `dir`, ascending. Throws std::runtime_error if it cannot be opened.
 std::vector<slot_digest> ledger_slot_digests(const std::filesystem::path& dir);
 
+// The highest slot whose slot end in `lg` names `leader`, if any: the last block a validator
+// produced that made it into its chain (start-up; reads the whole ledger's slot ends).
+[[nodiscard]] std::optional<std::uint64_t> highest_led_slot(const ledger::ledger& lg, const crypto::pubkey& leader);
+
 }  // namespace riptide::node

@@ -26,9 +26,10 @@ namespace riptide::node {
 //   standalone   no genesis (or tvu.enabled = false): produces its own chain
 //   leader       the only staked validator: produces, cuts slots into shreds, sends them
 //   follower     another validator of a one-leader cluster: receives, repairs, replays, stores
-//   independent  several staked validators: leader rotation is not implemented, so each
-//                produces its own chain as a standalone node does
-enum class node_role : std::uint8_t { standalone, leader, follower, independent };
+//   validator    one of several staked validators: leads its slots of the leader schedule and
+//                follows everyone else's (leader rotation); its own blocks go through its TVU
+//                and replay like anyone's, so one replay path writes the chain
+enum class node_role : std::uint8_t { standalone, leader, follower, validator };
 
 struct run_summary {
   double seconds = 0;

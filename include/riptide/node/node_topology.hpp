@@ -6,6 +6,7 @@
 //   load ─► net                                                            (own client)
 //   net ─► gossip ─► net ; http api ─► gossip (commands)                   (gossip)
 //   net ─► tvu ─► replay ─► tvu ; tvu ─► net                              (TVU, follower)
+//   shred ─► tvu (own shreds) ; replay ─► poh (resets)                      (rotating validator)
 //   net ─► shred / tvu (repair requests)
 //
 // Which parts exist comes from node_shape, which node::node derives from the config and the
@@ -29,6 +30,10 @@ struct node_shape {
   bool load = false;    // the load tile: a client of the node's own tpu port (needs verify tiles)
   bool shred = false;   // the leader's shred tile (needs net and tpu.records_out)
   bool tvu = false;     // a follower's tvu and replay tiles (needs net)
+  // A rotating validator (needs poh, records_out, shred and tvu): its shred tile hands a copy
+  // of every own shred to its TVU, and replay resets PoH after every stored slot.
+  bool rotation = false;
+  std::size_t own_shred_frames = 4096;
   std::size_t rx_free_ring = 1 << 16;   // frames of the net's rx pool: every "<tile>>net.free" holds them all
   std::size_t load_frames = 4096;
   std::size_t gossip_tx_frames = 1024;
@@ -57,6 +62,9 @@ inline constexpr const char* tvu_tx = "tvu>net";
 inline constexpr const char* tvu_tx_free = "net>tvu.free";
 inline constexpr const char* completed = "tvu>replay";
 inline constexpr const char* completed_release = "replay>tvu";
+inline constexpr const char* own_shreds = "shred>tvu.own";
+inline constexpr const char* own_shreds_free = "tvu>shred.own.free";
+inline constexpr const char* resets = "replay>poh";
 }  // namespace links
 
 // Throws std::invalid_argument on a shape that cannot run (a part without what it needs).

@@ -65,6 +65,7 @@ enum class link_kind : std::uint8_t {
   records,          // tpu::ledger_record_ref: stored records (ledger -> shred)
   completed_slots,  // tvu::completed_slot: an assembled slot (tvu -> replay and back)
   gossip_commands,  // gossip::gossip_command: operator requests (HTTP API -> gossip)
+  resets,           // tpu::poh_reset: the bank PoH builds on next (replay -> PoH)
 };
 [[nodiscard]] const char* to_string(link_kind kind) noexcept;
 
@@ -132,6 +133,7 @@ template <> struct link_kind_of<tpu::poh_mixin> { static constexpr link_kind val
 template <> struct link_kind_of<tpu::poh_entry_record> { static constexpr link_kind value = link_kind::entries; };
 template <> struct link_kind_of<tpu::ledger_record_ref> { static constexpr link_kind value = link_kind::records; };
 template <> struct link_kind_of<tvu::completed_slot> { static constexpr link_kind value = link_kind::completed_slots; };
+template <> struct link_kind_of<tpu::poh_reset> { static constexpr link_kind value = link_kind::resets; };
 template <> struct link_kind_of<gossip::gossip_command> {
   static constexpr link_kind value = link_kind::gossip_commands;
 };

@@ -47,6 +47,7 @@
 //     down and joins its thread.
 
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -91,6 +92,9 @@ struct http_chain_view {
   // True when this node's PoH makes the blocks of the slot in progress (GET /slot's role_now
   // "leading"; otherwise "following").
   bool produces = false;
+  // Set: whether PoH is making a block right now (a rotating validator); `produces` then
+  // means nothing. Called from the HTTP thread.
+  std::function<bool()> leading;
 };
 
 class http_api {

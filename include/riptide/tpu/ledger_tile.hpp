@@ -98,6 +98,10 @@ struct ledger_tile_config {
   std::size_t max_microblock_tx_bytes = 0;
   // Append to the chain already in the ledger (no chain-start or start-state record).
   bool resume = false;
+  // False: never write the chain-start and start-state records. A rotating validator's
+  // ledger tile writes only its own blocks, and those records belong to slot 0's block, so
+  // only slot 0's leader writes them (at the head of that block).
+  bool chain_start = true;
   crypto::pubkey leader{};  // this node's identity, named in every slot end
   // Optional: every appended record, in order, for the shred tile (which reads its bytes with
   // ledger::encoded_at). The tile pops entries only while this ring has room for every record

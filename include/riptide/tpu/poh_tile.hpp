@@ -37,7 +37,9 @@
 //     `slot`, and the slot in progress is abandoned (entries after the reset carry the new
 //     chain's slot and tick height; consumers see the jump). A reset whose tick height is not
 //     a slot boundary, or whose slot is not the one that boundary ends, is refused and
-//     counted (resets_refused); applied ones are counted in resets. A tile with a gate
+//     counted (resets_refused); applied ones are counted in resets. Rotating, a reset to a
+//     slot at or below the current parent is stale, not wrong (replay reports the tile's own
+//     blocks after it built on them): ignored and counted in resets_stale. A tile with a gate
 //     (below) refuses every reset for now: a reset moves the slot under the bank tiles.
 //   - Slot boundaries with a bank gate (optional, connect_gate() before start; a leader's
 //     bank tiles, bank_gate.hpp): the bank tiles execute into slot S's bank, so everything
@@ -127,6 +129,8 @@ struct poh_rotation {
   // Written by the TVU: 1 + the lowest slot whose shreds are arriving and that has not
   // replayed yet (0: none). Null: nothing is ever arriving.
   const std::atomic<std::uint64_t>* arriving = nullptr;
+  // Written by the TVU: 1 + the highest slot whose shreds came in (0: none). Null: none.
+  const std::atomic<std::uint64_t>* highest_seen = nullptr;
   std::size_t held_entries = 8192;  // >= 2 x ticks_per_slot; caps the parent distance too
 };
 
@@ -145,7 +149,7 @@ class poh_tile final : public util::tile {
     c_hashes, c_ticks, c_slots, c_entries, c_mixins, c_entries_dropped, c_slot,
     c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted, c_resets, c_resets_refused,
     c_boundary_waits, c_boundary_overflows, c_leading, c_slots_led, c_slots_produced,
-    c_own_slots_skipped, c_grace_ticks, c_last_parent_distance, c_held_dropped,
+    c_own_slots_skipped, c_grace_ticks, c_last_parent_distance, c_held_dropped, c_resets_stale,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,

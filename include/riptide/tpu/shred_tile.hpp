@@ -81,6 +81,8 @@ class shred_tile final : public util::tile {
     c_archived,             // data shreds appended to the archive
     c_archive_refused,      // data shreds the archive refused (see shred_archive counters)
     c_repair_from_archive,  // repair answers found in the archive (not in the store)
+    c_own_sent,             // copies handed to this node's own TVU (connect_own)
+    c_own_dropped,          // copies not handed over: no frame, or the ring was full
   };
 
   // `tvu_contacts[i]` is where cluster index i (turbine canonical order) receives shreds.
@@ -94,6 +96,15 @@ class shred_tile final : public util::tile {
   ~shred_tile() override;
 
   const util::frame_pool& tx_frames() const noexcept { return sender_.frames(); }
+  // Start-up, before the runtime runs the tile (a rotating validator): a copy of every shred
+  // made also goes to this node's own TVU (tvu_tile::connect_own), in `frames` frames of the
+  // tile's own, pushed to `out` and given back on `release`; the TVU puts the node's own
+  // blocks on its chain, in its repair store and through replay like anyone's. A copy that
+  // finds no frame or a full ring is counted (own_dropped); the TVU repairs it from peers.
+  void connect_own(std::uint32_t frames, util::spsc_ring<util::frag_desc>& out,
+                   util::spsc_ring<util::frag_desc>& release);
+  // The pool of connect_own's frames (null before it).
+  const util::frame_pool* own_frames() const noexcept { return own_ ? &own_->frames() : nullptr; }
   const shred::shred_store& store() const noexcept { return store_; }
 
   std::vector<std::string_view> own_counter_names() const override;
@@ -124,6 +135,7 @@ class shred_tile final : public util::tile {
   shred::shred_store store_;
   shred::repair_server server_;
   net::tx_sender sender_;
+  std::unique_ptr<net::tx_sender> own_;  // connect_own
   std::unique_ptr<sink> sink_;
   std::unique_ptr<repair_sink> repair_sink_;
   std::FILE* slot_log_ = nullptr;

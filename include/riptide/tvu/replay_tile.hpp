@@ -25,6 +25,8 @@
 //   a block that replayed is final. Tower BFT will decide roots instead.
 // - The chain board (optional) is published after every stored slot: GET /slot on a follower
 //   says how far it has replayed, and set_durable_slot when the sync thread is done.
+// - Resets (optional, connect_resets): each stored slot is pushed to PoH as the bank to
+//   build on, so a rotating validator leads its next slots on the chain it replayed.
 // - slot_log (optional): one CSV line per slot handed over,
 //   "slot,unix_ns,bytes,received,recovered,repaired,result" (result: ok or the replay_error),
 //   written after the slot was appended; flushed at on_stop.
@@ -41,6 +43,7 @@
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/replay.hpp>
+#include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -56,7 +59,7 @@ class replay_tile final : public util::tile {
  public:
   enum counter : std::size_t {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
-    c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers,
+    c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers, c_resets, c_resets_dropped,
     c_dead_first,  // dead_<replay_error> for each reason but none
     c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
@@ -67,6 +70,11 @@ class replay_tile final : public util::tile {
               ledger::ledger& lg, const tvu_tile& source, util::spsc_ring<completed_slot>& in,
               util::spsc_ring<completed_slot>& release, bank::chain_board* board);
   ~replay_tile() override;
+
+  // Start-up, before the runtime runs the tile (a rotating validator): after every stored
+  // slot, PoH is told to build on it (tpu::poh_reset{its last hash, tick height, slot}); a
+  // full ring is counted (resets_dropped; PoH takes the newest reset, so a later one mends it).
+  void connect_resets(util::spsc_ring<tpu::poh_reset>* resets) noexcept { resets_ = resets; }
 
   // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
   const std::string& first_problem() const noexcept { return first_problem_; }
@@ -89,6 +97,7 @@ class replay_tile final : public util::tile {
   util::spsc_ring<completed_slot>& in_;
   util::spsc_ring<completed_slot>& release_;
   bank::chain_board* board_;
+  util::spsc_ring<tpu::poh_reset>* resets_ = nullptr;
   ledger::background_sync syncer_;
   std::FILE* slot_log_ = nullptr;
   std::string first_problem_;

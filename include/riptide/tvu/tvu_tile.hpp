@@ -206,6 +206,7 @@ class tvu_tile final : public util::tile {
     c_slots_rejected,      // deliver_from: slots handed over that the consumer released as
                            // failed (the chain stays at their parent), and complete slots
                            // built on one, released without being handed over
+    c_own_received,        // shreds of this node's own blocks from `own` (connect_own)
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -235,11 +236,24 @@ class tvu_tile final : public util::tile {
   // The bytes of a slot popped from `out`, valid until it is pushed to `out_release`.
   std::span<const std::uint8_t> stream(const completed_slot& c) const noexcept;
 
+  // Start-up, before the runtime runs the tile: this node's own blocks (a rotating validator),
+  // as shreds from its shred tile: frames of `frames`, each pushed back on `release` once
+  // handled. They take the Turbine path (verified, stored, assembled, handed over in chain
+  // order, so the chain and replay include the node's own blocks); nothing is retransmitted
+  // (a leader has no place in its own slot's tree: the shred tile sent them to its root).
+  void connect_own(const util::frame_pool& frames, util::spsc_ring<util::frag_desc>& in,
+                   util::spsc_ring<util::frag_desc>& release) noexcept {
+    own_ = own_input{&frames, &in, &release};
+  }
+
   // Moves the root: shreds of older slots are dropped (too_old) and their slots forgotten.
   void set_root(std::uint64_t root) noexcept;
   std::uint64_t root() const noexcept { return root_; }
   // See "Arriving" above; any thread.
   const std::atomic<std::uint64_t>& arriving() const noexcept { return arriving_; }
+  // 1 + the highest slot of a shred the resolver accepted (0: none), stored at housekeep and
+  // at every poll that saw a higher one; any thread (tpu::poh_rotation::highest_seen).
+  const std::atomic<std::uint64_t>& highest_seen() const noexcept { return highest_seen_pub_; }
 
   const shred::fec_resolver& resolver() const noexcept { return *resolver_; }
   const shred::slot_assembler& assembler() const noexcept { return *assembler_; }
@@ -252,13 +266,20 @@ class tvu_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   void housekeep(std::uint64_t monotonic_ns) noexcept override;
-  bool drained() const noexcept override { return in_.empty_approx(); }
+  bool drained() const noexcept override {
+    return in_.empty_approx() && (own_.in == nullptr || own_.in->empty_approx());
+  }
 
  private:
   class schedule_lookup;
   class repair_sink;
   class defer_gate;
-  enum class origin : std::uint8_t { turbine, repair };
+  enum class origin : std::uint8_t { turbine, repair, own };
+  struct own_input {
+    const util::frame_pool* frames = nullptr;
+    util::spsc_ring<util::frag_desc>* in = nullptr;
+    util::spsc_ring<util::frag_desc>* release = nullptr;
+  };
   struct slot_tally {
     std::uint64_t slot = ~std::uint64_t{0};
     std::uint32_t received = 0, recovered = 0, repaired = 0;
@@ -280,6 +301,7 @@ class tvu_tile final : public util::tile {
   void archive_slot(std::uint64_t slot) noexcept;
   void forget_evicted() noexcept;
   int poll_repair() noexcept;
+  int poll_own() noexcept;
   slot_tally& tally(std::uint64_t slot) noexcept;
 
   tvu_tile_config config_;
@@ -311,6 +333,7 @@ class tvu_tile final : public util::tile {
   std::size_t rejected_count_ = 0, rejected_next_ = 0;
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
   std::atomic<std::uint64_t> arriving_{0};
+  std::atomic<std::uint64_t> highest_seen_pub_{0};
   std::vector<slot_tally> tallies_;  // by slot % size
   // Repair (null without links).
   std::optional<tvu_repair_links> repair_;
@@ -321,6 +344,7 @@ class tvu_tile final : public util::tile {
   std::unique_ptr<defer_gate> gate_;
   std::uint64_t next_plan_ms_ = 0;
   std::uint64_t now_ms_ = 0;  // wall clock, read once per poll (repair only)
+  own_input own_;             // null rings: not connected
 };
 
 }  // namespace riptide::tvu

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Leader rotation on real nodes (loopback, one process per node): 4 validators with equal
+# stake take turns by the genesis's leader schedule.
+#   - all up: every node leads its 4-slot spans, >= 95 % of the scheduled slots have a block,
+#     every block names its scheduled leader, and every ledger is the same chain
+#   - one node killed -9: only its slots are skipped, the other three produce theirs
+#   - restarted: it catches up by repair and replay, ends with the same chain, and never
+#     makes a block for a slot it made before
+# Facts come from `riptide ledger digest --json`, `riptide leader-schedule --json` and
+# GET /slot; nothing is read from a log line.
+# RIPTIDE_ROTATION_SECONDS (default 20): how long each phase (all up, one down) lasts.
+set -uo pipefail
+bin=$1
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+tmp=$(mktemp -d)
+off=950
+phase_s=${RIPTIDE_ROTATION_SECONDS:-20}
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cleanup() {
+  cluster down >/dev/null 2>&1
+  if [ -n "${RIPTIDE_KEEP_TMP:-}" ]; then echo "    kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+down_node=3
+cluster up 4 --staked 0 --fanout 2 -- --set layout.pin=false >"$tmp/up.out" 2>&1
+"$bin" leader-schedule --genesis "$tmp/c/genesis.toml" --from 0 --count 4096 --json |
+  jq '[.slots[] | {key: (.slot | tostring), value: .leader}] | from_entries' >"$tmp/schedule.json"
+down_id=$(awk '/^\[\[validators\]\]/ {v++} v > 0 && /^pubkey/ {gsub(/"/, "", $3); print $3}' "$tmp/c/genesis.toml" | sed -n "$((down_node + 1))p")
+check "a cluster of 4 equal-stake validators starts" wait_until 30 slot_at_least 0 2
+sleep "$phase_s"
+kill_slot=$(slot_of 0)
+cluster kill-node $down_node --signal KILL >/dev/null
+sleep "$phase_s"
+restart_slot=$(slot_of 0)
+cluster start-node $down_node -- --set layout.pin=false >/dev/null
+# Caught up: its chain reaches where node 0's was a moment after the restart.
+target=$(( $(slot_of 0) + 4 ))
+check "restarted node $down_node caught up to slot $target" wait_until 60 slot_at_least $down_node "$target"
+# Then on until its next 4-slot span has passed.
+next_span=$(jq --arg l "$down_id" --argjson t "$target" \
+  '[to_entries[] | select(.value == $l and (.key | tonumber) > $t) | .key | tonumber] | min' "$tmp/schedule.json")
+wait_until 60 slot_at_least 0 $((next_span + 5))
+end_slot=$(slot_of 0)
+cluster down >/dev/null
+echo "    slots: killed node $down_node at $kill_slot, restarted at $restart_slot, stopped at $end_slot"
+
+# ---- facts
+for i in 0 1 2 3; do
+  "$bin" ledger digest "$tmp/c/ledger-$i" --json >"$tmp/digest-$i.json"
+  "$bin" ledger digest "$tmp/c/ledger-$i/produced" --json >"$tmp/produced-$i.json"
+done
+tips=$(for i in 0 1 2 3; do jq '[.slots[].slot] | max' "$tmp/digest-$i.json"; done | sort -n | head -1)
+common=$((tips - 3))
+echo "    lowest tip of the four ledgers: $tips; compared up to slot $common"
+
+# The same chain everywhere: every block up to `common`, byte for byte.
+chain() { jq -c --argjson c "$common" '[.slots[] | select(.slot <= $c) | [.slot, .records_sha256, .bank_hash, .parent, .leader]]' "$tmp/digest-$1.json"; }
+same=0
+for i in 0 1 2 3; do [ "$(chain "$i")" = "$(chain 0)" ] && same=$((same + 1)); done
+check "every ledger holds the same blocks up to slot $common ($same of 4)" [ "$same" -eq 4 ]
+
+# Every block names the leader the schedule gives its slot.
+wrong=$(jq --slurpfile s "$tmp/schedule.json" '[.slots[] | select(.leader != $s[0][(.slot | tostring)])] | length' "$tmp/digest-0.json")
+check "every block's leader is its slot's scheduled leader (wrong: $wrong)" [ "$wrong" -eq 0 ]
+
+# Blocks per phase, and whose slots went without one.
+count_blocks() {  # FROM TO [LEADER]: blocks in node 0's chain for slots FROM..TO (led by LEADER)
+  jq --argjson a "$1" --argjson b "$2" --arg l "${3:-}" \
+    '[.slots[] | select(.slot >= $a and .slot <= $b and .complete and ($l == "" or .leader == $l))] | length' "$tmp/digest-0.json"
+}
+scheduled() {  # FROM TO [LEADER]
+  jq --argjson a "$1" --argjson b "$2" --arg l "${3:-}" \
+    '[to_entries[] | select((.key | tonumber) >= $a and (.key | tonumber) <= $b and ($l == "" or .value == $l))] | length' "$tmp/schedule.json"
+}
+up_blocks=$(count_blocks 0 "$kill_slot")
+up_slots=$((kill_slot + 1))
+check "all up: $up_blocks blocks for $up_slots scheduled slots (>= 95 %)" [ $((up_blocks * 100)) -ge $((up_slots * 95)) ]
+leaders=$(jq -r --argjson b "$kill_slot" '[.slots[] | select(.slot <= $b) | .leader] | unique | length' "$tmp/digest-0.json")
+check "all up: blocks of $leaders distinct leaders" [ "$leaders" -eq 4 ]
+spans=0
+for l in $(jq -r '[.[]] | unique | .[]' "$tmp/schedule.json"); do
+  # A full span: 4 consecutive blocks of one leader, starting on a group boundary.
+  full=$(jq --arg l "$l" --argjson b "$kill_slot" \
+    '[.slots[] | select(.leader == $l and .slot <= $b) | .slot] as $s | [$s[] | select(. % 4 == 0 and ([. + 1, . + 2, . + 3] - $s | length) == 0)] | length' \
+    "$tmp/digest-0.json")
+  [ "$full" -ge 1 ] && spans=$((spans + 1))
+done
+check "all up: every validator led a whole 4-slot span ($spans of 4)" [ "$spans" -eq 4 ]
+
+from=$((kill_slot + 8)) to=$((restart_slot - 1))  # past the run the kill may have cut short
+skipped_others=$(( $(scheduled "$from" "$to") - $(scheduled "$from" "$to" "$down_id") - ( $(count_blocks "$from" "$to") - $(count_blocks "$from" "$to" "$down_id") ) ))
+others=$(( $(scheduled "$from" "$to") - $(scheduled "$from" "$to" "$down_id") ))
+down_blocks=$(count_blocks "$from" "$to" "$down_id")
+echo "    one down (slots $from-$to): the others' slots $others, without a block $skipped_others; the down node's slots $(scheduled "$from" "$to" "$down_id"), blocks $down_blocks"
+check "one down: the other three made >= 95 % of their slots' blocks" [ $((skipped_others * 100)) -le $((others * 5)) ]
+check "one down: the down node made no block while it was down" [ "$down_blocks" -eq 0 ]
+
+# Never two blocks for one slot: every slot of the restarted node's produced ledger that is
+# in the chain holds exactly the chain's records for it (a second block would add records).
+twice=$(jq -n --slurpfile p "$tmp/produced-$down_node.json" --slurpfile d "$tmp/digest-0.json" \
+  '($d[0].slots | map({key: (.slot | tostring), value: .records}) | from_entries) as $chain
+   | [$p[0].slots[] | select($chain[(.slot | tostring)] != null and $chain[(.slot | tostring)] != .records)] | length')
+after=$(count_blocks "$restart_slot" "$end_slot" "$down_id")
+echo "    restarted node: $after blocks after its restart (its next span began at slot $next_span)"
+check "restarted node led again after catching up ($after blocks)" [ "$after" -ge 1 ]
+check "no slot has two blocks from the restarted node ($twice)" [ "$twice" -eq 0 ]
+finish
