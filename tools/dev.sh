@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # riptide developer entry point.
 #
-#   tools/dev.sh start   install what is missing, build, run a 4-node cluster on loopback:
-#                        gossip converges, a key set on one node reaches the others, then
-#                        it stops by itself (tools/gossip-demo.sh)
+#   tools/dev.sh start   install what is missing, build, run 4 equal-stake validators on
+#                        loopback: gossip converges, a key set on one node reaches the
+#                        others, they take turns to lead while transfers go round-robin to
+#                        all of them; ledgers compared at the end (tools/demo.sh)
 #   tools/dev.sh node    one node with PoH and a synthetic verify pipeline for a bounded
 #                        time (RIPTIDE_START_SECONDS, default 20), live rates
 #   tools/dev.sh test    install what is missing, build (release), run every test suite,
@@ -152,7 +153,7 @@ case "$cmd" in
     ;;
   start)
     build_release
-    RIPTIDE_BIN="$root/$build/src/app/riptide" exec tools/gossip-demo.sh "${@:2}"
+    RIPTIDE_BIN="$root/$build/src/app/riptide" exec tools/demo.sh "${@:2}"
     ;;
   node)
     build_release

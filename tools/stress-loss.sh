@@ -135,12 +135,12 @@ rm -f "$dir"/slots-*.csv
 if [ "$kernel" -eq 1 ]; then
   echo "== $nodes nodes, fanout $fanout, loss $loss (kernel: nftables in one network namespace per node), duplicate $duplicate, reorder $reorder; load $rate tx/s for $seconds s"
   kernel_up
-  cluster up "$nodes" --fanout "$fanout" --ip-base "$subnet.1" --netns "$netns" -- --set layout.pin=false \
+  cluster up "$nodes" --staked 1 --fanout "$fanout" --ip-base "$subnet.1" --netns "$netns" -- --set layout.pin=false \
     --set net.duplicate="$duplicate" \
     --set net.reorder_window="$reorder" --set tvu.slot_log="\"$dir/slots-{name}.csv\"" >/dev/null
 else
   echo "== $nodes nodes, fanout $fanout, loss $loss, duplicate $duplicate, reorder $reorder; load $rate tx/s for $seconds s"
-  cluster up "$nodes" --fanout "$fanout" -- --set layout.pin=false \
+  cluster up "$nodes" --staked 1 --fanout "$fanout" -- --set layout.pin=false \
     --set net.drop_tvu="$loss" --set net.drop_repair="$loss" --set net.duplicate="$duplicate" \
     --set net.reorder_window="$reorder" --set tvu.slot_log="\"$dir/slots-{name}.csv\"" >/dev/null
 fi

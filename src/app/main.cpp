@@ -244,8 +244,8 @@ int main(int argc, char** argv) {
                           "(default: every validator on 127.0.0.1)");
   genesis_cmd->add_option("--stake", gopt.stake, "Stake of each staked validator");
   genesis_cmd->add_option("--staked", gopt.staked_validators,
-                          "Validators with stake, from node 0 (default 1: node 0 leads every slot, "
-                          "the others follow; 0: all)");
+                          "Validators with stake, from node 0 (default 0: all, equal stake, taking turns to "
+                          "lead; 1: node 0 leads every slot, the others follow)");
   genesis_cmd->add_option("--fanout", gopt.turbine_fanout, "Turbine fanout (children per node)")
       ->check(CLI::Range(1, 65536));
   genesis_cmd->add_option("--hashes-per-tick", gopt.hashes_per_tick, "PoH hashes per tick")->check(CLI::Range(2, 100000000));
@@ -325,7 +325,9 @@ int main(int argc, char** argv) {
   riptide::node::bench_tps_options bench_opt;
   std::string bench_rpc = "127.0.0.1:11000", bench_tpu = "127.0.0.1:13000", bench_faucet;
   bench_tps_cmd->add_option("--rpc", bench_rpc, "Node HTTP address ip:port (GET /slot, /balance, POST /tx/status)");
-  bench_tps_cmd->add_option("--tpu", bench_tpu, "Node tpu address ip:port (transactions go there over UDP)");
+  bench_tps_cmd->add_option("--tpu", bench_tpu,
+                            "Node tpu address ip:port, or several ip:port,ip:port,... (transactions go there over "
+                            "UDP, round-robin: any node of a rotating cluster takes them)");
   bench_tps_cmd->add_option("--faucet-key", bench_faucet, "Key file of the genesis faucet (faucet.key of a local cluster)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -603,12 +605,17 @@ int main(int argc, char** argv) {
     if (*bench_tps_cmd) {
       const auto rpc_ep = riptide::node::parse_endpoint(bench_rpc);
       if (!rpc_ep) throw riptide::node::config_error("--rpc: expected ip:port, got '" + bench_rpc + "'");
-      const auto tpu_ep = riptide::node::parse_endpoint(bench_tpu);
-      if (!tpu_ep) throw riptide::node::config_error("--tpu: expected ip:port, got '" + bench_tpu + "'");
+      bench_opt.tpus.clear();
+      for (std::size_t at = 0; at <= bench_tpu.size();) {
+        const std::size_t comma = std::min(bench_tpu.find(',', at), bench_tpu.size());
+        const std::string one = bench_tpu.substr(at, comma - at);
+        const auto tpu_ep = riptide::node::parse_endpoint(one);
+        if (!tpu_ep) throw riptide::node::config_error("--tpu: expected ip:port[,ip:port...], got '" + bench_tpu + "'");
+        bench_opt.tpus.push_back({tpu_ep->first, tpu_ep->second});
+        at = comma + 1;
+      }
       bench_opt.rpc_ip = rpc_ep->first;
       bench_opt.rpc_port = rpc_ep->second;
-      bench_opt.tpu_ip = tpu_ep->first;
-      bench_opt.tpu_port = tpu_ep->second;
       bench_opt.faucet_key = bench_faucet;
       if (bench_json) return riptide::node::run_bench_tps(bench_opt, std::cerr, &std::cout);
       return riptide::node::run_bench_tps(bench_opt, std::cout);

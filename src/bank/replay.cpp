@@ -106,8 +106,16 @@ slot_replay_result slot_replayer::replay_on(bank_index parent, std::uint64_t slo
   base_tick_height_ = p.tick_height;
   want_ticks_ = (genesis ? 1 : slot - p.slot) * config_.ticks_per_slot;
   if (check(slot, genesis ? 0 : p.slot, leader, stream, r) != replay_error::none ||
-      execute(slot, r) != replay_error::none)
+      execute(slot, r) != replay_error::none || r.deferred)
     records_.clear();
+  return r;
+}
+
+slot_replay_result slot_replayer::adopt(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
+                                        const crypto::pubkey* leader) noexcept {
+  adopt_only_ = true;
+  slot_replay_result r = replay(slot, parent, stream, leader);
+  adopt_only_ = false;
   return r;
 }
 
@@ -135,7 +143,7 @@ slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t paren
   // start state went into the rooted store (credit_start_state) ends the chain: crediting it
   // again would count it twice.
   if (execute_failed_ && slot == 0 && config_.credit_start_state) dead_ = true;
-  if (!r.ok()) return r;
+  if (!r.ok() || r.deferred) return r;
   tip_ = r.bank;
   next_slot_ = slot + 1;
   last_hash_ = slot_end_.hash;
@@ -364,6 +372,26 @@ replay_error slot_replayer::check_poh(std::uint64_t slot, slot_replay_result& r)
 
 // Step 2: re-execution, as the leader's bank tiles did it, in ledger order.
 replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) noexcept {
+  // This node's own block (a rotating validator): its bank tiles executed it into a bank of
+  // the same parent, frozen under the same id. Its hash must be the slot end's.
+  if (const bank_index own = forks_.find(slot_end_.hash); own != no_bank) {
+    const bank_info& b = forks_.info(own);
+    if (b.frozen && !b.dead && b.parent == parent_bank_ && b.slot == slot) {
+      r.bank = own;
+      r.adopted = true;
+      r.bank_hash = b.bank_hash;
+      r.bank_hash_checked = slot_end_.bank_hash != crypto::hash32{};
+      if (r.bank_hash_checked && slot_end_.bank_hash != r.bank_hash)
+        return fail(r, replay_error::bank_hash_mismatch, "slot %llu: its bank (made here) has hash %s, its slot end %s",
+                    static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(),
+                    util::to_hex(slot_end_.bank_hash).c_str());
+      return replay_error::none;
+    }
+  }
+  if (adopt_only_) {
+    r.deferred = true;  // it needs executing: not now
+    return replay_error::none;
+  }
   if (slot == 0) {
     if (config_.credit_start_state) {
       for (const ledger::start_account& a : state_.accounts)
@@ -425,6 +453,18 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
                 static_cast<ull>(slot), util::to_hex(r.bank_hash).c_str(), util::to_hex(slot_end_.bank_hash).c_str());
   }
   return replay_error::none;
+}
+
+void slot_replayer::for_each_tx(const std::function<void(const crypto::signature&, std::uint8_t)>& fn) const {
+  if (records_.empty()) return;  // the last replay failed
+  for (const ledger::decoded_entry& d : decoded_) {
+    ledger::tx_reader reader(d);
+    ledger::entry_tx tx;
+    while (reader.next(tx)) {
+      txn::transaction_view view;
+      if (txn::parse_transaction(tx.body, view) == txn::parse_error::none) fn(view.signature(0), tx.result);
+    }
+  }
 }
 
 std::optional<ledger::start_state> read_start_state(const ledger::ledger& lg) {

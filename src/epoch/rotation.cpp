@@ -175,15 +175,17 @@ forward_decision plan_forward(const leader_timeline& timeline, const crypto::pub
     }
     return false;
   };
-  if (timeline.leader(slot_now) == me) {
+  const bool leading = timeline.leader(slot_now) == me;
+  // Leading, and the next slot ours too (or it came forwarded: it goes no further): ours.
+  if (leading && (from_forwards_port || timeline.leader(slot_now + 1) == me || slot_now == u64_max)) {
     d.action = forward_action::consume;
     return d;
   }
-  if (from_forwards_port) {
+  if (from_forwards_port && !leading) {
     d.action = leads_within(config.hold_forwarded_slots) ? forward_action::hold : forward_action::drop;
     return d;
   }
-  if (config.forward_slots == 0 || leads_within(config.hold_slots)) {  // forwarding off: keep it
+  if (config.forward_slots == 0 || (!leading && leads_within(config.hold_slots))) {  // forwarding off: keep it
     d.action = forward_action::hold;
     return d;
   }
@@ -203,7 +205,10 @@ forward_decision plan_forward(const leader_timeline& timeline, const crypto::pub
     d.action = ours ? forward_action::hold : forward_action::drop;
     return d;
   }
-  d.action = leads_within(config.hold_forwarded_slots) ? forward_action::forward_and_hold : forward_action::forward;
+  // The last slot of our run: it may end before the bank gets to it, so the next leaders get
+  // it too (a signature lands once on a chain, so two copies cost nothing).
+  d.action = leading || leads_within(config.hold_forwarded_slots) ? forward_action::forward_and_hold
+                                                                  : forward_action::forward;
   return d;
 }
 

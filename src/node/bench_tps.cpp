@@ -90,7 +90,9 @@ std::uint64_t balance_check::expected_after() const noexcept {
 void validate(const bench_tps_options& o) {
   if (o.faucet_key.empty()) throw config_error("--faucet-key: required");
   if (o.rpc_port == 0) throw config_error("--rpc: port must be nonzero");
-  if (o.tpu_port == 0) throw config_error("--tpu: port must be nonzero");
+  if (o.tpus.empty()) throw config_error("--tpu: at least one address");
+  for (const tpu_address& a : o.tpus)
+    if (a.port == 0) throw config_error("--tpu: port must be nonzero");
   if (o.accounts < 2 || o.accounts > 65536) throw config_error("--accounts: must be in 2..65536");
   if (!(o.rate_tps >= 0) || o.rate_tps > 1e9) throw config_error("--rate: must be in 0..1e9 (0: as fast as possible)");
   if (!(o.seconds > 0) || o.seconds > 86400) throw config_error("--seconds: must be in (0, 86400]");
@@ -222,7 +224,21 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   util::xoshiro256ss rng(seed);
 
   rpc::chain_client client(o.rpc_ip, o.rpc_port);
-  net::udp_batch_sender sender(net::endpoint{o.tpu_ip, o.tpu_port}, "tpu");
+  // One socket per tpu address, used round-robin by send batch.
+  std::vector<std::unique_ptr<net::udp_batch_sender>> senders;
+  for (const tpu_address& a : o.tpus)
+    senders.push_back(std::make_unique<net::udp_batch_sender>(net::endpoint{a.ip, a.port}, "tpu"));
+  std::size_t next_sender = 0;
+  int last_send_errno = 0;
+  auto send_batch_rr = [&](std::span<const std::span<const std::uint8_t>> packets) {
+    net::udp_batch_sender& s = *senders[next_sender];
+    next_sender = (next_sender + 1) % senders.size();
+    const std::size_t n = s.send(packets);
+    if (n != packets.size()) last_send_errno = s.last_errno();
+    return n;
+  };
+  std::string tpu_list;
+  for (const tpu_address& a : o.tpus) tpu_list += fmt::format("{}{}:{}", tpu_list.empty() ? "" : ",", ip_text(a.ip), a.port);
   auto slot = client.slot();
   if (!slot.lamports_per_signature)
     throw std::runtime_error(fmt::format("node at {} runs no bank (GET /slot has no lamports_per_signature)",
@@ -234,9 +250,9 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
     throw std::runtime_error(fmt::format(
         "faucet {} holds {} lamports; funding {} accounts with {} each (+ fee {}) needs {}",
         util::to_hex(faucet.public_key()), faucet_balance, o.accounts, o.fund_lamports, fee, need));
-  out << fmt::format("bench-tps: rpc {} tpu {}:{} | {} accounts, {} lamports per transfer, rate {}, {} s, "
+  out << fmt::format("bench-tps: rpc {} tpu {} | {} accounts, {} lamports per transfer, rate {}, {} s, "
                      "fee {} lamports/signature, slot {}\n",
-                     client.address(), ip_text(o.tpu_ip), o.tpu_port, o.accounts, o.lamports,
+                     client.address(), tpu_list, o.accounts, o.lamports,
                      o.rate_tps > 0 ? fmt::format("{}/s", o.rate_tps) : std::string("as fast as possible"),
                      o.seconds, fee, slot.slot)
       << std::flush;
@@ -246,7 +262,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
                       const crypto::hash32& blockhash) -> std::optional<crypto::signature> {
     const std::size_t n = txn::build_transfer(from, to, lamports, blockhash, buf);
     const std::span<const std::uint8_t> packet(buf.data(), n);
-    if (sender.send(std::span(&packet, 1)) != 1) return std::nullopt;
+    if (send_batch_rr(std::span(&packet, 1)) != 1) return std::nullopt;
     crypto::signature sig{};
     std::copy_n(buf.data() + 1, sig.size(), sig.begin());  // the first signature follows the count
     return sig;
@@ -258,6 +274,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   for (std::uint32_t i = 0; i < o.accounts; ++i) keys.push_back(crypto::keypair::generate());
   struct funding {
     crypto::signature signature{};
+    crypto::hash32 blockhash{};  // of the first send: a resend is the same transaction
     std::uint64_t sent_ns = 0;
     bool funded = false;
   };
@@ -278,10 +295,12 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
         slot = client.slot();
         refreshed = true;
       }
-      const auto sig = send_one(faucet, keys[i].public_key(), o.fund_lamports, slot.blockhash);
+      // A resend is the very same transfer (same blockhash, same signature): it lands at most
+      // once, however slowly the first one confirms (a new one could land as well).
+      if (f.sent_ns == 0) f.blockhash = slot.blockhash;
+      const auto sig = send_one(faucet, keys[i].public_key(), o.fund_lamports, f.blockhash);
       if (!sig)
-        throw std::runtime_error(fmt::format("sending to the tpu {}:{}: {}", ip_text(o.tpu_ip), o.tpu_port,
-                                             std::strerror(sender.last_errno())));
+        throw std::runtime_error(fmt::format("sending to the tpu {}: {}", tpu_list, std::strerror(last_send_errno)));
       f.signature = *sig;
       f.sent_ns = now;
       ++funding_sends;
@@ -308,8 +327,8 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
         }
       throw std::runtime_error(fmt::format(
           "funding timed out after {:.1f} s: {}/{} accounts funded ({} funding transfers sent). Is the node's "
-          "bank running, and is {}:{} its tpu port? (GET /tx/{} shows one unfunded transfer's status)",
-          o.timeout_s, funded, funds.size(), funding_sends, ip_text(o.tpu_ip), o.tpu_port, example));
+          "bank running, and is {} its tpu port? (GET /tx/{} shows one unfunded transfer's status)",
+          o.timeout_s, funded, funds.size(), funding_sends, tpu_list, example));
     }
     sleep_ns(200'000'000);
   }
@@ -394,7 +413,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
       std::copy_n(batch[i].data() + 1, crypto::signature_bytes, batch_sigs[i].begin());
     }
     const std::uint64_t send_ns = now_ns();
-    const std::size_t accepted = sender.send(std::span(packets.data(), n));
+    const std::size_t accepted = send_batch_rr(std::span(packets.data(), n));
     for (std::size_t i = 0; i < accepted; ++i) tracker.add({batch_sigs[i], send_ns});
     t.sent += accepted;
     t.send_errors += n - accepted;
@@ -438,7 +457,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   out << fmt::format("  send phase    {:.2f} s, target {}\n", send_s,
                      o.rate_tps > 0 ? fmt::format("{}/s", o.rate_tps) : std::string("as fast as possible"));
   out << fmt::format("  sent          {} (send errors {}{})\n", t.sent, t.send_errors,
-                     t.send_errors != 0 ? fmt::format(": {}", std::strerror(sender.last_errno())) : "");
+                     t.send_errors != 0 ? fmt::format(": {}", std::strerror(last_send_errno)) : "");
   out << fmt::format("  confirmed ok  {}\n", t.ok);
   out << fmt::format("  failed        {} ({})\n", t.failed(), t.failures_text());
   out << fmt::format("  unconfirmed   {}\n", tracker.outstanding());

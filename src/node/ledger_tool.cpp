@@ -176,6 +176,29 @@ bool show_ledger_slot(const std::filesystem::path& dir, std::uint64_t slot, std:
   }
 }
 
+std::uint64_t trim_own_tail(ledger::ledger& lg, const crypto::pubkey& me) {
+  if (lg.empty()) return 0;
+  std::optional<ledger::record_position> cut;  // just after the last block of another leader
+  std::uint64_t own_after = 0;
+  auto c = lg.read_all();
+  ledger::record_view v;
+  while (c.next(v)) {
+    ledger::slot_meta m;
+    if (v.type != ledger::record_type::slot_meta || ledger::decode_meta(v.payload, m) != ledger::entry_error::none ||
+        m.kind != ledger::meta_kind::slot_end)
+      continue;  // find_resume_point names a bad record
+    if (m.leader == me) {
+      ++own_after;
+    } else {
+      cut = c.position();
+      own_after = 0;
+    }
+  }
+  if (own_after == 0) return 0;
+  lg.truncate(cut.value_or(ledger::record_position{0, ledger::segment_header_bytes}));
+  return own_after;
+}
+
 std::optional<resume_point> find_resume_point(ledger::ledger& lg) {
   if (lg.empty()) return std::nullopt;
   resume_point rp;

@@ -50,6 +50,9 @@ struct node::impl {
   std::unique_ptr<link_set> rings;  // every link's ring
   std::vector<util::metrics_block> link_blocks;  // one per link, in topo.links() order
   riptide::bank::chain_board board_chain;
+  // A validator's PoH clock (its slot now, whoever leads it): what its forward tile plans by.
+  // board_chain is the chain replay stored (GET /slot), a slot or so behind it.
+  riptide::bank::chain_board poh_clock;
   std::unique_ptr<riptide::bank::tx_status_cache> statuses;
   std::unique_ptr<riptide::bank::bank_forks> forks;    // every bank: replay's, and the leader's bank tiles'
   std::unique_ptr<tpu::bank_gate> gate;                // which bank the bank tiles execute into
@@ -81,6 +84,8 @@ struct node::impl {
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
   std::optional<tpu::poh_rotation> rotation;  // a validator's, until its TVU exists
+  epoch::leader_timeline timeline;            // a validator's: PoH and the forward tile read it
+  std::vector<tpu::forward_contact> forward_contacts;  // genesis order
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::unique_ptr<util::runtime> rt;
@@ -181,9 +186,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   const bool follower = m.role == node_role::follower;
   const bool leader = m.role == node_role::leader;
   const bool validator = m.role == node_role::validator;
-  // A rotating validator has no TPU yet: its blocks carry ticks only (docs/operations.md).
-  const std::size_t v = follower || validator ? 0 : cfg.verify.tiles;
-  const std::size_t b = follower || validator ? 0 : cfg.active_bank_tiles();
+  const std::size_t v = follower ? 0 : cfg.verify.tiles;
+  // A validator's transactions pass its forward tile (Gulf Stream), which feeds one bank tile.
+  const std::size_t b = follower ? 0 : validator ? std::min<std::size_t>(cfg.active_bank_tiles(), 1)
+                                                 : cfg.active_bank_tiles();
   const bool tpu_open = cfg.net.enabled && v > 0;
 
   tpu::poh_tile_config pc;
@@ -229,6 +235,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   shape.tpu.records_out = shape.shred;
   shape.tvu = follower || validator;
   shape.rotation = validator;
+  shape.tpu.forward = validator && shape.tpu.bank_tiles == 1;
   shape.rx_free_ring = cfg.net.rx_frames;
   shape.gossip_tx_frames = gossip::gossip_tile_config{}.tx_frames;
   shape.shred_tx_frames = cfg.tvu.shred_tx_frames;
@@ -272,6 +279,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       nc.ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
     if (tpu_open)
       nc.ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
+    // Transactions other validators forward to us (Gulf Stream).
+    if (tpu_open && validator)
+      nc.ports[static_cast<std::size_t>(net::port_kind::tpu_forwards)] =
+          static_cast<std::uint16_t>(cfg.net.tpu_forwards_port);
     // The leader sends its shreds from the tvu port (and receives nothing there).
     if (follower || leader || validator)
       nc.ports[static_cast<std::size_t>(net::port_kind::tvu)] = static_cast<std::uint16_t>(cfg.net.tvu_port);
@@ -343,7 +354,12 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   std::optional<resume_point> resume;
   if (cfg.ledger.enabled) {
     m.statuses = std::make_unique<riptide::bank::tx_status_cache>(cfg.ledger.tx_status_entries);
+    const std::uint64_t trimmed = validator ? trim_own_tail(*m.ledger_store, m.identity.public_key()) : 0;
     resume = find_resume_point(*m.ledger_store);
+    if (trimmed != 0)
+      m.resume_note += fmt::format("cut the last {} block(s) of the chain, this node's own, that no other leader had "
+                                   "built on: the cluster may have skipped them (repair brings back the ones it kept); ",
+                                   trimmed);
     if (resume) {
       if (resume->chain_start_hash != chain_start)
         throw config_error(fmt::format(
@@ -367,7 +383,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       start_hash = resume->last_hash;
       pc.start_tick_height = resume->tick_height;
       m.poh_start_tick = resume->tick_height;
-      m.resume_note = fmt::format("resuming the ledger at slot {} (tick height {}{})", resume->next_slot,
+      m.resume_note += fmt::format("resuming the ledger at slot {} (tick height {}{})", resume->next_slot,
                                   resume->tick_height,
                                   resume->truncated_records != 0
                                       ? fmt::format(", cut {} records of a partial slot", resume->truncated_records)
@@ -408,7 +424,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     res.frames = m.net ? &m.net->rx_frames() : nullptr;
     res.ledger = validator ? m.produced_store.get() : m.ledger_store.get();
     // A validator's chain (GET /slot) is what replay stored, not what PoH is making.
-    res.board = validator ? nullptr : &m.board_chain;
+    res.board = validator ? &m.poh_clock : &m.board_chain;
     res.start_hash = start_hash;
     res.verify.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
     res.verify.batch = cfg.verify.batch;
@@ -449,12 +465,22 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       res.ledger_tile.chain_start = !resume && !highest_produced && m.schedule->leader_for_slot(0) &&
                                     *m.schedule->leader_for_slot(0) == m.identity.public_key();
       res.ledger_tile.sync_at_slot_end = false;  // the chain's durability is replay's
+      res.ledger_tile.rotation = true;
     }
     res.ledger_tile.max_microblock_tx_bytes = microblock_bytes;
+    if (validator) {
+      m.timeline = epoch::leader_timeline(*m.schedule);
+      for (const auto& val : cluster_genesis->validators)
+        m.forward_contacts.push_back({val.id, net::endpoint{*parse_ipv4(val.ip), val.tpu_forwards_port}});
+      res.forward.identity = m.identity.public_key();
+      res.timeline = &m.timeline;
+      res.forward_contacts = m.forward_contacts;
+      res.forward_board = &m.poh_clock;
+    }
     m.tpu = build_tpu(shape.tpu, *m.rings, res);
     if (validator) {
       tpu::poh_rotation rot;
-      rot.timeline = epoch::leader_timeline(*m.schedule);
+      rot.timeline = m.timeline;
       rot.identity = m.identity.public_key();
       rot.highest_produced = highest_produced;
       if (resume) rot.start_parent = resume->next_slot - 1;
@@ -474,8 +500,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.resume_note += fmt::format("; replay protection rebuilt: {} blockhashes, {} landed signatures",
                                    res.resumed_blockhashes.size(), signatures);
     }
-    for (std::size_t i = 0; i < shape.tpu.verify_tiles; ++i)
-      net_rx(net::port_kind::tpu, tpu_verify_in(shape.tpu, i), tpu_verify_free(shape.tpu, i));
+    for (std::size_t i = 0; i < shape.tpu.verify_tiles; ++i) {
+      auto* in = &m.rings->out<frag>("net", tpu_verify_in(shape.tpu, i));
+      auto* free = &m.rings->in<frag>("net", tpu_verify_free(shape.tpu, i));
+      m.net->connect_rx(net::port_kind::tpu, in, free);
+      // Forwarded transactions take the same verify rings, marked by their port (the forward
+      // tile never forwards them again).
+      if (shape.tpu.forward) m.net->connect_rx(net::port_kind::tpu_forwards, in, free);
+    }
+    if (m.tpu.forward) net_tx(tpu_forward_tx, m.tpu.forward->tx_frames(), tpu_forward_tx_free);
     for (const std::string& link : tpu_release_links(shape.tpu)) m.net->add_release(&m.rings->in<frag>("net", link));
   }
   if (shape.load) {
@@ -630,7 +663,13 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     m.replay = std::make_unique<tvu::replay_tile>(
         "replay", rtc, *m.replayer, *m.ledger_store, *m.tvu, m.rings->in<tvu::completed_slot>("replay", links::completed),
         m.rings->out<tvu::completed_slot>("replay", links::completed_release), &m.board_chain);
-    if (validator) m.replay->connect_resets(&m.rings->out<tpu::poh_reset>("replay", links::resets));
+    if (validator) {
+      m.replay->connect_resets(&m.rings->out<tpu::poh_reset>("replay", links::resets));
+      // Its bank tiles execute into the same forks: replay keeps out of their way, on the
+      // ledger tile's core thread (node_topology keeps the two together).
+      if (m.gate) m.replay->connect_leader(m.gate.get(), m.tpu.ledger.get());
+      m.replay->connect_statuses(m.statuses.get());
+    }
   }
 
   if (cfg.rpc.enabled) {
@@ -897,7 +936,10 @@ run_summary node::run(const std::atomic<bool>& stop_requested, std::ostream& out
   s.tx_blockhash_too_old = fin.too_old;
   s.tx_blockhash_unknown = fin.unknown_blockhash;
   const std::uint64_t first_slot = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
-  s.slots_produced = s.slots - std::min(s.slots, first_slot);
+  // A validator makes blocks for its own slots only: PoH counts them.
+  s.slots_produced = m.role == node_role::validator && m.tpu.poh
+                         ? m.tpu.poh->own_counter(tpu::poh_tile::c_slots_produced)
+                         : s.slots - std::min(s.slots, first_slot);
   s.tx_received = fin.tpu_rx;
   if (m.tpu.poh) out << fmt::format(
       "summary: {:.1f} s, {} slots, {} ticks, {} hashes ({:.3f} M hashes/s average){}\n",

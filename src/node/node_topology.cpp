@@ -77,6 +77,9 @@ topology declare_node(const node_shape& s) {
     t.add_link(links::own_shreds, link_kind::frags, link_mode::lossy, own, "shred", "tvu");
     t.add_link(links::own_shreds_free, link_kind::frags, link_mode::reliable, own, "tvu", "shred");
     t.add_link(links::resets, link_kind::resets, link_mode::lossy, 64, "replay", "poh");
+    // Replay and the ledger tile both make, freeze and root banks of the forks the bank
+    // tiles execute into: one core thread, so their calls never overlap.
+    if (s.tpu.bank_tiles > 0) t.keep_together("ledger", "replay");
   }
   return t;
 }

@@ -83,6 +83,12 @@ void topology::place(const std::vector<std::vector<std::string>>& cores) {
   std::erase_if(cores_, [](const auto& c) { return c.empty(); });
 }
 
+void topology::keep_together(std::string first, std::string second) {
+  if (!has_tile(first) || !has_tile(second))
+    throw topology_error(fmt::format("topology: keep_together names '{}' and '{}', not both tiles", first, second));
+  together_.emplace_back(std::move(first), std::move(second));
+}
+
 void topology::place_auto(std::size_t cores, bool first_core_alone) {
   cores_.assign(std::max<std::size_t>(cores, 1), {});
   const bool alone = first_core_alone && cores_.size() > 1;
@@ -94,6 +100,16 @@ void topology::place_auto(std::size_t cores, bool first_core_alone) {
   const std::size_t first = cores_.size() > 1 ? 1 : 0;
   const std::size_t span = cores_.size() - first;
   for (std::size_t i = 0; i < rest.size(); ++i) cores_[first + i % span].push_back(rest[i]->name);
+  for (const auto& [a, b] : together_) {
+    auto holds = [](const std::string& name) {
+      return [&name](const std::vector<std::string>& c) { return std::find(c.begin(), c.end(), name) != c.end(); };
+    };
+    auto to = std::find_if(cores_.begin(), cores_.end(), holds(a));
+    auto from = std::find_if(cores_.begin(), cores_.end(), holds(b));
+    if (to == from) continue;
+    std::erase(*from, b);
+    to->push_back(b);
+  }
   std::erase_if(cores_, [](const auto& c) { return c.empty(); });
 }
 
@@ -108,6 +124,14 @@ void topology::check() const {
   }
   for (const auto& [name, n] : times)
     if (!has_tile(name)) throw topology_error(fmt::format("topology: core threads name '{}', which is not a tile", name));
+  for (const auto& [a, b] : together_) {
+    const bool same = std::any_of(cores_.begin(), cores_.end(), [&](const std::vector<std::string>& c) {
+      return std::find(c.begin(), c.end(), a) != c.end() && std::find(c.begin(), c.end(), b) != c.end();
+    });
+    if (!same)
+      throw topology_error(fmt::format("topology: tiles '{}' and '{}' share state without locks and must be on one "
+                                       "core thread", a, b));
+  }
 }
 
 std::vector<util::core_plan> make_plan(const topology& topo, const std::vector<util::tile*>& built,

@@ -1,5 +1,7 @@
 #include <riptide/node/tpu_pipeline.hpp>
 
+#include <algorithm>
+#include <bit>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -13,7 +15,10 @@ constexpr std::size_t blockhash_ring = 256;  // > 150 resumed blockhashes plus l
 std::string verify_name(std::size_t i) { return fmt::format("verify{}", i); }
 std::string bank_name(std::size_t j) { return fmt::format("bank{}", j); }
 std::string verify_out(std::size_t i) { return fmt::format("verify{}>dedup", i); }
-std::string bank_in(std::size_t j) { return fmt::format("dedup>bank{}", j); }
+std::string bank_in(const tpu_shape& s, std::size_t j) {
+  return s.forward ? fmt::format("forward>bank{}", j) : fmt::format("dedup>bank{}", j);
+}
+constexpr const char* to_forward = "dedup>forward";
 std::string mixins_of(std::size_t j) { return fmt::format("bank{}>poh", j); }
 constexpr const char* blockhashes = "poh>dedup";
 std::string tpu_free_of(const tpu_shape& shape, const std::string& tile) {
@@ -33,6 +38,7 @@ std::string tpu_verify_free(const tpu_shape& shape, std::size_t verify) {
 std::vector<std::string> tpu_release_links(const tpu_shape& shape) {
   std::vector<std::string> out;
   if (shape.verify_tiles > 0) out.push_back(tpu_free_of(shape, "dedup"));
+  if (shape.forward) out.push_back(tpu_free_of(shape, "forward"));
   for (std::size_t j = 0; j < shape.bank_tiles; ++j) out.push_back(tpu_free_of(shape, bank_name(j)));
   return out;
 }
@@ -41,10 +47,12 @@ void declare_tpu(topology& topo, const tpu_shape& s) {
   if (s.bank_tiles > 0 && (s.verify_tiles == 0 || !s.ledger))
     throw std::invalid_argument("tpu: bank tiles need verify tiles and the ledger tile");
   if (s.records_out && !s.ledger) throw std::invalid_argument("tpu: records_out needs the ledger tile");
+  if (s.forward && s.bank_tiles != 1) throw std::invalid_argument("tpu: the forward tile feeds exactly one bank tile");
   // Declaration order is auto placement's order: PoH first, the light tiles, then the heavy.
   topo.add_tile("poh", "poh", placement::first);
   if (s.ledger) topo.add_tile("ledger", "ledger", placement::light);
   if (s.verify_tiles > 0) topo.add_tile("dedup", "dedup", placement::light);
+  if (s.forward) topo.add_tile("forward", "forward", placement::light);
   for (std::size_t j = 0; j < s.bank_tiles; ++j) topo.add_tile(bank_name(j), "bank", placement::heavy);
   for (std::size_t i = 0; i < s.verify_tiles; ++i) topo.add_tile(verify_name(i), "verify", placement::heavy);
 
@@ -57,8 +65,16 @@ void declare_tpu(topology& topo, const tpu_shape& s) {
   }
   if (s.verify_tiles > 0)
     topo.add_link(tpu_free_of(s, "dedup"), link_kind::frags, link_mode::reliable, s.free_ring, "dedup", s.source);
+  if (s.forward) {
+    topo.add_link(to_forward, link_kind::frags, link_mode::reliable, s.bank_ring, "dedup", "forward");
+    topo.add_link(tpu_free_of(s, "forward"), link_kind::frags, link_mode::reliable, s.free_ring, "forward", s.source);
+    const std::size_t frames = std::max<std::size_t>(2, std::bit_ceil(s.forward_frames));
+    topo.add_link(tpu_forward_tx, link_kind::frags, link_mode::lossy, frames, "forward", s.source);
+    topo.add_link(tpu_forward_tx_free, link_kind::frags, link_mode::reliable, frames, s.source, "forward");
+  }
   for (std::size_t j = 0; j < s.bank_tiles; ++j) {
-    topo.add_link(bank_in(j), link_kind::frags, link_mode::reliable, s.bank_ring, "dedup", bank_name(j));
+    topo.add_link(bank_in(s, j), link_kind::frags, link_mode::reliable, s.bank_ring, s.forward ? "forward" : "dedup",
+                  bank_name(j));
     topo.add_link(tpu_free_of(s, bank_name(j)), link_kind::frags, link_mode::reliable, s.free_ring, bank_name(j),
                   s.source);
     topo.add_link(mixins_of(j), link_kind::mixins, link_mode::reliable, mixin_ring, bank_name(j), "poh");
@@ -75,6 +91,7 @@ std::vector<util::tile*> tpu_tiles::all() const {
   std::vector<util::tile*> out;
   if (poh) out.push_back(poh.get());
   if (ledger) out.push_back(ledger.get());
+  if (forward) out.push_back(forward.get());
   if (dedup) out.push_back(dedup.get());
   for (const auto& b : banks) out.push_back(b.get());
   for (const auto& v : verifiers) out.push_back(v.get());
@@ -108,7 +125,11 @@ tpu_tiles build_tpu(const tpu_shape& s, link_set& rings, tpu_resources& res) {
   if (s.verify_tiles > 0) {
     std::vector<util::spsc_ring<frags>*> from_verify, to_bank;
     for (std::size_t i = 0; i < s.verify_tiles; ++i) from_verify.push_back(&rings.in<frags>("dedup", verify_out(i)));
-    for (std::size_t j = 0; j < s.bank_tiles; ++j) to_bank.push_back(&rings.out<frags>("dedup", bank_in(j)));
+    if (s.forward) {
+      to_bank.push_back(&rings.out<frags>("dedup", to_forward));
+    } else {
+      for (std::size_t j = 0; j < s.bank_tiles; ++j) to_bank.push_back(&rings.out<frags>("dedup", bank_in(s, j)));
+    }
     t.dedup = std::make_unique<tpu::dedup_tile>(
         "dedup", res.dedup, res.frames, std::move(from_verify), std::move(to_bank),
         &rings.out<frags>("dedup", tpu_free_of(s, "dedup")),
@@ -120,10 +141,21 @@ tpu_tiles build_tpu(const tpu_shape& s, link_set& rings, tpu_resources& res) {
     tpu::bank_tile_config bc = res.bank;
     bc.index = static_cast<std::uint32_t>(j);
     t.banks.push_back(std::make_unique<tpu::bank_tile>(
-        name, *res.forks, *res.gate, *res.frames, rings.in<frags>(name, bank_in(j)),
+        name, *res.forks, *res.gate, *res.frames, rings.in<frags>(name, bank_in(s, j)),
         &rings.out<frags>(name, tpu_free_of(s, name)), rings.out<tpu::poh_mixin>(name, mixins_of(j)),
         *res.stores[j], bc));
     mixins.push_back(&rings.in<tpu::poh_mixin>("poh", mixins_of(j)));
+  }
+  if (s.forward) {
+    if (res.timeline == nullptr || res.forward_board == nullptr)
+      throw std::invalid_argument("tpu: the forward tile needs the leader timeline and the chain board");
+    tpu::forward_tile_config fc = res.forward;
+    fc.tx_frames = static_cast<std::uint32_t>(s.forward_frames);
+    t.forward = std::make_unique<tpu::forward_tile>(
+        "forward", fc, *res.timeline, res.forward_contacts, *res.forward_board, *res.frames,
+        rings.in<frags>("forward", to_forward), &rings.out<frags>("forward", bank_in(s, 0)),
+        &rings.out<frags>("forward", tpu_free_of(s, "forward")), rings.out<frags>("forward", tpu_forward_tx),
+        rings.in<frags>("forward", tpu_forward_tx_free));
   }
   std::vector<util::spsc_ring<bank::slot_hash>*> hash_outs;
   if (hashes_out != nullptr) hash_outs.push_back(hashes_out);

@@ -62,6 +62,15 @@ bool bank_gate::open(bank::bank_index bank, std::uint64_t slot) noexcept {
   return state_.compare_exchange_strong(expected, make_state(k_open, slot, bank), std::memory_order_seq_cst);
 }
 
+bool bank_gate::open_block(bank::bank_index bank, std::uint64_t slot) noexcept {
+  std::uint64_t s = state_.load(std::memory_order_seq_cst);
+  // Closed for any slot but this one (PoH has not closed this block's slot already).
+  while (kind_of(s) == k_closed && slot_of(s) != (slot & slot_mask)) {
+    if (state_.compare_exchange_weak(s, make_state(k_open, slot, bank), std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
 bool bank_gate::open_bank(bank::bank_index& bank, std::uint64_t& slot) const noexcept {
   const std::uint64_t s = state_.load(std::memory_order_acquire);
   if (kind_of(s) != k_open) return false;

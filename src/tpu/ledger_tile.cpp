@@ -85,8 +85,10 @@ void ledger_tile::on_start() {
     append(ledger::record_type::start_state, 0, start_state_bytes_);
   }
   syncer_.start();
-  if (config_.forks != nullptr) open_bank(config_.forks->root(), last_end_slot_ ? *last_end_slot_ + 1 : 0);
+  if (config_.forks != nullptr && !config_.rotation)
+    open_bank(config_.forks->root(), last_end_slot_ ? *last_end_slot_ + 1 : 0);
 }
+
 
 namespace {
 // A leader's bank before its block exists: named by its slot until the slot ends (no PoH
@@ -106,6 +108,33 @@ void ledger_tile::open_bank(bank::bank_index parent, std::uint64_t slot) noexcep
     return;
   }
   if (config_.gate->open(current_, slot)) count(c_banks_opened);
+}
+
+void ledger_tile::begin_block(const poh_entry_record& r) noexcept {
+  in_block_ = true;
+  if (config_.forks == nullptr) return;
+  // Quiescent here: the gate is closed (PoH closed the last block, or none was opened) and
+  // replay runs on this thread.
+  bank::bank_index parent = bank::no_bank;
+  const bool genesis = r.slot == 0;  // slot 0's parent is the genesis root
+  if (!genesis && last_frozen_) {
+    // Still live (replay may have pruned it), by its block id.
+    const bank::bank_index b = config_.forks->find(last_frozen_->id);
+    if (b != bank::no_bank && last_frozen_->slot == r.parent) parent = b;
+  }
+  if (parent == bank::no_bank && config_.forks->info(config_.forks->root()).slot == r.parent)
+    parent = config_.forks->root();
+  if (parent == bank::no_bank) {
+    count(c_bank_errors);  // the parent is no bank of ours (a fork replay moved past)
+    current_ = bank::no_bank;
+    return;
+  }
+  current_ = config_.forks->new_bank(parent, r.slot, pending_block_id(r.slot));
+  if (current_ == bank::no_bank) {
+    count(c_bank_errors);
+    return;
+  }
+  if (config_.gate->open_block(current_, r.slot)) count(c_banks_opened);
 }
 
 void ledger_tile::flush(std::uint64_t slot) noexcept {
@@ -179,8 +208,9 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   end.parent_slot = r.parent;
   end.leader = config_.leader;
   bool frozen = false;
-  if (config_.forks == nullptr) {
-    end.bank_hash = txn::bank_hasher(0).finish(r.entry.hash);  // no banks: nothing changed
+  if (config_.forks == nullptr || (config_.rotation && current_ == bank::no_bank)) {
+    // No banks, or a block of ours that got none (ticks only): nothing changed.
+    end.bank_hash = txn::bank_hasher(0).finish(r.entry.hash);
   } else if (current_ != bank::no_bank && config_.forks->info(current_).slot == r.slot) {
     frozen = config_.forks->freeze(current_, r.entry.hash, r.tick_height, end.bank_hash) &&
              config_.forks->set_block_id(current_, r.entry.hash);
@@ -195,7 +225,11 @@ void ledger_tile::end_slot(const poh_entry_record& r) noexcept {
   last_end_slot_ = r.slot;
   (void)ledger_.set_root(r.slot);  // false only if the slot end was not appended (counted)
   count(c_slots);
-  if (frozen) {
+  in_block_ = false;
+  if (frozen && config_.rotation) {
+    last_frozen_ = frozen_block{r.entry.hash, r.slot};  // replay roots it once it is on the chain
+    current_ = bank::no_bank;
+  } else if (frozen) {
     if (config_.forks->set_root(current_)) {
       if (config_.board != nullptr) config_.board->set_root_slot(r.slot);
       open_bank(current_, r.slot + 1);
@@ -224,6 +258,7 @@ int ledger_tile::poll() noexcept {
     if (batch_count_ != 0 && r.slot != batch_slot_) flush(batch_slot_);
     batch_slot_ = r.slot;
     block_parent_ = r.parent;
+    if (config_.rotation && !in_block_) begin_block(r);
     add(r);
     // A block ends at its slot's last tick; the ticks of skipped slots before it do not.
     if (r.is_tick && r.tick_height == (r.slot + 1) * config_.ticks_per_slot) end_slot(r);

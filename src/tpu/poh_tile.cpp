@@ -40,13 +40,11 @@ std::vector<std::string_view> poh_tile::own_counter_names() const {
 }
 
 void poh_tile::connect_gate(bank_gate* gate, std::uint64_t reserve) {
-  if (rotating_) throw std::invalid_argument("poh: a rotating PoH tile cannot drive bank tiles yet");
   gate_ = gate;
   reserve_ = reserve;
 }
 
 void poh_tile::connect_rotation(const poh_rotation& rotation) {
-  if (gate_ != nullptr) throw std::invalid_argument("poh: a rotating PoH tile cannot drive bank tiles yet");
   if (config_.ticks_per_slot == 0) throw std::invalid_argument("poh: ticks_per_slot must be at least 1");
   if (rotation.held_entries < 2 * config_.ticks_per_slot)
     throw std::invalid_argument("poh: rotation held_entries must be at least 2 x ticks_per_slot");
@@ -244,7 +242,8 @@ int poh_tile::take_resets() noexcept {
   while (resets_->try_pop(r)) any = true;  // only the newest matters
   if (!any) return 0;
   const std::uint64_t t = config_.ticks_per_slot;
-  if (gate_ != nullptr || r.tick_height == 0 || r.tick_height % t != 0 || r.slot + 1 != r.tick_height / t) {
+  if ((gate_ != nullptr && !rotating_) || r.tick_height == 0 || r.tick_height % t != 0 ||
+      r.slot + 1 != r.tick_height / t) {
     count(c_resets_refused);
     return 1;
   }
@@ -289,7 +288,8 @@ int poh_tile::poll() noexcept {
   if (rotating_) work += publish_held();
   if (gate_ != nullptr && draining_) stop_gate();
   // Before popping mixins: a close decided now leaves every waiting mixin room in the slot.
-  const bool boundary = gate_ != nullptr && !draining_ && !stopped();
+  // Rotating, only a block of ours has bank tiles behind it (the gate stays closed between).
+  const bool boundary = gate_ != nullptr && !draining_ && !stopped() && (!rotating_ || leading_);
   if (boundary) (void)boundary_ready();
   if (!mixins_.empty()) work += take_mixins();
   if (draining_ || stopped()) return work;

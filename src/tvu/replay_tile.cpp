@@ -53,20 +53,24 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
   std::vector<std::string_view> names = {"slots_stored", "slots_dead",    "records",       "txs",
                                          "failed_txs",   "append_errors", "syncs",         "sync_failures",
                                          "durable_slot", "last_slot",     "bad_buffers",
-                                         "resets",       "resets_dropped"};
+                                         "resets",       "resets_dropped", "adopted",      "leader_waits"};
   for (const auto& d : dead) names.emplace_back(d);
   return names;
 }
 
 void replay_tile::on_start() { syncer_.start(); }
 
-bool replay_tile::store(const completed_slot& c) noexcept {
+replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noexcept {
   const std::span<const std::uint8_t> stream = source_.stream(c);
   if (stream.size() != c.bytes) {
     count(c_bad_buffers);
-    return false;
+    return outcome::failed;
   }
-  const bank::slot_replay_result r = replayer_.replay(c.slot, c.parent, stream, c.has_leader ? &c.leader : nullptr);
+  const crypto::pubkey* leader = c.has_leader ? &c.leader : nullptr;
+  // While the node makes a block, only a block of its own (whose bank is made) is taken.
+  const bank::slot_replay_result r =
+      busy ? replayer_.adopt(c.slot, c.parent, stream, leader) : replayer_.replay(c.slot, c.parent, stream, leader);
+  if (r.deferred) return outcome::deferred;
   if (!r.ok()) {
     count(c_slots_dead);
     count(c_dead_first + static_cast<std::size_t>(r.error) - 1);
@@ -81,9 +85,17 @@ bool replay_tile::store(const completed_slot& c) noexcept {
       if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
       else count(c_records);
     }
+    if (r.adopted) count(c_adopted);
+    if (statuses_ != nullptr)
+      replayer_.for_each_tx([&](const crypto::signature& sig, std::uint8_t result) {
+        statuses_->record(sig, bank::tx_status{c.slot, result});
+      });
     // A follower of one leader has no forks: a block that replayed is final (Tower BFT will
-    // decide roots instead). Its bank folds into the rooted store, which the HTTP API reads.
-    if (replayer_.forks().set_root(replayer_.tip()) && board_ != nullptr) board_->set_root_slot(c.slot);
+    // decide roots instead). Its bank folds into the rooted store, which the HTTP API reads;
+    // while the node's bank tiles execute into a child of it, that waits (set_root is a
+    // quiescent call) until the block in progress is done.
+    root_pending_ = root_target{replayer_.tip(), c.slot};
+    if (!busy) apply_root();
     (void)ledger_.set_root(c.slot);
     count(c_slots_stored);
     count(c_txs, r.txs);
@@ -99,19 +111,48 @@ bool replay_tile::store(const completed_slot& c) noexcept {
     std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),
                  static_cast<unsigned long long>(util::unix_time_ns()), static_cast<unsigned long long>(c.bytes),
                  c.received, c.recovered, c.repaired, r.ok() ? "ok" : bank::to_string(r.error));
-  return r.ok();
+  return r.ok() ? outcome::stored : outcome::failed;
+}
+
+void replay_tile::apply_root() noexcept {
+  if (!root_pending_) return;
+  if (replayer_.forks().set_root(root_pending_->bank) && board_ != nullptr) board_->set_root_slot(root_pending_->slot);
+  root_pending_.reset();
+}
+
+bool replay_tile::leader_busy() const noexcept {
+  if (ledger_tile_ != nullptr && ledger_tile_->in_block()) return true;
+  if (gate_ == nullptr) return false;
+  bank::bank_index b = bank::no_bank;
+  std::uint64_t slot = 0;
+  return gate_->open_bank(b, slot) || !gate_->quiet();
 }
 
 int replay_tile::poll() noexcept {
+  if (!held_ && in_.empty_approx() && !root_pending_) return 0;
+  const bool busy = leader_busy();
+  if (!busy) apply_root();
   completed_slot c;
-  if (!in_.try_pop(c)) return 0;
-  c.failed = !store(c);  // the TVU tile's chain moves on only past slots that replayed
+  if (held_) {
+    c = *held_;
+  } else if (!in_.try_pop(c)) {
+    return 0;
+  }
+  const outcome o = store(c, busy);
+  if (o == outcome::deferred) {  // it needs the forks quiescent: after the block in progress
+    held_ = c;
+    count(c_leader_waits);
+    return 0;
+  }
+  held_.reset();
+  c.failed = o == outcome::failed;  // the TVU tile's chain moves on only past slots that replayed
   // The TVU tile sized `release` for every buffer it owns, so this cannot fail.
   (void)release_.try_push(c);
   return 1;
 }
 
 void replay_tile::on_stop() noexcept {
+  apply_root();  // the runtime stopped: no bank tile executes now
   syncer_.stop();
   (void)ledger_.sync();
   if (slot_log_ != nullptr) std::fflush(slot_log_);

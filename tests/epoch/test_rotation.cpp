@@ -287,6 +287,11 @@ TEST(rotation, plan_forward_case_by_case) {
   const std::vector<row> rows{
       {A, 1, false, forward_action::consume, {}},
       {A, 1, true, forward_action::consume, {}},
+      // The last slot of our run: the bank may not get to it before the run ends, so the
+      // next leaders get a copy too; a forwarded one stays (it goes no further).
+      {A, 3, false, forward_action::forward_and_hold, {B}},
+      {A, 3, true, forward_action::consume, {}},
+      {B, 11, false, forward_action::forward_and_hold, {C}},
       {C, 11, false, forward_action::hold, {}},              // C leads slot 12
       {C, 5, false, forward_action::forward, {B}},           // leaders of 6, 7; C not within 6
       {C, 6, false, forward_action::forward_and_hold, {B}},  // C leads 12, within 6 slots

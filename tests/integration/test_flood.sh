@@ -20,7 +20,7 @@ trap cleanup EXIT
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 drop() { get_json "$(rpc 0)" /drops ".drops[\"$1\"]"; }  # a node-0 drop counter; absent fails
 
-cluster up 2 -- --set layout.pin=false --set net.rx_frames=1024 >/dev/null
+cluster up 2 --staked 1 -- --set layout.pin=false --set net.rx_frames=1024 >/dev/null
 check "the leader produces slots" wait_until 30 slot_at_least 0 3
 check "the follower stores them" wait_until 30 slot_at_least 1 2
 

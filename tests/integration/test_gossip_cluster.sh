@@ -60,7 +60,7 @@ key_everywhere() {
 }
 dump() { cluster status; for f in "$dir"/logs/*.log; do echo "--- $f"; tail -5 "$f"; done; }
 
-cluster up "$n" -- "${fast[@]}" >/dev/null
+cluster up "$n" --staked 1 -- "${fast[@]}" >/dev/null
 t0=$(date +%s.%N)
 check "8 nodes converge within 30 s" wait_until 30 all_active || dump
 echo "     converged after $(echo "$(date +%s.%N) - $t0" | bc) s"
@@ -103,7 +103,7 @@ check "after the flood a new value still reaches all 8" wait_until 15 key_everyw
 check "after the flood all 8 still see each other" wait_until 15 all_active || dump
 
 cluster down >/dev/null
-cluster up "$n" -- "${fast[@]}" --set net.drop_gossip=0.2 >/dev/null
+cluster up "$n" --staked 1 -- "${fast[@]}" --set net.drop_gossip=0.2 >/dev/null
 t0=$(date +%s.%N)
 check "with 20 % injected loss, 8 nodes converge within 45 s" wait_until 45 all_active || dump
 echo "     converged after $(echo "$(date +%s.%N) - $t0" | bc) s"

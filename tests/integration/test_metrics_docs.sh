@@ -7,8 +7,9 @@
 #     block is exported by at least one of the nodes here
 #   - a counter documented as one reason's (parse_error `x`, drop_reason `x`, ...) is named
 #     after that reason by the rule the tile uses
-# The nodes: a two-node cluster (node 0 leads, node 1 follows), and a standalone node with the
-# load tile (a cluster's followers could not replay the load signers' transfers: their funding
+# The nodes: a two-node cluster (node 0 leads, node 1 follows), a validator of a two-node
+# rotating cluster, and a standalone node with the load tile (a cluster's followers could
+# not replay the load signers' transfers: their funding
 # is not in the genesis).
 set -uo pipefail
 bin=$1
@@ -24,6 +25,7 @@ cleanup() {
     kill -9 "$load_pid" 2>/dev/null
   fi
   RIPTIDE_BIN=$bin "$root/tools/cluster.sh" down --dir "$tmp/c" >/dev/null 2>&1
+  RIPTIDE_BIN=$bin "$root/tools/cluster.sh" down --dir "$tmp/v" >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -86,7 +88,7 @@ check "no name is documented twice in one block" [ -z "$dups" ]
 [ -z "$dups" ] || echo "$dups" | sed 's/^/    /'
 
 # ---- 2. the nodes
-RIPTIDE_BIN=$bin "$root/tools/cluster.sh" up 2 --dir "$tmp/c" --port-offset $off -- --set layout.pin=false \
+RIPTIDE_BIN=$bin "$root/tools/cluster.sh" up 2 --staked 1 --dir "$tmp/c" --port-offset $off -- --set layout.pin=false \
   >"$tmp/cluster.out" 2>&1 || { cat "$tmp/cluster.out"; fail "cluster up"; }
 lp=$((off + 50))
 "$bin" run --set node.name=metrics-docs-load --set "metrics.path=\"$tmp/load.metrics\"" --set layout.pin=false \
@@ -97,10 +99,14 @@ lp=$((off + 50))
   --set net.repair_port=$((15000 + lp)) --set net.tpu_forwards_port=$((16000 + lp)) \
   --set rpc.port=$((11000 + lp)) >"$tmp/load.out" 2>&1 &
 load_pid=$!
-# The three HTTP APIs: leader, follower, load node.
-urls=("127.0.0.1:$((11000 + off))" "127.0.0.1:$((11000 + off + 1))" "127.0.0.1:$((11000 + lp))")
-names=(leader follower "load node")
-for i in 0 1 2; do
+# Two validators of a rotating cluster (forward tile, own shreds, resets).
+vo=$((off + 70))
+RIPTIDE_BIN=$bin "$root/tools/cluster.sh" up 2 --staked 0 --dir "$tmp/v" --port-offset $vo -- --set layout.pin=false \
+  >"$tmp/validators.out" 2>&1 || { cat "$tmp/validators.out"; fail "validators up"; }
+# The four HTTP APIs: leader, follower, load node, validator.
+urls=("127.0.0.1:$((11000 + off))" "127.0.0.1:$((11000 + off + 1))" "127.0.0.1:$((11000 + lp))" "127.0.0.1:$((11000 + vo))")
+names=(leader follower "load node" validator)
+for i in 0 1 2 3; do
   got=
   for _ in $(seq 100); do
     if "$bin" rpc --url "${urls[$i]}" GET /metrics >"$tmp/metrics-$i.txt" 2>/dev/null && [ -s "$tmp/metrics-$i.txt" ]; then
@@ -116,7 +122,7 @@ done
 normalize() { sed -E 's/([a-z])[0-9]+/\1<N>/g'; }  # verify0 -> verify<N>, bank0>net.free -> bank<N>>net.free
 seen_blocks=$tmp/seen_blocks.txt
 : >"$seen_blocks"
-for i in 0 1 2; do
+for i in 0 1 2 3; do
   node=${names[$i]}
   f=$tmp/metrics-$i.txt
   [ -s "$f" ] || continue

@@ -28,7 +28,7 @@ other_ports=(--set net.gossip_port=$((12090 + off)) --set net.tpu_port=$((13090 
              --set net.tvu_port=$((14090 + off)) --set net.repair_port=$((15090 + off))
              --set net.tpu_forwards_port=$((16090 + off)) --set rpc.port=$((11090 + off)))
 
-cluster up 2 -- --set layout.pin=false --set gossip.max_own_data_keys=3 >/dev/null
+cluster up 2 --staked 1 -- --set layout.pin=false --set gossip.max_own_data_keys=3 >/dev/null
 check "the leader produces slots" wait_until 30 slot_at_least 0 3
 check "the follower replays them" wait_until 30 slot_at_least 1 2
 pid0=$(cat "$tmp/c/pids/node-0.pid")
@@ -88,7 +88,7 @@ kill "$dup_pid" 2>/dev/null; wait "$dup_pid" 2>/dev/null; dup_pid=
 # ---- 5. a ledger of another genesis is refused and left as it was
 cluster down >/dev/null
 "$bin" ledger digest "$tmp/c/ledger-0" >"$tmp/digest-before" 2>/dev/null
-"$bin" genesis -o "$tmp/other" --nodes 2 --port-offset $off >"$tmp/other.out"
+"$bin" genesis -o "$tmp/other" --nodes 2 --staked 1 --port-offset $off >"$tmp/other.out"
 other_hash=$(sed -n 's/.*genesis hash \([0-9a-f]*\).*/\1/p' "$tmp/other.out")
 check "a node of another genesis on node 0's ledger: exit 2" expect_exit 2 "$bin" run \
   --config "$tmp/other/node-0.toml" --seconds 3 --set layout.pin=false --set ledger.dir="\"$tmp/c/ledger-0\""
@@ -97,6 +97,6 @@ check "  the error names the new genesis hash (${other_hash:-none printed})" \
 "$bin" ledger digest "$tmp/c/ledger-0" >"$tmp/digest-after" 2>/dev/null
 check "  and the ledger is unchanged ($(wc -l <"$tmp/digest-before") slots)" \
   all '[ -s "$tmp/digest-before" ]' 'cmp -s "$tmp/digest-before" "$tmp/digest-after"'
-check "genesis --force replaces the cluster" expect_exit 0 "$bin" genesis -o "$tmp/c" --nodes 2 --port-offset $off --force
+check "genesis --force replaces the cluster" expect_exit 0 "$bin" genesis -o "$tmp/c" --nodes 2 --staked 1 --port-offset $off --force
 check "  and removes the old cluster's ledgers" all '[ ! -e "$tmp/c/ledger-0" ]' '[ ! -e "$tmp/c/ledger-1" ]'
 finish

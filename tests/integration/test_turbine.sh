@@ -35,7 +35,7 @@ cluster() { RIPTIDE_BIN=$bin "$root/tools/cluster.sh" "$1" --dir "$tmp/c" --port
 rpc() { echo "127.0.0.1:$((11000 + off + 50 + $1))"; }
 slot_of() { get_json "$(rpc "$1")" /slot .slot; }
 node_metric() { metric "$(rpc "$1")" "$2" "$3"; }  # node, tile, counter
-cluster up 4 --fanout 2 -- --set layout.pin=false >/dev/null
+cluster up 4 --staked 1 --fanout 2 -- --set layout.pin=false >/dev/null
 for _ in $(seq 100); do [ -n "$(slot_of 1)" ] && [ "$(slot_of 1)" -ge 2 ] && break; sleep 0.2; done
 check "follower 1 replays the leader's slots" [ "$(slot_of 1)" -ge 2 ]
 # Every node serves the genesis's leader schedule: the digest the CLI computes from the file.
@@ -108,7 +108,7 @@ arpc() { echo "127.0.0.1:$((11000 + off + 70 + $1))"; }
 aslot() { get_json "$(arpc "$1")" /slot .slot; }
 aslot_at_least() { local s; s=$(aslot "$1") && [ "$s" -ge "$2" ]; }
 small=(--set layout.pin=false --set tvu.store_slots=8 --set tvu.store_shreds=1024)
-acluster up 3 --tick-us 1500 -- "${small[@]}" >/dev/null
+acluster up 3 --staked 1 --tick-us 1500 -- "${small[@]}" >/dev/null
 check "archive cluster: follower 2 replays" wait_until 30 aslot_at_least 2 5
 acluster kill-node 2 --signal KILL >/dev/null
 away=$(aslot 0)

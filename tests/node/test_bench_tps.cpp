@@ -138,7 +138,8 @@ TEST(bench_tps, validate_names_the_option) {
   bad([](auto& c) { c.seconds = 0; }, "--seconds");
   bad([](auto& c) { c.lamports = 0; }, "--lamports");
   bad([](auto& c) { c.timeout_s = 0; }, "--timeout-s");
-  bad([](auto& c) { c.tpu_port = 0; }, "--tpu");
+  bad([](auto& c) { c.tpus[0].port = 0; }, "--tpu");
+  bad([](auto& c) { c.tpus.clear(); }, "--tpu");
   // An unreadable key file is a usage error too.
   EXPECT_NE(config_error_of([&] {
               std::ostringstream out;
@@ -199,7 +200,7 @@ class fake_node {
   bench_tps_options options() const {
     bench_tps_options o;
     o.rpc_port = api_->port();
-    o.tpu_port = tpu_port_;
+    o.tpus = {node::tpu_address{0x7f000001, tpu_port_}};
     o.faucet_key = dir_.path() / "faucet.key";
     o.accounts = 8;
     o.rate_tps = 400;

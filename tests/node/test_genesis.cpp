@@ -41,6 +41,7 @@ TEST(genesis, local_cluster_round_trips_and_configs_validate) {
   o.port_offset = 40;
   const genesis g = create_local_cluster(dir, o);
   ASSERT_EQ(g.validators.size(), 3u);
+  for (const auto& v : g.validators) EXPECT_EQ(v.stake, o.stake);  // by default every validator leads in turn
   EXPECT_NE(g.shred_version, 0);
   EXPECT_EQ(g.shred_version, g.derived_shred_version());
   EXPECT_EQ(g.validators[2].gossip_port, 12042);

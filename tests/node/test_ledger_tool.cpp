@@ -266,6 +266,63 @@ TEST(ledger_tool, find_resume_point_cuts_a_partial_slot) {
   EXPECT_EQ(again->next_slot, 2u);
 }
 
+// A restarted validator drops the blocks of its own at the end of its chain that no other
+// leader built on; a block of another leader after them keeps them all.
+TEST(ledger_tool, trim_own_tail_cuts_only_own_blocks_nobody_built_on) {
+  crypto::pubkey me{}, other{};
+  me.fill(0xAA);
+  other.fill(0xBB);
+  auto meta = [](ledger::meta_kind kind, std::uint64_t tick_height, const crypto::pubkey& leader,
+                 std::uint64_t parent) {
+    ledger::slot_meta m;
+    m.kind = kind;
+    m.ticks_per_slot = 4;
+    m.hashes_per_tick = 1;
+    m.tick_height = tick_height;
+    m.parent_slot = parent;
+    m.leader = leader;
+    m.hash.fill(static_cast<std::uint8_t>(tick_height + 1));
+    std::array<std::uint8_t, ledger::slot_meta_bytes> buf{};
+    const std::size_t n = ledger::encode_meta(m, buf);
+    return std::vector<std::uint8_t>(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  };
+  // Slots with their leaders; the chain head (chain start, start state) opens slot 0.
+  auto build = [&](const std::filesystem::path& dir, const std::vector<crypto::pubkey>& leaders) {
+    auto lg = ledger::ledger::open({dir, 1 << 20, false});
+    EXPECT_EQ(lg.append(ledger::record_type::slot_meta, 0, meta(ledger::meta_kind::chain_start, 0, {}, 0)),
+              ledger::append_error::none);
+    EXPECT_EQ(lg.append(ledger::record_type::start_state, 0, ledger::encode_start_state({})),
+              ledger::append_error::none);
+    for (std::uint64_t slot = 0; slot < leaders.size(); ++slot)
+      EXPECT_EQ(lg.append(ledger::record_type::slot_meta, slot,
+                          meta(ledger::meta_kind::slot_end, (slot + 1) * 4, leaders[slot], slot == 0 ? 0 : slot - 1)),
+                ledger::append_error::none);
+    (void)lg.sync();
+  };
+  riptide::testing::temp_dir d;
+  build(d.path() / "tail", {other, me, me});
+  {
+    auto lg = ledger::ledger::open({d.path() / "tail", 1 << 20, false});
+    EXPECT_EQ(node::trim_own_tail(lg, me), 2u);
+    const auto rp = node::find_resume_point(lg);
+    ASSERT_TRUE(rp.has_value());
+    EXPECT_EQ(rp->next_slot, 1u);  // slots 1 and 2 are gone, slot 0 stays
+    EXPECT_EQ(node::trim_own_tail(lg, me), 0u);
+  }
+  build(d.path() / "built_on", {me, me, other});
+  {
+    auto lg = ledger::ledger::open({d.path() / "built_on", 1 << 20, false});
+    EXPECT_EQ(node::trim_own_tail(lg, me), 0u);
+    EXPECT_EQ(node::find_resume_point(lg)->next_slot, 3u);
+  }
+  build(d.path() / "all_own", {me, me});
+  {
+    auto lg = ledger::ledger::open({d.path() / "all_own", 1 << 20, false});
+    EXPECT_EQ(node::trim_own_tail(lg, me), 2u);
+    EXPECT_TRUE(lg.empty());  // slot 0 with the chain head: the chain starts over
+  }
+}
+
 TEST(ledger_tool, find_resume_point_of_an_empty_ledger_is_empty) {
   riptide::testing::temp_dir d;
   auto lg = ledger::ledger::open({d.path(), 1 << 20, false});

@@ -93,6 +93,32 @@ TEST(node_topology, a_rotating_validator_runs_both_pipelines_joined) {
   EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // rotation without its TVU
 }
 
+// With transactions: verify, dedup, forward (Gulf Stream) and one bank tile; the forward
+// tile feeds the bank and sends copies through the net tile; replay and the ledger tile share
+// a core thread (both make and root banks of the forks the bank tile executes into).
+TEST(node_topology, a_rotating_validator_with_a_bank_forwards_and_keeps_replay_by_the_ledger) {
+  node_shape s;
+  s.net = s.gossip = s.rpc = true;
+  s.tpu.verify_tiles = 1;
+  s.tpu.bank_tiles = 1;
+  s.tpu.records_out = true;
+  s.tpu.forward = true;
+  s.shred = s.tvu = s.rotation = true;
+  topology t = node::declare_node(s);
+  for (const char* link : {"dedup>forward", "forward>bank0", "forward>net", "net>forward.free", "forward>net.free"})
+    EXPECT_NE(t.find_link(link), nullptr) << link;
+  EXPECT_EQ(t.find_link("dedup>bank0"), nullptr);
+  t.place_auto(2, false);
+  t.check();
+  for (const auto& core : t.cores()) {
+    const bool ledger = std::find(core.begin(), core.end(), "ledger") != core.end();
+    const bool replay = std::find(core.begin(), core.end(), "replay") != core.end();
+    EXPECT_EQ(ledger, replay);
+  }
+  s.tpu.bank_tiles = 2;
+  EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // forward feeds one bank tile
+}
+
 TEST(node_topology, a_node_without_net_has_poh_and_ledger_only) {
   node_shape s;
   topology t = node::declare_node(s);

@@ -111,6 +111,19 @@ TEST(topology, place_auto_rules) {
   }
 }
 
+// Two tiles that share state without locks: auto placement puts the second on the first's
+// core thread; a layout that splits them is refused; names must be tiles.
+TEST(topology, tiles_kept_together_share_a_core_thread) {
+  topology t = small();
+  t.keep_together("dedup", "verify1");
+  t.place_auto(3, false);
+  EXPECT_NO_THROW(t.check());
+  EXPECT_EQ(t.cores(), (cores{{"net", "poh", "dedup", "verify1"}, {"verify0"}}));
+  t.place({{"net", "poh", "dedup", "verify"}, {"verify"}});  // verify1 away from dedup
+  EXPECT_THROW(t.check(), topology_error);
+  EXPECT_THROW(t.keep_together("dedup", "nobody"), topology_error);
+}
+
 TEST(topology, check_refuses_an_unplaced_topology) {
   topology t = small();
   EXPECT_THROW(t.check(), topology_error);

@@ -49,6 +49,25 @@ TEST(bank_gate, a_late_controller_does_not_open_a_slot_poh_has_passed) {
   EXPECT_TRUE(g.open(3, 2));
 }
 
+// A rotating validator's blocks skip slots: a block opens from the close of any other slot,
+// never from its own slot's close (PoH is past it), never over an open block or a shut gate.
+TEST(bank_gate, a_block_opens_after_any_other_slot_closed) {
+  bank_gate g(1, 0);                       // closed before slot 0
+  EXPECT_TRUE(g.open_block(3, 5));         // the first block, at slot 5
+  EXPECT_FALSE(g.open_block(4, 9));        // open already
+  g.close(5);
+  EXPECT_FALSE(g.open_block(4, 5));        // slot 5 is past
+  EXPECT_TRUE(g.open_block(4, 9));         // the next block skips slots 6-8
+  bank::bank_index b = no_bank;
+  std::uint64_t slot = 0;
+  ASSERT_TRUE(g.open_bank(b, slot));
+  EXPECT_EQ(b, 4u);
+  EXPECT_EQ(slot, 9u);
+  g.close(9);
+  g.shut();
+  EXPECT_FALSE(g.open_block(5, 12));
+}
+
 TEST(bank_gate, shut_is_for_good) {
   bank_gate g(1, 5);
   ASSERT_TRUE(g.open(1, 5));

@@ -422,6 +422,89 @@ TEST(ledger_tile, a_block_after_skipped_slots_ends_at_its_own_last_tick) {
   EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_slots), 3u);
 }
 
+// A rotating validator's own blocks: a block's bank opens at its first entry, a child of
+// the block this tile froze last or of the root replay keeps at the chain's end; the block's
+// bank is frozen and named at its end but not rooted, and nothing opens until the next block
+// of ours. A block whose parent is no bank here gets ticks only (a bank error).
+TEST(ledger_tile, rotation_opens_each_block_on_its_parent_and_roots_nothing) {
+  fixture f;
+  auto c = f.config();
+  c.rotation = true;
+  c.board = nullptr;
+  tpu::ledger_tile t("ledger", f.lg, c, f.ring);
+  t.on_start();
+  const bank::bank_index genesis = f.forks.root();
+  bank::bank_index b = bank::no_bank;
+  std::uint64_t slot = 0;
+  EXPECT_FALSE(f.gate.open_bank(b, slot));  // nothing before our first block
+  EXPECT_FALSE(t.in_block());
+  // Block 0: its first tick opens its bank; a microblock executes in it; PoH closes it.
+  (void)f.push_tick(0);
+  drain(t, f.ring);
+  EXPECT_TRUE(t.in_block());
+  const bank::bank_index bank0 = f.open_bank();
+  EXPECT_EQ(f.forks.info(bank0).parent, genesis);
+  std::vector<crypto::signature> sigs;
+  auto [id0, mix0] = f.microblock(2, sigs);
+  f.push_mixin_entry(0, id0, mix0);
+  crypto::hash32 last{};
+  for (std::uint64_t i = 1; i < ticks_per_slot; ++i) last = f.push_tick(0);
+  f.gate.close(0);
+  drain(t, f.ring);
+  EXPECT_FALSE(t.in_block());
+  EXPECT_EQ(f.forks.find(last), bank0);
+  EXPECT_TRUE(f.forks.info(bank0).frozen);
+  EXPECT_EQ(f.forks.root(), genesis);  // replay roots the chain, not this tile
+  EXPECT_FALSE(f.gate.open_bank(b, slot));
+  // Block 3 on our block 0 (slots 1-2 skipped): a child of bank 0.
+  f.tick_height = ticks_per_slot;
+  for (std::uint64_t i = 0; i < 3 * ticks_per_slot; ++i) last = f.push_tick(3, 0);
+  drain(t, f.ring);  // the gate stays open: PoH has not closed it
+  const bank::bank_index bank3 = f.open_bank();
+  EXPECT_EQ(f.forks.info(bank3).parent, bank0);
+  EXPECT_EQ(f.forks.info(bank3).slot, 3u);
+  f.gate.close(3);
+  ASSERT_TRUE(f.ring.empty_approx());
+  // Replay stored block 3 and another leader's block 4 on it, and rooted 4.
+  const bank::bank_index four = f.forks.new_bank(f.forks.find(last), 4, f.fresh_hash());
+  ASSERT_NE(four, bank::no_bank);
+  crypto::hash32 bank_hash{};
+  const crypto::hash32 four_last = f.fresh_hash();
+  ASSERT_TRUE(f.forks.freeze(four, four_last, 5 * ticks_per_slot, bank_hash));
+  ASSERT_TRUE(f.forks.set_block_id(four, four_last));
+  ASSERT_TRUE(f.forks.set_root(four));
+  // Block 6 on 4: a child of the root.
+  f.tick_height = 5 * ticks_per_slot;
+  (void)f.push_tick(6, 4);
+  drain(t, f.ring);
+  const bank::bank_index bank6 = f.open_bank();
+  EXPECT_EQ(f.forks.info(bank6).parent, f.forks.root());
+  for (std::uint64_t i = 1; i < 2 * ticks_per_slot; ++i) last = f.push_tick(6, 4);
+  f.gate.close(6);
+  drain(t, f.ring);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_errors), 0u);
+  // Block 9 on 8, a block this node never held: ticks only, its slot end says nothing changed.
+  f.tick_height = 9 * ticks_per_slot;  // slot 8's end
+  for (std::uint64_t i = 0; i < ticks_per_slot; ++i) last = f.push_tick(9, 8);
+  drain(t, f.ring);
+  EXPECT_FALSE(f.gate.open_bank(b, slot));
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_bank_errors), 1u);
+  ledger::slot_meta end;
+  int ends = 0;
+  f.lg.for_each_in_slot(9, [&](const ledger::record_view& v) {
+    if (v.type == ledger::record_type::slot_meta) {
+      EXPECT_EQ(ledger::decode_meta(v.payload, end), ledger::entry_error::none);
+      ++ends;
+    }
+  });
+  ASSERT_EQ(ends, 1);
+  EXPECT_EQ(end.kind, ledger::meta_kind::slot_end);
+  EXPECT_EQ(end.bank_hash, txn::bank_hasher(0).finish(last));
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_banks_opened), 3u);
+  EXPECT_EQ(t.own_counter(tpu::ledger_tile::c_txs), 2u);
+  t.on_stop();
+}
+
 // The shred tile's view: every appended record arrives on records_out in order, and its bytes
 // read from another thread (ledger::encoded_at) are the record as written; a small ring makes
 // the tile wait for room instead of leaving a record out. Run under ThreadSanitizer too.

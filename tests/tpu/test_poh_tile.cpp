@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -535,7 +536,7 @@ TEST(poh_tile, rotation_resets_wait_for_the_blocks_in_progress) {
   EXPECT_EQ(p.counter(tpu::poh_tile::c_resets_refused), 0u);
 }
 
-TEST(poh_tile, rotation_is_refused_with_bank_tiles_or_a_small_held_queue) {
+TEST(poh_tile, rotation_is_refused_with_a_small_held_queue_or_a_misplaced_start) {
   tpu::poh_tile_config c;
   c.ticks_per_slot = 4;
   util::spsc_ring<tpu::poh_entry_record> entries(8);
@@ -546,16 +547,82 @@ TEST(poh_tile, rotation_is_refused_with_bank_tiles_or_a_small_held_queue) {
   tpu::poh_tile small("poh", crypto::hash32{}, c, nullptr, &entries);
   EXPECT_THROW(small.connect_rotation(r), std::invalid_argument);
   r.held_entries = 8;
-  tpu::bank_gate gate(1, 0);
-  tpu::poh_tile gated("poh", crypto::hash32{}, c, nullptr, &entries);
-  gated.connect_gate(&gate, 1);
-  EXPECT_THROW(gated.connect_rotation(r), std::invalid_argument);
   tpu::poh_tile rotating("poh", crypto::hash32{}, c, nullptr, &entries);
-  rotating.connect_rotation(r);
-  EXPECT_THROW(rotating.connect_gate(&gate, 1), std::invalid_argument);
+  EXPECT_NO_THROW(rotating.connect_rotation(r));
   r.start_parent = 2;  // the chain starts at tick 0, not at slot 2's end (12)
   tpu::poh_tile misplaced("poh", crypto::hash32{}, c, nullptr, &entries);
   EXPECT_THROW(misplaced.connect_rotation(r), std::invalid_argument);
+}
+
+// A rotating validator's bank tiles: the test plays the ledger tile (opens the gate for a
+// block at its first entry, open_block) and a bank tile (while the gate is open: enter, one
+// mixin naming the bank's slot, leave). Every mixin lands in the block of its bank, the gate
+// is closed at each block's end and stays closed while another validator leads, and a reset
+// while following is taken with the gate connected.
+TEST(poh_tile, rotation_with_a_gate_opens_and_closes_only_its_own_blocks) {
+  tpu::poh_tile_config c;
+  c.hashes_per_tick = 16;
+  c.ticks_per_slot = 4;
+  c.hashes_per_poll = 3;
+  util::spsc_ring<tpu::poh_mixin> mixins(8);
+  util::spsc_ring<tpu::poh_entry_record> entries(256);
+  util::spsc_ring<tpu::poh_reset> resets(4);
+  tpu::poh_tile t("poh", crypto::hash32{}, c, &mixins, &entries);
+  tpu::bank_gate gate(1, 0);
+  t.connect_gate(&gate, 2);
+  t.connect_resets(&resets);
+  const std::vector<crypto::pubkey> groups{A, X, A, X};
+  tpu::poh_rotation r;
+  r.timeline = epoch::leader_timeline({0, 16, 4, groups});
+  r.identity = A;
+  r.held_entries = 64;
+  t.connect_rotation(r);
+  t.on_start();
+  std::vector<tpu::poh_entry_record> out;
+  std::optional<std::uint64_t> opened;  // the block the "ledger tile" opened last
+  std::uint64_t entered_following = 0, sent = 0;
+  for (int i = 0; i < 400'000 && t.tick_count() < 64; ++i) {
+    (void)t.poll();
+    tpu::poh_entry_record e;
+    while (entries.try_pop(e)) {
+      out.push_back(e);
+      if (!opened || *opened != e.slot) {
+        if (gate.open_block(static_cast<bank::bank_index>(e.slot), e.slot)) opened = e.slot;
+      }
+    }
+    const bank::bank_index b = gate.enter(0);
+    if (b != bank::no_bank) {
+      const std::uint64_t now = t.tick_count() / 4;
+      if ((now >= 4 && now < 8) || now >= 12) ++entered_following;
+      if (mixins.try_push({crypto::hash32{}, b})) ++sent;
+      gate.leave(0);
+    }
+    if (t.tick_count() == 6 && resets.empty_approx() && t.own_counter(tpu::poh_tile::c_resets) == 0) {
+      crypto::hash32 h{};
+      h.fill(0x44);
+      // X's block 7 replayed (waits for A's blocks 0-3 to end): the clock moves to slot 8.
+      ASSERT_TRUE(resets.try_push({h, 32, 7}));
+    }
+  }
+  ASSERT_GE(t.tick_count(), 64u);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_resets), 1u);
+  EXPECT_EQ(entered_following, 0u);
+  EXPECT_GT(sent, 0u);
+  std::uint64_t recorded = 0;
+  std::set<std::uint64_t> block_slots;
+  for (const auto& e : out) {
+    block_slots.insert(e.slot);
+    if (e.is_tick) continue;
+    ++recorded;
+    EXPECT_EQ(e.mixin_id, e.slot) << "a mixin of bank " << e.mixin_id << " recorded in block " << e.slot;
+  }
+  EXPECT_EQ(recorded, sent);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_mixins_dropped), 0u);
+  EXPECT_EQ(t.own_counter(tpu::poh_tile::c_boundary_overflows), 0u);
+  EXPECT_EQ(block_slots, (std::set<std::uint64_t>{0, 1, 2, 3, 8, 9, 10, 11}));
+  // Following through slots 12-15 left the gate as block 11 closed it: a block of ours that
+  // began late in slot 15 (after a grace) could still open there.
+  EXPECT_TRUE(gate.open_block(99, 15));
 }
 
 // While following, no bank of ours is open: a mixin is dropped and counted, never recorded

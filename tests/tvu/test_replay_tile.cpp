@@ -469,6 +469,129 @@ TEST(replay_tile, each_stored_slot_resets_poh_onto_it) {
   EXPECT_EQ(last->hash, chain().last_hash);
 }
 
+// A rotating validator's own block: its bank tiles made the block's bank already (here: a
+// second replayer on the same forks plays them). Replay checks the block and adopts that
+// bank instead of executing it twice; the ledger and the chain are the same. Every stored
+// transaction gets its status.
+TEST(replay_tile, an_own_block_is_adopted_and_every_status_recorded) {
+  follower fl;
+  bank::tx_status_cache statuses(256);
+  fl.replay->connect_statuses(&statuses);
+  const auto streams = good_streams();
+  auto cfg = chain_cfg();
+  cfg.start_state = chain().start_state();
+  bank::slot_replayer leader_side(fl.forks, cfg);
+  ASSERT_TRUE(leader_side.replay(0, 0, streams[0]).ok());
+  fl.run(streams);
+  EXPECT_EQ(fl.counter(t::c_adopted), 1u);
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(bank::slot_stream(fl.lg, s), streams[s]) << "slot " << s;
+  std::uint64_t found = 0;
+  for (std::uint64_t s = 0; s < slots; ++s)
+    bank::for_each_landed_signature(fl.lg, s, [&](std::uint64_t slot, const crypto::signature& sig) {
+      if (slot != s) return;
+      const auto st = statuses.find(sig);
+      ASSERT_TRUE(st.has_value());
+      EXPECT_EQ(st->slot, slot);
+      ++found;
+    });
+  EXPECT_GE(found, slots);  // every slot holds landed transactions
+}
+
+// While the node makes its next block, its own blocks before it are still adopted (they change
+// no bank) and stored; a block it would have to execute waits, and so does the new root.
+TEST(replay_tile, own_blocks_are_adopted_while_the_node_makes_its_next_one) {
+  follower fl;
+  const auto streams = good_streams();
+  auto cfg = chain_cfg();
+  cfg.start_state = chain().start_state();
+  bank::slot_replayer leader_side(fl.forks, cfg);
+  ASSERT_TRUE(leader_side.replay(0, 0, streams[0]).ok());
+  ASSERT_TRUE(leader_side.replay(1, 0, streams[1]).ok());
+  const bank::bank_index genesis = fl.forks.root();
+  tpu::bank_gate gate(1, 0);
+  fl.replay->connect_leader(&gate, nullptr);
+  ASSERT_TRUE(gate.open_block(77, 9));  // the node's next block is being made
+  fl.replay->on_start();
+  for (const bytes& sh : shred_streams(streams)) fl.feed(sh);
+  for (int i = 0; i < 2000; ++i) (void)fl.poll_both();
+  EXPECT_EQ(fl.counter(t::c_adopted), 2u);
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 2u);
+  EXPECT_GT(fl.counter(t::c_leader_waits), 0u);
+  EXPECT_EQ(fl.forks.root(), genesis);  // rooting waits too
+  for (std::uint64_t s = 0; s < 2; ++s) EXPECT_EQ(bank::slot_stream(fl.lg, s), streams[s]);
+  gate.close(9);  // the block is done
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  EXPECT_NE(fl.forks.root(), genesis);
+  EXPECT_EQ(fl.forks.info(fl.forks.root()).slot, slots - 1);
+  fl.replay->on_stop();
+}
+
+// The node's bank tiles share the forks: nothing is replayed while the gate is open or a
+// tile is inside, nor while the ledger tile writes a block of ours.
+TEST(replay_tile, waits_while_the_node_makes_a_block) {
+  follower fl;
+  tpu::bank_gate gate(1, 0);
+  riptide::testing::temp_dir dir("riptide-replay-own");
+  ledger::ledger own = ledger::ledger::open({dir.path() / "own", 1 << 20, false});
+  util::spsc_ring<tpu::poh_entry_record> entries(16);
+  tpu::ledger_tile_config lc;
+  lc.ticks_per_slot = ticks_per_slot;
+  lc.chain_start = false;
+  lc.rotation = true;
+  tpu::ledger_tile writer("ledger", own, lc, entries);
+  fl.replay->connect_leader(&gate, &writer);
+  fl.replay->on_start();
+  const auto streams = good_streams();
+  // The TVU alone (fl.feed would poll replay too).
+  auto poll_tvu = [&] {
+    (void)fl.tvu->poll();
+    fl.take_rx_back();
+  };
+  for (const bytes& sh : shred_streams({streams[0]})) {
+    std::uint32_t frame = 0;
+    while (!fl.rx_free.try_acquire(frame)) poll_tvu();
+    std::memcpy(fl.rx.frame(frame).data(), sh.data(), sh.size());
+    const util::frag_desc d{frame, static_cast<std::uint16_t>(sh.size()),
+                            static_cast<std::uint16_t>(net::port_kind::tvu), 0};
+    while (!fl.in.try_push(d)) poll_tvu();
+  }
+  for (int i = 0; i < 1000; ++i) poll_tvu();
+  ASSERT_EQ(fl.tvu->own_counter(tvu::tvu_tile::c_slots_delivered), 1u);
+  ASSERT_TRUE(gate.open_block(7, 3));  // a block of ours is open
+  EXPECT_EQ(fl.replay->poll(), 0);
+  EXPECT_EQ(fl.counter(t::c_leader_waits), 1u);
+  EXPECT_EQ(gate.enter(0), 7u);
+  gate.close(3);  // closed, a tile still inside
+  EXPECT_EQ(fl.replay->poll(), 0);
+  gate.leave(0);
+  // The ledger tile has begun a block of ours (its first tick, no slot end yet).
+  tpu::poh_entry_record tick{};
+  tick.slot = 5;
+  tick.parent = 4;
+  tick.tick_height = 5 * ticks_per_slot + 1;
+  tick.is_tick = true;
+  tick.entry.num_hashes = 1;
+  ASSERT_TRUE(entries.try_push(tick));
+  (void)writer.poll();
+  ASSERT_TRUE(writer.in_block());
+  EXPECT_EQ(fl.replay->poll(), 0);
+  EXPECT_EQ(fl.counter(t::c_leader_waits), 3u);
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 0u);
+  // The block is written: replay goes on.
+  for (std::uint64_t h = 5 * ticks_per_slot + 2; h <= 6 * ticks_per_slot; ++h) {
+    tick.tick_height = h;
+    ASSERT_TRUE(entries.try_push(tick));
+  }
+  while (!entries.empty_approx()) (void)writer.poll();
+  ASSERT_FALSE(writer.in_block());
+  EXPECT_EQ(fl.replay->poll(), 1);
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 1u);
+  fl.replay->on_stop();
+  writer.on_stop();
+}
+
 TEST(replay_tile, without_sync_at_slot_end_only_on_stop_makes_it_durable) {
   tvu::replay_tile_config config;
   config.sync_at_slot_end = false;

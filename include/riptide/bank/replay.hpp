@@ -158,6 +158,14 @@ struct slot_replay_result {
   bool bank_hash_checked = false;  // the slot end carried a (non-zero) bank hash to compare
   bank_index bank = no_bank;  // the block's bank: frozen on success, dead after an execution
                               // failure, no_bank when none was made (step 1 failed)
+  // The block's bank was there already: this node made the block (a rotating validator's
+  // bank tiles executed it into that bank, a child of the same parent, frozen under the
+  // block's last PoH hash). Everything but execution was checked (PoH, ticks, signatures,
+  // leader, parent), and the bank's hash against the slot end's; nothing ran twice.
+  bool adopted = false;
+  // adopt() only: the block checked out but has no bank of this node's to adopt (executing
+  // it needs the forks quiescent). Nothing changed; replay() it later.
+  bool deferred = false;
   [[nodiscard]] bool ok() const noexcept { return error == replay_error::none; }
 };
 
@@ -188,6 +196,16 @@ class slot_replayer {
   slot_replay_result replay(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
                             const crypto::pubkey* leader = nullptr) noexcept;
 
+  // Every transaction of the last successful replay, in order: its first signature and the
+  // result recorded for it.
+  void for_each_tx(const std::function<void(const crypto::signature&, std::uint8_t result)>& fn) const;
+
+  // replay(), but only a block of this node's own whose bank is there already is taken
+  // (adopted): it changes no bank, so it may run while the node's bank tiles execute into a
+  // child of it. Any other block comes back deferred (nothing changed), or failed.
+  slot_replay_result adopt(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
+                           const crypto::pubkey* leader = nullptr) noexcept;
+
   // The last successful replay's records (empty after a failure).
   [[nodiscard]] std::span<const ledger::record_view> records() const noexcept {
     return {records_.data(), records_.size()};
@@ -217,6 +235,7 @@ class slot_replayer {
   std::uint64_t base_tick_height_ = 0;
   std::uint64_t want_ticks_ = 0;
   bool execute_failed_ = false;  // step 2 failed: the bank (if made) holds part of the block
+  bool adopt_only_ = false;      // adopt(): defer a block that would need executing
   replay_chain_config config_;
   std::uint64_t hashes_per_tick_;  // config's, 0 -> 1
   crypto::pubkey_cache keys_;

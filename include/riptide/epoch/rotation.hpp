@@ -27,12 +27,15 @@
 //      slot_now on the old parent, and the slots of the run that went by are skipped.
 //
 // Gulf Stream (plan_forward), for a transaction that passed sigverify and dedup:
-//   consume           we lead slot_now;
+//   consume           we lead slot_now and slot_now+1 (or it came from tpu_forwards);
 //   hold              we lead within hold_slots (1) after slot_now, or every one of the next
 //                     forward_slots leaders is us, or forward_slots is 0 (forwarding off);
 //   forward           to the distinct leaders of slot_now+1 .. slot_now+forward_slots (2),
 //                     never ourselves;
-//   forward_and_hold  forward, and keep it too: we lead within hold_forwarded_slots (20);
+//   forward_and_hold  forward, and keep it too: we lead within hold_forwarded_slots (4), or
+//                     slot_now is the last slot of our run (our bank may not get to it
+//                     before the run ends; a signature lands once, so two copies cost
+//                     nothing);
 //   drop              it arrived on tpu_forwards (it was forwarded once; it is never
 //                     forwarded again) and we lead neither now nor within
 //                     hold_forwarded_slots; or no leader of the next slots is known.
@@ -60,7 +63,7 @@ struct rotation_config {
   std::uint64_t max_grace_slots = 2;        // wait at most this long for a block still arriving
   std::uint64_t forward_slots = 2;          // forward to the leaders of the next N slots
   std::uint64_t hold_slots = 1;             // hold (do not forward) if we lead within N slots
-  std::uint64_t hold_forwarded_slots = 20;  // keep a forwarded tx if we lead within N slots
+  std::uint64_t hold_forwarded_slots = 4;  // keep a forwarded tx if we lead within N slots
   std::uint64_t max_parent_distance = 65535;  // slot - parent fits a shred's u16 parent_offset
 };
 

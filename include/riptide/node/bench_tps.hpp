@@ -4,9 +4,11 @@
 //
 // Flow of run_bench_tps()
 //   1. Make `accounts` fresh keypairs and fund each from the faucet (genesis.toml [faucet],
-//      faucet.key of a local cluster) with one transfer sent over UDP to the node's tpu port;
+//      faucet.key of a local cluster) with one transfer sent over UDP to a tpu port (`tpus`,
+//      round-robin);
 //      wait until GET /balance shows every account funded (an account still unfunded after
-//      3 s gets a new funding transfer), or fail after `timeout_s`. Record the sum of the
+//      3 s gets its funding transfer again: the same bytes, so it lands at most once), or fail
+//      after `timeout_s`. Record the sum of the
 //      accounts' balances.
 //   2. Send phase (`seconds`): transfers of `lamports` between random distinct accounts at
 //      `rate_tps` (a token bucket; 0 = as fast as this thread can sign), over plain UDP
@@ -46,11 +48,17 @@
 
 namespace riptide::node {
 
+struct tpu_address {
+  std::uint32_t ip = 0x7f000001;  // host byte order
+  std::uint16_t port = 13000;
+};
+
 struct bench_tps_options {
   std::uint32_t rpc_ip = 0x7f000001;  // host byte order
   std::uint16_t rpc_port = 11000;
-  std::uint32_t tpu_ip = 0x7f000001;
-  std::uint16_t tpu_port = 13000;
+  // Where transfers go (UDP), round-robin by send batch: one node's tpu port, or several
+  // (a rotating cluster: any node takes transfers). At least one.
+  std::vector<tpu_address> tpus{tpu_address{}};
   std::filesystem::path faucet_key;   // required
   std::uint32_t accounts = 64;        // 2..65536
   double rate_tps = 0;                // 0: as fast as possible

@@ -91,9 +91,10 @@ struct local_cluster_options {
   std::uint32_t nodes = 4;
   std::uint32_t port_offset = 0;
   std::uint64_t stake = 1000;
-  // Validators with stake, from node 0 up; the rest get stake 0. 1 (the default) makes node 0
-  // the bootstrap leader of every slot and the others its followers. 0: every validator.
-  std::uint32_t staked_validators = 1;
+  // Validators with stake, from node 0 up; the rest get stake 0. 0 (the default): every
+  // validator, equal stake: they take turns to lead. 1 makes node 0 the leader of every slot
+  // and the others its followers.
+  std::uint32_t staked_validators = 0;
   std::uint32_t turbine_fanout = 200;
   std::uint64_t hashes_per_tick = 1250;  // low: a dev cluster's PoH must not eat the machine
   std::uint64_t ticks_per_slot = 64;

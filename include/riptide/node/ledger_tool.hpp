@@ -83,6 +83,15 @@ struct resume_point {
 // checks whose chain it is and starts it over.
 std::optional<resume_point> find_resume_point(ledger::ledger& lg);
 
+// A rotating validator's restart: the blocks of its own at the end of its chain, after the
+// last block of another leader, were built on by nobody it heard of: the cluster may have
+// skipped them (they left no shred, or too late) and built on their parent. They are cut
+// (ledger::truncate, with the chain head when slot 0 is among them) so the node follows the
+// cluster's chain from there; repair brings back those the cluster kept, and the node never
+// makes another block for their slots (its produced ledger remembers them). Returns the
+// number of blocks cut. Start-up only, before find_resume_point.
+std::uint64_t trim_own_tail(ledger::ledger& lg, const crypto::pubkey& me);
+
 
 }  // namespace riptide::node
 

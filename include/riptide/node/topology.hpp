@@ -104,9 +104,14 @@ class topology {
   void add_link(std::string name, link_kind kind, link_mode mode, std::size_t depth, std::string producer,
                 std::string consumer);
 
+  // Tiles that share state without locks (one's quiescent calls must never overlap the
+  // other's): they must run on one core thread. place_auto puts `second` where `first` is.
+  void keep_together(std::string first, std::string second);
+
   void place(const std::vector<std::vector<std::string>>& cores);
   void place_auto(std::size_t cores, bool first_core_alone);
-  // Throws topology_error unless every tile is placed exactly once.
+  // Throws topology_error unless every tile is placed exactly once and tiles kept together
+  // share a core thread.
   void check() const;
 
   [[nodiscard]] const std::vector<tile_decl>& tiles() const noexcept { return tiles_; }
@@ -122,6 +127,7 @@ class topology {
   std::vector<std::string> outside_;
   std::vector<link_decl> links_;
   std::vector<std::vector<std::string>> cores_;  // tile names per core thread
+  std::vector<std::pair<std::string, std::string>> together_;
 };
 
 // The element type of each link kind.

@@ -24,6 +24,7 @@
 #include <riptide/tpu/bank_gate.hpp>
 #include <riptide/tpu/bank_tile.hpp>
 #include <riptide/tpu/dedup_tile.hpp>
+#include <riptide/tpu/forward_tile.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/microblock.hpp>
 #include <riptide/tpu/poh_tile.hpp>
@@ -42,6 +43,10 @@ struct tpu_shape {
   std::size_t bank_tiles = 0;    // needs verify tiles and the ledger (it stores the microblocks)
   bool ledger = true;            // the ledger tile (PoH's entries go nowhere without it)
   bool records_out = false;      // ledger -> shred (the leader's shred tile reads its records)
+  // Gulf Stream (a rotating validator): dedup -> forward -> bank0, and forward -> source
+  // (copies to the coming leaders' tpu_forwards). Needs exactly one bank tile.
+  bool forward = false;
+  std::size_t forward_frames = 1024;  // the forward tile's send frames
   std::size_t verify_ring = 1024;     // source -> verify, verify -> dedup
   std::size_t bank_ring = 1024;       // dedup -> bank
   std::size_t free_ring = 1 << 16;    // every ".free" ring back to the source (>= its frames)
@@ -53,7 +58,10 @@ struct tpu_shape {
 [[nodiscard]] std::string tpu_verify_in(const tpu_shape& shape, std::size_t verify);
 // Verify tile i's frames back to the source (the net tile pairs it with tpu_verify_in).
 [[nodiscard]] std::string tpu_verify_free(const tpu_shape& shape, std::size_t verify);
-// The other tiles' frames back to the source: dedup's, then each bank tile's.
+// The other tiles' frames back to the source: dedup's, the forward tile's, then each bank tile's.
+// The forward tile's copies to the source (tx) and their frames back (tx_free).
+inline constexpr const char* tpu_forward_tx = "forward>net";
+inline constexpr const char* tpu_forward_tx_free = "net>forward.free";
 [[nodiscard]] std::vector<std::string> tpu_release_links(const tpu_shape& shape);
 inline constexpr const char* tpu_records_link = "ledger>shred";
 
@@ -75,6 +83,11 @@ struct tpu_resources {
   tpu::bank_tile_config bank;                // index is set per tile
   tpu::poh_tile_config poh;
   tpu::ledger_tile_config ledger_tile;       // banks, forks, gate, records_out are set here
+  // The forward tile's (required with shape.forward; they must outlive the tiles).
+  tpu::forward_tile_config forward;
+  const epoch::leader_timeline* timeline = nullptr;
+  std::span<const tpu::forward_contact> forward_contacts;
+  const bank::chain_board* forward_board = nullptr;  // the slot in progress
 };
 
 struct tpu_tiles {
@@ -83,6 +96,7 @@ struct tpu_tiles {
   std::vector<std::unique_ptr<tpu::bank_tile>> banks;
   std::unique_ptr<tpu::poh_tile> poh;
   std::unique_ptr<tpu::ledger_tile> ledger;
+  std::unique_ptr<tpu::forward_tile> forward;
   // Every tile above, in declaration order (what a core plan names).
   [[nodiscard]] std::vector<util::tile*> all() const;
 };

@@ -67,6 +67,11 @@ class bank_gate {
   // Opens `bank` for `slot` if the gate is closed(slot - 1); false otherwise (PoH has passed
   // the slot, or the gate is shut), changing nothing.
   [[nodiscard]] bool open(bank::bank_index bank, std::uint64_t slot) noexcept;
+  // A rotating validator's blocks do not follow each other slot by slot: opens `bank` for the
+  // block of `slot` if the gate is closed for any other slot (the previous block's, or the
+  // start's); false if PoH closed this very slot already (the block is past) or the gate is
+  // open or shut, changing nothing.
+  [[nodiscard]] bool open_block(bank::bank_index bank, std::uint64_t slot) noexcept;
 
   // For tests and metrics: the open bank and its slot, or false.
   [[nodiscard]] bool open_bank(bank::bank_index& bank, std::uint64_t& slot) const noexcept;

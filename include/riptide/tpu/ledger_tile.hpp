@@ -102,6 +102,13 @@ struct ledger_tile_config {
   // ledger tile writes only its own blocks, and those records belong to slot 0's block, so
   // only slot 0's leader writes them (at the head of that block).
   bool chain_start = true;
+  // A rotating validator's own blocks (with forks and gate): a block's bank is opened at the
+  // block's first entry (bank_gate::open_block), a child of its parent's bank: the block this
+  // tile froze last when that is the parent, else the forks' root when the root's slot is the
+  // parent (replay keeps the root at the chain's last block); no parent bank is a bank error
+  // and the block gets ticks only. At the block's end the bank is frozen and named, but not
+  // rooted (replay roots the chain) and no next bank is opened.
+  bool rotation = false;
   crypto::pubkey leader{};  // this node's identity, named in every slot end
   // Optional: every appended record, in order, for the shred tile (which reads its bytes with
   // ledger::encoded_at). The tile pops entries only while this ring has room for every record
@@ -129,7 +136,12 @@ class ledger_tile final : public util::tile {
   bool drained() const noexcept override { return in_.empty_approx(); }
   void on_stop() noexcept override;
 
+  // A block of ours is being written (its first entry seen, its slot end not yet): replay,
+  // on this tile's core thread, leaves the bank forks alone meanwhile. Core thread only.
+  [[nodiscard]] bool in_block() const noexcept { return in_block_; }
+
  private:
+  void begin_block(const poh_entry_record& r) noexcept;
   void flush(std::uint64_t slot) noexcept;
   void append(ledger::record_type type, std::uint64_t slot, std::span<const std::uint8_t> payload) noexcept;
   void add(const poh_entry_record& r) noexcept;
@@ -147,6 +159,12 @@ class ledger_tile final : public util::tile {
   std::uint64_t batch_slot_ = 0;
   std::uint64_t block_parent_ = 0;  // the parent PoH gave the entries being written
   bank::bank_index current_ = bank::no_bank;  // the bank of the slot in progress
+  struct frozen_block {
+    bank::block_id id{};
+    std::uint64_t slot = 0;
+  };
+  std::optional<frozen_block> last_frozen_;  // rotation: the last block this tile froze
+  bool in_block_ = false;
 
   bool slot_end_pending_ = false;  // the record being appended is a slot end
   std::optional<std::uint64_t> last_end_slot_;  // the ledger's newest slot end (the next parent)

@@ -40,7 +40,8 @@
 //     counted (resets_refused); applied ones are counted in resets. Rotating, a reset to a
 //     slot at or below the current parent is stale, not wrong (replay reports the tile's own
 //     blocks after it built on them): ignored and counted in resets_stale. A tile with a gate
-//     (below) refuses every reset for now: a reset moves the slot under the bank tiles.
+//     (below) that does not rotate refuses every reset: a reset moves the slot under the bank
+//     tiles (a rotating one takes resets only between its blocks, when the gate is closed).
 //   - Slot boundaries with a bank gate (optional, connect_gate() before start; a leader's
 //     bank tiles, bank_gate.hpp): the bank tiles execute into slot S's bank, so everything
 //     they executed must be recorded in slot S. When the hashes left in S that could hold
@@ -52,7 +53,7 @@
 //     S's slot end opens S+1's bank; until then S+1 gets ticks only. A record the reserve
 //     could not hold (a wrong reserve) is recorded in the next slot and counted in
 //     boundary_overflows. When PoH stops for good (max_slots, halt, drain) it shuts the gate.
-//   - Rotation (optional, connect_rotation() before start; not with a gate yet): the tile
+//   - Rotation (optional, connect_rotation() before start): the tile
 //     follows the leader schedule. PoH always ticks, as the node's clock (tick height h is in
 //     slot h / ticks_per_slot; a reset moves the clock to the reset bank's end, as a leader's
 //     chain continues from its parent), but it makes blocks only for the slots
@@ -70,7 +71,10 @@
 //     go through a held queue of `held_entries` (at least 2 x ticks_per_slot; a parent more
 //     than held_entries / ticks_per_slot - 1 slots back is not built on), so a full `entries`
 //     ring delays them instead of dropping them; what does not fit the queue is dropped and
-//     counted (held_dropped).
+//     counted (held_dropped). With a gate, the boundary rule above holds for each block's
+//     slots only: the controller opens a block's bank at its first entry (bank_gate::
+//     open_block), PoH closes it before each of the block's slots ends, and while it follows
+//     the gate stays as the last block left it (closed), so no bank tile executes then.
 //     Counters: leading (1 while making a block), slots_led, slots_produced,
 //     own_slots_skipped (scheduled slots that passed without our block), grace_ticks (ticks
 //     spent waiting for a block that was arriving), last_parent_distance.
@@ -162,11 +166,10 @@ class poh_tile final : public util::tile {
   // Start-up, before the runtime runs the tile: where resets come from (replay).
   void connect_resets(util::spsc_ring<poh_reset>* resets) noexcept { resets_ = resets; }
   // Start-up: the bank tiles' gate, and how many mixins they can have waiting at most.
-  // Throws std::invalid_argument on a rotating tile (not supported yet).
   void connect_gate(bank_gate* gate, std::uint64_t reserve);
 
   // Start-up: follow the leader schedule (see the contract). Throws std::invalid_argument
-  // with a gate connected, held_entries below 2 x ticks_per_slot, or a start that is not
+  // with held_entries below 2 x ticks_per_slot, or a start that is not
   // start_parent's end (start_tick_height must be (start_parent + 1) x ticks_per_slot, 0 on
   // the genesis root).
   void connect_rotation(const poh_rotation& rotation);

@@ -36,6 +36,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@
 #include <riptide/ledger/background_sync.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/replay.hpp>
+#include <riptide/bank/tx_status.hpp>
+#include <riptide/tpu/bank_gate.hpp>
+#include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
@@ -60,6 +64,7 @@ class replay_tile final : public util::tile {
   enum counter : std::size_t {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
     c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers, c_resets, c_resets_dropped,
+    c_adopted, c_leader_waits,
     c_dead_first,  // dead_<replay_error> for each reason but none
     c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
@@ -75,6 +80,18 @@ class replay_tile final : public util::tile {
   // slot, PoH is told to build on it (tpu::poh_reset{its last hash, tick height, slot}); a
   // full ring is counted (resets_dropped; PoH takes the newest reset, so a later one mends it).
   void connect_resets(util::spsc_ring<tpu::poh_reset>* resets) noexcept { resets_ = resets; }
+  // Start-up (a rotating validator whose bank tiles execute into the same bank forks): a
+  // block of ours is adopted, not executed again (bank::slot_replayer::adopt; counted in
+  // adopted). While the node makes a block (the gate open or not quiet, or `ledger`, which
+  // must run on this tile's core thread, inside a block of ours) only such a block is taken,
+  // since it changes no bank; any other waits, popped and held, until the block is done
+  // (counted in leader_waits), and the forks' new root is set only then.
+  void connect_leader(const tpu::bank_gate* gate, const tpu::ledger_tile* ledger) noexcept {
+    gate_ = gate;
+    ledger_tile_ = ledger;
+  }
+  // Start-up: every transaction of every stored slot gets its status here (GET /tx).
+  void connect_statuses(bank::tx_status_cache* statuses) noexcept { statuses_ = statuses; }
 
   // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
   const std::string& first_problem() const noexcept { return first_problem_; }
@@ -83,12 +100,21 @@ class replay_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
-  bool drained() const noexcept override { return in_.empty_approx(); }
+  bool drained() const noexcept override { return in_.empty_approx() && !held_; }
   void on_stop() noexcept override;
 
  private:
-  // Replays and stores one slot; false if it was not (a bad buffer, or replay refused it).
-  bool store(const completed_slot& c) noexcept;
+  enum class outcome : std::uint8_t { stored, failed, deferred };
+  // Replays and stores one slot (with `busy`, only a block of this node's own is taken:
+  // anything else comes back deferred, nothing changed).
+  outcome store(const completed_slot& c, bool busy) noexcept;
+  // The node is making a block: its bank tiles may be executing into the forks.
+  [[nodiscard]] bool leader_busy() const noexcept;
+  void apply_root() noexcept;
+  struct root_target {
+    bank::bank_index bank;
+    std::uint64_t slot;
+  };
 
   replay_tile_config config_;
   bank::slot_replayer& replayer_;
@@ -98,6 +124,11 @@ class replay_tile final : public util::tile {
   util::spsc_ring<completed_slot>& release_;
   bank::chain_board* board_;
   util::spsc_ring<tpu::poh_reset>* resets_ = nullptr;
+  const tpu::bank_gate* gate_ = nullptr;
+  const tpu::ledger_tile* ledger_tile_ = nullptr;
+  bank::tx_status_cache* statuses_ = nullptr;
+  std::optional<completed_slot> held_;         // popped, deferred until the forks are quiescent
+  std::optional<root_target> root_pending_;  // the chain's new root, set once quiescent
   ledger::background_sync syncer_;
   std::FILE* slot_log_ = nullptr;
   std::string first_problem_;
