@@ -5,10 +5,10 @@
 #   2. prints, once a second, how many peers each node sees as active, until all see all,
 #      then sets a key on node 0 through its HTTP API and shows when it arrives on each node
 #   3. shows the leader schedule of the next slots (which node leads which 4-slot span)
-#   4. runs `riptide bench-tps` with its transfers sent round-robin to every node's tpu port
-#      (funded from the genesis faucet; a node that is not leading forwards them to the
-#      coming leaders): its live line each second, then sent / confirmed / TPS / latency and
-#      the balance check
+#   4. runs `riptide bench-tps --all-nodes`: its transfers go round-robin to every node's tpu
+#      port, as node 0's gossip knows them (funded from the genesis faucet; a node that is not
+#      leading forwards them to the coming leaders): its live line each second, then sent /
+#      confirmed / TPS / latency and the balance check
 #   5. prints per node, from its counters (GET /metrics): slots led, blocks produced, own
 #      slots skipped, grace waited, transactions forwarded and executed
 #   6. waits until every node has stored the same slot, stops the cluster, re-verifies node
@@ -86,9 +86,9 @@ done < <("$bin" leader-schedule --genesis "$dir/genesis.toml" --from "$now" --co
 
 load_s=${RIPTIDE_LOAD_SECONDS:-10}
 load_tps=${RIPTIDE_LOAD_TPS:-1000}
-tpus=$(for i in $(seq 0 $((n - 1))); do printf '127.0.0.1:%d,' $((13000 + offset + i)); done)
-echo "==> ${load_s}s of signed transfers, round-robin to all $n nodes' tpu ports (riptide bench-tps, ${load_tps}/s)"
-"$bin" bench-tps --rpc "$(rpc 0)" --tpu "${tpus%,}" --faucet-key "$dir/faucet.key" --accounts 64 \
+echo "==> ${load_s}s of signed transfers, round-robin to every node's tpu port as node 0's gossip knows them"
+echo "    (riptide bench-tps --all-nodes, ${load_tps}/s)"
+"$bin" bench-tps --rpc "$(rpc 0)" --all-nodes --faucet-key "$dir/faucet.key" --accounts 64 \
   --rate "$load_tps" --seconds "$load_s" || { echo "bench-tps failed"; exit 1; }
 
 metric() {  # metric NODE TILE COUNTER

@@ -328,6 +328,9 @@ int main(int argc, char** argv) {
   bench_tps_cmd->add_option("--tpu", bench_tpu,
                             "Node tpu address ip:port, or several ip:port,ip:port,... (transactions go there over "
                             "UDP, round-robin: any node of a rotating cluster takes them)");
+  bench_tps_cmd->add_flag("--all-nodes", bench_opt.all_nodes,
+                          "Send round-robin to every node the --rpc node's gossip knows (its ContactInfo tpu "
+                          "addresses) instead of --tpu");
   bench_tps_cmd->add_option("--faucet-key", bench_faucet, "Key file of the genesis faucet (faucet.key of a local cluster)")
       ->required()
       ->check(CLI::ExistingFile);

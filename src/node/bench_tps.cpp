@@ -224,9 +224,16 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   util::xoshiro256ss rng(seed);
 
   rpc::chain_client client(o.rpc_ip, o.rpc_port);
+  std::vector<tpu_address> targets = o.tpus;
+  if (o.all_nodes) {
+    targets.clear();
+    for (const auto& c : client.gossip_tpus()) targets.push_back({c.ip, c.port});
+    if (targets.empty())
+      throw std::runtime_error(fmt::format("--all-nodes: the node at {} knows no tpu address", client.address()));
+  }
   // One socket per tpu address, used round-robin by send batch.
   std::vector<std::unique_ptr<net::udp_batch_sender>> senders;
-  for (const tpu_address& a : o.tpus)
+  for (const tpu_address& a : targets)
     senders.push_back(std::make_unique<net::udp_batch_sender>(net::endpoint{a.ip, a.port}, "tpu"));
   std::size_t next_sender = 0;
   int last_send_errno = 0;
@@ -238,7 +245,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
     return n;
   };
   std::string tpu_list;
-  for (const tpu_address& a : o.tpus) tpu_list += fmt::format("{}{}:{}", tpu_list.empty() ? "" : ",", ip_text(a.ip), a.port);
+  for (const tpu_address& a : targets) tpu_list += fmt::format("{}{}:{}", tpu_list.empty() ? "" : ",", ip_text(a.ip), a.port);
   auto slot = client.slot();
   if (!slot.lamports_per_signature)
     throw std::runtime_error(fmt::format("node at {} runs no bank (GET /slot has no lamports_per_signature)",

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <riptide/net/udp.hpp>
 #include <riptide/rpc/hex_parse.hpp>
 #include <riptide/rpc/http_api.hpp>
 #include <riptide/util/hex.hpp>
@@ -119,6 +120,28 @@ std::map<std::string, std::uint64_t> chain_client::drops() {
     if (!value.is_number_unsigned()) throw rpc_error(what + ": drops." + name + " is not a count");
     out[name] = value.get<std::uint64_t>();
   }
+  return out;
+}
+
+std::vector<chain_client::tpu_contact> chain_client::gossip_tpus() {
+  std::vector<tpu_contact> out;
+  auto add = [&](const json& contact, const std::string& what) {
+    if (!contact.is_object() || !contact.contains("ip") || !contact.contains("ports"))
+      throw rpc_error(what + ": a contact without ip and ports");
+    const auto ip = net::parse_ipv4(contact["ip"].get<std::string>());
+    const json& port = contact["ports"]["tpu"];
+    if (!ip || !port.is_number_unsigned()) throw rpc_error(what + ": a contact with a bad ip or tpu port");
+    if (port.get<std::uint64_t>() == 0 || port.get<std::uint64_t>() > 65535) return;
+    out.push_back({*ip, static_cast<std::uint16_t>(port.get<std::uint64_t>())});
+  };
+  const std::string state = "GET " + address_ + "/gossip/state";
+  const json s = impl_->call(state, impl_->http.Get("/gossip/state"));
+  if (!s.contains("self")) throw rpc_error(state + ": no \"self\" in the reply");
+  add(s["self"], state);
+  const std::string peers = "GET " + address_ + "/gossip/peers";
+  const json p = impl_->call(peers, impl_->http.Get("/gossip/peers"));
+  if (!p.is_array()) throw rpc_error(peers + ": not an array");
+  for (const json& c : p) add(c, peers);
   return out;
 }
 

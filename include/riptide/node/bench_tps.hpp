@@ -59,6 +59,9 @@ struct bench_tps_options {
   // Where transfers go (UDP), round-robin by send batch: one node's tpu port, or several
   // (a rotating cluster: any node takes transfers). At least one.
   std::vector<tpu_address> tpus{tpu_address{}};
+  // Send to every node the rpc node's gossip knows instead (its own tpu and every peer's,
+  // from their ContactInfo), round-robin; `tpus` is then ignored.
+  bool all_nodes = false;
   std::filesystem::path faucet_key;   // required
   std::uint32_t accounts = 64;        // 2..65536
   double rate_tps = 0;                // 0: as fast as possible

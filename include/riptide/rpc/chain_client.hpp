@@ -64,6 +64,14 @@ class chain_client {
   [[nodiscard]] std::vector<std::optional<tx_status_reply>> statuses(std::span<const crypto::signature> sigs);
   // GET /drops: every drop counter of the node's tiles, "tile.counter" -> value.
   [[nodiscard]] std::map<std::string, std::uint64_t> drops();
+  // Every tpu address this node's gossip knows: its own (GET /gossip/state "self") and each
+  // peer's ContactInfo (GET /gossip/peers), ip host byte order; a contact without a tpu port
+  // is left out. Throws rpc_error on a reply without them.
+  struct tpu_contact {
+    std::uint32_t ip = 0;
+    std::uint16_t port = 0;
+  };
+  [[nodiscard]] std::vector<tpu_contact> gossip_tpus();
   // POST /tx: returns the signature the node reports (the transaction's first).
   crypto::signature submit(std::span<const std::uint8_t> transaction);
 
