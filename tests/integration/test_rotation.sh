@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Leader rotation on real nodes (loopback, one process per node): 4 validators with equal
 # stake take turns by the genesis's leader schedule.
-#   - all up, with bench-tps sending 500 transfers/s round-robin to the four nodes: >= 99 %
-#     confirmed, balances conserved; every node leads its 4-slot spans, >= 95 % of the
+#   - all up, with bench-tps sending 500 transfers/s round-robin to the four nodes (their
+#     addresses from gossip): >= 99 % confirmed, balances conserved; a transfer through
+#     POST /tx lands from each node; every node leads its 4-slot spans, >= 95 % of the
 #     scheduled slots have a block, every block names its scheduled leader, and every ledger
 #     is the same chain
 #   - one node killed -9: only its slots are skipped, the other three produce theirs
@@ -48,6 +49,16 @@ check "balances conserved (minus fees)" [ "$(jq -r '.balances.conserved' "$tmp/b
 fwd=0
 for i in 0 1 2 3; do fwd=$((fwd + $(metric "$(rpc "$i")" forward forwarded_txs || echo 0))); done
 check "transactions were forwarded to the coming leaders ($fwd)" [ "$fwd" -gt 0 ]
+# POST /tx works on any node: one transfer through each node's HTTP API, each seen on the
+# next node's rooted balances.
+landed=0
+for i in 0 1 2 3; do
+  to=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  "$bin" transfer --rpc "$(rpc "$i")" --from "$tmp/c/faucet.key" --to "$to" --lamports $((1000 + i)) >/dev/null 2>&1
+  has() { [ "$(get_json "$(rpc $(( (i + 1) % 4 )))" "/balance/$to" .lamports)" = $((1000 + i)) ]; }
+  wait_until 20 has && landed=$((landed + 1))
+done
+check "a transfer sent through POST /tx to each node landed ($landed of 4)" [ "$landed" -eq 4 ]
 kill_slot=$(slot_of 0)
 cluster kill-node $down_node --signal KILL >/dev/null
 sleep "$phase_s"
