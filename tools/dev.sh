@@ -92,7 +92,7 @@ run_meson_tests() {
   fi
 }
 
-tsan_tests=(util/spsc_ring util/runtime bank/bank_forks tpu/bank_gate tpu/dedup_tile net/net_tile bank/tx_status ledger/ledger tpu/ledger_tile tpu/bank_tile bank/chain_board net/tx_sender ledger/background_sync tpu/shred_tile tpu/load_tile gossip/gossip_tile tvu/replay_tile tvu/tvu_tile)
+tsan_tests=(util/spsc_ring util/runtime net/contact_book bank/bank_forks tpu/bank_gate tpu/dedup_tile net/net_tile bank/tx_status ledger/ledger tpu/ledger_tile tpu/bank_tile bank/chain_board net/tx_sender ledger/background_sync tpu/shred_tile tpu/load_tile gossip/gossip_tile tvu/replay_tile tvu/tvu_tile)
 run_tsan() {
   install_missing "${packages[@]}"
   configure build-tsan debugoptimized -Dtsan=true -Dbenchmarks=false

@@ -91,7 +91,7 @@ std::vector<std::size_t> gossip_tile::drop_counters() const {
 
 std::vector<std::string_view> gossip_tile::own_counter_names() const {
   return {"rx_packets", "tx_packets", "tx_no_frame", "tx_ring_full", "rx_release_full",
-          "commands", "commands_rejected", "snapshots", "peers_active", "table_size"};
+          "commands", "commands_rejected", "snapshots", "peers_active", "table_size", "contacts_changed"};
 }
 
 int gossip_tile::reclaim_tx() noexcept {
@@ -161,7 +161,7 @@ int gossip_tile::poll() noexcept {
 
 void gossip_tile::housekeep(std::uint64_t) noexcept {
   const std::uint64_t now = now_ms();
-  if (board_ != nullptr && now - last_snapshot_ms_ >= config_.snapshot_interval_ms) {
+  if ((board_ != nullptr || contacts_ != nullptr) && now - last_snapshot_ms_ >= config_.snapshot_interval_ms) {
     last_snapshot_ms_ = now;
     try {
       publish_snapshot(now);
@@ -187,8 +187,27 @@ void gossip_tile::publish_snapshot(std::uint64_t now) {
   for (const auto& p : s->peers) active += p.health == peer_health::active ? 1 : 0;
   set_counter(c_peers_active, active);
   set_counter(c_table_size, s->table_size);
+  if (contacts_ != nullptr) count(c_contacts_changed, learn_contacts(*contacts_, s->peers));
+  if (board_ == nullptr) return;
   count(c_snapshots);
   board_->publish(std::move(s));
+}
+
+std::size_t learn_contacts(net::contact_book& book, std::span<const peer_view> peers) noexcept {
+  std::size_t changed = 0;
+  for (const peer_view& p : peers) {
+    const std::optional<std::size_t> row = book.row_of(p.contact.id);
+    if (!row) continue;
+    std::array<std::uint16_t, net::port_kind_count> ports{};
+    const auto at = [&](net::port_kind k) -> std::uint16_t& { return ports[static_cast<std::size_t>(k)]; };
+    at(net::port_kind::gossip) = p.contact.gossip_port;
+    at(net::port_kind::tpu) = p.contact.tpu_port;
+    at(net::port_kind::tpu_forwards) = p.contact.tpu_forwards_port;
+    at(net::port_kind::tvu) = p.contact.tvu_port;
+    at(net::port_kind::repair) = p.contact.repair_port;
+    changed += book.set_row(*row, p.contact.ip, ports);
+  }
+  return changed;
 }
 
 }  // namespace riptide::gossip

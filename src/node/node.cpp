@@ -14,6 +14,7 @@
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/net/net_tile.hpp>
 #include <riptide/node/genesis.hpp>
 #include <riptide/node/ledger_tool.hpp>
@@ -75,9 +76,10 @@ struct node::impl {
   std::unique_ptr<epoch::stakes> stakes;  // the genesis's (a cluster node)
   std::unique_ptr<epoch::leader_schedule> schedule;
   std::unique_ptr<shred::turbine_cluster> turbine;
-  std::vector<net::endpoint> tvu_contacts;  // by turbine cluster index
-  std::vector<crypto::pubkey> peer_ids;     // genesis order
-  std::vector<net::endpoint> peer_repair;   // genesis order
+  // Every validator's ports, one row per turbine cluster index: seeded from the genesis (own
+  // row from the config), then kept up to date by the gossip tile from ContactInfo.
+  std::unique_ptr<net::contact_book> contacts;
+  std::vector<crypto::pubkey> peer_ids;     // the contact book's rows (turbine order)
   std::uint32_t self_peer = 0;
   std::unique_ptr<tpu::shred_tile> shredder;
   std::unique_ptr<riptide::bank::slot_replayer> replayer;
@@ -85,7 +87,6 @@ struct node::impl {
   std::unique_ptr<tvu::replay_tile> replay;
   std::optional<tpu::poh_rotation> rotation;  // a validator's, until its TVU exists
   epoch::leader_timeline timeline;            // a validator's: PoH and the forward tile read it
-  std::vector<tpu::forward_contact> forward_contacts;  // genesis order
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::unique_ptr<util::runtime> rt;
@@ -152,14 +153,28 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
                : leaders.front() == m.identity.public_key() ? node_role::leader
                                                             : node_role::follower;
       m.turbine = std::make_unique<shred::turbine_cluster>(stakes);
-      m.tvu_contacts.resize(m.turbine->size());
-      for (std::size_t i = 0; i < g.validators.size(); ++i) {
-        const auto& val = g.validators[i];
-        const std::uint32_t ip = *parse_ipv4(val.ip);
-        m.tvu_contacts[m.turbine->index_of(val.id)] = net::endpoint{ip, val.tvu_port};
-        m.peer_ids.push_back(val.id);
-        m.peer_repair.push_back(net::endpoint{ip, val.repair_port});
-        if (val.id == m.identity.public_key()) m.self_peer = static_cast<std::uint32_t>(i);
+      for (std::uint32_t i = 0; i < m.turbine->size(); ++i) m.peer_ids.push_back(m.turbine->node(i).id);
+      m.contacts = std::make_unique<net::contact_book>(m.peer_ids);
+      for (const auto& val : g.validators) {
+        std::array<std::uint16_t, net::port_kind_count> ports{};
+        ports[static_cast<std::size_t>(net::port_kind::gossip)] = val.gossip_port;
+        ports[static_cast<std::size_t>(net::port_kind::tpu)] = val.tpu_port;
+        ports[static_cast<std::size_t>(net::port_kind::tpu_forwards)] = val.tpu_forwards_port;
+        ports[static_cast<std::size_t>(net::port_kind::tvu)] = val.tvu_port;
+        ports[static_cast<std::size_t>(net::port_kind::repair)] = val.repair_port;
+        if (val.id == m.identity.public_key()) {
+          // Where this process listens, whatever the genesis says (another port, another host).
+          ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
+          ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
+          ports[static_cast<std::size_t>(net::port_kind::tpu_forwards)] =
+              static_cast<std::uint16_t>(cfg.net.tpu_forwards_port);
+          ports[static_cast<std::size_t>(net::port_kind::tvu)] = static_cast<std::uint16_t>(cfg.net.tvu_port);
+          ports[static_cast<std::size_t>(net::port_kind::repair)] = static_cast<std::uint16_t>(cfg.net.repair_port);
+          m.self_peer = static_cast<std::uint32_t>(*m.contacts->row_of(val.id));
+          m.contacts->set_row(m.self_peer, *parse_ipv4(cfg.net.ip), ports);
+        } else {
+          m.contacts->set_row(*m.contacts->row_of(val.id), *parse_ipv4(val.ip), ports);
+        }
       }
       const bool in_genesis =
           std::find(m.peer_ids.begin(), m.peer_ids.end(), m.identity.public_key()) != m.peer_ids.end();
@@ -470,11 +485,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     res.ledger_tile.max_microblock_tx_bytes = microblock_bytes;
     if (validator) {
       m.timeline = epoch::leader_timeline(*m.schedule);
-      for (const auto& val : cluster_genesis->validators)
-        m.forward_contacts.push_back({val.id, net::endpoint{*parse_ipv4(val.ip), val.tpu_forwards_port}});
       res.forward.identity = m.identity.public_key();
       res.timeline = &m.timeline;
-      res.forward_contacts = m.forward_contacts;
+      res.contacts = m.contacts.get();
       res.forward_board = &m.poh_clock;
     }
     m.tpu = build_tpu(shape.tpu, *m.rings, res);
@@ -568,6 +581,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         "gossip", m.identity, self, gc, m.net->rx_frames(), m.rings->in<frag>("gossip", links::gossip_rx),
         m.rings->out<frag>("gossip", links::gossip_rx_free), m.rings->out<frag>("gossip", links::gossip_tx),
         m.rings->in<frag>("gossip", links::gossip_tx_free), commands, &m.board);
+    if (m.contacts) m.gossip->connect_contacts(*m.contacts);
     net_rx(net::port_kind::gossip, links::gossip_rx, links::gossip_rx_free);
     net_tx(links::gossip_tx, m.gossip->tx_frames(), links::gossip_tx_free);
   }
@@ -599,8 +613,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     sc.archive = validator ? nullptr : m.archive.get();
     m.shredder = std::make_unique<tpu::shred_tile>(
         "shred", sc, m.identity, validator ? *m.produced_store : *m.ledger_store,
-        m.rings->in<tpu::ledger_record_ref>("shred", tpu_records_link), *m.turbine, m.tvu_contacts,
-        tpu::shred_peers{m.peer_ids, m.peer_repair}, m.net->rx_frames(),
+        m.rings->in<tpu::ledger_record_ref>("shred", tpu_records_link), *m.turbine, m.contacts->column(net::port_kind::tvu),
+        tpu::shred_peers{m.peer_ids, m.contacts->column(net::port_kind::repair)}, m.net->rx_frames(),
         validator ? nullptr : &m.rings->in<frag>("shred", links::shred_repair_rx),
         validator ? nullptr : &m.rings->out<frag>("shred", links::shred_repair_free),
         m.rings->out<frag>("shred", links::shred_tx), m.rings->in<frag>("shred", links::shred_tx_free));
@@ -626,7 +640,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tvu::tvu_repair_links repair;
     repair.identity = &m.identity;
     repair.peer_ids = m.peer_ids;
-    repair.peer_repair = m.peer_repair;
+    repair.peer_repair = m.contacts->column(net::port_kind::repair);
     repair.self_index = m.self_peer;
     repair.in = &m.rings->in<frag>("tvu", links::tvu_repair_rx);
     repair.release = &m.rings->out<frag>("tvu", links::tvu_repair_free);
@@ -646,7 +660,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         "tvu", tc, m.net->rx_frames(), m.rings->in<frag>("tvu", links::tvu_rx),
         m.rings->out<frag>("tvu", links::tvu_rx_free), m.rings->out<frag>("tvu", links::tvu_tx),
         m.rings->in<frag>("tvu", links::tvu_tx_free), completed, completed_release, *m.schedule, *m.turbine,
-        m.identity.public_key(), m.tvu_contacts, &*m.repair_links);
+        m.identity.public_key(), m.contacts->column(net::port_kind::tvu), &*m.repair_links);
     net_rx(net::port_kind::tvu, links::tvu_rx, links::tvu_rx_free);
     net_rx(net::port_kind::repair, links::tvu_repair_rx, links::tvu_repair_free);
     net_tx(links::tvu_tx, m.tvu->tx_frames(), links::tvu_tx_free);

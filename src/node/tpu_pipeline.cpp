@@ -147,12 +147,12 @@ tpu_tiles build_tpu(const tpu_shape& s, link_set& rings, tpu_resources& res) {
     mixins.push_back(&rings.in<tpu::poh_mixin>("poh", mixins_of(j)));
   }
   if (s.forward) {
-    if (res.timeline == nullptr || res.forward_board == nullptr)
-      throw std::invalid_argument("tpu: the forward tile needs the leader timeline and the chain board");
+    if (res.timeline == nullptr || res.forward_board == nullptr || res.contacts == nullptr)
+      throw std::invalid_argument("tpu: the forward tile needs the leader timeline, the chain board and the contact book");
     tpu::forward_tile_config fc = res.forward;
     fc.tx_frames = static_cast<std::uint32_t>(s.forward_frames);
     t.forward = std::make_unique<tpu::forward_tile>(
-        "forward", fc, *res.timeline, res.forward_contacts, *res.forward_board, *res.frames,
+        "forward", fc, *res.timeline, *res.contacts, *res.forward_board, *res.frames,
         rings.in<frags>("forward", to_forward), &rings.out<frags>("forward", bank_in(s, 0)),
         &rings.out<frags>("forward", tpu_free_of(s, "forward")), rings.out<frags>("forward", tpu_forward_tx),
         rings.in<frags>("forward", tpu_forward_tx_free));

@@ -13,7 +13,7 @@ void forward_tile_config::validate() const {
 }
 
 forward_tile::forward_tile(std::string name, const forward_tile_config& config, const epoch::leader_timeline& timeline,
-                           std::span<const forward_contact> contacts, const bank::chain_board& board,
+                           const net::contact_book& contacts, const bank::chain_board& board,
                            const util::frame_pool& frames, util::spsc_ring<util::frag_desc>& in,
                            util::spsc_ring<util::frag_desc>* keep, util::spsc_ring<util::frag_desc>* release,
                            util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release)
@@ -47,14 +47,10 @@ void forward_tile::replan(std::uint64_t slot) noexcept {
     p = plan{};
     p.action = d.action;
     for (const crypto::pubkey& target : d.target_list()) {
-      const forward_contact* found = nullptr;
-      for (const forward_contact& c : contacts_)
-        if (c.id == target && c.tpu_forwards.pack() != 0) {
-          found = &c;
-          break;
-        }
-      if (found == nullptr) ++p.missing;
-      else p.to[p.count++] = found->tpu_forwards;
+      const std::optional<std::size_t> row = contacts_.row_of(target);
+      const net::endpoint at = row ? contacts_.get(*row, net::port_kind::tpu_forwards) : net::endpoint{};
+      if (at.pack() == 0) ++p.missing;
+      else p.to[p.count++] = at;
     }
   }
   plans_slot_ = slot;

@@ -41,7 +41,7 @@ class shred_tile::repair_sink final : public shred::repair_packet_sink {
 
 shred_tile::shred_tile(std::string name, const shred_tile_config& config, const crypto::keypair& leader,
                        const ledger::ledger& lg, util::spsc_ring<ledger_record_ref>& records,
-                       const shred::turbine_cluster& cluster, std::span<const net::endpoint> tvu_contacts,
+                       const shred::turbine_cluster& cluster, net::contact_column tvu_contacts,
                        const shred_peers& peers, const util::frame_pool& rx_frames,
                        util::spsc_ring<util::frag_desc>* repair_in,
                        util::spsc_ring<util::frag_desc>* repair_release,

@@ -105,7 +105,7 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
                    util::spsc_ring<completed_slot>& out,
                    util::spsc_ring<completed_slot>& out_release,
                    const epoch::leader_schedule& schedule, const shred::turbine_cluster& cluster,
-                   const crypto::pubkey& self, std::span<const net::endpoint> contacts,
+                   const crypto::pubkey& self, net::contact_column contacts,
                    const tvu_repair_links* repair)
     : util::tile(std::move(name)),
       config_((config.validate(), config)),

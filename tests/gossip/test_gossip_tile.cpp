@@ -162,6 +162,18 @@ std::uint64_t stat(const gossip::gossip_snapshot& s, std::string_view name) {
   return 0;
 }
 
+// One step of two tiles talking: a few polls each with the net between them, then housekeep.
+void exchange(node& a, node& b) {
+  for (int i = 0; i < 4; ++i) {
+    a.tile->poll();
+    b.tile->poll();
+    carry(a, b);
+    carry(b, a);
+  }
+  a.tile->housekeep(0);
+  b.tile->housekeep(0);
+}
+
 // Polls (and housekeeps) until `done` or a generous deadline.
 bool pump_until(const std::function<void()>& step, const std::function<bool()>& done,
                 std::chrono::seconds limit = 20s) {
@@ -179,10 +191,11 @@ bool pump_until(const std::function<void()>& step, const std::function<bool()>& 
 TEST(gossip_tile, counter_names_match_the_enum) {
   node a(1, fast_config(1));
   const auto names = a.tile->own_counter_names();
-  ASSERT_EQ(names.size(), std::size_t{t::c_table_size} + 1);
+  ASSERT_EQ(names.size(), std::size_t{t::c_contacts_changed} + 1);
   EXPECT_EQ(names[t::c_rx_packets], "rx_packets");
   EXPECT_EQ(names[t::c_commands_rejected], "commands_rejected");
   EXPECT_EQ(names[t::c_table_size], "table_size");
+  EXPECT_EQ(names[t::c_contacts_changed], "contacts_changed");
 }
 
 TEST(gossip_tile, every_rx_frame_goes_back_whatever_it_held) {
@@ -321,16 +334,7 @@ TEST(gossip_tile, two_tiles_back_to_back_converge) {
   const auto& ida = a.identity.public_key();
   const auto& idb = b.identity.public_key();
   const bool converged = pump_until(
-      [&] {
-        for (int i = 0; i < 4; ++i) {
-          a.tile->poll();
-          b.tile->poll();
-          carry(a, b);
-          carry(b, a);
-        }
-        a.tile->housekeep(0);
-        b.tile->housekeep(0);
-      },
+      [&] { exchange(a, b); },
       [&] {
         const auto sa = a.snapshot(), sb = b.snapshot();
         return sa && sb && knows_active_peer(*sa, idb) && knows_active_peer(*sb, ida) &&
@@ -351,6 +355,55 @@ TEST(gossip_tile, two_tiles_back_to_back_converge) {
   const auto sb = b.snapshot();
   EXPECT_EQ(sb->health, gossip::node_health::healthy);
   EXPECT_EQ(stat(*sb, "values_rejected.bad_signature"), 0u);
+}
+
+// learn_contacts: each peer's ContactInfo ports into its row; unknown identities, a 0 address
+// and 0 ports change nothing; the count is of endpoints that changed.
+TEST(gossip_tile, learn_contacts_writes_each_known_peers_ports) {
+  const crypto::pubkey a = key_for(1).public_key(), b = key_for(2).public_key(), x = key_for(3).public_key();
+  net::contact_book book({a, b});
+  book.set(1, net::port_kind::tvu, {loopback, 14001});  // from the genesis
+  std::vector<gossip::peer_view> peers(3);
+  peers[0].contact.id = b;
+  peers[0].contact.ip = loopback;
+  peers[0].contact.gossip_port = 22001;
+  peers[0].contact.tvu_port = 24001;
+  peers[0].contact.repair_port = 25001;
+  peers[0].contact.tpu_forwards_port = 26001;  // tpu_port 0: stays unknown
+  peers[1].contact.id = x;                      // no row: ignored
+  peers[1].contact.ip = loopback;
+  peers[1].contact.tvu_port = 24009;
+  peers[2].contact.id = a;  // no address: ignored
+  peers[2].contact.tvu_port = 24000;
+  EXPECT_EQ(gossip::learn_contacts(book, peers), 4u);
+  EXPECT_EQ(book.get(1, net::port_kind::tvu), (net::endpoint{loopback, 24001}));
+  EXPECT_EQ(book.get(1, net::port_kind::repair), (net::endpoint{loopback, 25001}));
+  EXPECT_EQ(book.get(1, net::port_kind::tpu_forwards), (net::endpoint{loopback, 26001}));
+  EXPECT_EQ(book.get(1, net::port_kind::gossip), (net::endpoint{loopback, 22001}));
+  EXPECT_EQ(book.get(1, net::port_kind::tpu).pack(), 0u);
+  EXPECT_EQ(book.get(0, net::port_kind::tvu).pack(), 0u);
+  EXPECT_EQ(gossip::learn_contacts(book, peers), 0u);  // nothing new
+}
+
+// A node whose contact book has B at its genesis ports learns B's real ones (B's ContactInfo
+// says tvu = gossip + 100) once the two tiles have talked; its own row is left alone.
+TEST(gossip_tile, the_contact_book_follows_gossip) {
+  node a(1, fast_config(1));
+  node b(2, fast_config(2), {a.addr});
+  const auto& ida = a.identity.public_key();
+  const auto& idb = b.identity.public_key();
+  net::contact_book book({ida, idb});
+  book.set(0, net::port_kind::tvu, {loopback, 999});
+  book.set(1, net::port_kind::tvu, {loopback, 14002});  // where the genesis put B
+  a.tile->connect_contacts(book);
+  const net::endpoint want{loopback, static_cast<std::uint16_t>(b.addr.port + 100)};
+  const bool learned = pump_until(
+      [&] { exchange(a, b); },
+      [&] { return book.get(1, net::port_kind::tvu) == want; });
+  ASSERT_TRUE(learned);
+  EXPECT_EQ(book.get(1, net::port_kind::gossip), (net::endpoint{b.addr.ip, b.addr.port}));
+  EXPECT_EQ(book.get(0, net::port_kind::tvu).port, 999);
+  EXPECT_EQ(a.counter(t::c_contacts_changed), 2u);  // B's gossip and tvu ports
 }
 
 // Contention: both tiles run on runtime core threads of their own (which also call

@@ -7,8 +7,10 @@
 #     scheduled slots have a block, every block names its scheduled leader, and every ledger
 #     is the same chain
 #   - one node killed -9: only its slots are skipped, the other three produce theirs
-#   - restarted: it catches up by repair and replay, ends with the same chain, and never
-#     makes a block for a slot it made before
+#   - restarted on other ports (all five UDP ports moved): the others learn them from its
+#     gossip ContactInfo (their contact books change), so repair answers, Turbine and
+#     forwarded transactions reach it at the new ports; it catches up by repair and replay,
+#     ends with the same chain, and never makes a block for a slot it made before
 # Facts come from `riptide ledger digest --json`, `riptide leader-schedule --json` and
 # GET /slot; nothing is read from a log line.
 # RIPTIDE_ROTATION_SECONDS (default 20): how long each phase (all up, one down) lasts.
@@ -63,15 +65,44 @@ kill_slot=$(slot_of 0)
 cluster kill-node $down_node --signal KILL >/dev/null
 sleep "$phase_s"
 restart_slot=$(slot_of 0)
-cluster start-node $down_node -- --set layout.pin=false >/dev/null
+# Back on other ports (its HTTP port stays, for this script): nobody listens on the old ones,
+# so only addresses learnt from its new ContactInfo reach it.
+moved=$((off + 13))
+changed_before=0
+for i in 0 1 2; do changed_before=$((changed_before + $(metric "$(rpc "$i")" gossip contacts_changed || echo 0))); done
+cluster start-node $down_node -- --set layout.pin=false --set net.gossip_port=$((12000 + moved)) \
+  --set net.tpu_port=$((13000 + moved)) --set net.tvu_port=$((14000 + moved)) \
+  --set net.repair_port=$((15000 + moved)) --set net.tpu_forwards_port=$((16000 + moved)) >/dev/null
 # Caught up: its chain reaches where node 0's was a moment after the restart.
 target=$(( $(slot_of 0) + 4 ))
 check "restarted node $down_node caught up to slot $target" wait_until 60 slot_at_least $down_node "$target"
+learnt=0
+for i in 0 1 2; do
+  c=$(metric "$(rpc "$i")" gossip contacts_changed || echo 0)
+  [ "$c" -ge 5 ] && learnt=$((learnt + 1))
+done
+check "the other three learnt the restarted node's five new ports from gossip ($learnt of 3; before: $changed_before changes)" \
+  all '[ "$learnt" -eq 3 ]' '[ "$changed_before" -eq 0 ]'
+# Transfers to node 0 only while the restarted node leads again: node 0 forwards them to the
+# coming leaders, the restarted one at its new tpu_forwards port.
+"$bin" bench-tps --rpc "$(rpc 0)" --tpu "127.0.0.1:$((13000 + off))" --faucet-key "$tmp/c/faucet.key" --rate 200 \
+  --seconds "$phase_s" --json >"$tmp/bench-moved.json" 2>"$tmp/bench-moved.err" &
+bench_pid=$!
 # Then on until it has made a whole span of blocks again (at most 60 s: several spans).
 next_span=$(jq --arg l "$down_id" --argjson t "$target" \
   '[to_entries[] | select(.value == $l and (.key | tonumber) > $t) | .key | tonumber] | min' "$tmp/schedule.json")
 led_again() { local p; p=$(metric "$(rpc $down_node)" poh slots_produced) && [ "$p" -ge 4 ]; }
 wait_until 60 led_again
+wait "$bench_pid"
+moved_ok=$(jq -r '.confirmed_ok // 0' "$tmp/bench-moved.json") moved_sent=$(jq -r '.sent // 0' "$tmp/bench-moved.json")
+check "transfers to node 0 while node $down_node was back: >= 99 % confirmed ($moved_ok of $moved_sent)" \
+  all '[ "$moved_sent" -gt 0 ]' '[ $((moved_ok * 100)) -ge $((moved_sent * 99)) ]'
+rx_tvu=$(metric "$(rpc $down_node)" net rx_tvu || echo 0)
+check "Turbine reached the restarted node at its new tvu port ($rx_tvu shreds)" [ "$rx_tvu" -ge 50 ]
+rx_fwd=$(metric "$(rpc $down_node)" net rx_tpu_forwards || echo 0)
+check "forwarded transactions reached its new tpu_forwards port ($rx_fwd)" [ "$rx_fwd" -gt 0 ]
+repaired=$(metric "$(rpc $down_node)" tvu repaired || echo 0)
+check "repair answers reached its new repair port ($repaired shreds repaired)" [ "$repaired" -gt 0 ]
 sleep 1
 end_slot=$(slot_of 0)
 cluster down >/dev/null

@@ -17,9 +17,15 @@ namespace {
 const crypto::pubkey A = filled_key(0xa), B = filled_key(0xb), C = filled_key(0xc), D = filled_key(0xd);
 
 // Slots 0-3 led by A, 4-7 by B, 8-11 by C. A and B take forwards on 16000 and 16001; C's
-// address is unknown.
+// address is unknown (a row of the contact book with no endpoint).
 const std::vector<crypto::pubkey> groups{A, B, C};
-const std::vector<tpu::forward_contact> contacts{{A, {0x7f000001, 16000}}, {B, {0x7f000001, 16001}}};
+std::unique_ptr<net::contact_book> contacts() {
+  auto book = std::make_unique<net::contact_book>(std::vector<crypto::pubkey>{C, A, B});
+  book->set(1, net::port_kind::tpu_forwards, {0x7f000001, 16000});
+  book->set(2, net::port_kind::tpu_forwards, {0x7f000001, 16001});
+  book->set(0, net::port_kind::tpu, {0x7f000001, 13002});  // another port of C: not a forward address
+  return book;
+}
 const epoch::leader_timeline& timeline() {
   static const epoch::leader_timeline tl({0, 12, 4, groups});
   return tl;
@@ -31,6 +37,7 @@ struct harness {
   util::frame_pool frames{8};
   desc_ring in{8}, keep{8}, release{8}, tx{16}, tx_release{16};
   bank::chain_board board;
+  std::unique_ptr<net::contact_book> book = contacts();
   std::unique_ptr<t> tile;
 
   explicit harness(const crypto::pubkey& me, bool with_keep = true, std::size_t keep_cap = 8)
@@ -38,7 +45,7 @@ struct harness {
     tpu::forward_tile_config c;
     c.identity = me;
     c.rules.hold_forwarded_slots = 6;
-    tile = std::make_unique<t>("forward", c, timeline(), contacts, board, frames, in, with_keep ? &keep : nullptr,
+    tile = std::make_unique<t>("forward", c, timeline(), *book, board, frames, in, with_keep ? &keep : nullptr,
                                &release, tx, tx_release);
   }
   std::uint64_t counter(std::size_t c) const { return tile->own_counter(c); }
@@ -158,14 +165,32 @@ TEST(forward_tile, a_full_keep_ring_stops_the_input) {
   EXPECT_EQ(a.drain(a.keep).size(), 1u);
 }
 
+// Gossip moves B to another address while D is in slot 2: the decision of slot 2 stands (its
+// targets were looked up once), from slot 3 on B's copies go to the new address.
+TEST(forward_tile, a_leader_that_moved_gets_copies_at_its_new_address_from_the_next_slot) {
+  harness h(D);
+  h.send(2, 1, net::port_kind::tpu);
+  ASSERT_EQ(h.drain(h.tx).size(), 2u);
+  ASSERT_TRUE(h.book->set(2, net::port_kind::tpu_forwards, {0x0a000002, 26001}));
+  h.send(2, 2, net::port_kind::tpu);
+  auto sent = h.drain(h.tx);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].meta, (net::endpoint{0x7f000001, 16001}.pack()));
+  h.send(3, 3, net::port_kind::tpu);
+  sent = h.drain(h.tx);
+  ASSERT_EQ(sent.size(), 1u);  // slots 4 and 5: both B's
+  EXPECT_EQ(sent[0].meta, (net::endpoint{0x0a000002, 26001}.pack()));
+}
+
 TEST(forward_tile, bad_config_is_refused) {
   util::frame_pool frames(1);
   desc_ring in(2), tx(2), txr(2);
   bank::chain_board board;
+  const auto book = contacts();
   tpu::forward_tile_config c;
   c.tx_frames = 0;
-  EXPECT_THROW(t("f", c, timeline(), contacts, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
+  EXPECT_THROW(t("f", c, timeline(), *book, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
   c = {};
   c.rules.forward_slots = 9;
-  EXPECT_THROW(t("f", c, timeline(), contacts, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
+  EXPECT_THROW(t("f", c, timeline(), *book, board, frames, in, nullptr, nullptr, tx, txr), std::invalid_argument);
 }

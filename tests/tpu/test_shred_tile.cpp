@@ -5,6 +5,7 @@
 
 #include <riptide/tpu/shred_tile.hpp>
 
+#include "../support/contacts.hpp"
 #include "../support/temp_dir.hpp"
 
 #include <riptide/crypto/schnorr.hpp>
@@ -61,8 +62,9 @@ struct cluster_fixture {
   std::vector<crypto::pubkey> ids;
   std::vector<epoch::stake_entry> members;
   std::unique_ptr<shred::turbine_cluster> cluster;
-  std::vector<net::endpoint> contacts;
-  std::vector<net::endpoint> repair;
+  std::vector<net::endpoint> contacts;  // by cluster index
+  std::vector<net::endpoint> repair;    // by ids
+  std::unique_ptr<net::contact_book> tvu_book, repair_book;
 
   cluster_fixture() {
     for (std::size_t i = 0; i < nodes; ++i) {
@@ -73,7 +75,10 @@ struct cluster_fixture {
     }
     cluster = std::make_unique<shred::turbine_cluster>(members);
     for (std::uint32_t c = 0; c < nodes; ++c) contacts.push_back({0x7f000001, static_cast<std::uint16_t>(15000 + c)});
+    tvu_book = riptide::testing::contacts_of(contacts, net::port_kind::tvu);
+    repair_book = riptide::testing::contacts_of(repair, net::port_kind::repair, ids);
   }
+  tpu::shred_peers peers() const { return {ids, repair_book->column(net::port_kind::repair)}; }
   const crypto::keypair& leader() const { return keys[0]; }
 };
 
@@ -117,6 +122,7 @@ struct harness {
   desc_ring repair_in{16}, repair_release{16};
   desc_ring tx, tx_release{1024};
   std::vector<net::endpoint> contacts;
+  std::unique_ptr<net::contact_book> book;
   tpu::shred_tile tile;
 
   bool drain_tx = true;  // give frames back right after reading them
@@ -130,8 +136,8 @@ struct harness {
       : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})),
         tx(tx_cap),
         contacts(std::move(tvu_contacts)),
-        tile("shred", config, f.leader(), lg, records, *f.cluster, contacts,
-             tpu::shred_peers{f.ids, f.repair}, rx, &repair_in, &repair_release, tx, tx_release) {}
+        book(riptide::testing::contacts_of(contacts, net::port_kind::tvu)),
+        tile("shred", config, f.leader(), lg, records, *f.cluster, book->column(net::port_kind::tvu), f.peers(), rx, &repair_in, &repair_release, tx, tx_release) {}
 
   std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
 
@@ -456,6 +462,34 @@ TEST(shred_tile, a_copy_of_every_shred_goes_to_its_own_tvu) {
   EXPECT_EQ(h.counter(t::c_own_dropped), made - copies.size() - 64);
 }
 
+// Gossip moves every node to other ports after slot 0: the shreds of slots 1 and 2 go to the
+// new addresses, those of slot 0 went to the old ones (the book is read at every send).
+TEST(shred_tile, shreds_go_where_the_contact_book_says_at_send_time) {
+  harness h(small_config());
+  const auto& f = fixture();
+  h.append(ledger::record_type::slot_meta, 0, random_bytes(88, 1));
+  h.append(ledger::record_type::entry_batch, 0, random_bytes(3000, 2));
+  h.append(ledger::record_type::slot_meta, 0, random_bytes(88, 4), true);
+  h.settle();
+  const std::size_t before = h.sent.size();
+  ASSERT_GT(before, 0u);
+  for (std::size_t c = 0; c < nodes; ++c)
+    h.book->set(c, net::port_kind::tvu, {0x0a000001, static_cast<std::uint16_t>(25000 + c)});
+  h.append(ledger::record_type::entry_batch, 1, random_bytes(9'000, 6));
+  h.append(ledger::record_type::slot_meta, 1, random_bytes(88, 7), true);
+  h.append(ledger::record_type::slot_meta, 2, random_bytes(88, 8), true);
+  h.settle();
+  ASSERT_GT(h.sent.size(), before);
+  shred::turbine_tree tree(*f.cluster, fanout);
+  for (std::size_t i = 0; i < h.sent.size(); ++i) {
+    shred::shred_view v;
+    ASSERT_EQ(shred::parse_shred(h.sent[i].data, v), shred::shred_error::none);
+    const std::uint32_t root = tree.root(v.slot(), v.index(), type_of(v), f.leader().public_key());
+    const net::endpoint want = v.slot() == 0 ? f.contacts[root] : net::endpoint{0x0a000001, static_cast<std::uint16_t>(25000 + root)};
+    EXPECT_EQ(h.sent[i].desc.meta, want.pack()) << "slot " << v.slot() << " shred " << v.index();
+  }
+}
+
 TEST(shred_tile, a_root_without_a_contact_is_counted) {
   std::vector<net::endpoint> none(nodes);  // every endpoint 0
   harness h(small_config(), 256, none);
@@ -563,10 +597,10 @@ TEST(shred_tile, bad_wiring_and_config_are_refused_at_construction) {
   record_ring records(8);
   util::frame_pool rx(4);
   desc_ring in(8), release(8), tx(8), tx_release(8);
-  const tpu::shred_peers peers{f.ids, f.repair};
+  const tpu::shred_peers peers = f.peers();
   auto make = [&](const tpu::shred_tile_config& c, desc_ring* repair_in, desc_ring* repair_release,
                   const tpu::shred_peers& p) {
-    return std::make_unique<tpu::shred_tile>("shred", c, f.leader(), lg, records, *f.cluster, f.contacts, p,
+    return std::make_unique<tpu::shred_tile>("shred", c, f.leader(), lg, records, *f.cluster, f.tvu_book->column(net::port_kind::tvu), p,
                                              rx, repair_in, repair_release, tx, tx_release);
   };
   EXPECT_NO_THROW(make(small_config(), &in, &release, peers));
@@ -578,7 +612,8 @@ TEST(shred_tile, bad_wiring_and_config_are_refused_at_construction) {
   EXPECT_THROW(make(c, &in, &release, peers), std::invalid_argument);
   EXPECT_THROW(make(small_config(), &in, nullptr, peers), std::invalid_argument);
   EXPECT_THROW(make(small_config(), nullptr, &release, peers), std::invalid_argument);
-  EXPECT_THROW(make(small_config(), &in, &release, tpu::shred_peers{f.ids, std::span(f.repair).first(2)}),
+  const auto two = riptide::testing::contacts_of(std::span(f.repair).first(2), net::port_kind::repair, f.ids);
+  EXPECT_THROW(make(small_config(), &in, &release, tpu::shred_peers{f.ids, two->column(net::port_kind::repair)}),
                std::invalid_argument);
   c = small_config();
   c.slot_log = (dir.path() / "no-such-dir" / "slots.csv").string();

@@ -7,6 +7,7 @@
 
 #include <riptide/tvu/replay_tile.hpp>
 
+#include "../support/contacts.hpp"
 #include "../support/temp_dir.hpp"
 
 #include <riptide/crypto/poh.hpp>
@@ -234,6 +235,7 @@ struct cluster_fixture {
   std::unique_ptr<shred::turbine_cluster> cluster;
   std::unique_ptr<epoch::leader_schedule> schedule;
   std::vector<net::endpoint> contacts;
+  std::unique_ptr<net::contact_book> book;
   std::size_t leader = 0;
   crypto::pubkey follower = key_for(9, 0).public_key();
 
@@ -244,6 +246,7 @@ struct cluster_fixture {
       contacts.push_back({0x7f000001, static_cast<std::uint16_t>(17000 + i)});
     }
     cluster = std::make_unique<shred::turbine_cluster>(members);
+    book = riptide::testing::contacts_of(contacts, net::port_kind::tvu);
     schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(members), 0, 64);
     for (std::size_t i = 0; i < nodes; ++i)
       if (keys[i].public_key() == *schedule->leader_for_slot(0)) leader = i;
@@ -322,7 +325,7 @@ struct follower {
     cfg.start_state = chain().start_state();
     replayer = std::make_unique<bank::slot_replayer>(forks, cfg);
     tvu = std::make_unique<tvu::tvu_tile>("tvu", tvu_config(), rx, in, release, tx, tx_release, out, out_release,
-                                          *f.schedule, *f.cluster, f.follower, f.contacts);
+                                          *f.schedule, *f.cluster, f.follower, f.book->column(net::port_kind::tvu));
     replay = std::make_unique<tvu::replay_tile>("replay", config, *replayer, lg, *tvu, out, out_release, &board);
   }
 

@@ -10,6 +10,7 @@
 #include <riptide/shred/shred_archive.hpp>
 #include <riptide/shred/shredder.hpp>
 
+#include "../support/contacts.hpp"
 #include "../support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,7 @@ struct cluster_fixture {
   std::unique_ptr<shred::turbine_cluster> cluster;
   std::unique_ptr<epoch::leader_schedule> schedule;
   std::vector<net::endpoint> contacts;  // by cluster index
+  std::unique_ptr<net::contact_book> book;  // the same, as tiles read it
   crypto::pubkey leader{};
   std::size_t leader_node = 0;          // node number of the leader of slots 0-3
   std::size_t self = 0;                 // node number of the follower under test
@@ -84,6 +86,7 @@ struct cluster_fixture {
     schedule = std::make_unique<epoch::leader_schedule>(epoch::stakes(members), 0, 64);
     contacts.resize(nodes);
     for (std::uint32_t c = 0; c < nodes; ++c) contacts[c] = {0x7f000001, static_cast<std::uint16_t>(14000 + c)};
+    book = riptide::testing::contacts_of(contacts, net::port_kind::tvu);
     leader = *schedule->leader_for_slot(1);
     EXPECT_EQ(*schedule->leader_for_slot(2), leader);  // 4 slots per leader
     for (std::size_t i = 0; i < nodes; ++i) {
@@ -195,7 +198,7 @@ struct harness {
                    const crypto::pubkey* self = nullptr)
       : in(in_cap), tx(tx_cap),
         tile("tvu0", config, rx, in, release, tx, tx_release, out, out_release, *f.schedule,
-             *f.cluster, self != nullptr ? *self : f.keys[f.self].public_key(), f.contacts, repair) {}
+             *f.cluster, self != nullptr ? *self : f.keys[f.self].public_key(), f.book->column(net::port_kind::tvu), repair) {}
 
   std::uint64_t counter(std::size_t c) const { return tile.own_counter(c); }
 
@@ -489,7 +492,8 @@ TEST(tvu_tile, archives_the_data_shreds_of_each_slot_it_hands_over) {
   tvu::tvu_repair_links links;
   links.identity = &f.keys[f.self];
   links.peer_ids = ids;
-  links.peer_repair = repair_eps;
+  const auto repair_book = riptide::testing::contacts_of(repair_eps, net::port_kind::repair, ids);
+  links.peer_repair = repair_book->column(net::port_kind::repair);
   links.self_index = static_cast<std::uint32_t>(f.self);
   links.in = &repair_in;
   links.release = &repair_release;

@@ -10,6 +10,10 @@
 //     HTTP API thread. Snapshots for readers (peers, data, health, stats) are published to a
 //     `snapshot_board` from housekeep() every `snapshot_interval_ms`; building one allocates,
 //     which is fine at that rate and off the packet path.
+//   - The node's contact book (connect_contacts, optional) is rewritten from the same peer list
+//     at every snapshot: each validator's ports as its newest signed ContactInfo names them,
+//     so Turbine, repair and forwarding reach a node restarted on other ports. The tile is
+//     the book's only writer once the node runs.
 //   - Never blocks; a full ring or an empty frame pool is counted, never waited for.
 
 #include <cstdint>
@@ -21,6 +25,7 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/gossip/engine.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/util/frame_pool.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -69,6 +74,11 @@ class snapshot_board {
   std::shared_ptr<const gossip_snapshot> latest_;
 };
 
+// Writes each peer's ContactInfo ports into the row of its identity (peers the book has no row
+// for are left out; a 0 address or port keeps what the book had). Returns the number of
+// endpoints that changed.
+std::size_t learn_contacts(net::contact_book& book, std::span<const peer_view> peers) noexcept;
+
 struct gossip_tile_config {
   gossip_config engine;
   std::vector<socket_addr> entrypoints;
@@ -83,6 +93,7 @@ class gossip_tile final : public util::tile {
   enum counter : std::size_t {
     c_rx_packets, c_tx_packets, c_tx_no_frame, c_tx_ring_full, c_rx_release_full, c_commands,
     c_commands_rejected, c_snapshots, c_peers_active, c_table_size,
+    c_contacts_changed,  // contact book endpoints rewritten from ContactInfo (learn_contacts)
   };
 
   gossip_tile(std::string name, const crypto::keypair& identity, const contact_info& self,
@@ -92,6 +103,8 @@ class gossip_tile final : public util::tile {
               util::spsc_ring<gossip_command>* commands, snapshot_board* board);
 
   const util::frame_pool& tx_frames() const noexcept { return tx_pool_; }
+  // Start-up, before the tile runs: keep `book` (which must outlive the tile) up to date.
+  void connect_contacts(net::contact_book& book) noexcept { contacts_ = &book; }
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
@@ -113,6 +126,7 @@ class gossip_tile final : public util::tile {
   util::spsc_ring<util::frag_desc>& tx_release_;
   util::spsc_ring<gossip_command>* commands_;
   snapshot_board* board_;
+  net::contact_book* contacts_ = nullptr;
   util::frame_pool tx_pool_;
   util::frame_stack tx_free_;
   std::uint64_t last_tick_ms_ = 0;

@@ -86,7 +86,7 @@ struct tpu_resources {
   // The forward tile's (required with shape.forward; they must outlive the tiles).
   tpu::forward_tile_config forward;
   const epoch::leader_timeline* timeline = nullptr;
-  std::span<const tpu::forward_contact> forward_contacts;
+  const net::contact_book* contacts = nullptr;  // the forward tile's targets
   const bank::chain_board* forward_board = nullptr;  // the slot in progress
 };
 

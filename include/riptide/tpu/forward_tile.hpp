@@ -20,7 +20,8 @@
 //     link: the tile pops only what `keep` has room for and counts the polls it waited,
 //     keep_backpressure); with no `keep` it is released and counted in kept_released (a node
 //     without banks). Holding for a later slot is the banks' business.
-//   - forward: one copy to each target's tpu_forwards endpoint (`contacts`, by identity) through
+//   - forward: one copy to each target's tpu_forwards endpoint (the contact book, by identity,
+//     looked up once per slot so an address gossip changed is used from the next slot) through
 //     the tile's own send frames (net::tx_sender), sent from this node's tpu_forwards port;
 //     then the frame is released, unless it is also kept. A target with no known address is
 //     counted (no_contact); a copy with no free frame or a full tx ring is counted and not
@@ -43,6 +44,7 @@
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/rotation.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/util/frame_pool.hpp>
@@ -50,12 +52,6 @@
 #include <riptide/util/tile.hpp>
 
 namespace riptide::tpu {
-
-// Where a validator takes forwarded transactions.
-struct forward_contact {
-  crypto::pubkey id{};
-  net::endpoint tpu_forwards{};
-};
 
 struct forward_tile_config {
   crypto::pubkey identity{};
@@ -89,7 +85,7 @@ class forward_tile final : public util::tile {
   // `timeline`'s schedules and `contacts` must outlive the tile. `keep` and `release` may be
   // null (no banks; frames owned by nobody, as in tests).
   forward_tile(std::string name, const forward_tile_config& config, const epoch::leader_timeline& timeline,
-               std::span<const forward_contact> contacts, const bank::chain_board& board,
+               const net::contact_book& contacts, const bank::chain_board& board,
                const util::frame_pool& frames, util::spsc_ring<util::frag_desc>& in,
                util::spsc_ring<util::frag_desc>* keep, util::spsc_ring<util::frag_desc>* release,
                util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release);
@@ -115,7 +111,7 @@ class forward_tile final : public util::tile {
 
   forward_tile_config config_;
   const epoch::leader_timeline& timeline_;
-  std::span<const forward_contact> contacts_;
+  const net::contact_book& contacts_;
   const bank::chain_board& board_;
   const util::frame_pool& frames_;
   util::spsc_ring<util::frag_desc>& in_;

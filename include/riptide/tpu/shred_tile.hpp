@@ -39,6 +39,7 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/shred/repair_service.hpp>
@@ -66,10 +67,10 @@ struct shred_tile_config {
   shred::shred_archive* archive = nullptr;
 };
 
-// The peers a node exchanges shreds with, index = position in the genesis validator list.
+// The peers a node exchanges shreds with, index = row of the node's contact book.
 struct shred_peers {
   std::span<const crypto::pubkey> ids;
-  std::span<const net::endpoint> repair;  // repair endpoint of each peer
+  net::contact_column repair;  // repair endpoint of each peer, as gossip knows it now
 };
 
 class shred_tile final : public util::tile {
@@ -85,10 +86,11 @@ class shred_tile final : public util::tile {
     c_own_dropped,          // copies not handed over: no frame, or the ring was full
   };
 
-  // `tvu_contacts[i]` is where cluster index i (turbine canonical order) receives shreds.
+  // `tvu_contacts[i]` is where cluster index i (turbine canonical order) receives shreds, read
+  // at every send (the contact book gossip keeps up to date).
   shred_tile(std::string name, const shred_tile_config& config, const crypto::keypair& leader,
              const ledger::ledger& lg, util::spsc_ring<ledger_record_ref>& records,
-             const shred::turbine_cluster& cluster, std::span<const net::endpoint> tvu_contacts,
+             const shred::turbine_cluster& cluster, net::contact_column tvu_contacts,
              const shred_peers& peers, const util::frame_pool& rx_frames,
              util::spsc_ring<util::frag_desc>* repair_in,
              util::spsc_ring<util::frag_desc>* repair_release,
@@ -125,7 +127,7 @@ class shred_tile final : public util::tile {
   crypto::pubkey self_;
   const ledger::ledger& ledger_;
   util::spsc_ring<ledger_record_ref>& records_;
-  std::span<const net::endpoint> tvu_contacts_;
+  net::contact_column tvu_contacts_;
   shred_peers peers_;
   const util::frame_pool& rx_frames_;
   util::spsc_ring<util::frag_desc>* repair_in_;

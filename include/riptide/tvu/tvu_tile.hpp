@@ -95,6 +95,7 @@
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
 #include <riptide/shred/repair_service.hpp>
@@ -148,8 +149,8 @@ struct completed_slot {
 // Repair: where requests and responses come from and go to. Optional (tests run without).
 struct tvu_repair_links {
   const crypto::keypair* identity = nullptr;   // signs requests; must outlive the tile
-  std::span<const crypto::pubkey> peer_ids;    // every peer, genesis order
-  std::span<const net::endpoint> peer_repair;  // each peer's repair endpoint
+  std::span<const crypto::pubkey> peer_ids;    // every peer (the contact book's rows)
+  net::contact_column peer_repair;             // each peer's repair endpoint, read per send
   std::uint32_t self_index = 0;                // this node in peer_ids (never asked)
   util::spsc_ring<util::frag_desc>* in = nullptr;       // net repair port → tile (rx frames)
   util::spsc_ring<util::frag_desc>* release = nullptr;  // every `in` frame back to the net tile
@@ -219,13 +220,14 @@ class tvu_tile final : public util::tile {
   }
 
   // `self` is this node's identity; if it is not in `cluster` the tile retransmits nothing.
-  // `contacts[i]` is where cluster index i receives shreds (the contact table).
+  // `contacts[i]` is where cluster index i receives shreds (the contact book, kept up to date
+  // by gossip; read at every send).
   tvu_tile(std::string name, const tvu_tile_config& config, const util::frame_pool& rx_frames,
            util::spsc_ring<util::frag_desc>& in, util::spsc_ring<util::frag_desc>& release,
            util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release,
            util::spsc_ring<completed_slot>& out, util::spsc_ring<completed_slot>& out_release,
            const epoch::leader_schedule& schedule, const shred::turbine_cluster& cluster,
-           const crypto::pubkey& self, std::span<const net::endpoint> contacts,
+           const crypto::pubkey& self, net::contact_column contacts,
            const tvu_repair_links* repair = nullptr);
   ~tvu_tile() override;
 
@@ -311,7 +313,7 @@ class tvu_tile final : public util::tile {
   util::spsc_ring<completed_slot>& out_;
   util::spsc_ring<completed_slot>& out_release_;
   const epoch::leader_schedule& schedule_;
-  std::span<const net::endpoint> contacts_;
+  net::contact_column contacts_;
   std::unique_ptr<schedule_lookup> lookup_;
   std::unique_ptr<shred::fec_resolver> resolver_;
   std::unique_ptr<shred::slot_assembler> assembler_;
