@@ -438,8 +438,15 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tpu_resources res;
     res.frames = m.net ? &m.net->rx_frames() : nullptr;
     res.ledger = validator ? m.produced_store.get() : m.ledger_store.get();
-    // A validator's chain (GET /slot) is what replay stored, not what PoH is making.
+    // A validator's chain (GET /slot) is what replay stored, not what PoH is making. Until
+    // replay stores a slot it is where the chain starts: its hash is the one blockhash the
+    // dedup tile knows then (PoH sends it at start), so a client that asks at once gets a
+    // usable one, never zeros.
     res.board = validator ? &m.poh_clock : &m.board_chain;
+    if (validator) {
+      const std::uint64_t first = m.poh_start_tick / m.cfg.poh.ticks_per_slot;
+      m.board_chain.publish(first, m.poh_start_tick, riptide::bank::slot_hash{first == 0 ? 0 : first - 1, start_hash});
+    }
     res.start_hash = start_hash;
     res.verify.pubkey_cache_entries = cfg.verify.pubkey_cache_entries;
     res.verify.batch = cfg.verify.batch;
