@@ -30,7 +30,9 @@
 #include <riptide/bank/bank_forks.hpp>
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
+#include <riptide/epoch/rotation.hpp>
 #include <riptide/ledger/ledger.hpp>
+#include <riptide/net/contact_book.hpp>
 #include <riptide/node/topology.hpp>
 #include <riptide/node/tpu_pipeline.hpp>
 #include <riptide/tpu/microblock.hpp>
@@ -101,8 +103,14 @@ struct pipeline {
   std::vector<util::spsc_ring<util::frag_desc>*> to_verify;
   node::tpu_tiles tiles;
   std::unique_ptr<util::runtime> rt;
+  // forward: a rotating validator's path, the forward tile between dedup and the bank tile;
+  // this node leads every slot of the timeline, so it keeps every transfer for its bank.
+  crypto::pubkey self{};
+  std::vector<crypto::pubkey> groups;
+  epoch::leader_timeline timeline;
+  std::unique_ptr<net::contact_book> contacts;
 
-  pipeline(std::size_t v, std::uint64_t salt) {
+  pipeline(std::size_t v, std::uint64_t salt, bool forward = false) {
     dir = std::filesystem::temp_directory_path() /
           ("riptide-bench-pipeline-" + std::to_string(::getpid()) + "-" + std::to_string(salt));
     std::filesystem::remove_all(dir);
@@ -129,12 +137,14 @@ struct pipeline {
     shape.verify_tiles = v;
     shape.bank_tiles = 1;
     shape.free_ring = 8192;  // the driver never takes frames back: room for every one
+    shape.forward = forward;
     topo.add_outside(driver);
     node::declare_tpu(topo, shape);
     // verify0 alone on CPU 1; everything else on CPU 0 with the driver.
     std::vector<std::vector<std::string>> cores{{"verify"}, {}};
     for (std::size_t i = 1; i < v; ++i) cores[1].push_back("verify");
     for (const char* kind : {"dedup", "bank", "poh", "ledger"}) cores[1].push_back(kind);
+    if (forward) cores[1].push_back("forward");
     topo.place(cores);
     topo.check();
     rings = std::make_unique<node::link_set>(topo);
@@ -155,7 +165,21 @@ struct pipeline {
     res.ledger_tile.statuses = &statuses;
     res.ledger_tile.max_microblock_tx_bytes =
         txs_per_microblock * (txn::max_transaction_bytes + tpu::microblock_tx_overhead_bytes);
+    if (forward) {
+      self.fill(0x5e);
+      groups.assign(1 << 12, self);
+      timeline = epoch::leader_timeline(epoch::leader_timeline::segment{0, groups.size() * 4, 4, groups});
+      contacts = std::make_unique<net::contact_book>(std::vector<crypto::pubkey>{self});
+      res.forward.identity = self;
+      res.timeline = &timeline;
+      res.contacts = contacts.get();
+      res.forward_board = &board;
+    }
     tiles = node::build_tpu(shape, *rings, res);
+    if (forward) {
+      (void)rings->in<util::frag_desc>(driver, node::tpu_forward_tx);
+      (void)rings->out<util::frag_desc>(driver, node::tpu_forward_tx_free);
+    }
     for (std::size_t i = 0; i < v; ++i) {
       to_verify.push_back(&rings->out<util::frag_desc>(driver, node::tpu_verify_in(shape, i)));
       (void)rings->in<util::frag_desc>(driver, node::tpu_verify_free(shape, i));
@@ -175,12 +199,14 @@ struct pipeline {
   }
 };
 
+// Args: verify tiles, and 1 for a rotating validator's path (the forward tile before the bank).
 void BM_tpu_end_to_end(benchmark::State& state) {
   const std::size_t v = static_cast<std::size_t>(state.range(0));
+  const bool forward = state.range(1) != 0;
   std::uint64_t salt = 0, total = 0, microblocks = 0, conflicts = 0;
   double seconds = 0;
   for (auto _ : state) {
-    pipeline p(v, ++salt);
+    pipeline p(v, ++salt, forward);
     util::pin_current_thread(cpu_at(0));
     const auto t0 = std::chrono::steady_clock::now();
     p.rt->start();
@@ -206,6 +232,10 @@ void BM_tpu_end_to_end(benchmark::State& state) {
     }
     total += per_iteration;
     seconds += dt;
+    if (forward && p.tiles.forward->own_counter(tpu::forward_tile::c_kept) != per_iteration) {
+      state.SkipWithError("the forward tile did not keep every transfer for the bank");
+      return;
+    }
     microblocks += p.tiles.banks[0]->own_counter(tpu::bank_tile::c_microblocks);
     conflicts += p.tiles.banks[0]->own_counter(tpu::bank_tile::c_lock_conflicts);
   }
@@ -215,7 +245,14 @@ void BM_tpu_end_to_end(benchmark::State& state) {
   state.counters["per_verify_core"] =
       benchmark::Counter(static_cast<double>(total) / static_cast<double>(v) / seconds);
 }
-BENCHMARK(BM_tpu_end_to_end)->Arg(1)->Arg(2)->UseManualTime()->Iterations(4);
+BENCHMARK(BM_tpu_end_to_end)
+    ->ArgNames({"verify", "forward"})
+    ->Args({1, 0})
+    ->Args({1, 1})
+    ->Args({2, 0})
+    ->Args({2, 1})
+    ->UseManualTime()
+    ->Iterations(4);
 
 }  // namespace
 

@@ -15,7 +15,8 @@
 #   tools/dev.sh asan    only the unit and integration tests under AddressSanitizer and
 #                        UndefinedBehaviorSanitizer (build-asan/)
 #   tools/dev.sh stress [ARGS]  build, then the packet-loss stress test at 0 %, 20 % and 50 %
-#                        loss (6 nodes, fanout 2; ARGS go to each tools/stress-loss.sh run)
+#                        loss (6 nodes, fanout 2; ARGS go to each tools/stress-loss.sh run,
+#                        e.g. --rotation: all staked, every node leads in turn; --kernel)
 #   tools/dev.sh fuzz [SECONDS]  build libFuzzer targets with clang and run each (default 60 s)
 #   tools/dev.sh deps    only install missing Debian packages
 set -euo pipefail

@@ -145,7 +145,7 @@ const std::vector<field>& fields() {
       RT_FIELD(tvu, repair_retry_ms, "A missing shred is requested again after this long."),
       RT_FIELD(tvu, repair_defer_ms, "A slot is repaired only once no shred of it arrived for this long."),
       RT_FIELD(tvu, max_slot_mib, "Largest slot a follower assembles and replays, in MiB."),
-      RT_FIELD(tvu, slot_log, "CSV file of per-slot times and shred counts (stress tests); {name} = node.name; empty: none."),
+      RT_FIELD(tvu, slot_log, "CSV file of per-slot times and shred counts (stress tests); {name} = node.name; empty: none. A rotating validator also logs the blocks it made, when their shreds left, to the same name with .sent before the extension."),
       RT_FIELD(metrics, path, "Shared-memory metrics file read by `riptide monitor`; {name} = node.name."),
   };
   return all;

@@ -108,6 +108,16 @@ struct node::impl {
     if (const auto at = p.find("{name}"); at != std::string::npos) p.replace(at, 6, cfg.node.name);
     return p;
   }
+  // A validator's shred tile logs the blocks it made beside replay's log of the chain:
+  // slots-node0.csv -> slots-node0.sent.csv.
+  std::string sent_log_path() const {
+    std::string p = slot_log_path();
+    if (p.empty()) return p;
+    const auto dot = p.rfind('.');
+    const auto slash = p.rfind('/');
+    if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return p + ".sent";
+    return p.insert(dot, ".sent");
+  }
   void sample_links() {
     for (std::size_t i = 0; i < link_blocks.size(); ++i) {
       const std::uint64_t popped = rings->popped(i);
@@ -615,8 +625,9 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     sc.store.max_shreds = cfg.tvu.store_shreds;
     sc.store.max_slots = cfg.tvu.store_slots;
     sc.repair.shred_version = shred_version;
-    // A validator's TVU logs, archives and answers repair for every block, its own included.
-    sc.slot_log = validator ? std::string() : m.slot_log_path();
+    // A validator's TVU (replay's log) logs, archives and answers repair for every block, its
+    // own included; its shred tile logs when its own blocks left, in a log of their own.
+    sc.slot_log = validator ? m.sent_log_path() : m.slot_log_path();
     sc.archive = validator ? nullptr : m.archive.get();
     m.shredder = std::make_unique<tpu::shred_tile>(
         "shred", sc, m.identity, validator ? *m.produced_store : *m.ledger_store,
