@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local riptide cluster on loopback.
 #
-#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--tick-us T] [--ip-base IP]
+#   tools/cluster.sh up N [--dir DIR] [--port-offset K] [--fanout F] [--tick-us T] [--slots-per-epoch S] [--ip-base IP]
 #                         [--staked S] [--netns PREFIX] [-- --set key=value ...]
 #        writes genesis, keys and configs for N nodes into DIR (default: cluster/; old ledgers
 #        there are removed: a new genesis starts new chains), starts
@@ -12,6 +12,7 @@
 #        127.0.0.1 (riptide genesis --ip-base); --netns: node i runs in the network namespace
 #        PREFIX<i>, which must exist (ip netns exec; tools/stress-loss.sh --kernel makes them);
 #        --tick-us: wall-clock microseconds per PoH tick (riptide genesis --tick-us; 64 ticks a slot)
+#        --slots-per-epoch S: slots of one leader schedule (riptide genesis --slots-per-epoch)
 #        --staked S: the first S validators have stake (riptide genesis --staked; 0: all of
 #        them, who then take turns to lead; 1: node 0 leads every slot)
 #   tools/cluster.sh down [--dir DIR]          stops every node (TERM, then KILL after 5 s)
@@ -29,6 +30,7 @@ dir=$root/cluster
 port_offset=0
 fanout=200
 tick_us=
+slots_per_epoch=
 staked=
 signal=TERM
 ip_base=
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
     --port-offset) port_offset=$2; shift 2 ;;
     --fanout) fanout=$2; shift 2 ;;
     --tick-us) tick_us=$2; shift 2 ;;
+    --slots-per-epoch) slots_per_epoch=$2; shift 2 ;;
     --staked) staked=$2; shift 2 ;;
     --signal) signal=$2; shift 2 ;;
     --ip-base) ip_base=$2; shift 2 ;;
@@ -109,7 +112,8 @@ case "$cmd" in
     fi
     rm -rf "$dir/logs" "$dir"/ledger-*  # a new genesis starts new chains
     "$bin" genesis -o "$dir" --nodes "$n" --port-offset "$port_offset" --fanout "$fanout" --force \
-      ${ip_base:+--ip-base "$ip_base"} ${tick_us:+--tick-us "$tick_us"} ${staked:+--staked "$staked"}
+      ${ip_base:+--ip-base "$ip_base"} ${tick_us:+--tick-us "$tick_us"} ${staked:+--staked "$staked"} \
+      ${slots_per_epoch:+--slots-per-epoch "$slots_per_epoch"}
     for i in $(seq 0 $((n - 1))); do start_node "$i"; done
     ;;
   down)

@@ -250,6 +250,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 65536));
   genesis_cmd->add_option("--hashes-per-tick", gopt.hashes_per_tick, "PoH hashes per tick")->check(CLI::Range(2, 100000000));
   genesis_cmd->add_option("--ticks-per-slot", gopt.ticks_per_slot, "PoH ticks per slot")->check(CLI::Range(1, 100000));
+  genesis_cmd->add_option("--slots-per-epoch", gopt.slots_per_epoch,
+                          "Slots of one leader schedule (each epoch's is drawn anew from the stakes)")
+      ->check(CLI::Range(std::uint64_t{4}, std::uint64_t{1} << 32))
+      ->capture_default_str();
   genesis_cmd->add_option("--tick-us", gopt.tick_us, "Wall-clock microseconds per tick (0: flat out)");
   genesis_cmd->add_option("--shred-version", gopt.shred_version, "Cluster id (default: derived from the genesis hash)");
   genesis_cmd->add_flag("--force", genesis_force, "Replace an existing cluster in the directory");

@@ -28,6 +28,10 @@ leader_timeline::leader_timeline(const leader_schedule& current, const leader_sc
 
 leader_timeline::leader_timeline(segment only) noexcept { add(only); }
 
+void leader_timeline::append(const leader_schedule& epoch) noexcept {
+  add({epoch.first_slot(), epoch.slots_per_epoch(), epoch.slots_per_leader(), epoch.group_leaders()});
+}
+
 void leader_timeline::add(const segment& s) noexcept {
   if (count_ == max_segments || s.slots == 0 || s.slots_per_leader == 0) return;
   if (s.first_slot > u64_max - s.slots) return;

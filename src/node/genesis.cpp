@@ -204,6 +204,8 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
   genesis g;
   g.hashes_per_tick = o.hashes_per_tick;
   g.ticks_per_slot = o.ticks_per_slot;
+  if (o.slots_per_epoch < 4) throw config_error("genesis: slots per epoch must be at least 4");
+  g.slots_per_epoch = o.slots_per_epoch;
   g.tick_us = o.tick_us;
   g.creation_unix_ms = util::unix_time_ns() / 1'000'000;
   g.turbine_fanout = o.turbine_fanout;

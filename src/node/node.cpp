@@ -13,6 +13,7 @@
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/crypto/keyfile.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
+#include <riptide/epoch/schedule_window.hpp>
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/net/contact_book.hpp>
 #include <riptide/net/net_tile.hpp>
@@ -86,7 +87,9 @@ struct node::impl {
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
   std::optional<tpu::poh_rotation> rotation;  // a validator's, until its TVU exists
-  epoch::leader_timeline timeline;            // a validator's: PoH and the forward tile read it
+  // The leader schedules of the epochs around each reader's slot, one window per thread that
+  // reads them: PoH and the forward tile (a validator's), the TVU (every follower's).
+  std::unique_ptr<epoch::schedule_window> poh_window, forward_window, tvu_window;
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::unique_ptr<util::runtime> rt;
@@ -501,16 +504,19 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     }
     res.ledger_tile.max_microblock_tx_bytes = microblock_bytes;
     if (validator) {
-      m.timeline = epoch::leader_timeline(*m.schedule);
+      const std::uint64_t first = resume ? resume->next_slot : 0;
+      m.poh_window = std::make_unique<epoch::schedule_window>(*m.stakes, cluster_genesis->slots_per_epoch, first);
+      m.forward_window = std::make_unique<epoch::schedule_window>(*m.stakes, cluster_genesis->slots_per_epoch, first);
       res.forward.identity = m.identity.public_key();
-      res.timeline = &m.timeline;
+      res.timeline = &m.forward_window->timeline();
       res.contacts = m.contacts.get();
       res.forward_board = &m.poh_clock;
     }
     m.tpu = build_tpu(shape.tpu, *m.rings, res);
     if (validator) {
+      if (m.tpu.forward) m.tpu.forward->follow_epochs(*m.forward_window);
       tpu::poh_rotation rot;
-      rot.timeline = m.timeline;
+      rot.window = m.poh_window.get();
       rot.identity = m.identity.public_key();
       rot.highest_produced = highest_produced;
       if (resume) rot.start_parent = resume->next_slot - 1;
@@ -679,6 +685,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
         m.rings->out<frag>("tvu", links::tvu_rx_free), m.rings->out<frag>("tvu", links::tvu_tx),
         m.rings->in<frag>("tvu", links::tvu_tx_free), completed, completed_release, *m.schedule, *m.turbine,
         m.identity.public_key(), m.contacts->column(net::port_kind::tvu), &*m.repair_links);
+    m.tvu_window = std::make_unique<epoch::schedule_window>(*m.stakes, g.slots_per_epoch, first_slot);
+    m.tvu->follow_epochs(*m.tvu_window);
     net_rx(net::port_kind::tvu, links::tvu_rx, links::tvu_rx_free);
     net_rx(net::port_kind::repair, links::tvu_repair_rx, links::tvu_repair_free);
     net_tx(links::tvu_tx, m.tvu->tx_frames(), links::tvu_tx_free);

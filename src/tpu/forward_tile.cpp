@@ -19,7 +19,7 @@ forward_tile::forward_tile(std::string name, const forward_tile_config& config, 
                            util::spsc_ring<util::frag_desc>& tx, util::spsc_ring<util::frag_desc>& tx_release)
     : util::tile(std::move(name)),
       config_((config.validate(), config)),
-      timeline_(timeline),
+      timeline_(&timeline),
       contacts_(contacts),
       board_(board),
       frames_(frames),
@@ -39,10 +39,26 @@ std::vector<std::size_t> forward_tile::drop_counters() const {
           c_tx_release_bad,    c_release_full,      c_bad_frame,        c_forward_failed};
 }
 
+void forward_tile::follow_epochs(epoch::schedule_window& window) noexcept {
+  window_ = &window;
+  timeline_ = &window.timeline();
+  plans_slot_ = ~std::uint64_t{0};
+}
+
+void forward_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
+  if (window_ == nullptr) return;
+  try {
+    // Centred on the slot in progress; the next epoch is in the window before it begins.
+    if (window_->advance(board_.read().slot)) plans_slot_ = ~std::uint64_t{0};
+  } catch (...) {
+    // Out of memory for a schedule: the old window stays (no leader past it: dropped_no_leader).
+  }
+}
+
 void forward_tile::replan(std::uint64_t slot) noexcept {
   for (int forwarded = 0; forwarded < 2; ++forwarded) {
     const epoch::forward_decision d =
-        epoch::plan_forward(timeline_, config_.identity, config_.rules, slot, forwarded == 1);
+        epoch::plan_forward(*timeline_, config_.identity, config_.rules, slot, forwarded == 1);
     plan& p = plans_[static_cast<std::size_t>(forwarded)];
     p = plan{};
     p.action = d.action;

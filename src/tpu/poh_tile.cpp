@@ -54,6 +54,7 @@ void poh_tile::connect_rotation(const poh_rotation& rotation) {
                                 std::to_string(config_.start_tick_height) + ", parent's end " +
                                 std::to_string(start_end));
   rotation_ = rotation;
+  if (rotation_.window != nullptr) rotation_.timeline = rotation_.window->timeline();
   rotation_.rules.ticks_per_slot = config_.ticks_per_slot;
   // The held queue keeps every tick since the parent, and room for a slot of the block's own:
   // no parent farther back than that is built on.
@@ -63,6 +64,15 @@ void poh_tile::connect_rotation(const poh_rotation& rotation) {
   parent_ = rotation.start_parent;
   produced_ = rotation.highest_produced;
   rotating_ = true;
+}
+
+void poh_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
+  if (!rotating_ || rotation_.window == nullptr) return;
+  try {
+    if (rotation_.window->advance(slot())) rotation_.timeline = rotation_.window->timeline();
+  } catch (...) {
+    // Out of memory for a schedule: the old timeline stays (no leader past it: we follow).
+  }
 }
 
 void poh_tile::on_start() {

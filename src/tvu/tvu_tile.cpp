@@ -32,16 +32,16 @@ shred::turbine_shred_type turbine_type(const shred::shred_view& v) noexcept {
 }
 }  // namespace
 
-// The epoch's leader schedule as the resolver's leader_lookup.
+// The tile's leader timeline as the resolver's leader_lookup.
 class tvu_tile::schedule_lookup final : public shred::leader_lookup {
  public:
-  explicit schedule_lookup(const epoch::leader_schedule& schedule) : schedule_(schedule) {}
+  explicit schedule_lookup(const tvu_tile& tile) : tile_(tile) {}
   std::optional<crypto::pubkey> leader_for_slot(std::uint64_t slot) const noexcept override {
-    return schedule_.leader_for_slot(slot);
+    return tile_.timeline_->leader(slot);
   }
 
  private:
-  const epoch::leader_schedule& schedule_;
+  const tvu_tile& tile_;
 };
 
 // Repair packets (requests this node sends, responses it serves): to the peer's repair port.
@@ -114,9 +114,10 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
       release_(release),
       out_(out),
       out_release_(out_release),
-      schedule_(schedule),
+      own_timeline_(schedule),
+      timeline_(&own_timeline_),
       contacts_(contacts),
-      lookup_(std::make_unique<schedule_lookup>(schedule)),
+      lookup_(std::make_unique<schedule_lookup>(*this)),
       resolver_(std::make_unique<shred::fec_resolver>(config_.resolver, *lookup_)),
       assembler_(std::make_unique<shred::slot_assembler>(assembler_config(config_))),
       tree_(cluster, config_.fanout),
@@ -233,8 +234,22 @@ int tvu_tile::poll() noexcept {
   return work + (config_.deliver_from ? deliver_in_order() : deliver_completed());
 }
 
+void tvu_tile::follow_epochs(epoch::schedule_window& window) noexcept {
+  window_ = &window;
+  timeline_ = &window.timeline();
+}
+
 void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   const std::uint64_t first = config_.deliver_from ? chain_next() : root_ + 1;
+  if (window_ != nullptr) {
+    try {
+      // Centred on the chain's next slot: the epoch it is in, the one before, the next.
+      (void)window_->advance(first);
+    } catch (...) {
+      // Out of memory for the next epoch's schedule: the old window stays; its shreds will
+      // be refused (unknown_leader) until an advance succeeds.
+    }
+  }
   std::uint64_t value = in_flight_ ? *in_flight_ + 1 : 0;  // handed over, not replayed yet
   if (value == 0 && highest_seen_ >= first) {
     const std::uint64_t last = std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1);
@@ -343,7 +358,7 @@ void tvu_tile::handle_bytes(std::span<const std::uint8_t> bytes, origin from) no
     ++tally(v.slot()).received;
   }
   // The resolver found the leader in the same schedule when the set was created.
-  const std::optional<crypto::pubkey> leader = schedule_.leader_for_slot(v.slot());
+  const std::optional<crypto::pubkey> leader = timeline_->leader(v.slot());
   const crypto::pubkey* leader_key = leader ? &*leader : nullptr;
   // Repaired shreds are not retransmitted: Turbine children that lack one repair it too.
   on_shred(v, leader_key, from == origin::turbine);
@@ -444,7 +459,7 @@ bool tvu_tile::hand_over(std::uint64_t slot) noexcept {
   completed_slot c;
   c.slot = slot;
   c.parent = assembler_->parent_of(slot).value_or(0);
-  if (const auto leader = schedule_.leader_for_slot(slot)) {
+  if (const auto leader = timeline_->leader(slot)) {
     c.leader = *leader;
     c.has_leader = true;
   }

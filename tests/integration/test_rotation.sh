@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Leader rotation on real nodes (loopback, one process per node): 4 validators with equal
-# stake take turns by the genesis's leader schedule.
+# stake take turns by the genesis's leader schedule (epochs past the first: test_epochs.sh).
 #   - a validator that has stored no block yet gives out its chain's start hash as the recent
 #     blockhash, and takes a transfer signed with it (a client asking at once gets no zeros)
 #   - all up, with bench-tps sending 500 transfers/s round-robin to the four nodes (their

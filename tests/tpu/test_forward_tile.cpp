@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -180,6 +181,33 @@ TEST(forward_tile, a_leader_that_moved_gets_copies_at_its_new_address_from_the_n
   sent = h.drain(h.tx);
   ASSERT_EQ(sent.size(), 1u);  // slots 4 and 5: both B's
   EXPECT_EQ(sent[0].meta, (net::endpoint{0x0a000002, 26001}.pack()));
+}
+
+// Past the constructor's timeline (12 slots) nobody leads; following a window of epochs of 8
+// slots drawn from stakes A and B, D forwards in slot 41 (epoch 5) to the leaders the window
+// gives slots 42 and 43, once housekeep has moved the window there.
+TEST(forward_tile, following_epochs_it_forwards_past_the_first_schedule) {
+  harness h(D);
+  const std::vector<epoch::stake_entry> staked{{A, 1}, {B, 1}};
+  epoch::schedule_window window(epoch::stakes(staked), 8, 0);
+  h.send(41, 1, net::port_kind::tpu);
+  EXPECT_EQ(h.counter(t::c_dropped_no_leader), 1u);  // the constructor's timeline ends at 12
+  h.tile->follow_epochs(window);
+  h.tile->housekeep(0);  // the board says slot 41: the window moves to epochs 4-6
+  EXPECT_EQ(window.epoch(), 5u);
+  h.send(41, 2, net::port_kind::tpu);
+  const auto sent = h.drain(h.tx);
+  ASSERT_GE(sent.size(), 1u);
+  std::vector<std::uint64_t> want;
+  for (std::uint64_t s : {42u, 43u}) {
+    const auto l = window.leader(s);
+    ASSERT_TRUE(l.has_value());
+    const std::uint64_t to = (*l == A ? net::endpoint{0x7f000001, 16000} : net::endpoint{0x7f000001, 16001}).pack();
+    if (std::find(want.begin(), want.end(), to) == want.end()) want.push_back(to);
+  }
+  ASSERT_EQ(sent.size(), want.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) EXPECT_EQ(sent[i].meta, want[i]);
+  EXPECT_EQ(h.counter(t::c_dropped_no_leader), 1u);
 }
 
 TEST(forward_tile, bad_config_is_refused) {

@@ -15,7 +15,8 @@
 //      ever produced (the ledger's and this run's: never two blocks for one slot, including
 //      after a restart), and the bank PoH was reset to is below slot_now, at most
 //      max_parent_distance slots back (a shred's parent_offset is a u16). Only slot 0 builds
-//      on the genesis root, so a new cluster starts when slot 0's leader does.
+//      on the genesis root, so a new cluster starts when slot 0's leader does. Follow too
+//      while shreds of a slot above slot_now have been seen (behind the cluster).
 //   2. Our *run* is the longest stretch of consecutive slots we lead around slot_now (one or
 //      more 4-slot groups); first is its first slot. Lead at once if the parent is the slot
 //      just before the run or one of our own slots in it (nothing of the previous leader is
@@ -67,7 +68,8 @@ struct rotation_config {
   std::uint64_t max_parent_distance = 65535;  // slot - parent fits a shred's u16 parent_offset
 };
 
-// Who leads which slot, over up to two consecutive epochs (the current and the next).
+// Who leads which slot, over up to three consecutive epochs (schedule_window keeps the one
+// before, the current and the next).
 class leader_timeline {
  public:
   // One epoch's groups: slots [first_slot, first_slot + slots), group g led by leaders[g].
@@ -77,7 +79,7 @@ class leader_timeline {
     std::uint32_t slots_per_leader = default_slots_per_leader;
     std::span<const crypto::pubkey> group_leaders;
   };
-  static constexpr std::size_t max_segments = 2;
+  static constexpr std::size_t max_segments = 3;
 
   leader_timeline() noexcept = default;
   explicit leader_timeline(const leader_schedule& epoch) noexcept;
@@ -85,6 +87,9 @@ class leader_timeline {
   leader_timeline(const leader_schedule& current, const leader_schedule& next) noexcept;
   // For tests and tools: explicit groups (slots_per_leader 0 or slots 0: an empty timeline).
   explicit leader_timeline(segment only) noexcept;
+  // Adds the epoch after the last one (ignored unless it begins where the timeline ends, or
+  // the timeline is full).
+  void append(const leader_schedule& epoch) noexcept;
 
   [[nodiscard]] std::optional<crypto::pubkey> leader(std::uint64_t slot) const noexcept;
   [[nodiscard]] bool covers(std::uint64_t slot) const noexcept;

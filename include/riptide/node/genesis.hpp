@@ -98,6 +98,7 @@ struct local_cluster_options {
   std::uint32_t turbine_fanout = 200;
   std::uint64_t hashes_per_tick = 1250;  // low: a dev cluster's PoH must not eat the machine
   std::uint64_t ticks_per_slot = 64;
+  std::uint64_t slots_per_epoch = 262'144;  // the leader schedule's span (>= 4)
   std::uint64_t tick_us = 6250;
   std::uint16_t shred_version = 0;       // 0: derived from the genesis hash
   std::uint64_t faucet_lamports = 1'000'000'000'000'000;  // 10^15, credited to faucet.key

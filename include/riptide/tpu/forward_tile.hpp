@@ -44,6 +44,7 @@
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/rotation.hpp>
+#include <riptide/epoch/schedule_window.hpp>
 #include <riptide/net/contact_book.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
@@ -93,7 +94,12 @@ class forward_tile final : public util::tile {
   std::vector<std::string_view> own_counter_names() const override;
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
+  void housekeep(std::uint64_t monotonic_ns) noexcept override;
   bool drained() const noexcept override { return in_.empty_approx(); }
+  // Start-up, before the tile runs: plan by `window`'s timeline (the window must outlive the
+  // tile) instead of the constructor's, advanced at every housekeep to the epoch of the slot
+  // in progress. The window belongs to this tile's thread from then on.
+  void follow_epochs(epoch::schedule_window& window) noexcept;
 
   const util::frame_pool& tx_frames() const noexcept { return sender_.frames(); }
 
@@ -110,7 +116,8 @@ class forward_tile final : public util::tile {
   void release(const util::frag_desc& d) noexcept;
 
   forward_tile_config config_;
-  const epoch::leader_timeline& timeline_;
+  const epoch::leader_timeline* timeline_;
+  epoch::schedule_window* window_ = nullptr;
   const net::contact_book& contacts_;
   const bank::chain_board& board_;
   const util::frame_pool& frames_;

@@ -89,6 +89,7 @@
 #include <riptide/crypto/poh.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/rotation.hpp>
+#include <riptide/epoch/schedule_window.hpp>
 #include <riptide/tpu/bank_gate.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -123,6 +124,10 @@ struct poh_reset {
 // must outlive the tile (epoch::leader_timeline is a view).
 struct poh_rotation {
   epoch::leader_timeline timeline;
+  // Optional, must outlive the tile and belong to its thread: the timeline is taken from it at
+  // connect_rotation and again whenever housekeep advances it to the epoch of the slot PoH is
+  // in (so the node leads past the first epoch).
+  epoch::schedule_window* window = nullptr;
   crypto::pubkey identity{};
   epoch::rotation_config rules;  // its ticks_per_slot is replaced by the tile's
   // The highest slot this validator ever produced (its ledger's): never led again.
@@ -178,6 +183,7 @@ class poh_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
+  void housekeep(std::uint64_t monotonic_ns) noexcept override;
   void begin_drain() noexcept override { draining_ = true; }
   bool drained() const noexcept override;
 

@@ -95,6 +95,7 @@
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
+#include <riptide/epoch/schedule_window.hpp>
 #include <riptide/net/contact_book.hpp>
 #include <riptide/net/tx_sender.hpp>
 #include <riptide/net/udp.hpp>
@@ -268,6 +269,11 @@ class tvu_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   void housekeep(std::uint64_t monotonic_ns) noexcept override;
+  // Start-up, before the tile runs: take leaders from `window` (which must outlive the tile)
+  // instead of the constructor's one schedule, and advance it at every housekeep to the
+  // epoch of the chain's next slot, so the node follows leaders past the first epoch. The
+  // window belongs to this tile's thread from then on.
+  void follow_epochs(epoch::schedule_window& window) noexcept;
   bool drained() const noexcept override {
     return in_.empty_approx() && (own_.in == nullptr || own_.in->empty_approx());
   }
@@ -312,7 +318,9 @@ class tvu_tile final : public util::tile {
   util::spsc_ring<util::frag_desc>& release_;
   util::spsc_ring<completed_slot>& out_;
   util::spsc_ring<completed_slot>& out_release_;
-  const epoch::leader_schedule& schedule_;
+  epoch::leader_timeline own_timeline_;       // the constructor's schedule alone
+  const epoch::leader_timeline* timeline_;    // own_timeline_, or follow_epochs()'s window
+  epoch::schedule_window* window_ = nullptr;
   net::contact_column contacts_;
   std::unique_ptr<schedule_lookup> lookup_;
   std::unique_ptr<shred::fec_resolver> resolver_;
