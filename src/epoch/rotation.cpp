@@ -17,13 +17,11 @@ std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept { return
 
 }  // namespace
 
-leader_timeline::leader_timeline(const leader_schedule& epoch) noexcept {
-  add({epoch.first_slot(), epoch.slots_per_epoch(), epoch.slots_per_leader(), epoch.group_leaders()});
-}
+leader_timeline::leader_timeline(const leader_schedule& epoch) noexcept { append(epoch); }
 
 leader_timeline::leader_timeline(const leader_schedule& current, const leader_schedule& next) noexcept
     : leader_timeline(current) {
-  add({next.first_slot(), next.slots_per_epoch(), next.slots_per_leader(), next.group_leaders()});
+  append(next);
 }
 
 leader_timeline::leader_timeline(segment only) noexcept { add(only); }

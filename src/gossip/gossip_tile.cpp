@@ -198,14 +198,9 @@ std::size_t learn_contacts(net::contact_book& book, std::span<const peer_view> p
   for (const peer_view& p : peers) {
     const std::optional<std::size_t> row = book.row_of(p.contact.id);
     if (!row) continue;
-    std::array<std::uint16_t, net::port_kind_count> ports{};
-    const auto at = [&](net::port_kind k) -> std::uint16_t& { return ports[static_cast<std::size_t>(k)]; };
-    at(net::port_kind::gossip) = p.contact.gossip_port;
-    at(net::port_kind::tpu) = p.contact.tpu_port;
-    at(net::port_kind::tpu_forwards) = p.contact.tpu_forwards_port;
-    at(net::port_kind::tvu) = p.contact.tvu_port;
-    at(net::port_kind::repair) = p.contact.repair_port;
-    changed += book.set_row(*row, p.contact.ip, ports);
+    const contact_info& c = p.contact;
+    changed += book.set_row(
+        *row, c.ip, net::port_numbers_of(c.gossip_port, c.tpu_port, c.tpu_forwards_port, c.tvu_port, c.repair_port));
   }
   return changed;
 }

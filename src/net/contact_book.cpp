@@ -39,8 +39,7 @@ bool contact_book::set(std::size_t row, port_kind port, endpoint at) noexcept {
   return true;
 }
 
-std::size_t contact_book::set_row(std::size_t row, std::uint32_t ip,
-                                  const std::array<std::uint16_t, port_kind_count>& ports) noexcept {
+std::size_t contact_book::set_row(std::size_t row, std::uint32_t ip, const port_numbers& ports) noexcept {
   if (ip == 0) return 0;
   std::size_t changed = 0;
   for (std::size_t k = 0; k < port_kind_count; ++k)

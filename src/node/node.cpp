@@ -169,25 +169,20 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       for (std::uint32_t i = 0; i < m.turbine->size(); ++i) m.peer_ids.push_back(m.turbine->node(i).id);
       m.contacts = std::make_unique<net::contact_book>(m.peer_ids);
       for (const auto& val : g.validators) {
-        std::array<std::uint16_t, net::port_kind_count> ports{};
-        ports[static_cast<std::size_t>(net::port_kind::gossip)] = val.gossip_port;
-        ports[static_cast<std::size_t>(net::port_kind::tpu)] = val.tpu_port;
-        ports[static_cast<std::size_t>(net::port_kind::tpu_forwards)] = val.tpu_forwards_port;
-        ports[static_cast<std::size_t>(net::port_kind::tvu)] = val.tvu_port;
-        ports[static_cast<std::size_t>(net::port_kind::repair)] = val.repair_port;
-        if (val.id == m.identity.public_key()) {
-          // Where this process listens, whatever the genesis says (another port, another host).
-          ports[static_cast<std::size_t>(net::port_kind::gossip)] = static_cast<std::uint16_t>(cfg.net.gossip_port);
-          ports[static_cast<std::size_t>(net::port_kind::tpu)] = static_cast<std::uint16_t>(cfg.net.tpu_port);
-          ports[static_cast<std::size_t>(net::port_kind::tpu_forwards)] =
-              static_cast<std::uint16_t>(cfg.net.tpu_forwards_port);
-          ports[static_cast<std::size_t>(net::port_kind::tvu)] = static_cast<std::uint16_t>(cfg.net.tvu_port);
-          ports[static_cast<std::size_t>(net::port_kind::repair)] = static_cast<std::uint16_t>(cfg.net.repair_port);
-          m.self_peer = static_cast<std::uint32_t>(*m.contacts->row_of(val.id));
-          m.contacts->set_row(m.self_peer, *parse_ipv4(cfg.net.ip), ports);
-        } else {
-          m.contacts->set_row(*m.contacts->row_of(val.id), *parse_ipv4(val.ip), ports);
+        const std::size_t row = *m.contacts->row_of(val.id);
+        if (val.id != m.identity.public_key()) {
+          m.contacts->set_row(row, *parse_ipv4(val.ip),
+                              net::port_numbers_of(val.gossip_port, val.tpu_port, val.tpu_forwards_port,
+                                                   val.tvu_port, val.repair_port));
+          continue;
         }
+        // Our own row: where this process listens, whatever the genesis says.
+        const auto port = [](auto p) { return static_cast<std::uint16_t>(p); };
+        m.self_peer = static_cast<std::uint32_t>(row);
+        m.contacts->set_row(row, *parse_ipv4(cfg.net.ip),
+                            net::port_numbers_of(port(cfg.net.gossip_port), port(cfg.net.tpu_port),
+                                                 port(cfg.net.tpu_forwards_port), port(cfg.net.tvu_port),
+                                                 port(cfg.net.repair_port)));
       }
       const bool in_genesis =
           std::find(m.peer_ids.begin(), m.peer_ids.end(), m.identity.public_key()) != m.peer_ids.end();

@@ -19,8 +19,8 @@ crypto::pubkey key(std::uint8_t b) {
   return k;
 }
 
-std::array<std::uint16_t, net::port_kind_count> ports(std::uint16_t base) {
-  std::array<std::uint16_t, net::port_kind_count> p{};
+net::port_numbers ports(std::uint16_t base) {
+  net::port_numbers p{};
   for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<std::uint16_t>(base + k);
   return p;
 }

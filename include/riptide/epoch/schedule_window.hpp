@@ -8,8 +8,9 @@
 // Contract
 //   - One owner thread. The owner calls advance(slot) off its hot path (a tile's housekeep):
 //     when slot's epoch differs from the window's, the schedules are recomputed (those still
-//     needed are kept) and true is returned. That allocates (one leader per 4 slots: 256 KiB
-//     of keys at 262 144 slots per epoch) and takes milliseconds, once per epoch.
+//     needed are kept) and true is returned. That allocates (one 32-byte key per 4 slots:
+//     2 MiB per epoch at 262 144 slots) and takes milliseconds, once per epoch. A node keeps
+//     one window per reading thread (PoH, forward, TVU), so up to 9 schedules, ~18 MiB.
 //   - timeline() is a view of the window's schedules (epoch/rotation.hpp); the object it
 //     returns is the window's own, rewritten in place by advance(), so a reference to it
 //     stays valid and shows the new epochs. Copies of it must be refreshed after an advance()

@@ -19,6 +19,7 @@
 //   - `contact_column` is a cheap view of one port of every row, what a tile holds in place
 //     of a span of endpoints. The book must outlive its columns.
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -34,6 +35,20 @@
 namespace riptide::net {
 
 class contact_book;
+
+// A node's port numbers in port_kind order, as a ContactInfo, a genesis entry or a config
+// names them (0: not named).
+using port_numbers = std::array<std::uint16_t, port_kind_count>;
+constexpr port_numbers port_numbers_of(std::uint16_t gossip, std::uint16_t tpu, std::uint16_t tpu_forwards,
+                                       std::uint16_t tvu, std::uint16_t repair) noexcept {
+  port_numbers p{};
+  p[static_cast<std::size_t>(port_kind::gossip)] = gossip;
+  p[static_cast<std::size_t>(port_kind::tpu)] = tpu;
+  p[static_cast<std::size_t>(port_kind::tpu_forwards)] = tpu_forwards;
+  p[static_cast<std::size_t>(port_kind::tvu)] = tvu;
+  p[static_cast<std::size_t>(port_kind::repair)] = repair;
+  return p;
+}
 
 // One port of every row: `column[row]` is an endpoint (0 when unknown).
 class contact_column {
@@ -65,8 +80,7 @@ class contact_book {
   bool set(std::size_t row, port_kind port, endpoint at) noexcept;
   // Every port of a row from one ContactInfo-like record: `ports[k]` for port_kind k, a 0
   // port leaves that endpoint as it was. Returns how many endpoints changed.
-  std::size_t set_row(std::size_t row, std::uint32_t ip,
-                      const std::array<std::uint16_t, port_kind_count>& ports) noexcept;
+  std::size_t set_row(std::size_t row, std::uint32_t ip, const port_numbers& ports) noexcept;
 
   contact_column column(port_kind port) const noexcept { return {*this, port}; }
 
