@@ -106,6 +106,23 @@ std::optional<leader_run> next_leader_run(const leader_timeline& timeline, const
   return std::nullopt;
 }
 
+std::uint64_t listen_ticks(const leader_timeline& timeline, const crypto::pubkey& me,
+                           const rotation_config& config) noexcept {
+  std::uint64_t longest = 0, run = 0;
+  bool others = false;
+  for (auto g = timeline.group(timeline.first_slot()); g; g = timeline.group(g->end)) {
+    if (g->leader == me) {
+      run += g->end - g->first;
+      longest = std::max(longest, run);
+    } else {
+      run = 0;
+      others = true;
+    }
+  }
+  if (longest == 0 || !others) return 0;
+  return saturating_mul(saturating_add(longest, config.max_grace_slots), config.ticks_per_slot);
+}
+
 std::uint64_t grace_ticks(const rotation_config& config, const leader_run& run) noexcept {
   return std::min(saturating_mul(config.max_grace_slots, config.ticks_per_slot),
                   saturating_mul(config.ticks_per_slot, run.slots()) / 2);
@@ -127,6 +144,7 @@ start_decision decide_start(const leader_timeline& timeline, const crypto::pubke
   if (in.reset_slot ? *in.reset_slot >= slot : slot != 0) return follow(start_reason::parent_not_below);
   if (in.reset_slot && slot - *in.reset_slot > config.max_parent_distance) return follow(start_reason::parent_too_far);
   if (in.highest_seen && *in.highest_seen > slot) return follow(start_reason::behind_cluster);
+  if (!in.highest_seen && in.tick_height < in.listen_until) return follow(start_reason::listening);
 
   const std::uint64_t parent_next = in.reset_slot ? *in.reset_slot + 1 : 0;  // first slot the parent allows
   d.run = *run;

@@ -36,7 +36,8 @@ std::vector<std::string_view> poh_tile::own_counter_names() const {
   return {"hashes", "ticks", "slots", "entries", "mixins", "entries_dropped", "slot",
           "mixins_dropped", "blockhash_dropped", "mixin_waits", "halted", "resets", "resets_refused",
           "boundary_waits", "boundary_overflows", "leading", "slots_led", "slots_produced",
-          "own_slots_skipped", "grace_ticks", "last_parent_distance", "held_dropped", "resets_stale"};
+          "own_slots_skipped", "grace_ticks", "last_parent_distance", "held_dropped", "resets_stale",
+          "listen_ticks"};
 }
 
 void poh_tile::connect_gate(bank_gate* gate, std::uint64_t reserve) {
@@ -63,6 +64,9 @@ void poh_tile::connect_rotation(const poh_rotation& rotation) {
   held_.assign(rotation.held_entries, poh_entry_record{});
   parent_ = rotation.start_parent;
   produced_ = rotation.highest_produced;
+  listen_until_ = rotation.start_parent ? config_.start_tick_height +
+                                              epoch::listen_ticks(rotation_.timeline, rotation_.identity, rotation_.rules)
+                                        : 0;
   rotating_ = true;
 }
 
@@ -94,8 +98,9 @@ void poh_tile::rotate(bool on_tick) noexcept {
   const epoch::start_decision d =
       epoch::decide_start(rotation_.timeline, rotation_.identity, rotation_.rules,
                           {tick_count(), parent_, produced_, arriving,
-                           h != 0 ? std::optional<std::uint64_t>(h - 1) : std::nullopt});
+                           h != 0 ? std::optional<std::uint64_t>(h - 1) : std::nullopt, listen_until_});
   if (d.action == epoch::start_action::wait && on_tick) count(c_grace_ticks);
+  if (d.reason == epoch::start_reason::listening && on_tick) count(c_listen_ticks);
   if (d.action != epoch::start_action::lead) return;
   // The ticks held since the parent open the block.
   for (std::size_t i = committed_; i < held_count_; ++i) held_[(held_head_ + i) % held_.size()].slot = d.slot;

@@ -210,6 +210,54 @@ TEST(rotation, a_node_behind_the_cluster_does_not_lead) {
   EXPECT_EQ(at(400).reason, start_reason::behind_cluster);
 }
 
+// Resumed from its ledger, a node does not know how far the cluster went while it was down.
+// Until a shred is seen it follows before listen_until; a shred of a slot at or below its
+// clock ends the listening, one above it is the behind-the-cluster rule.
+TEST(rotation, a_resumed_node_listens_before_it_leads) {
+  const auto t = timeline();
+  const auto at = [&](std::uint64_t h, std::optional<std::uint64_t> seen, std::uint64_t until) {
+    return epoch::decide_start(t, C, config(), {h, 11, {}, false, seen, until});
+  };
+  struct row {
+    std::uint64_t tick;
+    std::optional<std::uint64_t> seen;
+    std::uint64_t until;
+    start_action action;
+    start_reason reason;
+  };
+  const std::vector<row> rows{
+      {12 * T, std::nullopt, 12 * T + 1, start_action::follow, start_reason::listening},
+      {13 * T, std::nullopt, 14 * T, start_action::follow, start_reason::listening},
+      {14 * T - 1, std::nullopt, 14 * T, start_action::follow, start_reason::listening},
+      {14 * T, std::nullopt, 14 * T, start_action::lead, start_reason::on_previous},  // deadline
+      {12 * T, std::nullopt, 0, start_action::lead, start_reason::on_previous},             // no listening
+      {12 * T, 3, 14 * T, start_action::lead, start_reason::on_previous},                   // heard, not ahead
+      {12 * T, 12, 14 * T, start_action::lead, start_reason::on_previous},
+      {12 * T, 13, 14 * T, start_action::follow, start_reason::behind_cluster},            // heard ahead
+      {8 * T, std::nullopt, 14 * T, start_action::follow, start_reason::not_scheduled},    // not ours anyway
+  };
+  for (const auto& r : rows) {
+    const auto d = at(r.tick, r.seen, r.until);
+    EXPECT_EQ(d.action, r.action) << r.tick << " " << r.until;
+    EXPECT_EQ(d.reason, r.reason) << r.tick << " " << r.until;
+  }
+}
+
+// A live cluster is silent for at most one run of ours: listen for the longest run plus the
+// grace; a validator that leads every slot or none has nobody to hear.
+TEST(rotation, listen_ticks_cover_the_longest_own_run_plus_grace) {
+  const auto t = timeline();  // A: 0-3, 16-19; B: 4-11; C: 12-15, 20-23
+  EXPECT_EQ(epoch::listen_ticks(t, A, config()), (4 + 2) * T);
+  EXPECT_EQ(epoch::listen_ticks(t, B, config()), (8 + 2) * T);
+  EXPECT_EQ(epoch::listen_ticks(t, C, config()), (4 + 2) * T);
+  EXPECT_EQ(epoch::listen_ticks(t, D, config()), 0u);
+  const std::vector<crypto::pubkey> alone{A, A, A};
+  EXPECT_EQ(epoch::listen_ticks(epoch::leader_timeline({0, 12, 4, alone}), A, config()), 0u);
+  const std::vector<crypto::pubkey> wraps{A, B, A, A, A};  // a run of 12 at the end
+  EXPECT_EQ(epoch::listen_ticks(epoch::leader_timeline({0, 20, 4, wraps}), A, config()), (12 + 2) * T);
+  EXPECT_EQ(epoch::listen_ticks(epoch::leader_timeline(), A, config()), 0u);
+}
+
 TEST(rotation, an_arriving_block_that_replays_in_time_ends_the_wait) {
   // The clock ticks through C's run while the previous leader's block (slot 11, parent 7)
   // arrives; it replays at tick 12·8 + 6 and PoH resets onto it.

@@ -348,13 +348,16 @@ struct rotating_poh {
   util::spsc_ring<bank::slot_hash> hashes{64};
   util::spsc_ring<tpu::poh_reset> resets{4};
   std::atomic<std::uint64_t> arriving{0};
+  // 1 + the highest slot the TVU saw a shred of: 1 (slot 0 seen) unless a test listens, so a
+  // resumed tile leads without listening first (declared before `tile`: on_start reads it).
+  std::atomic<std::uint64_t> seen{1};
   std::unique_ptr<tpu::poh_tile> tile;
   std::vector<tpu::poh_entry_record> out;
 
   rotating_poh(std::vector<crypto::pubkey> g, const crypto::hash32& start, std::uint64_t start_ticks,
                std::optional<std::uint64_t> parent, std::optional<std::uint64_t> produced = std::nullopt,
-               std::size_t ring = 256)
-      : groups(std::move(g)), entries(ring), slow_consumer(ring < 16) {
+               std::size_t ring = 256, std::uint64_t seen_at_start = 1)
+      : groups(std::move(g)), entries(ring), slow_consumer(ring < 16), seen(seen_at_start) {
     config.hashes_per_tick = 8;
     config.ticks_per_slot = 4;
     config.hashes_per_poll = 3;
@@ -369,6 +372,7 @@ struct rotating_poh {
     r.start_parent = parent;
     r.highest_produced = produced;
     r.arriving = &arriving;
+    r.highest_seen = &seen;
     r.held_entries = 64;
     tile->connect_rotation(r);
     tile->on_start();
@@ -512,6 +516,40 @@ TEST(poh_tile, rotation_never_makes_a_slot_it_made_before) {
   EXPECT_FALSE(blocks.contains(9));
   EXPECT_EQ(blocks.at(10).size(), 12u);  // (10 - 7) x 4
   EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 0u);
+}
+
+// Resumed at its ledger's tip (slot 3) with nothing of the cluster seen: A's next slots (4-7)
+// are its own, so nobody sends, and its clock may be far behind the cluster's. It listens for
+// its longest run plus 2 slots of grace ((4 + 2) x 4 ticks, to tick 40), lets 4-7 go by and
+// then leads its next run, 12-15, on its tip: nobody else was heard, nobody else is up.
+TEST(poh_tile, rotation_resumed_listens_for_the_cluster_before_it_leads) {
+  rotating_poh p({X, A, X, A}, crypto::hash32{}, 16, 3, std::nullopt, 256, 0);
+  p.run_to(64);
+  const auto blocks = p.blocks();
+  ASSERT_EQ(blocks.size(), 4u);
+  for (const std::uint64_t s : {4u, 5u, 6u, 7u}) EXPECT_FALSE(blocks.contains(s)) << s;
+  ASSERT_TRUE(blocks.contains(12));
+  EXPECT_EQ(blocks.at(12).size(), 36u);  // (12 - 3) x 4
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_listen_ticks), 15u);  // ticks 17-31 end in slots 4-7
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_own_slots_skipped), 4u);
+  EXPECT_EQ(p.counter(tpu::poh_tile::c_slots_produced), 4u);
+}
+
+// The same start; a shred comes in while A listens. Of a slot below A's clock: the cluster is
+// not ahead, A leads at once. Of a slot above it: A is behind and follows.
+TEST(poh_tile, rotation_resumed_leads_once_it_hears_the_cluster_is_not_ahead) {
+  rotating_poh heard({X, A, X, A}, crypto::hash32{}, 16, 3, std::nullopt, 256, 0);
+  heard.run_to(22);
+  EXPECT_FALSE(heard.tile->leading_slot().has_value());
+  heard.seen = 1 + 3;  // slot 3
+  heard.run_to(23);
+  EXPECT_EQ(heard.tile->leading_slot(), std::optional<std::uint64_t>(5));
+  EXPECT_EQ(heard.counter(tpu::poh_tile::c_listen_ticks), 6u);  // ticks 17-22
+
+  rotating_poh behind({X, A, X, A}, crypto::hash32{}, 16, 3, std::nullopt, 256, 1 + 40);  // far ahead
+  behind.run_to(64);
+  EXPECT_TRUE(behind.blocks().empty());
+  EXPECT_EQ(behind.counter(tpu::poh_tile::c_listen_ticks), 0u);
 }
 
 // A reset that comes while the node makes its blocks waits until the last of them is done.

@@ -16,7 +16,11 @@
 //      after a restart), and the bank PoH was reset to is below slot_now, at most
 //      max_parent_distance slots back (a shred's parent_offset is a u16). Only slot 0 builds
 //      on the genesis root, so a new cluster starts when slot 0's leader does. Follow too
-//      while shreds of a slot above slot_now have been seen (behind the cluster).
+//      while shreds of a slot above slot_now have been seen (behind the cluster), and, when
+//      resumed from a ledger, while nothing of the cluster has been seen and the clock is
+//      before listen_until (listen_ticks: the cluster may have gone far past our stale clock,
+//      and the slots just ahead of it may be ours, so nobody is sending; a block made then
+//      would fork off the cluster's past).
 //   2. Our *run* is the longest stretch of consecutive slots we lead around slot_now (one or
 //      more 4-slot groups); first is its first slot. Lead at once if the parent is the slot
 //      just before the run or one of our own slots in it (nothing of the previous leader is
@@ -144,6 +148,10 @@ struct start_inputs {
   // block for a slot above slot_now exists: this node's clock is behind the cluster's (it is
   // catching up after a restart), and a block it made now would fork off the past.
   std::optional<std::uint64_t> highest_seen;
+  // A node resumed from its ledger does not know how far the cluster went while it was down:
+  // until it has seen a shred (highest_seen set) it follows while tick_height < listen_until
+  // (its start plus listen_ticks). 0: no listening (a new cluster's start).
+  std::uint64_t listen_until = 0;
 };
 
 enum class start_action : std::uint8_t { follow, wait, lead };
@@ -155,6 +163,7 @@ enum class start_reason : std::uint8_t {
                      // or it is the genesis root and slot_now is not 0
   parent_too_far,    // follow: slot_now - reset_slot > max_parent_distance
   behind_cluster,    // follow: a block for a slot above slot_now has been seen
+  listening,         // follow: resumed, nothing of the cluster seen yet, before listen_until
   grace,             // wait: the previous leader's block is arriving (shreds of it came in,
                      // or the parent is a block of the previous leader's run); deadline not
                      // reached
@@ -176,6 +185,15 @@ struct start_decision {
   std::uint64_t late_ticks = 0;   // lead: ticks past the first tick of the run
   friend bool operator==(const start_decision&, const start_decision&) = default;
 };
+
+// How long a node resumed from its ledger listens for the cluster before it leads on its own
+// clock (start_inputs::listen_until - its start tick height): its longest run in the timeline
+// plus max_grace_slots, in ticks. A live cluster is silent for at most one run of ours (it
+// waits for our blocks), so a node that hears nothing for that long may lead: nobody else is
+// up. 0 when `me` leads every slot of the timeline or none (there is nobody else to hear).
+// Walks every group of the timeline (once, at start).
+[[nodiscard]] std::uint64_t listen_ticks(const leader_timeline& timeline, const crypto::pubkey& me,
+                                         const rotation_config& config) noexcept;
 
 [[nodiscard]] std::uint64_t grace_ticks(const rotation_config& config, const leader_run& run) noexcept;
 

@@ -77,7 +77,14 @@
 //     the gate stays as the last block left it (closed), so no bank tile executes then.
 //     Counters: leading (1 while making a block), slots_led, slots_produced,
 //     own_slots_skipped (scheduled slots that passed without our block), grace_ticks (ticks
-//     spent waiting for a block that was arriving), last_parent_distance.
+//     spent waiting for a block that was arriving), last_parent_distance, listen_ticks (ticks
+//     spent listening, below).
+//     Resumed (start_parent set: the chain starts at the tip of this node's own ledger), the
+//     tile listens before it leads: until the TVU has seen a shred (highest_seen) or
+//     epoch::listen_ticks have gone by since the start, it makes no block. Its clock starts at
+//     its ledger's tip, which can be far behind the cluster's; if the slots just after that
+//     tip are its own, nobody else is sending, and a block made on the stale tip would fork
+//     the node off the cluster (epoch/rotation.hpp, reason listening).
 
 #include <atomic>
 #include <cstdint>
@@ -159,6 +166,7 @@ class poh_tile final : public util::tile {
     c_mixins_dropped, c_blockhash_dropped, c_mixin_waits, c_halted, c_resets, c_resets_refused,
     c_boundary_waits, c_boundary_overflows, c_leading, c_slots_led, c_slots_produced,
     c_own_slots_skipped, c_grace_ticks, c_last_parent_distance, c_held_dropped, c_resets_stale,
+    c_listen_ticks,
   };
 
   poh_tile(std::string name, const crypto::hash32& start, const poh_tile_config& config,
@@ -247,6 +255,7 @@ class poh_tile final : public util::tile {
   std::optional<std::uint64_t> leading_;  // slot of the block being made
   std::optional<std::uint64_t> parent_;   // the bank the chain continues: nullopt = genesis
   std::optional<std::uint64_t> produced_;  // highest slot produced
+  std::uint64_t listen_until_ = 0;        // start_inputs::listen_until (0: a new cluster)
   std::uint64_t skip_counted_ = 0;        // own slots up to here were counted (skipped or not)
   std::vector<poh_entry_record> held_;
   std::size_t held_head_ = 0, held_count_ = 0, committed_ = 0;
