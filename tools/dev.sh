@@ -198,7 +198,7 @@ case "$cmd" in
     if [ ! -f build-fuzz/build.ninja ]; then
       CXX=clang++ meson setup build-fuzz -Dfuzz=true -Dtests=false -Dbenchmarks=false >/dev/null
     fi
-    ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_gossip_message tests/fuzz/fuzz_ledger_record tests/fuzz/fuzz_shred tests/fuzz/fuzz_repair
+    ninja -C build-fuzz tests/fuzz/fuzz_transaction tests/fuzz/fuzz_keyfile tests/fuzz/fuzz_gossip_message tests/fuzz/fuzz_ledger_record tests/fuzz/fuzz_shred tests/fuzz/fuzz_repair tests/fuzz/fuzz_vote
     for f in build-fuzz/tests/fuzz/fuzz_*; do
       [ -f "$f" ] && [ -x "$f" ] || continue
       name=$(basename "$f")
