@@ -1,5 +1,7 @@
 #include <riptide/txn/transaction.hpp>
 
+#include "../support/raw_tx.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -16,54 +18,8 @@ using namespace riptide;
 using namespace riptide::txn;
 using bytes = std::vector<std::uint8_t>;
 
-// A transaction described field by field, so each test can break exactly one thing.
-struct raw_instruction {
-  std::uint8_t program_index = 0;
-  std::optional<std::uint8_t> num_indices;  // default: indices.size()
-  bytes indices;
-  std::optional<std::uint16_t> data_len;  // default: data.size()
-  bytes data;
-};
-
-struct raw_tx {
-  std::optional<std::uint8_t> num_signatures;  // default: signatures.size()
-  std::vector<crypto::signature> signatures;
-  std::uint8_t version = message_version_v1;
-  std::uint8_t required = 0, readonly_signed = 0, readonly_unsigned = 0;
-  std::optional<std::uint8_t> num_accounts;  // default: keys.size()
-  std::vector<crypto::pubkey> keys;
-  crypto::hash32 blockhash{};
-  std::optional<std::uint8_t> num_instructions;  // default: instructions.size()
-  std::vector<raw_instruction> instructions;
-
-  [[nodiscard]] std::size_t message_offset() const {
-    return 1 + crypto::signature_bytes * signatures.size();
-  }
-
-  [[nodiscard]] bytes encode() const {
-    bytes b;
-    b.push_back(num_signatures.value_or(static_cast<std::uint8_t>(signatures.size())));
-    for (const auto& s : signatures) b.insert(b.end(), s.begin(), s.end());
-    b.push_back(version);
-    b.push_back(required);
-    b.push_back(readonly_signed);
-    b.push_back(readonly_unsigned);
-    b.push_back(num_accounts.value_or(static_cast<std::uint8_t>(keys.size())));
-    for (const auto& k : keys) b.insert(b.end(), k.begin(), k.end());
-    b.insert(b.end(), blockhash.begin(), blockhash.end());
-    b.push_back(num_instructions.value_or(static_cast<std::uint8_t>(instructions.size())));
-    for (const auto& ix : instructions) {
-      b.push_back(ix.program_index);
-      b.push_back(ix.num_indices.value_or(static_cast<std::uint8_t>(ix.indices.size())));
-      b.insert(b.end(), ix.indices.begin(), ix.indices.end());
-      const std::uint16_t len = ix.data_len.value_or(static_cast<std::uint16_t>(ix.data.size()));
-      b.push_back(static_cast<std::uint8_t>(len));
-      b.push_back(static_cast<std::uint8_t>(len >> 8));
-      b.insert(b.end(), ix.data.begin(), ix.data.end());
-    }
-    return b;
-  }
-};
+using riptide::testing::raw_instruction;
+using riptide::testing::raw_tx;
 
 crypto::pubkey key_n(std::uint8_t n) {
   crypto::pubkey k{};
