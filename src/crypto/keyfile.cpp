@@ -1,5 +1,7 @@
 #include <riptide/crypto/keyfile.hpp>
 
+#include <riptide/util/durable_file.hpp>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -279,24 +281,8 @@ void write_keyfile(const std::filesystem::path& path, const keypair& kp, bool ov
         throw;
       }
     } else {
-      // A unique sibling name, then an atomic rename over the target.
-      std::array<std::uint8_t, 8> suffix{};
-      random_bytes(suffix);
-      std::string tmp_name = path.string() + ".tmp-";
-      append_hex(tmp_name, suffix);
-      const std::filesystem::path tmp(tmp_name);
-      const int raw_fd = ::open(tmp.c_str(), create_flags, keyfile_mode);
-      if (raw_fd < 0) fail_errno(tmp, "cannot create temporary key file", errno);
-      fd_guard fd(raw_fd);
-      try {
-        fill_new_file(tmp, fd, text);
-        if (::rename(tmp.c_str(), path.c_str()) != 0) {
-          fail_errno(path, "rename of temporary key file failed", errno);
-        }
-      } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
-      }
+      util::replace_file_durably(
+          path, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), keyfile_mode);
     }
   } catch (...) {
     wipe(text);

@@ -2,6 +2,8 @@
 
 #include "../support/raw_tx.hpp"
 
+#include "../support/filled_key.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,12 +34,6 @@ std::vector<std::uint8_t> vote_data() {
   std::vector<std::uint8_t> d(consensus::max_tower_sync_bytes);
   d.resize(consensus::encode_tower_sync(sample(), d));
   return d;
-}
-
-crypto::pubkey key(std::uint8_t n) {
-  crypto::pubkey k{};
-  k.fill(n);
-  return k;
 }
 
 }  // namespace
@@ -86,7 +82,7 @@ TEST(vote_tx, decode_refuses_every_other_shape) {
     t.signatures.resize(1);
     t.required = 1;
     t.readonly_unsigned = 1;
-    t.keys = {key(1), key(2), consensus::vote_program_id};
+    t.keys = {riptide::testing::filled_key(1), riptide::testing::filled_key(2), consensus::vote_program_id};
     t.instructions.push_back({2, std::nullopt, {0}, std::nullopt, vote_data()});
     return t;
   };
@@ -101,7 +97,7 @@ TEST(vote_tx, decode_refuses_every_other_shape) {
   {
     auto t = base();
     t.readonly_unsigned = 2;
-    t.instructions[0].program_index = 1;  // to key(2), another program
+    t.instructions[0].program_index = 1;  // to riptide::testing::filled_key(2), another program
     rows.push_back({"no vote instruction", t, vote_tx_error::not_a_vote});
   }
   {
