@@ -1,5 +1,8 @@
 #include <riptide/bank/bank_forks.hpp>
 
+#include <riptide/consensus/vote_state.hpp>
+#include <riptide/consensus/vote_tx.hpp>
+
 #include <algorithm>
 #include <bit>
 #include <cassert>
@@ -99,6 +102,8 @@ bank_forks::bank_forks(const forks_config& config, const crypto::hash32& start_h
     throw std::invalid_argument("bank_forks: max_statuses must be in [64, 2^30]");
   if (config.lamports_per_signature > std::numeric_limits<std::uint64_t>::max() / txn::max_signatures)
     throw std::invalid_argument("bank_forks: lamports_per_signature * max_signatures overflows u64");
+  if (config.max_voters == 0 || config.max_voters > 4096)
+    throw std::invalid_argument("bank_forks: max_voters must be in [1, 4096]");
   // One lock table for every bank: a transaction executes on one bank at a time, and two
   // banks executing at once (a leader's working bank, a replayed fork) only serialize more
   // than they need to on shared stripes.
@@ -116,6 +121,9 @@ bank_forks::bank_forks(const forks_config& config, const crypto::hash32& start_h
   status_scratch_ = std::make_unique<status_copy[]>(config.max_statuses);
   status_moved_ = std::make_unique<std::uint32_t[]>(status_slots);
   banks_ = std::make_unique<bank_slot[]>(config.max_banks);
+  voters_.reserve(config.max_voters);
+  votes_ = std::make_unique<vote_record[]>(config.max_banks * config.max_voters);
+  rooted_votes_ = std::make_unique<vote_record[]>(config.max_voters);
   ancestor_words_ = (config.max_banks + 63) / 64;
   ancestor_bits_ = std::make_unique<std::uint64_t[]>(ancestor_words_ * config.max_banks);
   free_banks_.reserve(config.max_banks);
@@ -355,6 +363,52 @@ bool bank_forks::try_lock(const txn::transaction_view& tx, txn::held_locks& held
 
 void bank_forks::unlock(txn::held_locks& held) noexcept { locks_->unlock(held); }
 
+// ----------------------------------------------------------------------------------- votes
+
+bool bank_forks::add_voter(const crypto::pubkey& identity) noexcept {
+  if (voters_.size() >= config_.max_voters || voter_index(identity)) return false;
+  voters_.push_back(identity);  // reserved: no allocation
+  return true;
+}
+
+std::optional<std::size_t> bank_forks::voter_index(const crypto::pubkey& identity) const noexcept {
+  for (std::size_t v = 0; v < voters_.size(); ++v)
+    if (voters_[v] == identity) return v;
+  return std::nullopt;
+}
+
+std::optional<consensus::tower_sync> bank_forks::vote_state(bank_index bank, std::size_t voter) const noexcept {
+  if (voter >= voters_.size()) return std::nullopt;
+  for (bank_index b = bank; b != no_bank; b = banks_[b].info.parent)
+    if (const vote_record& r = vote_slot(b, voter); r.set) return r.vote;
+  if (rooted_votes_[voter].set) return rooted_votes_[voter].vote;
+  return std::nullopt;
+}
+
+// The executing bank's ancestors as the vote checks see them: slot -> bank hash, back to the
+// root (older rooted slots are past checking).
+class bank_forks::fork_hashes final : public consensus::slot_hashes {
+ public:
+  fork_hashes(const bank_forks& forks, bank_index bank) noexcept : forks_(forks), bank_(bank) {}
+  std::optional<crypto::hash32> bank_hash_of(std::uint64_t slot) const noexcept override {
+    for (bank_index b = forks_.banks_[bank_].info.parent; b != no_bank; b = forks_.banks_[b].info.parent) {
+      const bank_info& i = forks_.banks_[b].info;
+      if (i.slot == slot) return i.bank_hash;
+      if (i.slot < slot) break;
+    }
+    return std::nullopt;
+  }
+  std::uint64_t oldest_slot() const noexcept override {
+    const std::uint64_t slot = forks_.banks_[bank_].info.slot;
+    const std::uint64_t window = slot > consensus::max_vote_age_slots ? slot - consensus::max_vote_age_slots : 0;
+    return std::max(forks_.banks_[forks_.root_].info.slot, window);
+  }
+
+ private:
+  const bank_forks& forks_;
+  bank_index bank_;
+};
+
 txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view& tx,
                                    txn::execution_counters& counters) noexcept {
   using txn::tx_result;
@@ -414,6 +468,25 @@ txn::tx_result bank_forks::execute(bank_index bank, const txn::transaction_view&
   };
   payer.lamports = payer_after_fee;
   payer.changed = fee != 0;
+
+  if (consensus::is_vote_transaction(tx)) {
+    // The voter is account 0, whose lock the caller holds: its vote state on this bank is
+    // this transaction's alone.
+    consensus::decoded_vote d;
+    if (consensus::decode_vote(tx, d) != consensus::vote_tx_error::none) return fail_with_fee(tx_result::invalid_instruction);
+    const auto voter = voter_index(d.voter);
+    if (!voter) return fail_with_fee(tx_result::invalid_instruction);
+    const auto current = vote_state(bank, *voter);
+    if (consensus::check_tower_sync(current ? current->votes : consensus::tower{}, d.vote, fork_hashes(*this, bank)) !=
+        consensus::vote_error::none)
+      return fail_with_fee(tx_result::invalid_instruction);
+    if (!land(fee != 0 && !has_version(bank, *payer.entry) ? 1 : 0)) return refuse_full();
+    if (fee != 0) write(bank, *payer.entry, payer_after_fee);
+    vote_slot(bank, *voter) = vote_record{true, d.vote};
+    add_status(bank, signature, signature_hash);
+    counters.fees_collected_lamports += fee;
+    return finish(tx_result::ok);
+  }
 
   std::array<txn::transfer, txn::max_instructions> transfers;
   const std::size_t num_transfers = tx.num_instructions();
@@ -506,6 +579,8 @@ bank_index bank_forks::new_bank(bank_index parent, std::uint64_t slot, const blo
   s.statuses.store(none, std::memory_order_relaxed);
   s.changed.store(0, std::memory_order_relaxed);
   s.landed.store(0, std::memory_order_relaxed);
+  // A bank slot's votes were cleared when it was last dropped or folded (drop_bank_state).
+  for (std::size_t v = 0; v < voters_.size(); ++v) assert(!vote_slot(b, v).set);
   std::uint64_t* bits = ancestors(b);
   const std::uint64_t* from = ancestors(parent);
   for (std::size_t w = 0; w < ancestor_words_; ++w) store(bits[w], load(from[w]));
@@ -593,6 +668,11 @@ void bank_forks::drop_bank_state(bank_index bank, bool fold) noexcept {
     status_tombstones_ += n;
   }
   s.statuses.store(none, std::memory_order_relaxed);
+  for (std::size_t v = 0; v < voters_.size(); ++v) {
+    vote_record& r = vote_slot(bank, v);
+    if (fold && r.set) rooted_votes_[v] = r;
+    r.set = false;
+  }
 }
 
 void bank_forks::free_bank(bank_index bank) noexcept {

@@ -1,5 +1,6 @@
 #include <riptide/bank/bank_forks.hpp>
 
+#include <riptide/consensus/vote_tx.hpp>
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
 #include <riptide/txn/execution.hpp>
@@ -52,18 +53,27 @@ crypto::keypair key_for(std::uint64_t i) {
   }
 }
 
-// A signed transfer, its bytes kept so a view stays valid (the view points into them: not
+// A built transaction, its bytes kept so a view stays valid (the view points into them: not
 // copyable, so keep them in a deque).
-struct tx {
-  tx(const tx&) = delete;
-  tx& operator=(const tx&) = delete;
+struct held_tx {
+  held_tx(const held_tx&) = delete;
+  held_tx& operator=(const held_tx&) = delete;
   std::array<std::uint8_t, txn::max_transaction_bytes> body{};
   std::size_t len = 0;
   txn::transaction_view view;
-  tx(const crypto::keypair& from, const crypto::pubkey& to, std::uint64_t lamports, const crypto::hash32& blockhash) {
-    len = txn::build_transfer(from, to, lamports, blockhash, body);
+
+ protected:
+  template <class Build>
+  explicit held_tx(Build&& build) {
+    len = build(body);
     EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
   }
+};
+
+// A signed transfer.
+struct tx : held_tx {
+  tx(const crypto::keypair& from, const crypto::pubkey& to, std::uint64_t lamports, const crypto::hash32& blockhash)
+      : held_tx([&](auto& out) { return txn::build_transfer(from, to, lamports, blockhash, out); }) {}
 };
 
 // Locks, executes and unlocks, as a bank tile does.
@@ -645,6 +655,125 @@ TEST(bank_forks, bad_config_throws) {
   bad([](bank::forks_config& c) { c.max_statuses = 1; });
   bad([](bank::forks_config& c) { c.lock_stripes = 0; });
   bad([](bank::forks_config& c) { c.lamports_per_signature = ~0ULL; });
+  bad([](bank::forks_config& c) { c.max_voters = 0; });
+  bad([](bank::forks_config& c) { c.max_voters = 4097; });
+}
+
+// ---- votes: a vote state per validator per fork
+
+namespace {
+
+// A signed vote transaction for the given slots.
+struct vote_tx : held_tx {
+  vote_tx(const crypto::keypair& voter, const std::vector<std::uint64_t>& slots, const crypto::hash32& bank_hash,
+          const crypto::hash32& blockhash, std::int64_t when = 1)
+      : held_tx([&](auto& out) {
+          consensus::tower_sync v;
+          for (const auto s : slots) (void)v.votes.record_vote(s);
+          v.bank_hash = bank_hash;
+          v.timestamp_ms = when;
+          return consensus::build_vote_transaction(voter, v, blockhash, out);
+        }) {}
+};
+
+// Validators 0 and 1 registered as voters; block 0 frozen on the root, its hash h0.
+struct voting : forks {
+  bank_index s0 = no_bank;
+  crypto::hash32 h0{};
+  voting() {
+    EXPECT_TRUE(f->add_voter(keys[0].public_key()));
+    EXPECT_TRUE(f->add_voter(keys[1].public_key()));
+    s0 = child(f->root(), 0, "block 0");
+    h0 = freeze(s0, "poh 0");
+  }
+  txn::tx_result run(bank_index bank, const vote_tx& v) { return run_locked(*f, bank, v.view, counters); }
+};
+
+std::optional<std::uint64_t> last_vote(const bank_forks& f, bank_index b, std::size_t voter) {
+  const auto v = f.vote_state(b, voter);
+  if (!v) return std::nullopt;
+  return v->votes.last_voted_slot();
+}
+
+}  // namespace
+
+TEST(bank_forks_votes, a_vote_lands_on_its_fork_only_and_pays_its_fee) {
+  voting t;
+  EXPECT_FALSE(t.f->add_voter(t.keys[1].public_key()));  // once
+  EXPECT_EQ(t.f->voter_index(t.keys[1].public_key()), 1u);
+  const bank_index s0 = t.s0;
+  const crypto::hash32 h0 = t.h0;
+  const bank_index a = t.child(s0, 1, "A");
+  const bank_index b = t.child(s0, 2, "B");
+  auto run = [&](bank_index bank, const vote_tx& v) { return t.run(bank, v); };
+  EXPECT_EQ(run(a, vote_tx(t.keys[0], {0}, h0, genesis)), tx_result::ok);
+  EXPECT_EQ(last_vote(*t.f, a, 0), 0u);
+  EXPECT_EQ(t.balance(a, 0), funding - fee);
+  EXPECT_FALSE(last_vote(*t.f, s0, 0).has_value());  // not on the parent
+  EXPECT_FALSE(last_vote(*t.f, b, 0).has_value());   // nor on the sibling
+  EXPECT_FALSE(last_vote(*t.f, a, 1).has_value());   // nor for another voter
+  // A child of A sees it; a newer vote there replaces it on that fork only.
+  const crypto::hash32 ha = t.freeze(a, "poh A");
+  const bank_index a1 = t.child(a, 3, "A1");
+  EXPECT_EQ(last_vote(*t.f, a1, 0), 0u);
+  EXPECT_EQ(run(a1, vote_tx(t.keys[0], {0, 1}, ha, genesis)), tx_result::ok);
+  EXPECT_EQ(last_vote(*t.f, a1, 0), 1u);
+  EXPECT_EQ(last_vote(*t.f, a, 0), 0u);
+  const auto state = t.f->vote_state(a1, 0);
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->votes.votes().size(), 2u);
+  EXPECT_EQ(state->bank_hash, ha);
+}
+
+TEST(bank_forks_votes, a_vote_that_may_not_land_fails_with_its_fee_and_changes_no_state) {
+  voting t;  // validator 1 has not voted
+  const crypto::hash32 h0 = t.h0;
+  const bank_index a = t.child(t.s0, 1, "A");
+  const crypto::hash32 ha = t.freeze(a, "poh A");
+  const bank_index b = t.child(t.s0, 2, "B");  // a sibling of A: executing
+  auto run = [&](bank_index bank, const vote_tx& v) { return t.run(bank, v); };
+  ASSERT_EQ(run(b, vote_tx(t.keys[0], {0}, h0, genesis)), tx_result::ok);
+  struct row {
+    std::string name;
+    const crypto::keypair& voter;
+    std::vector<std::uint64_t> slots;
+    crypto::hash32 hash;
+  };
+  crypto::hash32 wrong = h0;
+  wrong[0] ^= 1;
+  const std::vector<row> rows{
+      {"a validator whose votes do not count", t.keys[2], {0}, h0},
+      {"a slot on another fork", t.keys[0], {0, 1}, ha},
+      {"the wrong bank hash", t.keys[1], {0}, wrong},
+      {"not newer than the vote that landed", t.keys[0], {0}, h0},
+  };
+  std::int64_t when = 10;
+  for (const auto& r : rows) {
+    const std::uint64_t before = t.f->balance(b, r.voter.public_key());
+    EXPECT_EQ(run(b, vote_tx(r.voter, r.slots, r.hash, genesis, ++when)), tx_result::invalid_instruction) << r.name;
+    EXPECT_EQ(t.f->balance(b, r.voter.public_key()), before - fee) << r.name << ": fee charged";
+    EXPECT_EQ(last_vote(*t.f, b, 0), 0u) << r.name;
+    EXPECT_FALSE(last_vote(*t.f, b, 1).has_value()) << r.name;
+  }
+}
+
+TEST(bank_forks_votes, set_root_folds_votes_and_a_dead_bank_drops_them) {
+  voting t;
+  const crypto::hash32 h0 = t.h0;
+  const bank_index a = t.child(t.s0, 1, "A");
+  const bank_index b = t.child(t.s0, 2, "B");
+  auto run = [&](bank_index bank, const vote_tx& v) { return t.run(bank, v); };
+  ASSERT_EQ(run(a, vote_tx(t.keys[0], {0}, h0, genesis)), tx_result::ok);
+  ASSERT_EQ(run(b, vote_tx(t.keys[1], {0}, h0, genesis)), tx_result::ok);
+  t.freeze(a, "poh A");
+  t.freeze(b, "poh B");
+  t.f->mark_dead(b);
+  EXPECT_FALSE(last_vote(*t.f, b, 1).has_value());
+  ASSERT_TRUE(t.f->set_root(a));
+  const bank_index c = t.child(a, 3, "C");
+  EXPECT_EQ(last_vote(*t.f, c, 0), 0u);  // from the rooted state
+  EXPECT_EQ(last_vote(*t.f, a, 0), 0u);
+  EXPECT_FALSE(last_vote(*t.f, c, 1).has_value());
 }
 
 // ---- execution results, one per test (the rules in txn/execution.hpp), on one bank

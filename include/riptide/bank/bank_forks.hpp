@@ -29,6 +29,16 @@
 //     root ── 10 ── 11 ── 12          a transfer in 12 is invisible to 13;
 //              └─── 13                set_root(11) folds 10, 11, and drops 13.
 //
+//   - Votes per fork. The validators whose votes count (add_voter, in a fixed order: the
+//     voter index) each have a vote state on every bank: the tower of their newest vote that
+//     landed on that bank's fork (vote_state). A vote transaction (consensus/vote_tx.hpp)
+//     executes like any other (blockhash, signature, fee from the voter's own balance), and
+//     lands only if it decodes, its voter is known, and consensus::check_tower_sync accepts
+//     it against the voter's vote state on the executing bank and that bank's ancestors
+//     (their slots and bank hashes); otherwise it fails with invalid_instruction, fee
+//     charged. set_root folds the vote states of the rooted path like balances. The bank
+//     hash does not cover vote states yet.
+//
 // Memory: everything is sized by forks_config in the constructor (std::invalid_argument on
 // a bad config) and nothing allocates afterwards: accounts (max_accounts; an account created
 // on a fork that is later pruned keeps its place, with balance 0), versions held by
@@ -62,9 +72,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include <riptide/consensus/vote.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/txn/account_locks.hpp>
 #include <riptide/txn/execution.hpp>
@@ -86,6 +98,9 @@ struct forks_config {
   std::size_t max_statuses = std::size_t{1} << 18;
   std::size_t lock_stripes = std::size_t{1} << 14;  // lock words; rounded up to a power of two
   std::uint64_t lamports_per_signature = 5000;
+  // Validators whose votes each bank keeps (>= 1, <= 4096): max_banks x max_voters vote
+  // states of ~600 bytes each (1024 x 16: ~10 MB).
+  std::size_t max_voters = 16;
   std::uint64_t hash_seed = 0x9e3779b97f4a7c15ULL;  // table layout only, never a result
 };
 
@@ -152,6 +167,14 @@ class bank_forks {
   // Makes `bank` (frozen, live, descending from the root) the root: folds, prunes, frees
   // (see the top). False, changing nothing, otherwise.
   [[nodiscard]] bool set_root(bank_index bank) noexcept;
+  // A validator whose votes count, next in voter order (before the first vote executes).
+  // False if it is one already or max_voters are registered.
+  [[nodiscard]] bool add_voter(const crypto::pubkey& identity) noexcept;
+  [[nodiscard]] std::size_t voters() const noexcept { return voters_.size(); }
+  [[nodiscard]] std::optional<std::size_t> voter_index(const crypto::pubkey& identity) const noexcept;
+  // The newest vote of voter `voter` that landed on `bank`'s fork (the bank, its unrooted
+  // ancestors, or the rooted state); nullopt if none. Quiescent, or under the voter's lock.
+  [[nodiscard]] std::optional<consensus::tower_sync> vote_state(bank_index bank, std::size_t voter) const noexcept;
 
   [[nodiscard]] bank_index root() const noexcept { return root_; }
   [[nodiscard]] bank_index find(const block_id& id) const noexcept;
@@ -185,6 +208,17 @@ class bank_forks {
 
  private:
   struct account_entry;
+  struct vote_record {
+    bool set = false;
+    consensus::tower_sync vote;
+  };
+  class fork_hashes;
+  [[nodiscard]] vote_record& vote_slot(bank_index bank, std::size_t voter) noexcept {
+    return votes_[std::size_t{bank} * config_.max_voters + voter];
+  }
+  [[nodiscard]] const vote_record& vote_slot(bank_index bank, std::size_t voter) const noexcept {
+    return votes_[std::size_t{bank} * config_.max_voters + voter];
+  }
   struct version;
   struct status_entry;
   struct bank_slot;
@@ -233,6 +267,9 @@ class bank_forks {
   std::unique_ptr<status_copy[]> status_scratch_;
   std::unique_ptr<std::uint32_t[]> status_moved_;
   std::unique_ptr<bank_slot[]> banks_;
+  std::vector<crypto::pubkey> voters_;          // reserved for max_voters
+  std::unique_ptr<vote_record[]> votes_;        // max_banks x max_voters: each bank's new votes
+  std::unique_ptr<vote_record[]> rooted_votes_;  // max_voters
   std::unique_ptr<std::uint64_t[]> ancestor_bits_;
   std::size_t ancestor_words_ = 0;
   std::vector<bank_index> free_banks_;  // reserved at construction

@@ -24,6 +24,9 @@
 //                                                         -> insufficient_funds_for_fee
 //                                                                                 (no change)
 //   4. the fee is charged; then every instruction is decoded:
+//      a vote (the vote program, consensus/vote_tx.hpp) lands alone or not at all: it must
+//      decode, come from a registered voter and pass consensus::check_tower_sync on this
+//      fork                                               -> invalid_instruction  (fee only)
 //      program is not the system program                  -> unknown_program      (fee only)
 //      system program but not a well-formed transfer      -> invalid_instruction  (fee only)
 //   5. transfers are applied in order to a private copy of the balances (so a later transfer
