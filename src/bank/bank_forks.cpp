@@ -102,7 +102,7 @@ bank_forks::bank_forks(const forks_config& config, const crypto::hash32& start_h
     throw std::invalid_argument("bank_forks: max_statuses must be in [64, 2^30]");
   if (config.lamports_per_signature > std::numeric_limits<std::uint64_t>::max() / txn::max_signatures)
     throw std::invalid_argument("bank_forks: lamports_per_signature * max_signatures overflows u64");
-  if (config.max_voters == 0 || config.max_voters > 4096)
+  if (config.max_voters == 0 || config.max_voters > max_voter_count)
     throw std::invalid_argument("bank_forks: max_voters must be in [1, 4096]");
   // One lock table for every bank: a transaction executes on one bank at a time, and two
   // banks executing at once (a leader's working bank, a replayed fork) only serialize more
@@ -124,6 +124,7 @@ bank_forks::bank_forks(const forks_config& config, const crypto::hash32& start_h
   voters_.reserve(config.max_voters);
   votes_ = std::make_unique<vote_record[]>(config.max_banks * config.max_voters);
   rooted_votes_ = std::make_unique<vote_record[]>(config.max_voters);
+  rooted_bank_hashes_ = std::make_unique<rooted_bank_hash[]>(consensus::max_vote_age_slots);
   ancestor_words_ = (config.max_banks + 63) / 64;
   ancestor_bits_ = std::make_unique<std::uint64_t[]>(ancestor_words_ * config.max_banks);
   free_banks_.reserve(config.max_banks);
@@ -391,17 +392,19 @@ class bank_forks::fork_hashes final : public consensus::slot_hashes {
  public:
   fork_hashes(const bank_forks& forks, bank_index bank) noexcept : forks_(forks), bank_(bank) {}
   std::optional<crypto::hash32> bank_hash_of(std::uint64_t slot) const noexcept override {
-    for (bank_index b = forks_.banks_[bank_].info.parent; b != no_bank; b = forks_.banks_[b].info.parent) {
+    for (bank_index b = forks_.banks_[bank_].info.parent; b != forks_.root_; b = forks_.banks_[b].info.parent) {
       const bank_info& i = forks_.banks_[b].info;
       if (i.slot == slot) return i.bank_hash;
-      if (i.slot < slot) break;
+      if (i.slot < slot) return std::nullopt;  // skipped on this fork
     }
+    // Rooted (the root itself included).
+    const rooted_bank_hash& r = forks_.rooted_bank_hashes_[slot % consensus::max_vote_age_slots];
+    if (r.slot == slot) return r.hash;
     return std::nullopt;
   }
   std::uint64_t oldest_slot() const noexcept override {
     const std::uint64_t slot = forks_.banks_[bank_].info.slot;
-    const std::uint64_t window = slot > consensus::max_vote_age_slots ? slot - consensus::max_vote_age_slots : 0;
-    return std::max(forks_.banks_[forks_.root_].info.slot, window);
+    return slot > consensus::max_vote_age_slots ? slot - consensus::max_vote_age_slots + 1 : 0;
   }
 
  private:
@@ -709,6 +712,8 @@ bool bank_forks::set_root(bank_index r) noexcept {
     const bank_index b = path[i];
     drop_bank_state(b, true);
     rooted_hashes_.register_hash(banks_[b].info.slot, banks_[b].info.blockhash);
+    rooted_bank_hashes_[banks_[b].info.slot % consensus::max_vote_age_slots] =
+        rooted_bank_hash{banks_[b].info.slot, banks_[b].info.bank_hash};
   }
   // Everything that does not descend from r goes: the old root, the path above r, and every
   // other fork.

@@ -220,6 +220,11 @@ replay_error slot_replayer::check(std::uint64_t slot, std::uint64_t parent, cons
                     "slot 0 start state: %llu lamports per signature, this node charges %llu",
                     static_cast<ull>(state_.lamports_per_signature),
                     static_cast<ull>(config_.start_state.lamports_per_signature));
+      if (!config_.credit_start_state && state_.voters != config_.start_state.voters)
+        return fail(r, replay_error::bad_start_state,
+                    "slot 0 start state lists %llu voters, this node counts the votes of %llu (or others): the "
+                    "ledger was made with another genesis",
+                    static_cast<ull>(state_.voters.size()), static_cast<ull>(config_.start_state.voters.size()));
       if (!config_.credit_start_state && state_.accounts != config_.start_state.accounts) {
         const auto& have = state_.accounts;
         const auto& want = config_.start_state.accounts;
@@ -401,6 +406,14 @@ replay_error slot_replayer::execute(std::uint64_t slot, slot_replay_result& r) n
                       "slot 0 start state: cannot credit %llu accounts (the bank holds at most its "
                       "max_accounts, the supply at most 2^64 - 1)",
                       static_cast<ull>(state_.accounts.size()));
+        }
+      for (const crypto::pubkey& v : state_.voters)
+        if (!forks_.add_voter(v)) {
+          execute_failed_ = true;
+          return fail(r, replay_error::bad_start_state,
+                      "slot 0 start state: cannot count the votes of %llu validators (the bank keeps at most "
+                      "its max_voters)",
+                      static_cast<ull>(state_.voters.size()));
         }
     }
   }

@@ -41,6 +41,7 @@ const char* to_string(entry_error e) noexcept {
     case entry_error::bad_state_version: return "bad_state_version";
     case entry_error::bad_state_order: return "bad_state_order";
     case entry_error::zero_state_lamports: return "zero_state_lamports";
+    case entry_error::bad_state_voters: return "bad_state_voters";
   }
   return "unknown";
 }
@@ -160,11 +161,13 @@ entry_error decode_meta(std::span<const std::uint8_t> payload, slot_meta& out) n
 
 std::vector<std::uint8_t> encode_start_state(const start_state& state) {
   std::vector<std::uint8_t> out;
-  out.reserve(start_state_header_bytes + start_account_bytes * state.accounts.size());
+  out.reserve(start_state_header_bytes + start_account_bytes * state.accounts.size() +
+              start_voter_bytes * state.voters.size());
   std::array<std::uint8_t, start_state_header_bytes> header{};
   put<std::uint32_t>(header.data(), start_state_version);
   put<std::uint32_t>(header.data() + 4, static_cast<std::uint32_t>(state.accounts.size()));
   put<std::uint64_t>(header.data() + 8, state.lamports_per_signature);
+  put<std::uint32_t>(header.data() + 16, static_cast<std::uint32_t>(state.voters.size()));
   out.insert(out.end(), header.begin(), header.end());
   for (const start_account& a : state.accounts) {
     std::array<std::uint8_t, start_account_bytes> item{};
@@ -172,6 +175,7 @@ std::vector<std::uint8_t> encode_start_state(const start_state& state) {
     put<std::uint64_t>(item.data() + 32, a.lamports);
     out.insert(out.end(), item.begin(), item.end());
   }
+  for (const crypto::pubkey& v : state.voters) out.insert(out.end(), v.begin(), v.end());
   return out;
 }
 
@@ -195,6 +199,7 @@ void sort_start_state(std::vector<start_account>& accounts) {
 entry_error decode_start_state(std::span<const std::uint8_t> payload, start_state& state) {
   std::vector<start_account>& out = state.accounts;
   out.clear();
+  state.voters.clear();
   state.lamports_per_signature = 0;
   // The version comes first so that a record of another version says so, not just its size.
   if (payload.size() < 4) return entry_error::bad_state_size;
@@ -202,7 +207,10 @@ entry_error decode_start_state(std::span<const std::uint8_t> payload, start_stat
   if (get<std::uint32_t>(p) != start_state_version) return entry_error::bad_state_version;
   if (payload.size() < start_state_header_bytes) return entry_error::bad_state_size;
   const std::uint64_t count = get<std::uint32_t>(p + 4);
-  if (payload.size() != start_state_header_bytes + start_account_bytes * count) return entry_error::bad_state_size;
+  const std::uint64_t voters = get<std::uint32_t>(p + 16);
+  if (payload.size() != start_state_header_bytes + start_account_bytes * count + start_voter_bytes * voters)
+    return entry_error::bad_state_size;
+  if (get<std::uint32_t>(p + 20) != 0) return entry_error::bad_state_voters;
   const std::uint64_t fee = get<std::uint64_t>(p + 8);
   p += start_state_header_bytes;
   out.reserve(count);
@@ -219,6 +227,17 @@ entry_error decode_start_state(std::span<const std::uint8_t> payload, start_stat
       return entry_error::zero_state_lamports;
     }
     out.push_back(a);
+  }
+  state.voters.reserve(voters);
+  for (std::uint64_t i = 0; i < voters; ++i, p += start_voter_bytes) {
+    crypto::pubkey v;
+    std::memcpy(v.data(), p, 32);
+    if (std::find(state.voters.begin(), state.voters.end(), v) != state.voters.end()) {
+      out.clear();
+      state.voters.clear();
+      return entry_error::bad_state_voters;
+    }
+    state.voters.push_back(v);
   }
   state.lamports_per_signature = fee;
   return entry_error::none;

@@ -123,6 +123,9 @@ const std::vector<field>& fields() {
       RT_FIELD(bank, retry_slots, "Transactions a bank tile holds while their account locks are taken."),
       RT_FIELD(bank, ring_entries, "Slots in each dedup → bank ring (power of two)."),
       RT_FIELD(bank, load_signer_lamports, "Balance the node gives each load-tile signer at start-up."),
+      RT_FIELD(bank, voter_lamports, "Balance the node gives each staked validator of the genesis at start-up: it "
+                                     "pays the fees of its votes. Part of the ledger's start state, so the same "
+                                     "on every node of a cluster."),
       RT_FIELD(runtime, idle_spins, "Idle passes that just spin before backing off."),
       RT_FIELD(runtime, idle_pauses, "Then idle passes with a pause instruction."),
       RT_FIELD(runtime, idle_yields, "Then idle passes with sched_yield()."),

@@ -348,6 +348,14 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   if (shape.load)
     for (std::size_t i = 0; i < load_signers; ++i)
       start_state.accounts.push_back({tpu::load_tile::signer(load_seed, i).public_key(), cfg.bank.load_signer_lamports});
+  // The staked validators vote (the bank keeps a vote state for each, in the genesis's order)
+  // and pay their votes' fees from their identity.
+  if (cluster_genesis)
+    for (const auto& val : cluster_genesis->validators)
+      if (val.stake != 0) {
+        start_state.voters.push_back(val.id);
+        start_state.accounts.push_back({val.id, cfg.bank.voter_lamports});
+      }
   ledger::sort_start_state(start_state.accounts);
   if (b > 0 || follower || validator) {
     // Replay's bank forks: a follower replays every slot into them; a leader only rebuilds
@@ -357,7 +365,12 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     fc.max_statuses = cfg.bank.max_statuses;
     fc.lamports_per_signature = cfg.bank.lamports_per_signature;
     fc.hash_seed = util::unix_time_ns() * 0x9e3779b97f4a7c15ULL;
+    fc.max_voters = std::max<std::size_t>(1, start_state.voters.size());
+    if (fc.max_voters > riptide::bank::max_voter_count)
+      throw std::runtime_error(fmt::format("genesis: {} staked validators; the bank counts the votes of at most {}",
+                                           start_state.voters.size(), riptide::bank::max_voter_count));
     m.forks = std::make_unique<riptide::bank::bank_forks>(fc, chain_start);
+    for (const crypto::pubkey& voter : start_state.voters) (void)m.forks->add_voter(voter);  // distinct, max_voters
     for (const ledger::start_account& a : start_state.accounts)
       if (!m.forks->credit(a.key, a.lamports))
         throw std::runtime_error(fmt::format("bank: cannot fund the {} accounts of the start state (genesis faucet, "

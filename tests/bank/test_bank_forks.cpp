@@ -776,6 +776,31 @@ TEST(bank_forks_votes, set_root_folds_votes_and_a_dead_bank_drops_them) {
   EXPECT_FALSE(last_vote(*t.f, c, 1).has_value());
 }
 
+TEST(bank_forks_votes, a_vote_for_slots_rooted_already_is_checked_against_their_bank_hashes) {
+  // A cluster roots fast (here: every block at once); votes for rooted slots arrive after.
+  voting t;
+  const bank_index a = t.child(t.s0, 1, "A");
+  const crypto::hash32 ha = t.freeze(a, "poh A");
+  ASSERT_TRUE(t.f->set_root(a));
+  const bank_index c = t.child(a, 2, "C");
+  crypto::hash32 wrong = ha;
+  wrong[0] ^= 1;
+  EXPECT_EQ(t.run(c, vote_tx(t.keys[0], {0, 1}, wrong, genesis)), tx_result::invalid_instruction);
+  EXPECT_EQ(t.run(c, vote_tx(t.keys[0], {0, 2}, ha, genesis)), tx_result::invalid_instruction);  // 2: C itself
+  EXPECT_EQ(t.run(c, vote_tx(t.keys[0], {0, 1}, ha, genesis, 2)), tx_result::ok);
+  EXPECT_EQ(last_vote(*t.f, c, 0), 1u);
+  EXPECT_EQ(t.run(c, vote_tx(t.keys[1], {0}, t.h0, genesis)), tx_result::ok);  // the old root's
+  // Kept by slot modulo 512: slot 513, skipped, is not slot 1 that shares its place.
+  t.freeze(c, "poh C");
+  const bank_index far = t.child(c, 600, "far");
+  const crypto::hash32 hf = t.freeze(far, "poh far");
+  ASSERT_TRUE(t.f->set_root(far));
+  const bank_index next = t.child(far, 601, "next");
+  const crypto::hash32 recent = hash_of("poh far");
+  EXPECT_EQ(t.run(next, vote_tx(t.keys[1], {513}, ha, recent, 2)), tx_result::invalid_instruction);
+  EXPECT_EQ(t.run(next, vote_tx(t.keys[1], {600}, hf, recent, 3)), tx_result::ok);  // the root
+}
+
 // ---- execution results, one per test (the rules in txn/execution.hpp), on one bank
 
 TEST(bank_forks_execute, transfer_ok_moves_lamports_and_charges_fee) {

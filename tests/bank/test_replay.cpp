@@ -244,6 +244,7 @@ struct leader {
     st.lamports_per_signature = bank_cfg().lamports_per_signature;
     for (const auto& k : keys) st.accounts.push_back({k.public_key(), funding});
     ledger::sort_start_state(st.accounts);
+    st.voters = {keys[1].public_key(), keys[0].public_key()};
     return st;
   }
   bank::replay_chain_config config() const {
@@ -474,6 +475,14 @@ TEST(slot_replay, start_state_must_be_what_the_node_funded) {
   r = rejected([](bank::replay_chain_config& c) { ++c.start_state.lamports_per_signature; });
   EXPECT_EQ(r.error, replay_error::bad_start_state);
   EXPECT_NE(r.detail.find("lamports per signature"), std::string::npos) << r.detail;
+  // Other voters, or the same in another order (each voter's vote state is kept by its place).
+  r = rejected([](bank::replay_chain_config& c) { c.start_state.voters.pop_back(); });
+  EXPECT_EQ(r.error, replay_error::bad_start_state);
+  EXPECT_NE(r.detail.find("voters"), std::string::npos) << r.detail;
+  EXPECT_EQ(rejected([](bank::replay_chain_config& c) {
+              std::swap(c.start_state.voters[0], c.start_state.voters[1]);
+            }).error,
+            replay_error::bad_start_state);
 }
 
 TEST(slot_replay, slot_zero_without_a_start_state_is_refused) {
@@ -510,6 +519,10 @@ TEST(slot_replay, a_replayer_that_credits_the_start_state_needs_only_the_ledger)
   }
   for (std::size_t i = 0; i < l.keys.size(); ++i)
     EXPECT_EQ(b.balance(r.tip(), l.keys[i].public_key()), l.balances[i]);
+  // The voters, registered in the start state's order.
+  EXPECT_EQ(b.voter_index(l.keys[1].public_key()), 0u);
+  EXPECT_EQ(b.voter_index(l.keys[0].public_key()), 1u);
+  EXPECT_FALSE(b.voter_index(l.keys[2].public_key()).has_value());
 }
 
 // ------------------------------------------------------------------- a whole ledger

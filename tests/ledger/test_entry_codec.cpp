@@ -207,6 +207,11 @@ ledger::start_state sample_state() {
     k[31] = static_cast<std::uint8_t>(0xf0 + i);
     st.accounts.push_back({k, 1000ULL * i});
   }
+  for (std::uint8_t i = 1; i <= 2; ++i) {
+    crypto::pubkey v{};
+    v[0] = static_cast<std::uint8_t>(0x80 + i);
+    st.voters.push_back(v);
+  }
   return st;
 }
 }  // namespace
@@ -214,13 +219,17 @@ ledger::start_state sample_state() {
 TEST(entry_codec, start_state_round_trip) {
   const auto st = sample_state();
   const auto bytes = ledger::encode_start_state(st);
-  ASSERT_EQ(bytes.size(), ledger::start_state_header_bytes + 3 * ledger::start_account_bytes);
-  // The layout: version, count, fee, then key and lamports per account (little-endian).
-  EXPECT_EQ(bytes[0], 1);
+  ASSERT_EQ(bytes.size(), 24 + 3 * 40 + 2 * 32);
+  // The layout: version, count, fee, voter count, then key and lamports per account
+  // (little-endian), then the voters.
+  EXPECT_EQ(bytes[0], 2);
   EXPECT_EQ(bytes[4], 3);
   EXPECT_EQ(bytes[8] | (bytes[9] << 8), 5000);
-  EXPECT_EQ(bytes[16], 1);
-  EXPECT_EQ(bytes[16 + 32] | (bytes[16 + 33] << 8), 1000);
+  EXPECT_EQ(bytes[16], 2);
+  EXPECT_EQ(bytes[24], 1);
+  EXPECT_EQ(bytes[24 + 32] | (bytes[24 + 33] << 8), 1000);
+  EXPECT_EQ(bytes[24 + 120], 0x81);
+  EXPECT_EQ(bytes[24 + 152], 0x82);
   ledger::start_state back;
   ASSERT_EQ(ledger::decode_start_state(bytes, back), ledger::entry_error::none);
   EXPECT_EQ(back, st);
@@ -237,7 +246,7 @@ TEST(entry_codec, start_state_rejections) {
   EXPECT_EQ(reject({1, 0, 0}), ledger::entry_error::bad_state_size);
   EXPECT_EQ(reject(std::vector<std::uint8_t>(good.begin(), good.begin() + 10)), ledger::entry_error::bad_state_size);
   auto b = good;
-  b[0] = 2;
+  b[0] = 1;  // the format before voters
   EXPECT_EQ(reject(b), ledger::entry_error::bad_state_version);
   b = good;
   b.pop_back();
@@ -246,14 +255,24 @@ TEST(entry_codec, start_state_rejections) {
   b[4] = 4;  // says 4 accounts, holds 3
   EXPECT_EQ(reject(b), ledger::entry_error::bad_state_size);
   b = good;
-  std::swap_ranges(b.begin() + 16, b.begin() + 56, b.begin() + 56);  // accounts 0 and 1 swapped
+  b[16] = 3;  // says 3 voters, holds 2
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_size);
+  b = good;
+  std::swap_ranges(b.begin() + 24, b.begin() + 64, b.begin() + 64);  // accounts 0 and 1 swapped
   EXPECT_EQ(reject(b), ledger::entry_error::bad_state_order);
   b = good;
-  std::copy(b.begin() + 16, b.begin() + 48, b.begin() + 56);  // account 1's key = account 0's
+  std::copy(b.begin() + 24, b.begin() + 56, b.begin() + 64);  // account 1's key = account 0's
   EXPECT_EQ(reject(b), ledger::entry_error::bad_state_order);
   b = good;
-  std::fill(b.begin() + 56 + 32, b.begin() + 96, 0);  // account 1 holds nothing
+  std::fill(b.begin() + 64 + 32, b.begin() + 104, 0);  // account 1 holds nothing
   EXPECT_EQ(reject(b), ledger::entry_error::zero_state_lamports);
+  b = good;
+  std::copy(b.begin() + 144, b.begin() + 176, b.begin() + 176);  // voter 1 = voter 0
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_voters);
+  EXPECT_TRUE(out.voters.empty());
+  b = good;
+  b[20] = 1;  // reserved
+  EXPECT_EQ(reject(b), ledger::entry_error::bad_state_voters);
   EXPECT_TRUE(out.accounts.empty());
 }
 

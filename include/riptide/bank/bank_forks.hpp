@@ -36,8 +36,10 @@
 //     lands only if it decodes, its voter is known, and consensus::check_tower_sync accepts
 //     it against the voter's vote state on the executing bank and that bank's ancestors
 //     (their slots and bank hashes); otherwise it fails with invalid_instruction, fee
-//     charged. set_root folds the vote states of the rooted path like balances. The bank
-//     hash does not cover vote states yet.
+//     charged. set_root folds the vote states of the rooted path like balances, and keeps
+//     the rooted slots' bank hashes for consensus::max_vote_age_slots (Agave's SlotHashes),
+//     so a vote for a slot that is rooted already is still checked. The bank hash does not
+//     cover vote states yet.
 //
 // Memory: everything is sized by forks_config in the constructor (std::invalid_argument on
 // a bad config) and nothing allocates afterwards: accounts (max_accounts; an account created
@@ -87,6 +89,7 @@ namespace riptide::bank {
 using block_id = crypto::hash32;
 using bank_index = std::uint32_t;  // a live bank's place in the fork table (reused after it is dropped)
 inline constexpr bank_index no_bank = 0xFFFF'FFFFU;
+inline constexpr std::size_t max_voter_count = 4096;  // forks_config::max_voters at most
 
 struct forks_config {
   std::size_t max_accounts = std::size_t{1} << 20;  // distinct accounts ever (>= 1, <= 2^30)
@@ -289,6 +292,12 @@ class bank_forks {
   std::vector<rooted_statuses> rooted_statuses_;
   std::size_t rooted_statuses_head_ = 0, rooted_statuses_count_ = 0;
   txn::blockhash_queue rooted_hashes_;
+  // Rooted slots' bank hashes, by slot modulo the ring's size (consensus::max_vote_age_slots).
+  struct rooted_bank_hash {
+    std::uint64_t slot = ~std::uint64_t{0};  // none
+    crypto::hash32 hash{};
+  };
+  std::unique_ptr<rooted_bank_hash[]> rooted_bank_hashes_;
   std::atomic<std::uint64_t> fold_generation_{0};  // odd while set_root folds (see balance)
   std::atomic<std::size_t> num_accounts_{0};
   std::atomic<std::uint64_t> refused_full_{0};

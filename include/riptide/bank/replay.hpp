@@ -127,12 +127,12 @@ struct replay_chain_config {
   std::uint64_t hashes_per_tick = 0;  // as the chain start says (0 counts as 1, as in poh)
   std::uint64_t ticks_per_slot = 64;  // > 0
   crypto::hash32 start_hash{};        // the chain start (a cluster's genesis hash)
-  // The fee and the balances the bank holds before slot 0 (accounts in
-  // ledger::sort_start_state order). A node credits them itself (genesis funding) before any
-  // tile runs; slot 0's start_state record must then say exactly this. With
-  // credit_start_state the replayer instead credits the bank with whatever the record lists
-  // (`ledger verify`: the ledger is all it has; read_start_state() gives the fee to build the
-  // bank with), and only the fee is compared.
+  // The fee, the balances the bank holds before slot 0 (accounts in ledger::sort_start_state
+  // order) and the voters. A node credits the accounts and registers the voters itself
+  // (genesis) before any tile runs; slot 0's start_state record must then say exactly this.
+  // With credit_start_state the replayer instead credits the bank with whatever the record
+  // lists and registers its voters (`ledger verify`: the ledger is all it has;
+  // read_start_state() gives the fee to build the bank with), and only the fee is compared.
   ledger::start_state start_state;
   bool credit_start_state = false;
   // Ignore the chain start's hash (the replayer takes it from the ledger): a tool that has no

@@ -46,16 +46,20 @@
 //                                             produced the block; chain start: zero
 
 //
-//   start_state payload (slot 0, the record right after the chain start): the fee and the
-//   balances the bank holds before slot 0 (genesis funding), so the ledger alone is enough to
-//   re-execute every slot (`riptide ledger verify`), and a node whose funding or fee differs
-//   is told so at slot 0 instead of at its first diverging transaction.
+//   start_state payload (slot 0, the record right after the chain start): the fee, the
+//   balances the bank holds before slot 0 (genesis funding) and the validators whose votes
+//   count (the bank keeps a vote state for each, in this order), so the ledger alone is enough
+//   to re-execute every slot (`riptide ledger verify`), and a node whose funding, fee or
+//   voters differ is told so at slot 0 instead of at its first diverging transaction.
 //
-//     offset  size        field
-//     0       4           version u32              = 1
-//     4       4           count u32
-//     8       8           lamports_per_signature u64
-//     16      40 × count  { pubkey[32] | lamports u64 }   keys strictly ascending, lamports > 0
+//     offset        size           field
+//     0             4              version u32              = 2
+//     4             4              count u32                (accounts)
+//     8             8              lamports_per_signature u64
+//     16            4              voter_count u32
+//     20            4              reserved u32             = 0
+//     24            40 × count     { pubkey[32] | lamports u64 }   keys strictly ascending, lamports > 0
+//     24 + 40·count 32 × voters    voter identity[32]       distinct, in the bank's voter order
 
 #include <cstddef>
 #include <cstdint>
@@ -81,12 +85,13 @@ enum class entry_error : std::uint8_t {
   tick_with_txs,        // a tick entry with tx_count != 0
   txs_without_mixin,    // tx_count != 0 but the entry has no mixin
   empty_tx,             // a transaction of length 0
-  bad_state_size,       // start_state payload shorter than its header or not 8 + 40·count
+  bad_state_size,       // start_state payload shorter than its header or not 24 + 40·count + 32·voters
   bad_state_version,    // start_state version != start_state_version
   bad_state_order,      // start_state keys not strictly ascending
   zero_state_lamports,  // a start_state account with 0 lamports
+  bad_state_voters,     // a start_state voter listed twice, or the reserved field not zero
 };
-constexpr std::size_t entry_error_count = static_cast<std::size_t>(entry_error::zero_state_lamports) + 1;
+constexpr std::size_t entry_error_count = static_cast<std::size_t>(entry_error::bad_state_voters) + 1;
 const char* to_string(entry_error e) noexcept;
 
 struct decoded_entry {
@@ -144,11 +149,13 @@ struct start_account {
 struct start_state {
   std::uint64_t lamports_per_signature = 0;
   std::vector<start_account> accounts;
+  std::vector<crypto::pubkey> voters;  // the validators whose votes count, in vote-state order
   friend bool operator==(const start_state&, const start_state&) = default;
 };
-constexpr std::uint32_t start_state_version = 1;
-constexpr std::size_t start_state_header_bytes = 16;
+constexpr std::uint32_t start_state_version = 2;
+constexpr std::size_t start_state_header_bytes = 24;
 constexpr std::size_t start_account_bytes = 40;
+constexpr std::size_t start_voter_bytes = 32;
 
 constexpr std::size_t batch_header_bytes = 4;
 // An entry without its tx area: num_hashes, hash, flags, mixin, tx_count.
@@ -172,7 +179,8 @@ entry_error decode_batch(std::span<const std::uint8_t> payload, std::vector<deco
 
 std::size_t encode_meta(const slot_meta& m, std::span<std::uint8_t> out) noexcept;
 // The start_state payload of `state`, whose accounts must be sorted by key, distinct, with
-// lamports > 0 (sort_start_state() makes them so). Allocates; start-up only.
+// lamports > 0 (sort_start_state() makes them so), and whose voters are distinct. Allocates;
+// start-up only.
 [[nodiscard]] std::vector<std::uint8_t> encode_start_state(const start_state& state);
 // Sorts by key and merges duplicates (their lamports add, saturating), drops zero balances:
 // the canonical form encode_start_state() needs, whatever order credits were made in.

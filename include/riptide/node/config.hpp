@@ -75,6 +75,7 @@ struct bank_section {
   std::uint64_t retry_slots = 256;
   std::uint64_t ring_entries = 1024;
   std::uint64_t load_signer_lamports = 1'000'000'000'000;  // start balance of each load signer
+  std::uint64_t voter_lamports = 1'000'000'000'000;        // start balance of each staked validator
 };
 
 struct runtime_section {
