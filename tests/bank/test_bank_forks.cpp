@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/towers.hpp"
+
 #include <array>
 #include <atomic>
 #include <algorithm>
@@ -669,7 +671,7 @@ struct vote_tx : held_tx {
           const crypto::hash32& blockhash, std::int64_t when = 1)
       : held_tx([&](auto& out) {
           consensus::tower_sync v;
-          for (const auto s : slots) (void)v.votes.record_vote(s);
+          v.votes = riptide::testing::voted(slots);
           v.bank_hash = bank_hash;
           v.timestamp_ms = when;
           return consensus::build_vote_transaction(voter, v, blockhash, out);

@@ -1,5 +1,5 @@
 // The consensus pieces together, slot by slot, in one deterministic process: validators each
-// keep a tower, a fork choice and a confirmation tracker; leaders take 4-slot turns and build
+// run a vote engine (tower, fork choice, confirmation tracking); leaders take 4-slot turns and build
 // on their reset slot; blocks reach the validators on the leader's side of a partition at
 // once (the rest after the partition heals, as repair would bring them), and votes (whole
 // towers, as gossip carries them) reach that side one slot later. Scenarios from the consensus
@@ -9,9 +9,7 @@
 //     confirmed is on every validator's chosen fork;
 //   - split 2/2 nothing is confirmed or finalized; 3 heavy / 2 light only the heavy side is.
 
-#include <riptide/consensus/confirmation.hpp>
-#include <riptide/consensus/fork_choice.hpp>
-#include <riptide/consensus/tower.hpp>
+#include <riptide/consensus/vote_engine.hpp>
 
 #include <gtest/gtest.h>
 
@@ -22,7 +20,6 @@
 #include <vector>
 
 using namespace riptide;
-using consensus::fork_choice;
 
 namespace {
 
@@ -32,21 +29,19 @@ struct block {
 };
 
 struct validator {
-  consensus::tower tower;
-  fork_choice forks{0};
-  consensus::confirmation_tracker confirmations;
-  std::map<std::size_t, consensus::tower> seen;  // each voter's latest tower this one has
+  consensus::vote_engine engine;
   std::uint64_t reset = 0;
   std::set<std::uint64_t> known{0};
   std::vector<std::pair<std::uint64_t, std::uint64_t>> confirmed;  // (slot, at slot)
-  validator(std::uint64_t total, std::size_t n) : confirmations(total, n) {}
+  validator(const std::vector<std::uint64_t>& stakes, std::size_t self)
+      : engine(consensus::vote_engine_config{stakes, self}, 0) {}
+  std::uint64_t best() const { return engine.best(); }
 };
 
 class cluster {
  public:
   explicit cluster(std::vector<std::uint64_t> stakes) : stakes_(std::move(stakes)) {
-    for (const auto s : stakes_) total_ += s;
-    for (std::size_t i = 0; i < stakes_.size(); ++i) nodes_.emplace_back(total_, stakes_.size());
+    for (std::size_t i = 0; i < stakes_.size(); ++i) nodes_.emplace_back(stakes_, i);
     side_.assign(stakes_.size(), 0);
   }
   // Side of each validator; all 0 is one network.
@@ -60,7 +55,7 @@ class cluster {
   const validator& node(std::size_t i) const { return nodes_[i]; }
   std::uint64_t slot() const { return slot_; }
   std::size_t size() const { return nodes_.size(); }
-  std::optional<std::uint64_t> finalized(std::size_t i) const { return nodes_[i].confirmations.finalized(); }
+  std::optional<std::uint64_t> finalized(std::size_t i) const { return nodes_[i].engine.finalized(); }
   // True when `slot` is `ancestor` or below it in the blocks made.
   bool descends(std::uint64_t s, std::uint64_t ancestor) const {
     while (s > ancestor) {
@@ -86,40 +81,33 @@ class cluster {
       for (const auto& [b, info] : blocks_) {
         if (v.known.contains(b) || !sees(i, info.side) || !v.known.contains(info.parent)) continue;
         v.known.insert(b);
-        (void)v.forks.add(b, info.parent);  // a parent pruned by a root: that fork is dead to v
+        // Votes travel apart from blocks here (gossip): the bank carries none. A parent pruned
+        // by a root: that fork is dead to v.
+        crypto::hash32 hash{};
+        hash[0] = static_cast<std::uint8_t>(b);
+        (void)v.engine.on_bank(consensus::bank_view{b, info.parent, hash, {}});
       }
     }
     // Towers made last slot reach whoever can see their voter.
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       validator& v = nodes_[i];
-      for (std::size_t j = 0; j < nodes_.size(); ++j) {
-        if (!(i == j || side_[i] == side_[j])) continue;
-        const auto& t = published_.contains(j) ? published_.at(j) : consensus::tower{};
-        v.seen[j] = t;
-        if (const auto last = t.last_voted_slot()) (void)v.forks.vote(j, *last, stakes_[j]);
-        (void)v.confirmations.on_vote(j, stakes_[j], t.votes(), t.root());
-      }
-      for (const auto c : v.confirmations.take_confirmed()) v.confirmed.emplace_back(c, s);
+      for (std::size_t j = 0; j < nodes_.size(); ++j)
+        if (j != i && side_[i] == side_[j] && published_.contains(j)) v.engine.on_vote(j, published_.at(j));
+      for (const auto c : v.engine.take_confirmed()) v.confirmed.emplace_back(c, s);
     }
     // Each validator decides what to vote for and where to reset.
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       validator& v = nodes_[i];
-      std::vector<consensus::voter_tower> voters;
-      for (const auto& [j, t] : v.seen) voters.push_back({stakes_[j], t.votes(), t.root()});
-      const auto d = consensus::decide_vote_and_reset(v.tower, v.forks, voters, total_);
-      v.reset = d.reset;
-      if (d.vote) {
-        if (const auto root = v.tower.record_vote(*d.vote)) {
-          ASSERT_TRUE(v.forks.set_root(*root)) << "validator " << i << " root " << *root;
-          v.confirmations.prune_to(*root);
-        }
+      const auto d = v.engine.decide(static_cast<std::int64_t>(s));
+      v.reset = d.why.reset;
+      if (d.why.vote) {
+        ASSERT_TRUE(d.vote.has_value()) << "validator " << i << " knows the bank hash of " << *d.why.vote;
       }
     }
-    for (std::size_t i = 0; i < nodes_.size(); ++i) published_[i] = nodes_[i].tower;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) published_[i] = nodes_[i].engine.ours();
   }
 
   std::vector<std::uint64_t> stakes_;
-  std::uint64_t total_ = 0;
   std::vector<validator> nodes_;
   std::vector<int> side_;
   bool healed_ = false;
@@ -134,7 +122,7 @@ void expect_no_confirmed_slot_rolled_back(const cluster& c) {
   for (std::size_t i = 0; i < c.size(); ++i)
     for (const auto& [slot, at] : c.node(i).confirmed) confirmed.insert(slot);
   for (std::size_t i = 0; i < c.size(); ++i) {
-    const std::uint64_t best = c.node(i).forks.best();
+    const std::uint64_t best = c.node(i).best();
     for (const auto s : confirmed) {
       if (s > best) continue;  // not replayed there yet
       EXPECT_TRUE(c.descends(best, s)) << "slot " << s << " confirmed, but validator " << i << " is on " << best;
@@ -159,7 +147,7 @@ TEST(consensus_simulation, four_equal_validators_confirm_at_once_and_finalize_st
     std::sort(lag.begin(), lag.end());
     EXPECT_LE(lag[lag.size() / 2], 3u) << i;
   }
-  EXPECT_EQ(c.node(0).forks.best(), c.node(3).forks.best());
+  EXPECT_EQ(c.node(0).best(), c.node(3).best());
   expect_no_confirmed_slot_rolled_back(c);
 }
 
@@ -179,8 +167,8 @@ TEST(consensus_simulation, a_two_two_split_confirms_nothing_and_converges_after_
     EXPECT_EQ(c.node(i).confirmed.size(), confirmed_before[i]) << "validator " << i << " confirmed while split";
   }
   // Two forks grew, one per side.
-  EXPECT_FALSE(c.descends(c.node(0).forks.best(), c.node(2).forks.best()));
-  EXPECT_FALSE(c.descends(c.node(2).forks.best(), c.node(0).forks.best()));
+  EXPECT_FALSE(c.descends(c.node(0).best(), c.node(2).best()));
+  EXPECT_FALSE(c.descends(c.node(2).best(), c.node(0).best()));
   // Each side voted until its vote 8 deep lacked 2/3: the losing side's bottom vote of the
   // split locks it out of the other fork for up to 2^9 slots; then it votes there and roots
   // resume.
@@ -192,7 +180,7 @@ TEST(consensus_simulation, a_two_two_split_confirms_nothing_and_converges_after_
     ASSERT_TRUE(f.has_value());
     EXPECT_GE(*f, healed_at + 16) << "validator " << i << " finalized 16 new slots after healing";
   }
-  EXPECT_EQ(c.node(0).forks.best(), c.node(2).forks.best());
+  EXPECT_EQ(c.node(0).best(), c.node(2).best());
   expect_no_confirmed_slot_rolled_back(c);
 }
 
@@ -214,7 +202,7 @@ TEST(consensus_simulation, the_heavy_side_finalizes_and_the_light_side_switches_
   const std::uint64_t healed_at = c.slot();
   c.run(80);
   for (std::size_t i = 0; i < c.size(); ++i) {
-    EXPECT_TRUE(c.descends(c.node(i).forks.best(), *heavy)) << "validator " << i << " on the heavy fork";
+    EXPECT_TRUE(c.descends(c.node(i).best(), *heavy)) << "validator " << i << " on the heavy fork";
     const auto f = c.finalized(i);
     ASSERT_TRUE(f.has_value());
     EXPECT_GE(*f, healed_at) << i;

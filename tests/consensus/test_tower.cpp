@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/towers.hpp"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,11 +22,7 @@ using stack = std::vector<lockout>;
 
 stack votes_of(const tower& t) { return {t.votes().begin(), t.votes().end()}; }
 
-tower voted(const std::vector<std::uint64_t>& slots) {
-  tower t;
-  for (const auto s : slots) (void)t.record_vote(s);
-  return t;
-}
+using riptide::testing::voted;
 
 std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
   std::vector<std::uint64_t> v;

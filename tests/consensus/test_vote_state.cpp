@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/towers.hpp"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -33,9 +35,7 @@ class fork_view final : public consensus::slot_hashes {
 };
 
 tower voted(const std::vector<std::uint64_t>& slots, std::optional<std::uint64_t> root = std::nullopt) {
-  tower t;
-  for (const auto s : slots) (void)t.record_vote(s);
-  return *tower::from(t.votes(), root);
+  return *tower::from(riptide::testing::voted(slots).votes(), root);
 }
 
 tower_sync vote_of(const std::vector<consensus::lockout>& lockouts, std::optional<std::uint64_t> root = std::nullopt) {
