@@ -10,7 +10,9 @@
 #      leading forwards them to the coming leaders): its live line each second, then sent /
 #      confirmed / TPS / latency and the balance check
 #   5. prints per node, from its counters (GET /metrics): slots led, blocks produced, own
-#      slots skipped, grace waited, transactions forwarded and executed
+#      slots skipped, grace waited, transactions forwarded and executed; then its votes, last
+#      voted slot, confirmed and finalized slots, and how far behind the clock slots became
+#      confirmed
 #   6. waits until every node has stored the same slot, stops the cluster, re-verifies node
 #      0's ledger (PoH chain, checksums, every transaction, bank hashes) and compares every
 #      node's ledger with it, block by block
@@ -101,6 +103,27 @@ for i in $(seq 0 $((n - 1))); do
   printf '  %-6s %9s %9s %9s %12s %10s %9s %9s\n' "node$i" "$(metric "$i" poh slots_led)" \
     "$(metric "$i" poh slots_produced)" "$(metric "$i" poh own_slots_skipped)" "$(metric "$i" poh grace_ticks)" \
     "$(metric "$i" forward forwarded_txs)" "$(metric "$i" bank executed)" "$(metric "$i" replay slots_stored)"
+done
+
+echo "==> waiting for node 0 to finalize a slot (a root needs 32 votes on top of it)"
+for _ in $(seq 1 150); do
+  "$bin" rpc --url "$(rpc 0)" GET /slot 2>/dev/null | jq -e '.finalized != null' >/dev/null 2>&1 && break
+  sleep 0.2
+done
+echo "==> Tower BFT, per node (its own counters and GET /slot)"
+printf '  %-6s %7s %10s %10s %10s %10s %24s\n' node votes "last vote" processed confirmed finalized "confirmed <=3 slots late"
+for i in $(seq 0 $((n - 1))); do
+  late=0 total=0
+  for b in le1 le2 le3 le4 le8 gt8; do
+    c=$(metric "$i" consensus "confirm_lag_$b")
+    [ "$c" = - ] && continue
+    total=$((total + c))
+    case $b in le1 | le2 | le3) late=$((late + c)) ;; esac
+  done
+  slot_json=$("$bin" rpc --url "$(rpc "$i")" GET /slot 2>/dev/null || echo '{}')
+  printf '  %-6s %7s %10s %10s %10s %10s %24s\n' "node$i" "$(metric "$i" consensus votes)" \
+    "$(metric "$i" consensus last_vote_slot)" "$(jq -r '.processed // "-"' <<<"$slot_json")" \
+    "$(jq -r '.confirmed // "-"' <<<"$slot_json")" "$(jq -r '.finalized // "-"' <<<"$slot_json")" "$late of $total"
 done
 
 window=$(( $("$bin" rpc --url "$(rpc 0)" GET /slot | jq -er .slot) + 1 ))

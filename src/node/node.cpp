@@ -30,6 +30,9 @@
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tpu/shred_tile.hpp>
 #include <riptide/tpu/verify_tile.hpp>
+#include <riptide/consensus/tower_file.hpp>
+#include <riptide/consensus/vote_engine.hpp>
+#include <riptide/tvu/consensus_tile.hpp>
 #include <riptide/tvu/replay_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/txn/execution.hpp>
@@ -86,10 +89,12 @@ struct node::impl {
   std::unique_ptr<riptide::bank::slot_replayer> replayer;
   std::unique_ptr<tvu::tvu_tile> tvu;
   std::unique_ptr<tvu::replay_tile> replay;
+  std::unique_ptr<consensus::vote_engine> votes;  // a staked validator's, run by its consensus tile
+  std::unique_ptr<tvu::consensus_tile> consensus;
   std::optional<tpu::poh_rotation> rotation;  // a validator's, until its TVU exists
   // The leader schedules of the epochs around each reader's slot, one window per thread that
   // reads them: PoH and the forward tile (a validator's), the TVU (every follower's).
-  std::unique_ptr<epoch::schedule_window> poh_window, forward_window, tvu_window;
+  std::unique_ptr<epoch::schedule_window> poh_window, forward_window, tvu_window, consensus_window;
   std::optional<tvu::tvu_repair_links> repair_links;
   std::vector<util::core_plan> plan;
   std::unique_ptr<util::runtime> rt;
@@ -258,6 +263,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   shape.tpu.records_out = shape.shred;
   shape.tvu = follower || validator;
   shape.rotation = validator;
+  // A staked validator votes (the genesis's stakes; an unstaked one only follows).
+  if (validator)
+    for (const auto& val : cluster_genesis->validators)
+      if (val.id == m.identity.public_key() && val.stake != 0) shape.consensus = true;
   shape.tpu.forward = validator && shape.tpu.bank_tiles == 1;
   shape.rx_free_ring = cfg.net.rx_frames;
   shape.gossip_tx_frames = gossip::gossip_tile_config{}.tx_frames;
@@ -718,6 +727,36 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       if (m.gate) m.replay->connect_leader(m.gate.get(), m.tpu.ledger.get());
       m.replay->connect_statuses(m.statuses.get());
     }
+    if (shape.consensus) {
+      // Votes: the stakes in the bank's voter order (the start state's), ours among them; the
+      // tower from the last run, if any (a restart never votes against it); what the others
+      // had voted by the ledger's tip, from the bank's vote states.
+      consensus::vote_engine_config ec;
+      for (const crypto::pubkey& voter : start_state.voters) {
+        for (const auto& val : g.validators)
+          if (val.id == voter) ec.stakes.push_back(val.stake);
+        if (voter == m.identity.public_key()) ec.self = ec.stakes.size() - 1;
+      }
+      tvu::consensus_tile_config cc;
+      cc.tower_path = std::filesystem::path(cfg.ledger.dir) / "tower.bin";
+      cc.tx_frames = static_cast<std::uint32_t>(shape.consensus_tx_frames);
+      const std::optional<consensus::tower_sync> restored = consensus::load_tower(cc.tower_path, m.identity.public_key());
+      m.votes = std::make_unique<consensus::vote_engine>(ec, tc.root_slot, restored ? restored->votes : consensus::tower{});
+      for (std::size_t voter = 0; voter < m.forks->voters(); ++voter)
+        if (const auto state = m.forks->vote_state(m.forks->root(), voter)) m.votes->on_vote(voter, state->votes);
+      m.consensus_window = std::make_unique<epoch::schedule_window>(*m.stakes, g.slots_per_epoch, first_slot);
+      m.consensus = std::make_unique<tvu::consensus_tile>(
+          "consensus", cc, m.identity, *m.votes, m.consensus_window->timeline(), *m.contacts, m.poh_clock, m.board_chain,
+          m.rings->in<tvu::consensus_event>("consensus", links::consensus_events),
+          m.rings->out<frag>("consensus", links::consensus_tx), m.rings->in<frag>("consensus", links::consensus_tx_free));
+      m.consensus->follow_epochs(*m.consensus_window);
+      net_tx(links::consensus_tx, m.consensus->tx_frames(), links::consensus_tx_free);
+      m.replay->connect_consensus(&m.rings->out<tvu::consensus_event>("replay", links::consensus_events));
+      if (restored)
+        m.resume_note += fmt::format("{}tower restored: last vote {}, root {}", m.resume_note.empty() ? "" : "; ",
+                                     restored->votes.last_voted_slot().value_or(0),
+                                     restored->votes.root() ? std::to_string(*restored->votes.root()) : "none");
+    }
   }
 
   if (cfg.rpc.enabled) {
@@ -757,7 +796,8 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
   // ---- core threads, as placed
   std::vector<util::tile*> built = m.tpu.all();
   for (util::tile* t : std::initializer_list<util::tile*>{m.net.get(), m.gossip.get(), m.load.get(),
-                                                          m.shredder.get(), m.tvu.get(), m.replay.get()})
+                                                          m.shredder.get(), m.tvu.get(), m.replay.get(),
+                                                          m.consensus.get()})
     if (t != nullptr) built.push_back(t);
   m.plan = make_plan(m.topo, built, [&](std::size_t c) {
     if (!cfg.layout.cpus.empty()) return static_cast<int>(cfg.layout.cpus[c]);

@@ -22,6 +22,7 @@ topology declare_node(const node_shape& s) {
     throw std::invalid_argument("node: a node with both shred and tvu tiles is a rotating validator (rotation)");
   if (s.rotation && !(s.shred && s.tvu))
     throw std::invalid_argument("node: a rotating validator runs the shred, tvu and replay tiles");
+  if (s.consensus && !s.rotation) throw std::invalid_argument("node: the consensus tile is a rotating validator's");
   if (!s.poh && tpu_in) throw std::invalid_argument("node: verify tiles need PoH");
   if (tpu_in && s.tpu.source != "net") throw std::invalid_argument("node: the TPU's frames are the net tile's");
 
@@ -38,6 +39,7 @@ topology declare_node(const node_shape& s) {
     declare_tpu(t, tpu);
   }
   if (s.tvu) t.add_tile("replay", "replay", placement::heavy);
+  if (s.consensus) t.add_tile("consensus", "consensus", placement::light);
 
   const std::size_t rx_free = depth_for(s.rx_free_ring);
   if (s.load) {
@@ -80,6 +82,14 @@ topology declare_node(const node_shape& s) {
     // Replay and the ledger tile both make, freeze and root banks of the forks the bank
     // tiles execute into: one core thread, so their calls never overlap.
     if (s.tpu.bank_tiles > 0) t.keep_together("ledger", "replay");
+  }
+  if (s.consensus) {
+    // Lossy: replay never waits for consensus (a lost vote event is mended by the voter's
+    // next one; consensus_dropped counts it).
+    t.add_link(links::consensus_events, link_kind::consensus_events, link_mode::lossy, 1024, "replay", "consensus");
+    const std::size_t frames = depth_for(s.consensus_tx_frames);
+    t.add_link(links::consensus_tx, link_kind::frags, link_mode::lossy, frames, "consensus", "net");
+    t.add_link(links::consensus_tx_free, link_kind::frags, link_mode::reliable, frames, "net", "consensus");
   }
   return t;
 }

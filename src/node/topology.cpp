@@ -18,6 +18,7 @@ const char* to_string(link_kind kind) noexcept {
     case link_kind::completed_slots: return "completed_slots";
     case link_kind::gossip_commands: return "gossip_commands";
     case link_kind::resets: return "resets";
+    case link_kind::consensus_events: return "consensus_events";
   }
   return "?";
 }
@@ -166,7 +167,8 @@ struct link_set::ring_slot {
                std::unique_ptr<util::spsc_ring<tpu::ledger_record_ref>>,
                std::unique_ptr<util::spsc_ring<tvu::completed_slot>>,
                std::unique_ptr<util::spsc_ring<gossip::gossip_command>>,
-               std::unique_ptr<util::spsc_ring<tpu::poh_reset>>>
+               std::unique_ptr<util::spsc_ring<tpu::poh_reset>>,
+               std::unique_ptr<util::spsc_ring<tvu::consensus_event>>>
       ring;
   void* address = nullptr;
   bool producer_taken = false, consumer_taken = false;
@@ -193,6 +195,9 @@ link_set::link_set(const topology& topo) : topo_(topo) {
       case link_kind::completed_slots: make_ring<tvu::completed_slot>(slot->ring, slot->address, l.depth); break;
       case link_kind::gossip_commands: make_ring<gossip::gossip_command>(slot->ring, slot->address, l.depth); break;
       case link_kind::resets: make_ring<tpu::poh_reset>(slot->ring, slot->address, l.depth); break;
+      case link_kind::consensus_events:
+        make_ring<tvu::consensus_event>(slot->ring, slot->address, l.depth);
+        break;
     }
     rings_.push_back(std::move(slot));
   }

@@ -70,8 +70,16 @@ const char* status_name(const bank::tx_status& st) {
                                           : "unknown_result";
 }
 
-json status_json(const bank::tx_status& st) {
-  return {{"status", status_name(st)}, {"slot", st.slot}};
+// The commitment a slot of the stored chain has reached (every stored block is on one chain:
+// a slot at or below the confirmed one is an ancestor of it).
+const char* commitment_of(std::uint64_t slot, const bank::chain_status& chain) {
+  if (chain.has_finalized_slot && slot <= chain.finalized_slot) return "finalized";
+  if (chain.has_confirmed_slot && slot <= chain.confirmed_slot) return "confirmed";
+  return "processed";
+}
+
+json status_json(const bank::tx_status& st, const bank::chain_status& chain) {
+  return {{"status", status_name(st)}, {"slot", st.slot}, {"commitment", commitment_of(st.slot, chain)}};
 }
 
 // Body of POST /tx: hex of at most max_transaction_bytes, plus a little whitespace.
@@ -125,6 +133,9 @@ struct http_api::impl {
                  {"blockhash_slot", st.blockhash_slot},
                  {"durable_slot", st.has_durable_slot ? json(st.durable_slot) : json(nullptr)},
                  {"root", st.has_root_slot ? json(st.root_slot) : json(nullptr)},
+                 {"processed", on_genesis ? json(nullptr) : json(st.blockhash_slot)},
+                 {"confirmed", st.has_confirmed_slot ? json(st.confirmed_slot) : json(nullptr)},
+                 {"finalized", st.has_finalized_slot ? json(st.finalized_slot) : json(nullptr)},
                  {"lamports_per_signature",
                   chain.forks != nullptr ? json(chain.forks->lamports_per_signature()) : json(nullptr)}});
     });
@@ -173,7 +184,7 @@ struct http_api::impl {
       if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
       const auto st = chain.statuses->find(sig);
       if (!st) return reply(res, 404, json{{"signature", util::to_hex(sig)}, {"status", "unknown"}});
-      json j = status_json(*st);
+      json j = status_json(*st, chain.board != nullptr ? chain.board->read() : bank::chain_status{});
       j["signature"] = util::to_hex(sig);
       reply(res, 200, j);
     });
@@ -198,9 +209,10 @@ struct http_api::impl {
           return error(res, 400, fmt::format("signatures[{}]: expected 128 hex digits", i));
       if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
       json out = json::array();
+      const bank::chain_status now = chain.board != nullptr ? chain.board->read() : bank::chain_status{};
       for (const auto& sig : sigs) {
         const auto st = chain.statuses->find(sig);
-        out.push_back(st ? status_json(*st) : json(nullptr));
+        out.push_back(st ? status_json(*st, now) : json(nullptr));
       }
       reply(res, 200, json{{"statuses", std::move(out)}});
     });

@@ -38,7 +38,8 @@ replay_tile::~replay_tile() {
 }
 
 std::vector<std::size_t> replay_tile::drop_counters() const {
-  std::vector<std::size_t> d = {c_append_errors, c_sync_failures, c_bad_buffers, c_resets_dropped};
+  std::vector<std::size_t> d = {c_append_errors, c_sync_failures, c_bad_buffers, c_resets_dropped,
+                                c_consensus_dropped};
   for (std::size_t c = c_dead_first; c < c_own_count; ++c) d.push_back(c);
   return d;
 }
@@ -53,7 +54,8 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
   std::vector<std::string_view> names = {"slots_stored", "slots_dead",    "records",       "txs",
                                          "failed_txs",   "append_errors", "syncs",         "sync_failures",
                                          "durable_slot", "last_slot",     "bad_buffers",
-                                         "resets",       "resets_dropped", "adopted",      "leader_waits"};
+                                         "resets",       "resets_dropped", "adopted",      "leader_waits",
+                                         "consensus_dropped"};
   for (const auto& d : dead) names.emplace_back(d);
   return names;
 }
@@ -103,6 +105,7 @@ replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noex
     set_counter(c_last_slot, c.slot);
     if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), bank::slot_hash{c.slot, replayer_.last_hash()});
     if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
+    if (consensus_ != nullptr) tell_consensus(c, r);
     if (resets_ != nullptr)
       count(resets_->try_push(tpu::poh_reset{replayer_.last_hash(), replayer_.tick_height(), c.slot}) ? c_resets
                                                                                                    : c_resets_dropped);
@@ -112,6 +115,32 @@ replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noex
                  static_cast<unsigned long long>(util::unix_time_ns()), static_cast<unsigned long long>(c.bytes),
                  c.received, c.recovered, c.repaired, r.ok() ? "ok" : bank::to_string(r.error));
   return r.ok() ? outcome::stored : outcome::failed;
+}
+
+void replay_tile::tell_consensus(const completed_slot& c, const bank::slot_replay_result& r) noexcept {
+  const bank::bank_forks& forks = replayer_.forks();
+  consensus_event e;
+  for (std::size_t v = 0; v < told_.size(); ++v) {
+    const auto state = forks.vote_state(replayer_.tip(), v);
+    if (!state) continue;
+    const auto last = state->votes.last_voted_slot();
+    if (told_[v] && last && *last <= *told_[v]) continue;
+    e.what = consensus_event::kind::vote;
+    e.voter = static_cast<std::uint32_t>(v);
+    e.votes = state->votes;
+    if (!consensus_->try_push(e)) {
+      count(c_consensus_dropped);
+      continue;
+    }
+    told_[v] = last;
+  }
+  e = consensus_event{};
+  e.what = consensus_event::kind::bank;
+  e.slot = c.slot;
+  e.parent = c.parent;
+  e.bank_hash = r.bank_hash;
+  e.blockhash = replayer_.last_hash();
+  if (!consensus_->try_push(e)) count(c_consensus_dropped);
 }
 
 void replay_tile::apply_root() noexcept {

@@ -75,6 +75,25 @@ TEST(chain_board, read_returns_the_last_publish_and_durable_slot) {
   EXPECT_EQ(i, 6u);
 }
 
+TEST(chain_board, commitment_slots_are_their_own_facts) {
+  bank::chain_board board;
+  auto s = board.read();
+  EXPECT_FALSE(s.has_confirmed_slot);
+  EXPECT_FALSE(s.has_finalized_slot);
+  board.set_commitment(0, std::nullopt);  // slot 0 confirmed is not "none yet"
+  s = board.read();
+  EXPECT_TRUE(s.has_confirmed_slot);
+  EXPECT_EQ(s.confirmed_slot, 0u);
+  EXPECT_FALSE(s.has_finalized_slot);
+  board.set_commitment(40, 7);
+  publish_number(board, 2);
+  s = board.read();
+  EXPECT_EQ(s.confirmed_slot, 40u);
+  EXPECT_TRUE(s.has_finalized_slot);
+  EXPECT_EQ(s.finalized_slot, 7u);
+  EXPECT_FALSE(s.has_root_slot);  // nor do they move the bank's root
+}
+
 // Contention: one PoH-like writer publishes back to back, a ledger-like writer raises the
 // durable slot now and then, and two readers read all the while (the writers go on until both
 // readers have read often enough, so the copies really overlap publishes). Every read is one whole publish,

@@ -119,6 +119,23 @@ TEST(node_topology, a_rotating_validator_with_a_bank_forwards_and_keeps_replay_b
   EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // forward feeds one bank tile
 }
 
+TEST(node_topology, a_voting_validator_has_a_consensus_tile_fed_by_replay) {
+  node_shape s;
+  s.net = true;
+  s.tpu.verify_tiles = 1;
+  s.tpu.records_out = true;
+  s.shred = s.tvu = s.rotation = s.consensus = true;
+  topology t = node::declare_node(s);
+  EXPECT_TRUE(t.has_tile("consensus"));
+  for (const char* link : {"replay>consensus", "consensus>net", "net>consensus.free"})
+    EXPECT_NE(t.find_link(link), nullptr) << link;
+  t.place_auto(2, false);
+  t.check();
+  s.rotation = false;
+  s.shred = false;
+  EXPECT_THROW((void)node::declare_node(s), std::invalid_argument);  // only a rotating validator votes
+}
+
 TEST(node_topology, a_node_without_net_has_poh_and_ledger_only) {
   node_shape s;
   topology t = node::declare_node(s);

@@ -157,6 +157,9 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   EXPECT_EQ(j["role_now"], "following");
   EXPECT_TRUE(j["durable_slot"].is_null());
   EXPECT_TRUE(j["root"].is_null());
+  EXPECT_TRUE(j["processed"].is_null());
+  EXPECT_TRUE(j["confirmed"].is_null());
+  EXPECT_TRUE(j["finalized"].is_null());
   EXPECT_FALSE(rpc::chain_client(loopback, api->port()).slot().root);
   EXPECT_EQ(j["lamports_per_signature"], 5000);
 
@@ -165,6 +168,7 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   board.publish(7, 450, bank::slot_hash{6, h});
   board.set_durable_slot(5);
   board.set_root_slot(6);
+  board.set_commitment(5, 0);
   std::tie(status, j) = get("/slot");
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["slot"], 7);
@@ -174,6 +178,9 @@ TEST_F(chain_fixture, slot_reports_the_board) {
   EXPECT_EQ(j["blockhash_slot"], 6);
   EXPECT_EQ(j["durable_slot"], 5);
   EXPECT_EQ(j["root"], 6);
+  EXPECT_EQ(j["processed"], 6);
+  EXPECT_EQ(j["confirmed"], 5);
+  EXPECT_EQ(j["finalized"], 0);
 
   rpc::chain_client client(loopback, api->port());
   const auto s = client.slot();
@@ -324,6 +331,7 @@ TEST_F(chain_fixture, tx_status_by_signature) {
   ASSERT_EQ(status, 200);
   EXPECT_EQ(j["status"], "ok");
   EXPECT_EQ(j["slot"], 9);
+  EXPECT_EQ(j["commitment"], "processed");  // the node has not seen votes
   EXPECT_EQ(j["signature"], util::to_hex(sig_of(1)));
   std::tie(status, j) = get("/tx/" + util::to_hex(sig_of(2)));
   EXPECT_EQ(j["status"], "insufficient_funds");
@@ -357,6 +365,14 @@ TEST_F(chain_fixture, batch_status_in_request_order) {
   EXPECT_TRUE(j["statuses"][1].is_null());
   EXPECT_EQ(j["statuses"][2]["status"], "ok");
   EXPECT_EQ(post("/tx/status", R"({"signatures": []})").second["statuses"].size(), 0u);
+  // The commitment each reached: slot 9 finalized, slot 10 confirmed, then both finalized.
+  board.set_commitment(10, 9);
+  std::tie(status, j) = post("/tx/status", body);
+  EXPECT_EQ(j["statuses"][0]["commitment"], "confirmed");
+  EXPECT_EQ(j["statuses"][2]["commitment"], "finalized");
+  board.set_commitment(11, 10);
+  EXPECT_EQ(post("/tx/status", body).second["statuses"][0]["commitment"], "finalized");
+  EXPECT_EQ(get("/tx/" + util::to_hex(sig_of(2))).second["commitment"], "finalized");
 
   // Rejections.
   std::tie(status, j) = post("/tx/status", "{not json");

@@ -16,6 +16,7 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/shred/shredder.hpp>
 #include <riptide/txn/execution.hpp>
+#include <riptide/consensus/vote_tx.hpp>
 
 #include "../support/leader_bank.hpp"
 #include <riptide/txn/transaction.hpp>
@@ -126,15 +127,21 @@ crypto::pubkey cluster_leader();  // the schedule's leader of every slot (cluste
 // The leader's chain, by hand as the TPU writes it: slot 0 opens with the chain start; each
 // slot has one entry of two transfers (one of them overdraws, so a failure is recorded too)
 // before each tick but the last, one entry batch, and the slot end with the bank hash.
+// payers[0] is a voter: from slot 1 on, but for the last slot, the slot's first entry also
+// holds its vote for the slot before (its tower: every slot so far).
 struct leader_chain {
   std::vector<crypto::keypair> payers;
   std::vector<std::vector<record>> by_slot;
+  std::vector<crypto::hash32> bank_hashes;  // per slot
   crypto::hash32 last_hash{};
 
   leader_chain() {
     for (std::uint64_t i = 0; i < 3; ++i) payers.push_back(key_for(7, i));
     riptide::testing::leader_bank bank(bank_cfg(), start_hash());
     fund(bank);
+    EXPECT_TRUE(bank.forks().add_voter(payers[0].public_key()));
+    consensus::tower_sync vote;
+    crypto::hash32 parent_bank_hash{};
     crypto::poh chain(start_hash(), hashes_per_tick);
     crypto::hash32 blockhash = start_hash();
     txn::execution_counters counters;
@@ -172,10 +179,25 @@ struct leader_chain {
             txs.insert(txs.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(len));
             sigs.push_back(view.signature(0));
           }
+          if (tick == 0 && slot > 0 && slot + 1 < slots) {
+            (void)vote.votes.record_vote(slot - 1);
+            vote.bank_hash = parent_bank_hash;
+            vote.timestamp_ms = static_cast<std::int64_t>(slot);
+            std::array<std::uint8_t, txn::max_transaction_bytes> body{};
+            const std::size_t len = consensus::build_vote_transaction(payers[0], vote, blockhash, body);
+            txn::transaction_view view;
+            EXPECT_EQ(txn::parse_transaction(std::span(body.data(), len), view), txn::parse_error::none);
+            EXPECT_EQ(bank.execute(slot, view, counters), txn::tx_result::ok);
+            txs.push_back(static_cast<std::uint8_t>(len));
+            txs.push_back(static_cast<std::uint8_t>(len >> 8));
+            txs.push_back(static_cast<std::uint8_t>(txn::tx_result::ok));
+            txs.insert(txs.end(), body.begin(), body.begin() + static_cast<std::ptrdiff_t>(len));
+            sigs.push_back(view.signature(0));
+          }
           chain.hash(2);
           const auto entry = chain.record(crypto::entry_mixin(sigs));
           EXPECT_TRUE(entry.has_value());
-          used = ledger::add_entry(batch, used, *entry, false, 2, txs);
+          used = ledger::add_entry(batch, used, *entry, false, static_cast<std::uint32_t>(sigs.size()), txs);
           ++entries;
         }
         chain.hash(hashes_per_tick);
@@ -194,6 +216,8 @@ struct leader_chain {
       end.tick_height = chain.tick_count();
       end.hash = chain.last_hash();
       end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
+      parent_bank_hash = end.bank_hash;
+      bank_hashes.push_back(end.bank_hash);
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       end.leader = cluster_leader();
       recs.push_back({ledger::record_type::slot_meta, slot, meta_payload(end)});
@@ -213,6 +237,7 @@ struct leader_chain {
     st.lamports_per_signature = bank_cfg().lamports_per_signature;
     for (const auto& k : payers) st.accounts.push_back({k.public_key(), funding});
     ledger::sort_start_state(st.accounts);
+    st.voters = {payers[0].public_key()};
     return st;
   }
   std::uint64_t records() const {
@@ -321,6 +346,7 @@ struct follower {
   explicit follower(const tvu::replay_tile_config& config = {})
       : lg(ledger::ledger::open({dir.path() / "lg", 1 << 20, false})) {
     chain().fund(forks);
+    EXPECT_TRUE(forks.add_voter(chain().payers[0].public_key()));
     auto cfg = chain_cfg();
     cfg.start_state = chain().start_state();
     replayer = std::make_unique<bank::slot_replayer>(forks, cfg);
@@ -399,7 +425,7 @@ TEST(replay_tile, replays_each_slot_appends_the_leaders_records_and_makes_them_d
   EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
   EXPECT_EQ(fl.counter(t::c_slots_dead), 0u);
   EXPECT_EQ(fl.counter(t::c_records), chain().records());
-  EXPECT_EQ(fl.counter(t::c_txs), slots * 2 * (ticks_per_slot - 1));
+  EXPECT_EQ(fl.counter(t::c_txs), slots * 2 * (ticks_per_slot - 1) + (slots - 2));  // transfers, votes
   EXPECT_EQ(fl.counter(t::c_failed_txs), slots * (ticks_per_slot - 1));
   EXPECT_EQ(fl.counter(t::c_last_slot), slots - 1);
   EXPECT_EQ(fl.counter(t::c_durable_slot), slots - 1);
@@ -470,6 +496,46 @@ TEST(replay_tile, each_stored_slot_resets_poh_onto_it) {
   EXPECT_EQ(last->slot, slots - 1);
   EXPECT_EQ(last->tick_height, slots * ticks_per_slot);
   EXPECT_EQ(last->hash, chain().last_hash);
+}
+
+// A voting validator: after each stored block, replay tells consensus of each voter whose vote
+// state is newer (one vote landed in each block but the first and the last), then of the
+// block itself.
+TEST(replay_tile, tells_consensus_of_each_block_and_each_vote_that_landed) {
+  follower fl;
+  util::spsc_ring<tvu::consensus_event> events(64);
+  fl.replay->connect_consensus(&events);
+  fl.run(good_streams());
+  std::vector<tvu::consensus_event> got;
+  tvu::consensus_event e;
+  while (events.try_pop(e)) got.push_back(e);
+  ASSERT_EQ(got.size(), slots + (slots - 2));
+  std::size_t i = 0;
+  for (std::uint64_t s = 0; s < slots; ++s) {
+    if (s > 0 && s + 1 < slots) {
+      EXPECT_EQ(got[i].what, tvu::consensus_event::kind::vote) << s;
+      EXPECT_EQ(got[i].voter, 0u);
+      EXPECT_EQ(got[i].votes.last_voted_slot(), s - 1);
+      EXPECT_EQ(got[i].votes.votes().size(), s);
+      ++i;
+    }
+    EXPECT_EQ(got[i].what, tvu::consensus_event::kind::bank) << s;
+    EXPECT_EQ(got[i].slot, s);
+    EXPECT_EQ(got[i].parent, s == 0 ? 0 : s - 1);
+    EXPECT_EQ(got[i].bank_hash, chain().bank_hashes[s]);
+    ++i;
+  }
+  EXPECT_EQ(got.back().blockhash, chain().last_hash);
+  EXPECT_EQ(fl.counter(t::c_consensus_dropped), 0u);
+  // A full ring is counted, never waited on.
+  follower full;
+  util::spsc_ring<tvu::consensus_event> small(2);
+  full.replay->connect_consensus(&small);
+  full.run(good_streams());
+  EXPECT_EQ(full.counter(t::c_slots_stored), slots);
+  // Room for block 0 and the vote in block 1; then block 1, the vote in block 2, block 2, that
+  // vote again after block 3 (a vote not told is tried again), and block 3 are dropped.
+  EXPECT_EQ(full.counter(t::c_consensus_dropped), 5u);
 }
 
 // A rotating validator's own block: its bank tiles made the block's bank already (here: a

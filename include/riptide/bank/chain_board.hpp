@@ -12,6 +12,7 @@
 //     reached slot S includes every transaction of slot S. read() may be called from any thread at any
 //     time; it never blocks a writer (a seqlock: the reader retries if a publish overlapped
 //     its copy).
+//     set_commitment() has one writer: the consensus tile (confirmed and finalized slots).
 //   - Every word is an atomic, so concurrent read/publish is race-free under the C++ memory
 //     model (and under ThreadSanitizer), not merely "fine on x86".
 //   - Nothing allocates; no member throws.
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include <riptide/crypto/types.hpp>
 
@@ -41,6 +43,10 @@ struct chain_status {
   bool has_durable_slot = false;
   std::uint64_t root_slot = 0;        // slot of the rooted bank (the balances the API serves)
   bool has_root_slot = false;
+  std::uint64_t confirmed_slot = 0;   // highest slot > 2/3 of the stake voted for (consensus)
+  bool has_confirmed_slot = false;
+  std::uint64_t finalized_slot = 0;   // highest slot > 2/3 of the stake holds as root (consensus)
+  bool has_finalized_slot = false;
 };
 
 class chain_board {
@@ -68,6 +74,11 @@ class chain_board {
   }
   // The tile that roots banks only.
   void set_root_slot(std::uint64_t slot) noexcept { root_.store(slot + 1, std::memory_order_release); }
+  // The consensus tile only.
+  void set_commitment(std::optional<std::uint64_t> confirmed, std::optional<std::uint64_t> finalized) noexcept {
+    confirmed_.store(confirmed ? *confirmed + 1 : 0, std::memory_order_release);
+    finalized_.store(finalized ? *finalized + 1 : 0, std::memory_order_release);
+  }
   // Any thread.
   chain_status read() const noexcept {
     chain_status out;
@@ -83,20 +94,27 @@ class chain_board {
       for (std::size_t i = 0; i < 4; ++i) std::memcpy(out.blockhash.data() + 8 * i, &w[3 + i], 8);
       break;
     }
-    const std::uint64_t d = durable_.load(std::memory_order_acquire);
-    out.has_durable_slot = d != 0;
-    out.durable_slot = d == 0 ? 0 : d - 1;
-    const std::uint64_t r = root_.load(std::memory_order_acquire);
-    out.has_root_slot = r != 0;
-    out.root_slot = r == 0 ? 0 : r - 1;
+    read_slot(durable_, out.has_durable_slot, out.durable_slot);
+    read_slot(root_, out.has_root_slot, out.root_slot);
+    read_slot(confirmed_, out.has_confirmed_slot, out.confirmed_slot);
+    read_slot(finalized_, out.has_finalized_slot, out.finalized_slot);
     return out;
   }
 
  private:
+  // A slot word holds slot + 1; 0 = none yet.
+  static void read_slot(const std::atomic<std::uint64_t>& word, bool& has, std::uint64_t& slot) noexcept {
+    const std::uint64_t w = word.load(std::memory_order_acquire);
+    has = w != 0;
+    slot = w == 0 ? 0 : w - 1;
+  }
+
   std::atomic<std::uint64_t> seq_{0};
   std::atomic<std::uint64_t> words_[7]{};
   std::atomic<std::uint64_t> durable_{0};  // durable slot + 1; 0 = none yet
   std::atomic<std::uint64_t> root_{0};     // root slot + 1; 0 = none yet
+  std::atomic<std::uint64_t> confirmed_{0};  // confirmed slot + 1; 0 = none yet
+  std::atomic<std::uint64_t> finalized_{0};  // finalized slot + 1; 0 = none yet
 };
 
 }  // namespace riptide::bank

@@ -33,6 +33,10 @@ struct node_shape {
   // A rotating validator (needs poh, records_out, shred and tvu): its shred tile hands a copy
   // of every own shred to its TVU, and replay resets PoH after every stored slot.
   bool rotation = false;
+  // A voting validator (needs rotation): replay tells the consensus tile of every stored
+  // block and landed vote; the consensus tile sends our votes through the net tile.
+  bool consensus = false;
+  std::size_t consensus_tx_frames = 16;
   std::size_t own_shred_frames = 4096;
   std::size_t rx_free_ring = 1 << 16;   // frames of the net's rx pool: every "<tile>>net.free" holds them all
   std::size_t load_frames = 4096;
@@ -65,6 +69,9 @@ inline constexpr const char* completed_release = "replay>tvu";
 inline constexpr const char* own_shreds = "shred>tvu.own";
 inline constexpr const char* own_shreds_free = "tvu>shred.own.free";
 inline constexpr const char* resets = "replay>poh";
+inline constexpr const char* consensus_events = "replay>consensus";
+inline constexpr const char* consensus_tx = "consensus>net";
+inline constexpr const char* consensus_tx_free = "net>consensus.free";
 }  // namespace links
 
 // Throws std::invalid_argument on a shape that cannot run (a part without what it needs).

@@ -41,6 +41,7 @@
 #include <riptide/gossip/gossip_tile.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tvu/consensus_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/runtime.hpp>
 #include <riptide/util/spsc_ring.hpp>
@@ -66,6 +67,7 @@ enum class link_kind : std::uint8_t {
   completed_slots,  // tvu::completed_slot: an assembled slot (tvu -> replay and back)
   gossip_commands,  // gossip::gossip_command: operator requests (HTTP API -> gossip)
   resets,           // tpu::poh_reset: the bank PoH builds on next (replay -> PoH)
+  consensus_events, // tvu::consensus_event: stored blocks and landed votes (replay -> consensus)
 };
 [[nodiscard]] const char* to_string(link_kind kind) noexcept;
 
@@ -140,6 +142,9 @@ template <> struct link_kind_of<tpu::poh_entry_record> { static constexpr link_k
 template <> struct link_kind_of<tpu::ledger_record_ref> { static constexpr link_kind value = link_kind::records; };
 template <> struct link_kind_of<tvu::completed_slot> { static constexpr link_kind value = link_kind::completed_slots; };
 template <> struct link_kind_of<tpu::poh_reset> { static constexpr link_kind value = link_kind::resets; };
+template <> struct link_kind_of<tvu::consensus_event> {
+  static constexpr link_kind value = link_kind::consensus_events;
+};
 template <> struct link_kind_of<gossip::gossip_command> {
   static constexpr link_kind value = link_kind::gossip_commands;
 };

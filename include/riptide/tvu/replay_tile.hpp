@@ -48,6 +48,7 @@
 #include <riptide/tpu/bank_gate.hpp>
 #include <riptide/tpu/ledger_tile.hpp>
 #include <riptide/tpu/poh_tile.hpp>
+#include <riptide/tvu/consensus_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
@@ -64,7 +65,7 @@ class replay_tile final : public util::tile {
   enum counter : std::size_t {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
     c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers, c_resets, c_resets_dropped,
-    c_adopted, c_leader_waits,
+    c_adopted, c_leader_waits, c_consensus_dropped,
     c_dead_first,  // dead_<replay_error> for each reason but none
     c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
@@ -92,6 +93,15 @@ class replay_tile final : public util::tile {
   }
   // Start-up: every transaction of every stored slot gets its status here (GET /tx).
   void connect_statuses(bank::tx_status_cache* statuses) noexcept { statuses_ = statuses; }
+  // Start-up (a voting validator): after every stored slot, each voter whose vote state on
+  // it is newer than the last one told (a vote of it landed) goes on `events` as a vote
+  // event, then the block as a bank event (consensus_tile.hpp). A full ring is counted
+  // (consensus_dropped; a later vote of the same voter mends a lost one). Allocates the
+  // per-voter record.
+  void connect_consensus(util::spsc_ring<consensus_event>* events) {
+    consensus_ = events;
+    told_.assign(replayer_.forks().voters(), std::nullopt);
+  }
 
   // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
   const std::string& first_problem() const noexcept { return first_problem_; }
@@ -111,6 +121,7 @@ class replay_tile final : public util::tile {
   // The node is making a block: its bank tiles may be executing into the forks.
   [[nodiscard]] bool leader_busy() const noexcept;
   void apply_root() noexcept;
+  void tell_consensus(const completed_slot& c, const bank::slot_replay_result& r) noexcept;
   struct root_target {
     bank::bank_index bank;
     std::uint64_t slot;
@@ -127,6 +138,8 @@ class replay_tile final : public util::tile {
   const tpu::bank_gate* gate_ = nullptr;
   const tpu::ledger_tile* ledger_tile_ = nullptr;
   bank::tx_status_cache* statuses_ = nullptr;
+  util::spsc_ring<consensus_event>* consensus_ = nullptr;
+  std::vector<std::optional<std::uint64_t>> told_;  // per voter: the last voted slot told
   std::optional<completed_slot> held_;         // popped, deferred until the forks are quiescent
   std::optional<root_target> root_pending_;  // the chain's new root, set once quiescent
   ledger::background_sync syncer_;

@@ -1,0 +1,194 @@
+// The consensus tile through its rings: block and vote events in, our signed votes out to the
+// coming leaders (after the tower is on disk), commitment on the chain board.
+
+#include <riptide/tvu/consensus_tile.hpp>
+
+#include <riptide/consensus/tower_file.hpp>
+#include <riptide/consensus/vote_tx.hpp>
+#include <riptide/txn/transaction.hpp>
+
+#include "../support/filled_key.hpp"
+#include "../support/temp_dir.hpp"
+#include "../support/towers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+using namespace riptide;
+using riptide::testing::filled_key;
+using t = tvu::consensus_tile;
+
+namespace {
+
+const crypto::keypair& me() {
+  static const crypto::keypair k = crypto::keypair::generate();
+  return k;
+}
+const crypto::pubkey A = filled_key(0xa), B = filled_key(0xb), C = filled_key(0xc);
+
+// Slots 0-3 led by A, 4-7 by us, 8-11 by B. A's tpu is 13000, ours 13001; B's is unknown.
+const epoch::leader_timeline& timeline() {
+  static const std::vector<crypto::pubkey> groups{A, me().public_key(), B};
+  static const epoch::leader_timeline tl({0, 12, 4, groups});
+  return tl;
+}
+
+crypto::hash32 hash_of(std::uint8_t tag, std::uint64_t slot) {
+  crypto::hash32 h{};
+  h[0] = tag;
+  h[1] = static_cast<std::uint8_t>(slot);
+  return h;
+}
+
+struct harness {
+  riptide::testing::temp_dir dir;
+  std::filesystem::path tower_path;
+  util::spsc_ring<tvu::consensus_event> events{64};
+  util::spsc_ring<util::frag_desc> tx{16}, tx_release{16};
+  bank::chain_board clock, board;
+  net::contact_book book{std::vector<crypto::pubkey>{B, A, me().public_key(), C}};
+  // Voters in the bank's order: us, A, B, C, equal stakes.
+  consensus::vote_engine engine{consensus::vote_engine_config{{10, 10, 10, 10}, 0}, 0};
+  std::unique_ptr<t> tile;
+
+  explicit harness(const std::filesystem::path& tower = {}) {
+    tower_path = tower.empty() ? dir.path() / "tower.bin" : tower;
+    book.set(1, net::port_kind::tpu, {0x7f000001, 13000});
+    book.set(2, net::port_kind::tpu, {0x7f000001, 13001});
+    tvu::consensus_tile_config c;
+    c.tower_path = tower_path;
+    tile = std::make_unique<t>("consensus", c, me(), engine, timeline(), book, clock, board, events, tx, tx_release);
+  }
+  std::uint64_t counter(std::size_t c) const { return tile->own_counter(c); }
+  void at(std::uint64_t slot) { clock.publish(slot, slot * 64, bank::slot_hash{}); }
+  void bank(std::uint64_t slot, std::uint64_t parent) {
+    tvu::consensus_event e;
+    e.slot = slot;
+    e.parent = parent;
+    e.bank_hash = hash_of(0xB0, slot);
+    e.blockhash = hash_of(0xC0, slot);
+    ASSERT_TRUE(events.try_push(e));
+  }
+  void vote(std::uint32_t voter, const consensus::tower& tw) {
+    tvu::consensus_event e;
+    e.what = tvu::consensus_event::kind::vote;
+    e.voter = voter;
+    e.votes = tw;
+    ASSERT_TRUE(events.try_push(e));
+  }
+  std::vector<util::frag_desc> sent() {
+    std::vector<util::frag_desc> v;
+    util::frag_desc d;
+    while (tx.try_pop(d)) {
+      v.push_back(d);
+      EXPECT_TRUE(tx_release.try_push(d));
+    }
+    return v;
+  }
+  // The vote a sent frame carries (its transaction's blockhash in `blockhash`).
+  consensus::decoded_vote decode(const util::frag_desc& d, crypto::hash32& blockhash) const {
+    const auto bytes = tile->tx_frames().frame(d.frame).first(d.len);
+    txn::transaction_view view;
+    EXPECT_EQ(txn::parse_transaction(bytes, view), txn::parse_error::none);
+    blockhash = view.recent_blockhash();
+    consensus::decoded_vote out;
+    EXPECT_EQ(consensus::decode_vote(view, out), consensus::vote_tx_error::none);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST(consensus_tile, counter_names_match_the_enum) {
+  harness h;
+  EXPECT_EQ(h.tile->own_counter_names().size(), std::size_t{t::c_own_count});
+}
+
+TEST(consensus_tile, votes_each_block_once_to_the_next_two_leaders_after_saving_the_tower) {
+  harness h;
+  h.at(2);
+  h.bank(1, 0);
+  EXPECT_GT(h.tile->poll(), 0);
+  // From slot 2 the next leaders are A (2, 3) and us (4..7): one copy each, from the tpu port.
+  const auto copies = h.sent();
+  ASSERT_EQ(copies.size(), 2u);
+  EXPECT_EQ(copies[0].meta, (net::endpoint{0x7f000001, 13000}.pack()));
+  EXPECT_EQ(copies[1].meta, (net::endpoint{0x7f000001, 13001}.pack()));
+  crypto::hash32 blockhash{};
+  const auto v = h.decode(copies[0], blockhash);
+  EXPECT_EQ(copies[0].kind, static_cast<std::uint16_t>(net::port_kind::tpu));
+  EXPECT_EQ(v.voter, me().public_key());
+  EXPECT_EQ(v.vote.votes.last_voted_slot(), 1u);
+  EXPECT_EQ(v.vote.bank_hash, hash_of(0xB0, 1));
+  EXPECT_EQ(blockhash, hash_of(0xC0, 1));  // the newest stored block's last PoH hash
+  // The tower on disk is the one sent.
+  const auto saved = consensus::load_tower(h.tower_path, me().public_key());
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->votes.last_voted_slot(), 1u);
+  EXPECT_EQ(h.counter(t::c_votes), 1u);
+  EXPECT_EQ(h.counter(t::c_vote_copies), 2u);
+  EXPECT_EQ(h.counter(t::c_last_vote_slot), 1u);
+  // Two others' votes for 1 landed in block 2: 30 of 40 voted 1, confirmed 1 slot behind the clock.
+  h.vote(1, riptide::testing::voted({1}));
+  h.vote(2, riptide::testing::voted({1}));
+  h.bank(2, 1);
+  (void)h.tile->poll();
+  EXPECT_EQ(h.counter(t::c_votes_seen), 2u);
+  EXPECT_EQ(h.counter(t::c_votes), 2u);
+  const auto st = h.board.read();
+  EXPECT_TRUE(st.has_confirmed_slot);
+  EXPECT_EQ(st.confirmed_slot, 1u);
+  EXPECT_FALSE(st.has_finalized_slot);
+  EXPECT_EQ(h.counter(t::c_confirmed_slot), 1u);
+  EXPECT_EQ(h.counter(t::c_confirm_lag_first), 1u);  // le1
+  (void)h.sent();
+  // No event: no vote. In slot 9 the only leader ahead in the timeline is B, whose address is
+  // unknown: counted, nothing sent.
+  (void)h.tile->poll();  // takes back the frames the net tile released
+  EXPECT_EQ(h.counter(t::c_votes), 2u);
+  EXPECT_EQ(h.counter(t::c_tx_release_bad), 0u);
+  h.at(9);
+  h.bank(3, 2);
+  (void)h.tile->poll();
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.counter(t::c_no_contact), 1u);
+  EXPECT_EQ(h.counter(t::c_votes), 2u);
+  EXPECT_EQ(h.counter(t::c_last_vote_slot), 3u);  // voted (the tower says so), not delivered
+}
+
+TEST(consensus_tile, a_vote_whose_tower_cannot_be_saved_is_not_sent) {
+  riptide::testing::temp_dir dir;
+  harness h(dir.path() / "no-such-dir" / "tower.bin");
+  h.at(2);
+  h.bank(1, 0);
+  (void)h.tile->poll();
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.counter(t::c_tower_save_failures), 1u);
+  EXPECT_EQ(h.counter(t::c_votes), 0u);
+}
+
+TEST(consensus_tile, a_block_whose_parent_never_came_is_refused) {
+  harness h;
+  h.at(9);
+  h.bank(8, 7);
+  (void)h.tile->poll();
+  EXPECT_EQ(h.counter(t::c_banks), 1u);
+  EXPECT_EQ(h.counter(t::c_banks_refused), 1u);
+  EXPECT_TRUE(h.sent().empty());
+}
+
+TEST(consensus_tile, bad_configs_are_refused) {
+  tvu::consensus_tile_config c;
+  EXPECT_THROW(c.validate(), std::invalid_argument);  // no tower path
+  c.tower_path = "/tmp/x";
+  c.validate();
+  c.leaders = 0;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+  c.leaders = 5;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+  c.leaders = 2;
+  c.tx_frames = 1;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+}
