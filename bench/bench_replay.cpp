@@ -7,10 +7,15 @@
 //                         per slot): parse, ticks, mixins, PoH, signatures, execution, bank
 //                         hash. A fresh bank per pass (outside the timing). items_per_second =
 //                         transactions; both pinned to the same CPU.
+// BM_slot_replay_votes  : the same with votes in the blocks: 64 validators each vote (a
+//                         tower sync for the slot before, checked against the fork and landed
+//                         into its vote state) in every slot but the first, the first 64
+//                         transactions of the slot, so 6 % of the transactions are votes.
 
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <cstdlib>
 #include <memory>
 #include <span>
 #include <vector>
@@ -22,6 +27,7 @@
 #include <riptide/ledger/entry_codec.hpp>
 #include <riptide/ledger/ledger.hpp>
 #include <riptide/bank/replay.hpp>
+#include <riptide/consensus/vote_tx.hpp>
 #include <riptide/txn/execution.hpp>
 
 #include "../tests/support/leader_bank.hpp"
@@ -39,6 +45,7 @@ constexpr std::uint32_t txs_per_slot = 1024;
 constexpr std::uint32_t txs_per_entry = 64;
 constexpr std::size_t key_count = 256;
 constexpr std::uint64_t funding = 1'000'000'000;
+constexpr std::size_t voter_count = 64;  // BM_slot_replay_votes: keys[0..64) vote
 
 bank::forks_config bank_cfg() {
   bank::forks_config c;
@@ -56,6 +63,8 @@ bank::forks_config forks_cfg() {
   c.lock_stripes = 1024;
   c.max_versions = 1 << 16;
   c.max_statuses = 1 << 18;
+  c.max_banks = 64;
+  c.max_voters = voter_count;
   c.lamports_per_signature = bank_cfg().lamports_per_signature;
   return c;
 }
@@ -74,11 +83,17 @@ struct chain {
   std::vector<std::vector<std::uint8_t>> streams;  // one per slot
   std::vector<std::vector<std::uint8_t>> txs;      // every transaction, for the raw loop
 
-  chain() {
+  bool votes = false;
+
+  explicit chain(bool with_votes) : votes(with_votes) {
     for (std::size_t i = 0; i < key_count; ++i) keys.push_back(crypto::keypair::generate());
     const crypto::hash32 start{};
-    riptide::testing::leader_bank bank(bank_cfg(), start);
+    auto cfg = bank_cfg();
+    cfg.max_voters = voter_count;
+    riptide::testing::leader_bank bank(cfg, start);
     fund(bank);
+    consensus::tower_sync vote;  // every voter's tower: the same votes
+    crypto::hash32 parent_bank_hash{};
     crypto::poh poh(start, hashes_per_tick);
     txn::execution_counters counters;
     std::vector<std::uint8_t> batch(1 << 20);
@@ -102,14 +117,23 @@ struct chain {
         for (std::uint32_t e = 0; e < entries / ticks_per_slot; ++e) {
           std::vector<std::uint8_t> area;
           std::vector<crypto::signature> sigs;
+          const bool vote_entry = votes && slot > 0 && t == 0 && e == 0;
+          if (vote_entry) {
+            (void)vote.votes.record_vote(slot - 1);
+            vote.bank_hash = parent_bank_hash;
+            vote.timestamp_ms = static_cast<std::int64_t>(slot);
+          }
           for (std::uint32_t k = 0; k < txs_per_entry; ++k, ++n) {
             std::array<std::uint8_t, txn::max_transaction_bytes> body{};
-            const std::size_t len = txn::build_transfer(keys[n % key_count], keys[(n * 7 + 1) % key_count].public_key(),
-                                                        1 + n % 100, start, body);
+            const std::size_t len =
+                vote_entry ? consensus::build_vote_transaction(keys[k], vote, start, body)
+                           : txn::build_transfer(keys[n % key_count], keys[(n * 7 + 1) % key_count].public_key(),
+                                                 1 + n % 100, start, body);
             txn::transaction_view view;
             (void)txn::parse_transaction(std::span(body.data(), len), view);
             txn::tx_result result = txn::tx_result::account_table_full;
             result = bank.execute(slot, view, counters);
+            if (vote_entry && result != txn::tx_result::ok) std::abort();  // every vote lands
             area.push_back(static_cast<std::uint8_t>(len));
             area.push_back(static_cast<std::uint8_t>(len >> 8));
             area.push_back(static_cast<std::uint8_t>(result));
@@ -135,28 +159,36 @@ struct chain {
       end.tick_height = poh.tick_count();
       end.hash = poh.last_hash();
       end.bank_hash = bank.end_slot(slot, end.hash, end.tick_height);
+      parent_bank_hash = end.bank_hash;
       end.parent_slot = slot == 0 ? 0 : slot - 1;
       append_record(stream, ledger::record_type::slot_meta, slot, std::span(meta.data(), ledger::encode_meta(end, meta)));
       streams.push_back(std::move(stream));
     }
   }
-  void fund(riptide::testing::leader_bank& b) const {
-    for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
-  }
+  // Funding, and the voters (with votes).
+  void fund(riptide::testing::leader_bank& b) const { fund(b.forks()); }
   void fund(bank::bank_forks& b) const {
     for (const auto& k : keys) (void)b.credit(k.public_key(), funding);
+    if (votes)
+      for (std::size_t v = 0; v < voter_count; ++v) (void)b.add_voter(keys[v].public_key());
   }
   ledger::start_state start_state() const {
     ledger::start_state st;
     st.lamports_per_signature = bank_cfg().lamports_per_signature;
     for (const auto& k : keys) st.accounts.push_back({k.public_key(), funding});
     ledger::sort_start_state(st.accounts);
+    if (votes)
+      for (std::size_t v = 0; v < voter_count; ++v) st.voters.push_back(keys[v].public_key());
     return st;
   }
 };
 
 const chain& shared_chain() {
-  static const chain c;
+  static const chain c(false);
+  return c;
+}
+const chain& voting_chain() {
+  static const chain c(true);
   return c;
 }
 
@@ -168,8 +200,7 @@ void BM_schnorr_verify_raw(benchmark::State& state) {
 }
 BENCHMARK(BM_schnorr_verify_raw)->UseRealTime()->MinTime(2.0);
 
-void BM_slot_replay(benchmark::State& state) {
-  const auto& c = shared_chain();
+void replay_chain(benchmark::State& state, const chain& c) {
   util::pin_current_thread(bench::cpu_at(1));
   bank::replay_chain_config cfg;
   cfg.hashes_per_tick = hashes_per_tick;
@@ -191,10 +222,24 @@ void BM_slot_replay(benchmark::State& state) {
       txs += r.txs;
       (void)accounts->set_root(replayer.tip());  // as the replay tile does after each slot
     }
+    // With votes, the replayed vote states hold every voter's last vote (slot slots - 2).
+    if (c.votes)
+      for (std::size_t v = 0; v < voter_count; ++v) {
+        const auto s = accounts->vote_state(replayer.tip(), v);
+        if (!s || s->votes.last_voted_slot() != slots - 2) {
+          state.SkipWithError("a vote did not land in replay");
+          return;
+        }
+      }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(txs));
 }
+
+void BM_slot_replay(benchmark::State& state) { replay_chain(state, shared_chain()); }
 BENCHMARK(BM_slot_replay)->UseRealTime()->MinTime(2.0)->Unit(benchmark::kMillisecond);
+
+void BM_slot_replay_votes(benchmark::State& state) { replay_chain(state, voting_chain()); }
+BENCHMARK(BM_slot_replay_votes)->UseRealTime()->MinTime(2.0)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -14,6 +14,7 @@ void consensus_tile_config::validate() const {
   if (leaders == 0 || leaders > 4) throw std::invalid_argument("consensus: leaders must be in 1..4");
   if (leader_lookahead_slots == 0) throw std::invalid_argument("consensus: leader_lookahead_slots must be > 0");
   if (tx_frames < leaders) throw std::invalid_argument("consensus: tx_frames must be at least leaders");
+  if (refresh_after_slots == 0) throw std::invalid_argument("consensus: refresh_after_slots must be > 0");
 }
 
 consensus_tile::consensus_tile(std::string name, const consensus_tile_config& config, const crypto::keypair& identity,
@@ -36,7 +37,8 @@ std::vector<std::string_view> consensus_tile::own_counter_names() const {
   return {"banks",           "banks_refused",       "votes_seen",       "votes",           "vote_copies",
           "last_vote_slot",  "tower_root",          "confirmed_slot",   "finalized_slot",  "tower_save_failures",
           "vote_build_failures", "no_contact",      "no_leader",        "tx_no_frame",     "tx_ring_full",
-          "tx_release_bad",  "switch_failed",       "threshold_failed", "locked_out",      "confirm_lag_le1",
+          "tx_release_bad",  "switch_failed",       "threshold_failed", "locked_out",      "vote_refreshes",
+          "confirm_lag_le1",
           "confirm_lag_le2", "confirm_lag_le3",     "confirm_lag_le4",  "confirm_lag_le8", "confirm_lag_gt8"};
 }
 
@@ -59,14 +61,14 @@ void consensus_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
   }
 }
 
-void consensus_tile::send_vote(const consensus::tower_sync& vote) noexcept {
+bool consensus_tile::send_vote(const consensus::tower_sync& vote) noexcept {
   std::array<std::uint8_t, txn::max_transaction_bytes> bytes;
   std::size_t len = 0;
   try {
     len = consensus::build_vote_transaction(identity_, vote, blockhash_, bytes);
   } catch (...) {
     count(c_vote_build_failures);
-    return;
+    return false;
   }
   // The first `leaders` distinct leaders from the slot in progress on.
   const std::uint64_t now = clock_.read().slot;
@@ -95,7 +97,18 @@ void consensus_tile::send_vote(const consensus::tower_sync& vote) noexcept {
     }
   }
   count(c_vote_copies, sent);
-  if (sent != 0) count(c_votes);
+  return sent != 0;
+}
+
+void consensus_tile::refresh() noexcept {
+  if (!sent_ || !have_blockhash_) return;
+  const auto last = sent_->votes.last_voted_slot();
+  if (landed_ && last && *landed_ >= *last) return;
+  const std::uint64_t now = clock_.read().slot;
+  if (now < sent_at_slot_ + config_.refresh_after_slots) return;
+  sent_->timestamp_ms = static_cast<std::int64_t>(util::unix_time_ns() / 1'000'000);
+  if (send_vote(*sent_)) count(c_vote_refreshes);
+  sent_at_slot_ = now;
 }
 
 void consensus_tile::decide() noexcept {
@@ -115,7 +128,9 @@ void consensus_tile::decide() noexcept {
       count(c_tower_save_failures);
       return;  // never send a vote a restart would not know of
     }
-    if (have_blockhash_) send_vote(*d.vote);
+    sent_ = *d.vote;
+    sent_at_slot_ = clock_.read().slot;
+    if (have_blockhash_ && send_vote(*d.vote)) count(c_votes);
     if (const auto last = d.vote->votes.last_voted_slot()) set_counter(c_last_vote_slot, *last);
   }
   if (const auto root = engine_.ours().root()) set_counter(c_tower_root, *root);
@@ -126,11 +141,18 @@ int consensus_tile::poll() noexcept {
   set_counter(c_tx_release_bad, sender_.bad_releases());
   std::array<consensus_event, 16> batch;
   const std::size_t n = events_.try_pop_batch(std::span(batch));
-  if (n == 0) return work;
+  if (n == 0) {
+    refresh();
+    return work;
+  }
   bool banks = false;
   for (std::size_t i = 0; i < n; ++i) {
     const consensus_event& e = batch[i];
     if (e.what == consensus_event::kind::vote) {
+      if (e.voter == engine_.self()) {
+        landed_ = e.votes.last_voted_slot();  // ours, as it landed
+        continue;
+      }
       engine_.on_vote(e.voter, e.votes);
       count(c_votes_seen);
       continue;

@@ -53,12 +53,13 @@ struct harness {
   consensus::vote_engine engine{consensus::vote_engine_config{{10, 10, 10, 10}, 0}, 0};
   std::unique_ptr<t> tile;
 
-  explicit harness(const std::filesystem::path& tower = {}) {
+  explicit harness(const std::filesystem::path& tower = {}, std::uint64_t refresh_after_slots = 8) {
     tower_path = tower.empty() ? dir.path() / "tower.bin" : tower;
     book.set(1, net::port_kind::tpu, {0x7f000001, 13000});
     book.set(2, net::port_kind::tpu, {0x7f000001, 13001});
     tvu::consensus_tile_config c;
     c.tower_path = tower_path;
+    c.refresh_after_slots = refresh_after_slots;
     tile = std::make_unique<t>("consensus", c, me(), engine, timeline(), book, clock, board, events, tx, tx_release);
   }
   std::uint64_t counter(std::size_t c) const { return tile->own_counter(c); }
@@ -158,6 +159,37 @@ TEST(consensus_tile, votes_each_block_once_to_the_next_two_leaders_after_saving_
   EXPECT_EQ(h.counter(t::c_last_vote_slot), 3u);  // voted (the tower says so), not delivered
 }
 
+TEST(consensus_tile, a_vote_that_did_not_land_is_sent_again_signed_anew) {
+  harness h({}, 4);
+  h.at(1);
+  h.bank(1, 0);
+  (void)h.tile->poll();
+  ASSERT_EQ(h.sent().size(), 2u);
+  h.at(4);  // 3 slots later: not yet
+  (void)h.tile->poll();
+  EXPECT_TRUE(h.sent().empty());
+  h.at(5);
+  (void)h.tile->poll();
+  const auto again = h.sent();
+  ASSERT_EQ(again.size(), 1u);  // from slot 5 the leaders are us and B (no address)
+  EXPECT_EQ(again[0].meta, (net::endpoint{0x7f000001, 13001}.pack()));
+  crypto::hash32 blockhash{};
+  const auto v = h.decode(again[0], blockhash);
+  EXPECT_EQ(v.vote.votes.last_voted_slot(), 1u);
+  EXPECT_EQ(h.counter(t::c_vote_refreshes), 1u);
+  EXPECT_EQ(h.counter(t::c_votes), 1u);  // one vote, sent twice
+  // Once a stored block holds it, it is not sent again.
+  h.vote(0, riptide::testing::voted({1}));
+  (void)h.tile->poll();
+  const std::uint64_t no_contact = h.counter(t::c_no_contact);
+  h.at(10);  // (a send now would go to B, whose address is unknown: no_contact)
+  (void)h.tile->poll();
+  EXPECT_TRUE(h.sent().empty());
+  EXPECT_EQ(h.counter(t::c_no_contact), no_contact) << "no send was tried";
+  EXPECT_EQ(h.counter(t::c_vote_refreshes), 1u);
+  EXPECT_EQ(h.counter(t::c_votes_seen), 0u);  // our own vote is not another voter's
+}
+
 TEST(consensus_tile, a_vote_whose_tower_cannot_be_saved_is_not_sent) {
   riptide::testing::temp_dir dir;
   harness h(dir.path() / "no-such-dir" / "tower.bin");
@@ -190,5 +222,8 @@ TEST(consensus_tile, bad_configs_are_refused) {
   EXPECT_THROW(c.validate(), std::invalid_argument);
   c.leaders = 2;
   c.tx_frames = 1;
+  EXPECT_THROW(c.validate(), std::invalid_argument);
+  c.tx_frames = 16;
+  c.refresh_after_slots = 0;
   EXPECT_THROW(c.validate(), std::invalid_argument);
 }

@@ -90,6 +90,7 @@ class vote_engine {
   std::vector<std::uint64_t> take_confirmed() { return confirmations_.take_confirmed(); }
   [[nodiscard]] const fork_choice& forks() const noexcept { return forks_; }
   [[nodiscard]] std::uint64_t total_stake() const noexcept { return total_; }
+  [[nodiscard]] std::optional<std::size_t> self() const noexcept { return config_.self; }
 
  private:
   void count_vote(std::size_t voter, const tower& t);

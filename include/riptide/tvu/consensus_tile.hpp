@@ -20,6 +20,10 @@
 //     `leaders` distinct leaders of the slots from the one in progress (`clock`, the node's
 //     PoH) on, this node included when it leads; a leader with no known address is counted
 //     (no_contact), a send that found no frame or a full ring too (tx_no_frame, tx_ring_full).
+//   - A vote that has not landed (replay told no vote state of ours with it) within
+//     `refresh_after_slots` of the PoH clock is sent again, signed anew with the newest
+//     blockhash (the tower is the one saved already): a vote lost on the way, or in a block
+//     that never made it, still reaches a leader (vote_refreshes).
 //   - Counters say what it did: banks, votes_seen (other voters' towers), votes (ours),
 //     vote_copies, the last voted slot, the tower's root, the confirmed and finalized slots,
 //     and how many slots behind the PoH clock each slot was confirmed (confirm_lag_le1 ..
@@ -67,6 +71,7 @@ struct consensus_tile_config {
   std::size_t leaders = 2;           // distinct upcoming leaders each vote goes to (1..4)
   std::uint64_t leader_lookahead_slots = 16;  // how far ahead to look for them
   std::uint32_t tx_frames = 16;      // send frames owned by the tile (>= leaders)
+  std::uint64_t refresh_after_slots = 8;  // a vote not landed by then is sent again (> 0)
   void validate() const;             // throws std::invalid_argument naming the bad field
 };
 
@@ -92,6 +97,7 @@ class consensus_tile final : public util::tile {
     c_switch_failed,   // decisions that kept us off the heaviest fork (switch check)
     c_threshold_failed,
     c_locked_out,
+    c_vote_refreshes,  // votes sent again because they had not landed
     c_confirm_lag_first,  // confirm_lag_le1, le2, le3, le4, le8, gt8
     c_own_count = c_confirm_lag_first + 6,
   };
@@ -117,7 +123,10 @@ class consensus_tile final : public util::tile {
 
  private:
   void decide() noexcept;
-  void send_vote(const consensus::tower_sync& vote) noexcept;
+  // Sends `vote` (signed now, with the newest blockhash) to the coming leaders; true if a copy
+  // left.
+  bool send_vote(const consensus::tower_sync& vote) noexcept;
+  void refresh() noexcept;
 
   consensus_tile_config config_;
   const crypto::keypair& identity_;
@@ -131,6 +140,9 @@ class consensus_tile final : public util::tile {
   net::tx_sender sender_;
   crypto::hash32 blockhash_{};  // the newest stored block's last PoH hash
   bool have_blockhash_ = false;
+  std::optional<consensus::tower_sync> sent_;  // our newest vote, saved and sent
+  std::uint64_t sent_at_slot_ = 0;             // the PoH clock when it was last sent
+  std::optional<std::uint64_t> landed_;        // the newest slot of ours a stored block holds
 };
 
 }  // namespace riptide::tvu
