@@ -386,8 +386,8 @@ std::optional<consensus::tower_sync> bank_forks::vote_state(bank_index bank, std
   return std::nullopt;
 }
 
-// The executing bank's ancestors as the vote checks see them: slot -> bank hash, back to the
-// root (older rooted slots are past checking).
+// The executing bank's ancestors as the vote checks see them: slot -> bank hash, from its
+// unrooted ancestors, then the rooted slots' ring (the last max_vote_age_slots rooted slots).
 class bank_forks::fork_hashes final : public consensus::slot_hashes {
  public:
   fork_hashes(const bank_forks& forks, bank_index bank) noexcept : forks_(forks), bank_(bank) {}
