@@ -553,6 +553,16 @@ bank_index bank_forks::find(const block_id& id) const noexcept {
   return no_bank;
 }
 
+bank_index bank_forks::find_frozen(std::uint64_t slot) const noexcept {
+  for (std::size_t i = 0; i < config_.max_banks; ++i) {
+    const bank_slot& b = banks_[i];
+    // The genesis root (no block: id zero) shares slot 0 with slot 0's block; it is skipped.
+    if (b.in_use && b.info.frozen && !b.info.dead && b.info.slot == slot && b.info.id != block_id{})
+      return static_cast<bank_index>(i);
+  }
+  return no_bank;
+}
+
 std::vector<bank_index> bank_forks::banks() const {
   std::vector<bank_index> out;
   for (std::size_t i = 0; i < config_.max_banks; ++i)

@@ -119,6 +119,14 @@ slot_replay_result slot_replayer::adopt(std::uint64_t slot, std::uint64_t parent
   return r;
 }
 
+slot_replay_result slot_replayer::adopt_on(bank_index parent, std::uint64_t slot, std::span<const std::uint8_t> stream,
+                                           const crypto::pubkey* leader) noexcept {
+  adopt_only_ = true;
+  slot_replay_result r = replay_on(parent, slot, stream, leader);
+  adopt_only_ = false;
+  return r;
+}
+
 slot_replay_result slot_replayer::replay(std::uint64_t slot, std::uint64_t parent,
                                          std::span<const std::uint8_t> stream,
                                          const crypto::pubkey* leader) noexcept {

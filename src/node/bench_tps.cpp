@@ -265,9 +265,11 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
       << std::flush;
 
   std::array<std::uint8_t, txn::max_transaction_bytes> buf{};
+  std::size_t buf_len = 0;  // the last transfer send_one built, in buf
   auto send_one = [&](const crypto::keypair& from, const crypto::pubkey& to, std::uint64_t lamports,
                       const crypto::hash32& blockhash) -> std::optional<crypto::signature> {
     const std::size_t n = txn::build_transfer(from, to, lamports, blockhash, buf);
+    buf_len = n;
     const std::span<const std::uint8_t> packet(buf.data(), n);
     if (send_batch_rr(std::span(&packet, 1)) != 1) return std::nullopt;
     crypto::signature sig{};
@@ -281,7 +283,9 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
   for (std::uint32_t i = 0; i < o.accounts; ++i) keys.push_back(crypto::keypair::generate());
   struct funding {
     crypto::signature signature{};
-    crypto::hash32 blockhash{};  // of the first send: a resend is the same transaction
+    // The transfer as first sent: a resend is these very bytes, so it lands at most once (a
+    // transfer signed again would carry a new signature: Schnorr signing is randomized).
+    std::vector<std::uint8_t> bytes;
     std::uint64_t sent_ns = 0;
     bool funded = false;
   };
@@ -302,13 +306,19 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
         slot = client.slot();
         refreshed = true;
       }
-      // A resend is the very same transfer (same blockhash, same signature): it lands at most
-      // once, however slowly the first one confirms (a new one could land as well).
-      if (f.sent_ns == 0) f.blockhash = slot.blockhash;
-      const auto sig = send_one(faucet, keys[i].public_key(), o.fund_lamports, f.blockhash);
-      if (!sig)
-        throw std::runtime_error(fmt::format("sending to the tpu {}: {}", tpu_list, std::strerror(last_send_errno)));
-      f.signature = *sig;
+      // A resend is the very same transfer (same bytes, same signature): it lands at most
+      // once, however slowly its slot is rooted (a new one could land as well).
+      if (f.sent_ns == 0) {
+        const auto sig = send_one(faucet, keys[i].public_key(), o.fund_lamports, slot.blockhash);
+        if (!sig)
+          throw std::runtime_error(fmt::format("sending to the tpu {}: {}", tpu_list, std::strerror(last_send_errno)));
+        f.signature = *sig;
+        f.bytes.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(buf_len));
+      } else {
+        const std::span<const std::uint8_t> packet(f.bytes);
+        if (send_batch_rr(std::span(&packet, 1)) != 1)
+          throw std::runtime_error(fmt::format("sending to the tpu {}: {}", tpu_list, std::strerror(last_send_errno)));
+      }
       f.sent_ns = now;
       ++funding_sends;
     }

@@ -678,6 +678,7 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tc.max_slot_bytes = static_cast<std::size_t>(cfg.tvu.max_slot_mib) << 20;
     tc.root_slot = first_slot == 0 ? 0 : first_slot - 1;
     tc.deliver_from = first_slot;
+    tc.forks = shape.consensus;  // replay keeps every fork until consensus roots one
     tvu::tvu_repair_links repair;
     repair.identity = &m.identity;
     repair.peer_ids = m.peer_ids;
@@ -752,6 +753,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
       m.consensus->follow_epochs(*m.consensus_window);
       net_tx(links::consensus_tx, m.consensus->tx_frames(), links::consensus_tx_free);
       m.replay->connect_consensus(&m.rings->out<tvu::consensus_event>("replay", links::consensus_events));
+      // Roots and resets are consensus's: the ledger keeps the rooted chain, the TVU follows.
+      m.consensus->connect_verdicts(&m.rings->out<tvu::consensus_verdict>("consensus", links::consensus_verdicts));
+      m.replay->follow_consensus(&m.rings->in<tvu::consensus_verdict>("replay", links::consensus_verdicts));
+      m.tvu->follow_roots(&m.board_chain);
       if (restored)
         m.resume_note += fmt::format("{}tower restored: last vote {}, root {}", m.resume_note.empty() ? "" : "; ",
                                      restored->votes.last_voted_slot().value_or(0),

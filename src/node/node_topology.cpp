@@ -87,6 +87,9 @@ topology declare_node(const node_shape& s) {
     // Lossy: replay never waits for consensus (a lost vote event is mended by the voter's
     // next one; consensus_dropped counts it).
     t.add_link(links::consensus_events, link_kind::consensus_events, link_mode::lossy, 1024, "replay", "consensus");
+    // Reliable: consensus keeps its newest verdict until there is room (replay takes the newest).
+    t.add_link(links::consensus_verdicts, link_kind::consensus_verdicts, link_mode::reliable, 64, "consensus",
+               "replay");
     const std::size_t frames = depth_for(s.consensus_tx_frames);
     t.add_link(links::consensus_tx, link_kind::frags, link_mode::lossy, frames, "consensus", "net");
     t.add_link(links::consensus_tx_free, link_kind::frags, link_mode::reliable, frames, "net", "consensus");

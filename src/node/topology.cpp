@@ -19,6 +19,7 @@ const char* to_string(link_kind kind) noexcept {
     case link_kind::gossip_commands: return "gossip_commands";
     case link_kind::resets: return "resets";
     case link_kind::consensus_events: return "consensus_events";
+    case link_kind::consensus_verdicts: return "consensus_verdicts";
   }
   return "?";
 }
@@ -168,7 +169,8 @@ struct link_set::ring_slot {
                std::unique_ptr<util::spsc_ring<tvu::completed_slot>>,
                std::unique_ptr<util::spsc_ring<gossip::gossip_command>>,
                std::unique_ptr<util::spsc_ring<tpu::poh_reset>>,
-               std::unique_ptr<util::spsc_ring<tvu::consensus_event>>>
+               std::unique_ptr<util::spsc_ring<tvu::consensus_event>>,
+               std::unique_ptr<util::spsc_ring<tvu::consensus_verdict>>>
       ring;
   void* address = nullptr;
   bool producer_taken = false, consumer_taken = false;
@@ -197,6 +199,9 @@ link_set::link_set(const topology& topo) : topo_(topo) {
       case link_kind::resets: make_ring<tpu::poh_reset>(slot->ring, slot->address, l.depth); break;
       case link_kind::consensus_events:
         make_ring<tvu::consensus_event>(slot->ring, slot->address, l.depth);
+        break;
+      case link_kind::consensus_verdicts:
+        make_ring<tvu::consensus_verdict>(slot->ring, slot->address, l.depth);
         break;
     }
     rings_.push_back(std::move(slot));

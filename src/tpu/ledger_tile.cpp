@@ -124,6 +124,8 @@ void ledger_tile::begin_block(const poh_entry_record& r) noexcept {
   }
   if (parent == bank::no_bank && config_.forks->info(config_.forks->root()).slot == r.parent)
     parent = config_.forks->root();
+  // With consensus, PoH was reset to a bank replay made on whichever fork (unrooted).
+  if (parent == bank::no_bank && !genesis) parent = config_.forks->find_frozen(r.parent);
   if (parent == bank::no_bank) {
     count(c_bank_errors);  // the parent is no bank of ours (a fork replay moved past)
     current_ = bank::no_bank;

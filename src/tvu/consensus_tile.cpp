@@ -134,10 +134,18 @@ void consensus_tile::decide() noexcept {
     if (const auto last = d.vote->votes.last_voted_slot()) set_counter(c_last_vote_slot, *last);
   }
   if (const auto root = engine_.ours().root()) set_counter(c_tower_root, *root);
+  verdict_ = consensus_verdict{engine_.root(), d.why.reset};
+}
+
+int consensus_tile::push_verdict() noexcept {
+  if (verdicts_ == nullptr || !verdict_ || verdict_ == verdict_sent_) return 0;
+  if (!verdicts_->try_push(*verdict_)) return 0;  // full: the next poll tries again
+  verdict_sent_ = verdict_;
+  return 1;
 }
 
 int consensus_tile::poll() noexcept {
-  int work = sender_.reclaim();
+  int work = sender_.reclaim() + push_verdict();
   set_counter(c_tx_release_bad, sender_.bad_releases());
   std::array<consensus_event, 16> batch;
   const std::size_t n = events_.try_pop_batch(std::span(batch));
@@ -169,7 +177,10 @@ int consensus_tile::poll() noexcept {
     }
     if (!placed) count(c_banks_refused);
   }
-  if (banks) decide();
+  if (banks) {
+    decide();
+    work += push_verdict();
+  }
   // Confirmation lag: how far the PoH clock is past each newly confirmed slot.
   try {
     const std::uint64_t now = clock_.read().slot;

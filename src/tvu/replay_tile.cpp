@@ -55,12 +55,18 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
                                          "failed_txs",   "append_errors", "syncs",         "sync_failures",
                                          "durable_slot", "last_slot",     "bad_buffers",
                                          "resets",       "resets_dropped", "adopted",      "leader_waits",
-                                         "consensus_dropped"};
+                                         "consensus_dropped", "unrooted_full", "unrooted_blocks", "roots",
+                                         "root_slot", "unknown_resets"};
   for (const auto& d : dead) names.emplace_back(d);
   return names;
 }
 
 void replay_tile::on_start() { syncer_.start(); }
+
+void replay_tile::follow_consensus(util::spsc_ring<consensus_verdict>* verdicts) {
+  verdicts_ = verdicts;
+  unrooted_ = std::make_unique<unrooted_blocks>(config_.unrooted_bytes, config_.max_unrooted_blocks);
+}
 
 replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noexcept {
   const std::span<const std::uint8_t> stream = source_.stream(c);
@@ -69,9 +75,31 @@ replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noex
     return outcome::failed;
   }
   const crypto::pubkey* leader = c.has_leader ? &c.leader : nullptr;
+  const bool forked = verdicts_ != nullptr;
+  if (forked && !unrooted_->fits(stream.size())) {  // it could not wait for its root
+    if (!waiting_for_room_) count(c_unrooted_full);  // once per slot held
+    waiting_for_room_ = true;
+    return outcome::deferred;
+  }
+  waiting_for_room_ = false;
   // While the node makes a block, only a block of its own (whose bank is made) is taken.
-  const bank::slot_replay_result r =
-      busy ? replayer_.adopt(c.slot, c.parent, stream, leader) : replayer_.replay(c.slot, c.parent, stream, leader);
+  bank::slot_replay_result r;
+  if (!forked) {
+    r = busy ? replayer_.adopt(c.slot, c.parent, stream, leader) : replayer_.replay(c.slot, c.parent, stream, leader);
+  } else {
+    // Onto its parent's bank, whichever fork that is (slot 0: the genesis root).
+    bank::bank_forks& forks = replayer_.forks();
+    const bank::bank_index parent = c.slot == 0 ? forks.root() : forks.find_frozen(c.parent);
+    if (parent == bank::no_bank) {
+      r.error = bank::replay_error::wrong_parent;
+      try {
+        r.detail = fmt::format("its parent, slot {}, has no bank here (pruned, or never replayed)", c.parent);
+      } catch (...) {
+      }
+    } else {
+      r = busy ? replayer_.adopt_on(parent, c.slot, stream, leader) : replayer_.replay_on(parent, c.slot, stream, leader);
+    }
+  }
   if (r.deferred) return outcome::deferred;
   if (!r.ok()) {
     count(c_slots_dead);
@@ -83,32 +111,42 @@ replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noex
       }
     }
   } else {
-    for (const ledger::record_view& v : replayer_.records()) {
-      if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
-      else count(c_records);
-    }
+    const bank::bank_info& bank = replayer_.forks().info(r.bank);
     if (r.adopted) count(c_adopted);
     if (statuses_ != nullptr)
       replayer_.for_each_tx([&](const crypto::signature& sig, std::uint8_t result) {
         statuses_->record(sig, bank::tx_status{c.slot, result});
       });
-    // A follower of one leader has no forks: a block that replayed is final (Tower BFT will
-    // decide roots instead). Its bank folds into the rooted store, which the HTTP API reads;
-    // while the node's bank tiles execute into a child of it, that waits (set_root is a
-    // quiescent call) until the block in progress is done.
-    root_pending_ = root_target{replayer_.tip(), c.slot};
-    if (!busy) apply_root();
-    (void)ledger_.set_root(c.slot);
+    if (forked) {
+      // It waits for consensus to root it (or a block of another fork).
+      (void)unrooted_->add(c.slot, c.parent, stream);  // fits (checked above), and new
+      set_counter(c_unrooted_blocks, unrooted_->blocks());
+    } else {
+      for (const ledger::record_view& v : replayer_.records()) {
+        if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
+        else count(c_records);
+      }
+      // One leader, no votes: no forks, so a block that replayed is final. Its bank folds
+      // into the rooted store, which the HTTP API reads; while the node's bank tiles execute
+      // into a child of it, that waits (set_root is a quiescent call) until the block in
+      // progress is done.
+      root_pending_ = root_target{r.bank, c.slot};
+      if (!busy) apply_root();
+      (void)ledger_.set_root(c.slot);
+      if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
+    }
     count(c_slots_stored);
     count(c_txs, r.txs);
     count(c_failed_txs, r.failed_txs);
     set_counter(c_last_slot, c.slot);
-    if (board_ != nullptr) board_->publish(c.slot + 1, replayer_.tick_height(), bank::slot_hash{c.slot, replayer_.last_hash()});
-    if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), c.slot);
+    // The board's slot is the highest replayed (processed), whichever fork it is on.
+    if (board_ != nullptr && (!published_ || c.slot > *published_)) {
+      board_->publish(c.slot + 1, bank.tick_height, bank::slot_hash{c.slot, bank.blockhash});
+      published_ = c.slot;
+    }
     if (consensus_ != nullptr) tell_consensus(c, r);
-    if (resets_ != nullptr)
-      count(resets_->try_push(tpu::poh_reset{replayer_.last_hash(), replayer_.tick_height(), c.slot}) ? c_resets
-                                                                                                   : c_resets_dropped);
+    if (resets_ != nullptr && !forked)
+      count(resets_->try_push(tpu::poh_reset{bank.blockhash, bank.tick_height, c.slot}) ? c_resets : c_resets_dropped);
   }
   if (slot_log_ != nullptr)
     std::fprintf(slot_log_, "%llu,%llu,%llu,%u,%u,%u,%s\n", static_cast<unsigned long long>(c.slot),
@@ -121,7 +159,7 @@ void replay_tile::tell_consensus(const completed_slot& c, const bank::slot_repla
   const bank::bank_forks& forks = replayer_.forks();
   consensus_event e;
   for (std::size_t v = 0; v < told_.size(); ++v) {
-    const auto state = forks.vote_state(replayer_.tip(), v);
+    const auto state = forks.vote_state(r.bank, v);
     if (!state) continue;
     const auto last = state->votes.last_voted_slot();
     if (told_[v] && last && *last <= *told_[v]) continue;
@@ -139,14 +177,69 @@ void replay_tile::tell_consensus(const completed_slot& c, const bank::slot_repla
   e.slot = c.slot;
   e.parent = c.parent;
   e.bank_hash = r.bank_hash;
-  e.blockhash = replayer_.last_hash();
+  e.blockhash = forks.info(r.bank).blockhash;
   if (!consensus_->try_push(e)) count(c_consensus_dropped);
 }
 
 void replay_tile::apply_root() noexcept {
   if (!root_pending_) return;
-  if (replayer_.forks().set_root(root_pending_->bank) && board_ != nullptr) board_->set_root_slot(root_pending_->slot);
+  const root_target t = *root_pending_;
   root_pending_.reset();
+  if (verdicts_ == nullptr) {
+    if (replayer_.forks().set_root(t.bank) && board_ != nullptr) board_->set_root_slot(t.slot);
+    return;
+  }
+  // Consensus rooted t: its chain leaves the arena for the ledger, oldest first.
+  bank::bank_forks& forks = replayer_.forks();
+  if (!forks.live(t.bank) || forks.info(t.bank).slot != t.slot || !forks.set_root(t.bank)) return;
+  (void)unrooted_->root(t.slot, [this](std::uint64_t, std::span<const std::uint8_t> stream) { append_stream(stream); });
+  set_counter(c_unrooted_blocks, unrooted_->blocks());
+  (void)ledger_.set_root(t.slot);
+  count(c_roots);
+  set_counter(c_root_slot, t.slot);
+  if (board_ != nullptr) board_->set_root_slot(t.slot);
+  if (config_.sync_at_slot_end) syncer_.request(ledger_.mark(), t.slot);
+}
+
+void replay_tile::append_stream(std::span<const std::uint8_t> stream) noexcept {
+  std::size_t offset = 0;
+  while (offset < stream.size()) {
+    ledger::record_view v;
+    if (ledger::parse_record(stream.subspan(offset), v) != ledger::record_error::none) {
+      count(c_append_errors);  // cannot happen: replay parsed these very bytes
+      return;
+    }
+    offset += v.size;
+    if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
+    else count(c_records);
+  }
+}
+
+void replay_tile::take_verdicts() noexcept {
+  consensus_verdict v;
+  bool any = false;
+  for (consensus_verdict next; verdicts_->try_pop(next);) {
+    v = next;
+    any = true;
+  }
+  if (!any) return;
+  const bank::bank_forks& forks = replayer_.forks();
+  if (resets_ != nullptr && (!last_reset_ || *last_reset_ != v.reset)) {
+    const bank::bank_index b = forks.find_frozen(v.reset);
+    if (b == bank::no_bank) {
+      count(c_unknown_resets);
+    } else {
+      const bank::bank_info& info = forks.info(b);
+      const bool sent = resets_->try_push(tpu::poh_reset{info.blockhash, info.tick_height, v.reset});
+      count(sent ? c_resets : c_resets_dropped);
+      if (sent) last_reset_ = v.reset;
+    }
+  }
+  const std::uint64_t root_slot = forks.info(forks.root()).slot;
+  if (v.root > root_slot && (!root_pending_ || v.root > root_pending_->slot)) {
+    const bank::bank_index b = forks.find_frozen(v.root);
+    if (b != bank::no_bank) root_pending_ = root_target{b, v.root};
+  }
 }
 
 bool replay_tile::leader_busy() const noexcept {
@@ -155,6 +248,7 @@ bool replay_tile::leader_busy() const noexcept {
 }
 
 int replay_tile::poll() noexcept {
+  if (verdicts_ != nullptr) take_verdicts();
   if (!held_ && in_.empty_approx() && !root_pending_) return 0;
   const bool busy = leader_busy();
   if (!busy) apply_root();
@@ -165,9 +259,9 @@ int replay_tile::poll() noexcept {
     return 0;
   }
   const outcome o = store(c, busy);
-  if (o == outcome::deferred) {  // it needs the forks quiescent: after the block in progress
+  if (o == outcome::deferred) {  // the forks must be quiescent, or the arena have room
     held_ = c;
-    count(c_leader_waits);
+    if (busy) count(c_leader_waits);
     return 0;
   }
   held_.reset();

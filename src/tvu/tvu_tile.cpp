@@ -151,9 +151,16 @@ tvu_tile::tvu_tile(std::string name, const tvu_tile_config& config,
     free_outputs_.push_back(static_cast<std::uint32_t>(i));
   }
   assembler_->set_root(root_);
+  if (config_.forks) accepted_.assign(4096, 0);
 }
 
 tvu_tile::~tvu_tile() = default;
+
+bool tvu_tile::accepted(std::uint64_t slot) const noexcept {
+  if (delivered_tip_ && slot == root_ && slot <= *delivered_tip_) return true;  // rooted: replayed here
+  if (config_.deliver_from && *config_.deliver_from > 0 && slot == *config_.deliver_from - 1) return true;
+  return !accepted_.empty() && accepted_[slot % accepted_.size()] == slot + 1;
+}
 
 std::vector<std::size_t> tvu_tile::drop_counters() const {
   std::vector<std::size_t> d = {c_tx_no_frame,     c_tx_ring_full,   c_tx_no_contact,      c_rx_release_full,
@@ -240,6 +247,10 @@ void tvu_tile::follow_epochs(epoch::schedule_window& window) noexcept {
 }
 
 void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
+  if (roots_ != nullptr) {
+    const bank::chain_status st = roots_->read();
+    if (st.has_root_slot) set_root(st.root_slot);
+  }
   const std::uint64_t first = config_.deliver_from ? chain_next() : root_ + 1;
   if (window_ != nullptr) {
     try {
@@ -439,6 +450,9 @@ int tvu_tile::reclaim_outputs() noexcept {
       if (c.failed || c.slot != slot) {
         count(c_slots_rejected);
         reject(slot);
+      } else if (config_.forks) {
+        accepted_[slot % accepted_.size()] = slot + 1;  // its children may come now
+        delivered_tip_ = std::max(delivered_tip_.value_or(0), slot);
       } else {
         delivered_tip_ = c.slot;
         set_root(c.slot);
@@ -535,7 +549,8 @@ int tvu_tile::deliver_completed() noexcept {
 // deliver_from mode: the complete slot whose parent is the chain's last slot (the lowest, if
 // two blocks claim that parent), then, once the consumer accepted it, its child, and so on.
 // Slots the cluster skipped never exist; the block after them names the last one that does as
-// its parent. Each accepted slot becomes the root, so the assembler and resolver forget
+// its parent. Each accepted slot becomes the root (with config.forks: any slot whose parent
+// was accepted is next, the lowest first, and the root comes from set_root), so the assembler and resolver forget
 // everything older.
 int tvu_tile::deliver_in_order() noexcept {
   int work = 0;
@@ -549,7 +564,9 @@ int tvu_tile::deliver_in_order() noexcept {
       const std::uint64_t slot = pending_[(pending_head_ + i) % cap];
       if (!assembler_->is_complete(slot)) continue;
       const std::optional<std::uint64_t> parent = assembler_->parent_of(slot);
-      if (rejected(slot) || (parent && rejected(*parent))) {
+      // With forks, a block built below the root is on a fork the root left: never replayed.
+      const bool abandoned = config_.forks && slot != 0 && parent && *parent < root_;
+      if (rejected(slot) || (parent && rejected(*parent)) || abandoned) {
         // Refused before, or built on a refused block: never handed over; its own children
         // go the same way.
         (void)assembler_->release_slot(slot);
@@ -558,8 +575,12 @@ int tvu_tile::deliver_in_order() noexcept {
         continue;
       }
       pending_[(pending_head_ + kept) % cap] = slot;
-      const bool child = delivered_tip_ ? slot > *delivered_tip_ && parent == delivered_tip_
-                                        : slot == 0;  // the genesis root's only child
+      bool child = false;
+      if (config_.forks)  // any fork: a parent replay kept (slot 0: the genesis root's only child)
+        child = slot == 0 ? !delivered_tip_ && !config_.deliver_from.value_or(0)
+                          : slot > root_ && parent && *parent < slot && accepted(*parent);
+      else
+        child = delivered_tip_ ? slot > *delivered_tip_ && parent == delivered_tip_ : slot == 0;
       if (child && (!next || slot < pending_[(pending_head_ + *next) % cap])) next = kept;
       ++kept;
     }

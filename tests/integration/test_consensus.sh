@@ -3,7 +3,8 @@
 #   - for 60 s: every node's finalized slot advances by >= 16; confirmed slots come at most 3
 #     slots behind the PoH clock at the median (the consensus tile's confirm_lag histogram);
 #     finalized stays about a tower's depth (32) behind the newest stored block; no node's
-#     confirmed or finalized slot ever goes back; every node votes and sees the others' votes
+#     confirmed or finalized slot ever goes back; every node votes and sees the others' votes;
+#     the bank's root (GET /slot root: the ledger's too) is the tower's, as far behind
 #   - one node killed -9 for 25 s: the other three (75 % > 2/3) keep finalizing; restarted, it
 #     restores its tower, votes again within 30 s and finalizes what the others do
 #   - at the end every ledger holds the same blocks up to the lowest finalized slot
@@ -23,11 +24,11 @@ trap cleanup EXIT
 cluster up 4 --staked 0 -- --set layout.pin=false >"$tmp/up.out" 2>&1
 check "a cluster of 4 equal-stake validators starts" wait_until 30 all 'slot_at_least 0 2' 'slot_at_least 3 2'
 
-# One line per node per second: node processed confirmed finalized (null: -1).
+# One line per node per second: node processed confirmed finalized root (null: -1).
 sample() {
   local i
   for i in "$@"; do
-    get_json "$(rpc "$i")" /slot '"\(.processed // -1) \(.confirmed // -1) \(.finalized // -1)"' |
+    get_json "$(rpc "$i")" /slot '"\(.processed // -1) \(.confirmed // -1) \(.finalized // -1) \(.root // -1)"' |
       sed "s/^/$i /" >>"$tmp/samples"
   done
 }
@@ -48,6 +49,11 @@ check "no node's confirmed or finalized slot went back ($back times in $(wc -l <
 lag=$(awk '$4 >= 0 { print $2 - $4 }' "$tmp/samples" | sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : -1) }')
 check "finalized is a tower's depth behind the newest block (median $lag slots, 28..44)" \
   all "[ $lag -ge 28 ]" "[ $lag -le 44 ]"
+# The bank's root (and the ledger's) is the tower's: as far behind as finalized, not the
+# newest block (which it was while every replayed block was rooted at once).
+rlag=$(awk '$5 >= 0 { print $2 - $5 }' "$tmp/samples" | sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : -1) }')
+check "the bank's root is the tower's root (median $rlag slots behind the newest block, 28..44)" \
+  all "[ $rlag -ge 28 ]" "[ $rlag -le 44 ]"
 for i in 0 1 2 3; do
   a=$(rpc $i)
   votes=$(metric "$a" consensus votes) seen=$(metric "$a" consensus votes_seen)

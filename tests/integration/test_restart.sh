@@ -7,6 +7,8 @@
 # own. Without listening first it would make blocks for R1's slots on that stale tip and fork
 # itself off the cluster for good (it did: its chain stopped at R1's end).
 #   - V makes no block for a slot in R1 after the restart, and listened (poh listen_ticks > 0)
+#     if it resumed inside R1 (a voting validator resumes at its ledger's root, a tower's depth
+#     behind the kill, so usually before R1: then its clock follows the cluster's shreds)
 #   - V catches up (its slot near node 0's past R2) and leads again later
 #   - every ledger holds the same blocks up to the lowest tip
 # Facts from `riptide leader-schedule --json`, `riptide ledger digest --json`, /slot, /metrics.
@@ -58,6 +60,8 @@ clock_at_least() { local c; c=$(clock_of "$1") && [ "$c" -ge "$2" ]; }
 check "node $other's clock reaches slot $((r2_first + 2)) with node $victim down" \
   wait_until $(( (r2_first - r1_first) / 2 + 30 )) clock_at_least $other $((r2_first + 2))
 restart_at=$(clock_of $other)
+# Where it resumes: its ledger's root (a voting validator's ledger holds the rooted chain).
+resume_root=$("$bin" ledger digest "$tmp/c/ledger-$victim" --json | jq '.root // -1')
 check "restarted inside its run $r2_first..$((r2_end - 1)), where nobody else sends (node $other at $restart_at)" \
   [ "$restart_at" -le $((r2_end - 2)) ]
 cluster start-node "$victim" -- --set layout.pin=false >/dev/null
@@ -65,7 +69,14 @@ target=$((r2_end + 8))
 caught() { local v o; v=$(slot_of "$victim") && o=$(slot_of $other) && [ "$v" -ge "$target" ] && [ $((o - v)) -le 4 ]; }
 check "node $victim caught up past slot $target (within 4 slots of node $other)" wait_until 60 caught
 listened=$(metric "$(rpc "$victim")" poh listen_ticks || echo 0)
-check "node $victim listened for the cluster before leading ($listened ticks)" [ "$listened" -gt 0 ]
+# A clock resumed inside its stale run must listen first; one resumed before the run (its
+# ledger's root is a tower's depth behind the kill) follows the cluster's shreds from the start.
+if [ "$resume_root" -ge $((r1_first - 1)) ]; then
+  check "node $victim, resumed at slot $((resume_root + 1)) in its stale run, listened before leading ($listened ticks)" \
+    [ "$listened" -gt 0 ]
+else
+  echo "    node $victim resumed at slot $((resume_root + 1)), before its stale run: it had nothing to listen for ($listened ticks)"
+fi
 next=$(jq --arg l "$victim_id" --argjson t "$target" '[.[] | select(.leader == $l and .first > $t)][0].first // empty' \
   "$tmp/runs.json")
 led_again() { local p; p=$(metric "$(rpc "$victim")" poh slots_produced) && [ "$p" -ge 1 ]; }

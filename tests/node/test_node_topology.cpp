@@ -127,7 +127,7 @@ TEST(node_topology, a_voting_validator_has_a_consensus_tile_fed_by_replay) {
   s.shred = s.tvu = s.rotation = s.consensus = true;
   topology t = node::declare_node(s);
   EXPECT_TRUE(t.has_tile("consensus"));
-  for (const char* link : {"replay>consensus", "consensus>net", "net>consensus.free"})
+  for (const char* link : {"replay>consensus", "consensus>replay", "consensus>net", "net>consensus.free"})
     EXPECT_NE(t.find_link(link), nullptr) << link;
   t.place_auto(2, false);
   t.check();

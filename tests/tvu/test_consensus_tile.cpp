@@ -211,6 +211,67 @@ TEST(consensus_tile, a_block_whose_parent_never_came_is_refused) {
   EXPECT_TRUE(h.sent().empty());
 }
 
+// Replay follows the verdicts: after each decision the engine's root and reset, once per
+// change; a full ring keeps the newest for the next poll; a vote that could not be saved
+// moves nothing.
+TEST(consensus_tile, each_decision_tells_replay_the_root_and_the_reset) {
+  harness h;
+  util::spsc_ring<tvu::consensus_verdict> verdicts(2);
+  h.tile->connect_verdicts(&verdicts);
+  h.at(2);
+  h.bank(1, 0);
+  (void)h.tile->poll();
+  tvu::consensus_verdict v;
+  ASSERT_TRUE(verdicts.try_pop(v));
+  EXPECT_EQ(v.root, 0u);
+  EXPECT_EQ(v.reset, 1u);
+  (void)h.tile->poll();
+  EXPECT_FALSE(verdicts.try_pop(v)) << "nothing changed: nothing sent";
+  // Blocks 2..40 on one chain, one poll each, the other three voting each too (the 8-deep
+  // threshold wants > 2/3 of the stake): our tower roots its oldest votes.
+  std::array<consensus::tower, 3> others;
+  for (std::uint64_t s = 2; s <= 40; ++s) {
+    h.at(s + 1);
+    for (std::uint32_t voter = 0; voter < 3; ++voter) {
+      (void)others[voter].record_vote(s - 1);
+      h.vote(voter + 1, others[voter]);
+    }
+    h.bank(s, s - 1);
+    (void)h.tile->poll();
+    (void)h.sent();
+    if (s == 2) {
+      // The ring (two verdicts) is full from here on until popped: the newest waits.
+      h.bank(3, 2);
+      h.at(4);
+      (void)h.tile->poll();
+      ++s;
+    }
+  }
+  std::optional<tvu::consensus_verdict> last;
+  for (int i = 0; i < 4; ++i) {
+    while (verdicts.try_pop(v)) last = v;
+    (void)h.tile->poll();  // a verdict that found the ring full goes now
+  }
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->reset, 40u);
+  EXPECT_GT(last->root, 0u);
+  EXPECT_EQ(last->root, h.engine.root());
+  EXPECT_EQ(last->root, h.counter(t::c_tower_root));
+  EXPECT_TRUE(h.tile->drained());
+}
+
+TEST(consensus_tile, a_vote_that_could_not_be_saved_sends_no_verdict) {
+  riptide::testing::temp_dir dir;
+  harness h(dir.path() / "no-such-dir" / "tower.bin");
+  util::spsc_ring<tvu::consensus_verdict> verdicts(4);
+  h.tile->connect_verdicts(&verdicts);
+  h.at(2);
+  h.bank(1, 0);
+  (void)h.tile->poll();
+  tvu::consensus_verdict v;
+  EXPECT_FALSE(verdicts.try_pop(v));
+}
+
 TEST(consensus_tile, bad_configs_are_refused) {
   tvu::consensus_tile_config c;
   EXPECT_THROW(c.validate(), std::invalid_argument);  // no tower path

@@ -498,6 +498,102 @@ TEST(replay_tile, each_stored_slot_resets_poh_onto_it) {
   EXPECT_EQ(last->hash, chain().last_hash);
 }
 
+// A voting validator's replay keeps every block it replayed off the ledger until consensus
+// roots it: the verdict's root moves the forks' root, the ledger (the root's chain, records
+// exactly as the leader wrote them) and the board; the verdict's reset goes to PoH.
+TEST(replay_tile, with_consensus_blocks_reach_the_ledger_when_rooted_and_poh_resets_to_the_verdict) {
+  ASSERT_GE(slots, 4u);
+  follower fl;
+  util::spsc_ring<tvu::consensus_event> events(64);
+  util::spsc_ring<tvu::consensus_verdict> verdicts(4);
+  util::spsc_ring<tpu::poh_reset> resets(8);
+  fl.replay->connect_consensus(&events);
+  fl.replay->connect_resets(&resets);
+  fl.replay->follow_consensus(&verdicts);
+  fl.replay->on_start();
+  for (const bytes& s : shred_streams(good_streams())) fl.feed(s);
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_slots_stored), slots);
+  EXPECT_EQ(fl.counter(t::c_unrooted_blocks), slots);
+  EXPECT_TRUE(fl.lg.empty()) << "nothing is rooted yet";
+  EXPECT_EQ(fl.counter(t::c_resets), 0u) << "PoH resets where consensus says";
+  EXPECT_EQ(fl.forks.info(fl.forks.root()).slot, 0u);
+  EXPECT_EQ(fl.forks.stats().banks, slots + 1) << "the genesis root and one bank per block";
+  EXPECT_FALSE(fl.board.read().has_root_slot);
+  EXPECT_EQ(fl.board.read().slot, slots) << "processed: the highest block replayed";
+
+  // Root slot 1, reset to the newest block.
+  ASSERT_TRUE(verdicts.try_push(tvu::consensus_verdict{1, slots - 1}));
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_roots), 1u);
+  EXPECT_EQ(fl.counter(t::c_root_slot), 1u);
+  EXPECT_EQ(fl.counter(t::c_unrooted_blocks), slots - 2);
+  EXPECT_EQ(fl.forks.info(fl.forks.root()).slot, 1u);
+  EXPECT_EQ(fl.lg.root(), 1u);
+  EXPECT_EQ(fl.lg.last_slot(), 1u);
+  EXPECT_EQ(fl.lg.stats().records, chain().by_slot[0].size() + chain().by_slot[1].size());
+  EXPECT_EQ(bank::slot_stream(fl.lg, 0), good_streams()[0]);
+  EXPECT_EQ(bank::slot_stream(fl.lg, 1), good_streams()[1]);
+  EXPECT_TRUE(fl.board.read().has_root_slot);
+  EXPECT_EQ(fl.board.read().root_slot, 1u);
+  tpu::poh_reset r;
+  ASSERT_TRUE(resets.try_pop(r));
+  EXPECT_EQ(r.slot, slots - 1);
+  EXPECT_EQ(r.tick_height, slots * ticks_per_slot);
+  EXPECT_EQ(r.hash, chain().last_hash);
+  EXPECT_FALSE(resets.try_pop(r));
+
+  // The same reset is not sent twice; a reset to a slot with no bank is counted; an older
+  // root than the forks' is ignored; the last root takes the rest of the chain.
+  ASSERT_TRUE(verdicts.try_push(tvu::consensus_verdict{0, slots - 1}));
+  fl.settle();
+  EXPECT_FALSE(resets.try_pop(r));
+  EXPECT_EQ(fl.counter(t::c_roots), 1u);
+  ASSERT_TRUE(verdicts.try_push(tvu::consensus_verdict{1, slots + 5}));
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_unknown_resets), 1u);
+  ASSERT_TRUE(verdicts.try_push(tvu::consensus_verdict{slots - 1, slots - 2}));
+  fl.settle();
+  ASSERT_TRUE(resets.try_pop(r));
+  EXPECT_EQ(r.slot, slots - 2);
+  EXPECT_EQ(fl.counter(t::c_roots), 2u);
+  EXPECT_EQ(fl.counter(t::c_unrooted_blocks), 0u);
+  EXPECT_EQ(fl.lg.root(), slots - 1);
+  EXPECT_EQ(fl.lg.stats().records, chain().records());
+  for (std::uint64_t s = 0; s < slots; ++s) EXPECT_EQ(bank::slot_stream(fl.lg, s), good_streams()[s]) << s;
+  EXPECT_EQ(fl.counter(t::c_append_errors), 0u);
+  fl.replay->on_stop();
+  EXPECT_EQ(fl.lg.durable_root(), slots - 1);
+  // Rooting three blocks at once folds each into the rooted store: the balances are those
+  // of a follower that rooted every block as it came.
+  follower each;
+  each.run(good_streams());
+  for (const auto& k : chain().payers)
+    EXPECT_EQ(fl.forks.rooted_balance(k.public_key()), each.forks.rooted_balance(k.public_key()));
+}
+
+// The arena bounds what waits for a root: a block that does not fit waits, popped and held,
+// until a root makes room.
+TEST(replay_tile, with_consensus_a_full_arena_holds_the_next_block_until_a_root) {
+  tvu::replay_tile_config config;
+  config.max_unrooted_blocks = 2;
+  follower fl(config);
+  util::spsc_ring<tvu::consensus_event> events(64);
+  util::spsc_ring<tvu::consensus_verdict> verdicts(4);
+  fl.replay->connect_consensus(&events);
+  fl.replay->follow_consensus(&verdicts);
+  fl.replay->on_start();
+  for (const bytes& s : shred_streams(good_streams())) fl.feed(s);
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_slots_stored), 2u);
+  EXPECT_EQ(fl.counter(t::c_unrooted_full), 1u) << "counted once for the slot held";
+  ASSERT_TRUE(verdicts.try_push(tvu::consensus_verdict{1, 1}));
+  fl.settle();
+  EXPECT_EQ(fl.counter(t::c_slots_stored), std::min<std::uint64_t>(slots, 4));
+  EXPECT_EQ(fl.lg.last_slot(), 1u);
+  fl.replay->on_stop();
+}
+
 // A voting validator: after each stored block, replay tells consensus of each voter whose vote
 // state is newer (one vote landed in each block but the first and the last), then of the
 // block itself.

@@ -4,6 +4,7 @@
 // the consumer (reads completed slots, gives their buffers back).
 
 #include <riptide/tvu/tvu_tile.hpp>
+#include <riptide/bank/chain_board.hpp>
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
@@ -759,6 +760,75 @@ TEST(tvu_tile, in_order_children_of_a_refused_slot_are_released_unseen) {
   EXPECT_EQ(h.tile.root(), 1u);
   h.tile.housekeep(0);
   EXPECT_EQ(h.tile.arriving().load(), 0u);
+}
+
+// With forks (a voting validator): every block whose parent replay kept goes, on any fork,
+// the lowest first; none becomes the root: the root comes from the chain board. (The test
+// leader leads slots 1..3 only.)
+TEST(tvu_tile, with_forks_every_block_on_a_kept_parent_goes_and_the_root_comes_from_the_board) {
+  auto config = in_order_config();
+  config.forks = true;
+  harness h(config);
+  bank::chain_board board;
+  h.tile.follow_roots(&board);
+  //   0 ─ 1 ─ 3
+  //   └── 2
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 0, 2000);
+  const auto [three, three_shreds] = block_shreds(3, 1, 2500);
+  h.feed_all({&three_shreds, &two_shreds, &one_shreds});
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 3u);
+  EXPECT_EQ(h.delivered[2], two);
+  EXPECT_EQ(h.delivered[3], three);
+  EXPECT_EQ(h.parents[2], 0u);
+  EXPECT_EQ(h.parents[3], 1u) << "on the fork the newest block left";
+  EXPECT_EQ(h.tile.root(), 0u) << "a block replay kept is not a root";
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.root(), 0u);
+  board.set_root_slot(1);
+  h.tile.housekeep(0);
+  EXPECT_EQ(h.tile.root(), 1u);
+}
+
+// With forks, a block built below the root is on a fork the root left: refused unseen.
+TEST(tvu_tile, with_forks_a_block_below_the_root_is_released_unseen) {
+  auto config = in_order_config();
+  config.forks = true;
+  harness h(config);
+  bank::chain_board board;
+  h.tile.follow_roots(&board);
+  const auto [one, one_shreds] = block_shreds(1, 0, 3000);
+  const auto [two, two_shreds] = block_shreds(2, 0, 2000);
+  const auto [three, three_shreds] = block_shreds(3, 1, 2500);
+  h.feed_all({&one_shreds, &two_shreds});
+  h.settle();
+  ASSERT_EQ(h.delivered.size(), 2u);
+  board.set_root_slot(2);
+  h.tile.housekeep(0);
+  ASSERT_EQ(h.tile.root(), 2u);
+  h.feed_all({&three_shreds});
+  h.settle();
+  EXPECT_FALSE(h.delivered.contains(3)) << "built on slot 1, below the root";
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 1u);
+}
+
+// With forks, a refused block's children never go; its siblings do.
+TEST(tvu_tile, with_forks_children_of_a_refused_block_are_released_unseen) {
+  auto config = in_order_config();
+  config.forks = true;
+  harness h(config);
+  h.fail = {1};
+  const auto [one, one_shreds] = block_shreds(1, 0, 2000);
+  const auto [two, two_shreds] = block_shreds(2, 1, 2500);
+  const auto [three, three_shreds] = block_shreds(3, 0, 1500);
+  h.feed_all({&one_shreds, &two_shreds, &three_shreds});
+  h.settle();
+  EXPECT_TRUE(h.delivered.contains(1));
+  EXPECT_FALSE(h.delivered.contains(2));
+  EXPECT_TRUE(h.delivered.contains(3));
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 2u);
+  EXPECT_EQ(h.tile.root(), 0u);
 }
 
 // A block too large to hand over is refused like one replay refused: the chain stays at its

@@ -181,6 +181,11 @@ class bank_forks {
 
   [[nodiscard]] bank_index root() const noexcept { return root_; }
   [[nodiscard]] bank_index find(const block_id& id) const noexcept;
+  // The live, frozen, not dead bank of `slot`'s block (the root included once it is a block,
+  // never the genesis root), no_bank if none. A cluster
+  // makes at most one block per slot, so replay finds a block's parent by the slot its slot
+  // end names. A scan of the bank table: once per replayed block, not per transaction.
+  [[nodiscard]] bank_index find_frozen(std::uint64_t slot) const noexcept;
   // A live bank's facts (bank must be live).
   [[nodiscard]] const bank_info& info(bank_index bank) const noexcept;
   [[nodiscard]] bool live(bank_index bank) const noexcept;

@@ -205,6 +205,9 @@ class slot_replayer {
   // child of it. Any other block comes back deferred (nothing changed), or failed.
   slot_replay_result adopt(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream,
                            const crypto::pubkey* leader = nullptr) noexcept;
+  // adopt() onto `parent` (replay_on's rules): for a replayer of several forks.
+  slot_replay_result adopt_on(bank_index parent, std::uint64_t slot, std::span<const std::uint8_t> stream,
+                              const crypto::pubkey* leader = nullptr) noexcept;
 
   // The last successful replay's records (empty after a failure).
   [[nodiscard]] std::span<const ledger::record_view> records() const noexcept {

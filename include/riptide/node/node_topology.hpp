@@ -70,6 +70,7 @@ inline constexpr const char* own_shreds = "shred>tvu.own";
 inline constexpr const char* own_shreds_free = "tvu>shred.own.free";
 inline constexpr const char* resets = "replay>poh";
 inline constexpr const char* consensus_events = "replay>consensus";
+inline constexpr const char* consensus_verdicts = "consensus>replay";
 inline constexpr const char* consensus_tx = "consensus>net";
 inline constexpr const char* consensus_tx_free = "net>consensus.free";
 }  // namespace links

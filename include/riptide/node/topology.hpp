@@ -68,6 +68,7 @@ enum class link_kind : std::uint8_t {
   gossip_commands,  // gossip::gossip_command: operator requests (HTTP API -> gossip)
   resets,           // tpu::poh_reset: the bank PoH builds on next (replay -> PoH)
   consensus_events, // tvu::consensus_event: stored blocks and landed votes (replay -> consensus)
+  consensus_verdicts,  // tvu::consensus_verdict: the root and the reset (consensus -> replay)
 };
 [[nodiscard]] const char* to_string(link_kind kind) noexcept;
 
@@ -144,6 +145,9 @@ template <> struct link_kind_of<tvu::completed_slot> { static constexpr link_kin
 template <> struct link_kind_of<tpu::poh_reset> { static constexpr link_kind value = link_kind::resets; };
 template <> struct link_kind_of<tvu::consensus_event> {
   static constexpr link_kind value = link_kind::consensus_events;
+};
+template <> struct link_kind_of<tvu::consensus_verdict> {
+  static constexpr link_kind value = link_kind::consensus_verdicts;
 };
 template <> struct link_kind_of<gossip::gossip_command> {
   static constexpr link_kind value = link_kind::gossip_commands;

@@ -105,7 +105,9 @@ struct ledger_tile_config {
   // A rotating validator's own blocks (with forks and gate): a block's bank is opened at the
   // block's first entry (bank_gate::open_block), a child of its parent's bank: the block this
   // tile froze last when that is the parent, else the forks' root when the root's slot is the
-  // parent (replay keeps the root at the chain's last block); no parent bank is a bank error
+  // parent (without consensus replay keeps the root at the chain's last block), else the
+  // frozen bank of the parent's slot (with consensus PoH resets to an unrooted bank of
+  // replay's, on whichever fork fork choice picked); no parent bank is a bank error
   // and the block gets ticks only. At the block's end the bank is frozen and named, but not
   // rooted (replay roots the chain) and no next bank is opened.
   bool rotation = false;

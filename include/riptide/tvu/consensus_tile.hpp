@@ -66,6 +66,15 @@ struct consensus_event {
   consensus::tower votes;
 };
 
+// What consensus tells replay after each decision (a voting validator): the engine's root
+// (replay roots the bank forks, the ledger and, through the chain board, the TVU there) and
+// the slot whose bank PoH should build on (fork choice's reset).
+struct consensus_verdict {
+  std::uint64_t root = 0;
+  std::uint64_t reset = 0;
+  friend bool operator==(const consensus_verdict&, const consensus_verdict&) = default;
+};
+
 struct consensus_tile_config {
   std::filesystem::path tower_path;  // where the tower is saved before each vote
   std::size_t leaders = 2;           // distinct upcoming leaders each vote goes to (1..4)
@@ -115,7 +124,11 @@ class consensus_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   int poll() noexcept override;
   void housekeep(std::uint64_t monotonic_ns) noexcept override;
-  bool drained() const noexcept override { return events_.empty_approx(); }
+  bool drained() const noexcept override { return events_.empty_approx() && verdict_ == verdict_sent_; }
+  // Start-up (a validator whose replay follows consensus): after each decision whose vote
+  // (if any) was saved, the engine's root and reset go on `verdicts` when they changed; a
+  // full ring is retried at the next poll (only the newest verdict matters).
+  void connect_verdicts(util::spsc_ring<consensus_verdict>* verdicts) noexcept { verdicts_ = verdicts; }
   // As forward_tile::follow_epochs: the leaders are looked up in `window`'s timeline.
   void follow_epochs(epoch::schedule_window& window) noexcept;
 
@@ -127,6 +140,7 @@ class consensus_tile final : public util::tile {
   // left.
   bool send_vote(const consensus::tower_sync& vote) noexcept;
   void refresh() noexcept;
+  int push_verdict() noexcept;
 
   consensus_tile_config config_;
   const crypto::keypair& identity_;
@@ -143,6 +157,9 @@ class consensus_tile final : public util::tile {
   std::optional<consensus::tower_sync> sent_;  // our newest vote, saved and sent
   std::uint64_t sent_at_slot_ = 0;             // the PoH clock when it was last sent
   std::optional<std::uint64_t> landed_;        // the newest slot of ours a stored block holds
+  util::spsc_ring<consensus_verdict>* verdicts_ = nullptr;
+  std::optional<consensus_verdict> verdict_;       // the newest decision's
+  std::optional<consensus_verdict> verdict_sent_;  // the last one pushed
 };
 
 }  // namespace riptide::tvu

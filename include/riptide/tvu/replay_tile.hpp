@@ -19,14 +19,30 @@
 //   on the dead slot never comes (a follower never stores what it could not check). The slot
 //   end must name the schedule's leader of the slot (completed_slot::leader) and the parent
 //   the shreds said.
-// - A stored slot becomes the root, of the bank forks (its bank folds into the rooted store,
-//   which other threads read with bank_forks::rooted_balance) and of the ledger
-//   (ledger::set_root, durable with the slot's sync): with one leader there are no forks, so
-//   a block that replayed is final. Tower BFT will decide roots instead.
+// - Roots, without consensus (one leader; a follower that does not vote): a stored slot
+//   becomes the root at once, of the bank forks (its bank folds into the rooted store, which
+//   other threads read with bank_forks::rooted_balance) and of the ledger (ledger::set_root,
+//   durable with the slot's sync).
+// - Roots and forks with consensus (follow_consensus, a voting validator): every slot the TVU
+//   hands over is replayed onto its parent's bank (bank_forks::find_frozen of the parent
+//   slot; a parent that is not there, pruned or never replayed, fails the slot as
+//   wrong_parent), so several forks live side by side. A block that replayed waits, its
+//   stream copied, in an unrooted_blocks arena (unrooted_blocks.hpp; while it is full the
+//   next slot waits, popped and held, counted in unrooted_full), and nothing of it is in the
+//   ledger yet. Consensus's verdicts say the root and the reset: the newest verdict is taken;
+//   a new root R (a frozen bank here, above the forks' root) is applied when the forks are
+//   quiescent: R's chain goes from the arena to the ledger (oldest first, records as the
+//   leader wrote them), the ledger's root and the forks' root (set_root prunes the other
+//   forks) move to R, the board's root follows (the TVU reads it), and the sync thread makes
+//   it durable. So the ledger holds the rooted chain only: one block per slot, each built on
+//   the one before, as every reader of it (resume, verify, digest) expects. A reset names
+//   the bank PoH should build on: its last hash and tick height go to PoH (connect_resets)
+//   when it differs from the last one sent.
 // - The chain board (optional) is published after every stored slot: GET /slot on a follower
 //   says how far it has replayed, and set_durable_slot when the sync thread is done.
-// - Resets (optional, connect_resets): each stored slot is pushed to PoH as the bank to
-//   build on, so a rotating validator leads its next slots on the chain it replayed.
+// - Resets (optional, connect_resets): without consensus each stored slot is pushed to PoH
+//   as the bank to build on, so a rotating validator leads its next slots on the chain it
+//   replayed; with consensus, the verdict's reset is (above).
 // - slot_log (optional): one CSV line per slot handed over,
 //   "slot,unix_ns,bytes,received,recovered,repaired,result" (result: ok or the replay_error),
 //   written after the slot was appended; flushed at on_stop.
@@ -36,6 +52,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +67,7 @@
 #include <riptide/tpu/poh_tile.hpp>
 #include <riptide/tvu/consensus_tile.hpp>
 #include <riptide/tvu/tvu_tile.hpp>
+#include <riptide/tvu/unrooted_blocks.hpp>
 #include <riptide/util/spsc_ring.hpp>
 #include <riptide/util/tile.hpp>
 
@@ -58,6 +76,9 @@ namespace riptide::tvu {
 struct replay_tile_config {
   bool sync_at_slot_end = true;
   std::string slot_log;  // CSV path; empty: none
+  // With consensus: replayed blocks waiting for a root (bytes of slot streams, and blocks).
+  std::size_t unrooted_bytes = std::size_t{256} << 20;
+  std::size_t max_unrooted_blocks = 1024;
 };
 
 class replay_tile final : public util::tile {
@@ -65,7 +86,8 @@ class replay_tile final : public util::tile {
   enum counter : std::size_t {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
     c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers, c_resets, c_resets_dropped,
-    c_adopted, c_leader_waits, c_consensus_dropped,
+    c_adopted, c_leader_waits, c_consensus_dropped, c_unrooted_full, c_unrooted_blocks, c_roots, c_root_slot,
+    c_unknown_resets,
     c_dead_first,  // dead_<replay_error> for each reason but none
     c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
@@ -103,6 +125,10 @@ class replay_tile final : public util::tile {
     told_.assign(replayer_.forks().voters(), std::nullopt);
   }
 
+  // Start-up (a voting validator, after connect_consensus): roots and resets come from the
+  // consensus tile's verdicts (see "Roots and forks with consensus"). Allocates the arena.
+  void follow_consensus(util::spsc_ring<consensus_verdict>* verdicts);
+
   // The first dead slot's reason, "" if none. Owner thread, or any thread after the runtime stopped.
   const std::string& first_problem() const noexcept { return first_problem_; }
 
@@ -110,7 +136,9 @@ class replay_tile final : public util::tile {
   std::vector<std::size_t> drop_counters() const override;
   void on_start() override;
   int poll() noexcept override;
-  bool drained() const noexcept override { return in_.empty_approx() && !held_; }
+  bool drained() const noexcept override {
+    return in_.empty_approx() && !held_ && (verdicts_ == nullptr || verdicts_->empty_approx());
+  }
   void on_stop() noexcept override;
 
  private:
@@ -121,6 +149,9 @@ class replay_tile final : public util::tile {
   // The node is making a block: its bank tiles may be executing into the forks.
   [[nodiscard]] bool leader_busy() const noexcept;
   void apply_root() noexcept;
+  void take_verdicts() noexcept;
+  // Appends a stored stream's records to the ledger (a block rooted out of the arena).
+  void append_stream(std::span<const std::uint8_t> stream) noexcept;
   void tell_consensus(const completed_slot& c, const bank::slot_replay_result& r) noexcept;
   struct root_target {
     bank::bank_index bank;
@@ -139,6 +170,11 @@ class replay_tile final : public util::tile {
   const tpu::ledger_tile* ledger_tile_ = nullptr;
   bank::tx_status_cache* statuses_ = nullptr;
   util::spsc_ring<consensus_event>* consensus_ = nullptr;
+  util::spsc_ring<consensus_verdict>* verdicts_ = nullptr;
+  std::unique_ptr<unrooted_blocks> unrooted_;  // with verdicts_
+  std::optional<std::uint64_t> last_reset_;    // the verdict reset last sent to PoH
+  std::optional<std::uint64_t> published_;     // the highest slot published on the board
+  bool waiting_for_room_ = false;              // the held slot was counted in unrooted_full
   std::vector<std::optional<std::uint64_t>> told_;  // per voter: the last voted slot told
   std::optional<completed_slot> held_;         // popped, deferred until the forks are quiescent
   std::optional<root_target> root_pending_;  // the chain's new root, set once quiescent

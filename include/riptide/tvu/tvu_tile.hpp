@@ -46,7 +46,11 @@
 //   counted (slots_rejected) and the chain stays at its parent, whose other children (a
 //   block that skips the bad one) can still come, while the failed slot and every complete
 //   slot built on it are released unseen (slots_rejected too). A slot longer than
-//   max_slot_bytes is refused the same way (slots_dropped). While a slot is out, arriving
+//   max_slot_bytes is refused the same way (slots_dropped). With config.forks the chain is
+//   a tree: next is the lowest complete slot above the root whose parent replay kept (or the
+//   root), a kept slot does not become the root (set_root / follow_roots move it), a block
+//   built below the root is refused (slots_rejected), and "the chain's last slot" below is
+//   the highest slot kept. While a slot is out, arriving
 //   names it and repair plans from the slot after it; the assembler then keeps the lowest slots when room runs out
 //   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
@@ -92,6 +96,7 @@
 #include <string_view>
 #include <vector>
 
+#include <riptide/bank/chain_board.hpp>
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/types.hpp>
 #include <riptide/epoch/leader_schedule.hpp>
@@ -124,6 +129,11 @@ struct tvu_tile_config {
   // deliver_from - 1 (slot 0 when 0), and each delivered slot becomes the root. Unset: in
   // completion order.
   std::optional<std::uint64_t> deliver_from;
+  // With deliver_from (a voting validator, whose replay keeps several forks): a complete slot
+  // is handed over once its parent was (and replay kept it), whichever fork it is on, the
+  // lowest first; a slot replay kept does not become the root: the root moves only by
+  // set_root(), or from the chain board given to follow_roots().
+  bool forks = false;
 
   // Throws std::invalid_argument naming the first bad field (the resolver's and assembler's
   // own fields are checked by their constructors).
@@ -274,6 +284,9 @@ class tvu_tile final : public util::tile {
   // epoch of the chain's next slot, so the node follows leaders past the first epoch. The
   // window belongs to this tile's thread from then on.
   void follow_epochs(epoch::schedule_window& window) noexcept;
+  // Start-up (config.forks): at every housekeep the root moves to the board's root slot (the
+  // replay tile sets it when consensus roots a block). `board` must outlive the tile.
+  void follow_roots(const bank::chain_board* board) noexcept { roots_ = board; }
   bool drained() const noexcept override {
     return in_.empty_approx() && (own_.in == nullptr || own_.in->empty_approx());
   }
@@ -305,6 +318,7 @@ class tvu_tile final : public util::tile {
   // deliver_from mode: the lowest slot that can extend the chain (0 before any).
   [[nodiscard]] std::uint64_t chain_next() const noexcept { return delivered_tip_ ? *delivered_tip_ + 1 : 0; }
   void reject(std::uint64_t slot) noexcept;
+  [[nodiscard]] bool accepted(std::uint64_t slot) const noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
   void archive_slot(std::uint64_t slot) noexcept;
   void forget_evicted() noexcept;
@@ -341,6 +355,10 @@ class tvu_tile final : public util::tile {
   // them: never handed over again. The oldest is forgotten first; by then the root passed it.
   std::array<std::uint64_t, 64> rejected_{};
   std::size_t rejected_count_ = 0, rejected_next_ = 0;
+  // config.forks: slot + 1 at slot % size for the slots replay kept above the root (a slot
+  // 4096 above an unrooted one overwrites it: its children then wait until the root passes).
+  std::vector<std::uint64_t> accepted_;
+  const bank::chain_board* roots_ = nullptr;
   std::uint64_t highest_seen_ = 0;  // highest slot of an accepted shred
   std::atomic<std::uint64_t> arriving_{0};
   std::atomic<std::uint64_t> highest_seen_pub_{0};
