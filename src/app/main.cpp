@@ -246,6 +246,9 @@ int main(int argc, char** argv) {
   genesis_cmd->add_option("--staked", gopt.staked_validators,
                           "Validators with stake, from node 0 (default 0: all, equal stake, taking turns to "
                           "lead; 1: node 0 leads every slot, the others follow)");
+  genesis_cmd->add_option("--stakes", gopt.stakes,
+                          "Every node's stake, node 0 first, e.g. 2,2,2,1,1 (instead of --stake and --staked)")
+      ->delimiter(',');
   genesis_cmd->add_option("--fanout", gopt.turbine_fanout, "Turbine fanout (children per node)")
       ->check(CLI::Range(1, 65536));
   genesis_cmd->add_option("--hashes-per-tick", gopt.hashes_per_tick, "PoH hashes per tick")->check(CLI::Range(2, 100000000));

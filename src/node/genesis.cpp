@@ -169,6 +169,20 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
                              std::vector<std::filesystem::path>* removed_ledgers) {
   if (o.nodes == 0 || o.nodes > 1000) throw config_error("genesis: --nodes must be in 1..1000");
   if (o.port_offset + o.nodes > 999) throw config_error("genesis: port offset + nodes must stay below 1000");
+  if (!o.stakes.empty()) {
+    if (o.stakes.size() != o.nodes)
+      throw config_error(fmt::format("genesis: --stakes lists {} stakes for {} nodes (one per node)", o.stakes.size(),
+                                     o.nodes));
+    if (o.staked_validators != 0 || o.stake != local_cluster_options{}.stake)
+      throw config_error("genesis: --stakes gives every node's stake: leave out --stake and --staked");
+    if (std::all_of(o.stakes.begin(), o.stakes.end(), [](std::uint64_t s) { return s == 0; }))
+      throw config_error("genesis: --stakes: at least one validator needs stake");
+    std::uint64_t total = 0;
+    for (const std::uint64_t s : o.stakes) {
+      if (s > (~std::uint64_t{0} >> 1) - total) throw config_error("genesis: --stakes: the total must stay below 2^63");
+      total += s;
+    }
+  }
   std::uint32_t ip_first = 0;  // host order; 0: every validator on 127.0.0.1
   if (!o.ip_base.empty()) {
     const auto ip = parse_ipv4(o.ip_base);
@@ -221,7 +235,7 @@ genesis create_local_cluster(const std::filesystem::path& dir, const local_clust
     genesis_validator v;
     v.name = fmt::format("node{}", i);
     v.id = keys.back().public_key();
-    v.stake = o.staked_validators == 0 || i < o.staked_validators ? o.stake : 0;
+    v.stake = !o.stakes.empty() ? o.stakes[i] : o.staked_validators == 0 || i < o.staked_validators ? o.stake : 0;
     if (ip_first != 0) {
       const std::uint32_t ip = ip_first + i;
       v.ip = fmt::format("{}.{}.{}.{}", ip >> 24, ip >> 16 & 0xff, ip >> 8 & 0xff, ip & 0xff);

@@ -308,8 +308,12 @@ int tvu_tile::poll_repair() noexcept {
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
     // In order, from the slot after the one being replayed (the slots between the chain's tip
-    // and it were skipped) or after the tip.
-    const std::uint64_t first = !config_.deliver_from ? root_ : in_flight_ ? *in_flight_ + 1 : chain_next();
+    // and it were skipped) or after the tip. With forks, from the root on: another fork's
+    // blocks below the newest one kept (a partition's other side) are wanted too.
+    const std::uint64_t first = !config_.deliver_from ? root_
+                                : config_.forks     ? root_ + 1
+                                : in_flight_        ? *in_flight_ + 1
+                                                    : chain_next();
     // Slots after the highest one seen may not exist yet: they are not asked for. In order,
     // nothing beyond what the assembler can hold from the next slot on is asked for either
     // (it would only crowd out the slots needed first).

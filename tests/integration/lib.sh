@@ -51,6 +51,27 @@ rpc() { echo "127.0.0.1:$((11000 + off + $1))"; }  # rpc NODE : its HTTP address
 slot_of() { get_json "$(rpc "$1")" /slot .slot; }
 slot_at_least() { local s; s=$(slot_of "$1") && [ "$s" -ge "$2" ]; }  # slot_at_least NODE SLOT
 
+slot_field() { get_json "$(rpc "$1")" /slot ".$2 // -1"; }  # slot_field NODE FIELD : -1 when null
+sample_slots() {  # sample_slots FILE PHASE NODE... : a line "PHASE NODE processed confirmed finalized root" per node
+  local file=$1 phase=$2 i; shift 2
+  for i in "$@"; do
+    get_json "$(rpc "$i")" /slot '"\(.processed // -1) \(.confirmed // -1) \(.finalized // -1) \(.root // -1)"' |
+      sed "s/^/$phase $i /" >>"$file"
+  done
+}
+went_back() {  # went_back FILE : how often a node's confirmed or finalized slot was lower than in its sample before
+  awk '{ if (($2 in c) && ($4 < c[$2] || $5 < f[$2])) n++; c[$2] = $4; f[$2] = $5 } END { print n + 0 }' "$1"
+}
+validator_ids() {  # validator_ids GENESIS : each validator's pubkey, node order, one per line
+  awk '/^\[\[validators\]\]/ {v++} v > 0 && /^pubkey/ {gsub(/"/, "", $3); print $3}' "$1"
+}
+skip_unless_partition_tools() {  # tools/cluster.sh partition needs root and nft
+  if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null; then
+    echo "SKIP: the partition needs root and nft"
+    exit 77
+  fi
+}
+
 finish() {  # the last line of a test
   if [ -s "$missing_metrics" ]; then
     echo "FAIL counters read but not exported: $(sort -u "$missing_metrics" | tr '\n' ' ')"

@@ -153,6 +153,25 @@ TEST(genesis, local_cluster_faucet_lamports_are_configurable) {
   EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("faucet"), std::string::npos);
 }
 
+TEST(genesis, local_cluster_stakes_give_each_node_its_own) {
+  riptide::testing::temp_dir dir("riptide-genesis-stakes");
+  local_cluster_options o;
+  o.nodes = 5;
+  o.stakes = {2, 2, 2, 1, 1};
+  const genesis g = create_local_cluster(dir.path(), o);
+  const genesis back = load_genesis(dir.path() / "genesis.toml");
+  ASSERT_EQ(back.validators.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(back.validators[i].stake, o.stakes[i]) << i;
+  o.overwrite = true;
+  o.stakes = {2, 2};
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("2 stakes for 5 nodes"), std::string::npos);
+  o.stakes = {0, 0, 0, 0, 0};
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("at least one"), std::string::npos);
+  o.stakes = {1, 1, 1, 1, 1};
+  o.staked_validators = 2;
+  EXPECT_NE(error_of([&] { create_local_cluster(dir.path(), o); }).find("leave out"), std::string::npos);
+}
+
 TEST(genesis, parse_rejections_name_the_field) {
   genesis g;
   g.shred_version = 5;

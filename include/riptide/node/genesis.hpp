@@ -95,6 +95,10 @@ struct local_cluster_options {
   // validator, equal stake: they take turns to lead. 1 makes node 0 the leader of every slot
   // and the others its followers.
   std::uint32_t staked_validators = 0;
+  // Non-empty: validator i's stake is stakes[i] (one per node; at least one non-zero);
+  // `stake` and `staked_validators` must be left at their defaults. For clusters of unequal
+  // stake, e.g. 2,2,2,1,1: three validators hold 75 %, more than 2/3 without the other two.
+  std::vector<std::uint64_t> stakes;
   std::uint32_t turbine_fanout = 200;
   std::uint64_t hashes_per_tick = 1250;  // low: a dev cluster's PoH must not eat the machine
   std::uint64_t ticks_per_slot = 64;

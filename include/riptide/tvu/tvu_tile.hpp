@@ -50,7 +50,8 @@
 //   a tree: next is the lowest complete slot above the root whose parent replay kept (or the
 //   root), a kept slot does not become the root (set_root / follow_roots move it), a block
 //   built below the root is refused (slots_rejected), and "the chain's last slot" below is
-//   the highest slot kept. While a slot is out, arriving
+//   the highest slot kept, but repair plans from the root on (another fork's blocks may lie
+//   below the newest one kept). While a slot is out, arriving
 //   names it and repair plans from the slot after it; the assembler then keeps the lowest slots when room runs out
 //   (slot_assembler_config::keep_lowest) and repair asks for nothing beyond the next
 //   assembler.max_slots slots, so a node far behind catches up slot by slot instead of
