@@ -83,6 +83,26 @@ void tx_status_cache::record(const crypto::signature& first_signature,
   recorded_.fetch_add(1, std::memory_order_relaxed);
 }
 
+void tx_status_cache::forget(const crypto::signature& first_signature, std::uint64_t slot_number) noexcept {
+  const std::uint64_t tag = crypto::xxh3_64(first_signature);
+  slot* set = slots_.get() + (tag & set_mask_) * ways;
+  for (std::size_t w = 0; w < ways; ++w) {
+    slot& s = set[w];
+    if (s.age.load(std::memory_order_relaxed) == 0 || s.tag.load(std::memory_order_relaxed) != tag ||
+        s.slot_number.load(std::memory_order_relaxed) != slot_number)
+      continue;
+    bool same = true;
+    for (std::size_t i = 0; i < signature_words && same; ++i)
+      same = s.sig[i].load(std::memory_order_relaxed) == load_word(first_signature, i);
+    if (!same) continue;
+    const std::uint64_t seq = s.seq.load(std::memory_order_relaxed);
+    s.seq.store(seq + 1, std::memory_order_relaxed);
+    s.age.store(0, std::memory_order_release);  // empty: find() skips it, record() reuses it
+    s.seq.store(seq + 2, std::memory_order_release);
+    return;
+  }
+}
+
 std::optional<tx_status> tx_status_cache::find(
     const crypto::signature& first_signature) const noexcept {
   const std::uint64_t tag = crypto::xxh3_64(first_signature);

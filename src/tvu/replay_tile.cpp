@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <riptide/ledger/entry_codec.hpp>
+#include <riptide/txn/transaction.hpp>
 #include <riptide/util/metrics.hpp>
 
 namespace riptide::tvu {
@@ -56,7 +58,7 @@ std::vector<std::string_view> replay_tile::own_counter_names() const {
                                          "durable_slot", "last_slot",     "bad_buffers",
                                          "resets",       "resets_dropped", "adopted",      "leader_waits",
                                          "consensus_dropped", "unrooted_full", "unrooted_blocks", "roots",
-                                         "root_slot", "unknown_resets"};
+                                         "root_slot", "unknown_resets", "pruned_blocks"};
   for (const auto& d : dead) names.emplace_back(d);
   return names;
 }
@@ -66,6 +68,7 @@ void replay_tile::on_start() { syncer_.start(); }
 void replay_tile::follow_consensus(util::spsc_ring<consensus_verdict>* verdicts) {
   verdicts_ = verdicts;
   unrooted_ = std::make_unique<unrooted_blocks>(config_.unrooted_bytes, config_.max_unrooted_blocks);
+  decoded_.reserve(16384);
 }
 
 replay_tile::outcome replay_tile::store(const completed_slot& c, bool busy) noexcept {
@@ -192,7 +195,9 @@ void replay_tile::apply_root() noexcept {
   // Consensus rooted t: its chain leaves the arena for the ledger, oldest first.
   bank::bank_forks& forks = replayer_.forks();
   if (!forks.live(t.bank) || forks.info(t.bank).slot != t.slot || !forks.set_root(t.bank)) return;
-  (void)unrooted_->root(t.slot, [this](std::uint64_t, std::span<const std::uint8_t> stream) { append_stream(stream); });
+  (void)unrooted_->root(
+      t.slot, [this](std::uint64_t, std::span<const std::uint8_t> stream) { append_stream(stream); },
+      [this](std::uint64_t slot, std::span<const std::uint8_t> stream) { forget_block(slot, stream); });
   set_counter(c_unrooted_blocks, unrooted_->blocks());
   (void)ledger_.set_root(t.slot);
   count(c_roots);
@@ -212,6 +217,32 @@ void replay_tile::append_stream(std::span<const std::uint8_t> stream) noexcept {
     offset += v.size;
     if (ledger_.append(v.type, v.slot, v.payload) != ledger::append_error::none) count(c_append_errors);
     else count(c_records);
+  }
+}
+
+void replay_tile::forget_block(std::uint64_t slot, std::span<const std::uint8_t> stream) noexcept {
+  count(c_pruned_blocks);
+  if (statuses_ == nullptr) return;
+  std::size_t offset = 0;
+  while (offset < stream.size()) {
+    ledger::record_view v;
+    if (ledger::parse_record(stream.subspan(offset), v) != ledger::record_error::none) return;
+    offset += v.size;
+    if (v.type != ledger::record_type::entry_batch) continue;
+    decoded_.clear();
+    try {
+      if (ledger::decode_batch(v.payload, decoded_) != ledger::entry_error::none) continue;
+    } catch (...) {
+      return;  // out of memory for a batch larger than the reserve: its statuses stay
+    }
+    for (const ledger::decoded_entry& d : decoded_) {
+      ledger::tx_reader reader(d);
+      ledger::entry_tx tx;
+      while (reader.next(tx)) {
+        txn::transaction_view view;
+        if (txn::parse_transaction(tx.body, view) == txn::parse_error::none) statuses_->forget(view.signature(0), slot);
+      }
+    }
   }
 }
 

@@ -52,6 +52,12 @@ void unrooted_blocks::drop(std::size_t i) noexcept {
   held_bytes_ -= b.size;
 }
 
+bool unrooted_blocks::on_chain(std::size_t i) const noexcept {
+  for (const std::size_t j : chain_)
+    if (j == i) return true;
+  return false;
+}
+
 void unrooted_blocks::compact() noexcept {
   while (count_ != 0 && !at(0).live) {
     first_ = (first_ + 1) % ring_.size();
@@ -60,8 +66,7 @@ void unrooted_blocks::compact() noexcept {
   if (count_ == 0) head_ = 0;
 }
 
-std::size_t unrooted_blocks::root(std::uint64_t slot,
-                                  const std::function<void(std::uint64_t, std::span<const std::uint8_t>)>& fn) {
+std::size_t unrooted_blocks::root(std::uint64_t slot, const block_fn& fn, const block_fn& pruned) {
   // R's chain through the blocks held, newest first; handed over oldest first.
   chain_.clear();
   for (std::size_t j = find(slot); j != npos;) {
@@ -88,8 +93,13 @@ std::size_t unrooted_blocks::root(std::uint64_t slot,
     }
     keep_[i] = keep ? 1 : 0;
   }
-  for (std::size_t i = 0; i < count_; ++i)
-    if (keep_[i] == 0) drop(i);
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (keep_[i] != 0) continue;
+    const block& b = at(i);
+    // R's chain went to fn; every other block dropped here is another fork's.
+    if (pruned && b.live && !on_chain(i)) pruned(b.slot, {arena_.get() + b.offset, b.size});
+    drop(i);
+  }
   compact();
   return chain_.size();
 }

@@ -42,6 +42,24 @@ TEST(tx_status_cache, record_then_find) {
   EXPECT_EQ(cache.find(sig_of(1))->result, 2);
 }
 
+// A block of an abandoned fork: its transactions' statuses go, unless recorded for another
+// slot since (the transaction landed again elsewhere); the freed entry takes new ones.
+TEST(tx_status_cache, forget_drops_a_status_only_for_its_slot) {
+  tx_status_cache cache(16);
+  cache.record(sig_of(1), {7, 0});
+  cache.record(sig_of(2), {8, 0});
+  cache.forget(sig_of(1), 8);
+  ASSERT_TRUE(cache.find(sig_of(1)).has_value()) << "recorded for slot 7, not 8";
+  cache.forget(sig_of(1), 7);
+  EXPECT_FALSE(cache.find(sig_of(1)).has_value());
+  EXPECT_TRUE(cache.find(sig_of(2)).has_value());
+  cache.forget(sig_of(3), 7);  // never recorded: nothing happens
+  cache.record(sig_of(1), {9, 2});
+  const auto again = cache.find(sig_of(1));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->slot, 9u);
+}
+
 TEST(tx_status_cache, compares_the_whole_signature) {
   tx_status_cache cache(4);  // one set: every signature lands in it
   signature s = sig_of(5);

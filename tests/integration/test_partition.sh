@@ -6,6 +6,8 @@
 #   - healed: within 150 s every node finalizes past the newest block any node had when the
 #     partition healed (so one side's split-time fork is final everywhere, the other's
 #     abandoned), and all agree (within 8 slots)
+#   - a transfer sent into each side while split: afterwards every node reports each as
+#     finalized and received, or as neither (the losing side's: its status forgotten)
 #   - no node's confirmed or finalized slot ever goes back (sampled every second)
 #   - every ledger holds the same blocks up to the lowest finalized slot
 # Facts from GET /slot and `riptide ledger digest --json`.
@@ -37,6 +39,18 @@ split_start=$(for i in 0 1 2 3; do processed_of $i; done | sort -n | tail -1)
 cluster partition 0,1 / 2,3 >"$tmp/partition.out" 2>&1
 check "the cluster splits 0,1 / 2,3" [ $? -eq 0 ]
 sleep 3  # what was in flight lands
+# One transfer into each side (through node 0 and node 2), to a new receiver each: only the
+# winning side's fork can hold its transfer (which may also have been lost: while split, a
+# node forwards to the coming leaders, who may be across the cut).
+declare -a to_key sig amount
+for side in 0 1; do
+  to_key[$side]=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  amount[$side]=$((700 + side))
+  sig[$side]=$("$bin" transfer --rpc "$(rpc $((2 * side)))" --from "$tmp/c/faucet.key" --to "${to_key[$side]}" \
+    --lamports "${amount[$side]}" 2>/dev/null | awk '/^signature/ { print $2 }')
+done
+check "a transfer went into each side (${sig[0]:0:12}… via node 0, ${sig[1]:0:12}… via node 2)" \
+  all '[ -n "${sig[0]}" ]' '[ -n "${sig[1]}" ]'
 declare -a c0 f0
 for i in 0 1 2 3; do c0[$i]=$(confirmed_of $i); f0[$i]=$(finalized_of $i); done
 for _ in $(seq 22); do sample split; sleep 1; done
@@ -74,6 +88,26 @@ echo "    $(( $(date +%s) - healed_at )) s after the heal"
 for i in 0 1 2 3; do echo "    node $i: $(get_json "$(rpc "$i")" /slot '"processed \(.processed) confirmed \(.confirmed) finalized \(.finalized) root \(.root)"')"; done
 back=$(went_back "$tmp/samples")
 check "no node's confirmed or finalized slot went back ($back times in $(wc -l <"$tmp/samples") samples)" [ "$back" -eq 0 ]
+# Each transfer, on every node: finalized with its amount in the receiver's balance, or not
+# finalized (an abandoned fork's statuses are forgotten) and nothing received.
+consistent=0 finalized_count=0
+for side in 0 1; do
+  for i in 0 1 2 3; do
+    # An unknown transaction is a 404 whose body has no commitment.
+    st=$(get_json "$(rpc "$i")" "/tx/${sig[$side]}" '.commitment // "unknown"' | head -1)
+    [ -n "$st" ] || st=unknown
+    bal=$(get_json "$(rpc "$i")" "/balance/${to_key[$side]}" .lamports || echo -1)
+    if [ "$st" = finalized ]; then
+      finalized_count=$((finalized_count + 1))
+      [ "$bal" = "${amount[$side]}" ] && consistent=$((consistent + 1))
+    else
+      [ "$bal" = 0 ] && consistent=$((consistent + 1))
+    fi
+    echo "    transfer into side $side on node $i: $st, receiver has $bal"
+  done
+done
+check "every node tells the truth of both transfers: finalized and received, or neither ($consistent of 8 consistent, $finalized_count finalized)" \
+  [ "$consistent" -eq 8 ]
 final=$(for i in 0 1 2 3; do finalized_of $i; root_of $i; done | sort -n | head -1)
 cluster down >/dev/null
 

@@ -41,7 +41,12 @@ TEST(unrooted_blocks, a_root_hands_over_its_chain_oldest_first_and_keeps_its_des
   ASSERT_TRUE(u.add(4, 2, stream_of(4, 400)));
   ASSERT_TRUE(u.add(5, 4, stream_of(5, 500)));
   EXPECT_FALSE(u.add(5, 4, stream_of(5, 10))) << "a slot is held once";
-  const auto out = root(u, 2);
+  std::vector<std::uint64_t> pruned;
+  std::vector<flushed> out;
+  (void)u.root(
+      2, [&](std::uint64_t s, std::span<const std::uint8_t> b) { out.push_back({s, b.size(), b[0] == static_cast<std::uint8_t>(s)}); },
+      [&](std::uint64_t s, std::span<const std::uint8_t>) { pruned.push_back(s); });
+  EXPECT_EQ(pruned, (std::vector<std::uint64_t>{3})) << "rooted blocks are not pruned ones";
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].slot, 1u);
   EXPECT_EQ(out[0].size, 100u);
@@ -70,7 +75,14 @@ TEST(unrooted_blocks, a_root_not_held_still_prunes_what_does_not_descend_from_it
   ASSERT_TRUE(u.add(7, 4, stream_of(7, 10)));   // another fork, from 4
   ASSERT_TRUE(u.add(8, 7, stream_of(8, 10)));
   ASSERT_TRUE(u.add(9, 5, stream_of(9, 10)));   // a child of the root to come
-  EXPECT_TRUE(root(u, 5).empty());
+  std::vector<std::uint64_t> pruned;
+  EXPECT_EQ(u.root(5, [](std::uint64_t, std::span<const std::uint8_t>) { ADD_FAILURE() << "nothing to root"; },
+                   [&](std::uint64_t s, std::span<const std::uint8_t> b) {
+                     EXPECT_EQ(b.size(), 10u);
+                     pruned.push_back(s);
+                   }),
+            0u);
+  EXPECT_EQ(pruned, (std::vector<std::uint64_t>{7, 8})) << "the blocks of the fork the root left";
   EXPECT_TRUE(u.holds(6));
   EXPECT_FALSE(u.holds(7));
   EXPECT_FALSE(u.holds(8)) << "its parent was dropped";

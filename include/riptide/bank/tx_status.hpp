@@ -35,6 +35,10 @@ class tx_status_cache {
 
   // Writer only.
   void record(const crypto::signature& first_signature, const tx_status& status) noexcept;
+  // Writer only: the status of `first_signature` goes if it names `slot` (a block on a fork
+  // that was abandoned: the transaction is not in the chain, whatever its slot's commitment
+  // says). A status recorded for another slot since stays.
+  void forget(const crypto::signature& first_signature, std::uint64_t slot) noexcept;
   // Any thread.
   [[nodiscard]] std::optional<tx_status> find(const crypto::signature& first_signature) const noexcept;
   [[nodiscard]] std::uint64_t recorded() const noexcept {

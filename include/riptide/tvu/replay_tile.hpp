@@ -34,7 +34,9 @@
 //   quiescent: R's chain goes from the arena to the ledger (oldest first, records as the
 //   leader wrote them), the ledger's root and the forks' root (set_root prunes the other
 //   forks) move to R, the board's root follows (the TVU reads it), and the sync thread makes
-//   it durable. So the ledger holds the rooted chain only: one block per slot, each built on
+//   it durable. Blocks of the forks the root abandoned are dropped (pruned_blocks) and their
+//   transactions' statuses forgotten (tx_status_cache::forget: GET /tx must not call a
+//   transfer of an abandoned fork confirmed or finalized by its slot number). So the ledger holds the rooted chain only: one block per slot, each built on
 //   the one before, as every reader of it (resume, verify, digest) expects. A reset names
 //   the bank PoH should build on: its last hash and tick height go to PoH (connect_resets)
 //   when it differs from the last one sent.
@@ -87,7 +89,7 @@ class replay_tile final : public util::tile {
     c_slots_stored, c_slots_dead, c_records, c_txs, c_failed_txs, c_append_errors, c_syncs,
     c_sync_failures, c_durable_slot, c_last_slot, c_bad_buffers, c_resets, c_resets_dropped,
     c_adopted, c_leader_waits, c_consensus_dropped, c_unrooted_full, c_unrooted_blocks, c_roots, c_root_slot,
-    c_unknown_resets,
+    c_unknown_resets, c_pruned_blocks,
     c_dead_first,  // dead_<replay_error> for each reason but none
     c_own_count = c_dead_first + bank::replay_error_count - 1,
   };
@@ -152,6 +154,8 @@ class replay_tile final : public util::tile {
   void take_verdicts() noexcept;
   // Appends a stored stream's records to the ledger (a block rooted out of the arena).
   void append_stream(std::span<const std::uint8_t> stream) noexcept;
+  // A block of an abandoned fork: its transactions' statuses (recorded at `slot`) go.
+  void forget_block(std::uint64_t slot, std::span<const std::uint8_t> stream) noexcept;
   void tell_consensus(const completed_slot& c, const bank::slot_replay_result& r) noexcept;
   struct root_target {
     bank::bank_index bank;
@@ -175,6 +179,7 @@ class replay_tile final : public util::tile {
   std::optional<std::uint64_t> last_reset_;    // the verdict reset last sent to PoH
   std::optional<std::uint64_t> published_;     // the highest slot published on the board
   bool waiting_for_room_ = false;              // the held slot was counted in unrooted_full
+  std::vector<ledger::decoded_entry> decoded_;  // forget_block's scratch
   std::vector<std::optional<std::uint64_t>> told_;  // per voter: the last voted slot told
   std::optional<completed_slot> held_;         // popped, deferred until the forks are quiescent
   std::optional<root_target> root_pending_;  // the chain's new root, set once quiescent

@@ -20,6 +20,7 @@
 //   every block that is not a descendant of R (R and its ancestors included: they are in the
 //   ledger now). Returns how many blocks went to fn; a root not held here roots nothing but
 //   still prunes (every block that does not descend from R through blocks held here goes).
+//   `pruned` sees each dropped block that R's chain did not take, before its bytes go.
 
 #include <cstddef>
 #include <cstdint>
@@ -39,8 +40,9 @@ class unrooted_blocks {
   [[nodiscard]] bool fits(std::size_t n) const noexcept { return place(n).has_value(); }
   [[nodiscard]] bool add(std::uint64_t slot, std::uint64_t parent, std::span<const std::uint8_t> stream) noexcept;
   [[nodiscard]] bool holds(std::uint64_t slot) const noexcept { return find(slot) != npos; }
-  std::size_t root(std::uint64_t slot,
-                   const std::function<void(std::uint64_t, std::span<const std::uint8_t>)>& fn);
+  using block_fn = std::function<void(std::uint64_t, std::span<const std::uint8_t>)>;
+  // `pruned` (optional) sees each block dropped that was not rooted (another fork's).
+  std::size_t root(std::uint64_t slot, const block_fn& fn, const block_fn& pruned = {});
 
   [[nodiscard]] std::size_t blocks() const noexcept { return live_; }
   [[nodiscard]] std::size_t bytes_held() const noexcept { return held_bytes_; }
@@ -59,6 +61,7 @@ class unrooted_blocks {
   [[nodiscard]] const block& at(std::size_t i) const noexcept { return ring_[(first_ + i) % ring_.size()]; }
   void drop(std::size_t i) noexcept;  // marks dead; compact() frees the front
   void compact() noexcept;
+  [[nodiscard]] bool on_chain(std::size_t i) const noexcept;  // position i is in root()'s chain_
 
   std::size_t bytes_;
   std::unique_ptr<std::uint8_t[]> arena_;
