@@ -13,7 +13,7 @@
 #      slots skipped, grace waited, transactions forwarded and executed; then its votes, last
 #      voted slot, confirmed and finalized slots, and how far behind the clock slots became
 #      confirmed
-#   6. waits until every node has stored the same slot, stops the cluster, re-verifies node
+#   6. waits until every node has rooted a slot past the same one, stops the cluster, re-verifies node
 #      0's ledger (PoH chain, checksums, every transaction, bank hashes) and compares every
 #      node's ledger with it, block by block
 # Environment: RIPTIDE_NODES (4), RIPTIDE_CLUSTER_DIR (cluster/), RIPTIDE_PORT_OFFSET (0),
@@ -127,11 +127,11 @@ for i in $(seq 0 $((n - 1))); do
 done
 
 window=$(( $("$bin" rpc --url "$(rpc 0)" GET /slot | jq -er .slot) + 1 ))
-echo "==> waiting for every node to store a block past slot $window"
-for _ in $(seq 1 150); do
+echo "==> waiting for every node to root a block past slot $window (a ledger holds rooted blocks: a tower's depth behind)"
+for _ in $(seq 1 300); do
   behind=0
   for i in $(seq 0 $((n - 1))); do
-    s=$("$bin" rpc --url "$(rpc "$i")" GET /slot 2>/dev/null | jq -er .slot) || s=0
+    s=$("$bin" rpc --url "$(rpc "$i")" GET /slot 2>/dev/null | jq -er .root) || s=0
     [ "$s" -gt "$window" ] || behind=$((behind + 1))
   done
   [ "$behind" = 0 ] && break
