@@ -366,7 +366,7 @@ std::size_t repair_client::plan_with(const slot_assembler& assembler,
   const std::size_t incomplete = assembler.incomplete_slots(slot_buffer_);
   for (std::size_t s = 0; s < incomplete; ++s) {
     const std::uint64_t slot = slot_buffer_[s];
-    if (gate != nullptr && !gate->may_repair(slot)) continue;
+    if (gate != nullptr && (!gate->may_repair(slot) || gate->has(slot))) continue;
     std::uint32_t from = 0;
     for (;;) {
       const std::size_t count = assembler.missing(slot, index_buffer_, from);
@@ -388,6 +388,10 @@ std::size_t repair_client::plan_with(const slot_assembler& assembler,
   // 2. Slots whose chain back to the root is unknown.
   const std::size_t orphans = assembler.orphans(slot_buffer_);
   for (std::size_t s = 0; s < orphans; ++s) {
+    if (gate != nullptr) {
+      const std::optional<std::uint64_t> parent = assembler.parent_of(slot_buffer_[s]);
+      if (gate->has(slot_buffer_[s]) || (parent && gate->has(*parent))) continue;
+    }
     if (!ask(repair_kind::orphan, slot_buffer_[s], 0, now_ms, sink, picker)) {
       return budget_at_start - budget_;
     }
@@ -398,7 +402,7 @@ std::size_t repair_client::plan_with(const slot_assembler& assembler,
   for (std::size_t looked = 0; slot <= highest_seen && looked < config_.max_slots_per_plan;
        ++slot, ++looked) {
     if (!assembler.is_tracked(slot) && !assembler.is_taken(slot) &&
-        (gate == nullptr || gate->may_repair(slot))) {
+        (gate == nullptr || (gate->may_repair(slot) && !gate->has(slot)))) {
       if (!ask(repair_kind::highest_index, slot, 0, now_ms, sink, picker)) break;
     }
     if (slot == UINT64_MAX) break;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iterator>
 #include <stdexcept>
+#include <tuple>
 
 #include <riptide/util/metrics.hpp>
 
@@ -61,10 +62,12 @@ class tvu_tile::repair_sink final : public shred::repair_packet_sink {
   std::size_t sent_;
 };
 
-// Holds back slots whose shreds are still arriving.
+// Holds back slots whose shreds are still arriving, and (forks) slots replay already has: the
+// assembler forgets a taken slot when it needs the entry, which must not make it wanted again.
 class tvu_tile::defer_gate final : public shred::repair_slot_gate {
  public:
   explicit defer_gate(const tvu_tile& t) : t_(t) {}
+  bool has(std::uint64_t slot) const noexcept override { return t_.config_.forks && t_.accepted(slot); }
   bool may_repair(std::uint64_t slot) const noexcept override {
     const slot_tally& tally = t_.tallies_[slot % t_.tallies_.size()];
     return tally.slot != slot || t_.now_ms_ >= tally.last_ms + t_.repair_->defer_ms;
@@ -186,7 +189,8 @@ std::vector<std::string_view> tvu_tile::own_counter_names() const {
                                                "repair_unmatched", "repair_served",      "repair_refused",
                                                "recovered_data",   "archived",           "archive_incomplete",
                                                "archive_refused",  "repair_from_archive", "sets_forgotten",
-                                               "slots_rejected",   "own_received"};
+                                               "slots_rejected",   "own_received",       "slots_again",
+                                               "asm_slots_held",   "repair_first",       "repair_last"};
   static_assert(std::size(repair_names) == c_own_count - c_repair_sent);
   static_assert(std::size(middle) == c_asm_first - c_recovered);
   std::vector<std::string_view> names;
@@ -251,6 +255,7 @@ void tvu_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
     const bank::chain_status st = roots_->read();
     if (st.has_root_slot) set_root(st.root_slot);
   }
+  set_counter(c_asm_slots_held, assembler_->slots_in_use());
   const std::uint64_t first = config_.deliver_from ? chain_next() : root_ + 1;
   if (window_ != nullptr) {
     try {
@@ -308,22 +313,37 @@ int tvu_tile::poll_repair() noexcept {
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
     // In order, from the slot after the one being replayed (the slots between the chain's tip
-    // and it were skipped) or after the tip. With forks, from the root on: another fork's
-    // blocks below the newest one kept (a partition's other side) are wanted too.
-    const std::uint64_t first = !config_.deliver_from ? root_
-                                : config_.forks     ? root_ + 1
-                                : in_flight_        ? *in_flight_ + 1
-                                                    : chain_next();
-    // Slots after the highest one seen may not exist yet: they are not asked for. In order,
-    // nothing beyond what the assembler can hold from the next slot on is asked for either
-    // (it would only crowd out the slots needed first).
-    const std::uint64_t last =
+    // and it were skipped) or after the tip. Slots after the highest one seen may not exist
+    // yet: they are not asked for. In order, nothing beyond what the assembler can hold from
+    // the next slot on is asked for either (it would only crowd out the slots needed first).
+    std::uint64_t first = !config_.deliver_from ? root_ : in_flight_ ? *in_flight_ + 1 : chain_next();
+    std::uint64_t last =
         config_.deliver_from ? std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1)
                              : highest_seen_;
+    if (config_.forks) std::tie(first, last) = fork_repair_window();
     if (last >= first)
       work += static_cast<int>(client_->plan(*assembler_, first, last, now_ms, *request_sink_, *gate_));
   }
   return work;
+}
+
+// With forks, the slots above the root that replay does not have yet, the lowest first, as
+// many as the assembler holds: another fork's blocks below the newest one kept (a partition's
+// other side) are wanted too. Slots replay accepted do not count, so while the root stands
+// still (no fork has more than 2/3 of the votes) the window moves up past them instead of
+// stopping max_slots above the root, where a node could never fetch the chain it must switch to.
+std::pair<std::uint64_t, std::uint64_t> tvu_tile::fork_repair_window() noexcept {
+  std::uint64_t first = root_ + 1;
+  std::uint64_t last = root_;  // empty
+  std::size_t wanted = 0;
+  for (std::uint64_t s = root_ + 1; s <= highest_seen_ && wanted < config_.assembler.max_slots; ++s) {
+    if (accepted(s)) continue;
+    if (wanted++ == 0) first = s;
+    last = s;
+  }
+  set_counter(c_repair_first, first);
+  set_counter(c_repair_last, last);
+  return {first, last};
 }
 
 int tvu_tile::poll_own() noexcept {
@@ -408,14 +428,31 @@ void tvu_tile::on_shred(const shred::shred_view& v, const crypto::pubkey* leader
   }
   if (!assembler_->is_complete(v.slot())) return;
   count(c_slots_completed);
-  // A slot completes on exactly one insert; complete slots are never evicted, so at most
-  // max_slots of them wait here.
-  if (pending_count_ == pending_.size()) {
+  // In order, a complete slot can be evicted for a lower one (and complete again later)
+  // before the next pass over this list drops its entry: when the list is full, the entries
+  // of slots no longer complete and repeated ones go first, so the assembler's max_slots
+  // complete slots always fit.
+  if (pending_count_ == pending_.size()) compact_pending();
+  if (pending_count_ == pending_.size()) {  // cannot happen (see above)
     (void)assembler_->release_slot(v.slot());
+    count(c_sets_forgotten, resolver_->forget_slot(v.slot()));  // so it can come back
     count(c_slots_dropped);
     return;
   }
   pending_[(pending_head_ + pending_count_++) % pending_.size()] = v.slot();
+}
+
+// Keeps, in order, the waiting slots that are still complete, each once.
+void tvu_tile::compact_pending() noexcept {
+  const std::size_t cap = pending_.size();
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < pending_count_; ++i) {
+    const std::uint64_t slot = pending_[(pending_head_ + i) % cap];
+    bool seen = false;
+    for (std::size_t k = 0; k < kept && !seen; ++k) seen = pending_[(pending_head_ + k) % cap] == slot;
+    if (!seen && assembler_->is_complete(slot)) pending_[(pending_head_ + kept++) % cap] = slot;
+  }
+  pending_count_ = kept;
 }
 
 void tvu_tile::retransmit(const shred::shred_view& v, const crypto::pubkey& leader) noexcept {
@@ -576,6 +613,13 @@ int tvu_tile::deliver_in_order() noexcept {
         (void)assembler_->release_slot(slot);
         reject(slot);
         count(c_slots_rejected);
+        continue;
+      }
+      if (config_.forks && slot != 0 && accepted(slot)) {
+        // Replayed already (its shreds came back after the assembler forgot the taken slot):
+        // handing it over again would make replay refuse it as a duplicate bank.
+        (void)assembler_->release_slot(slot);
+        count(c_slots_again);
         continue;
       }
       pending_[(pending_head_ + kept) % cap] = slot;

@@ -8,6 +8,7 @@
 
 #include <riptide/crypto/schnorr.hpp>
 #include <riptide/crypto/sha256.hpp>
+#include <riptide/shred/repair.hpp>
 #include <riptide/shred/shred_archive.hpp>
 #include <riptide/shred/shredder.hpp>
 
@@ -474,6 +475,32 @@ TEST(tvu_tile, complete_slots_wait_for_a_free_buffer) {
   EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_delivered), 2u);
 }
 
+// Repair links for the follower under test: every node's repair port, rings the test drives.
+struct repair_setup {
+  std::vector<crypto::pubkey> ids;
+  std::vector<net::endpoint> endpoints;
+  desc_ring in{16}, release{64};
+  std::unique_ptr<net::contact_book> book;
+  tvu::tvu_repair_links links;
+
+  repair_setup() {
+    const cluster_fixture& f = fixture();
+    for (std::size_t i = 0; i < nodes; ++i) {
+      ids.push_back(f.keys[i].public_key());
+      endpoints.push_back({0x7f000001, static_cast<std::uint16_t>(15000 + i)});
+    }
+    book = riptide::testing::contacts_of(endpoints, net::port_kind::repair, ids);
+    links.identity = &f.keys[f.self];
+    links.peer_ids = ids;
+    links.peer_repair = book->column(net::port_kind::repair);
+    links.self_index = static_cast<std::uint32_t>(f.self);
+    links.in = &in;
+    links.release = &release;
+    links.server.shred_version = version;
+    links.client.shred_version = version;
+  }
+};
+
 // With repair links and an archive: every data shred of each slot handed over goes to the
 // archive, byte for byte, as the slot is delivered (and not before).
 TEST(tvu_tile, archives_the_data_shreds_of_each_slot_it_hands_over) {
@@ -483,24 +510,9 @@ TEST(tvu_tile, archives_the_data_shreds_of_each_slot_it_hands_over) {
   ac.dir = dir.path() / "shreds";
   ac.segment_bytes = 1 << 20;
   shred::shred_archive archive(ac);
-  std::vector<crypto::pubkey> ids;
-  std::vector<net::endpoint> repair_eps;
-  for (std::size_t i = 0; i < nodes; ++i) {
-    ids.push_back(f.keys[i].public_key());
-    repair_eps.push_back({0x7f000001, static_cast<std::uint16_t>(15000 + i)});
-  }
-  desc_ring repair_in(16), repair_release(64);
-  tvu::tvu_repair_links links;
-  links.identity = &f.keys[f.self];
-  links.peer_ids = ids;
-  const auto repair_book = riptide::testing::contacts_of(repair_eps, net::port_kind::repair, ids);
-  links.peer_repair = repair_book->column(net::port_kind::repair);
-  links.self_index = static_cast<std::uint32_t>(f.self);
-  links.in = &repair_in;
-  links.release = &repair_release;
+  repair_setup repair;
+  tvu::tvu_repair_links& links = repair.links;
   links.store = {4096, 16};
-  links.server.shred_version = version;
-  links.client.shred_version = version;
   links.archive = &archive;
   auto config = small_config();
   config.output_slots = 1;
@@ -587,10 +599,11 @@ TEST(tvu_tile, arriving_names_the_lowest_slot_not_yet_handed_over) {
   EXPECT_EQ(h.tile.arriving().load(), 0u);
 }
 
-// The leader of slots 0-3 shreds one block for `slot` on `parent` (random bytes as entries).
-std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint64_t parent, std::size_t size) {
+// Node `node` shreds one block for `slot` on `parent` (random bytes as entries).
+std::pair<bytes, std::vector<bytes>> block_shreds_by(std::size_t node, std::uint64_t slot, std::uint64_t parent,
+                                                     std::size_t size) {
   const cluster_fixture& f = fixture();
-  shred::shredder sh(f.keys[f.leader_node], version, {});
+  shred::shredder sh(f.keys[node], version, {});
   std::mt19937_64 rng(slot * 131 + parent);
   bytes stream(size);
   for (auto& b : stream) b = static_cast<std::uint8_t>(rng());
@@ -599,6 +612,11 @@ std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint6
   EXPECT_TRUE(sh.add({stream.data(), stream.size()}, true, sink));
   EXPECT_TRUE(sh.finish_slot(sink));
   return {std::move(stream), std::move(sink.shreds)};
+}
+
+// The leader of slots 0-3 shreds one block for `slot` on `parent`.
+std::pair<bytes, std::vector<bytes>> block_shreds(std::uint64_t slot, std::uint64_t parent, std::size_t size) {
+  return block_shreds_by(fixture().leader_node, slot, parent, size);
 }
 
 // In order along the chain: slot 2 was skipped (slot 3 names slot 1 as its parent) and slot 3
@@ -829,6 +847,110 @@ TEST(tvu_tile, with_forks_children_of_a_refused_block_are_released_unseen) {
   EXPECT_TRUE(h.delivered.contains(3));
   EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 2u);
   EXPECT_EQ(h.tile.root(), 0u);
+}
+
+// Like block_shreds, by whichever node the schedule names for `slot`.
+std::pair<bytes, std::vector<bytes>> led_block_shreds(std::uint64_t slot, std::uint64_t parent, std::size_t size) {
+  const cluster_fixture& f = fixture();
+  std::size_t node = f.keys.size();
+  for (std::size_t i = 0; i < f.keys.size(); ++i)
+    if (f.keys[i].public_key() == *f.schedule->leader_for_slot(slot)) node = i;
+  EXPECT_LT(node, f.keys.size());
+  return block_shreds_by(node, slot, parent, size);
+}
+
+// With forks, while the root stands still (a partition: no fork has 2/3 of the votes), the
+// blocks replay kept pile up above it, more of them than the assembler holds. The repair
+// window steps over them to the slots still missing, the lowest first: a window fixed at the
+// root's next max_slots slots would never ask for the chain the node must switch to after the
+// heal. A kept block whose shreds come back later is not handed over a second time.
+TEST(tvu_tile, with_forks_repair_looks_past_the_kept_blocks_above_a_standing_root) {
+  repair_setup repair;
+  tvu::tvu_repair_links& links = repair.links;
+  links.store = {4096, 32};
+  links.interval_ms = 0;  // a plan at every poll, asking every target again
+  links.defer_ms = 0;
+  links.client.retry_ms = 0;
+  links.client.peer_rate_per_second = 0;
+  auto config = in_order_config();
+  config.forks = true;
+  config.resolver.completed_sets_remembered = 1;  // so a kept block's shreds are taken again
+  ASSERT_EQ(config.assembler.max_slots, 8u);
+  harness h(config, 16, 1024, &links);
+  auto run = [&h] {  // settle() waits for an idle poll, which a plan at every poll never gives
+    for (int i = 0; i < 64; ++i) {
+      (void)h.tile.poll();
+      h.take_outputs();
+    }
+  };
+  std::map<std::uint64_t, std::vector<bytes>> shreds;
+  for (std::uint64_t slot = 1; slot <= 12; ++slot) {
+    if (slot == 11) continue;  // missing: slot 12 is built on it
+    shreds[slot] = led_block_shreds(slot, slot - 1, 1500).second;
+    h.feed_all({&shreds[slot]});
+    run();
+  }
+  ASSERT_EQ(h.delivered.size(), 10u);  // 1..10; 12 waits for its parent
+  EXPECT_EQ(h.tile.root(), 0u);
+  h.sent.clear();
+  run();
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_repair_first), 11u);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_repair_last), 12u);
+  std::set<std::uint64_t> asked;
+  for (const auto& [key, copies] : h.sent) {
+    shred::repair_request_view v;
+    if (shred::parse_repair_request(key.second, v) == shred::repair_error::none) asked.insert(v.slot());
+  }
+  EXPECT_TRUE(asked.contains(11)) << "the missing parent of slot 12";
+
+  // Late copies of a kept block: while they are a part, nothing is asked for it; once all
+  // came, it is released, not handed over again. A part of a new block on a kept parent the
+  // assembler forgot (slot 13 on slot 3) is no orphan: its chain is known.
+  h.feed(shreds[2].front());
+  const auto thirteen = led_block_shreds(13, 3, 1500).second;
+  h.feed(thirteen.front());
+  h.sent.clear();
+  run();
+  asked.clear();
+  std::set<std::uint64_t> orphans;
+  for (const auto& [key, copies] : h.sent) {
+    shred::repair_request_view v;
+    if (shred::parse_repair_request(key.second, v) != shred::repair_error::none) continue;
+    asked.insert(v.slot());
+    if (v.kind() == shred::repair_kind::orphan) orphans.insert(v.slot());
+  }
+  EXPECT_TRUE(asked.contains(11));
+  EXPECT_FALSE(asked.contains(2)) << "kept by replay already";
+  EXPECT_TRUE(asked.contains(13)) << "its missing shreds";
+  EXPECT_FALSE(orphans.contains(13)) << "its parent is kept by replay";
+  h.feed_all({&shreds[2]});
+  run();
+  EXPECT_EQ(h.delivered.size(), 10u);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_again), 1u);
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_rejected), 0u);
+}
+
+// A complete slot waiting for its parent gives way to a lower slot (keep_lowest) in the same
+// batch as that slot completes: the waiting list still names the evicted slot, and the new
+// one must find room there, not be dropped (and with it the chain through it).
+TEST(tvu_tile, a_slot_completing_beside_an_evicted_one_is_not_dropped) {
+  auto config = in_order_config();
+  config.forks = true;
+  config.assembler.max_slots = 2;  // and a waiting list of 2
+  harness h(config);
+  std::vector<bytes> feed;
+  for (const auto& [slot, parent] : {std::pair<std::uint64_t, std::uint64_t>{5, 4}, {6, 5}, {1, 0}}) {
+    for (bytes& b : led_block_shreds(slot, parent, 500).second) {
+      shred::shred_view v;
+      ASSERT_EQ(shred::parse_shred(b, v), shred::shred_error::none);
+      if (v.is_data()) feed.push_back(std::move(b));
+    }
+  }
+  ASSERT_EQ(feed.size(), 3u);  // one data shred each: 5 and 6 complete, then 1 evicts 6
+  h.feed_all({&feed});         // the third push polls once: all three in one batch
+  h.settle();
+  EXPECT_TRUE(h.delivered.contains(1));
+  EXPECT_EQ(h.counter(tvu::tvu_tile::c_slots_dropped), 0u);
 }
 
 // A block too large to hand over is refused like one replay refused: the chain stays at its

@@ -38,7 +38,8 @@
 // Client, per plan() call (at most max_requests_per_plan requests):
 //   1. every incomplete slot of the assembler, ascending: window_index for each missing()
 //      index, then highest_index for missing_tail();
-//   2. orphan for each orphan slot;
+//   2. orphan for each orphan slot (not if a repair_slot_gate says it has the slot or its
+//      parent; gated slots are skipped in 1 and 3 as well);
 //   3. highest_index(s, 0) for each slot s in [max(first_wanted, assembler root),
 //      highest_seen] the assembler neither tracks nor has taken (at most max_slots_per_plan
 //      slots of that range are looked at per call).
@@ -205,10 +206,13 @@ class repair_peer_picker {
 };
 
 // Says whether a slot's gaps may be asked for now. A tile uses it to leave alone a slot whose
-// shreds are still arriving (Turbine and FEC usually fill those gaps a moment later).
+// shreds are still arriving (Turbine and FEC usually fill those gaps a moment later), and
+// names slots its consumer already has (the assembler forgets taken slots when it needs the
+// room): such a slot is never asked for, nor is it an orphan's unknown parent.
 class repair_slot_gate {
  public:
   virtual bool may_repair(std::uint64_t slot) const noexcept = 0;
+  virtual bool has(std::uint64_t /*slot*/) const noexcept { return false; }
 
  protected:
   ~repair_slot_gate() = default;

@@ -95,6 +95,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <riptide/bank/chain_board.hpp>
@@ -197,7 +198,7 @@ class tvu_tile final : public util::tile {
     c_slots_completed,
     c_slots_delivered,   // pushed to `out`
     c_slots_dropped,     // complete slots never handed over: longer than max_slot_bytes (or,
-                         // defensively, no room left in the waiting list)
+                         // defensively, no room left in the waiting list: fetched again)
     c_out_backpressure,  // polls where a complete slot waited for a buffer or room in `out`
     c_out_release_bad,   // an out_release entry naming no buffer, or one not handed out
     c_asm_first,         // asm_<insert_result> for each slot_assembler result but inserted
@@ -220,6 +221,11 @@ class tvu_tile final : public util::tile {
                            // failed (the chain stays at their parent), and complete slots
                            // built on one, released without being handed over
     c_own_received,        // shreds of this node's own blocks from `own` (connect_own)
+    c_slots_again,         // forks: a slot replay already accepted completed again (its
+                           // shreds came back after the assembler forgot it): released
+    c_asm_slots_held,      // gauge: slots the assembler tracks (of assembler.max_slots)
+    c_repair_first,        // gauge, forks: the lowest slot the repair window asks for
+    c_repair_last,         // gauge, forks: the highest (the window's size-th unaccepted slot)
     c_own_count,
   };
   static_assert(std::size_t{c_own_count} + std::size_t{util::first_own_counter} <=
@@ -320,6 +326,8 @@ class tvu_tile final : public util::tile {
   [[nodiscard]] std::uint64_t chain_next() const noexcept { return delivered_tip_ ? *delivered_tip_ + 1 : 0; }
   void reject(std::uint64_t slot) noexcept;
   [[nodiscard]] bool accepted(std::uint64_t slot) const noexcept;
+  std::pair<std::uint64_t, std::uint64_t> fork_repair_window() noexcept;  // [first, last] to repair
+  void compact_pending() noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
   void archive_slot(std::uint64_t slot) noexcept;
   void forget_evicted() noexcept;
