@@ -356,6 +356,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 100.0));
   bench_tps_cmd->add_option("--timeout-s", bench_opt.timeout_s,
                             "Seconds to wait for funding, and for confirmations after the send phase");
+  std::string bench_commitment = "processed";
+  bench_tps_cmd
+      ->add_option("--commitment", bench_commitment,
+                   "Count a transfer (and take its latency) once its status reaches processed, confirmed or "
+                   "finalized")
+      ->check(CLI::IsMember({"processed", "confirmed", "finalized"}))
+      ->capture_default_str();
 
   auto* transfer_cmd = app.add_subcommand(
       "transfer", "Sign a transfer (recent blockhash from the node) and send it through POST /tx, or print it");
@@ -627,6 +634,7 @@ int main(int argc, char** argv) {
       bench_opt.rpc_ip = rpc_ep->first;
       bench_opt.rpc_port = rpc_ep->second;
       bench_opt.faucet_key = bench_faucet;
+      bench_opt.commitment = *riptide::rpc::commitment_from_name(bench_commitment);
       if (bench_json) return riptide::node::run_bench_tps(bench_opt, std::cerr, &std::cout);
       return riptide::node::run_bench_tps(bench_opt, std::cout);
     }

@@ -159,6 +159,8 @@ class confirmation_tracker {
 
   // Asks about outstanding signatures, a batch of max_status_batch at a time from the
   // cursor on, until every one was asked once or budget_ns has passed; counts the answers.
+  explicit confirmation_tracker(rpc::commitment level) : level_(level) {}
+
   void poll(rpc::chain_client& client, tally& t, std::vector<std::uint64_t>& latencies_ns,
             std::uint64_t budget_ns) {
     if (outstanding_.empty()) return;
@@ -174,7 +176,7 @@ class confirmation_tracker {
       const auto answers = client.statuses(sigs_);
       const std::uint64_t now = now_ns();
       for (std::size_t k = 0; k < n; ++k) {
-        if (!answers[k]) continue;
+        if (!answers[k] || answers[k]->level < level_) continue;  // not there yet
         const std::size_t i = (cursor_ + asked + k) % size;
         done_[i] = true;
         latencies_ns.push_back(now - outstanding_[i].sent_ns);
@@ -196,6 +198,7 @@ class confirmation_tracker {
   }
 
  private:
+  rpc::commitment level_;
   std::vector<sent_tx> outstanding_;
   std::vector<crypto::signature> sigs_;
   std::vector<bool> done_;
@@ -258,10 +261,10 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
         "faucet {} holds {} lamports; funding {} accounts with {} each (+ fee {}) needs {}",
         util::to_hex(faucet.public_key()), faucet_balance, o.accounts, o.fund_lamports, fee, need));
   out << fmt::format("bench-tps: rpc {} tpu {} | {} accounts, {} lamports per transfer, rate {}, {} s, "
-                     "fee {} lamports/signature, slot {}\n",
+                     "fee {} lamports/signature, slot {}, counted at commitment {}\n",
                      client.address(), tpu_list, o.accounts, o.lamports,
                      o.rate_tps > 0 ? fmt::format("{}/s", o.rate_tps) : std::string("as fast as possible"),
-                     o.seconds, fee, slot.slot)
+                     o.seconds, fee, slot.slot, rpc::to_string(o.commitment))
       << std::flush;
 
   std::array<std::uint8_t, txn::max_transaction_bytes> buf{};
@@ -365,7 +368,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
 
   // ---- 2. send phase
   tally t;
-  confirmation_tracker tracker;
+  confirmation_tracker tracker(o.commitment);
   std::vector<std::uint64_t> latencies_ns;
   std::vector<std::array<std::uint8_t, txn::transfer_transaction_bytes>> batch(send_batch);
   std::vector<std::span<const std::uint8_t>> packets(send_batch);
@@ -527,6 +530,7 @@ int run_bench_tps(const bench_tps_options& o, std::ostream& out, std::ostream* j
     for (std::size_t i = 1; i < t.by_result.size(); ++i)
       if (t.by_result[i] != 0) failed_by[txn::to_string(static_cast<txn::tx_result>(i))] = t.by_result[i];
     *json << nlohmann::json{
+                 {"commitment", rpc::to_string(o.commitment)},
                  {"sent", t.sent},
                  {"send_errors", t.send_errors},
                  {"confirmed_ok", t.ok},

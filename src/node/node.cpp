@@ -718,6 +718,10 @@ node::node(const config& cfg) : impl_(std::make_unique<impl>()) {
     tvu::replay_tile_config rtc;
     rtc.sync_at_slot_end = cfg.ledger.sync_at_slot_end;
     rtc.slot_log = m.slot_log_path();
+    // Blocks waiting for a root each hold a bank: keep half the bank table for the rest (the
+    // root, the node's own blocks, dead ones), so a long stall makes replay wait, never fail
+    // a block for want of a bank (bank_table_full would refuse it and its children for good).
+    if (m.forks) rtc.max_unrooted_blocks = std::max<std::size_t>(1, m.forks->stats().max_banks / 2);
     m.replay = std::make_unique<tvu::replay_tile>(
         "replay", rtc, *m.replayer, *m.ledger_store, *m.tvu, m.rings->in<tvu::completed_slot>("replay", links::completed),
         m.rings->out<tvu::completed_slot>("replay", links::completed_release), &m.board_chain);

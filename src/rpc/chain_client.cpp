@@ -42,10 +42,32 @@ tx_status_reply status_of(const json& j, const std::string& what) {
   const auto name = field<std::string>(j, "status", what);
   const auto result = tx_result_from_name(name);
   if (!result) throw rpc_error(fmt::format("{}: unknown status \"{}\"", what, name));
-  return {*result, field<std::uint64_t>(j, "slot", what)};
+  tx_status_reply r{*result, field<std::uint64_t>(j, "slot", what), commitment::processed};
+  if (j.contains("commitment")) {
+    const auto level_name = field<std::string>(j, "commitment", what);
+    const auto level = commitment_from_name(level_name);
+    if (!level) throw rpc_error(fmt::format("{}: unknown commitment \"{}\"", what, level_name));
+    r.level = *level;
+  }
+  return r;
 }
 
 }  // namespace
+
+const char* to_string(commitment level) noexcept {
+  switch (level) {
+    case commitment::processed: return "processed";
+    case commitment::confirmed: return "confirmed";
+    case commitment::finalized: return "finalized";
+  }
+  return "?";
+}
+
+std::optional<commitment> commitment_from_name(std::string_view name) noexcept {
+  for (const commitment c : {commitment::processed, commitment::confirmed, commitment::finalized})
+    if (name == to_string(c)) return c;
+  return std::nullopt;
+}
 
 std::optional<txn::tx_result> tx_result_from_name(std::string_view name) noexcept {
   for (std::size_t i = 0; i < txn::tx_result_count; ++i) {

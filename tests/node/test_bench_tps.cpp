@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include <riptide/bank/chain_board.hpp>
 #include <riptide/bank/tx_status.hpp>
 #include <riptide/crypto/keyfile.hpp>
@@ -211,6 +213,8 @@ class fake_node {
     return o;
   }
   std::uint64_t executed() const { return executed_.load(); }
+  // Every status (slot 1) becomes finalized, as a voting node's would.
+  void finalize() { board_.set_commitment(1, 1); }
 
  private:
   void serve() {
@@ -320,6 +324,33 @@ TEST(bench_tps, lost_transfers_fail_the_run_above_max_loss_and_are_attributed) {
     EXPECT_NE(text.find(max_loss < 10 ? "allowed): TOO HIGH" : "allowed): ok"), std::string::npos) << text;
     EXPECT_NE(text.find("node drops    fake_net.dropped +" + std::to_string(unconfirmed) + " "), std::string::npos)
         << text;
+  }
+}
+
+// --commitment: a transfer counts only once its status says that level (the fake node's
+// statuses stay processed until it finalizes).
+TEST(bench_tps, a_transfer_counts_once_its_status_reaches_the_commitment_asked) {
+  for (const bool finalizes : {false, true}) {
+    fake_node node;
+    if (finalizes) node.finalize();
+    auto o = node.options();
+    o.commitment = rpc::commitment::finalized;
+    o.seconds = 0.3;
+    o.timeout_s = 1;
+    o.max_loss_percent = 100;
+    std::ostringstream out, json;
+    const int rc = run_bench_tps(o, out, &json);
+    const auto j = nlohmann::json::parse(json.str());
+    EXPECT_EQ(j["commitment"], "finalized");
+    if (finalizes) {
+      EXPECT_EQ(rc, 0) << out.str();
+      EXPECT_EQ(j["unconfirmed"], 0) << out.str();
+      EXPECT_EQ(j["confirmed_ok"], j["sent"]) << out.str();
+    } else {
+      EXPECT_EQ(rc, 1) << out.str();
+      EXPECT_EQ(j["confirmed_ok"], 0) << out.str();
+      EXPECT_EQ(j["unconfirmed"], j["sent"]) << out.str();
+    }
   }
 }
 

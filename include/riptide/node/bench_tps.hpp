@@ -15,7 +15,7 @@
 //      (sendmmsg batches), with a recent blockhash refreshed from GET /slot about every
 //      second. Every ~200 ms POST /tx/status asks about outstanding signatures (batches of
 //      at most 1024 from a rotating cursor, for up to half the poll interval, so a slow node
-//      cannot stop the sending); a status that is present is a confirmation, and its
+//      cannot stop the sending); a status that is present and has reached `commitment` is a confirmation, and its
 //      latency is now − send time (so latencies are quantized by the poll interval). One
 //      progress line a second.
 //   3. Wait up to `timeout_s` for stragglers, then (the node's balances are its rooted
@@ -44,6 +44,7 @@
 #include <span>
 #include <vector>
 
+#include <riptide/rpc/chain_client.hpp>
 #include <riptide/txn/execution.hpp>
 
 namespace riptide::node {
@@ -72,6 +73,9 @@ struct bench_tps_options {
   double status_poll_ms = 200;
   std::uint64_t seed = 0;             // account choice; 0 = from the clock
   double max_loss_percent = 1;        // unconfirmed / sent above this fails the run
+  // A transfer counts (and its latency is taken) once its status reaches this commitment:
+  // processed (in a block the node replayed), confirmed or finalized (GET /tx "commitment").
+  rpc::commitment commitment = rpc::commitment::processed;
 };
 
 // Throws config_error naming the first bad option.

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -41,9 +42,15 @@ struct slot_reply {
   std::optional<std::uint64_t> lamports_per_signature;  // absent when the node runs no bank
 };
 
+// How far a transaction's slot has come (GET /tx "commitment"), in increasing order.
+enum class commitment : std::uint8_t { processed, confirmed, finalized };
+[[nodiscard]] const char* to_string(commitment level) noexcept;
+[[nodiscard]] std::optional<commitment> commitment_from_name(std::string_view name) noexcept;
+
 struct tx_status_reply {
   txn::tx_result result = txn::tx_result::ok;
   std::uint64_t slot = 0;
+  commitment level = commitment::processed;  // a node that does not vote says processed
 };
 
 // The tx_result whose to_string() is name, if any.
