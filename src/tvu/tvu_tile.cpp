@@ -5,7 +5,6 @@
 #include <cstring>
 #include <iterator>
 #include <stdexcept>
-#include <tuple>
 
 #include <riptide/util/metrics.hpp>
 
@@ -312,19 +311,22 @@ int tvu_tile::poll_repair() noexcept {
   work += static_cast<int>(n);
   if (now_ms >= next_plan_ms_) {
     next_plan_ms_ = now_ms + repair_->interval_ms;
-    // In order, from the slot after the one being replayed (the slots between the chain's tip
-    // and it were skipped) or after the tip. Slots after the highest one seen may not exist
-    // yet: they are not asked for. In order, nothing beyond what the assembler can hold from
-    // the next slot on is asked for either (it would only crowd out the slots needed first).
-    std::uint64_t first = !config_.deliver_from ? root_ : in_flight_ ? *in_flight_ + 1 : chain_next();
-    std::uint64_t last =
-        config_.deliver_from ? std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1)
-                             : highest_seen_;
-    if (config_.forks) std::tie(first, last) = fork_repair_window();
+    const auto [first, last] = config_.forks ? fork_repair_window() : repair_window();
     if (last >= first)
       work += static_cast<int>(client_->plan(*assembler_, first, last, now_ms, *request_sink_, *gate_));
   }
   return work;
+}
+
+// Without forks: in order, from the slot after the one being replayed (the slots between the
+// chain's tip and it were skipped) or after the tip; otherwise from the root. Slots after the
+// highest one seen may not exist yet: they are not asked for. In order, nothing beyond what
+// the assembler can hold from the next slot on is asked for either (it would only crowd out
+// the slots needed first).
+std::pair<std::uint64_t, std::uint64_t> tvu_tile::repair_window() const noexcept {
+  if (!config_.deliver_from) return {root_, highest_seen_};
+  const std::uint64_t first = in_flight_ ? *in_flight_ + 1 : chain_next();
+  return {first, std::min<std::uint64_t>(highest_seen_, first + config_.assembler.max_slots - 1)};
 }
 
 // With forks, the slots above the root that replay does not have yet, the lowest first, as

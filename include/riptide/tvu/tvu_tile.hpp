@@ -326,7 +326,9 @@ class tvu_tile final : public util::tile {
   [[nodiscard]] std::uint64_t chain_next() const noexcept { return delivered_tip_ ? *delivered_tip_ + 1 : 0; }
   void reject(std::uint64_t slot) noexcept;
   [[nodiscard]] bool accepted(std::uint64_t slot) const noexcept;
-  std::pair<std::uint64_t, std::uint64_t> fork_repair_window() noexcept;  // [first, last] to repair
+  // [first, last] to ask repair for.
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> repair_window() const noexcept;
+  std::pair<std::uint64_t, std::uint64_t> fork_repair_window() noexcept;
   void compact_pending() noexcept;
   bool hand_over(std::uint64_t slot) noexcept;
   void archive_slot(std::uint64_t slot) noexcept;
