@@ -89,4 +89,14 @@ vote_decision vote_engine::decide(std::int64_t now_ms) {
   return out;
 }
 
+std::size_t vote_engine::delinquent(std::uint64_t now_slot, std::uint64_t max_age_slots) const noexcept {
+  std::size_t n = 0;
+  for (std::size_t v = 0; v < latest_.size(); ++v) {
+    if (config_.stakes[v] == 0) continue;
+    const std::optional<std::uint64_t> last = latest_[v] ? latest_[v]->last_voted_slot() : std::nullopt;
+    if (now_slot > last.value_or(0) + max_age_slots) ++n;
+  }
+  return n;
+}
+
 }  // namespace riptide::consensus

@@ -54,21 +54,6 @@ tx_status_reply status_of(const json& j, const std::string& what) {
 
 }  // namespace
 
-const char* to_string(commitment level) noexcept {
-  switch (level) {
-    case commitment::processed: return "processed";
-    case commitment::confirmed: return "confirmed";
-    case commitment::finalized: return "finalized";
-  }
-  return "?";
-}
-
-std::optional<commitment> commitment_from_name(std::string_view name) noexcept {
-  for (const commitment c : {commitment::processed, commitment::confirmed, commitment::finalized})
-    if (name == to_string(c)) return c;
-  return std::nullopt;
-}
-
 std::optional<txn::tx_result> tx_result_from_name(std::string_view name) noexcept {
   for (std::size_t i = 0; i < txn::tx_result_count; ++i) {
     const auto r = static_cast<txn::tx_result>(i);

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <riptide/epoch/leader_schedule.hpp>
-#include <riptide/rpc/chain_client.hpp>
+#include <riptide/rpc/commitment.hpp>
 #include <riptide/rpc/hex_parse.hpp>
 #include <riptide/rpc/schedule_view.hpp>
 #include <riptide/txn/transaction.hpp>
@@ -71,16 +71,8 @@ const char* status_name(const bank::tx_status& st) {
                                           : "unknown_result";
 }
 
-// The commitment a slot of the stored chain has reached (every stored block is on one chain:
-// a slot at or below the confirmed one is an ancestor of it).
-const char* commitment_of(std::uint64_t slot, const bank::chain_status& chain) {
-  if (chain.has_finalized_slot && slot <= chain.finalized_slot) return to_string(commitment::finalized);
-  if (chain.has_confirmed_slot && slot <= chain.confirmed_slot) return to_string(commitment::confirmed);
-  return to_string(commitment::processed);
-}
-
 json status_json(const bank::tx_status& st, const bank::chain_status& chain) {
-  return {{"status", status_name(st)}, {"slot", st.slot}, {"commitment", commitment_of(st.slot, chain)}};
+  return {{"status", status_name(st)}, {"slot", st.slot}, {"commitment", to_string(commitment_of(st.slot, chain))}};
 }
 
 // Body of POST /tx: hex of at most max_transaction_bytes, plus a little whitespace.

@@ -39,7 +39,9 @@ std::vector<std::string_view> consensus_tile::own_counter_names() const {
           "vote_build_failures", "no_contact",      "no_leader",        "tx_no_frame",     "tx_ring_full",
           "tx_release_bad",  "switch_failed",       "threshold_failed", "locked_out",      "vote_refreshes",
           "confirm_lag_le1",
-          "confirm_lag_le2", "confirm_lag_le3",     "confirm_lag_le4",  "confirm_lag_le8", "confirm_lag_gt8"};
+          "confirm_lag_le2", "confirm_lag_le3",     "confirm_lag_le4",  "confirm_lag_le8", "confirm_lag_gt8",
+          "vote_lag_le1",    "vote_lag_le2",        "vote_lag_le3",     "vote_lag_le4",    "vote_lag_le8",
+          "vote_lag_gt8",    "root_lag",            "delinquent"};
 }
 
 std::vector<std::size_t> consensus_tile::drop_counters() const {
@@ -53,12 +55,20 @@ void consensus_tile::follow_epochs(epoch::schedule_window& window) noexcept {
 }
 
 void consensus_tile::housekeep(std::uint64_t /*monotonic_ns*/) noexcept {
+  // Gauges of the clock, which moves whether or not blocks come.
+  const std::uint64_t now = clock_.read().slot;
+  set_counter(c_root_lag, now > engine_.root() ? now - engine_.root() : 0);
+  set_counter(c_delinquent, engine_.delinquent(now, delinquent_after_slots));
   if (window_ == nullptr) return;
   try {
-    (void)window_->advance(clock_.read().slot);
+    (void)window_->advance(now);
   } catch (...) {
     // Out of memory for a schedule: the old window stays (no leader past it: no_leader).
   }
+}
+
+void consensus_tile::count_lag(std::size_t first_bucket, std::uint64_t lag) noexcept {
+  count(first_bucket + (lag <= 1 ? 0 : lag <= 2 ? 1 : lag <= 3 ? 2 : lag <= 4 ? 3 : lag <= 8 ? 4 : 5));
 }
 
 bool consensus_tile::send_vote(const consensus::tower_sync& vote) noexcept {
@@ -158,7 +168,9 @@ int consensus_tile::poll() noexcept {
     const consensus_event& e = batch[i];
     if (e.what == consensus_event::kind::vote) {
       if (e.voter == engine_.self()) {
-        landed_ = e.votes.last_voted_slot();  // ours, as it landed
+        const auto last = e.votes.last_voted_slot();  // ours, as it landed
+        if (last && (!landed_ || *last > *landed_)) count_lag(c_vote_lag_first, e.slot > *last ? e.slot - *last : 0);
+        landed_ = last;
         continue;
       }
       engine_.on_vote(e.voter, e.votes);
@@ -184,14 +196,21 @@ int consensus_tile::poll() noexcept {
   // Confirmation lag: how far the PoH clock is past each newly confirmed slot.
   try {
     const std::uint64_t now = clock_.read().slot;
-    for (const std::uint64_t s : engine_.take_confirmed()) {
-      const std::uint64_t lag = now > s ? now - s : 0;
-      const std::size_t bucket = lag <= 1 ? 0 : lag <= 2 ? 1 : lag <= 3 ? 2 : lag <= 4 ? 3 : lag <= 8 ? 4 : 5;
-      count(c_confirm_lag_first + bucket);
-    }
+    for (const std::uint64_t s : engine_.take_confirmed()) count_lag(c_confirm_lag_first, now > s ? now - s : 0);
     const auto confirmed = engine_.highest_confirmed();
     const auto finalized = engine_.finalized();
-    board_.set_commitment(confirmed, finalized);
+    // With them, which slots above the root are the confirmed slot's fork (GET /tx says
+    // "confirmed" only for those: a slot number at or below the confirmed one may be another
+    // fork's, not pruned until the root passes it).
+    bank::confirmed_fork fork;
+    fork.first = engine_.root() + 1;
+    for (std::uint64_t s = confirmed.value_or(0); s > engine_.root() && engine_.forks().contains(s);) {
+      fork.add(s);
+      const auto parent = engine_.forks().parent(s);
+      if (!parent) break;
+      s = *parent;
+    }
+    board_.set_commitment(confirmed, finalized, &fork);
     if (confirmed) set_counter(c_confirmed_slot, *confirmed);
     if (finalized) set_counter(c_finalized_slot, *finalized);
   } catch (...) {

@@ -168,6 +168,7 @@ void replay_tile::tell_consensus(const completed_slot& c, const bank::slot_repla
     if (told_[v] && last && *last <= *told_[v]) continue;
     e.what = consensus_event::kind::vote;
     e.voter = static_cast<std::uint32_t>(v);
+    e.slot = c.slot;
     e.votes = state->votes;
     if (!consensus_->try_push(e)) {
       count(c_consensus_dropped);

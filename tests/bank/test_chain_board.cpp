@@ -26,6 +26,23 @@ void publish_number(bank::chain_board& board, std::uint64_t i) {
   board.publish(i, 4 * i + 1, bank::slot_hash{i + 7, hash_of(i)});
 }
 
+// Commitment number c: confirmed c, finalized c - 1, a fork window from c + 1 whose bits derive
+// from c.
+void commit_number(bank::chain_board& board, std::uint64_t c) {
+  bank::confirmed_fork fork;
+  fork.first = c + 1;
+  for (std::size_t k = 0; k < fork.bits.size(); ++k) fork.bits[k] = c * 0x9e3779b97f4a7c15ull + k;
+  board.set_commitment(c, c - 1, &fork);
+}
+
+bool whole_commit(const bank::chain_status& s) {
+  const std::uint64_t c = s.confirmed_slot;
+  bool whole = s.has_confirmed_slot && s.has_finalized_slot && s.has_confirmed_fork && s.finalized_slot == c - 1 &&
+               s.fork.first == c + 1;
+  for (std::size_t k = 0; k < s.fork.bits.size(); ++k) whole = whole && s.fork.bits[k] == c * 0x9e3779b97f4a7c15ull + k;
+  return whole;
+}
+
 // True if s is exactly what publish_number(i) wrote for some i; sets i.
 bool whole_publish(const bank::chain_status& s, std::uint64_t& i) {
   i = s.slot;
@@ -92,10 +109,31 @@ TEST(chain_board, commitment_slots_are_their_own_facts) {
   EXPECT_TRUE(s.has_finalized_slot);
   EXPECT_EQ(s.finalized_slot, 7u);
   EXPECT_FALSE(s.has_root_slot);  // nor do they move the bank's root
+  EXPECT_FALSE(s.has_confirmed_fork);
+
+  // The confirmed slot's fork comes with them, and goes when a call has none.
+  bank::confirmed_fork fork;
+  fork.first = 8;
+  fork.add(8);
+  fork.add(40);
+  fork.add(8 + bank::confirmed_fork::window_slots);  // outside the window: not kept
+  board.set_commitment(40, 7, &fork);
+  s = board.read();
+  EXPECT_TRUE(s.has_confirmed_fork);
+  EXPECT_EQ(s.fork.first, 8u);
+  EXPECT_TRUE(s.fork.has(8));
+  EXPECT_TRUE(s.fork.has(40));
+  EXPECT_FALSE(s.fork.has(9));
+  EXPECT_FALSE(s.fork.has(7));
+  EXPECT_FALSE(s.fork.has(8 + bank::confirmed_fork::window_slots));
+  board.set_commitment(41, 7);
+  s = board.read();
+  EXPECT_FALSE(s.has_confirmed_fork);
+  EXPECT_FALSE(s.fork.has(40));
 }
 
 // Contention: one PoH-like writer publishes back to back, a ledger-like writer raises the
-// durable slot now and then, and two readers read all the while (the writers go on until both
+// durable slot and the commitment (with its fork window) now and then, and two readers read all the while (the writers go on until both
 // readers have read often enough, so the copies really overlap publishes). Every read is one whole publish,
 // and neither the publish number nor the durable slot ever goes back. Run under
 // ThreadSanitizer too.
@@ -108,7 +146,7 @@ TEST(chain_board, readers_never_see_a_torn_or_older_state) {
   std::atomic<std::uint64_t> torn{0}, went_back{0};
 
   auto reader = [&] {
-    std::uint64_t last_i = 0, last_durable = 0, n = 0;
+    std::uint64_t last_i = 0, last_durable = 0, last_confirmed = 0, n = 0;
     bool saw_durable = false, ready = false;
     for (;;) {
       const bool last_pass = writers_done.load(std::memory_order_acquire) == 2;
@@ -117,6 +155,11 @@ TEST(chain_board, readers_never_see_a_torn_or_older_state) {
       if (!whole_publish(s, i)) ++torn;
       if (i < last_i) ++went_back;
       last_i = i;
+      if (s.has_confirmed_slot) {
+        if (!whole_commit(s)) ++torn;
+        if (s.confirmed_slot < last_confirmed) ++went_back;
+        last_confirmed = s.confirmed_slot;
+      }
       if (s.has_durable_slot) {
         if (saw_durable && s.durable_slot < last_durable) ++went_back;
         saw_durable = true;
@@ -148,7 +191,8 @@ TEST(chain_board, readers_never_see_a_torn_or_older_state) {
   std::thread ledger([&] {
     // Far rarer than publishes in a node: leave the cores to PoH and the readers.
     while (durable < 100 || !readers_done()) {
-      board.set_durable_slot(durable++);
+      board.set_durable_slot(durable);
+      commit_number(board, ++durable);  // the consensus tile's words, under their own sequence
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
     writers_done.fetch_add(1, std::memory_order_release);
@@ -165,4 +209,6 @@ TEST(chain_board, readers_never_see_a_torn_or_older_state) {
   EXPECT_TRUE(whole_publish(s, i));
   EXPECT_EQ(i, published);
   EXPECT_EQ(s.durable_slot, durable - 1);
+  EXPECT_TRUE(whole_commit(s));
+  EXPECT_EQ(s.confirmed_slot, durable);
 }

@@ -168,6 +168,31 @@ TEST(vote_engine, a_restored_tower_is_not_voted_again_and_counts_once_its_block_
   EXPECT_EQ(d.vote->votes.votes().size(), 3u);  // 3, 5, 7
 }
 
+TEST(vote_engine, delinquent_voters_are_those_without_a_vote_in_the_last_max_age_slots) {
+  vote_engine_config c = four_equal(0);
+  c.stakes = {10, 10, 10, 0};  // voter 3 unstaked: never delinquent
+  vote_engine e(c, 0);
+  const std::uint64_t age = 128;
+  // Nobody has voted: nobody is delinquent up to slot 128, everyone staked after it.
+  EXPECT_EQ(e.delinquent(0, age), 0u);
+  EXPECT_EQ(e.delinquent(age, age), 0u);
+  EXPECT_EQ(e.delinquent(age + 1, age), 3u);
+  // Voter 1's vote for 10 lands in block 11; we (voter 0) vote 11.
+  ASSERT_TRUE(e.on_bank(bank(10, 0).view()));
+  ASSERT_TRUE(e.on_bank(bank(11, 10).with(1, voted({10})).view()));
+  ASSERT_TRUE(e.decide(1).vote);
+  struct row {
+    std::uint64_t now;
+    std::size_t want;
+  };
+  for (const row r : {row{age + 1, 1}, row{age + 10, 1}, row{age + 11, 2}, row{age + 12, 3}, row{10'000, 3}})
+    EXPECT_EQ(e.delinquent(r.now, age), r.want) << "at slot " << r.now;
+  // Voter 2 seen outside a bank (gossip): back from delinquency.
+  e.on_vote(2, voted({11}));
+  EXPECT_EQ(e.delinquent(age + 11, age), 1u);
+  EXPECT_EQ(e.delinquent(age + 12, age), 3u);
+}
+
 TEST(vote_engine, bad_configs_are_refused) {
   auto bad = [](const std::function<void(vote_engine_config&)>& edit) {
     vote_engine_config c = four_equal();

@@ -6,8 +6,10 @@
 #   - healed: within 150 s every node finalizes past the newest block any node had when the
 #     partition healed (so one side's split-time fork is final everywhere, the other's
 #     abandoned), and all agree (within 8 slots)
-#   - a transfer sent into each side while split: afterwards every node reports each as
-#     finalized and received, or as neither (the losing side's: its status forgotten)
+#   - three transfers sent into each side while split: afterwards every node reports each as
+#     finalized and received, or as neither (the losing side's: its status forgotten); no
+#     node ever said "confirmed" or "finalized" of one while split, nor (sampled every second
+#     after the heal) of one that ends up on the abandoned fork
 #   - no node's confirmed or finalized slot ever goes back (sampled every second)
 #   - every ledger holds the same blocks up to the lowest finalized slot
 # Facts from GET /slot and `riptide ledger digest --json`.
@@ -39,21 +41,42 @@ split_start=$(for i in 0 1 2 3; do processed_of $i; done | sort -n | tail -1)
 cluster partition 0,1 / 2,3 >"$tmp/partition.out" 2>&1
 check "the cluster splits 0,1 / 2,3" [ $? -eq 0 ]
 sleep 3  # what was in flight lands
-# One transfer into each side (through node 0 and node 2), to a new receiver each: only the
-# winning side's fork can hold its transfer (which may also have been lost: while split, a
-# node forwards to the coming leaders, who may be across the cut).
-declare -a to_key sig amount
-for side in 0 1; do
-  to_key[$side]=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-  amount[$side]=$((700 + side))
-  sig[$side]=$("$bin" transfer --rpc "$(rpc $((2 * side)))" --from "$tmp/c/faucet.key" --to "${to_key[$side]}" \
-    --lamports "${amount[$side]}" 2>/dev/null | awk '/^signature/ { print $2 }')
+# Three transfers into each side, a second apart, each to a new receiver and handed to both
+# nodes of its side: only the winning side's fork can hold its transfers (some may be lost:
+# while split, a node forwards to the coming leaders, who may be across the cut).
+declare -a to_key sig amount side_of
+for k in 0 1 2 3 4 5; do
+  side_of[$k]=$((k % 2))
+  to_key[$k]=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  amount[$k]=$((700 + k))
+  a=$((2 * side_of[k]))
+  hex=$("$bin" transfer --rpc "$(rpc $a)" --from "$tmp/c/faucet.key" --to "${to_key[$k]}" --lamports "${amount[$k]}" \
+    --print 2>/dev/null)
+  sig[$k]=$("$bin" rpc --url "$(rpc $a)" POST /tx "$hex" 2>/dev/null | jq -r '.signature // empty')
+  "$bin" rpc --url "$(rpc $((a + 1)))" POST /tx "$hex" >/dev/null 2>&1
+  [ $((k % 2)) -eq 1 ] && sleep 1
 done
-check "a transfer went into each side (${sig[0]:0:12}… via node 0, ${sig[1]:0:12}… via node 2)" \
-  all '[ -n "${sig[0]}" ]' '[ -n "${sig[1]}" ]'
+sent=$(for k in 0 1 2 3 4 5; do [ -n "${sig[$k]}" ] && echo "$k"; done | wc -l)
+check "three transfers went into each side ($sent of 6 accepted)" [ "$sent" -eq 6 ]
+# What every node says of each transfer: a line "PHASE NODE K COMMITMENT" per node and
+# transfer (unknown: no status there), from one POST /tx/status per node.
+: >"$tmp/tx_samples"
+sigs_json=$(printf '%s\n' "${sig[@]}" | jq -R . | jq -sc '{signatures: .}')
+sample_tx() {
+  local i
+  for i in 0 1 2 3; do
+    "$bin" rpc --url "$(rpc "$i")" POST /tx/status "$sigs_json" 2>/dev/null |
+      jq -r --arg p "$1" --arg i "$i" '.statuses | to_entries[] | "\($p) \($i) \(.key) \(.value.commitment // "unknown")"' \
+        >>"$tmp/tx_samples"
+  done
+}
+said() {  # said PHASE K : how often a node called transfer K confirmed or finalized
+  awk -v p="$1" -v k="$2" '($1 == p || p == "any") && $3 == k && ($4 == "confirmed" || $4 == "finalized") {n++} END {print n + 0}' \
+    "$tmp/tx_samples"
+}
 declare -a c0 f0
 for i in 0 1 2 3; do c0[$i]=$(confirmed_of $i); f0[$i]=$(finalized_of $i); done
-for _ in $(seq 22); do sample split; sleep 1; done
+for _ in $(seq 22); do sample split; sample_tx split; sleep 1; done
 for i in 0 1 2 3; do
   c1=$(confirmed_of $i) f1=$(finalized_of $i)
   check "split: node $i confirms and finalizes nothing new (confirmed ${c0[$i]} -> $c1, finalized ${f0[$i]} -> $f1)" \
@@ -77,6 +100,7 @@ sample_until_converged() {
   local end=$(( $(date +%s) + 150 ))
   while [ "$(date +%s)" -lt "$end" ]; do
     sample healed
+    sample_tx healed
     converged && return 0
     sleep 1
   done
@@ -91,24 +115,44 @@ check "no node's confirmed or finalized slot went back ($back times in $(wc -l <
 # Each transfer, on every node: finalized with its amount in the receiver's balance, or not
 # finalized (an abandoned fork's statuses are forgotten) and nothing received.
 consistent=0 finalized_count=0
-for side in 0 1; do
+declare -a end_state
+for k in 0 1 2 3 4 5; do
   for i in 0 1 2 3; do
     # An unknown transaction is a 404 whose body has no commitment.
-    st=$(get_json "$(rpc "$i")" "/tx/${sig[$side]}" '.commitment // "unknown"' | head -1)
+    st=$(get_json "$(rpc "$i")" "/tx/${sig[$k]}" '.commitment // "unknown"' | head -1)
     [ -n "$st" ] || st=unknown
-    bal=$(get_json "$(rpc "$i")" "/balance/${to_key[$side]}" .lamports || echo -1)
+    bal=$(get_json "$(rpc "$i")" "/balance/${to_key[$k]}" .lamports || echo -1)
     if [ "$st" = finalized ]; then
       finalized_count=$((finalized_count + 1))
-      [ "$bal" = "${amount[$side]}" ] && consistent=$((consistent + 1))
+      [ "$bal" = "${amount[$k]}" ] && consistent=$((consistent + 1))
     else
       [ "$bal" = 0 ] && consistent=$((consistent + 1))
     fi
-    echo "    transfer into side $side on node $i: $st, receiver has $bal"
+    end_state[$k]+="$st "
   done
+  echo "    transfer $k into side ${side_of[$k]}: ${end_state[$k]}"
 done
-check "every node tells the truth of both transfers: finalized and received, or neither ($consistent of 8 consistent, $finalized_count finalized)" \
-  [ "$consistent" -eq 8 ]
+check "every node tells the truth of every transfer: finalized and received, or neither ($consistent of 24 consistent, $finalized_count finalized)" \
+  [ "$consistent" -eq 24 ]
+split_said=0
+for k in 0 1 2 3 4 5; do split_said=$((split_said + $(said split $k))); done
+check "split: no node called a transfer confirmed or finalized ($split_said times)" [ "$split_said" -eq 0 ]
+# A transfer no node holds as finalized at the end was on the abandoned fork (or never
+# landed): no node may have called it confirmed at any time, though its slot number was soon
+# below the confirmed slot on every node.
+lost=0 lost_said=0 lost_seen=0
+for k in 0 1 2 3 4 5; do
+  grep -q finalized <<<"${end_state[$k]}" && continue
+  lost=$((lost + 1))
+  lost_said=$((lost_said + $(said any $k)))
+  lost_seen=$((lost_seen + $(grep -c "^[a-z]* [0-3] $k processed\$" "$tmp/tx_samples")))
+done
+check "the $lost transfers not in the final chain were never called confirmed ($lost_said times; seen processed in $lost_seen samples)" \
+  [ "$lost_said" -eq 0 ]
 final=$(for i in 0 1 2 3; do finalized_of $i; root_of $i; done | sort -n | head -1)
+# The node whose ledger holds the longest rooted chain (a node whose tower is locked out on
+# the abandoned fork roots later than the others: its own root may still be below the split).
+longest=$(for i in 0 1 2 3; do echo "$(root_of $i) $i"; done | sort -n | tail -1 | cut -d' ' -f2)
 cluster down >/dev/null
 
 for i in 0 1 2 3; do "$bin" ledger digest "$tmp/c/ledger-$i" --json >"$tmp/digest-$i.json"; done
@@ -120,14 +164,14 @@ check "every ledger holds the same blocks up to the lowest finalized or root slo
 # landed): one side's blocks only, the other side's fork was abandoned by all.
 ids=($(validator_ids "$tmp/c/genesis.toml"))
 jq -r --argjson a $((split_start + 4)) --argjson b "$target" \
-  '.slots[] | select(.slot >= $a and .slot <= $b and .rooted) | .leader' "$tmp/digest-0.json" | sort -u >"$tmp/winners"
+  '.slots[] | select(.slot >= $a and .slot <= $b and .rooted) | .leader' "$tmp/digest-$longest.json" | sort -u >"$tmp/winners"
 side() { local id; while read -r id; do [ "$id" = "${ids[$1]}" ] || [ "$id" = "${ids[$2]}" ] || return 1; done <"$tmp/winners"; }
 blocks=$(jq --argjson a $((split_start + 4)) --argjson b "$target" '[.slots[] | select(.slot >= $a and .slot <= $b)] | length' \
-  "$tmp/digest-0.json")
+  "$tmp/digest-$longest.json")
 won=none
 side 0 1 && won="0,1"
 side 2 3 && won="2,3"
-echo "    the finalized chain holds $blocks blocks of slots $((split_start + 4))..$target, side $won's"
+echo "    the finalized chain (node $longest's ledger) holds $blocks blocks of slots $((split_start + 4))..$target, side $won's"
 check "the finalized chain holds one side's split-time blocks only ($blocks blocks, side $won)" \
   all "[ $blocks -gt 0 ]" "[ $won != none ]"
 finish

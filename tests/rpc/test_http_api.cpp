@@ -365,12 +365,24 @@ TEST_F(chain_fixture, batch_status_in_request_order) {
   EXPECT_TRUE(j["statuses"][1].is_null());
   EXPECT_EQ(j["statuses"][2]["status"], "ok");
   EXPECT_EQ(post("/tx/status", R"({"signatures": []})").second["statuses"].size(), 0u);
-  // The commitment each reached: slot 9 finalized, slot 10 confirmed, then both finalized.
-  board.set_commitment(10, 9);
+  // The commitment each reached (rpc::commitment_of, whose cases test_commitment tries):
+  // slot 9 rooted and finalized, slot 10 above the root and not on the confirmed slot's fork,
+  // then on it, then both finalized.
+  board.set_root_slot(9);
+  bank::confirmed_fork fork;
+  fork.first = 10;
+  fork.add(11);
+  board.set_commitment(11, 9, &fork);
   std::tie(status, j) = post("/tx/status", body);
-  EXPECT_EQ(j["statuses"][0]["commitment"], "confirmed");
+  EXPECT_EQ(j["statuses"][0]["commitment"], "processed");
   EXPECT_EQ(j["statuses"][2]["commitment"], "finalized");
-  board.set_commitment(11, 10);
+  fork.add(10);
+  board.set_commitment(11, 9, &fork);
+  EXPECT_EQ(post("/tx/status", body).second["statuses"][0]["commitment"], "confirmed");
+  board.set_root_slot(10);
+  fork = {};
+  fork.first = 11;
+  board.set_commitment(11, 10, &fork);
   EXPECT_EQ(post("/tx/status", body).second["statuses"][0]["commitment"], "finalized");
   EXPECT_EQ(get("/tx/" + util::to_hex(sig_of(2))).second["commitment"], "finalized");
 

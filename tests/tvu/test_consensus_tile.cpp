@@ -72,10 +72,12 @@ struct harness {
     e.blockhash = hash_of(0xC0, slot);
     ASSERT_TRUE(events.try_push(e));
   }
-  void vote(std::uint32_t voter, const consensus::tower& tw) {
+  // `tw` as read from block `in_slot`.
+  void vote(std::uint32_t voter, const consensus::tower& tw, std::uint64_t in_slot = 0) {
     tvu::consensus_event e;
     e.what = tvu::consensus_event::kind::vote;
     e.voter = voter;
+    e.slot = in_slot;
     e.votes = tw;
     ASSERT_TRUE(events.try_push(e));
   }
@@ -144,6 +146,11 @@ TEST(consensus_tile, votes_each_block_once_to_the_next_two_leaders_after_saving_
   EXPECT_FALSE(st.has_finalized_slot);
   EXPECT_EQ(h.counter(t::c_confirmed_slot), 1u);
   EXPECT_EQ(h.counter(t::c_confirm_lag_first), 1u);  // le1
+  // With it, the confirmed slot's fork above the root (0): 1, and not its child 2.
+  EXPECT_TRUE(st.has_confirmed_fork);
+  EXPECT_EQ(st.fork.first, 1u);
+  EXPECT_TRUE(st.fork.has(1));
+  EXPECT_FALSE(st.fork.has(2));
   (void)h.sent();
   // No event: no vote. In slot 9 the only leader ahead in the timeline is B, whose address is
   // unknown: counted, nothing sent.
@@ -188,6 +195,43 @@ TEST(consensus_tile, a_vote_that_did_not_land_is_sent_again_signed_anew) {
   EXPECT_EQ(h.counter(t::c_no_contact), no_contact) << "no send was tried";
   EXPECT_EQ(h.counter(t::c_vote_refreshes), 1u);
   EXPECT_EQ(h.counter(t::c_votes_seen), 0u);  // our own vote is not another voter's
+}
+
+TEST(consensus_tile, counts_vote_latency_root_lag_and_delinquent_voters) {
+  harness h;
+  h.at(1);
+  h.bank(1, 0);
+  (void)h.tile->poll();
+  ASSERT_EQ(h.counter(t::c_votes), 1u);
+  h.bank(2, 1);
+  h.bank(3, 2);
+  (void)h.tile->poll();
+  // Our vote for 1 first seen in block 4: 3 slots; the same vote again in block 5 is not
+  // counted again, nor an older one.
+  h.vote(0, riptide::testing::voted({1}), 4);
+  h.vote(0, riptide::testing::voted({1}), 5);
+  (void)h.tile->poll();
+  h.vote(0, riptide::testing::voted({1, 2}), 3);  // read from block 3: the clock's lag does not count
+  h.vote(0, riptide::testing::voted({1, 2, 3}), 14);
+  (void)h.tile->poll();
+  EXPECT_EQ(h.counter(t::c_vote_lag_first + 2), 1u);  // le3: 1 in 4
+  EXPECT_EQ(h.counter(t::c_vote_lag_first + 0), 1u);  // le1: 2 in 3
+  EXPECT_EQ(h.counter(t::c_vote_lag_first + 5), 1u);  // gt8: 3 in 14
+  std::uint64_t all = 0;
+  for (std::size_t b = 0; b < 6; ++b) all += h.counter(t::c_vote_lag_first + b);
+  EXPECT_EQ(all, 3u);
+  // Gauges of the clock, set at housekeeping: the root is 0; we voted 3, the others never.
+  h.at(100);
+  h.tile->housekeep(0);
+  EXPECT_EQ(h.counter(t::c_root_lag), 100u);
+  EXPECT_EQ(h.counter(t::c_delinquent), 0u);
+  h.at(129);
+  h.tile->housekeep(0);
+  EXPECT_EQ(h.counter(t::c_delinquent), 3u);  // A, B, C: nothing in 128 slots
+  h.at(132);
+  h.tile->housekeep(0);
+  EXPECT_EQ(h.counter(t::c_root_lag), 132u);
+  EXPECT_EQ(h.counter(t::c_delinquent), 4u);  // and our own last vote, 3, is 129 slots old
 }
 
 TEST(consensus_tile, a_vote_whose_tower_cannot_be_saved_is_not_sent) {
@@ -258,6 +302,34 @@ TEST(consensus_tile, each_decision_tells_replay_the_root_and_the_reset) {
   EXPECT_EQ(last->root, h.engine.root());
   EXPECT_EQ(last->root, h.counter(t::c_tower_root));
   EXPECT_TRUE(h.tile->drained());
+  // The confirmed slot's fork is published from the root up.
+  const auto st = h.board.read();
+  ASSERT_TRUE(st.has_confirmed_slot);
+  ASSERT_TRUE(st.has_confirmed_fork);
+  EXPECT_GT(st.confirmed_slot, last->root);
+  EXPECT_EQ(st.fork.first, last->root + 1);
+  for (std::uint64_t s = last->root + 1; s <= st.confirmed_slot; ++s) EXPECT_TRUE(st.fork.has(s)) << s;
+  EXPECT_FALSE(st.fork.has(st.confirmed_slot + 1));
+}
+
+TEST(consensus_tile, publishes_the_confirmed_slots_fork_not_a_sibling_below_it) {
+  harness h;
+  h.at(4);
+  h.bank(1, 0);
+  h.bank(2, 0);
+  h.bank(3, 2);
+  // A, B and C (30 of 40) voted 2 then 3: 3 is confirmed, and slot 1 is below it on another fork.
+  for (std::uint32_t voter = 1; voter <= 3; ++voter) h.vote(voter, riptide::testing::voted({2, 3}));
+  (void)h.tile->poll();
+  (void)h.tile->poll();
+  const auto st = h.board.read();
+  ASSERT_TRUE(st.has_confirmed_slot);
+  EXPECT_EQ(st.confirmed_slot, 3u);
+  ASSERT_TRUE(st.has_confirmed_fork);
+  EXPECT_EQ(st.fork.first, 1u);
+  EXPECT_TRUE(st.fork.has(3));
+  EXPECT_TRUE(st.fork.has(2));
+  EXPECT_FALSE(st.fork.has(1));
 }
 
 TEST(consensus_tile, a_vote_that_could_not_be_saved_sends_no_verdict) {

@@ -613,6 +613,7 @@ TEST(replay_tile, tells_consensus_of_each_block_and_each_vote_that_landed) {
       EXPECT_EQ(got[i].voter, 0u);
       EXPECT_EQ(got[i].votes.last_voted_slot(), s - 1);
       EXPECT_EQ(got[i].votes.votes().size(), s);
+      EXPECT_EQ(got[i].slot, s) << "the block the vote was read from";
       ++i;
     }
     EXPECT_EQ(got[i].what, tvu::consensus_event::kind::bank) << s;

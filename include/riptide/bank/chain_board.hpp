@@ -12,11 +12,14 @@
 //     reached slot S includes every transaction of slot S. read() may be called from any thread at any
 //     time; it never blocks a writer (a seqlock: the reader retries if a publish overlapped
 //     its copy).
-//     set_commitment() has one writer: the consensus tile (confirmed and finalized slots).
+//     set_commitment() has one writer: the consensus tile (confirmed and finalized slots, and
+//     the confirmed slot's fork above its root); a reader sees the three of one call together
+//     (a second seqlock).
 //   - Every word is an atomic, so concurrent read/publish is race-free under the C++ memory
 //     model (and under ThreadSanitizer), not merely "fine on x86".
 //   - Nothing allocates; no member throws.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -34,6 +37,24 @@ struct slot_hash {
   crypto::hash32 hash{};
 };
 
+// Which slots just above a root are the confirmed slot or one of its ancestors: bit i is slot
+// `first + i`. A slot outside the window is not known to be on the fork (the safe answer).
+struct confirmed_fork {
+  static constexpr std::size_t window_slots = 256;
+  static constexpr std::size_t words = window_slots / 64;
+  std::uint64_t first = 0;  // the root + 1
+  std::array<std::uint64_t, words> bits{};
+
+  void add(std::uint64_t slot) noexcept {
+    if (slot >= first && slot - first < window_slots)
+      bits[(slot - first) / 64] |= std::uint64_t{1} << ((slot - first) % 64);
+  }
+  [[nodiscard]] bool has(std::uint64_t slot) const noexcept {
+    return slot >= first && slot - first < window_slots &&
+           ((bits[(slot - first) / 64] >> ((slot - first) % 64)) & 1) != 0;
+  }
+};
+
 struct chain_status {
   std::uint64_t slot = 0;             // slot PoH is producing now
   std::uint64_t tick_height = 0;      // ticks since the chain started
@@ -47,6 +68,8 @@ struct chain_status {
   bool has_confirmed_slot = false;
   std::uint64_t finalized_slot = 0;   // highest slot > 2/3 of the stake holds as root (consensus)
   bool has_finalized_slot = false;
+  confirmed_fork fork;                // the confirmed slot's fork above the consensus root
+  bool has_confirmed_fork = false;
 };
 
 class chain_board {
@@ -75,9 +98,16 @@ class chain_board {
   // The tile that roots banks only.
   void set_root_slot(std::uint64_t slot) noexcept { root_.store(slot + 1, std::memory_order_release); }
   // The consensus tile only.
-  void set_commitment(std::optional<std::uint64_t> confirmed, std::optional<std::uint64_t> finalized) noexcept {
-    confirmed_.store(confirmed ? *confirmed + 1 : 0, std::memory_order_release);
-    finalized_.store(finalized ? *finalized + 1 : 0, std::memory_order_release);
+  void set_commitment(std::optional<std::uint64_t> confirmed, std::optional<std::uint64_t> finalized,
+                      const confirmed_fork* fork = nullptr) noexcept {
+    const std::uint64_t s = commit_seq_.load(std::memory_order_relaxed);
+    commit_seq_.store(s + 1, std::memory_order_relaxed);
+    commit_[0].store(confirmed ? *confirmed + 1 : 0, std::memory_order_release);
+    commit_[1].store(finalized ? *finalized + 1 : 0, std::memory_order_release);
+    commit_[2].store(fork != nullptr ? fork->first + 1 : 0, std::memory_order_release);
+    for (std::size_t i = 0; i < confirmed_fork::words; ++i)
+      commit_[3 + i].store(fork != nullptr ? fork->bits[i] : 0, std::memory_order_release);
+    commit_seq_.store(s + 2, std::memory_order_release);
   }
   // Any thread.
   chain_status read() const noexcept {
@@ -96,25 +126,40 @@ class chain_board {
     }
     read_slot(durable_, out.has_durable_slot, out.durable_slot);
     read_slot(root_, out.has_root_slot, out.root_slot);
-    read_slot(confirmed_, out.has_confirmed_slot, out.confirmed_slot);
-    read_slot(finalized_, out.has_finalized_slot, out.finalized_slot);
+    for (;;) {
+      const std::uint64_t s0 = commit_seq_.load(std::memory_order_acquire);
+      if ((s0 & 1) != 0) continue;
+      std::uint64_t w[commit_words];
+      for (std::size_t i = 0; i < commit_words; ++i) w[i] = commit_[i].load(std::memory_order_acquire);
+      if (commit_seq_.load(std::memory_order_relaxed) != s0) continue;
+      slot_of(w[0], out.has_confirmed_slot, out.confirmed_slot);
+      slot_of(w[1], out.has_finalized_slot, out.finalized_slot);
+      slot_of(w[2], out.has_confirmed_fork, out.fork.first);
+      for (std::size_t i = 0; i < confirmed_fork::words; ++i) out.fork.bits[i] = w[3 + i];
+      break;
+    }
     return out;
   }
 
  private:
   // A slot word holds slot + 1; 0 = none yet.
-  static void read_slot(const std::atomic<std::uint64_t>& word, bool& has, std::uint64_t& slot) noexcept {
-    const std::uint64_t w = word.load(std::memory_order_acquire);
+  static void slot_of(std::uint64_t w, bool& has, std::uint64_t& slot) noexcept {
     has = w != 0;
     slot = w == 0 ? 0 : w - 1;
+  }
+  static void read_slot(const std::atomic<std::uint64_t>& word, bool& has, std::uint64_t& slot) noexcept {
+    slot_of(word.load(std::memory_order_acquire), has, slot);
   }
 
   std::atomic<std::uint64_t> seq_{0};
   std::atomic<std::uint64_t> words_[7]{};
   std::atomic<std::uint64_t> durable_{0};  // durable slot + 1; 0 = none yet
   std::atomic<std::uint64_t> root_{0};     // root slot + 1; 0 = none yet
-  std::atomic<std::uint64_t> confirmed_{0};  // confirmed slot + 1; 0 = none yet
-  std::atomic<std::uint64_t> finalized_{0};  // finalized slot + 1; 0 = none yet
+  // set_commitment()'s words under their own sequence: confirmed slot + 1, finalized slot + 1
+  // (0 = none yet), the fork window's first slot + 1 (0 = no window), its bit words.
+  static constexpr std::size_t commit_words = 3 + confirmed_fork::words;
+  std::atomic<std::uint64_t> commit_seq_{0};
+  std::atomic<std::uint64_t> commit_[commit_words]{};
 };
 
 }  // namespace riptide::bank

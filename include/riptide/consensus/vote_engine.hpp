@@ -91,6 +91,10 @@ class vote_engine {
   [[nodiscard]] const fork_choice& forks() const noexcept { return forks_; }
   [[nodiscard]] std::uint64_t total_stake() const noexcept { return total_; }
   [[nodiscard]] std::optional<std::size_t> self() const noexcept { return config_.self; }
+  // Staked voters whose newest vote seen (landed in a block, a Vote value, or ours as decided)
+  // is more than `max_age_slots` behind `now_slot`; one never seen counts once `now_slot` is
+  // past `max_age_slots`. Agave's RPC calls a validator delinquent after 128 slots.
+  [[nodiscard]] std::size_t delinquent(std::uint64_t now_slot, std::uint64_t max_age_slots) const noexcept;
 
  private:
   void count_vote(std::size_t voter, const tower& t);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <riptide/crypto/types.hpp>
+#include <riptide/rpc/commitment.hpp>
 #include <riptide/txn/execution.hpp>
 
 namespace riptide::rpc {
@@ -41,11 +42,6 @@ struct slot_reply {
   std::optional<std::uint64_t> root;  // absent before the first root (or from a node without it)
   std::optional<std::uint64_t> lamports_per_signature;  // absent when the node runs no bank
 };
-
-// How far a transaction's slot has come (GET /tx "commitment"), in increasing order.
-enum class commitment : std::uint8_t { processed, confirmed, finalized };
-[[nodiscard]] const char* to_string(commitment level) noexcept;
-[[nodiscard]] std::optional<commitment> commitment_from_name(std::string_view name) noexcept;
 
 struct tx_status_reply {
   txn::tx_result result = txn::tx_result::ok;

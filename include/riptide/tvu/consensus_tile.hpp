@@ -59,7 +59,7 @@ struct consensus_event {
   enum class kind : std::uint8_t { bank, vote };
   kind what = kind::bank;
   std::uint32_t voter = 0;
-  std::uint64_t slot = 0;
+  std::uint64_t slot = 0;  // the bank; of a vote, the block it was read from
   std::uint64_t parent = 0;
   crypto::hash32 bank_hash{};
   crypto::hash32 blockhash{};
@@ -74,6 +74,10 @@ struct consensus_verdict {
   std::uint64_t reset = 0;
   friend bool operator==(const consensus_verdict&, const consensus_verdict&) = default;
 };
+
+// A staked voter with no vote seen for this many slots is counted delinquent (Agave's RPC
+// uses the same 128).
+inline constexpr std::uint64_t delinquent_after_slots = 128;
 
 struct consensus_tile_config {
   std::filesystem::path tower_path;  // where the tower is saved before each vote
@@ -108,7 +112,12 @@ class consensus_tile final : public util::tile {
     c_locked_out,
     c_vote_refreshes,  // votes sent again because they had not landed
     c_confirm_lag_first,  // confirm_lag_le1, le2, le3, le4, le8, gt8
-    c_own_count = c_confirm_lag_first + 6,
+    // Vote latency: slots from a slot we voted for to the block that first holds that vote
+    // (vote_lag_le1 .. vote_lag_gt8, the same buckets).
+    c_vote_lag_first = c_confirm_lag_first + 6,
+    c_root_lag = c_vote_lag_first + 6,  // the PoH clock's slot minus the engine's root
+    c_delinquent,                       // staked voters with no vote seen in the last 128 slots
+    c_own_count,
   };
 
   // `identity` signs the votes; `engine` (its `self` the node's voter index) and the rest must
@@ -158,6 +167,7 @@ class consensus_tile final : public util::tile {
   std::uint64_t sent_at_slot_ = 0;             // the PoH clock when it was last sent
   std::optional<std::uint64_t> landed_;        // the newest slot of ours a stored block holds
   util::spsc_ring<consensus_verdict>* verdicts_ = nullptr;
+  void count_lag(std::size_t first_bucket, std::uint64_t lag) noexcept;
   std::optional<consensus_verdict> verdict_;       // the newest decision's
   std::optional<consensus_verdict> verdict_sent_;  // the last one pushed
 };
