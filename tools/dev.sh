@@ -17,6 +17,10 @@
 #   tools/dev.sh stress [ARGS]  build, then the packet-loss stress test at 0 %, 20 % and 50 %
 #                        loss (6 nodes, fanout 2; ARGS go to each tools/stress-loss.sh run,
 #                        e.g. --rotation: all staked, every node leads in turn; --kernel)
+#   tools/dev.sh consensus [RUNS]  build (release), then each consensus scenario (4 equal
+#                        nodes and a kill, a validator restarted in its own slots, the 2/2
+#                        and the 3/2 partition) RUNS times in a row (default 5), stopping
+#                        at a failure; prints each run's time and "scenario: N of RUNS"
 #   tools/dev.sh fuzz [SECONDS]  build libFuzzer targets with clang and run each (default 60 s)
 #   tools/dev.sh deps    only install missing Debian packages
 set -euo pipefail
@@ -177,6 +181,36 @@ case "$cmd" in
       RIPTIDE_BIN="$root/$build/src/app/riptide" tools/stress-loss.sh --loss "$loss" \
         --dir "/tmp/riptide-stress-$loss" "${@:2}" || status=1
     done
+    exit "$status"
+    ;;
+  consensus)
+    runs=${2:-5}
+    [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "tools/dev.sh consensus: RUNS must be a positive number, got '$runs'" >&2; exit 2; }
+    build_release
+    status=0
+    summary=()
+    for scenario in consensus restart partition partition_majority; do
+      passed=0
+      for run in $(seq "$runs"); do
+        log "$scenario: run $run of $runs"
+        t0=$SECONDS
+        rc=0
+        bash "tests/integration/test_$scenario.sh" "$root/$build/src/app/riptide" || rc=$?
+        if [ "$rc" -eq 0 ]; then
+          passed=$((passed + 1))
+          log "$scenario: run $run passed in $((SECONDS - t0)) s"
+        elif [ "$rc" -eq 77 ]; then
+          log "$scenario: skipped (it needs root and nft)"
+          break
+        else
+          log "$scenario: run $run FAILED after $((SECONDS - t0)) s"
+          status=1
+          break
+        fi
+      done
+      summary+=("$scenario: $passed of $runs")
+    done
+    log "$(IFS=';'; echo "${summary[*]}")"
     exit "$status"
     ;;
   bench)
