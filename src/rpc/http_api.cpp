@@ -175,9 +175,13 @@ struct http_api::impl {
       crypto::signature sig{};
       if (!parse_hex(text, sig)) return error(res, 400, "signature: expected 128 hex digits");
       if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
+      // The board before the status: replay forgets a pruned fork's statuses before it shows
+      // the new root, so a status found after this read, at or below this root, is the
+      // rooted chain's (read the other way round, a stale status could meet a newer root).
+      const bank::chain_status now = chain.board != nullptr ? chain.board->read() : bank::chain_status{};
       const auto st = chain.statuses->find(sig);
       if (!st) return reply(res, 404, json{{"signature", util::to_hex(sig)}, {"status", "unknown"}});
-      json j = status_json(*st, chain.board != nullptr ? chain.board->read() : bank::chain_status{});
+      json j = status_json(*st, now);
       j["signature"] = util::to_hex(sig);
       reply(res, 200, j);
     });
@@ -202,6 +206,7 @@ struct http_api::impl {
           return error(res, 400, fmt::format("signatures[{}]: expected 128 hex digits", i));
       if (chain.statuses == nullptr) return error(res, 503, "transaction statuses are not kept");
       json out = json::array();
+      // The board before the statuses, as in GET /tx.
       const bank::chain_status now = chain.board != nullptr ? chain.board->read() : bank::chain_status{};
       for (const auto& sig : sigs) {
         const auto st = chain.statuses->find(sig);

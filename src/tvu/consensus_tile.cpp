@@ -28,6 +28,7 @@ consensus_tile::consensus_tile(std::string name, const consensus_tile_config& co
       engine_(engine),
       timeline_(&timeline),
       contacts_(contacts),
+      restored_last_(engine.ours().last_voted_slot()),
       clock_(clock),
       board_(board),
       events_(events),
@@ -169,7 +170,9 @@ int consensus_tile::poll() noexcept {
     if (e.what == consensus_event::kind::vote) {
       if (e.voter == engine_.self()) {
         const auto last = e.votes.last_voted_slot();  // ours, as it landed
-        if (last && (!landed_ || *last > *landed_)) count_lag(c_vote_lag_first, e.slot > *last ? e.slot - *last : 0);
+        // Votes sent before a restart (the restored tower's) are not this run's latency.
+        const bool newer = last && (!landed_ || *last > *landed_) && (!restored_last_ || *last > *restored_last_);
+        if (newer) count_lag(c_vote_lag_first, e.slot > *last ? e.slot - *last : 0);
         landed_ = last;
         continue;
       }
@@ -201,16 +204,21 @@ int consensus_tile::poll() noexcept {
     const auto finalized = engine_.finalized();
     // With them, which slots above the root are the confirmed slot's fork (GET /tx says
     // "confirmed" only for those: a slot number at or below the confirmed one may be another
-    // fork's, not pruned until the root passes it).
-    bank::confirmed_fork fork;
-    fork.first = engine_.root() + 1;
-    for (std::uint64_t s = confirmed.value_or(0); s > engine_.root() && engine_.forks().contains(s);) {
-      fork.add(s);
+    // fork's, not pruned until the root passes it). The window starts above the lower of
+    // replay's root (which follows the engine's a little late: what GET /tx splits on) and the
+    // engine's; slots below the engine's root keep their bits from before it moved (fork choice
+    // has forgotten them). A confirmed slot is never rolled back, so the set only grows; a
+    // confirmed slot not in the tree (not replayed here yet) adds nothing until it is.
+    const bank::chain_status replayed = board_.read();
+    const std::uint64_t root = engine_.root();
+    fork_.rebase((replayed.has_root_slot ? std::min(replayed.root_slot, root) : root) + 1);
+    for (std::uint64_t s = confirmed.value_or(0); s > root && engine_.forks().contains(s);) {
+      fork_.add(s);
       const auto parent = engine_.forks().parent(s);
       if (!parent) break;
       s = *parent;
     }
-    board_.set_commitment(confirmed, finalized, &fork);
+    board_.set_commitment(confirmed, finalized, &fork_);
     if (confirmed) set_counter(c_confirmed_slot, *confirmed);
     if (finalized) set_counter(c_finalized_slot, *finalized);
   } catch (...) {

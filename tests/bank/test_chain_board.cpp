@@ -132,6 +132,30 @@ TEST(chain_board, commitment_slots_are_their_own_facts) {
   EXPECT_FALSE(s.fork.has(40));
 }
 
+TEST(chain_board, a_rebased_fork_window_keeps_the_bits_both_windows_cover) {
+  bank::confirmed_fork f;
+  f.first = 10;
+  for (const std::uint64_t s : {10, 12, 70, 200, 265}) f.add(s);
+  EXPECT_TRUE(f.has(265));
+  EXPECT_FALSE(f.has(266));  // 10 + 256: outside
+  f.rebase(8);               // lower: ignored
+  EXPECT_EQ(f.first, 10u);
+  f.rebase(12);
+  EXPECT_EQ(f.first, 12u);
+  EXPECT_FALSE(f.has(10));
+  EXPECT_TRUE(f.has(12));
+  EXPECT_FALSE(f.has(13));
+  EXPECT_TRUE(f.has(70));
+  EXPECT_TRUE(f.has(200));
+  EXPECT_TRUE(f.has(265));
+  EXPECT_FALSE(f.has(267));  // newly covered, not set
+  f.add(267);
+  EXPECT_TRUE(f.has(267));
+  f.rebase(1000);  // past the whole window: empty
+  EXPECT_EQ(f.first, 1000u);
+  for (std::size_t k = 0; k < f.bits.size(); ++k) EXPECT_EQ(f.bits[k], 0u);
+}
+
 // Contention: one PoH-like writer publishes back to back, a ledger-like writer raises the
 // durable slot and the commitment (with its fork window) now and then, and two readers read all the while (the writers go on until both
 // readers have read often enough, so the copies really overlap publishes). Every read is one whole publish,

@@ -213,8 +213,11 @@ class fake_node {
     return o;
   }
   std::uint64_t executed() const { return executed_.load(); }
-  // Every status (slot 1) becomes finalized, as a voting node's would.
-  void finalize() { board_.set_commitment(1, 1); }
+  // Every status (slot 1) becomes finalized, as a voting node's would: rooted and finalized.
+  void finalize() {
+    board_.set_root_slot(1);
+    board_.set_commitment(1, 1);
+  }
 
  private:
   void serve() {

@@ -75,11 +75,17 @@ TEST(commitment, a_rooted_slot_past_the_confirmed_one_is_processed) {
 
 TEST(commitment, slots_outside_the_window_are_processed) {
   bank::chain_status c = forked_node();
-  // The published window starts at 101: a slot the root passed since (replay rooted 105, the
-  // window is the previous publication's) reads from the window; one outside reads processed.
+  // Replay rooted 104 after this window (from 101) was published: slots up to 104 go by the
+  // rooted rule (every other fork there is pruned), whatever the window says.
   c.root_slot = 104;
   EXPECT_EQ(rpc::commitment_of(103, c), commitment::confirmed);
-  EXPECT_EQ(rpc::commitment_of(102, c), commitment::confirmed);  // rooted: the other fork is pruned
+  EXPECT_EQ(rpc::commitment_of(102, c), commitment::confirmed);
+  // Replay's root behind the window's start (98, window from 101): 99 and 100 are neither
+  // rooted here nor in the window.
+  c.root_slot = 98;
+  EXPECT_EQ(rpc::commitment_of(98, c), commitment::confirmed);
+  EXPECT_EQ(rpc::commitment_of(100, c), commitment::processed);
+  EXPECT_EQ(rpc::commitment_of(101, c), commitment::confirmed);
   c.root_slot = 100;
   const std::uint64_t far = c.fork.first + bank::confirmed_fork::window_slots;
   c.confirmed_slot = far;

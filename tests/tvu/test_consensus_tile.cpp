@@ -50,10 +50,12 @@ struct harness {
   bank::chain_board clock, board;
   net::contact_book book{std::vector<crypto::pubkey>{B, A, me().public_key(), C}};
   // Voters in the bank's order: us, A, B, C, equal stakes.
-  consensus::vote_engine engine{consensus::vote_engine_config{{10, 10, 10, 10}, 0}, 0};
+  consensus::vote_engine engine;
   std::unique_ptr<t> tile;
 
-  explicit harness(const std::filesystem::path& tower = {}, std::uint64_t refresh_after_slots = 8) {
+  explicit harness(const std::filesystem::path& tower = {}, std::uint64_t refresh_after_slots = 8,
+                   const consensus::tower& restored = {})
+      : engine(consensus::vote_engine_config{{10, 10, 10, 10}, 0}, 0, restored) {
     tower_path = tower.empty() ? dir.path() / "tower.bin" : tower;
     book.set(1, net::port_kind::tpu, {0x7f000001, 13000});
     book.set(2, net::port_kind::tpu, {0x7f000001, 13001});
@@ -211,7 +213,7 @@ TEST(consensus_tile, counts_vote_latency_root_lag_and_delinquent_voters) {
   h.vote(0, riptide::testing::voted({1}), 4);
   h.vote(0, riptide::testing::voted({1}), 5);
   (void)h.tile->poll();
-  h.vote(0, riptide::testing::voted({1, 2}), 3);  // read from block 3: the clock's lag does not count
+  h.vote(0, riptide::testing::voted({1, 2}), 3);  // read from block 3 (not the clock's slot)
   h.vote(0, riptide::testing::voted({1, 2, 3}), 14);
   (void)h.tile->poll();
   EXPECT_EQ(h.counter(t::c_vote_lag_first + 2), 1u);  // le3: 1 in 4
@@ -232,6 +234,23 @@ TEST(consensus_tile, counts_vote_latency_root_lag_and_delinquent_voters) {
   h.tile->housekeep(0);
   EXPECT_EQ(h.counter(t::c_root_lag), 132u);
   EXPECT_EQ(h.counter(t::c_delinquent), 4u);  // and our own last vote, 3, is 129 slots old
+}
+
+TEST(consensus_tile, votes_sent_before_a_restart_are_not_counted_as_latency) {
+  harness h({}, 8, riptide::testing::voted({1, 2}));  // the tower restored from disk
+  h.at(12);
+  h.bank(1, 0);
+  h.bank(2, 1);
+  h.bank(3, 2);
+  (void)h.tile->poll();
+  h.vote(0, riptide::testing::voted({1, 2}), 3);  // the old vote, seen in a replayed block
+  (void)h.tile->poll();
+  std::uint64_t all = 0;
+  for (std::size_t b = 0; b < 6; ++b) all += h.counter(t::c_vote_lag_first + b);
+  EXPECT_EQ(all, 0u);
+  h.vote(0, riptide::testing::voted({1, 2, 3}), 4);  // this run's vote for 3
+  (void)h.tile->poll();
+  EXPECT_EQ(h.counter(t::c_vote_lag_first + 0), 1u);
 }
 
 TEST(consensus_tile, a_vote_whose_tower_cannot_be_saved_is_not_sent) {
@@ -260,6 +279,7 @@ TEST(consensus_tile, a_block_whose_parent_never_came_is_refused) {
 // moves nothing.
 TEST(consensus_tile, each_decision_tells_replay_the_root_and_the_reset) {
   harness h;
+  h.board.set_root_slot(0);  // replay's root, which follows the verdicts only when told below
   util::spsc_ring<tvu::consensus_verdict> verdicts(2);
   h.tile->connect_verdicts(&verdicts);
   h.at(2);
@@ -302,14 +322,24 @@ TEST(consensus_tile, each_decision_tells_replay_the_root_and_the_reset) {
   EXPECT_EQ(last->root, h.engine.root());
   EXPECT_EQ(last->root, h.counter(t::c_tower_root));
   EXPECT_TRUE(h.tile->drained());
-  // The confirmed slot's fork is published from the root up.
-  const auto st = h.board.read();
+  // The confirmed slot's fork is published from replay's root up, which is still 0: the slots
+  // below the engine's root keep the bits they had before fork choice forgot them.
+  auto st = h.board.read();
   ASSERT_TRUE(st.has_confirmed_slot);
   ASSERT_TRUE(st.has_confirmed_fork);
   EXPECT_GT(st.confirmed_slot, last->root);
-  EXPECT_EQ(st.fork.first, last->root + 1);
-  for (std::uint64_t s = last->root + 1; s <= st.confirmed_slot; ++s) EXPECT_TRUE(st.fork.has(s)) << s;
+  EXPECT_EQ(st.fork.first, 1u);
+  for (std::uint64_t s = 1; s <= st.confirmed_slot; ++s) EXPECT_TRUE(st.fork.has(s)) << s;
   EXPECT_FALSE(st.fork.has(st.confirmed_slot + 1));
+  // Once replay has rooted there too, the window starts above the root.
+  h.board.set_root_slot(last->root);
+  h.at(42);
+  h.bank(41, 40);
+  (void)h.tile->poll();
+  st = h.board.read();
+  EXPECT_EQ(st.fork.first, last->root + 1);  // (this block moved the engine's root on again)
+  EXPECT_TRUE(st.fork.has(st.confirmed_slot));
+  EXPECT_TRUE(st.fork.has(last->root + 1));
 }
 
 TEST(consensus_tile, publishes_the_confirmed_slots_fork_not_a_sibling_below_it) {

@@ -53,6 +53,16 @@ struct confirmed_fork {
     return slot >= first && slot - first < window_slots &&
            ((bits[(slot - first) / 64] >> ((slot - first) % 64)) & 1) != 0;
   }
+  // The window moved up to start at `new_first` (a lower one is ignored), keeping the bits of
+  // the slots both windows cover.
+  void rebase(std::uint64_t new_first) noexcept {
+    if (new_first <= first) return;
+    confirmed_fork next;
+    next.first = new_first;
+    for (std::uint64_t s = new_first; s < first + window_slots; ++s)
+      if (has(s)) next.add(s);
+    *this = next;
+  }
 };
 
 struct chain_status {

@@ -157,6 +157,7 @@ class consensus_tile final : public util::tile {
   const epoch::leader_timeline* timeline_;
   epoch::schedule_window* window_ = nullptr;
   const net::contact_book& contacts_;
+  std::optional<std::uint64_t> restored_last_;  // our newest vote before this start (the tower's)
   const bank::chain_board& clock_;
   bank::chain_board& board_;
   util::spsc_ring<consensus_event>& events_;
@@ -166,6 +167,7 @@ class consensus_tile final : public util::tile {
   std::optional<consensus::tower_sync> sent_;  // our newest vote, saved and sent
   std::uint64_t sent_at_slot_ = 0;             // the PoH clock when it was last sent
   std::optional<std::uint64_t> landed_;        // the newest slot of ours a stored block holds
+  bank::confirmed_fork fork_;                  // published with the confirmed slot
   util::spsc_ring<consensus_verdict>* verdicts_ = nullptr;
   void count_lag(std::size_t first_bucket, std::uint64_t lag) noexcept;
   std::optional<consensus_verdict> verdict_;       // the newest decision's
